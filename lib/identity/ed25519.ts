@@ -1,0 +1,102 @@
+/**
+ * Ed25519 with one verification rule on every backend.
+ *
+ * noble's default is permissive ZIP-215; WebCrypto (OpenSSL, BoringSSL, ring) is strict and
+ * cofactorless. Implementations disagree on crafted signatures (non-canonical encodings,
+ * small-order or mixed-order points), so browsers and Node could disagree about a claim.
+ * weftmesh therefore fixes the rule and applies it before any backend is asked:
+ *
+ * - the public key is a canonical encoding of a point of prime order (not small order, no
+ *   torsion component);
+ * - S < L (RFC 8032 §5.1.7 step 1);
+ * - R is not one of the small-order encodings;
+ * - cofactorless equation: encode([S]B − [k]A) must equal the R bytes exactly.
+ *
+ * Under these pre-conditions the cofactored and cofactorless equations accept the same
+ * signatures, so the noble path and WebCrypto give identical answers (tested).
+ */
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { concatBytes, equalBytes, toHex } from '../util/bytes.ts';
+
+ed.hashes.sha512 = sha512;
+
+/** Order of the prime-order subgroup. */
+const L = 0x1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3edn;
+
+/** y-coordinates (sign bit cleared) of the small-order points, incl. non-canonical 2^255-19 and +1 (as libsodium). */
+const SMALL_ORDER_Y = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+];
+
+export function hasSmallOrderEncoding(point: Uint8Array): boolean {
+  if (point.length !== 32) return false;
+  const cleared = point.slice();
+  cleared[31]! &= 0x7f;
+  return SMALL_ORDER_Y.includes(toHex(cleared));
+}
+
+function scalarLE(bytes: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);
+  return n;
+}
+
+/** Remembers which public keys passed the (costly) prime-order check. Bounded. */
+const keyMemo = new Map<string, ed.Point | null>();
+const KEY_MEMO_LIMIT = 8192;
+
+/** The decoded point when `publicKey` is acceptable under the rule above, else null. */
+export function acceptablePublicKey(publicKey: Uint8Array): ed.Point | null {
+  if (publicKey.length !== 32) return null;
+  const key = toHex(publicKey);
+  const memo = keyMemo.get(key);
+  if (memo !== undefined) return memo;
+  let point: ed.Point | null = null;
+  try {
+    const p = ed.Point.fromBytes(publicKey, false);
+    if (!p.isSmallOrder() && p.isTorsionFree()) point = p;
+  } catch {
+    point = null;
+  }
+  if (keyMemo.size >= KEY_MEMO_LIMIT) keyMemo.delete(keyMemo.keys().next().value!);
+  keyMemo.set(key, point);
+  return point;
+}
+
+/** The checks that do not need the curve equation; shared by the noble and WebCrypto paths. */
+export function passesPrechecks(publicKey: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  if (scalarLE(signature.subarray(32)) >= L) return false;
+  if (hasSmallOrderEncoding(signature.subarray(0, 32))) return false;
+  return acceptablePublicKey(publicKey) !== null;
+}
+
+/** Strict RFC 8032 verification (cofactorless), synchronous, pure JavaScript. */
+export function verifyStrict(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (!passesPrechecks(publicKey, signature)) return false;
+  const A = acceptablePublicKey(publicKey)!;
+  const R = signature.subarray(0, 32);
+  const s = scalarLE(signature.subarray(32));
+  const k = scalarLE(sha512(concatBytes(R, publicKey, message))) % L;
+  const check = ed.Point.BASE.multiply(s, false).subtract(A.multiply(k, false));
+  return equalBytes(check.toBytes(), R);
+}
+
+export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
+  return ed.getPublicKey(seed);
+}
+
+export function signWithSeed(seed: Uint8Array, message: Uint8Array): Uint8Array {
+  return ed.sign(message, seed);
+}
+
+export function randomSeed(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(32));
+}

@@ -1,0 +1,14 @@
+export { acceptablePublicKey, hasSmallOrderEncoding, verifyStrict } from './ed25519.ts';
+export { IdentityError, NodeIdentity, nodeIdOf } from './node-identity.ts';
+export { loadOrCreateIdentity } from './persist.ts';
+export { Domain, type SignedEnvelope, signEnvelope, signingInput } from './signed.ts';
+export {
+  CachedVerifier,
+  fastVerifier,
+  type MaybePromise,
+  type SignatureVerifier,
+  strictVerifier,
+  type VerificationCacheStats,
+  verifyEnvelope,
+} from './verifier.ts';
+export { webCryptoAvailable } from './webcrypto.ts';

@@ -1,0 +1,74 @@
+import { shake256 } from '@noble/hashes/sha3.js';
+import { toHex } from '../util/bytes.ts';
+import { publicKeyFromSeed, randomSeed, signWithSeed, verifyStrict } from './ed25519.ts';
+import { webCryptoAvailable, webCryptoSign, webCryptoSigningKey, webCryptoVerify } from './webcrypto.ts';
+
+/** Thrown for malformed key material given to NodeIdentity. */
+export class IdentityError extends Error {
+  override name = 'IdentityError';
+}
+
+/** Node id: lowercase hex of the first 16 bytes of SHAKE-256 over the raw 32-byte public key. */
+export function nodeIdOf(publicKey: Uint8Array): string {
+  if (publicKey.length !== 32) throw new IdentityError('an Ed25519 public key is 32 bytes');
+  return toHex(shake256(publicKey, { dkLen: 16 }));
+}
+
+/** A node's Ed25519 key pair and the node id derived from it. */
+export class NodeIdentity {
+  readonly publicKey: Uint8Array;
+  readonly nodeId: string;
+  readonly #seed: Uint8Array;
+  #webKey: Promise<CryptoKey | null> | undefined;
+
+  private constructor(seed: Uint8Array) {
+    this.#seed = seed.slice();
+    this.publicKey = publicKeyFromSeed(this.#seed);
+    this.nodeId = nodeIdOf(this.publicKey);
+  }
+
+  /** A fresh identity from the platform's cryptographic random source. */
+  static generate(): NodeIdentity {
+    return new NodeIdentity(randomSeed());
+  }
+
+  /** Restore an identity from its 32-byte seed (what exportSecretKey returned). */
+  static fromSecretKey(seed: Uint8Array): NodeIdentity {
+    if (!(seed instanceof Uint8Array) || seed.length !== 32) {
+      throw new IdentityError('an Ed25519 secret key (seed) is 32 bytes');
+    }
+    return new NodeIdentity(seed);
+  }
+
+  /** The 32-byte seed, for saving. Treat it like a password. */
+  exportSecretKey(): Uint8Array {
+    return this.#seed.slice();
+  }
+
+  /** Plain RFC 8032 Ed25519 signature over `data` (synchronous, pure JavaScript). */
+  sign(data: Uint8Array): Uint8Array {
+    return signWithSeed(this.#seed, data);
+  }
+
+  /** Same signature as sign() (Ed25519 is deterministic), via WebCrypto when the runtime has it. */
+  async signAsync(data: Uint8Array): Promise<Uint8Array> {
+    this.#webKey ??= webCryptoAvailable().then((ok) => (ok ? webCryptoSigningKey(this.#seed) : null));
+    const key = await this.#webKey;
+    return key ? webCryptoSign(key, data) : this.sign(data);
+  }
+
+  verify(data: Uint8Array, signature: Uint8Array): boolean {
+    return NodeIdentity.verify(this.publicKey, data, signature);
+  }
+
+  /** Strict verification (see ed25519.ts for the rule), synchronous. */
+  static verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+    return verifyStrict(publicKey, data, signature);
+  }
+
+  /** Same answer as verify(), via WebCrypto when the runtime has it. */
+  static async verifyAsync(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (await webCryptoAvailable()) return webCryptoVerify(publicKey, data, signature);
+    return verifyStrict(publicKey, data, signature);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Signature verification at the node boundary. Cores stay synchronous; the boundary may be
+ * asynchronous (WebCrypto). A bounded memo keyed by the exact bytes means a claim gossiped
+ * to a node many times is verified once — and one memo can serve every node of a simulation.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, toHex } from '../util/bytes.ts';
+import { verifyStrict } from './ed25519.ts';
+import type { SignedEnvelope } from './signed.ts';
+import { signingInput } from './signed.ts';
+import { webCryptoAvailable, webCryptoVerify } from './webcrypto.ts';
+
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface SignatureVerifier {
+  /** Verifies `signature` over signingInput(domain, payload) under `publicKey`. */
+  verify(
+    publicKey: Uint8Array,
+    domain: string,
+    payload: Uint8Array,
+    signature: Uint8Array,
+  ): MaybePromise<boolean>;
+}
+
+/** Pure JavaScript, synchronous: deterministic, used by the simulator. */
+export const strictVerifier: SignatureVerifier = {
+  verify: (publicKey, domain, payload, signature) =>
+    verifyStrict(publicKey, signingInput(domain, payload), signature),
+};
+
+/** WebCrypto when the runtime has Ed25519, else pure JavaScript. Same answers either way. */
+export const fastVerifier: SignatureVerifier = {
+  async verify(publicKey, domain, payload, signature) {
+    const input = signingInput(domain, payload);
+    if (await webCryptoAvailable()) return webCryptoVerify(publicKey, input, signature);
+    return verifyStrict(publicKey, input, signature);
+  },
+};
+
+export interface VerificationCacheStats {
+  hits: number;
+  misses: number;
+  size: number;
+}
+
+/** Memoizes another verifier's answers (valid and invalid) by a digest of the exact bytes. LRU-bounded. */
+export class CachedVerifier implements SignatureVerifier {
+  readonly #inner: SignatureVerifier;
+  readonly #capacity: number;
+  readonly #memo = new Map<string, boolean>();
+  #hits = 0;
+  #misses = 0;
+
+  constructor(inner: SignatureVerifier, capacity = 16384) {
+    this.#inner = inner;
+    this.#capacity = Math.max(1, capacity);
+  }
+
+  verify(
+    publicKey: Uint8Array,
+    domain: string,
+    payload: Uint8Array,
+    signature: Uint8Array,
+  ): MaybePromise<boolean> {
+    const key = toHex(sha256(concatBytes(publicKey, signature, signingInput(domain, payload))));
+    const known = this.#memo.get(key);
+    if (known !== undefined) {
+      this.#hits++;
+      this.#memo.delete(key);
+      this.#memo.set(key, known);
+      return known;
+    }
+    this.#misses++;
+    const result = this.#inner.verify(publicKey, domain, payload, signature);
+    if (typeof result === 'boolean') {
+      this.#remember(key, result);
+      return result;
+    }
+    return result.then((ok) => {
+      this.#remember(key, ok);
+      return ok;
+    });
+  }
+
+  stats(): VerificationCacheStats {
+    return { hits: this.#hits, misses: this.#misses, size: this.#memo.size };
+  }
+
+  #remember(key: string, ok: boolean): void {
+    if (this.#memo.size >= this.#capacity) this.#memo.delete(this.#memo.keys().next().value!);
+    this.#memo.set(key, ok);
+  }
+}
+
+export function verifyEnvelope(
+  verifier: SignatureVerifier,
+  publicKey: Uint8Array,
+  envelope: SignedEnvelope,
+): MaybePromise<boolean> {
+  return verifier.verify(publicKey, envelope.domain, envelope.payload, envelope.signature);
+}

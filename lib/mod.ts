@@ -1,0 +1,21 @@
+/**
+ * weftmesh: browser tabs, Node processes and Deno workers forming one cluster.
+ * This is the stable public API. Subpaths: weftmesh/sim (simulator), weftmesh/fs (file storage).
+ */
+export * from './identity/mod.ts';
+export * from './storage/mod.ts';
+export * from './time/mod.ts';
+export * from './transport/mod.ts';
+export { fromHex, toHex } from './util/bytes.ts';
+export {
+  DEFAULT_WIRE_LIMITS,
+  decodeMessage,
+  encodeMessage,
+  type Message,
+  type MessageOf,
+  type MessageType,
+  WIRE_VERSION,
+  WireError,
+  type WireErrorCode,
+  type WireLimits,
+} from './wire/mod.ts';

@@ -1,0 +1,90 @@
+import type { SeededRandom } from '../time/random.ts';
+import type { Env } from '../time/types.ts';
+import { TimerScope, VirtualClock } from '../time/virtual.ts';
+import type { SimNetwork } from './network.ts';
+import { emptyTraffic, type HostTraffic } from './stats.ts';
+import { SimTransport } from './transport.ts';
+
+export interface SimHostOptions {
+  /** Host address (what peers connect to). Default: "h<index>". */
+  address?: string;
+  /** This host's wall-clock offset from true time, ms (clock skew). Default 0. */
+  clockOffsetMs?: number;
+}
+
+/**
+ * A simulated machine: an address, a skewable clock, timers that vanish when it crashes,
+ * a random stream derived from the network seed, and traffic counters.
+ */
+export class SimHost {
+  readonly address: string;
+  readonly traffic: HostTraffic = emptyTraffic();
+  /** Bumped by every restart; connections of an earlier incarnation stay dead. */
+  epoch = 0;
+  up = true;
+  /** When this host's uplink is next free (bandwidth model). */
+  uplinkFreeAt = 0;
+  /** The transport accepting connections at this address, if any. */
+  listener: SimTransport | undefined;
+  readonly #net: SimNetwork;
+  readonly #clock: VirtualClock;
+  readonly #random: SeededRandom;
+  #scope: TimerScope;
+  #env: Env;
+
+  constructor(net: SimNetwork, address: string, random: SeededRandom, clockOffsetMs: number) {
+    this.#net = net;
+    this.address = address;
+    this.#random = random;
+    this.#clock = new VirtualClock(net.scheduler, { epochMs: net.epochMs, offsetMs: clockOffsetMs });
+    this.#scope = new TimerScope(net.scheduler);
+    this.#env = { clock: this.#clock, scheduler: this.#scope, random: random.fork() };
+  }
+
+  /** The environment (clock, timers, randomness) of this host's current incarnation. */
+  get env(): Env {
+    return this.#env;
+  }
+
+  get clockOffsetMs(): number {
+    return this.#clock.offsetMs;
+  }
+
+  set clockOffsetMs(ms: number) {
+    this.#clock.offsetMs = ms;
+  }
+
+  /** A new transport for a node running on this host; it listens at this host's address. */
+  transport(): SimTransport {
+    if (!this.up) throw new Error(`host ${this.address} is down`);
+    return new SimTransport(this.#net, this);
+  }
+
+  /**
+   * Throttles this host's timers like a background browser tab: every delay is multiplied
+   * by `slowdown` and no timer fires sooner than `minDelayMs`.
+   */
+  throttle(slowdown: number, minDelayMs = 0): void {
+    this.#scope.slowdown = slowdown;
+    this.#scope.minDelayMs = minDelayMs;
+  }
+
+  /** Stops the host without a goodbye: timers vanish, peers notice only by silence. */
+  crash(): void {
+    if (!this.up) return;
+    this.up = false;
+    this.listener = undefined;
+    this.#scope.cancelAll();
+    this.#net.onHostDown(this);
+  }
+
+  /** Brings a crashed host back with fresh timers; start a new node on it (same identity if you like). */
+  restart(): void {
+    if (this.up) return;
+    this.epoch++;
+    this.up = true;
+    this.uplinkFreeAt = 0;
+    this.#scope = new TimerScope(this.#net.scheduler);
+    this.#env = { clock: this.#clock, scheduler: this.#scope, random: this.#random.fork() };
+  }
+}

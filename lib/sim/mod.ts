@@ -1,0 +1,5 @@
+export { SimChannelEnd } from './channel.ts';
+export { SimHost, type SimHostOptions } from './host.ts';
+export { type LatencyModel, SimNetwork, type SimNetworkOptions } from './network.ts';
+export { addTraffic, emptyTraffic, type HostTraffic } from './stats.ts';
+export { SimTransport } from './transport.ts';

@@ -1,0 +1,2 @@
+export { MemoryStorage } from './memory.ts';
+export { checkStorageKey, type Storage, StorageError } from './types.ts';

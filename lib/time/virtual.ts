@@ -1,0 +1,175 @@
+import type { Clock, Scheduler, TimerId } from './types.ts';
+
+interface Pending {
+  time: number;
+  seq: number;
+  id: TimerId;
+  fn: () => void;
+}
+
+function before(a: Pending, b: Pending): boolean {
+  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
+}
+
+/**
+ * Virtual time driven by an event queue (a binary heap ordered by time, then by insertion).
+ * Nothing happens until the owner runs it; equal seeds and inputs give identical runs.
+ */
+export class VirtualScheduler implements Scheduler {
+  #now = 0;
+  #seq = 0;
+  #nextId = 1;
+  readonly #heap: Pending[] = [];
+  readonly #live = new Map<TimerId, Pending>();
+
+  /** Current virtual time in ms. */
+  get now(): number {
+    return this.#now;
+  }
+
+  /** Timers not yet fired or cancelled. */
+  get pending(): number {
+    return this.#live.size;
+  }
+
+  setTimer(delayMs: number, fn: () => void): TimerId {
+    const entry: Pending = {
+      time: this.#now + Math.max(0, delayMs),
+      seq: this.#seq++,
+      id: this.#nextId++,
+      fn,
+    };
+    this.#live.set(entry.id, entry);
+    this.#push(entry);
+    return entry.id;
+  }
+
+  cancelTimer(id: TimerId): void {
+    this.#live.delete(id);
+  }
+
+  /** Runs the earliest pending timer; false when none is left. */
+  step(): boolean {
+    while (this.#heap.length > 0) {
+      const entry = this.#pop();
+      if (this.#live.get(entry.id) !== entry) continue;
+      this.#live.delete(entry.id);
+      this.#now = entry.time;
+      entry.fn();
+      return true;
+    }
+    return false;
+  }
+
+  /** Runs every timer due at or before `time`, then sets the clock to `time`. */
+  runUntil(time: number): void {
+    while (this.#heap.length > 0) {
+      const top = this.#heap[0]!;
+      if (this.#live.get(top.id) !== top) {
+        this.#pop();
+        continue;
+      }
+      if (top.time > time) break;
+      this.step();
+    }
+    if (time > this.#now) this.#now = time;
+  }
+
+  runFor(ms: number): void {
+    this.runUntil(this.#now + ms);
+  }
+
+  #push(entry: Pending): void {
+    const h = this.#heap;
+    h.push(entry);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  #pop(): Pending {
+    const h = this.#heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** Reads a VirtualScheduler's time; the wall clock is an epoch plus a per-node offset (skew). */
+export class VirtualClock implements Clock {
+  readonly #scheduler: VirtualScheduler;
+  readonly #epochMs: number;
+  offsetMs: number;
+
+  constructor(scheduler: VirtualScheduler, opts: { epochMs?: number; offsetMs?: number } = {}) {
+    this.#scheduler = scheduler;
+    this.#epochMs = opts.epochMs ?? 1_700_000_000_000;
+    this.offsetMs = opts.offsetMs ?? 0;
+  }
+
+  now(): number {
+    return this.#scheduler.now;
+  }
+
+  wallNow(): number {
+    return this.#epochMs + this.#scheduler.now + this.offsetMs;
+  }
+}
+
+/**
+ * A view of another scheduler whose timers can all be cancelled at once (a crashed node's
+ * timers vanish with it) and whose callbacks can be slowed (a throttled background tab).
+ */
+export class TimerScope implements Scheduler {
+  readonly #inner: Scheduler;
+  readonly #ids = new Set<TimerId>();
+  /** Multiplies every delay (1 = normal; 10 ≈ a heavily throttled browser tab). */
+  slowdown = 1;
+  /** Minimum delay of any timer, ms (browsers clamp background timers to ≥ 1 s). */
+  minDelayMs = 0;
+
+  constructor(inner: Scheduler) {
+    this.#inner = inner;
+  }
+
+  setTimer(delayMs: number, fn: () => void): TimerId {
+    const delay = Math.max(this.minDelayMs, delayMs * this.slowdown);
+    const id = this.#inner.setTimer(delay, () => {
+      this.#ids.delete(id);
+      fn();
+    });
+    this.#ids.add(id);
+    return id;
+  }
+
+  cancelTimer(id: TimerId): void {
+    if (this.#ids.delete(id)) this.#inner.cancelTimer(id);
+  }
+
+  cancelAll(): void {
+    for (const id of this.#ids) this.#inner.cancelTimer(id);
+    this.#ids.clear();
+  }
+
+  get pending(): number {
+    return this.#ids.size;
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The mutual authentication every transport shares. Four frames on the stream:
+ *
+ *   dialer   → acceptor  hello      {cluster, node, key, nonceD}
+ *   acceptor → dialer    hello-auth {node, key, nonceA, sigA}
+ *   dialer   → acceptor  auth       {sigD}
+ *   acceptor → dialer    ready      {}
+ *
+ * Both signatures cover one transcript — cluster, both public keys, both nonces and both
+ * channel bindings — plus the signer's role, so neither can be replayed or reflected, and a
+ * relay that swaps DTLS fingerprints makes the two sides sign different transcripts. A link
+ * is up only after this round trip: on the acceptor when `auth` verifies, on the dialer when
+ * `ready` arrives.
+ */
+import { nodeIdOf } from '../identity/node-identity.ts';
+import { Domain, signingInput } from '../identity/signed.ts';
+import type { MaybePromise } from '../identity/verifier.ts';
+import type { TimerId } from '../time/types.ts';
+import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../util/bytes.ts';
+import { decodeMessage, encodeMessage } from '../wire/codec.ts';
+import { WireError } from '../wire/errors.ts';
+import type { Message, MessageOf } from '../wire/messages.ts';
+import { AuthenticatedLink } from './link.ts';
+import type { ChannelBinding, HandshakeConfig, Link, PeerInfo, RawChannel } from './types.ts';
+
+export type HandshakeErrorCode =
+  | 'timeout'
+  | 'closed'
+  | 'protocol'
+  | 'wrong-cluster'
+  | 'node-id-mismatch'
+  | 'unexpected-peer'
+  | 'self'
+  | 'bad-signature'
+  | 'not-admitted'
+  | 'refused';
+
+export class HandshakeError extends Error {
+  override name = 'HandshakeError';
+  readonly code: HandshakeErrorCode;
+  constructor(code: HandshakeErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+  }
+}
+
+export type HandshakeRole = 'dialer' | 'acceptor';
+
+export interface HandshakeOptions {
+  transport: string;
+  expectNodeId?: string;
+}
+
+const ROLE_DIALER = 1;
+const ROLE_ACCEPTOR = 2;
+
+function transcript(
+  cluster: string,
+  dialerKey: Uint8Array,
+  dialerNonce: Uint8Array,
+  acceptorKey: Uint8Array,
+  acceptorNonce: Uint8Array,
+  dialerBinding: Uint8Array,
+  acceptorBinding: Uint8Array,
+): Uint8Array {
+  const c = utf8(cluster);
+  return concatBytes(
+    Uint8Array.of(c.length),
+    c,
+    dialerKey,
+    dialerNonce,
+    acceptorKey,
+    acceptorNonce,
+    Uint8Array.of(dialerBinding.length),
+    dialerBinding,
+    Uint8Array.of(acceptorBinding.length),
+    acceptorBinding,
+  );
+}
+
+function then<T>(value: MaybePromise<T>, fn: (v: T) => void, onError: (e: unknown) => void): void {
+  if (value instanceof Promise) value.then(fn, onError);
+  else fn(value);
+}
+
+/**
+ * Runs the handshake over `raw`; calls `done` exactly once, with a Link or an error. On
+ * failure the raw channel is closed (after a `refuse` frame when the peer deserves a reason).
+ */
+export function runHandshake(
+  raw: RawChannel,
+  cfg: HandshakeConfig,
+  role: HandshakeRole,
+  opts: HandshakeOptions,
+  done: (error: HandshakeError | null, link?: Link) => void,
+): void {
+  const me = cfg.identity;
+  const myNonce = cfg.random.bytes(32);
+  const binding: ChannelBinding = raw.binding;
+  let state: 'hello' | 'hello-auth' | 'auth' | 'ready' | 'verifying' | 'finished' =
+    role === 'dialer' ? 'hello-auth' : 'hello';
+  let peer: PeerInfo | undefined;
+  let script: Uint8Array | undefined;
+  let timer: TimerId | undefined;
+
+  const finish = (error: HandshakeError | null, link?: Link): void => {
+    if (state === 'finished') return;
+    state = 'finished';
+    if (timer !== undefined) cfg.scheduler.cancelTimer(timer);
+    done(error, link);
+  };
+  const fail = (code: HandshakeErrorCode, why: string, tell = true): void => {
+    if (state === 'finished') return;
+    if (tell) raw.send('stream', encodeMessage({ type: 'refuse', reason: `${code}: ${why}`.slice(0, 200) }));
+    raw.close(code);
+    finish(new HandshakeError(code, why));
+  };
+  const send = (msg: Message): void => raw.send('stream', encodeMessage(msg));
+  const sign = (roleByte: number): Uint8Array =>
+    me.sign(signingInput(Domain.Handshake, withRole(script!, roleByte)));
+
+  /** Checks of the peer's identity claim common to both roles; false after failing. */
+  const acceptPeer = (node: Uint8Array, key: Uint8Array): boolean => {
+    const claimed = toHex(node);
+    let refusal: [HandshakeErrorCode, string] | undefined;
+    if (nodeIdOf(key) !== claimed) refusal = ['node-id-mismatch', 'node id does not match public key'];
+    else if (equalBytes(key, me.publicKey)) refusal = ['self', 'connected to itself'];
+    else if (opts.expectNodeId !== undefined && claimed !== opts.expectNodeId) {
+      refusal = ['unexpected-peer', `expected ${opts.expectNodeId}, got ${claimed}`];
+    } else {
+      peer = { nodeId: claimed, publicKey: key };
+      const reason = cfg.admit?.(peer);
+      if (reason !== undefined) refusal = ['not-admitted', reason];
+    }
+    if (refusal) fail(...refusal);
+    return refusal === undefined;
+  };
+
+  const verifyPeer = (signature: Uint8Array, roleByte: number, next: () => void): void => {
+    const prior = state;
+    state = 'verifying';
+    then(
+      cfg.verifier.verify(peer!.publicKey, Domain.Handshake, withRole(script!, roleByte), signature),
+      (ok) => {
+        if (state !== 'verifying') return;
+        state = prior;
+        if (ok) next();
+        else fail('bad-signature', 'transcript signature does not verify');
+      },
+      () => fail('bad-signature', 'verification failed'),
+    );
+  };
+
+  const up = (): void => {
+    finish(null, new AuthenticatedLink(raw, peer!, opts.transport, role === 'dialer'));
+  };
+
+  const onHello = (msg: MessageOf<'hello'>): void => {
+    if (msg.cluster !== cfg.cluster) {
+      fail('wrong-cluster', `this is cluster ${cfg.cluster}`);
+      return;
+    }
+    if (!acceptPeer(msg.node, msg.key)) return;
+    script = transcript(
+      cfg.cluster,
+      msg.key,
+      msg.nonce,
+      me.publicKey,
+      myNonce,
+      binding.remote,
+      binding.local,
+    );
+    const sig = sign(ROLE_ACCEPTOR);
+    send({ type: 'hello-auth', node: fromHex(me.nodeId), key: me.publicKey, nonce: myNonce, sig });
+    state = 'auth';
+  };
+
+  const onHelloAuth = (msg: MessageOf<'hello-auth'>): void => {
+    if (!acceptPeer(msg.node, msg.key)) return;
+    script = transcript(
+      cfg.cluster,
+      me.publicKey,
+      myNonce,
+      msg.key,
+      msg.nonce,
+      binding.local,
+      binding.remote,
+    );
+    verifyPeer(msg.sig, ROLE_ACCEPTOR, () => {
+      send({ type: 'auth', sig: sign(ROLE_DIALER) });
+      state = 'ready';
+    });
+  };
+
+  const onMessage = (msg: Message): void => {
+    if (msg.type === 'refuse') fail('refused', msg.reason, false);
+    else if (role === 'acceptor' && state === 'hello' && msg.type === 'hello') onHello(msg);
+    else if (role === 'acceptor' && state === 'auth' && msg.type === 'auth') {
+      verifyPeer(msg.sig, ROLE_DIALER, () => {
+        send({ type: 'ready' });
+        up();
+      });
+    } else if (role === 'dialer' && state === 'hello-auth' && msg.type === 'hello-auth') onHelloAuth(msg);
+    else if (role === 'dialer' && state === 'ready' && msg.type === 'ready') up();
+    else fail('protocol', `unexpected ${msg.type} frame during the handshake`);
+  };
+
+  raw.setHandlers({
+    frame(cls, frame) {
+      // Datagrams may overtake `ready`; before the link is up they are simply lost.
+      if (cls !== 'stream' || state === 'finished') return;
+      let msg: Message;
+      try {
+        msg = decodeMessage(frame);
+      } catch (e) {
+        fail('protocol', e instanceof WireError ? e.message : 'undecodable frame');
+        return;
+      }
+      onMessage(msg);
+    },
+    close(reason) {
+      finish(new HandshakeError('closed', `channel closed during the handshake (${reason})`));
+    },
+  });
+  timer = cfg.scheduler.setTimer(cfg.timeoutMs ?? 10_000, () => fail('timeout', 'handshake took too long'));
+  if (role === 'dialer') {
+    send({
+      type: 'hello',
+      cluster: cfg.cluster,
+      node: fromHex(me.nodeId),
+      key: me.publicKey,
+      nonce: myNonce,
+    });
+  }
+}
+
+function withRole(script: Uint8Array, roleByte: number): Uint8Array {
+  return concatBytes(script, Uint8Array.of(roleByte));
+}

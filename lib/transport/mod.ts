@@ -1,0 +1,16 @@
+export { HandshakeError, type HandshakeErrorCode, type HandshakeRole, runHandshake } from './handshake.ts';
+export { AuthenticatedLink } from './link.ts';
+export type {
+  ChannelBinding,
+  ConnectOptions,
+  DeliveryClass,
+  HandshakeConfig,
+  Link,
+  LinkHandlers,
+  PeerInfo,
+  RawChannel,
+  RawChannelHandlers,
+  Transport,
+  TransportContext,
+  TransportEvents,
+} from './types.ts';

@@ -1,0 +1,102 @@
+/**
+ * The network seam. A concrete transport (memory, WebSocket, WebRTC) produces RawChannels;
+ * the shared handshake (handshake.ts) turns one into an authenticated Link.
+ */
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import type { SignatureVerifier } from '../identity/verifier.ts';
+import type { Random, Scheduler } from '../time/types.ts';
+
+/**
+ * Two delivery classes on every link: datagrams are unordered and may be lost or duplicated
+ * (SWIM probes and acks, so they never wait behind bulk data); the stream is reliable and
+ * ordered (state, chains, application data).
+ */
+export type DeliveryClass = 'datagram' | 'stream';
+
+/** Channel-binding data of one connection, as each end sees it (e.g. DTLS fingerprints). */
+export interface ChannelBinding {
+  readonly local: Uint8Array;
+  readonly remote: Uint8Array;
+}
+
+export interface RawChannelHandlers {
+  frame(cls: DeliveryClass, frame: Uint8Array): void;
+  close(reason: string): void;
+}
+
+/** An unauthenticated, bidirectional frame pipe to one remote endpoint. */
+export interface RawChannel {
+  readonly binding: ChannelBinding;
+  /** Bytes accepted for the stream but not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** Must be called before any frame can arrive (transports deliver asynchronously). */
+  setHandlers(handlers: RawChannelHandlers): void;
+  send(cls: DeliveryClass, frame: Uint8Array): void;
+  close(reason?: string): void;
+}
+
+/** The authenticated peer at the other end of a link. */
+export interface PeerInfo {
+  readonly nodeId: string;
+  readonly publicKey: Uint8Array;
+}
+
+export interface LinkHandlers {
+  datagram(frame: Uint8Array): void;
+  message(frame: Uint8Array): void;
+  close(reason: string): void;
+}
+
+/** An ordered, reliable, mutually authenticated message pipe to one peer (plus datagrams). */
+export interface Link {
+  readonly peer: PeerInfo;
+  /** Name of the transport that made it ('memory', 'websocket', 'webrtc'). */
+  readonly transport: string;
+  /** True on the side that dialled. */
+  readonly initiator: boolean;
+  readonly closed: boolean;
+  /** Stream bytes queued locally; callers stop sending above their high-water mark. */
+  readonly bufferedAmount: number;
+  /** Frames that arrive before this is called are held (bounded) and then delivered. */
+  setHandlers(handlers: LinkHandlers): void;
+  sendDatagram(frame: Uint8Array): void;
+  send(frame: Uint8Array): void;
+  close(reason?: string): void;
+}
+
+export interface TransportEvents {
+  /** A link, inbound or outbound, finished its handshake. */
+  link(link: Link): void;
+  /** An outbound connect() did not produce a link. */
+  dialFailed(address: string, error: Error): void;
+}
+
+export interface ConnectOptions {
+  /** Refuse the link unless the peer proves this node id. */
+  expectNodeId?: string;
+}
+
+export interface HandshakeConfig {
+  identity: NodeIdentity;
+  cluster: string;
+  verifier: SignatureVerifier;
+  scheduler: Scheduler;
+  random: Random;
+  /** Whole handshake deadline. Default 10,000 ms. */
+  timeoutMs?: number;
+  /** Admission policy: a refusal reason, or undefined to accept the authenticated peer. */
+  admit?: (peer: PeerInfo) => string | undefined;
+}
+
+/** What a transport needs from the node that owns it (its identity, cluster and environment). */
+export type TransportContext = HandshakeConfig;
+
+export interface Transport {
+  readonly name: string;
+  /** Binds the transport to its node; called once by the node before any connect(). */
+  start(ctx: TransportContext, events: TransportEvents): void;
+  /** Start connecting; the outcome arrives as a `link` or `dialFailed` event. */
+  connect(address: string, opts?: ConnectOptions): void;
+  /** Closes every link and stops accepting. */
+  close(): void;
+}

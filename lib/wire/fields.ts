@@ -1,0 +1,10 @@
+/** Field schemas shared by several messages. */
+import { bytes, text } from './schema.ts';
+
+/** 16-byte node id (its hex form is the public node id string). */
+export const nodeIdField = bytes(16);
+export const publicKeyField = bytes(32);
+export const signatureField = bytes(64);
+export const nonceField = bytes(32);
+/** Cluster names: 1..64 characters of [A-Za-z0-9._-]. */
+export const clusterField = text(1, 64, /^[A-Za-z0-9._-]+$/);

@@ -1,0 +1,169 @@
+/**
+ * Tiny schema combinators for decoded CBOR. Each schema validates an untrusted value and
+ * builds a fresh, typed object from it (unknown keys are refused, bytes become plain
+ * Uint8Array). The same schemas check outgoing messages, so a node never sends what its
+ * peers would refuse. `desc` describes the schema so tests can generate values from it.
+ */
+import { plainBytes } from '../util/bytes.ts';
+import { WireError } from './errors.ts';
+
+export type SchemaDesc =
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'float'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'bytes'; min: number; max: number }
+  | { kind: 'text'; min: number; max: number; pattern?: RegExp }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'array'; item: Schema<unknown>; max: number }
+  | { kind: 'dict'; key: Schema<string>; value: Schema<unknown>; max: number }
+  | { kind: 'struct'; required: Record<string, Schema<unknown>>; optional: Record<string, Schema<unknown>> };
+
+export interface Schema<T> {
+  readonly desc: SchemaDesc;
+  parse(value: unknown, path: string): T;
+}
+
+export type Infer<S> = S extends Schema<infer T> ? T : never;
+
+function bad(path: string, what: string): never {
+  throw new WireError('invalid-field', what, path || '(root)');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+export function int(min: number, max: number): Schema<number> {
+  return {
+    desc: { kind: 'int', min, max },
+    parse(v, path) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+        bad(path, `expected an integer in [${min}, ${max}]`);
+      }
+      return v;
+    },
+  };
+}
+
+export const uint = (max = Number.MAX_SAFE_INTEGER): Schema<number> => int(0, max);
+export const u32 = uint(0xffffffff);
+
+export function float(min: number, max: number): Schema<number> {
+  return {
+    desc: { kind: 'float', min, max },
+    parse(v, path) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+        bad(path, `expected a finite number in [${min}, ${max}]`);
+      }
+      return v;
+    },
+  };
+}
+
+export const bool: Schema<boolean> = {
+  desc: { kind: 'bool' },
+  parse(v, path) {
+    if (typeof v !== 'boolean') bad(path, 'expected a boolean');
+    return v;
+  },
+};
+
+export function bytes(min: number, max = min): Schema<Uint8Array> {
+  return {
+    desc: { kind: 'bytes', min, max },
+    parse(v, path) {
+      if (!(v instanceof Uint8Array) || v.length < min || v.length > max) {
+        bad(path, min === max ? `expected ${min} bytes` : `expected ${min}..${max} bytes`);
+      }
+      return plainBytes(v);
+    },
+  };
+}
+
+export function text(min: number, max: number, pattern?: RegExp): Schema<string> {
+  return {
+    desc: pattern ? { kind: 'text', min, max, pattern } : { kind: 'text', min, max },
+    parse(v, path) {
+      if (typeof v !== 'string' || v.length < min || v.length > max) {
+        bad(path, `expected a string of ${min}..${max} characters`);
+      }
+      if (pattern && !pattern.test(v)) bad(path, `string does not match ${pattern}`);
+      return v;
+    },
+  };
+}
+
+export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {
+  return {
+    desc: { kind: 'enum', values },
+    parse(v, path) {
+      if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
+        bad(path, `expected one of ${values.join(', ')}`);
+      }
+      return v as V;
+    },
+  };
+}
+
+export function array<T>(item: Schema<T>, max: number): Schema<T[]> {
+  return {
+    desc: { kind: 'array', item, max },
+    parse(v, path) {
+      if (!Array.isArray(v) || v.length > max) bad(path, `expected an array of at most ${max} items`);
+      const out: T[] = new Array(v.length);
+      for (let i = 0; i < v.length; i++) out[i] = item.parse(v[i], `${path}[${i}]`);
+      return out;
+    },
+  };
+}
+
+/** A string-keyed dictionary (application metadata). Returned with a null prototype. */
+export function dict<V>(key: Schema<string>, value: Schema<V>, max: number): Schema<Record<string, V>> {
+  return {
+    desc: { kind: 'dict', key, value, max },
+    parse(v, path) {
+      if (!isPlainObject(v)) bad(path, 'expected a map');
+      const entries = Object.entries(v);
+      if (entries.length > max) bad(path, `expected at most ${max} entries`);
+      const out: Record<string, V> = Object.create(null);
+      for (const [k, x] of entries) {
+        out[key.parse(k, `${path}{key}`)] = value.parse(x, `${path}.${k}`);
+      }
+      return out;
+    },
+  };
+}
+
+type Shape = Record<string, Schema<unknown>>;
+type Struct<R extends Shape, O extends Shape> = { [K in keyof R]: Infer<R[K]> } & {
+  [K in keyof O]?: Infer<O[K]>;
+};
+
+/** A map with known keys: all `required` present, `optional` may be absent, nothing else. */
+export function struct<R extends Shape, O extends Shape = Record<never, never>>(
+  required: R,
+  optional?: O,
+): Schema<Struct<R, O>> {
+  const opt = (optional ?? {}) as O;
+  return {
+    desc: { kind: 'struct', required, optional: opt },
+    parse(v, path) {
+      if (!isPlainObject(v)) bad(path, 'expected a map');
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(required)) {
+        if (v[k] === undefined) bad(path ? `${path}.${k}` : k, 'missing');
+        out[k] = required[k]!.parse(v[k], path ? `${path}.${k}` : k);
+      }
+      for (const k of Object.keys(v)) {
+        if (Object.hasOwn(required, k)) continue;
+        const s = Object.hasOwn(opt, k) ? opt[k] : undefined;
+        if (!s) bad(path ? `${path}.${k}` : k, 'unknown field');
+        if (v[k] === undefined) continue;
+        out[k] = s.parse(v[k], path ? `${path}.${k}` : k);
+      }
+      return out as Struct<R, O>;
+    },
+  };
+}
