@@ -3,6 +3,15 @@
  * This is the stable public API. Subpaths: weftmesh/sim (simulator), weftmesh/fs (file storage).
  */
 export * from './identity/mod.ts';
+export {
+  ConfigError,
+  DEFAULT_HEARTBEAT,
+  type HeartbeatConfig,
+  type MemberInfo,
+  type MembershipMetrics,
+  NodeState,
+} from './membership/mod.ts';
+export * from './node/mod.ts';
 export * from './storage/mod.ts';
 export * from './time/mod.ts';
 export * from './transport/mod.ts';

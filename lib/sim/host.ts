@@ -41,6 +41,11 @@ export class SimHost {
     this.#env = { clock: this.#clock, scheduler: this.#scope, random: random.fork() };
   }
 
+  /** What nodes on this host advertise and peers dial: `mem:<address>`. */
+  get url(): string {
+    return `mem:${this.address}`;
+  }
+
   /** The environment (clock, timers, randomness) of this host's current incarnation. */
   get env(): Env {
     return this.#env;

@@ -3,3 +3,5 @@ export { SimHost, type SimHostOptions } from './host.ts';
 export { type LatencyModel, SimNetwork, type SimNetworkOptions } from './network.ts';
 export { addTraffic, emptyTraffic, type HostTraffic } from './stats.ts';
 export { SimTransport } from './transport.ts';
+export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
+export { ClusterObserver, type DetectionRecord } from './observer.ts';

@@ -1,5 +1,6 @@
-import { runHandshake } from '../transport/handshake.ts';
-import type { ConnectOptions, Transport, TransportContext, TransportEvents } from '../transport/types.ts';
+import { HandshakeError, runHandshake } from '../transport/handshake.ts';
+import { AuthenticatedLink } from '../transport/link.ts';
+import type { ConnectOptions, Link, PeerInfo, Transport, TransportContext, TransportEvents } from '../transport/types.ts';
 import type { SimChannelEnd } from './channel.ts';
 import type { SimHost } from './host.ts';
 import type { SimNetwork } from './network.ts';
@@ -26,6 +27,14 @@ export class SimTransport implements Transport {
     return !this.#closed && this.#ctx !== undefined && this.host.up && this.host.epoch === this.#epoch;
   }
 
+  localAddresses(): string[] {
+    return [this.host.url];
+  }
+
+  canDial(address: string): boolean {
+    return address.startsWith('mem:');
+  }
+
   start(ctx: TransportContext, events: TransportEvents): void {
     if (this.#ctx) throw new Error('transport already started');
     this.#ctx = ctx;
@@ -36,7 +45,11 @@ export class SimTransport implements Transport {
   connect(address: string, opts: ConnectOptions = {}): void {
     if (!this.#ctx) throw new Error('start() the transport before connect()');
     if (!this.active) return;
-    this.#net.dial(this, address, opts);
+    if (!this.canDial(address)) {
+      this.#events!.dialFailed(address, new Error(`the memory transport cannot dial ${address}`));
+      return;
+    }
+    this.#net.dial(this, address.slice('mem:'.length), opts);
   }
 
   close(): void {
@@ -44,6 +57,31 @@ export class SimTransport implements Transport {
     this.#closed = true;
     if (this.host.listener === this) this.host.listener = undefined;
     for (const end of [...this.#ends]) end.close('transport closed');
+  }
+
+  /** Who this transport's node is (what a trusted simulated link vouches for). */
+  get peerInfo(): PeerInfo {
+    const id = this.#ctx!.identity;
+    return { nodeId: id.nodeId, publicKey: id.publicKey };
+  }
+
+  /** Network callback (trusted mode): an accepted connection whose peer the network vouches for. */
+  adopt(end: SimChannelEnd, peer: PeerInfo, delay: number): void {
+    this.#track(end);
+    this.#net.scheduler.setTimer(delay, () => {
+      const link = this.#trusted(end, peer, false);
+      if (link) this.#events!.link(link);
+    });
+  }
+
+  #trusted(end: SimChannelEnd, peer: PeerInfo, initiator: boolean): Link | undefined {
+    if (!this.active || !end.alive) return undefined;
+    const refusal = this.#ctx!.admit?.(peer);
+    if (refusal !== undefined || peer.nodeId === this.#ctx!.identity.nodeId) {
+      end.close(refusal ?? 'self');
+      return undefined;
+    }
+    return new AuthenticatedLink(end, peer, this.name, initiator);
   }
 
   /** Network callback: a connection reached this listener. */
@@ -54,8 +92,14 @@ export class SimTransport implements Transport {
     });
   }
 
-  /** Network callback: an outbound connection was established (or not). */
-  dialed(address: string, opts: ConnectOptions, end: SimChannelEnd | Error): void {
+  /** Network callback: an outbound connection to host `hostAddress` was established (or not). */
+  dialed(
+    hostAddress: string,
+    opts: ConnectOptions,
+    end: SimChannelEnd | Error,
+    trusted?: { peer: PeerInfo; delay: number },
+  ): void {
+    const address = `mem:${hostAddress}`;
     if (!this.active) {
       if (!(end instanceof Error)) end.close('dialer gone');
       return;
@@ -65,6 +109,20 @@ export class SimTransport implements Transport {
       return;
     }
     this.#track(end);
+    if (trusted) {
+      const { peer } = trusted;
+      this.#net.scheduler.setTimer(trusted.delay, () => {
+        if (opts.expectNodeId !== undefined && peer.nodeId !== opts.expectNodeId) {
+          end.close('unexpected peer');
+          if (this.active) this.#events!.dialFailed(address, new HandshakeError('unexpected-peer', 'trusted link to another node'));
+          return;
+        }
+        const link = this.#trusted(end, peer, true);
+        if (link) this.#events!.link(link, address);
+        else if (this.active) this.#events!.dialFailed(address, new HandshakeError('refused', 'link refused'));
+      });
+      return;
+    }
     const handshake =
       opts.expectNodeId === undefined
         ? { transport: this.name }
@@ -72,7 +130,7 @@ export class SimTransport implements Transport {
     runHandshake(end, this.#ctx!, 'dialer', handshake, (error, link) => {
       if (!this.active) return;
       if (error) this.#events!.dialFailed(address, error);
-      else if (link) this.#events!.link(link);
+      else if (link) this.#events!.link(link, address);
     });
   }
 

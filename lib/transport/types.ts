@@ -65,8 +65,8 @@ export interface Link {
 }
 
 export interface TransportEvents {
-  /** A link, inbound or outbound, finished its handshake. */
-  link(link: Link): void;
+  /** A link finished its handshake; `dialed` is the address for links this node dialled. */
+  link(link: Link, dialed?: string): void;
   /** An outbound connect() did not produce a link. */
   dialFailed(address: string, error: Error): void;
 }
@@ -93,6 +93,10 @@ export type TransportContext = HandshakeConfig;
 
 export interface Transport {
   readonly name: string;
+  /** Addresses other nodes can dial this node at (advertised in its alive claim). */
+  localAddresses(): string[];
+  /** Whether this transport knows how to dial `address` (by its scheme). */
+  canDial(address: string): boolean;
   /** Binds the transport to its node; called once by the node before any connect(). */
   start(ctx: TransportContext, events: TransportEvents): void;
   /** Start connecting; the outcome arrives as a `link` or `dialFailed` event. */

@@ -4,7 +4,8 @@
  * Codes are stable: never reuse one.
  */
 import { clusterField, nodeIdField, nonceField, publicKeyField, signatureField } from './fields.ts';
-import { type Infer, type Schema, struct, text } from './schema.ts';
+import { claimField } from './claims.ts';
+import { array, bool, type Infer, type Schema, struct, text, u32 } from './schema.ts';
 
 export const WIRE_VERSION = 1;
 
@@ -25,6 +26,23 @@ export const registry = {
   ready: { code: 4, body: struct({}) },
   /** Either side, any time: the link is being closed, and why. */
   refuse: { code: 5, body: struct({ reason: text(0, 200) }) },
+
+  // ---- membership (SWIM + Lifeguard); `g` carries piggybacked claims ----
+  /** Probe. `to` names the intended target so a misrouted probe is not acknowledged. */
+  ping: { code: 10, body: struct({ seq: u32, to: nodeIdField }, { g: array(claimField, 64) }) },
+  ack: { code: 11, body: struct({ seq: u32 }, { g: array(claimField, 64) }) },
+  /** Ask a witness to probe `target` on our behalf. */
+  'ping-req': { code: 12, body: struct({ seq: u32, target: nodeIdField }, { g: array(claimField, 64) }) },
+  /** Lifeguard: the witness could not reach the target (tells the requester its own path is fine). */
+  nack: { code: 13, body: struct({ seq: u32 }) },
+  gossip: { code: 14, body: struct({ g: array(claimField, 64) }) },
+  /** Full-state exchange, paged: the current claims of every member the sender knows. */
+  'push-pull': {
+    code: 15,
+    body: struct({ seq: u32, join: bool, reply: bool, last: bool, claims: array(claimField, 4096) }),
+  },
+  /** The sender's current direct links (for choosing indirect-probe witnesses). */
+  neighbours: { code: 16, body: struct({ ids: array(nodeIdField, 256) }) },
 } as const satisfies Record<string, { code: number; body: Schema<object> }>;
 
 export type MessageType = keyof typeof registry;

@@ -4,3 +4,13 @@ export { DEFAULT_WIRE_LIMITS, decodeMessage, encodeMessage, type WireLimits } fr
 export { WireError, type WireErrorCode } from './errors.ts';
 export { type Message, type MessageOf, type MessageType, registry, WIRE_VERSION } from './messages.ts';
 export * as schema from './schema.ts';
+export {
+  addressesField,
+  type ClaimBody,
+  claimBody,
+  claimField,
+  decodeClaimBody,
+  MAX_CLAIM_BODY_BYTES,
+  metaField,
+  type WireClaim,
+} from './claims.ts';

@@ -16,7 +16,8 @@ export type SchemaDesc =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'array'; item: Schema<unknown>; max: number }
   | { kind: 'dict'; key: Schema<string>; value: Schema<unknown>; max: number }
-  | { kind: 'struct'; required: Record<string, Schema<unknown>>; optional: Record<string, Schema<unknown>> };
+  | { kind: 'struct'; required: Record<string, Schema<unknown>>; optional: Record<string, Schema<unknown>> }
+  | { kind: 'tagged'; tag: string; variants: Record<string, Schema<object>> };
 
 export interface Schema<T> {
   readonly desc: SchemaDesc;
@@ -164,6 +165,30 @@ export function struct<R extends Shape, O extends Shape = Record<never, never>>(
         out[k] = s.parse(v[k], path ? `${path}.${k}` : k);
       }
       return out as Struct<R, O>;
+    },
+  };
+}
+
+type Variants = Record<string, Schema<object>>;
+type Tagged<T extends string, V extends Variants> = {
+  [K in keyof V & string]: { [P in T]: K } & Infer<V[K]>;
+}[keyof V & string];
+
+/**
+ * A map whose `tag` field names which struct the rest of it is (a tagged union). The
+ * variant schemas describe the other fields; the tag is checked and kept in the output.
+ */
+export function tagged<const T extends string, V extends Variants>(tag: T, variants: V): Schema<Tagged<T, V>> {
+  return {
+    desc: { kind: 'tagged', tag, variants },
+    parse(v, path) {
+      if (!isPlainObject(v)) bad(path, 'expected a map');
+      const which = v[tag];
+      if (typeof which !== 'string' || !Object.hasOwn(variants, which)) {
+        bad(path ? `${path}.${tag}` : tag, `expected one of ${Object.keys(variants).join(', ')}`);
+      }
+      const { [tag]: _tag, ...rest } = v;
+      return { [tag]: which, ...variants[which]!.parse(rest, path) } as Tagged<T, V>;
     },
   };
 }

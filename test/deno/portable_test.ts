@@ -1,4 +1,3 @@
-/// <reference lib="deno.ns" />
 // The portable test bodies (test/portable) under Deno, against the same lib/ sources.
 import { suites } from '../portable/index.ts';
 

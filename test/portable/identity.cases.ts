@@ -142,7 +142,10 @@ export const identityCases: Suite = {
     assert.equal(await verifyEnvelope(strictVerifier, id.publicKey, env), true);
     assert.equal(await verifyEnvelope(strictVerifier, id.publicKey, { ...env, domain: Domain.Leave }), false);
     // A plain signature over the payload is not an envelope signature.
-    assert.equal(verifyEnvelope(strictVerifier, id.publicKey, { ...env, signature: id.sign(payload) }), false);
+    assert.equal(
+      verifyEnvelope(strictVerifier, id.publicKey, { ...env, signature: id.sign(payload) }),
+      false,
+    );
     assert.throws(() => signingInput('Not A Tag', payload), TypeError);
   },
 
@@ -158,6 +161,10 @@ export const identityCases: Suite = {
     assert.equal(cache.stats().size, 2, 'bounded');
     const asyncCache = new CachedVerifier(fastVerifier);
     assert.equal(await asyncCache.verify(id.publicKey, env.domain, env.payload, env.signature), true);
-    assert.equal(asyncCache.verify(id.publicKey, env.domain, env.payload, env.signature), true, 'sync once cached');
+    assert.equal(
+      asyncCache.verify(id.publicKey, env.domain, env.payload, env.signature),
+      true,
+      'sync once cached',
+    );
   },
 };

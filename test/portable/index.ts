@@ -1,8 +1,16 @@
 import type { Suite } from './case.ts';
+import { handshakeCases } from './handshake.cases.ts';
 import { identityCases } from './identity.cases.ts';
+import { simNetworkCases } from './sim-network.cases.ts';
+import { storageCases } from './storage.cases.ts';
+import { timeCases } from './time.cases.ts';
 import { wireCases } from './wire.cases.ts';
 
 export const suites: Record<string, Suite> = {
   identity: identityCases,
   wire: wireCases,
+  time: timeCases,
+  storage: storageCases,
+  handshake: handshakeCases,
+  'sim network': simNetworkCases,
 };

@@ -11,7 +11,11 @@ const hello: Message = {
   nonce: new Uint8Array(32).fill(3),
 };
 
-function refusedWith(code: WireError['code'], bytes: Uint8Array, opts?: Parameters<typeof decodeMessage>[1]): void {
+function refusedWith(
+  code: WireError['code'],
+  bytes: Uint8Array,
+  opts?: Parameters<typeof decodeMessage>[1],
+): void {
   assert.throws(
     () => decodeMessage(bytes, opts),
     (e: unknown) => e instanceof WireError && e.code === code,
@@ -61,7 +65,10 @@ export const wireCases: Suite = {
   'frame size cap is enforced on both sides (default 64 KiB)'() {
     const big = frame(5, { reason: 'x'.repeat(100) });
     refusedWith('too-large', big, { maxFrameBytes: 64 });
-    assert.throws(() => encodeMessage({ type: 'refuse', reason: 'x'.repeat(100) }, { maxFrameBytes: 64 }), WireError);
+    assert.throws(
+      () => encodeMessage({ type: 'refuse', reason: 'x'.repeat(100) }, { maxFrameBytes: 64 }),
+      WireError,
+    );
     refusedWith('too-large', new Uint8Array(64 * 1024 + 1));
   },
 

@@ -52,7 +52,10 @@ function expand(seed: Uint8Array): { a: bigint; prefix: Uint8Array } {
  * A signature whose R carries a torsion component: valid under the cofactored equation
  * (noble's default check), invalid under the cofactorless one (OpenSSL, BoringSSL).
  */
-export function mixedOrderRSignature(seed: Uint8Array, message: Uint8Array): { publicKey: Uint8Array; signature: Uint8Array } {
+export function mixedOrderRSignature(
+  seed: Uint8Array,
+  message: Uint8Array,
+): { publicKey: Uint8Array; signature: Uint8Array } {
   const { a, prefix } = expand(seed);
   const A = ed.Point.BASE.multiply(a % L);
   const r = fromLe(sha512(concatBytes(prefix, message))) % L;

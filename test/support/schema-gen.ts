@@ -3,8 +3,8 @@
  * is covered by the round-trip and fuzz tests without listing fields by hand.
  */
 import fc from 'fast-check';
-import type { Schema, SchemaDesc } from '../../lib/wire/schema.ts';
 import type { SeededRandom } from '../../lib/time/random.ts';
+import type { Schema, SchemaDesc } from '../../lib/wire/schema.ts';
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-';
 
@@ -17,7 +17,10 @@ export function arbitraryOf(schema: Schema<unknown>): fc.Arbitrary<unknown> {
   const d = schema.desc;
   switch (d.kind) {
     case 'int':
-      return fc.integer({ min: Math.max(d.min, Number.MIN_SAFE_INTEGER), max: Math.min(d.max, Number.MAX_SAFE_INTEGER) });
+      return fc.integer({
+        min: Math.max(d.min, Number.MIN_SAFE_INTEGER),
+        max: Math.min(d.max, Number.MAX_SAFE_INTEGER),
+      });
     case 'float':
       return fc.double({ min: d.min, max: d.max, noNaN: true, noDefaultInfinity: true });
     case 'bool':
@@ -27,7 +30,9 @@ export function arbitraryOf(schema: Schema<unknown>): fc.Arbitrary<unknown> {
     case 'text': {
       // Patterned fields get [A-Za-z0-9._-]; free text also gets multi-byte UTF-8.
       const charset = d.pattern ? fc.constantFrom(...ALNUM) : fc.constantFrom(...ALNUM, ' ', 'é', '✓', '日');
-      return fc.array(charset, { minLength: d.min, maxLength: Math.min(d.max, 40) }).map((cs) => textFor(d, cs));
+      return fc
+        .array(charset, { minLength: d.min, maxLength: Math.min(d.max, 40) })
+        .map((cs) => textFor(d, cs));
     }
     case 'enum':
       return fc.constantFrom(...d.values);
@@ -45,6 +50,12 @@ export function arbitraryOf(schema: Schema<unknown>): fc.Arbitrary<unknown> {
       const opt = Object.fromEntries(Object.entries(d.optional).map(([k, s]) => [k, arbitraryOf(s)]));
       return fc.record({ ...req, ...opt }, { requiredKeys: Object.keys(req) });
     }
+    case 'tagged':
+      return fc.oneof(
+        ...Object.entries(d.variants).map(([name, s]) =>
+          arbitraryOf(s).map((body) => ({ [d.tag]: name, ...(body as object) })),
+        ),
+      );
   }
 }
 
@@ -83,6 +94,11 @@ export function sampleOf(schema: Schema<unknown>, r: SeededRandom): unknown {
       for (const [k, s] of Object.entries(d.required)) out[k] = sampleOf(s, r);
       for (const [k, s] of Object.entries(d.optional)) if (r.next() < 0.5) out[k] = sampleOf(s, r);
       return out;
+    }
+    case 'tagged': {
+      const names = Object.keys(d.variants);
+      const name = names[r.int(names.length)]!;
+      return { [d.tag]: name, ...(sampleOf(d.variants[name]!, r) as object) };
     }
   }
 }

@@ -11,7 +11,11 @@ describe('Ed25519 interoperability with node:crypto (OpenSSL)', () => {
   it('OpenSSL verifies weftmesh signatures over random messages', () => {
     for (let i = 0; i < 50; i++) {
       const id = NodeIdentity.generate();
-      const key = createPublicKey({ key: Buffer.from(concatBytes(SPKI_PREFIX, id.publicKey)), format: 'der', type: 'spki' });
+      const key = createPublicKey({
+        key: Buffer.from(concatBytes(SPKI_PREFIX, id.publicKey)),
+        format: 'der',
+        type: 'spki',
+      });
       const msg = crypto.getRandomValues(new Uint8Array(i * 7));
       expect(verify(null, msg, key, id.sign(msg))).toBe(true);
       expect(verify(null, utf8('other'), key, id.sign(msg))).toBe(false);

@@ -1,0 +1,107 @@
+/**
+ * Failure-detector and dissemination settings. The first four are SWIM's classic knobs with
+ * the defaults of the design; the rest tune Lifeguard, gossip and repair.
+ */
+export interface HeartbeatConfig {
+  /** Time between probes of one member (before local-health scaling). Default 1000. */
+  probeIntervalMs: number;
+  /** Wait for a direct ack before asking witnesses (before local-health scaling). Default 500. */
+  pingTimeoutMs: number;
+  /** Time from first suspicion to Unreachable, unless refuted. Default 5000. */
+  suspectTimeoutMs: number;
+  /** Witnesses asked to probe indirectly (ping-req). Default 3. */
+  indirectWitnesses: number;
+  /** λ: each update is retransmitted λ·⌈log₂(n+1)⌉ times. Default 4. */
+  retransmitMult: number;
+  /** Gossip tick. Default 200. */
+  gossipIntervalMs: number;
+  /** Neighbours gossiped to per tick. Default 3. */
+  gossipFanout: number;
+  /** Full-state exchange with a random neighbour; grows with ⌈log₂(n/32)⌉ above 32 members. Default 30,000. */
+  pushPullIntervalMs: number;
+  /** Unreachable and Left members are forgotten after this long. Default 60,000. */
+  reapAfterMs: number;
+  /** Lifeguard local health awareness: slow or lossy nodes stretch their own timeouts. Default true. */
+  lifeguard: boolean;
+  /** Cap of the local-health multiplier (timeouts grow up to (1 + this) ×). Default 8. */
+  maxLocalHealth: number;
+  /**
+   * Lifeguard dynamic suspicion: start at `suspectTimeoutMs × maxMultiplier` and shrink
+   * towards `suspectTimeoutMs` as independent accusers confirm. Never below suspectTimeoutMs.
+   * Default off (fixed timeout).
+   */
+  dynamicSuspicion: false | { maxMultiplier: number };
+  /** Piggyback budget of one datagram (ping, ack, gossip), bytes. Default 1200. */
+  maxDatagramBytes: number;
+  /** Pending updates kept for retransmission; the most-sent are dropped beyond it. Default 4096. */
+  maxQueueDepth: number;
+  /** How often to re-contact a recently reaped member or a seed that is not linked. Default 10,000. */
+  reconnectIntervalMs: number;
+  /** Recently reaped members remembered for healing. Default 256. */
+  recentlyReapedLimit: number;
+}
+
+export const DEFAULT_HEARTBEAT: Readonly<HeartbeatConfig> = Object.freeze({
+  probeIntervalMs: 1000,
+  pingTimeoutMs: 500,
+  suspectTimeoutMs: 5000,
+  indirectWitnesses: 3,
+  retransmitMult: 4,
+  gossipIntervalMs: 200,
+  gossipFanout: 3,
+  pushPullIntervalMs: 30_000,
+  reapAfterMs: 60_000,
+  lifeguard: true,
+  maxLocalHealth: 8,
+  dynamicSuspicion: false,
+  maxDatagramBytes: 1200,
+  maxQueueDepth: 4096,
+  reconnectIntervalMs: 10_000,
+  recentlyReapedLimit: 256,
+});
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Fills defaults and checks ranges; throws ConfigError with the offending field. */
+export function heartbeatConfig(partial: Partial<HeartbeatConfig> = {}): HeartbeatConfig {
+  const c = { ...DEFAULT_HEARTBEAT, ...partial };
+  const positive: Array<keyof HeartbeatConfig> = [
+    'probeIntervalMs',
+    'pingTimeoutMs',
+    'suspectTimeoutMs',
+    'gossipIntervalMs',
+    'pushPullIntervalMs',
+    'reapAfterMs',
+    'reconnectIntervalMs',
+  ];
+  for (const k of positive) {
+    if (!(typeof c[k] === 'number' && Number.isFinite(c[k]) && (c[k] as number) > 0)) {
+      throw new ConfigError(`heartbeat.${k} must be a positive number`);
+    }
+  }
+  const counts: Array<[keyof HeartbeatConfig, number]> = [
+    ['indirectWitnesses', 0],
+    ['retransmitMult', 1],
+    ['gossipFanout', 1],
+    ['maxLocalHealth', 0],
+    ['maxQueueDepth', 16],
+    ['recentlyReapedLimit', 0],
+    ['maxDatagramBytes', 256],
+  ];
+  for (const [k, min] of counts) {
+    if (!(Number.isInteger(c[k]) && (c[k] as number) >= min)) throw new ConfigError(`heartbeat.${k} must be an integer ≥ ${min}`);
+  }
+  if (c.pingTimeoutMs >= c.probeIntervalMs) throw new ConfigError('heartbeat.pingTimeoutMs must be below probeIntervalMs');
+  if (c.dynamicSuspicion && !(c.dynamicSuspicion.maxMultiplier >= 1)) {
+    throw new ConfigError('heartbeat.dynamicSuspicion.maxMultiplier must be ≥ 1');
+  }
+  return c;
+}
+
+/** memberlist's push-pull scaling: the interval grows with ⌈log₂(n)−log₂(32)⌉+1 above 32 members. */
+export function pushPullInterval(baseMs: number, members: number): number {
+  if (members <= 32) return baseMs;
+  return baseMs * (Math.ceil(Math.log2(members) - Math.log2(32)) + 1);
+}

@@ -1,0 +1,111 @@
+/**
+ * The member list of one node, stored column-wise in typed arrays indexed by interned id:
+ * about 17 bytes per member plus a pointer to its (shared) alive claim, so 10,000 simulated
+ * nodes can each know 10,000 members.
+ */
+import type { Claim } from './claims.ts';
+import type { IdInterner } from './interner.ts';
+import { StateCode } from './node-state.ts';
+
+export class MemberTable {
+  readonly ids: IdInterner;
+  #state = new Uint8Array(16);
+  #incarnation = new Uint32Array(16);
+  #changedAt = new Float64Array(16);
+  #alive: Array<Claim | undefined> = [];
+  /** The suspect / unreachable / leave claim behind a non-Active state (sparse). */
+  readonly #accusation = new Map<number, Claim>();
+  /** Indices of members currently known (state ≠ Unknown), in insertion order. */
+  readonly #known = new Set<number>();
+  readonly #counts = new Uint32Array(6);
+
+  constructor(ids: IdInterner) {
+    this.ids = ids;
+  }
+
+  /** Members known (any state except Unknown). */
+  get size(): number {
+    return this.#known.size;
+  }
+
+  count(state: StateCode): number {
+    return this.#counts[state]!;
+  }
+
+  known(): IterableIterator<number> {
+    return this.#known.values();
+  }
+
+  state(i: number): StateCode {
+    return (i < this.#state.length ? this.#state[i] : StateCode.Unknown) as StateCode;
+  }
+
+  incarnation(i: number): number {
+    return i < this.#incarnation.length ? this.#incarnation[i]! : 0;
+  }
+
+  changedAt(i: number): number {
+    return i < this.#changedAt.length ? this.#changedAt[i]! : 0;
+  }
+
+  aliveClaim(i: number): Claim | undefined {
+    return this.#alive[i];
+  }
+
+  accusation(i: number): Claim | undefined {
+    return this.#accusation.get(i);
+  }
+
+  /** Records a member's new state; `alive` replaces the alive claim when given. */
+  set(i: number, state: StateCode, incarnation: number, at: number, claim: Claim): void {
+    this.#ensure(i);
+    const old = this.#state[i]!;
+    this.#counts[old]!--;
+    this.#counts[state]!++;
+    this.#state[i] = state;
+    this.#incarnation[i] = incarnation;
+    this.#changedAt[i] = at;
+    if (claim.kind === 'alive') {
+      this.#alive[i] = claim;
+      this.#accusation.delete(i);
+    } else {
+      this.#accusation.set(i, claim);
+    }
+    this.#known.add(i);
+  }
+
+  /** A state change with no new claim (self: Joining → Active). */
+  setState(i: number, state: StateCode, at: number): void {
+    this.#ensure(i);
+    this.#counts[this.#state[i]!]!--;
+    this.#counts[state]!++;
+    this.#state[i] = state;
+    this.#changedAt[i] = at;
+    this.#known.add(i);
+  }
+
+  /** Forgets a member entirely (reaped). */
+  remove(i: number): void {
+    if (!this.#known.delete(i)) return;
+    this.#counts[this.#state[i]!]!--;
+    this.#counts[StateCode.Unknown]!++;
+    this.#state[i] = StateCode.Unknown;
+    this.#incarnation[i] = 0;
+    this.#alive[i] = undefined;
+    this.#accusation.delete(i);
+  }
+
+  #ensure(i: number): void {
+    if (i < this.#state.length) return;
+    let cap = this.#state.length;
+    while (cap <= i) cap *= 2;
+    const grow = <T extends Uint8Array | Uint32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const next = make(cap);
+      next.set(old);
+      return next;
+    };
+    this.#state = grow(this.#state, (n) => new Uint8Array(n));
+    this.#incarnation = grow(this.#incarnation, (n) => new Uint32Array(n));
+    this.#changedAt = grow(this.#changedAt, (n) => new Float64Array(n));
+  }
+}

@@ -1,0 +1,47 @@
+/** Counters of one node's membership protocol. */
+export interface MembershipMetrics {
+  /** Direct probes sent. */
+  probes: number;
+  /** Acks received for this node's probes (direct, indirect or stream fallback). */
+  acks: number;
+  /** ping-req messages sent to witnesses. */
+  indirectProbes: number;
+  /** Probes relayed for others (this node as witness). */
+  relayedProbes: number;
+  nacksReceived: number;
+  /** Suspicions this node raised (failed probes). */
+  suspicions: number;
+  /** Suspicions of this node that it refuted. */
+  refutations: number;
+  /** Members this node declared Unreachable when their suspicion timer ran out. */
+  declaredUnreachable: number;
+  gossipMessages: number;
+  pushPulls: number;
+  /** Claims that changed this node's view. */
+  claimsApplied: number;
+  /** Claims that were old news or about unknown members. */
+  claimsIgnored: number;
+  /** Alive claims for this node's id that it did not make (another process with the same identity?). */
+  identityConflicts: number;
+  /** Pings addressed to another node id. */
+  misroutedPings: number;
+}
+
+export function emptyMembershipMetrics(): MembershipMetrics {
+  return {
+    probes: 0,
+    acks: 0,
+    indirectProbes: 0,
+    relayedProbes: 0,
+    nacksReceived: 0,
+    suspicions: 0,
+    refutations: 0,
+    declaredUnreachable: 0,
+    gossipMessages: 0,
+    pushPulls: 0,
+    claimsApplied: 0,
+    claimsIgnored: 0,
+    identityConflicts: 0,
+    misroutedPings: 0,
+  };
+}

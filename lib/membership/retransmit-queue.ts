@@ -1,0 +1,141 @@
+/**
+ * The transmit-limited broadcast queue (memberlist's TransmitLimitedQueue): each update is
+ * sent a bounded number of times, least-sent first and newest first among equals, packed
+ * into a byte budget. A newer claim about a member replaces what is queued about it.
+ *
+ * Entries live in one bucket per transmit count (newest at the end), so taking a few
+ * claims from a deep queue costs a few steps, not a sort.
+ */
+import type { Claim } from './claims.ts';
+
+interface Entry {
+  claim: Claim;
+  key: string;
+  transmits: number;
+  live: boolean;
+}
+
+/** Entries of one transmit count, newest last. Dropped entries stay as holes until compaction. */
+interface Bucket {
+  items: Array<Entry | undefined>;
+  holes: number;
+}
+
+/** Smallest claim worth looking for once the budget is nearly used. */
+const MIN_CLAIM_BYTES = 100;
+
+export class RetransmitQueue {
+  readonly #byKey = new Map<string, Entry>();
+  readonly #bySubject = new Map<string, Set<string>>();
+  readonly #buckets: Bucket[] = [];
+  readonly #maxDepth: number;
+
+  constructor(maxDepth: number) {
+    this.#maxDepth = maxDepth;
+  }
+
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /**
+   * Queues a claim. Independent accusers' suspicions of one member are kept side by side
+   * (they are confirmations); any other claim replaces everything queued about its subject.
+   */
+  push(claim: Claim): void {
+    const key = claim.kind === 'suspect' ? `${claim.subject}/${claim.signer}` : claim.subject;
+    if (claim.kind === 'suspect') this.#drop(key);
+    else this.forget(claim.subject);
+    const entry: Entry = { claim, key, transmits: 0, live: true };
+    this.#byKey.set(key, entry);
+    let keys = this.#bySubject.get(claim.subject);
+    if (!keys) this.#bySubject.set(claim.subject, (keys = new Set()));
+    keys.add(key);
+    this.#bucket(0).items.push(entry);
+    if (this.#byKey.size > this.#maxDepth) this.#prune();
+  }
+
+  /**
+   * Takes claims fitting in `budget` bytes, least-sent then newest first; counts one
+   * transmission each and retires those sent `limit` times.
+   */
+  take(budget: number, limit: number): Claim[] {
+    const out: Claim[] = [];
+    let used = 0;
+    for (let t = 0; t < this.#buckets.length && budget - used >= MIN_CLAIM_BYTES; t++) {
+      const bucket = this.#buckets[t]!;
+      const moved: Entry[] = [];
+      for (let i = bucket.items.length - 1; i >= 0 && budget - used >= MIN_CLAIM_BYTES; i--) {
+        const e = bucket.items[i];
+        if (!e?.live || used + e.claim.size > budget) continue;
+        used += e.claim.size;
+        out.push(e.claim);
+        bucket.items[i] = undefined;
+        bucket.holes++;
+        e.transmits++;
+        if (e.transmits >= limit) this.#unindex(e);
+        else moved.push(e);
+      }
+      this.#tidy(bucket);
+      // Appended oldest first so the newest stays at the end of the next bucket.
+      if (moved.length === 0) continue;
+      const next = this.#bucket(t + 1);
+      for (let i = moved.length - 1; i >= 0; i--) next.items.push(moved[i]);
+    }
+    return out;
+  }
+
+  /** Drops everything queued about a member. */
+  forget(subject: string): void {
+    const keys = this.#bySubject.get(subject);
+    if (!keys) return;
+    for (const k of [...keys]) this.#drop(k);
+  }
+
+  #bucket(t: number): Bucket {
+    while (this.#buckets.length <= t) this.#buckets.push({ items: [], holes: 0 });
+    return this.#buckets[t]!;
+  }
+
+  #drop(key: string): void {
+    const e = this.#byKey.get(key);
+    if (!e) return;
+    this.#unindex(e);
+    const bucket = this.#buckets[e.transmits]!;
+    bucket.holes++;
+    this.#tidy(bucket);
+  }
+
+  /** Removes an entry from the indexes; its bucket slot becomes a hole (counted by the caller). */
+  #unindex(e: Entry): void {
+    e.live = false;
+    this.#byKey.delete(e.key);
+    const keys = this.#bySubject.get(e.claim.subject);
+    keys?.delete(e.key);
+    if (keys?.size === 0) this.#bySubject.delete(e.claim.subject);
+  }
+
+  /** Pops trailing holes; compacts (keeping order) once holes are half the bucket. */
+  #tidy(bucket: Bucket): void {
+    const items = bucket.items;
+    while (items.length > 0 && !items[items.length - 1]?.live) {
+      items.pop();
+      bucket.holes--;
+    }
+    if (bucket.holes * 2 <= items.length) return;
+    let w = 0;
+    for (const e of items) if (e?.live) items[w++] = e;
+    items.length = w;
+    bucket.holes = 0;
+  }
+
+  /** Over depth: drop the most-sent, oldest entries first. */
+  #prune(): void {
+    for (let t = this.#buckets.length - 1; t >= 0 && this.#byKey.size > this.#maxDepth; t--) {
+      for (const e of [...this.#buckets[t]!.items]) {
+        if (this.#byKey.size <= this.#maxDepth) break;
+        if (e?.live) this.#drop(e.key);
+      }
+    }
+  }
+}

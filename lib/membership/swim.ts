@@ -1,0 +1,486 @@
+/**
+ * The membership core: a sans-IO state machine. Inputs are decoded messages whose claims
+ * were already verified at the node boundary, link changes and timer firings (through the
+ * injected Env); outputs are messages (through `send`) and events. No I/O, no wall-clock
+ * reads except through Env, so a simulation seed reproduces a run exactly.
+ */
+import type { Env, TimerId } from '../time/types.ts';
+import type { DeliveryClass } from '../transport/types.ts';
+import { equalBytes, fromHex, toHex } from '../util/bytes.ts';
+import type { Message, MessageOf } from '../wire/messages.ts';
+import { LocalHealth } from './awareness.ts';
+import { type Claim, type ClaimSigner, claimState, signClaim } from './claims.ts';
+import { type HeartbeatConfig, heartbeatConfig } from './config.ts';
+import type { MembershipContext } from './context.ts';
+import { Disseminator } from './disseminator.ts';
+import { IdInterner } from './interner.ts';
+import { MemberTable } from './member-table.ts';
+import { emptyMembershipMetrics, type MembershipMetrics } from './metrics.ts';
+import { NodeState, StateCode, stateName, supersedes } from './node-state.ts';
+import { Prober } from './prober.ts';
+import { SuspicionTimer } from './suspicion.ts';
+
+export type MembershipEvent =
+  /** A member (or this node) changed state. `previous` is null for a member seen for the first time. */
+  | { type: 'state'; nodeId: string; previous: NodeState | null; state: NodeState; incarnation: number }
+  /** An Unreachable or Left member was forgotten after the reap time. */
+  | { type: 'reaped'; nodeId: string }
+  /** This node suspected a member after a failed probe. */
+  | { type: 'suspected'; nodeId: string; incarnation: number }
+  /** This node refuted a claim about itself by raising its incarnation. */
+  | { type: 'refuted'; incarnation: number; by: string }
+  /** This node's incarnation changed (persist it: a restart must never reuse one). */
+  | { type: 'incarnation'; incarnation: number }
+  /** Another process signs alive claims with this node's identity. */
+  | { type: 'identity-conflict'; incarnation: number }
+  /** This node answered a full-state exchange that `nodeId` started. */
+  | { type: 'exchanged'; nodeId: string };
+
+export interface MemberInfo {
+  nodeId: string;
+  publicKey: Uint8Array;
+  state: NodeState;
+  incarnation: number;
+  meta: Readonly<Record<string, string>>;
+  addrs: readonly string[];
+  /** Monotonic ms of the last state change (Env clock). */
+  changedAt: number;
+}
+
+export interface RecentlyReaped {
+  nodeId: string;
+  addrs: readonly string[];
+  reapedAt: number;
+}
+
+export interface MembershipOptions {
+  signer: ClaimSigner;
+  env: Env;
+  send(to: string, cls: DeliveryClass, msg: Message): void;
+  event(e: MembershipEvent): void;
+  heartbeat?: Partial<HeartbeatConfig>;
+  /** First incarnation; must exceed any used before with this identity. */
+  incarnation: number;
+  meta?: Record<string, string>;
+  addrs?: string[];
+  /** Share one interner between simulated nodes (saves memory); default: private. */
+  interner?: IdInterner;
+  /** Members beyond this are not admitted (bounded memory). Default 100,000. */
+  maxMembers?: number;
+}
+
+/** Re-issuing our claim because of an identity conflict is limited to once per this. */
+const CONFLICT_BACKOFF_MS = 5_000;
+const NEIGHBOURS_DEBOUNCE_MS = 500;
+
+export class Membership implements MembershipContext {
+  readonly env: Env;
+  readonly config: HeartbeatConfig;
+  readonly table: MemberTable;
+  readonly selfId: string;
+  readonly selfIndex: number;
+  readonly health: LocalHealth;
+  readonly metrics: MembershipMetrics = emptyMembershipMetrics();
+  readonly #signer: ClaimSigner;
+  readonly #send: MembershipOptions['send'];
+  readonly #event: MembershipOptions['event'];
+  readonly #prober: Prober;
+  readonly #dissem: Disseminator;
+  readonly #links = new Set<string>();
+  readonly #suspicions = new Map<number, SuspicionTimer>();
+  readonly #down = new Set<number>();
+  readonly #reaped = new Map<string, RecentlyReaped>();
+  readonly #maxMembers: number;
+  #self: Claim;
+  #meta: Record<string, string>;
+  #addrs: string[];
+  #running = false;
+  #leaving = false;
+  #lastConflictAt = Number.NEGATIVE_INFINITY;
+  #reapTimer: TimerId | undefined;
+  #neighboursTimer: TimerId | undefined;
+
+  constructor(opts: MembershipOptions) {
+    this.env = opts.env;
+    this.config = heartbeatConfig(opts.heartbeat);
+    this.#signer = opts.signer;
+    this.#send = opts.send;
+    this.#event = opts.event;
+    this.#maxMembers = opts.maxMembers ?? 100_000;
+    this.selfId = opts.signer.nodeId;
+    this.table = new MemberTable(opts.interner ?? new IdInterner());
+    this.selfIndex = this.table.ids.intern(this.selfId);
+    this.health = new LocalHealth(this.config.maxLocalHealth);
+    this.#meta = { ...(opts.meta ?? {}) };
+    this.#addrs = [...(opts.addrs ?? [])];
+    this.#self = this.#sign('alive', opts.incarnation);
+    this.table.set(this.selfIndex, StateCode.Joining, opts.incarnation, this.env.clock.now(), this.#self);
+    this.#prober = new Prober(this, (target) => this.#suspect(target));
+    this.#dissem = new Disseminator(this, () => this.#stateClaims());
+  }
+
+  // ---- lifecycle ----
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#prober.start();
+    this.#dissem.start();
+    const every = Math.max(1_000, Math.min(this.config.reapAfterMs / 4, 10_000));
+    const reap = () => {
+      this.#reapTimer = this.env.scheduler.setTimer(every, () => {
+        this.#reap();
+        reap();
+      });
+    };
+    reap();
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#prober.stop();
+    this.#dissem.stop();
+    for (const s of this.#suspicions.values()) s.cancel();
+    this.#suspicions.clear();
+    for (const t of [this.#reapTimer, this.#neighboursTimer]) if (t !== undefined) this.env.scheduler.cancelTimer(t);
+  }
+
+  /** No seeds to join through: this node starts the cluster and is Active at once. */
+  bootstrap(): void {
+    this.#setSelfState(StateCode.Active);
+  }
+
+  /** Starts a join exchange over an established link (to a seed, usually). */
+  joinVia(nodeId: string): void {
+    this.#dissem.sendState(nodeId, true, false);
+  }
+
+  /** Signs and spreads a goodbye; probing stops, gossip continues until the node closes. */
+  leave(): void {
+    if (this.#leaving) return;
+    this.#leaving = true;
+    this.#prober.stop();
+    const claim = this.#sign('leave', this.incarnation);
+    this.#setSelf(claim, StateCode.Left);
+  }
+
+  /** Re-announces this node with new metadata (a higher incarnation). */
+  setMeta(meta: Record<string, string>): void {
+    this.#meta = { ...meta };
+    this.#reissue(this.incarnation + 1);
+  }
+
+  /** Re-announces this node with new transport addresses. */
+  setAddrs(addrs: string[]): void {
+    this.#addrs = [...addrs];
+    this.#reissue(this.incarnation + 1);
+  }
+
+  get incarnation(): number {
+    return this.#self.incarnation;
+  }
+
+  get selfState(): NodeState {
+    return stateName(this.table.state(this.selfIndex));
+  }
+
+  // ---- MembershipContext ----
+
+  send(to: string, cls: DeliveryClass, msg: Message): void {
+    this.#send(to, cls, msg);
+  }
+
+  linked(): ReadonlySet<string> {
+    return this.#links;
+  }
+
+  piggyback(budget: number): Claim[] {
+    return this.#dissem.piggyback(budget);
+  }
+
+  // ---- inputs ----
+
+  linkUp(nodeId: string): void {
+    if (nodeId === this.selfId || this.#links.has(nodeId)) return;
+    this.#links.add(nodeId);
+    this.#prober.linkUp(nodeId);
+    this.#neighboursChanged();
+  }
+
+  linkDown(nodeId: string): void {
+    if (!this.#links.delete(nodeId)) return;
+    this.#prober.linkDown(nodeId);
+    this.#neighboursChanged();
+  }
+
+  /** Dispatches a message whose claims (if any) were verified and applied via applyClaims. */
+  onMessage(from: string, cls: DeliveryClass, msg: Message): void {
+    switch (msg.type) {
+      case 'ping':
+        this.#prober.onPing(from, msg.seq, msg.to, cls);
+        break;
+      case 'ack':
+        this.#prober.onAck(msg.seq);
+        break;
+      case 'ping-req':
+        this.#prober.onPingReq(from, msg.seq, msg.target);
+        break;
+      case 'nack':
+        this.#prober.onNack(msg.seq);
+        break;
+      case 'push-pull':
+        this.#onPushPull(from, msg);
+        break;
+      case 'neighbours':
+        this.#prober.neighbours.set(from, new Set(msg.ids.map(toHex)));
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Merges verified claims; what changed this node's view is passed on by gossip. */
+  applyClaims(claims: readonly Claim[]): void {
+    for (const c of claims) {
+      if (this.#apply(c)) {
+        this.metrics.claimsApplied++;
+        this.#dissem.queue.push(c);
+      } else {
+        this.metrics.claimsIgnored++;
+      }
+    }
+  }
+
+  // ---- queries ----
+
+  members(): MemberInfo[] {
+    const out: MemberInfo[] = [];
+    for (const i of this.table.known()) out.push(this.#info(i));
+    return out;
+  }
+
+  member(nodeId: string): MemberInfo | undefined {
+    const i = this.table.ids.lookup(nodeId);
+    return i === undefined || this.table.state(i) === StateCode.Unknown ? undefined : this.#info(i);
+  }
+
+  stateOf(nodeId: string): NodeState | undefined {
+    const i = this.table.ids.lookup(nodeId);
+    const s = i === undefined ? StateCode.Unknown : this.table.state(i);
+    return s === StateCode.Unknown ? undefined : stateName(s);
+  }
+
+  recentlyReaped(): RecentlyReaped[] {
+    return [...this.#reaped.values()];
+  }
+
+  /** Local health score (0 = healthy); timeouts are stretched by 1 + score. */
+  get localHealth(): number {
+    return this.health.score;
+  }
+
+  // ---- internals ----
+
+  #info(i: number): MemberInfo {
+    const alive = this.table.aliveClaim(i)!;
+    return {
+      nodeId: this.table.ids.idOf(i),
+      publicKey: alive.signerKey,
+      state: stateName(this.table.state(i)),
+      incarnation: this.table.incarnation(i),
+      meta: alive.meta,
+      addrs: alive.addrs,
+      changedAt: this.table.changedAt(i),
+    };
+  }
+
+  #sign(kind: 'alive' | 'leave', incarnation: number): Claim {
+    return signClaim(this.#signer, kind, { incarnation, meta: this.#meta, addrs: this.#addrs });
+  }
+
+  #reissue(incarnation: number): void {
+    if (this.#leaving) return;
+    const claim = this.#sign('alive', incarnation);
+    const state = this.table.state(this.selfIndex);
+    this.#setSelf(claim, state === StateCode.Joining ? StateCode.Joining : StateCode.Active);
+    this.#event({ type: 'incarnation', incarnation });
+  }
+
+  #setSelf(claim: Claim, state: StateCode): void {
+    const previous = this.table.state(this.selfIndex);
+    if (claim.kind === 'alive') this.#self = claim;
+    this.table.set(this.selfIndex, state, claim.incarnation, this.env.clock.now(), claim);
+    this.#dissem.queue.push(claim);
+    if (previous !== state) this.#emitState(this.selfIndex, previous);
+  }
+
+  #setSelfState(state: StateCode): void {
+    const previous = this.table.state(this.selfIndex);
+    if (previous === state) return;
+    this.table.setState(this.selfIndex, state, this.env.clock.now());
+    this.#emitState(this.selfIndex, previous);
+  }
+
+  #emitState(i: number, previous: StateCode): void {
+    this.#event({
+      type: 'state',
+      nodeId: this.table.ids.idOf(i),
+      previous: previous === StateCode.Unknown ? null : stateName(previous),
+      state: stateName(this.table.state(i)),
+      incarnation: this.table.incarnation(i),
+    });
+  }
+
+  /** Applies one claim under the precedence rules; true if it changed this node's view. */
+  #apply(c: Claim): boolean {
+    if (c.subject === this.selfId) return this.#applyAboutSelf(c);
+    const t = this.table;
+    const i = t.ids.lookup(c.subject) ?? (c.kind === 'alive' ? t.ids.intern(c.subject) : undefined);
+    if (i === undefined) return false;
+    const current = t.state(i);
+    if (current === StateCode.Unknown) {
+      // Only an alive claim introduces a member (it carries the key and addresses).
+      if (c.kind !== 'alive' || t.size >= this.#maxMembers) return false;
+      this.#reaped.delete(c.subject);
+    }
+    const next = claimState(c.kind);
+    if (!supersedes(next, c.incarnation, current, t.incarnation(i))) {
+      return this.#confirm(i, c);
+    }
+    t.set(i, next, c.incarnation, this.env.clock.now(), c);
+    this.#afterChange(i, c, next);
+    this.#emitState(i, current);
+    return true;
+  }
+
+  /** A further accuser of a suspicion already held: counts for dynamic suspicion. */
+  #confirm(i: number, c: Claim): boolean {
+    if (c.kind !== 'suspect' || this.table.state(i) !== StateCode.Suspect) return false;
+    if (c.incarnation !== this.table.incarnation(i)) return false;
+    const s = this.#suspicions.get(i);
+    if (!s || s.confirmations >= this.config.indirectWitnesses) return false;
+    return s.confirm(c.signer);
+  }
+
+  #afterChange(i: number, c: Claim, next: StateCode): void {
+    if (next !== StateCode.Suspect) {
+      this.#suspicions.get(i)?.cancel();
+      this.#suspicions.delete(i);
+    } else if (!this.#suspicions.has(i)) {
+      this.#startSuspicion(i, c);
+    }
+    if (next === StateCode.Unreachable || next === StateCode.Left) this.#down.add(i);
+    else this.#down.delete(i);
+  }
+
+  #startSuspicion(i: number, c: Claim): void {
+    const cfg = this.config;
+    const min = cfg.suspectTimeoutMs;
+    const max = cfg.dynamicSuspicion ? min * cfg.dynamicSuspicion.maxMultiplier : min;
+    const incarnation = c.incarnation;
+    this.#suspicions.set(
+      i,
+      new SuspicionTimer({
+        accuser: c.signer,
+        minMs: min,
+        maxMs: max,
+        expectedConfirmations: Math.min(cfg.indirectWitnesses, Math.max(0, this.table.size - 2)),
+        scheduler: this.env.scheduler,
+        now: () => this.env.clock.now(),
+        onExpire: () => this.#declareUnreachable(i, incarnation),
+      }),
+    );
+  }
+
+  #declareUnreachable(i: number, incarnation: number): void {
+    this.#suspicions.delete(i);
+    if (this.table.state(i) !== StateCode.Suspect || this.table.incarnation(i) !== incarnation) return;
+    const claim = signClaim(this.#signer, 'unreachable', { incarnation, subject: this.table.ids.idOf(i) });
+    this.metrics.declaredUnreachable++;
+    this.applyClaims([claim]);
+  }
+
+  /** A probe failed: accuse the target (signed by us) and spread it. */
+  #suspect(target: string): void {
+    const i = this.table.ids.lookup(target);
+    if (i === undefined || this.table.state(i) !== StateCode.Active) return;
+    const incarnation = this.table.incarnation(i);
+    this.metrics.suspicions++;
+    this.#event({ type: 'suspected', nodeId: target, incarnation });
+    this.applyClaims([signClaim(this.#signer, 'suspect', { incarnation, subject: target })]);
+  }
+
+  #applyAboutSelf(c: Claim): boolean {
+    if (this.#leaving || c.incarnation < this.incarnation) return false;
+    if (c.kind === 'alive') {
+      if (equalBytes(c.wire.s, this.#self.wire.s)) return false;
+      // An alive claim for our id that we did not sign: a restarted twin or a copied key.
+      this.metrics.identityConflicts++;
+      this.#event({ type: 'identity-conflict', incarnation: c.incarnation });
+      const now = this.env.clock.now();
+      if (now - this.#lastConflictAt < CONFLICT_BACKOFF_MS) return false;
+      this.#lastConflictAt = now;
+      this.#reissue(c.incarnation + 1);
+      return false;
+    }
+    // Suspected, declared unreachable, or an old goodbye from a previous run: refute.
+    this.metrics.refutations++;
+    if (this.config.lifeguard) this.health.apply(1);
+    this.#reissue(c.incarnation + 1);
+    this.#event({ type: 'refuted', incarnation: this.incarnation, by: c.signer });
+    return false;
+  }
+
+  #onPushPull(from: string, msg: MessageOf<'push-pull'>): void {
+    if (!msg.last) return;
+    if (!msg.reply) {
+      this.#dissem.sendState(from, msg.join, true, msg.seq);
+      this.#event({ type: 'exchanged', nodeId: from });
+    }
+    if (this.table.state(this.selfIndex) === StateCode.Joining) {
+      this.#setSelfState(StateCode.Active);
+      this.#dissem.afterJoin();
+    }
+  }
+
+  /** Everything a full-state exchange carries: each member's alive claim and accusation. */
+  *#stateClaims(): Iterable<Claim> {
+    yield this.#self;
+    const self = this.table.accusation(this.selfIndex);
+    if (self?.kind === 'leave') yield self;
+    for (const i of this.table.known()) {
+      if (i === this.selfIndex) continue;
+      const alive = this.table.aliveClaim(i);
+      if (alive) yield alive;
+      const acc = this.table.accusation(i);
+      if (acc) yield acc;
+    }
+  }
+
+  #reap(): void {
+    const now = this.env.clock.now();
+    for (const i of [...this.#down]) {
+      if (now - this.table.changedAt(i) < this.config.reapAfterMs) continue;
+      const id = this.table.ids.idOf(i);
+      const addrs = this.table.aliveClaim(i)?.addrs ?? [];
+      this.#down.delete(i);
+      this.table.remove(i);
+      this.#dissem.queue.forget(id);
+      this.#reaped.delete(id);
+      this.#reaped.set(id, { nodeId: id, addrs, reapedAt: now });
+      while (this.#reaped.size > this.config.recentlyReapedLimit) {
+        this.#reaped.delete(this.#reaped.keys().next().value!);
+      }
+      this.#event({ type: 'reaped', nodeId: id });
+    }
+  }
+
+  #neighboursChanged(): void {
+    if (this.#neighboursTimer !== undefined || !this.#running) return;
+    this.#neighboursTimer = this.env.scheduler.setTimer(NEIGHBOURS_DEBOUNCE_MS, () => {
+      this.#neighboursTimer = undefined;
+      const ids = [...this.#links].slice(0, 256).map(fromHex);
+      for (const peer of this.#links) this.#send(peer, 'stream', { type: 'neighbours', ids });
+    });
+  }
+}

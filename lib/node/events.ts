@@ -1,0 +1,32 @@
+import type { NodeState } from '../membership/node-state.ts';
+
+export interface MemberStateChange {
+  nodeId: string;
+  previous: NodeState | null;
+  state: NodeState;
+  incarnation: number;
+}
+
+/** Everything a MeshNode reports. Subscribe with node.on(type, handler). */
+export interface MeshEvents extends Record<string, unknown> {
+  /** A member appeared, or came back (Active after Unreachable/Left/unknown). */
+  'member-joined': MemberStateChange;
+  /** Any member state change, this node's own included. */
+  'member-state': MemberStateChange;
+  /** A member said goodbye. */
+  'member-left': MemberStateChange;
+  /** An Unreachable or Left member was forgotten after the reap time. */
+  'member-reaped': { nodeId: string };
+  /** This node is in the cluster (its state went Joining → Active). */
+  joined: { incarnation: number };
+  /** This node suspected a member after a failed probe. */
+  suspected: { nodeId: string; incarnation: number };
+  /** This node refuted a suspicion (or an old goodbye) about itself. */
+  refuted: { incarnation: number; by: string };
+  /** Another process uses this node's identity. */
+  'identity-conflict': { incarnation: number };
+  'link-up': { nodeId: string; transport: string };
+  'link-down': { nodeId: string; reason: string };
+  /** Something failed that the node survived (storage write, a throwing handler). */
+  error: { error: unknown; context: string };
+}

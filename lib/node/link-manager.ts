@@ -1,0 +1,205 @@
+/**
+ * The node's direct links: a bounded, self-healing set, HyParView-style. The node dials
+ * random known members until it has `minLinks` and keeps at most `maxLinks`; the result is
+ * a random graph, connected and of small diameter. A full node still accepts a bounded
+ * number of *transient* links: they serve one join exchange (a newcomer reaching a busy
+ * seed) and are closed after it, so joining never waits for a slot. Two links to one peer
+ * (both dialled at once) are resolved deterministically: the one dialled by the lower node
+ * id stays. Failed dials back off exponentially per address.
+ */
+import { shuffle } from '../time/random.ts';
+import type { Env } from '../time/types.ts';
+import type { DeliveryClass, Link, Transport } from '../transport/types.ts';
+
+export interface LinkPolicy {
+  /** Hard cap of direct links. Default 24. */
+  maxLinks: number;
+  /** The node dials until it has this many. Default ⌈maxLinks / 2⌉. */
+  minLinks: number;
+}
+
+export interface DialTarget {
+  nodeId: string;
+  addrs: readonly string[];
+}
+
+export interface LinkManagerOptions {
+  env: Env;
+  selfId: string;
+  transports: Transport[];
+  policy: LinkPolicy;
+  /** A link came up; `transient` links serve a join exchange only (not probed, not gossiped to). */
+  onUp(link: Link, transient: boolean): void;
+  onDown(nodeId: string, reason: string): void;
+  onFrame(nodeId: string, cls: DeliveryClass, frame: Uint8Array): void;
+  /** Whether a peer is a newcomer (not a known, reachable member): only newcomers get transient links. */
+  isNewcomer(nodeId: string): boolean;
+}
+
+/** A transient link that has not been used for a join exchange by then is closed. */
+const TRANSIENT_TTL_MS = 5_000;
+/** How often a draining transient link checks its send buffer. */
+const DRAIN_POLL_MS = 50;
+/** Transient links open at once: at least this, or the link cap. */
+const MIN_TRANSIENT = 16;
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_MAX_MS = 60_000;
+/** Addresses remembered for backoff (bounded). */
+const BACKOFF_LIMIT = 4096;
+
+export class LinkManager {
+  readonly #o: LinkManagerOptions;
+  readonly #links = new Map<string, Link>();
+  readonly #transient = new Map<string, Link>();
+  readonly #pending = new Set<string>();
+  readonly #backoff = new Map<string, { failures: number; until: number }>();
+  #closed = false;
+
+  constructor(opts: LinkManagerOptions) {
+    this.#o = opts;
+  }
+
+  get size(): number {
+    return this.#links.size;
+  }
+
+  get pendingDials(): number {
+    return this.#pending.size;
+  }
+
+  get(nodeId: string): Link | undefined {
+    return this.#links.get(nodeId) ?? this.#transient.get(nodeId);
+  }
+
+  isTransient(nodeId: string): boolean {
+    return this.#transient.has(nodeId);
+  }
+
+  peers(): string[] {
+    return [...this.#links.keys()];
+  }
+
+  /**
+   * Dials `address` unless already dialling it or backing off (`eager` ignores the backoff:
+   * a joiner retrying its seeds); false if skipped.
+   */
+  dial(address: string, expectNodeId?: string, eager = false): boolean {
+    if (this.#closed || this.#pending.has(address)) return false;
+    if (expectNodeId !== undefined && (this.#links.has(expectNodeId) || expectNodeId === this.#o.selfId)) return false;
+    const b = this.#backoff.get(address);
+    if (!eager && b && b.until > this.#o.env.clock.now()) return false;
+    const transport = this.#o.transports.find((t) => t.canDial(address));
+    if (!transport) return false;
+    this.#pending.add(address);
+    transport.connect(address, expectNodeId === undefined ? {} : { expectNodeId });
+    return true;
+  }
+
+  /** Dials up to the deficit below minLinks from `candidates` (random order). */
+  fill(candidates: DialTarget[]): void {
+    let deficit = this.#o.policy.minLinks - this.#links.size - this.#pending.size;
+    if (deficit <= 0) return;
+    for (const c of shuffle(candidates, this.#o.env.random)) {
+      if (deficit <= 0) break;
+      if (this.#links.has(c.nodeId) || c.nodeId === this.#o.selfId) continue;
+      const address = c.addrs.find((a) => this.#o.transports.some((t) => t.canDial(a)));
+      if (address !== undefined && this.dial(address, c.nodeId)) deficit--;
+    }
+  }
+
+  /** Transport event: a link finished its handshake. */
+  accept(link: Link): void {
+    if (this.#closed) {
+      link.close('node closed');
+      return;
+    }
+    const id = link.peer.nodeId;
+    const existing = this.get(id);
+    let transient = false;
+    if (existing) {
+      if (this.#keepsExisting(existing, link)) {
+        link.close('duplicate link');
+        return;
+      }
+      transient = this.#transient.has(id);
+      this.#forget(id);
+      existing.close('duplicate link');
+    } else if (this.#links.size >= this.#o.policy.maxLinks) {
+      const slots = Math.max(MIN_TRANSIENT, this.#o.policy.maxLinks);
+      if (this.#transient.size >= slots || !this.#o.isNewcomer(id)) {
+        link.close('link budget full');
+        return;
+      }
+      transient = true;
+    }
+    (transient ? this.#transient : this.#links).set(id, link);
+    link.setHandlers({
+      datagram: (f) => this.#o.onFrame(id, 'datagram', f),
+      message: (f) => this.#o.onFrame(id, 'stream', f),
+      close: (reason) => {
+        if (this.get(id) !== link) return;
+        this.#forget(id);
+        if (!transient) this.#o.onDown(id, reason);
+      },
+    });
+    if (transient) {
+      this.#o.env.scheduler.setTimer(TRANSIENT_TTL_MS, () => {
+        if (this.#transient.get(id) === link) this.release(id);
+      });
+    }
+    if (!existing) this.#o.onUp(link, transient);
+  }
+
+  /** Closes a transient link once its exchange is done and its send buffer drained. */
+  release(nodeId: string): void {
+    const link = this.#transient.get(nodeId);
+    if (!link) return;
+    const started = this.#o.env.clock.now();
+    const attempt = () => {
+      if (this.#transient.get(nodeId) !== link) return;
+      if (link.bufferedAmount > 0 && this.#o.env.clock.now() - started < TRANSIENT_TTL_MS) {
+        this.#o.env.scheduler.setTimer(DRAIN_POLL_MS, attempt);
+        return;
+      }
+      this.#transient.delete(nodeId);
+      link.close('join exchange done');
+    };
+    attempt();
+  }
+
+  /** Transport event: a dial ended (link or failure). */
+  dialEnded(address: string, failed: boolean): void {
+    this.#pending.delete(address);
+    if (!failed) {
+      this.#backoff.delete(address);
+      return;
+    }
+    const failures = (this.#backoff.get(address)?.failures ?? 0) + 1;
+    const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (failures - 1));
+    this.#backoff.delete(address);
+    this.#backoff.set(address, { failures, until: this.#o.env.clock.now() + wait * (0.5 + this.#o.env.random.next()) });
+    if (this.#backoff.size > BACKOFF_LIMIT) this.#backoff.delete(this.#backoff.keys().next().value!);
+  }
+
+  close(nodeId: string, reason: string): void {
+    this.get(nodeId)?.close(reason);
+  }
+
+  closeAll(reason: string): void {
+    this.#closed = true;
+    for (const link of [...this.#links.values(), ...this.#transient.values()]) link.close(reason);
+  }
+
+  #forget(id: string): void {
+    this.#links.delete(id);
+    this.#transient.delete(id);
+  }
+
+  /** Both ends pick the same survivor: the link dialled by the lower node id (older on a tie). */
+  #keepsExisting(existing: Link, incoming: Link): boolean {
+    const dialer = (l: Link) => (l.initiator ? this.#o.selfId : l.peer.nodeId);
+    const a = dialer(existing);
+    const b = dialer(incoming);
+    return a === b ? true : a < b;
+  }
+}

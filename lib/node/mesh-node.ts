@@ -1,0 +1,473 @@
+/**
+ * MeshNode: the public façade. It wires an identity, an environment, one or more
+ * transports, the link manager and the membership core together, and it is the boundary
+ * where every frame is decoded and every claim verified before a core sees it.
+ */
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
+import type { Claim } from '../membership/claims.ts';
+import type { HeartbeatConfig } from '../membership/config.ts';
+import type { IdInterner } from '../membership/interner.ts';
+import type { MembershipMetrics } from '../membership/metrics.ts';
+import { isReachable, NodeState, StateCode } from '../membership/node-state.ts';
+import { type MemberInfo, Membership, type MembershipEvent } from '../membership/swim.ts';
+import { MemoryStorage } from '../storage/memory.ts';
+import type { Storage } from '../storage/types.ts';
+import { realEnv } from '../time/real.ts';
+import type { Env, TimerId } from '../time/types.ts';
+import type { DeliveryClass, Link, PeerInfo, Transport } from '../transport/types.ts';
+import { Emitter } from '../util/emitter.ts';
+import type { WireClaim } from '../wire/claims.ts';
+import { decodeMessage, encodeMessage, type WireLimits } from '../wire/codec.ts';
+import { WireError } from '../wire/errors.ts';
+import type { Message } from '../wire/messages.ts';
+import { ClaimVerifier } from './claim-verifier.ts';
+import type { MeshEvents } from './events.ts';
+import { LinkManager, type LinkPolicy } from './link-manager.ts';
+
+export interface MeshNodeOptions {
+  identity: NodeIdentity;
+  /** Cluster name; links to nodes of other clusters are refused. */
+  cluster: string;
+  transport: Transport | Transport[];
+  heartbeat?: Partial<HeartbeatConfig>;
+  /** Application metadata carried in this node's alive claim (≤ 16 entries). */
+  meta?: Record<string, string>;
+  /** Clock, timers, randomness. Default: the real ones. */
+  env?: Env;
+  /** Where the incarnation survives restarts. Default: in memory. */
+  storage?: Storage;
+  /** Signature verification. Default: WebCrypto where present, else pure JavaScript. */
+  verifier?: SignatureVerifier;
+  /** Share one claim verifier (memo) between nodes of a simulation. */
+  claimVerifier?: ClaimVerifier;
+  /** Share one id interner between nodes of a simulation. */
+  interner?: IdInterner;
+  /** Direct links: hard cap (default 24) and the count the node dials up to (default ⌈max/2⌉). */
+  maxLinks?: number;
+  minLinks?: number;
+  /** Admission: refuse a peer at link handshake (return a reason) — e.g. an allow-list. */
+  admit?: (peer: PeerInfo) => string | undefined;
+  wireLimits?: Partial<WireLimits>;
+  /** Link handshake deadline, ms. Default 10,000. */
+  handshakeTimeoutMs?: number;
+  /** After leave(), keep gossiping this long before closing links. Default 1,000 ms. */
+  leaveDrainMs?: number;
+}
+
+export interface MeshMetrics extends MembershipMetrics {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Frames dropped at decode, total and by WireError code. */
+  framesRejected: number;
+  framesRejectedBy: Record<string, number>;
+  /** Claims dropped at the boundary (bad body, bad signature, not admitted). */
+  claimsRejected: number;
+  links: number;
+  members: number;
+  localHealth: number;
+}
+
+const INCARNATION_KEY = 'incarnation';
+const MAINTAIN_INTERVAL_MS = 1_000;
+
+function encodeU32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+export class MeshNode {
+  readonly identity: NodeIdentity;
+  readonly cluster: string;
+  readonly env: Env;
+  readonly #events = new Emitter<MeshEvents>();
+  readonly #opts: MeshNodeOptions;
+  readonly #transports: Transport[];
+  readonly #storage: Storage;
+  readonly #claims: ClaimVerifier;
+  readonly #links: LinkManager;
+  readonly #traffic = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, framesRejected: 0, claimsRejected: 0 };
+  readonly #rejectedBy: Record<string, number> = {};
+  #membership: Membership | undefined;
+  #seeds: string[] = [];
+  #joinWaiters: Array<() => void> = [];
+  #maintainTimer: TimerId | undefined;
+  #lastHeal: number;
+  #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+
+  constructor(opts: MeshNodeOptions) {
+    this.#opts = opts;
+    this.identity = opts.identity;
+    this.cluster = opts.cluster;
+    this.env = opts.env ?? realEnv();
+    this.#transports = Array.isArray(opts.transport) ? opts.transport : [opts.transport];
+    if (this.#transports.length === 0) throw new TypeError('MeshNode needs at least one transport');
+    this.#storage = opts.storage ?? new MemoryStorage();
+    this.#claims = opts.claimVerifier ?? new ClaimVerifier(opts.verifier ?? fastVerifier);
+    const maxLinks = opts.maxLinks ?? 24;
+    const policy: LinkPolicy = { maxLinks, minLinks: Math.min(maxLinks, opts.minLinks ?? Math.ceil(maxLinks / 2)) };
+    if (!(maxLinks >= 1)) throw new TypeError('maxLinks must be ≥ 1');
+    this.#links = new LinkManager({
+      env: this.env,
+      selfId: this.identity.nodeId,
+      transports: this.#transports,
+      policy,
+      onUp: (link, transient) => this.#linkUp(link, transient),
+      onDown: (id, reason) => this.#linkDown(id, reason),
+      onFrame: (id, cls, frame) => this.#onFrame(id, cls, frame),
+      isNewcomer: (id) => {
+        const core = this.#membership;
+        const i = core?.table.ids.lookup(id);
+        return i === undefined || !isReachable(core!.table.state(i));
+      },
+    });
+    this.#lastHeal = this.env.clock.now();
+  }
+
+  get nodeId(): string {
+    return this.identity.nodeId;
+  }
+
+  /** This node's own state (Joining until a join exchange completed). */
+  get state(): NodeState {
+    return this.#membership?.selfState ?? NodeState.Joining;
+  }
+
+  get incarnation(): number {
+    return this.#core().incarnation;
+  }
+
+  on<K extends keyof MeshEvents>(type: K, fn: (payload: MeshEvents[K]) => void): () => void {
+    return this.#events.on(type, fn);
+  }
+
+  off<K extends keyof MeshEvents>(type: K, fn: (payload: MeshEvents[K]) => void): void {
+    this.#events.off(type, fn);
+  }
+
+  /**
+   * Loads the persisted incarnation and starts the transports and protocol timers. The new
+   * incarnation exceeds every earlier one: max(stored + 1, wall-clock seconds).
+   */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`start() called on a ${this.#state} node`);
+    this.#state = 'starting';
+    const stored = await this.#storage.get(INCARNATION_KEY);
+    const previous = stored?.length === 4 ? new DataView(stored.buffer, stored.byteOffset).getUint32(0) : 0;
+    const incarnation = Math.min(0xfffffff0, Math.max(previous + 1, Math.floor(this.env.clock.wallNow() / 1000)));
+    await this.#persistIncarnation(incarnation);
+    if (this.#state !== 'starting') return;
+    this.#membership = new Membership({
+      signer: this.identity,
+      env: this.env,
+      send: (to, cls, msg) => this.#send(to, cls, msg),
+      event: (e) => this.#onMembershipEvent(e),
+      heartbeat: this.#opts.heartbeat ?? {},
+      incarnation,
+      meta: this.#opts.meta ?? {},
+      addrs: this.#transports.flatMap((t) => t.localAddresses()).slice(0, 4),
+      ...(this.#opts.interner ? { interner: this.#opts.interner } : {}),
+    });
+    for (const t of this.#transports) {
+      t.start(
+        {
+          identity: this.identity,
+          cluster: this.cluster,
+          verifier: this.#opts.verifier ?? fastVerifier,
+          scheduler: this.env.scheduler,
+          random: this.env.random,
+          timeoutMs: this.#opts.handshakeTimeoutMs ?? 10_000,
+          ...(this.#opts.admit ? { admit: this.#opts.admit } : {}),
+        },
+        {
+          link: (link, dialed) => {
+            if (dialed !== undefined) this.#links.dialEnded(dialed, false);
+            this.#links.accept(link);
+          },
+          dialFailed: (address) => this.#links.dialEnded(address, true),
+        },
+      );
+    }
+    this.#membership.start();
+    this.#state = 'running';
+    this.#scheduleMaintain();
+  }
+
+  /**
+   * Joins the cluster through seed addresses (none: this node starts a new cluster).
+   * Resolves once a join exchange completed; keeps retrying seeds with backoff until then.
+   */
+  join(seeds: string[] = []): Promise<void> {
+    const core = this.#core();
+    this.#seeds = [...seeds];
+    if (seeds.length === 0) core.bootstrap();
+    if (core.selfState !== NodeState.Joining) return Promise.resolve();
+    for (const s of seeds) this.#links.dial(s);
+    return new Promise((resolve) => this.#joinWaiters.push(resolve));
+  }
+
+  /** Every member this node knows, itself included. */
+  members(): MemberInfo[] {
+    return this.#membership?.members() ?? [];
+  }
+
+  member(nodeId: string): MemberInfo | undefined {
+    return this.#membership?.member(nodeId);
+  }
+
+  /** Node ids of the current direct links. */
+  links(): string[] {
+    return this.#links.peers();
+  }
+
+  /** Re-announces this node with new metadata (raises its incarnation). */
+  setMeta(meta: Record<string, string>): void {
+    this.#core().setMeta(meta);
+  }
+
+  metrics(): MeshMetrics {
+    const m = this.#membership;
+    return {
+      ...(m?.metrics ?? ({} as MembershipMetrics)),
+      ...this.#traffic,
+      framesRejectedBy: { ...this.#rejectedBy },
+      links: this.#links.size,
+      members: m?.table.size ?? 0,
+      localHealth: m?.localHealth ?? 0,
+    };
+  }
+
+  /**
+   * Leaves gracefully: a signed goodbye is gossiped for `leaveDrainMs`, then links close.
+   * Resolves when the node is closed.
+   */
+  leave(): Promise<void> {
+    if (this.#state !== 'running') return Promise.resolve(this.close());
+    this.#core().leave();
+    return new Promise((resolve) => {
+      this.env.scheduler.setTimer(this.#opts.leaveDrainMs ?? 1_000, () => {
+        this.close();
+        resolve();
+      });
+    });
+  }
+
+  /** Stops at once, without a goodbye (peers will detect it as failed). */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#maintainTimer !== undefined) this.env.scheduler.cancelTimer(this.#maintainTimer);
+    this.#membership?.stop();
+    this.#links.closeAll('node closed');
+    for (const t of this.#transports) t.close();
+  }
+
+  // ---- internals ----
+
+  #core(): Membership {
+    if (!this.#membership) throw new Error('MeshNode: call start() first');
+    return this.#membership;
+  }
+
+  async #persistIncarnation(incarnation: number): Promise<void> {
+    try {
+      await this.#storage.set(INCARNATION_KEY, encodeU32(incarnation));
+    } catch (error) {
+      this.#events.emit('error', { error, context: 'persisting the incarnation' });
+    }
+  }
+
+  #emit<K extends keyof MeshEvents>(type: K, payload: MeshEvents[K]): void {
+    this.#events.emit(type, payload, (error) => {
+      if (type !== 'error') this.#events.emit('error', { error, context: `a ${String(type)} handler` });
+    });
+  }
+
+  #onMembershipEvent(e: MembershipEvent): void {
+    switch (e.type) {
+      case 'state': {
+        const change = { nodeId: e.nodeId, previous: e.previous, state: e.state, incarnation: e.incarnation };
+        this.#emit('member-state', change);
+        if (e.nodeId === this.nodeId) {
+          if (e.state === NodeState.Active && e.previous === NodeState.Joining) this.#joined(e.incarnation);
+          return;
+        }
+        const back = e.previous === null || e.previous === NodeState.Unreachable || e.previous === NodeState.Left;
+        if (e.state === NodeState.Active && back) this.#emit('member-joined', change);
+        if (e.state === NodeState.Left) this.#emit('member-left', change);
+        return;
+      }
+      case 'reaped':
+        this.#emit('member-reaped', { nodeId: e.nodeId });
+        return;
+      case 'suspected':
+        this.#emit('suspected', { nodeId: e.nodeId, incarnation: e.incarnation });
+        return;
+      case 'refuted':
+        this.#emit('refuted', { incarnation: e.incarnation, by: e.by });
+        return;
+      case 'incarnation':
+        void this.#persistIncarnation(e.incarnation);
+        return;
+      case 'identity-conflict':
+        this.#emit('identity-conflict', { incarnation: e.incarnation });
+        return;
+      case 'exchanged':
+        this.#links.release(e.nodeId);
+        return;
+    }
+  }
+
+  #joined(incarnation: number): void {
+    const waiters = this.#joinWaiters;
+    this.#joinWaiters = [];
+    for (const w of waiters) w();
+    this.#emit('joined', { incarnation });
+  }
+
+  #linkUp(link: Link, transient: boolean): void {
+    const core = this.#membership;
+    if (!core) return;
+    const id = link.peer.nodeId;
+    // A transient link (this node is full) only carries the newcomer's join exchange.
+    if (transient) return;
+    core.linkUp(id);
+    this.#emit('link-up', { nodeId: id, transport: link.transport });
+    // Exchange full state when joining, or when we dialled a peer that is news to us
+    // (healing after a partition); the dialler starts it so it happens once.
+    const i = core.table.ids.lookup(id);
+    const known = i !== undefined && isReachable(core.table.state(i));
+    if (core.selfState === NodeState.Joining || (!known && link.initiator)) core.joinVia(id);
+  }
+
+  #linkDown(nodeId: string, reason: string): void {
+    this.#membership?.linkDown(nodeId);
+    this.#emit('link-down', { nodeId, reason });
+  }
+
+  #send(to: string, cls: DeliveryClass, msg: Message): void {
+    const link = this.#links.get(to);
+    if (!link) return;
+    let frame: Uint8Array;
+    try {
+      frame = encodeMessage(msg, this.#opts.wireLimits);
+    } catch (error) {
+      this.#events.emit('error', { error, context: `encoding a ${msg.type} message` });
+      return;
+    }
+    this.#traffic.messagesOut++;
+    this.#traffic.bytesOut += frame.length;
+    if (cls === 'datagram') link.sendDatagram(frame);
+    else link.send(frame);
+  }
+
+  #reject(code: string): void {
+    this.#traffic.framesRejected++;
+    this.#rejectedBy[code] = (this.#rejectedBy[code] ?? 0) + 1;
+  }
+
+  #onFrame(from: string, cls: DeliveryClass, frame: Uint8Array): void {
+    const core = this.#membership;
+    if (!core || this.#state === 'closed') return;
+    this.#traffic.messagesIn++;
+    this.#traffic.bytesIn += frame.length;
+    let msg: Message;
+    try {
+      msg = decodeMessage(frame, this.#opts.wireLimits);
+    } catch (e) {
+      this.#reject(e instanceof WireError ? e.code : 'malformed');
+      return;
+    }
+    switch (msg.type) {
+      case 'ping':
+      case 'ack':
+      case 'ping-req':
+      case 'nack':
+        // Probes are answered before their piggybacked claims are verified: never delay an ack.
+        core.onMessage(from, cls, msg);
+        if ('g' in msg && msg.g) this.#withClaims(msg.g, () => {});
+        return;
+      case 'gossip':
+        this.#withClaims(msg.g, () => {});
+        return;
+      case 'push-pull':
+        this.#withClaims(msg.claims, () => core.onMessage(from, cls, msg));
+        return;
+      case 'neighbours':
+        core.onMessage(from, cls, msg);
+        return;
+      default:
+        this.#reject('unexpected-type');
+    }
+  }
+
+  /** Verifies claims at the boundary, applies the good ones, then runs `then`. */
+  #withClaims(wires: WireClaim[], then: () => void): void {
+    const results = wires.map((w) => this.#claims.verify(w));
+    const finish = (claims: Array<Claim | null>) => {
+      if (this.#state === 'closed') return;
+      const good = claims.filter((c): c is Claim => c !== null);
+      this.#traffic.claimsRejected += claims.length - good.length;
+      this.#membership!.applyClaims(good);
+      then();
+    };
+    if (results.every((r) => !(r instanceof Promise))) finish(results as Array<Claim | null>);
+    else void Promise.all(results).then(finish);
+  }
+
+  #scheduleMaintain(): void {
+    const delay = MAINTAIN_INTERVAL_MS * (0.5 + this.env.random.next());
+    this.#maintainTimer = this.env.scheduler.setTimer(delay, () => {
+      this.#maintainTimer = undefined;
+      if (this.#state !== 'running') return;
+      this.#maintain();
+      this.#scheduleMaintain();
+    });
+  }
+
+  /** Keeps enough links, retries seeds while joining, and re-contacts lost members now and then. */
+  #maintain(): void {
+    const core = this.#core();
+    if (core.selfState === NodeState.Left) return;
+    const candidates = [];
+    for (const i of core.table.known()) {
+      if (i === core.selfIndex || core.table.state(i) !== StateCode.Active) continue;
+      const alive = core.table.aliveClaim(i);
+      if (alive) candidates.push({ nodeId: alive.subject, addrs: alive.addrs });
+    }
+    this.#links.fill(candidates);
+    const joining = core.selfState === NodeState.Joining;
+    if (this.#links.size === 0 || joining) for (const s of this.#seeds) this.#links.dial(s, undefined, joining);
+    const now = this.env.clock.now();
+    if (now - this.#lastHeal >= core.config.reconnectIntervalMs) {
+      this.#lastHeal = now;
+      this.#heal(core);
+    }
+  }
+
+  /**
+   * Serf-style reconnect: dial one random Unreachable or recently reaped member (it may be
+   * alive on the other side of a healed partition), and rarely a seed that is not linked.
+   */
+  #heal(core: Membership): void {
+    const lost: Array<{ nodeId: string; addrs: readonly string[] }> = core.recentlyReaped();
+    for (const i of core.table.known()) {
+      if (core.table.state(i) === StateCode.Unreachable) {
+        const alive = core.table.aliveClaim(i);
+        if (alive) lost.push({ nodeId: alive.subject, addrs: alive.addrs });
+      }
+    }
+    if (lost.length > 0) {
+      const pick = lost[this.env.random.int(lost.length)]!;
+      const address = pick.addrs.find((a) => this.#transports.some((t) => t.canDial(a)));
+      if (address !== undefined) this.#links.dial(address, pick.nodeId);
+    }
+    // About one node of the cluster per interval contacts a seed.
+    if (this.#seeds.length > 0 && this.env.random.next() < 1 / Math.max(1, core.table.size)) {
+      this.#links.dial(this.#seeds[this.env.random.int(this.#seeds.length)]!);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * A simulated cluster: N MeshNodes on a SimNetwork, sharing one claim verifier and one id
+ * interner (memory), with crash / restart / partition helpers and a ClusterObserver.
+ */
+import { NodeIdentity } from '../identity/node-identity.ts';
+import { strictVerifier } from '../identity/verifier.ts';
+import type { HeartbeatConfig } from '../membership/config.ts';
+import { IdInterner } from '../membership/interner.ts';
+import { NodeState } from '../membership/node-state.ts';
+import { ClaimVerifier } from '../node/claim-verifier.ts';
+import { MeshNode } from '../node/mesh-node.ts';
+import { MemoryStorage } from '../storage/memory.ts';
+import type { SimHost } from './host.ts';
+import { SimNetwork, type SimNetworkOptions } from './network.ts';
+import { ClusterObserver } from './observer.ts';
+
+export interface SimClusterOptions {
+  nodes: number;
+  seed: number | string;
+  network?: Omit<SimNetworkOptions, 'seed'>;
+  heartbeat?: Partial<HeartbeatConfig>;
+  maxLinks?: number;
+  minLinks?: number;
+  cluster?: string;
+  /** Node i joins at i/n of this window (0: all at once). Default 0. */
+  joinWindowMs?: number;
+  /** Node indices used as seeds. Default [0]. */
+  seeds?: number[];
+}
+
+export interface SimNode {
+  readonly index: number;
+  readonly host: SimHost;
+  readonly identity: NodeIdentity;
+  readonly storage: MemoryStorage;
+  node: MeshNode;
+}
+
+export class SimCluster {
+  readonly net: SimNetwork;
+  readonly nodes: SimNode[] = [];
+  readonly observer: ClusterObserver;
+  readonly claims = new ClaimVerifier(strictVerifier, 1 << 22);
+  readonly interner = new IdInterner();
+  readonly #opts: SimClusterOptions;
+
+  private constructor(opts: SimClusterOptions) {
+    this.#opts = opts;
+    this.net = new SimNetwork({ ...(opts.network ?? {}), seed: opts.seed });
+    this.observer = new ClusterObserver(() => this.net.now);
+  }
+
+  static async create(opts: SimClusterOptions): Promise<SimCluster> {
+    const c = new SimCluster(opts);
+    for (let i = 0; i < opts.nodes; i++) {
+      const host = c.net.addHost();
+      const identity = NodeIdentity.fromSecretKey(host.env.random.bytes(32));
+      const entry: SimNode = { index: i, host, identity, storage: new MemoryStorage(), node: undefined as never };
+      c.nodes.push(entry);
+      c.observer.add(i, identity.nodeId);
+    }
+    for (const entry of c.nodes) await c.#boot(entry);
+    c.observer.arm();
+    const seeds = (opts.seeds ?? [0]).map((i) => c.nodes[i]!.host.url);
+    const window = opts.joinWindowMs ?? 0;
+    for (const entry of c.nodes) {
+      const isSeed = (opts.seeds ?? [0]).includes(entry.index);
+      const at = (window * entry.index) / opts.nodes;
+      c.net.scheduler.setTimer(at, () => {
+        void entry.node.join(isSeed && entry.index === (opts.seeds ?? [0])[0] ? [] : seeds.filter((s) => s !== entry.host.url));
+      });
+    }
+    return c;
+  }
+
+  get seedUrls(): string[] {
+    return (this.#opts.seeds ?? [0]).map((i) => this.nodes[i]!.host.url);
+  }
+
+  runFor(ms: number): void {
+    this.net.runFor(ms);
+  }
+
+  get now(): number {
+    return this.net.now;
+  }
+
+  /** How live node `o` sees node `m` (undefined: unknown). */
+  viewOf(o: number, m: number): NodeState | undefined {
+    return this.nodes[o]!.node.member(this.nodes[m]!.identity.nodeId)?.state;
+  }
+
+  /** Crashes node i without a goodbye. */
+  crash(i: number, measure = true): void {
+    const entry = this.nodes[i]!;
+    if (!entry.host.up) return;
+    this.observer.down(i, (o) => this.viewOf(o, i), measure);
+    entry.host.crash();
+  }
+
+  /** Restarts a crashed node with the same identity and storage; it rejoins through the seeds. */
+  async restart(i: number): Promise<void> {
+    const entry = this.nodes[i]!;
+    if (entry.host.up) return;
+    entry.host.restart();
+    await this.#boot(entry);
+    void entry.node.join(this.seedUrls.filter((s) => s !== entry.host.url));
+  }
+
+  /** Graceful leave of node i; resolves when it closed (run the network meanwhile). */
+  leave(i: number): Promise<void> {
+    const entry = this.nodes[i]!;
+    this.observer.down(i, (o) => this.viewOf(o, i), false);
+    return entry.node.leave();
+  }
+
+  partition(groups: number[][]): void {
+    this.net.partition(groups.map((g) => g.map((i) => this.nodes[i]!.host)));
+  }
+
+  heal(): void {
+    this.net.heal();
+  }
+
+  /** Indices of live nodes. */
+  live(): number[] {
+    return this.nodes.filter((n) => this.observer.isLive(n.index)).map((n) => n.index);
+  }
+
+  async #boot(entry: SimNode): Promise<void> {
+    const o = this.#opts;
+    const node = new MeshNode({
+      identity: entry.identity,
+      cluster: o.cluster ?? 'sim',
+      transport: entry.host.transport(),
+      env: entry.host.env,
+      storage: entry.storage,
+      verifier: strictVerifier,
+      claimVerifier: this.claims,
+      interner: this.interner,
+      ...(o.heartbeat ? { heartbeat: o.heartbeat } : {}),
+      ...(o.maxLinks !== undefined ? { maxLinks: o.maxLinks } : {}),
+      ...(o.minLinks !== undefined ? { minLinks: o.minLinks } : {}),
+    });
+    entry.node = node;
+    const i = entry.index;
+    node.on('member-state', (e) => this.observer.state(i, e.nodeId, e.previous, e.state));
+    node.on('suspected', (e) => this.observer.suspected(e.nodeId));
+    await node.start();
+    let active = 0;
+    for (const m of node.members()) {
+      const j = this.observer.indexOf(m.nodeId);
+      if (j !== undefined && j !== i && this.observer.isLive(j) && m.state === NodeState.Active) active++;
+    }
+    this.observer.up(i, (o) => this.viewOf(o, i), active);
+  }
+}
