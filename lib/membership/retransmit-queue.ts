@@ -61,10 +61,11 @@ export class RetransmitQueue {
    */
   take(budget: number, limit: number): Claim[] {
     const out: Claim[] = [];
+    const moved: Entry[][] = [];
     let used = 0;
     for (let t = 0; t < this.#buckets.length && budget - used >= MIN_CLAIM_BYTES; t++) {
       const bucket = this.#buckets[t]!;
-      const moved: Entry[] = [];
+      const up: Entry[] = [];
       for (let i = bucket.items.length - 1; i >= 0 && budget - used >= MIN_CLAIM_BYTES; i--) {
         const e = bucket.items[i];
         if (!e?.live || used + e.claim.size > budget) continue;
@@ -74,14 +75,18 @@ export class RetransmitQueue {
         bucket.holes++;
         e.transmits++;
         if (e.transmits >= limit) this.#unindex(e);
-        else moved.push(e);
+        else up.push(e);
       }
       this.#tidy(bucket);
-      // Appended oldest first so the newest stays at the end of the next bucket.
-      if (moved.length === 0) continue;
-      const next = this.#bucket(t + 1);
-      for (let i = moved.length - 1; i >= 0; i--) next.items.push(moved[i]);
+      moved.push(up);
     }
+    // Promote only after the scan, so one call never takes an entry twice.
+    moved.forEach((up, t) => {
+      if (up.length === 0) return;
+      const next = this.#bucket(t + 1);
+      // Oldest first, so the newest stays at the end of its new bucket.
+      for (let i = up.length - 1; i >= 0; i--) next.items.push(up[i]);
+    });
     return out;
   }
 

@@ -411,7 +411,12 @@ export class Membership implements MembershipContext {
   }
 
   #applyAboutSelf(c: Claim): boolean {
-    if (this.#leaving || c.incarnation < this.incarnation) return false;
+    if (this.#leaving) return false;
+    if (c.incarnation < this.incarnation) {
+      // Someone still acts on an older incarnation of us: spread our current claim again.
+      if (c.kind !== 'alive') this.#dissem.queue.push(this.#self);
+      return false;
+    }
     if (c.kind === 'alive') {
       if (equalBytes(c.wire.s, this.#self.wire.s)) return false;
       // An alive claim for our id that we did not sign: a restarted twin or a copied key.

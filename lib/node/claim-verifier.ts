@@ -47,7 +47,8 @@ export class ClaimVerifier {
     }
     let claim: Claim;
     try {
-      claim = interpretClaim(wire);
+      // Copies: the decoded bytes are views into the frame, which must not stay pinned by the memo.
+      claim = interpretClaim({ b: wire.b.slice(), s: wire.s.slice() });
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
       this.#stats.rejected++;

@@ -195,11 +195,15 @@ export class LinkManager {
     this.#transient.delete(id);
   }
 
-  /** Both ends pick the same survivor: the link dialled by the lower node id (older on a tie). */
+  /**
+   * Both ends pick the same survivor: the link dialled by the lower node id. When the same
+   * side dialled both, the newer wins: the old one is most likely dead (a restarted peer
+   * redials before its old link has timed out).
+   */
   #keepsExisting(existing: Link, incoming: Link): boolean {
     const dialer = (l: Link) => (l.initiator ? this.#o.selfId : l.peer.nodeId);
     const a = dialer(existing);
     const b = dialer(incoming);
-    return a === b ? true : a < b;
+    return a !== b && a < b;
   }
 }

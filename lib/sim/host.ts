@@ -37,7 +37,7 @@ export class SimHost {
     this.address = address;
     this.#random = random;
     this.#clock = new VirtualClock(net.scheduler, { epochMs: net.epochMs, offsetMs: clockOffsetMs });
-    this.#scope = new TimerScope(net.scheduler);
+    this.#scope = new TimerScope(net.scheduler, () => net.scheduler.now);
     this.#env = { clock: this.#clock, scheduler: this.#scope, random: random.fork() };
   }
 
@@ -66,12 +66,16 @@ export class SimHost {
   }
 
   /**
-   * Throttles this host's timers like a background browser tab: every delay is multiplied
-   * by `slowdown` and no timer fires sooner than `minDelayMs`.
+   * Throttles this host like a background browser tab (or a starved process): its timers
+   * and its incoming frames are only handled at wake-ups every `wakeIntervalMs` (0: off).
    */
-  throttle(slowdown: number, minDelayMs = 0): void {
-    this.#scope.slowdown = slowdown;
-    this.#scope.minDelayMs = minDelayMs;
+  throttle(wakeIntervalMs: number): void {
+    this.#scope.wakeIntervalMs = wakeIntervalMs;
+  }
+
+  /** Delay until a frame arriving after `delayMs` is handled (wake-up alignment). */
+  handlingDelay(delayMs: number): number {
+    return this.#scope.alignedDelay(delayMs);
   }
 
   /** Stops the host without a goodbye: timers vanish, peers notice only by silence. */
@@ -89,7 +93,9 @@ export class SimHost {
     this.epoch++;
     this.up = true;
     this.uplinkFreeAt = 0;
-    this.#scope = new TimerScope(this.#net.scheduler);
+    const wake = this.#scope.wakeIntervalMs;
+    this.#scope = new TimerScope(this.#net.scheduler, () => this.#net.scheduler.now);
+    this.#scope.wakeIntervalMs = wake;
     this.#env = { clock: this.#clock, scheduler: this.#scope, random: this.#random.fork() };
   }
 }

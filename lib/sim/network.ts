@@ -215,7 +215,7 @@ export class SimNetwork {
         arrival = Math.max(arrival, end.lastArrival);
         end.lastArrival = arrival;
       }
-      this.scheduler.setTimer(arrival - this.now, () => {
+      this.scheduler.setTimer(dst.host.handlingDelay(arrival - this.now), () => {
         if (!dst.alive) return;
         dst.host.traffic.bytesIn += frame.length;
         if (cls === 'datagram') dst.host.traffic.datagramsIn++;

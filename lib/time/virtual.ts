@@ -136,28 +136,36 @@ export class VirtualClock implements Clock {
 
 /**
  * A view of another scheduler whose timers can all be cancelled at once (a crashed node's
- * timers vanish with it) and whose callbacks can be slowed (a throttled background tab).
+ * timers vanish with it) and can be throttled like a background browser tab, whose timers
+ * only run at periodic wake-ups.
  */
 export class TimerScope implements Scheduler {
   readonly #inner: Scheduler;
+  readonly #now: () => number;
   readonly #ids = new Set<TimerId>();
-  /** Multiplies every delay (1 = normal; 10 ≈ a heavily throttled browser tab). */
-  slowdown = 1;
-  /** Minimum delay of any timer, ms (browsers clamp background timers to ≥ 1 s). */
-  minDelayMs = 0;
+  /** Timers fire only at multiples of this (0: no throttling). Background tabs: 1,000 ms. */
+  wakeIntervalMs = 0;
 
-  constructor(inner: Scheduler) {
+  constructor(inner: Scheduler, now: () => number) {
     this.#inner = inner;
+    this.#now = now;
   }
 
   setTimer(delayMs: number, fn: () => void): TimerId {
-    const delay = Math.max(this.minDelayMs, delayMs * this.slowdown);
-    const id = this.#inner.setTimer(delay, () => {
+    const id = this.#inner.setTimer(this.alignedDelay(Math.max(0, delayMs)), () => {
       this.#ids.delete(id);
       fn();
     });
     this.#ids.add(id);
     return id;
+  }
+
+  /** The delay after which something due in `delayMs` actually runs, given the wake-ups. */
+  alignedDelay(delayMs: number): number {
+    const w = this.wakeIntervalMs;
+    if (w <= 0) return delayMs;
+    const now = this.#now();
+    return Math.ceil((now + delayMs) / w) * w - now;
   }
 
   cancelTimer(id: TimerId): void {

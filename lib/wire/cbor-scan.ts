@@ -17,6 +17,21 @@ export interface ScanLimits {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Decodes UTF-8 strictly; short ASCII (nearly every key and field here) skips TextDecoder. */
+function text(bytes: Uint8Array, start: number, end: number): string | undefined {
+  if (end - start <= 64) {
+    let ascii = '';
+    let i = start;
+    for (; i < end && bytes[i]! < 0x80; i++) ascii += String.fromCharCode(bytes[i]!);
+    if (i === end) return ascii;
+  }
+  try {
+    return utf8.decode(bytes.subarray(start, end));
+  } catch {
+    return undefined;
+  }
+}
+
 export function scanCbor(bytes: Uint8Array, limits: ScanLimits): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
@@ -71,13 +86,7 @@ export function scanCbor(bytes: Uint8Array, limits: ScanLimits): void {
       case 3: {
         const len = argument(info);
         need(len);
-        if (major === 3) {
-          try {
-            utf8.decode(bytes.subarray(pos, pos + len));
-          } catch {
-            fail('malformed', 'invalid UTF-8 in text string');
-          }
-        }
+        if (major === 3 && text(bytes, pos, pos + len) === undefined) fail('malformed', 'invalid UTF-8 in text string');
         pos += len;
         return;
       }
@@ -101,12 +110,7 @@ export function scanCbor(bytes: Uint8Array, limits: ScanLimits): void {
           if (keyHead >> 5 !== 3) fail('forbidden', 'map key is not a text string');
           const len = argument(keyHead & 31);
           need(len);
-          let key = '';
-          try {
-            key = utf8.decode(bytes.subarray(pos, pos + len));
-          } catch {
-            fail('malformed', 'invalid UTF-8 in map key');
-          }
+          const key = text(bytes, pos, pos + len) ?? fail('malformed', 'invalid UTF-8 in map key');
           // Compare decoded text: two encodings of one key would otherwise slip past.
           if (keys.has(key)) throw new WireError('duplicate-key', `duplicate map key ${JSON.stringify(key)}`);
           if (key === '__proto__') fail('forbidden', 'map key __proto__');

@@ -17,7 +17,6 @@ const decoder = new Decoder({
   useRecords: false,
   mapsAsObjects: true,
   structuredClone: false,
-  copyBuffers: true,
 });
 
 export function encodeCbor(value: unknown): Uint8Array {
@@ -28,7 +27,10 @@ export function encodeCbor(value: unknown): Uint8Array {
   }
 }
 
-/** Scan, then decode. Throws only WireError. */
+/**
+ * Scan, then decode. Throws only WireError. Byte strings in the result are views into
+ * `bytes` (no copies): callers that keep one for long should copy it, or it pins the frame.
+ */
 export function decodeCbor(bytes: Uint8Array, limits: ScanLimits): unknown {
   scanCbor(bytes, limits);
   try {

@@ -1,6 +1,7 @@
 import type { Suite } from './case.ts';
 import { handshakeCases } from './handshake.cases.ts';
 import { identityCases } from './identity.cases.ts';
+import { membershipRuleCases } from './membership-rules.cases.ts';
 import { simNetworkCases } from './sim-network.cases.ts';
 import { storageCases } from './storage.cases.ts';
 import { timeCases } from './time.cases.ts';
@@ -13,4 +14,5 @@ export const suites: Record<string, Suite> = {
   storage: storageCases,
   handshake: handshakeCases,
   'sim network': simNetworkCases,
+  'membership rules': membershipRuleCases,
 };

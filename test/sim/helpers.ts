@@ -1,0 +1,28 @@
+import { NodeState } from '../../lib/membership/node-state.ts';
+import { SimCluster, type SimClusterOptions } from '../../lib/sim/mod.ts';
+
+export async function cluster(opts: Partial<SimClusterOptions> & { nodes: number }): Promise<SimCluster> {
+  return SimCluster.create({ seed: 1, network: { linkAuth: opts.nodes > 30 ? 'trusted' : 'handshake' }, ...opts });
+}
+
+/** Runs in steps until `done()` or `maxMs` elapsed; returns the virtual time it took. */
+export function runUntil(c: SimCluster, done: () => boolean, maxMs: number, stepMs = 100): number {
+  const start = c.now;
+  while (!done() && c.now - start < maxMs) c.runFor(stepMs);
+  return c.now - start;
+}
+
+/** How every live node other than `m` sees node `m`. */
+export function viewsOf(c: SimCluster, m: number): Array<NodeState | undefined> {
+  return c.live().filter((o) => o !== m).map((o) => c.viewOf(o, m));
+}
+
+export function allSee(c: SimCluster, m: number, state: NodeState): boolean {
+  return viewsOf(c, m).every((s) => s === state);
+}
+
+/** Every live node sees every live node Active. */
+export function converged(c: SimCluster): boolean {
+  const live = c.live();
+  return live.every((o) => live.every((m) => o === m || c.viewOf(o, m) === NodeState.Active));
+}

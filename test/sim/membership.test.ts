@@ -1,0 +1,262 @@
+// Deterministic simulations of SWIM + Lifeguard through the MeshNode façade.
+import { describe, expect, it } from 'vitest';
+import { Domain, NodeIdentity, signingInput, strictVerifier } from '../../lib/identity/mod.ts';
+import { signClaim } from '../../lib/membership/claims.ts';
+import { NodeState } from '../../lib/membership/node-state.ts';
+import { MeshNode } from '../../lib/node/mod.ts';
+import { decodeCbor, encodeCbor, encodeMessage } from '../../lib/wire/mod.ts';
+import { startPeer } from '../support/sim-peer.ts';
+import { allSee, cluster, converged, runUntil, viewsOf } from './helpers.ts';
+
+describe('membership in simulation', () => {
+  it('converges from one seed node (full mesh of 16)', async () => {
+    const c = await cluster({ nodes: 16, maxLinks: 64, minLinks: 64 });
+    const took = runUntil(c, () => converged(c), 30_000);
+    expect(converged(c)).toBe(true);
+    expect(took).toBeLessThan(5_000);
+    expect(c.nodes.every((n) => n.node.links().length === 15)).toBe(true);
+    expect(c.observer.convergedAtMs).toBeDefined();
+  });
+
+  it('converges in a partial mesh (100 nodes, maxLinks 8), links bounded', async () => {
+    const c = await cluster({ nodes: 100, maxLinks: 8 });
+    runUntil(c, () => converged(c), 60_000);
+    expect(converged(c)).toBe(true);
+    const degrees = c.nodes.map((n) => n.node.links().length).sort((a, b) => a - b);
+    expect(degrees[degrees.length - 1]).toBeLessThanOrEqual(8);
+    expect(degrees[0]).toBeGreaterThanOrEqual(1);
+    expect(degrees[50]).toBeGreaterThanOrEqual(4); // the median node has at least minLinks
+  });
+
+  it('detects a crash: Suspect first, then Unreachable everywhere, within the configured bounds', async () => {
+    const c = await cluster({ nodes: 20, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    c.crash(7);
+    const toSuspect = runUntil(c, () => viewsOf(c, 7).some((s) => s === NodeState.Suspect), 20_000, 50);
+    expect(toSuspect).toBeLessThanOrEqual(3_000);
+    runUntil(c, () => allSee(c, 7, NodeState.Unreachable), 30_000, 50);
+    const d = c.observer.detections[0]!;
+    expect(allSee(c, 7, NodeState.Unreachable)).toBe(true);
+    expect(d.firstSuspectMs).toBeLessThanOrEqual(3_000);
+    // First suspicion + suspectTimeout (5 s) + a few gossip rounds.
+    expect(d.allUnreachableMs).toBeLessThanOrEqual(d.firstSuspectMs! + 5_000 + 2_000);
+    expect(d.allUnreachableMs).toBeGreaterThanOrEqual(5_000);
+    expect(c.observer.suspectedLive).toBe(0);
+    expect(c.observer.unreachableLive.size).toBe(0);
+  });
+
+  it('a falsely suspected node refutes with a higher incarnation and stays Active', async () => {
+    const c = await cluster({ nodes: 12, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const victim = c.nodes[3]!;
+    const before = victim.node.incarnation;
+    // Cut it off for 2.5 s: long enough to be suspected, far shorter than the 5 s suspicion timeout.
+    c.partition([[3]]);
+    runUntil(c, () => viewsOf(c, 3).some((s) => s === NodeState.Suspect), 10_000, 50);
+    expect(viewsOf(c, 3)).toContain(NodeState.Suspect);
+    c.runFor(1_000);
+    c.heal();
+    runUntil(c, () => allSee(c, 3, NodeState.Active) && victim.node.incarnation > before, 10_000, 50);
+    expect(victim.node.incarnation).toBeGreaterThan(before);
+    expect(victim.node.metrics().refutations).toBeGreaterThan(0);
+    expect(allSee(c, 3, NodeState.Active)).toBe(true);
+    expect(c.observer.unreachableLive.has(3)).toBe(false);
+  });
+
+  it('partition and heal: both sides declare the other Unreachable, then converge to one view', async () => {
+    const c = await cluster({ nodes: 16, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const left = [0, 1, 2, 3, 4, 5, 6, 7];
+    const right = [8, 9, 10, 11, 12, 13, 14, 15];
+    c.partition([left, right]);
+    c.runFor(25_000);
+    expect(c.viewOf(0, 12)).toBe(NodeState.Unreachable);
+    expect(c.viewOf(12, 0)).toBe(NodeState.Unreachable);
+    c.heal();
+    const took = runUntil(c, () => converged(c), 60_000);
+    expect(converged(c)).toBe(true);
+    expect(took).toBeLessThan(30_000);
+  });
+
+  it('a partition longer than the reap time heals (reaped members are re-contacted)', async () => {
+    const c = await cluster({ nodes: 12, maxLinks: 64, minLinks: 64, heartbeat: { reapAfterMs: 10_000 } });
+    runUntil(c, () => converged(c), 30_000);
+    c.partition([
+      [0, 1, 2, 3, 4, 5],
+      [6, 7, 8, 9, 10, 11],
+    ]);
+    c.runFor(40_000);
+    expect(c.viewOf(0, 8)).toBeUndefined(); // forgotten on both sides
+    expect(c.viewOf(8, 0)).toBeUndefined();
+    expect(c.nodes[0]!.node.members().length).toBe(6);
+    c.heal();
+    runUntil(c, () => converged(c), 90_000);
+    expect(converged(c)).toBe(true);
+  });
+
+  it('a restarted node rejoins with the same identity and a higher incarnation', async () => {
+    const c = await cluster({ nodes: 10, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const before = c.nodes[4]!.node.incarnation;
+    c.crash(4);
+    runUntil(c, () => allSee(c, 4, NodeState.Unreachable), 30_000);
+    await c.restart(4);
+    expect(c.nodes[4]!.node.incarnation).toBeGreaterThan(before);
+    runUntil(c, () => converged(c), 30_000);
+    expect(allSee(c, 4, NodeState.Active)).toBe(true);
+    expect(c.nodes[4]!.node.members().length).toBe(10);
+  });
+
+  it('a graceful leave is seen as Left everywhere (not Unreachable), quickly', async () => {
+    const c = await cluster({ nodes: 10, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const done = c.leave(5);
+    const took = runUntil(c, () => allSee(c, 5, NodeState.Left), 10_000, 50);
+    c.runFor(2_000); // past the leave drain, so the node has closed
+    await done;
+    expect(allSee(c, 5, NodeState.Left)).toBe(true);
+    expect(took).toBeLessThan(1_500);
+    c.runFor(20_000);
+    expect(allSee(c, 5, NodeState.Left)).toBe(true);
+  });
+
+  it('Left and Unreachable members are reaped after the reap time', async () => {
+    const c = await cluster({ nodes: 8, maxLinks: 64, minLinks: 64, heartbeat: { reapAfterMs: 15_000 } });
+    runUntil(c, () => converged(c), 30_000);
+    const gone = c.leave(2);
+    c.runFor(5_000);
+    await gone;
+    expect(c.viewOf(0, 2)).toBe(NodeState.Left);
+    c.runFor(20_000);
+    expect(c.viewOf(0, 2)).toBeUndefined();
+    expect(c.nodes[0]!.node.members().length).toBe(7);
+  });
+
+  it('partial mesh (maxLinks well below n) detects crashes too, everywhere', async () => {
+    const c = await cluster({ nodes: 60, maxLinks: 6 });
+    runUntil(c, () => converged(c), 60_000);
+    expect(converged(c)).toBe(true);
+    c.crash(10);
+    c.crash(33);
+    runUntil(c, () => allSee(c, 10, NodeState.Unreachable) && allSee(c, 33, NodeState.Unreachable), 40_000);
+    expect(allSee(c, 10, NodeState.Unreachable)).toBe(true);
+    expect(allSee(c, 33, NodeState.Unreachable)).toBe(true);
+    for (const d of c.observer.detections) expect(d.allUnreachableMs).toBeLessThan(15_000);
+    expect(c.observer.unreachableLive.size).toBe(0);
+  });
+
+  it('the same seed reproduces the same run exactly', async () => {
+    const run = async (seed: number) => {
+      const c = await cluster({ nodes: 12, seed, maxLinks: 6, network: { loss: 0.05, linkAuth: 'handshake' } });
+      c.runFor(8_000);
+      c.crash(3);
+      c.runFor(10_000);
+      return JSON.stringify({
+        t: c.net.totalTraffic(),
+        d: c.observer.detections.map((x) => [x.firstSuspectMs, x.allUnreachableMs]),
+        v: c.nodes.map((n) => n.node.members().map((m) => [m.nodeId, m.state, m.incarnation])),
+      });
+    };
+    expect(await run(5)).toBe(await run(5));
+    expect(await run(5)).not.toBe(await run(6));
+  });
+});
+
+describe('Lifeguard and hostile input in simulation', () => {
+  it('a throttled node (timers and input only at 1 s wake-ups) is never declared Unreachable with Lifeguard', async () => {
+    const run = async (lifeguard: boolean) => {
+      const c = await cluster({ nodes: 16, seed: 3, maxLinks: 64, minLinks: 64, heartbeat: { lifeguard } });
+      runUntil(c, () => converged(c), 30_000);
+      c.nodes[5]!.host.throttle(1_000);
+      c.runFor(120_000);
+      return { c, raised: c.nodes[5]!.node.metrics().suspicions, health: c.nodes[5]!.node.metrics().localHealth };
+    };
+    const on = await run(true);
+    expect(on.c.observer.unreachableLive.has(5)).toBe(false);
+    expect(on.c.observer.unreachableLive.size).toBe(0);
+    expect(allSee(on.c, 5, NodeState.Active)).toBe(true);
+    const off = await run(false);
+    // Without local health awareness the slow node keeps accusing healthy members.
+    expect(off.raised).toBeGreaterThan(3 * on.raised);
+    expect(on.health).toBeGreaterThan(0);
+  });
+
+  it('forged alive and leave claims are rejected at the boundary; the view is untouched', async () => {
+    const c = await cluster({ nodes: 6, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const target = c.nodes[0]!;
+    const victim = c.nodes[1]!;
+    const genuine = target.node.member(victim.identity.nodeId)!;
+    const alive = c.claims.verify(signClaim(victim.identity, 'alive', { incarnation: genuine.incarnation }).wire);
+    expect(alive).not.toBeNull();
+    // A relay that alters a body keeps the victim's signature: it no longer verifies.
+    const body = decodeCbor(signClaim(victim.identity, 'alive', { incarnation: genuine.incarnation }).wire.b, {
+      maxDepth: 4,
+      maxItems: 32,
+    }) as Record<string, unknown>;
+    const altered = encodeCbor({ ...body, i: genuine.incarnation + 10 });
+    const victimSig = signClaim(victim.identity, 'alive', { incarnation: genuine.incarnation }).wire.s;
+    // A leave "from the victim" signed by someone else.
+    const attacker = NodeIdentity.generate();
+    const leaveBody = encodeCbor({ k: 'l', key: victim.identity.publicKey, i: genuine.incarnation + 1 });
+    const forgedLeave = { b: leaveBody, s: attacker.sign(signingInput(Domain.Leave, leaveBody)) };
+    // The attacker is a valid cluster member at the transport level: it passes the handshake.
+    const mallory = startPeer(c.net, c.net.addHost(), 'sim', attacker);
+    mallory.transport.connect(target.host.url);
+    c.runFor(1_000);
+    expect(mallory.links.length).toBe(1);
+    const gossip = encodeMessage({ type: 'gossip', g: [{ b: altered, s: victimSig }, forgedLeave] });
+    mallory.links[0]!.sendDatagram(gossip);
+    mallory.links[0]!.send(gossip);
+    c.runFor(1_000);
+    expect(target.node.metrics().claimsRejected).toBe(4);
+    const after = target.node.member(victim.identity.nodeId)!;
+    expect(after.state).toBe(NodeState.Active);
+    expect(after.incarnation).toBe(genuine.incarnation);
+  });
+
+  it('garbage frames from a linked peer are counted and dropped; the node keeps working', async () => {
+    const c = await cluster({ nodes: 4, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const target = c.nodes[0]!;
+    const mallory = startPeer(c.net, c.net.addHost(), 'sim');
+    mallory.transport.connect(target.host.url);
+    c.runFor(1_000);
+    const link = mallory.links[0]!;
+    link.send(Uint8Array.of(0xff, 0x00, 0x01));
+    link.sendDatagram(encodeCbor([1, 999, {}]));
+    link.send(new Uint8Array(70_000));
+    link.send(encodeMessage({ type: 'hello', cluster: 'sim', node: new Uint8Array(16), key: new Uint8Array(32), nonce: new Uint8Array(32) }));
+    c.runFor(1_000);
+    const m = target.node.metrics();
+    expect(m.framesRejected).toBe(4);
+    expect(m.framesRejectedBy).toMatchObject({ forbidden: 1, 'unknown-type': 1, 'too-large': 1, 'unexpected-type': 1 });
+    c.crash(2);
+    runUntil(c, () => allSee(c, 2, NodeState.Unreachable), 20_000);
+    expect(allSee(c, 2, NodeState.Unreachable)).toBe(true);
+  });
+
+  it('two live processes with one identity are detected and reported', async () => {
+    const c = await cluster({ nodes: 6, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const original = c.nodes[2]!;
+    const conflicts: number[] = [];
+    original.node.on('identity-conflict', (e) => conflicts.push(e.incarnation));
+    // A second process starts with a copy of node 2's key (and its own storage).
+    const twinHost = c.net.addHost();
+    const twin = new MeshNode({
+      identity: original.identity,
+      cluster: 'sim',
+      transport: twinHost.transport(),
+      env: twinHost.env,
+      verifier: strictVerifier,
+      claimVerifier: c.claims,
+      interner: c.interner,
+    });
+    await twin.start();
+    void twin.join([c.nodes[0]!.host.url]);
+    c.runFor(15_000);
+    expect(conflicts.length).toBeGreaterThan(0);
+    expect(original.node.metrics().identityConflicts).toBeGreaterThan(0);
+  });
+});
