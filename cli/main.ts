@@ -2,9 +2,10 @@
 import type { Command } from './command.ts';
 import { UsageError } from './command.ts';
 import { demoCommand } from './commands/demo.ts';
+import { simCommand } from './commands/sim.ts';
 import { packageVersion } from './version.ts';
 
-const commands: Command[] = [demoCommand];
+const commands: Command[] = [demoCommand, simCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -5,3 +5,5 @@ export { addTraffic, emptyTraffic, type HostTraffic } from './stats.ts';
 export { SimTransport } from './transport.ts';
 export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
 export { ClusterObserver, type DetectionRecord } from './observer.ts';
+export { runScenario, type ScenarioOptions, type ScenarioReport } from './scenario.ts';
+export { type Summary, summarize } from './stats-summary.ts';

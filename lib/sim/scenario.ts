@@ -1,0 +1,127 @@
+/**
+ * One simulation run as `weftmesh sim` and the benchmarks describe it: start a cluster,
+ * wait for convergence, crash some nodes, keep going, and report what was measured.
+ */
+import type { HeartbeatConfig } from '../membership/config.ts';
+import { SimCluster } from './cluster.ts';
+import { type Summary, summarize } from './stats-summary.ts';
+
+export interface ScenarioOptions {
+  nodes: number;
+  /** Simulated duration, ms. */
+  durationMs: number;
+  seed: number;
+  /** Datagram loss probability. */
+  loss?: number;
+  /** Mean one-way latency, ms (jitter ±50%). */
+  latencyMs?: number;
+  /** Nodes crashed once the cluster has converged (or at half time if it has not). */
+  crash?: number;
+  maxLinks?: number;
+  heartbeat?: Partial<HeartbeatConfig>;
+  /** Spread joins over this window, ms. Default: 0 up to 1,000 nodes, then 10 ms per node. */
+  joinWindowMs?: number;
+  linkAuth?: 'handshake' | 'trusted';
+  /** Called now and then with the simulated time reached. */
+  progress?: (simulatedMs: number) => void;
+}
+
+export interface ScenarioReport {
+  nodes: number;
+  seed: number;
+  simulatedMs: number;
+  wallMs: number;
+  /** First time every live node saw every live node Active (null: never). */
+  convergedAtMs: number | null;
+  detection: {
+    crashed: number;
+    /** Crash → first Suspect (or Unreachable) seen by any live node. */
+    firstSuspectMs: Summary | null;
+    /** Crash → every live node sees it Unreachable. */
+    allUnreachableMs: Summary | null;
+    /** Crashed nodes not Unreachable everywhere by the end. */
+    undetected: number;
+  };
+  falsePositives: {
+    /** Suspicions raised about live nodes. */
+    suspected: number;
+    /** Live nodes that some node saw Unreachable. */
+    unreachable: number;
+  };
+  traffic: {
+    /** Frames sent per node per second, in the window after convergence (or the whole run). */
+    msgsPerNodePerSec: number;
+    bytesPerNodePerSec: number;
+    windowMs: number;
+  };
+  config: { loss: number; latencyMs: number; maxLinks: number; lifeguard: boolean; linkAuth: string };
+}
+
+const STEP_MS = 250;
+
+export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
+  const wallStart = performance.now();
+  const loss = o.loss ?? 0;
+  const latencyMs = o.latencyMs ?? 10;
+  const maxLinks = o.maxLinks ?? 24;
+  const linkAuth = o.linkAuth ?? (o.nodes > 200 ? 'trusted' : 'handshake');
+  const c = await SimCluster.create({
+    nodes: o.nodes,
+    seed: o.seed,
+    maxLinks,
+    ...(o.heartbeat ? { heartbeat: o.heartbeat } : {}),
+    joinWindowMs: o.joinWindowMs ?? (o.nodes > 1000 ? o.nodes * 10 : 0),
+    network: { loss, latency: { meanMs: latencyMs, jitterMs: latencyMs / 2 }, linkAuth },
+  });
+  const crashCount = Math.min(o.crash ?? 0, Math.max(0, o.nodes - 2));
+  let crashed = crashCount === 0;
+  let window = { at: 0, msgs: 0, bytes: 0 };
+  const totals = () => {
+    const t = c.net.totalTraffic();
+    return { msgs: t.datagramsOut + t.streamFramesOut, bytes: t.bytesOut };
+  };
+  while (c.now < o.durationMs) {
+    c.runFor(Math.min(STEP_MS, o.durationMs - c.now));
+    o.progress?.(c.now);
+    const converged = c.observer.convergedAtMs !== undefined;
+    if (converged && window.at === 0) window = { at: c.now, ...totals() };
+    if (!crashed && (converged || c.now >= o.durationMs / 2)) {
+      crashed = true;
+      // Never the first seed: joins and re-contacts go through it.
+      const candidates = c.live().filter((i) => i !== 0);
+      for (let k = 0; k < crashCount; k++) {
+        const pick = candidates.splice(c.net.random.int(candidates.length), 1)[0]!;
+        c.crash(pick);
+      }
+    }
+  }
+  const end = totals();
+  const from = window.at > 0 && o.durationMs - window.at >= 1_000 ? window : { at: 0, msgs: 0, bytes: 0 };
+  const seconds = (o.durationMs - from.at) / 1000;
+  const live = c.observer.liveCount;
+  const det = c.observer.detections;
+  return {
+    nodes: o.nodes,
+    seed: o.seed,
+    simulatedMs: c.now,
+    wallMs: Math.round(performance.now() - wallStart),
+    convergedAtMs: c.observer.convergedAtMs === undefined ? null : Math.round(c.observer.convergedAtMs),
+    detection: {
+      crashed: det.length,
+      firstSuspectMs: summarize(det.flatMap((d) => (d.firstSuspectMs === undefined ? [] : [d.firstSuspectMs]))),
+      allUnreachableMs: summarize(det.flatMap((d) => (d.allUnreachableMs === undefined ? [] : [d.allUnreachableMs]))),
+      undetected: det.filter((d) => d.allUnreachableMs === undefined).length,
+    },
+    falsePositives: { suspected: c.observer.suspectedLive, unreachable: c.observer.unreachableLive.size },
+    traffic: {
+      msgsPerNodePerSec: round((end.msgs - from.msgs) / Math.max(1, live) / seconds),
+      bytesPerNodePerSec: round((end.bytes - from.bytes) / Math.max(1, live) / seconds),
+      windowMs: Math.round(o.durationMs - from.at),
+    },
+    config: { loss, latencyMs, maxLinks, lifeguard: o.heartbeat?.lifeguard ?? true, linkAuth },
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
