@@ -11,13 +11,19 @@ export async function cryptoBench(): Promise<void> {
   const web = await webCryptoAvailable();
   const rates = [
     await rate('sign, noble (sync)', () => id.sign(msg)),
-    await rate('verify, weftmesh strict rule, noble (sync)', () => NodeIdentity.verify(id.publicKey, msg, sig)),
-    await rate("verify, noble's own ed.verify (zip215: false)", () => ed.verify(sig, msg, id.publicKey, { zip215: false })),
+    await rate('verify, weftmesh strict rule, noble (sync)', () =>
+      NodeIdentity.verify(id.publicKey, msg, sig),
+    ),
+    await rate("verify, noble's own ed.verify (zip215: false)", () =>
+      ed.verify(sig, msg, id.publicKey, { zip215: false }),
+    ),
   ];
   if (web) {
     rates.push(
       await rate('sign, WebCrypto (sequential await)', () => id.signAsync(msg)),
-      await rate('verify, WebCrypto + strict pre-checks (sequential)', () => NodeIdentity.verifyAsync(id.publicKey, msg, sig)),
+      await rate('verify, WebCrypto + strict pre-checks (sequential)', () =>
+        NodeIdentity.verifyAsync(id.publicKey, msg, sig),
+      ),
       await rate(
         'verify, WebCrypto + strict pre-checks (64 in parallel)',
         () => Promise.all(Array.from({ length: 64 }, () => NodeIdentity.verifyAsync(id.publicKey, msg, sig))),
@@ -25,5 +31,9 @@ export async function cryptoBench(): Promise<void> {
       ),
     );
   }
-  table(`Ed25519 (WebCrypto ${web ? 'available' : 'not available'})`, ['operation', 'ops/s', 'ops'], rateRows(rates));
+  table(
+    `Ed25519 (WebCrypto ${web ? 'available' : 'not available'})`,
+    ['operation', 'ops/s', 'ops'],
+    rateRows(rates),
+  );
 }

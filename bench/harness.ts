@@ -8,7 +8,11 @@ export interface Rate {
 }
 
 /** Calls `fn` (which performs `batch` operations) until `minMs` has passed. */
-export async function rate(name: string, fn: () => unknown, opts: { minMs?: number; batch?: number } = {}): Promise<Rate> {
+export async function rate(
+  name: string,
+  fn: () => unknown,
+  opts: { minMs?: number; batch?: number } = {},
+): Promise<Rate> {
   const minMs = opts.minMs ?? 1_000;
   const batch = opts.batch ?? 1;
   for (let i = 0; i < 3; i++) await fn(); // warm-up (JIT, key caches)

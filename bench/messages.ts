@@ -10,7 +10,11 @@ function aliveClaims(n: number) {
     const seed = new Uint8Array(32);
     new DataView(seed.buffer).setUint32(0, i + 1);
     const identity = NodeIdentity.fromSecretKey(seed);
-    const claim = signClaim(identity, 'alive', { incarnation: 1_700_000_000 + i, meta: { runtime: 'node' }, addrs: [`mem:h${i}`] });
+    const claim = signClaim(identity, 'alive', {
+      incarnation: 1_700_000_000 + i,
+      meta: { runtime: 'node' },
+      addrs: [`mem:h${i}`],
+    });
     return claim.wire;
   });
 }
@@ -20,10 +24,10 @@ export function typicalSmallMessage(): Message {
   return { type: 'ping', seq: 123_456, to: fromHex('00112233445566778899aabbccddeeff'), g: aliveClaims(2) };
 }
 
-/** A push-pull page with `n` alive claims (state transfer). Needs a larger frame cap than the 64 KiB default. */
+/** A push-pull `claims` page with `n` alive claims (state transfer). Needs a larger frame cap than the 64 KiB default. */
 export function largeStateMessage(n: number): { msg: Message; limits: Partial<WireLimits> } {
   return {
-    msg: { type: 'push-pull', seq: 1, join: true, reply: false, last: true, claims: aliveClaims(n) },
+    msg: { type: 'claims', seq: 1, reply: true, last: true, claims: aliveClaims(n) },
     limits: { maxFrameBytes: 1 << 20 },
   };
 }

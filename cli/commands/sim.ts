@@ -55,7 +55,8 @@ export const simCommand: Command = {
     });
     const nodes = intFlag(values.nodes, 'nodes', 50, 2, 20_000);
     const linkAuth = stringFlag(values['link-auth'], 'link-auth', nodes > 200 ? 'trusted' : 'handshake');
-    if (linkAuth !== 'handshake' && linkAuth !== 'trusted') throw new UsageError('--link-auth must be handshake or trusted');
+    if (linkAuth !== 'handshake' && linkAuth !== 'trusted')
+      throw new UsageError('--link-auth must be handshake or trusted');
     const durationMs = intFlag(values.duration, 'duration', 60, 1, 3600) * 1000;
     let lastProgress = performance.now();
     const report = await runScenario({

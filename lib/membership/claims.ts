@@ -4,8 +4,7 @@
  * (see node/claim-verifier.ts); here they are built (own claims) and interpreted.
  */
 import { nodeIdOf } from '../identity/node-identity.ts';
-import { Domain } from '../identity/signed.ts';
-import { signingInput } from '../identity/signed.ts';
+import { Domain, signingInput } from '../identity/signed.ts';
 import { fromHex, toHex } from '../util/bytes.ts';
 import { encodeCbor } from '../wire/cbor.ts';
 import { type ClaimBody, claimBody, decodeClaimBody, type WireClaim } from '../wire/claims.ts';

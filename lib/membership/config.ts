@@ -91,9 +91,11 @@ export function heartbeatConfig(partial: Partial<HeartbeatConfig> = {}): Heartbe
     ['maxDatagramBytes', 256],
   ];
   for (const [k, min] of counts) {
-    if (!(Number.isInteger(c[k]) && (c[k] as number) >= min)) throw new ConfigError(`heartbeat.${k} must be an integer ≥ ${min}`);
+    if (!(Number.isInteger(c[k]) && (c[k] as number) >= min))
+      throw new ConfigError(`heartbeat.${k} must be an integer ≥ ${min}`);
   }
-  if (c.pingTimeoutMs >= c.probeIntervalMs) throw new ConfigError('heartbeat.pingTimeoutMs must be below probeIntervalMs');
+  if (c.pingTimeoutMs >= c.probeIntervalMs)
+    throw new ConfigError('heartbeat.pingTimeoutMs must be below probeIntervalMs');
   if (c.dynamicSuspicion && !(c.dynamicSuspicion.maxMultiplier >= 1)) {
     throw new ConfigError('heartbeat.dynamicSuspicion.maxMultiplier must be ≥ 1');
   }

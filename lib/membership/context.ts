@@ -2,9 +2,9 @@
 import type { Env } from '../time/types.ts';
 import type { DeliveryClass } from '../transport/types.ts';
 import type { Message } from '../wire/messages.ts';
+import type { LocalHealth } from './awareness.ts';
 import type { Claim } from './claims.ts';
 import type { HeartbeatConfig } from './config.ts';
-import type { LocalHealth } from './awareness.ts';
 import type { MemberTable } from './member-table.ts';
 import type { MembershipMetrics } from './metrics.ts';
 
@@ -19,6 +19,6 @@ export interface MembershipContext {
   send(to: string, cls: DeliveryClass, msg: Message): void;
   /** Member ids this node has a direct link to. */
   linked(): ReadonlySet<string>;
-  /** Claims that fit in a datagram's spare budget (counts transmissions). */
-  piggyback(budget: number): Claim[];
+  /** Claims for `peer` that fit in a datagram's spare budget (counts transmissions). */
+  piggyback(budget: number, peer: string): Claim[];
 }

@@ -1,16 +1,14 @@
 /**
  * Spreading membership news: piggybacked on probes, a gossip tick to a few random
- * neighbours, and a periodic full-state push-pull that repairs whatever gossip missed.
+ * neighbours, and a periodic push-pull (by digest) that repairs whatever gossip missed.
  */
 import type { TimerId } from '../time/types.ts';
 import type { Claim } from './claims.ts';
 import { pushPullInterval } from './config.ts';
 import type { MembershipContext } from './context.ts';
+import type { PushPull } from './push-pull.ts';
 import { RetransmitQueue } from './retransmit-queue.ts';
 
-/** A push-pull page stays well under the default 64 KiB frame cap. */
-const PAGE_BYTES = 56 * 1024;
-const PAGE_CLAIMS = 4096;
 const GOSSIP_OVERHEAD = 16;
 /** When the follow-up exchanges after a join happen (random within each window). */
 const FOLLOW_UP_WINDOWS_MS: ReadonlyArray<[number, number]> = [
@@ -21,14 +19,13 @@ const FOLLOW_UP_WINDOWS_MS: ReadonlyArray<[number, number]> = [
 export class Disseminator {
   readonly queue: RetransmitQueue;
   readonly #ctx: MembershipContext;
-  readonly #stateClaims: () => Iterable<Claim>;
+  readonly #pushPull: PushPull;
   readonly #timers = new Set<TimerId>();
-  #seq = 0;
   #running = false;
 
-  constructor(ctx: MembershipContext, stateClaims: () => Iterable<Claim>) {
+  constructor(ctx: MembershipContext, pushPull: PushPull) {
     this.#ctx = ctx;
-    this.#stateClaims = stateClaims;
+    this.#pushPull = pushPull;
     this.queue = new RetransmitQueue(ctx.config.maxQueueDepth);
   }
 
@@ -36,16 +33,20 @@ export class Disseminator {
     if (this.#running) return;
     this.#running = true;
     const { config, env } = this.#ctx;
-    this.#every(() => config.gossipIntervalMs, env.random.next() * config.gossipIntervalMs, () => this.#gossip());
+    this.#every(
+      () => config.gossipIntervalMs,
+      env.random.next() * config.gossipIntervalMs,
+      () => this.#gossip(),
+    );
     const pushPull = () => pushPullInterval(config.pushPullIntervalMs, this.#ctx.table.size);
     this.#every(pushPull, env.random.next() * pushPull(), () => this.#pushPullRandom());
   }
 
   /**
    * A node that just joined knows only what its seed knew at that moment; when many join at
-   * once (a deploy, a page shared widely) most of them learn of each other late. Two extra
-   * exchanges with random neighbours shortly after joining close that gap without waiting
-   * for the (slow, n-scaled) periodic push-pull.
+   * once (a deploy, a page shared widely) most of them learn of each other late, and gossip
+   * serves the newest news first. Two extra digest exchanges with random neighbours shortly
+   * after joining close that gap without waiting for the (n-scaled) periodic push-pull.
    */
   afterJoin(): void {
     for (const [min, max] of FOLLOW_UP_WINDOWS_MS) {
@@ -68,26 +69,8 @@ export class Disseminator {
     return this.#ctx.config.retransmitMult * Math.ceil(Math.log2(this.#ctx.table.size + 1));
   }
 
-  piggyback(budget: number): Claim[] {
-    return this.queue.take(budget, this.limit());
-  }
-
-  /** Sends every current claim this node holds, in pages, over the stream. */
-  sendState(to: string, join: boolean, reply: boolean, seq = this.#seq++): void {
-    let page: Claim[] = [];
-    let bytes = 0;
-    const flush = (last: boolean) => {
-      this.#ctx.send(to, 'stream', { type: 'push-pull', seq, join, reply, last, claims: page.map((c) => c.wire) });
-      page = [];
-      bytes = 0;
-    };
-    for (const c of this.#stateClaims()) {
-      if (bytes + c.size > PAGE_BYTES || page.length >= PAGE_CLAIMS) flush(false);
-      page.push(c);
-      bytes += c.size;
-    }
-    flush(true);
-    this.#ctx.metrics.pushPulls++;
+  piggyback(budget: number, peer: string): Claim[] {
+    return this.queue.take(budget, this.limit(), peer, this.#ctx.linked().size);
   }
 
   #every(interval: () => number, first: number, fn: () => void): void {
@@ -110,8 +93,8 @@ export class Disseminator {
     const budget = config.maxDatagramBytes - GOSSIP_OVERHEAD;
     for (let n = 0; n < config.gossipFanout && peers.length > 0; n++) {
       const [peer] = peers.splice(env.random.int(peers.length), 1);
-      const claims = this.piggyback(budget);
-      if (claims.length === 0) return;
+      const claims = this.piggyback(budget, peer!);
+      if (claims.length === 0) continue;
       this.#ctx.metrics.gossipMessages++;
       this.#ctx.send(peer!, 'datagram', { type: 'gossip', g: claims.map((c) => c.wire) });
     }
@@ -120,6 +103,6 @@ export class Disseminator {
   #pushPullRandom(): void {
     const peers = [...this.#ctx.linked()];
     if (peers.length === 0) return;
-    this.sendState(peers[this.#ctx.env.random.int(peers.length)]!, false, false);
+    this.#pushPull.start(peers[this.#ctx.env.random.int(peers.length)]!);
   }
 }

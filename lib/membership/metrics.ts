@@ -21,7 +21,7 @@ export interface MembershipMetrics {
   claimsApplied: number;
   /** Claims that were old news or about unknown members. */
   claimsIgnored: number;
-  /** Alive claims for this node's id that it did not make (another process with the same identity?). */
+  /** Two processes with one identity seen: alive claims for our id we did not make, or two different alive claims of one member at one incarnation. */
   identityConflicts: number;
   /** Pings addressed to another node id. */
   misroutedPings: number;

@@ -9,7 +9,13 @@ export {
   interpretClaim,
   signClaim,
 } from './claims.ts';
-export { ConfigError, DEFAULT_HEARTBEAT, type HeartbeatConfig, heartbeatConfig, pushPullInterval } from './config.ts';
+export {
+  ConfigError,
+  DEFAULT_HEARTBEAT,
+  type HeartbeatConfig,
+  heartbeatConfig,
+  pushPullInterval,
+} from './config.ts';
 export { IdInterner } from './interner.ts';
 export { MemberTable } from './member-table.ts';
 export { emptyMembershipMetrics, type MembershipMetrics } from './metrics.ts';

@@ -46,7 +46,12 @@ function rank(code: number): number {
  * claim at the same incarnation never clears a suspicion: the member must refute with a
  * higher one. Claims about unknown members are judged by the caller (only alive creates).
  */
-export function supersedes(state: StateCode, incarnation: number, current: StateCode, currentIncarnation: number): boolean {
+export function supersedes(
+  state: StateCode,
+  incarnation: number,
+  current: StateCode,
+  currentIncarnation: number,
+): boolean {
   if (current === StateCode.Unknown) return true;
   if (incarnation !== currentIncarnation) return incarnation > currentIncarnation;
   return rank(state) > rank(current);

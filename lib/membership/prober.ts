@@ -35,6 +35,8 @@ interface Relay {
 
 /** Probes relayed for others at once; more ping-reqs are refused with a nack. */
 const MAX_RELAYS = 256;
+/** A witness gives up on the target after this fraction of pingTimeout, so its nack arrives in time. */
+const NACK_FRACTION = 0.8;
 /** Message overhead kept out of the piggyback budget. */
 const PING_OVERHEAD = 64;
 
@@ -102,7 +104,7 @@ export class Prober {
       this.#ctx.metrics.misroutedPings++;
       return;
     }
-    const g = cls === 'datagram' ? this.#ctx.piggyback(this.#budget()).map((c) => c.wire) : [];
+    const g = cls === 'datagram' ? this.#ctx.piggyback(this.#budget(), from).map((c) => c.wire) : [];
     this.#ctx.send(from, cls, g.length ? { type: 'ack', seq, g } : { type: 'ack', seq });
   }
 
@@ -136,7 +138,10 @@ export class Prober {
       return;
     }
     const mine = this.#nextSeq();
-    const timer = this.#ctx.env.scheduler.setTimer(this.#ctx.health.scale(this.#ctx.config.pingTimeoutMs), () => {
+    // The requester's probe period ends pingTimeout after it asked; answer well before that.
+    // Unscaled by our own health (as memberlist): a slow witness must not make nacks late.
+    const wait = this.#ctx.config.pingTimeoutMs * NACK_FRACTION;
+    const timer = this.#ctx.env.scheduler.setTimer(wait, () => {
       if (this.#relays.delete(mine)) this.#ctx.send(from, 'datagram', { type: 'nack', seq });
     });
     this.#relays.set(mine, { requester: from, seq, timer });
@@ -187,12 +192,23 @@ export class Prober {
       return;
     }
     const timeout = config.lifeguard ? health.scale(config.pingTimeoutMs) : config.pingTimeoutMs;
-    const probe: Probe = { target, seq: this.#nextSeq(), acked: false, nacks: 0, expectedNacks: 0, timers: [] };
+    const probe: Probe = {
+      target,
+      seq: this.#nextSeq(),
+      acked: false,
+      nacks: 0,
+      expectedNacks: 0,
+      timers: [],
+    };
     this.#probe = probe;
     this.#ctx.metrics.probes++;
     const to = fromHex(target);
-    const g = this.#ctx.piggyback(this.#budget()).map((c) => c.wire);
-    this.#ctx.send(target, 'datagram', g.length ? { type: 'ping', seq: probe.seq, to, g } : { type: 'ping', seq: probe.seq, to });
+    const g = this.#ctx.piggyback(this.#budget(), target).map((c) => c.wire);
+    this.#ctx.send(
+      target,
+      'datagram',
+      g.length ? { type: 'ping', seq: probe.seq, to, g } : { type: 'ping', seq: probe.seq, to },
+    );
     probe.timers.push(
       env.scheduler.setTimer(timeout, () => {
         if (probe.acked || this.#probe !== probe) return;

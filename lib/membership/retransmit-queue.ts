@@ -3,9 +3,15 @@
  * sent a bounded number of times, least-sent first and newest first among equals, packed
  * into a byte budget. A newer claim about a member replaces what is queued about it.
  *
+ * Unlike memberlist's, it remembers which neighbours already have each update (sent to
+ * them, or received from them) and never sends it to them again: over a bounded set of
+ * links that turns random re-sends into a flood that crosses each link about once, and an
+ * update retires as soon as every neighbour has it.
+ *
  * Entries live in one bucket per transmit count (newest at the end), so taking a few
  * claims from a deep queue costs a few steps, not a sort.
  */
+import { equalBytes } from '../util/bytes.ts';
 import type { Claim } from './claims.ts';
 
 interface Entry {
@@ -13,6 +19,8 @@ interface Entry {
   key: string;
   transmits: number;
   live: boolean;
+  /** Neighbours known to have this claim. */
+  informed: Set<string>;
 }
 
 /** Entries of one transmit count, newest last. Dropped entries stay as holes until compaction. */
@@ -23,6 +31,11 @@ interface Bucket {
 
 /** Smallest claim worth looking for once the budget is nearly used. */
 const MIN_CLAIM_BYTES = 100;
+/**
+ * Entries one take() looks at, at most. In a deep queue most entries may already be known to
+ * the peer; scanning all of them for every message would make gossip O(queue) per message.
+ */
+const MAX_SCAN = 256;
 
 export class RetransmitQueue {
   readonly #byKey = new Map<string, Entry>();
@@ -42,11 +55,17 @@ export class RetransmitQueue {
    * Queues a claim. Independent accusers' suspicions of one member are kept side by side
    * (they are confirmations); any other claim replaces everything queued about its subject.
    */
-  push(claim: Claim): void {
-    const key = claim.kind === 'suspect' ? `${claim.subject}/${claim.signer}` : claim.subject;
+  push(claim: Claim, from?: string): void {
+    const key = keyOf(claim);
     if (claim.kind === 'suspect') this.#drop(key);
     else this.forget(claim.subject);
-    const entry: Entry = { claim, key, transmits: 0, live: true };
+    const entry: Entry = {
+      claim,
+      key,
+      transmits: 0,
+      live: true,
+      informed: new Set(from === undefined ? [] : [from]),
+    };
     this.#byKey.set(key, entry);
     let keys = this.#bySubject.get(claim.subject);
     if (!keys) this.#bySubject.set(claim.subject, (keys = new Set()));
@@ -55,26 +74,41 @@ export class RetransmitQueue {
     if (this.#byKey.size > this.#maxDepth) this.#prune();
   }
 
+  /** `peer` evidently has `claim` (it sent it to us): do not send it back. */
+  markKnown(claim: Claim, peer: string): void {
+    const e = this.#byKey.get(keyOf(claim));
+    if (e && (e.claim === claim || equalBytes(e.claim.wire.s, claim.wire.s))) e.informed.add(peer);
+  }
+
   /**
-   * Takes claims fitting in `budget` bytes, least-sent then newest first; counts one
-   * transmission each and retires those sent `limit` times.
+   * Takes claims for `peer` fitting in `budget` bytes, least-sent then newest first,
+   * skipping what `peer` already has; counts one transmission each and retires those sent
+   * `limit` times or known to all `neighbours` (the current link count).
    */
-  take(budget: number, limit: number): Claim[] {
+  take(budget: number, limit: number, peer: string, neighbours: number): Claim[] {
     const out: Claim[] = [];
     const moved: Entry[][] = [];
     let used = 0;
-    for (let t = 0; t < this.#buckets.length && budget - used >= MIN_CLAIM_BYTES; t++) {
+    let scanned = 0;
+    for (let t = 0; t < this.#buckets.length && budget - used >= MIN_CLAIM_BYTES && scanned < MAX_SCAN; t++) {
       const bucket = this.#buckets[t]!;
       const up: Entry[] = [];
-      for (let i = bucket.items.length - 1; i >= 0 && budget - used >= MIN_CLAIM_BYTES; i--) {
+      for (
+        let i = bucket.items.length - 1;
+        i >= 0 && budget - used >= MIN_CLAIM_BYTES && scanned < MAX_SCAN;
+        i--
+      ) {
         const e = bucket.items[i];
-        if (!e?.live || used + e.claim.size > budget) continue;
+        if (!e?.live) continue;
+        scanned++;
+        if (used + e.claim.size > budget || e.informed.has(peer)) continue;
         used += e.claim.size;
         out.push(e.claim);
         bucket.items[i] = undefined;
         bucket.holes++;
         e.transmits++;
-        if (e.transmits >= limit) this.#unindex(e);
+        e.informed.add(peer);
+        if (e.transmits >= limit || e.informed.size >= neighbours) this.#unindex(e);
         else up.push(e);
       }
       this.#tidy(bucket);
@@ -143,4 +177,9 @@ export class RetransmitQueue {
       }
     }
   }
+}
+
+/** Independent accusers' suspicions of one member are separate entries; everything else is per member. */
+function keyOf(claim: Claim): string {
+  return claim.kind === 'suspect' ? `${claim.subject}/${claim.signer}` : claim.subject;
 }

@@ -7,7 +7,7 @@
 import type { Env, TimerId } from '../time/types.ts';
 import type { DeliveryClass } from '../transport/types.ts';
 import { equalBytes, fromHex, toHex } from '../util/bytes.ts';
-import type { Message, MessageOf } from '../wire/messages.ts';
+import type { Message } from '../wire/messages.ts';
 import { LocalHealth } from './awareness.ts';
 import { type Claim, type ClaimSigner, claimState, signClaim } from './claims.ts';
 import { type HeartbeatConfig, heartbeatConfig } from './config.ts';
@@ -16,8 +16,9 @@ import { Disseminator } from './disseminator.ts';
 import { IdInterner } from './interner.ts';
 import { MemberTable } from './member-table.ts';
 import { emptyMembershipMetrics, type MembershipMetrics } from './metrics.ts';
-import { NodeState, StateCode, stateName, supersedes } from './node-state.ts';
+import { type NodeState, StateCode, stateName, supersedes } from './node-state.ts';
 import { Prober } from './prober.ts';
+import { PushPull } from './push-pull.ts';
 import { SuspicionTimer } from './suspicion.ts';
 
 export type MembershipEvent =
@@ -86,10 +87,12 @@ export class Membership implements MembershipContext {
   readonly #event: MembershipOptions['event'];
   readonly #prober: Prober;
   readonly #dissem: Disseminator;
+  readonly #pushPull: PushPull;
   readonly #links = new Set<string>();
   readonly #suspicions = new Map<number, SuspicionTimer>();
   readonly #down = new Set<number>();
   readonly #reaped = new Map<string, RecentlyReaped>();
+  readonly #twinsSeen = new Set<string>();
   readonly #maxMembers: number;
   #self: Claim;
   #meta: Record<string, string>;
@@ -116,7 +119,12 @@ export class Membership implements MembershipContext {
     this.#self = this.#sign('alive', opts.incarnation);
     this.table.set(this.selfIndex, StateCode.Joining, opts.incarnation, this.env.clock.now(), this.#self);
     this.#prober = new Prober(this, (target) => this.#suspect(target));
-    this.#dissem = new Disseminator(this, () => this.#stateClaims());
+    this.#pushPull = new PushPull(this, {
+      claimsOf: (i) => this.#claimsOf(i),
+      replied: () => this.#joinedIfJoining(),
+      answered: (from) => this.#event({ type: 'exchanged', nodeId: from }),
+    });
+    this.#dissem = new Disseminator(this, this.#pushPull);
   }
 
   // ---- lifecycle ----
@@ -142,7 +150,8 @@ export class Membership implements MembershipContext {
     this.#dissem.stop();
     for (const s of this.#suspicions.values()) s.cancel();
     this.#suspicions.clear();
-    for (const t of [this.#reapTimer, this.#neighboursTimer]) if (t !== undefined) this.env.scheduler.cancelTimer(t);
+    for (const t of [this.#reapTimer, this.#neighboursTimer])
+      if (t !== undefined) this.env.scheduler.cancelTimer(t);
   }
 
   /** No seeds to join through: this node starts the cluster and is Active at once. */
@@ -150,9 +159,9 @@ export class Membership implements MembershipContext {
     this.#setSelfState(StateCode.Active);
   }
 
-  /** Starts a join exchange over an established link (to a seed, usually). */
-  joinVia(nodeId: string): void {
-    this.#dissem.sendState(nodeId, true, false);
+  /** Starts a push-pull exchange over an established link (joining through a seed, or healing). */
+  exchangeWith(nodeId: string): void {
+    this.#pushPull.start(nodeId);
   }
 
   /** Signs and spreads a goodbye; probing stops, gossip continues until the node closes. */
@@ -194,8 +203,8 @@ export class Membership implements MembershipContext {
     return this.#links;
   }
 
-  piggyback(budget: number): Claim[] {
-    return this.#dissem.piggyback(budget);
+  piggyback(budget: number, peer: string): Claim[] {
+    return this.#dissem.piggyback(budget, peer);
   }
 
   // ---- inputs ----
@@ -210,6 +219,7 @@ export class Membership implements MembershipContext {
   linkDown(nodeId: string): void {
     if (!this.#links.delete(nodeId)) return;
     this.#prober.linkDown(nodeId);
+    this.#pushPull.forget(nodeId);
     this.#neighboursChanged();
   }
 
@@ -228,8 +238,14 @@ export class Membership implements MembershipContext {
       case 'nack':
         this.#prober.onNack(msg.seq);
         break;
-      case 'push-pull':
-        this.#onPushPull(from, msg);
+      case 'digest':
+        this.#pushPull.onDigest(from, msg);
+        break;
+      case 'claims':
+        this.#pushPull.onClaims(from, msg);
+        break;
+      case 'want':
+        this.#pushPull.onWant(from, msg);
         break;
       case 'neighbours':
         this.#prober.neighbours.set(from, new Set(msg.ids.map(toHex)));
@@ -239,14 +255,18 @@ export class Membership implements MembershipContext {
     }
   }
 
-  /** Merges verified claims; what changed this node's view is passed on by gossip. */
-  applyClaims(claims: readonly Claim[]): void {
+  /**
+   * Merges verified claims (received from `from`, or made here); what changed this node's
+   * view is passed on by gossip — but not back to `from`.
+   */
+  applyClaims(claims: readonly Claim[], from?: string): void {
     for (const c of claims) {
       if (this.#apply(c)) {
         this.metrics.claimsApplied++;
-        this.#dissem.queue.push(c);
+        this.#dissem.queue.push(c, from);
       } else {
         this.metrics.claimsIgnored++;
+        if (from !== undefined) this.#dissem.queue.markKnown(c, from);
       }
     }
   }
@@ -272,6 +292,11 @@ export class Membership implements MembershipContext {
 
   recentlyReaped(): RecentlyReaped[] {
     return [...this.#reaped.values()];
+  }
+
+  /** How many links a neighbour reported having (undefined: not told yet). */
+  neighbourDegree(nodeId: string): number | undefined {
+    return this.#prober.neighbours.get(nodeId)?.size;
   }
 
   /** Local health score (0 = healthy); timeouts are stretched by 1 + score. */
@@ -345,7 +370,7 @@ export class Membership implements MembershipContext {
     }
     const next = claimState(c.kind);
     if (!supersedes(next, c.incarnation, current, t.incarnation(i))) {
-      return this.#confirm(i, c);
+      return this.#confirm(i, c) || this.#twin(i, c);
     }
     t.set(i, next, c.incarnation, this.env.clock.now(), c);
     this.#afterChange(i, c, next);
@@ -360,6 +385,29 @@ export class Membership implements MembershipContext {
     const s = this.#suspicions.get(i);
     if (!s || s.confirmations >= this.config.indirectWitnesses) return false;
     return s.confirm(c.signer);
+  }
+
+  /**
+   * Two different alive claims of one member at one incarnation: one process never signs
+   * that, so two processes share the identity. Pass the other claim on once, so it reaches
+   * the member itself, which reports the conflict and re-announces itself.
+   */
+  #twin(i: number, c: Claim): boolean {
+    const mine = this.table.aliveClaim(i);
+    if (
+      c.kind !== 'alive' ||
+      !mine ||
+      c.incarnation !== mine.incarnation ||
+      equalBytes(c.wire.s, mine.wire.s)
+    ) {
+      return false;
+    }
+    const key = String.fromCharCode.apply(null, c.wire.s as unknown as number[]);
+    if (this.#twinsSeen.has(key)) return false;
+    this.#twinsSeen.add(key);
+    if (this.#twinsSeen.size > 1024) this.#twinsSeen.delete(this.#twinsSeen.values().next().value!);
+    this.metrics.identityConflicts++;
+    return true;
   }
 
   #afterChange(i: number, c: Claim, next: StateCode): void {
@@ -436,30 +484,19 @@ export class Membership implements MembershipContext {
     return false;
   }
 
-  #onPushPull(from: string, msg: MessageOf<'push-pull'>): void {
-    if (!msg.last) return;
-    if (!msg.reply) {
-      this.#dissem.sendState(from, msg.join, true, msg.seq);
-      this.#event({ type: 'exchanged', nodeId: from });
-    }
-    if (this.table.state(this.selfIndex) === StateCode.Joining) {
-      this.#setSelfState(StateCode.Active);
-      this.#dissem.afterJoin();
-    }
+  #joinedIfJoining(): void {
+    if (this.table.state(this.selfIndex) !== StateCode.Joining) return;
+    this.#setSelfState(StateCode.Active);
+    // Announce ourselves too: the seed may have judged our claim old news (a same-incarnation twin).
+    this.#dissem.queue.push(this.#self);
+    this.#dissem.afterJoin();
   }
 
-  /** Everything a full-state exchange carries: each member's alive claim and accusation. */
-  *#stateClaims(): Iterable<Claim> {
-    yield this.#self;
-    const self = this.table.accusation(this.selfIndex);
-    if (self?.kind === 'leave') yield self;
-    for (const i of this.table.known()) {
-      if (i === this.selfIndex) continue;
-      const alive = this.table.aliveClaim(i);
-      if (alive) yield alive;
-      const acc = this.table.accusation(i);
-      if (acc) yield acc;
-    }
+  /** What describes member i in an exchange: its alive claim, then its accusation (or goodbye). */
+  #claimsOf(i: number): Claim[] {
+    const alive = i === this.selfIndex ? this.#self : this.table.aliveClaim(i);
+    const acc = this.table.accusation(i);
+    return acc ? (alive ? [alive, acc] : [acc]) : alive ? [alive] : [];
   }
 
   #reap(): void {

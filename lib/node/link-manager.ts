@@ -1,11 +1,13 @@
 /**
  * The node's direct links: a bounded, self-healing set, HyParView-style. The node dials
  * random known members until it has `minLinks` and keeps at most `maxLinks`; the result is
- * a random graph, connected and of small diameter. A full node still accepts a bounded
- * number of *transient* links: they serve one join exchange (a newcomer reaching a busy
- * seed) and are closed after it, so joining never waits for a slot. Two links to one peer
- * (both dialled at once) are resolved deterministically: the one dialled by the lower node
- * id stays. Failed dials back off exponentially per address.
+ * a random graph, connected and of small diameter. A full node still makes room, so no
+ * node can be shut out: a newcomer gets a *transient* link that serves its join exchange
+ * and is closed after it; a known member gets a regular link for which the full node drops
+ * a neighbour that has more than `minLinks` links (HyParView's eviction, made safe by the
+ * link counts neighbours report). Two links to one peer (both dialled at once) are
+ * resolved deterministically: the one dialled by the lower node id stays. Failed dials
+ * back off exponentially per address.
  */
 import { shuffle } from '../time/random.ts';
 import type { Env } from '../time/types.ts';
@@ -34,8 +36,12 @@ export interface LinkManagerOptions {
   onFrame(nodeId: string, cls: DeliveryClass, frame: Uint8Array): void;
   /** Whether a peer is a newcomer (not a known, reachable member): only newcomers get transient links. */
   isNewcomer(nodeId: string): boolean;
+  /** A neighbour's own link count, if it told us (its `neighbours` message). */
+  peerDegree(nodeId: string): number | undefined;
 }
 
+/** A link younger than this is not evicted to make room (it may be mid-exchange). */
+const EVICT_MIN_AGE_MS = 1_000;
 /** A transient link that has not been used for a join exchange by then is closed. */
 const TRANSIENT_TTL_MS = 5_000;
 /** How often a draining transient link checks its send buffer. */
@@ -50,6 +56,7 @@ const BACKOFF_LIMIT = 4096;
 export class LinkManager {
   readonly #o: LinkManagerOptions;
   readonly #links = new Map<string, Link>();
+  readonly #since = new Map<string, number>();
   readonly #transient = new Map<string, Link>();
   readonly #pending = new Set<string>();
   readonly #backoff = new Map<string, { failures: number; until: number }>();
@@ -85,7 +92,8 @@ export class LinkManager {
    */
   dial(address: string, expectNodeId?: string, eager = false): boolean {
     if (this.#closed || this.#pending.has(address)) return false;
-    if (expectNodeId !== undefined && (this.#links.has(expectNodeId) || expectNodeId === this.#o.selfId)) return false;
+    if (expectNodeId !== undefined && (this.#links.has(expectNodeId) || expectNodeId === this.#o.selfId))
+      return false;
     const b = this.#backoff.get(address);
     if (!eager && b && b.until > this.#o.env.clock.now()) return false;
     const transport = this.#o.transports.find((t) => t.canDial(address));
@@ -93,6 +101,11 @@ export class LinkManager {
     this.#pending.add(address);
     transport.connect(address, expectNodeId === undefined ? {} : { expectNodeId });
     return true;
+  }
+
+  /** Below minLinks, counting dials in progress. */
+  wantsMore(): boolean {
+    return this.#links.size + this.#pending.size < this.#o.policy.minLinks;
   }
 
   /** Dials up to the deficit below minLinks from `candidates` (random order). */
@@ -126,13 +139,14 @@ export class LinkManager {
       existing.close('duplicate link');
     } else if (this.#links.size >= this.#o.policy.maxLinks) {
       const slots = Math.max(MIN_TRANSIENT, this.#o.policy.maxLinks);
-      if (this.#transient.size >= slots || !this.#o.isNewcomer(id)) {
+      if (this.#o.isNewcomer(id) && this.#transient.size < slots) transient = true;
+      else if (!this.#evictForRoom()) {
         link.close('link budget full');
         return;
       }
-      transient = true;
     }
     (transient ? this.#transient : this.#links).set(id, link);
+    if (!transient) this.#since.set(id, this.#o.env.clock.now());
     link.setHandlers({
       datagram: (f) => this.#o.onFrame(id, 'datagram', f),
       message: (f) => this.#o.onFrame(id, 'stream', f),
@@ -177,7 +191,10 @@ export class LinkManager {
     const failures = (this.#backoff.get(address)?.failures ?? 0) + 1;
     const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (failures - 1));
     this.#backoff.delete(address);
-    this.#backoff.set(address, { failures, until: this.#o.env.clock.now() + wait * (0.5 + this.#o.env.random.next()) });
+    this.#backoff.set(address, {
+      failures,
+      until: this.#o.env.clock.now() + wait * (0.5 + this.#o.env.random.next()),
+    });
     if (this.#backoff.size > BACKOFF_LIMIT) this.#backoff.delete(this.#backoff.keys().next().value!);
   }
 
@@ -190,8 +207,29 @@ export class LinkManager {
     for (const link of [...this.#links.values(), ...this.#transient.values()]) link.close(reason);
   }
 
+  /** Drops a random link (older than a second) to a neighbour that keeps more than minLinks. */
+  #evictForRoom(): boolean {
+    const now = this.#o.env.clock.now();
+    const spare = [...this.#links.keys()].filter((peer) => {
+      const degree = this.#o.peerDegree(peer);
+      return (
+        degree !== undefined &&
+        degree > this.#o.policy.minLinks &&
+        now - this.#since.get(peer)! >= EVICT_MIN_AGE_MS
+      );
+    });
+    if (spare.length === 0) return false;
+    const victim = spare[this.#o.env.random.int(spare.length)]!;
+    const link = this.#links.get(victim)!;
+    this.#forget(victim);
+    link.close('making room for a new link');
+    this.#o.onDown(victim, 'evicted');
+    return true;
+  }
+
   #forget(id: string): void {
     this.#links.delete(id);
+    this.#since.delete(id);
     this.#transient.delete(id);
   }
 

@@ -89,7 +89,14 @@ export class MeshNode {
   readonly #storage: Storage;
   readonly #claims: ClaimVerifier;
   readonly #links: LinkManager;
-  readonly #traffic = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, framesRejected: 0, claimsRejected: 0 };
+  readonly #traffic = {
+    messagesIn: 0,
+    messagesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    framesRejected: 0,
+    claimsRejected: 0,
+  };
   readonly #rejectedBy: Record<string, number> = {};
   #membership: Membership | undefined;
   #seeds: string[] = [];
@@ -108,7 +115,10 @@ export class MeshNode {
     this.#storage = opts.storage ?? new MemoryStorage();
     this.#claims = opts.claimVerifier ?? new ClaimVerifier(opts.verifier ?? fastVerifier);
     const maxLinks = opts.maxLinks ?? 24;
-    const policy: LinkPolicy = { maxLinks, minLinks: Math.min(maxLinks, opts.minLinks ?? Math.ceil(maxLinks / 2)) };
+    const policy: LinkPolicy = {
+      maxLinks,
+      minLinks: Math.min(maxLinks, opts.minLinks ?? Math.ceil(maxLinks / 2)),
+    };
     if (!(maxLinks >= 1)) throw new TypeError('maxLinks must be ≥ 1');
     this.#links = new LinkManager({
       env: this.env,
@@ -123,6 +133,7 @@ export class MeshNode {
         const i = core?.table.ids.lookup(id);
         return i === undefined || !isReachable(core!.table.state(i));
       },
+      peerDegree: (id) => this.#membership?.neighbourDegree(id),
     });
     this.#lastHeal = this.env.clock.now();
   }
@@ -157,7 +168,10 @@ export class MeshNode {
     this.#state = 'starting';
     const stored = await this.#storage.get(INCARNATION_KEY);
     const previous = stored?.length === 4 ? new DataView(stored.buffer, stored.byteOffset).getUint32(0) : 0;
-    const incarnation = Math.min(0xfffffff0, Math.max(previous + 1, Math.floor(this.env.clock.wallNow() / 1000)));
+    const incarnation = Math.min(
+      0xfffffff0,
+      Math.max(previous + 1, Math.floor(this.env.clock.wallNow() / 1000)),
+    );
     await this.#persistIncarnation(incarnation);
     if (this.#state !== 'starting') return;
     this.#membership = new Membership({
@@ -295,7 +309,8 @@ export class MeshNode {
           if (e.state === NodeState.Active && e.previous === NodeState.Joining) this.#joined(e.incarnation);
           return;
         }
-        const back = e.previous === null || e.previous === NodeState.Unreachable || e.previous === NodeState.Left;
+        const back =
+          e.previous === null || e.previous === NodeState.Unreachable || e.previous === NodeState.Left;
         if (e.state === NodeState.Active && back) this.#emit('member-joined', change);
         if (e.state === NodeState.Left) this.#emit('member-left', change);
         return;
@@ -336,11 +351,13 @@ export class MeshNode {
     if (transient) return;
     core.linkUp(id);
     this.#emit('link-up', { nodeId: id, transport: link.transport });
-    // Exchange full state when joining, or when we dialled a peer that is news to us
-    // (healing after a partition); the dialler starts it so it happens once.
+    // Exchange state when joining, when this is our only link (we were cut off), or when we
+    // dialled a peer that is news to us (healing after a partition). The dialler starts it.
     const i = core.table.ids.lookup(id);
     const known = i !== undefined && isReachable(core.table.state(i));
-    if (core.selfState === NodeState.Joining || (!known && link.initiator)) core.joinVia(id);
+    const isolated = this.#links.size === 1;
+    if (core.selfState === NodeState.Joining || (link.initiator && (!known || isolated)))
+      core.exchangeWith(id);
   }
 
   #linkDown(nodeId: string, reason: string): void {
@@ -388,14 +405,16 @@ export class MeshNode {
       case 'nack':
         // Probes are answered before their piggybacked claims are verified: never delay an ack.
         core.onMessage(from, cls, msg);
-        if ('g' in msg && msg.g) this.#withClaims(msg.g, () => {});
+        if ('g' in msg && msg.g) this.#withClaims(from, msg.g, () => {});
         return;
       case 'gossip':
-        this.#withClaims(msg.g, () => {});
+        this.#withClaims(from, msg.g, () => {});
         return;
-      case 'push-pull':
-        this.#withClaims(msg.claims, () => core.onMessage(from, cls, msg));
+      case 'claims':
+        this.#withClaims(from, msg.claims, () => core.onMessage(from, cls, msg));
         return;
+      case 'digest':
+      case 'want':
       case 'neighbours':
         core.onMessage(from, cls, msg);
         return;
@@ -405,13 +424,13 @@ export class MeshNode {
   }
 
   /** Verifies claims at the boundary, applies the good ones, then runs `then`. */
-  #withClaims(wires: WireClaim[], then: () => void): void {
+  #withClaims(from: string, wires: WireClaim[], then: () => void): void {
     const results = wires.map((w) => this.#claims.verify(w));
     const finish = (claims: Array<Claim | null>) => {
       if (this.#state === 'closed') return;
       const good = claims.filter((c): c is Claim => c !== null);
       this.#traffic.claimsRejected += claims.length - good.length;
-      this.#membership!.applyClaims(good);
+      this.#membership!.applyClaims(good, from);
       then();
     };
     if (results.every((r) => !(r instanceof Promise))) finish(results as Array<Claim | null>);
@@ -432,15 +451,18 @@ export class MeshNode {
   #maintain(): void {
     const core = this.#core();
     if (core.selfState === NodeState.Left) return;
-    const candidates = [];
-    for (const i of core.table.known()) {
-      if (i === core.selfIndex || core.table.state(i) !== StateCode.Active) continue;
-      const alive = core.table.aliveClaim(i);
-      if (alive) candidates.push({ nodeId: alive.subject, addrs: alive.addrs });
+    if (this.#links.wantsMore()) {
+      const candidates = [];
+      for (const i of core.table.known()) {
+        if (i === core.selfIndex || core.table.state(i) !== StateCode.Active) continue;
+        const alive = core.table.aliveClaim(i);
+        if (alive) candidates.push({ nodeId: alive.subject, addrs: alive.addrs });
+      }
+      this.#links.fill(candidates);
     }
-    this.#links.fill(candidates);
-    const joining = core.selfState === NodeState.Joining;
-    if (this.#links.size === 0 || joining) for (const s of this.#seeds) this.#links.dial(s, undefined, joining);
+    // Joining or cut off: keep trying the seeds without backing off.
+    const stranded = core.selfState === NodeState.Joining || this.#links.size === 0;
+    if (stranded) for (const s of this.#seeds) this.#links.dial(s, undefined, true);
     const now = this.env.clock.now();
     if (now - this.#lastHeal >= core.config.reconnectIntervalMs) {
       this.#lastHeal = now;

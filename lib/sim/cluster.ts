@@ -55,7 +55,13 @@ export class SimCluster {
     for (let i = 0; i < opts.nodes; i++) {
       const host = c.net.addHost();
       const identity = NodeIdentity.fromSecretKey(host.env.random.bytes(32));
-      const entry: SimNode = { index: i, host, identity, storage: new MemoryStorage(), node: undefined as never };
+      const entry: SimNode = {
+        index: i,
+        host,
+        identity,
+        storage: new MemoryStorage(),
+        node: undefined as never,
+      };
       c.nodes.push(entry);
       c.observer.add(i, identity.nodeId);
     }
@@ -67,7 +73,9 @@ export class SimCluster {
       const isSeed = (opts.seeds ?? [0]).includes(entry.index);
       const at = (window * entry.index) / opts.nodes;
       c.net.scheduler.setTimer(at, () => {
-        void entry.node.join(isSeed && entry.index === (opts.seeds ?? [0])[0] ? [] : seeds.filter((s) => s !== entry.host.url));
+        void entry.node.join(
+          isSeed && entry.index === (opts.seeds ?? [0])[0] ? [] : seeds.filter((s) => s !== entry.host.url),
+        );
       });
     }
     return c;

@@ -1,9 +1,9 @@
 export { SimChannelEnd } from './channel.ts';
+export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
 export { SimHost, type SimHostOptions } from './host.ts';
 export { type LatencyModel, SimNetwork, type SimNetworkOptions } from './network.ts';
-export { addTraffic, emptyTraffic, type HostTraffic } from './stats.ts';
-export { SimTransport } from './transport.ts';
-export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
 export { ClusterObserver, type DetectionRecord } from './observer.ts';
 export { runScenario, type ScenarioOptions, type ScenarioReport } from './scenario.ts';
+export { addTraffic, emptyTraffic, type HostTraffic } from './stats.ts';
 export { type Summary, summarize } from './stats-summary.ts';
+export { SimTransport } from './transport.ts';

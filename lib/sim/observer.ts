@@ -121,7 +121,10 @@ export class ClusterObserver {
     const rec = this.#pendingDetections.get(m);
     if (!rec) return;
     const elapsed = this.#now() - rec.crashAt;
-    if ((state === NodeState.Suspect || state === NodeState.Unreachable) && rec.firstSuspectMs === undefined) {
+    if (
+      (state === NodeState.Suspect || state === NodeState.Unreachable) &&
+      rec.firstSuspectMs === undefined
+    ) {
       rec.firstSuspectMs = elapsed;
     }
     if (state === NodeState.Unreachable) {

@@ -108,8 +108,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     convergedAtMs: c.observer.convergedAtMs === undefined ? null : Math.round(c.observer.convergedAtMs),
     detection: {
       crashed: det.length,
-      firstSuspectMs: summarize(det.flatMap((d) => (d.firstSuspectMs === undefined ? [] : [d.firstSuspectMs]))),
-      allUnreachableMs: summarize(det.flatMap((d) => (d.allUnreachableMs === undefined ? [] : [d.allUnreachableMs]))),
+      firstSuspectMs: summarize(
+        det.flatMap((d) => (d.firstSuspectMs === undefined ? [] : [d.firstSuspectMs])),
+      ),
+      allUnreachableMs: summarize(
+        det.flatMap((d) => (d.allUnreachableMs === undefined ? [] : [d.allUnreachableMs])),
+      ),
       undetected: det.filter((d) => d.allUnreachableMs === undefined).length,
     },
     falsePositives: { suspected: c.observer.suspectedLive, unreachable: c.observer.unreachableLive.size },

@@ -10,7 +10,8 @@ export interface Summary {
 export function summarize(values: number[]): Summary | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+  const rank = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
   const round = (x: number) => Math.round(x * 10) / 10;
   return {
     mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length),

@@ -1,6 +1,13 @@
 import { HandshakeError, runHandshake } from '../transport/handshake.ts';
 import { AuthenticatedLink } from '../transport/link.ts';
-import type { ConnectOptions, Link, PeerInfo, Transport, TransportContext, TransportEvents } from '../transport/types.ts';
+import type {
+  ConnectOptions,
+  Link,
+  PeerInfo,
+  Transport,
+  TransportContext,
+  TransportEvents,
+} from '../transport/types.ts';
 import type { SimChannelEnd } from './channel.ts';
 import type { SimHost } from './host.ts';
 import type { SimNetwork } from './network.ts';
@@ -114,12 +121,17 @@ export class SimTransport implements Transport {
       this.#net.scheduler.setTimer(trusted.delay, () => {
         if (opts.expectNodeId !== undefined && peer.nodeId !== opts.expectNodeId) {
           end.close('unexpected peer');
-          if (this.active) this.#events!.dialFailed(address, new HandshakeError('unexpected-peer', 'trusted link to another node'));
+          if (this.active)
+            this.#events!.dialFailed(
+              address,
+              new HandshakeError('unexpected-peer', 'trusted link to another node'),
+            );
           return;
         }
         const link = this.#trusted(end, peer, true);
         if (link) this.#events!.link(link, address);
-        else if (this.active) this.#events!.dialFailed(address, new HandshakeError('refused', 'link refused'));
+        else if (this.active)
+          this.#events!.dialFailed(address, new HandshakeError('refused', 'link refused'));
       });
       return;
     }

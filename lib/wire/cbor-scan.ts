@@ -86,7 +86,8 @@ export function scanCbor(bytes: Uint8Array, limits: ScanLimits): void {
       case 3: {
         const len = argument(info);
         need(len);
-        if (major === 3 && text(bytes, pos, pos + len) === undefined) fail('malformed', 'invalid UTF-8 in text string');
+        if (major === 3 && text(bytes, pos, pos + len) === undefined)
+          fail('malformed', 'invalid UTF-8 in text string');
         pos += len;
         return;
       }

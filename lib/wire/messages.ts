@@ -3,11 +3,15 @@
  * [WIRE_VERSION, typeCode, body]; the body is validated by the type's schema.
  * Codes are stable: never reuse one.
  */
-import { clusterField, nodeIdField, nonceField, publicKeyField, signatureField } from './fields.ts';
+
 import { claimField } from './claims.ts';
-import { array, bool, type Infer, type Schema, struct, text, u32 } from './schema.ts';
+import { clusterField, nodeIdField, nonceField, publicKeyField, signatureField } from './fields.ts';
+import { array, bool, bytes, type Infer, type Schema, struct, text, u32 } from './schema.ts';
 
 export const WIRE_VERSION = 1;
+
+/** Largest packed digest or id list in one frame (3,000 digest records). */
+export const DIGEST_PAGE_BYTES = 63_000;
 
 export const registry = {
   /** Handshake 1/4, dialer → acceptor: who I am, a fresh nonce. */
@@ -36,11 +40,15 @@ export const registry = {
   /** Lifeguard: the witness could not reach the target (tells the requester its own path is fine). */
   nack: { code: 13, body: struct({ seq: u32 }) },
   gossip: { code: 14, body: struct({ g: array(claimField, 64) }) },
-  /** Full-state exchange, paged: the current claims of every member the sender knows. */
-  'push-pull': {
-    code: 15,
-    body: struct({ seq: u32, join: bool, reply: bool, last: bool, claims: array(claimField, 4096) }),
-  },
+  /**
+   * Push-pull, step 1: a digest of every member the sender knows, paged. `d` packs fixed
+   * 21-byte records: node id (16), incarnation (u32 big-endian), state code (1).
+   */
+  digest: { code: 15, body: struct({ seq: u32, last: bool, d: bytes(0, DIGEST_PAGE_BYTES) }) },
+  /** Push-pull, step 2 (reply) or 3 (answer to `want`): the claims the other side lacks, paged. */
+  claims: { code: 17, body: struct({ seq: u32, reply: bool, last: bool, claims: array(claimField, 4096) }) },
+  /** Push-pull, step 2: ids (16 bytes each, packed) whose claims the digest's sender has newer. */
+  want: { code: 18, body: struct({ seq: u32, ids: bytes(0, DIGEST_PAGE_BYTES) }) },
   /** The sender's current direct links (for choosing indirect-probe witnesses). */
   neighbours: { code: 16, body: struct({ ids: array(nodeIdField, 256) }) },
 } as const satisfies Record<string, { code: number; body: Schema<object> }>;

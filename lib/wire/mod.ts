@@ -1,9 +1,5 @@
 export { decodeCbor, encodeCbor } from './cbor.ts';
 export { type ScanLimits, scanCbor } from './cbor-scan.ts';
-export { DEFAULT_WIRE_LIMITS, decodeMessage, encodeMessage, type WireLimits } from './codec.ts';
-export { WireError, type WireErrorCode } from './errors.ts';
-export { type Message, type MessageOf, type MessageType, registry, WIRE_VERSION } from './messages.ts';
-export * as schema from './schema.ts';
 export {
   addressesField,
   type ClaimBody,
@@ -14,3 +10,14 @@ export {
   metaField,
   type WireClaim,
 } from './claims.ts';
+export { DEFAULT_WIRE_LIMITS, decodeMessage, encodeMessage, type WireLimits } from './codec.ts';
+export { WireError, type WireErrorCode } from './errors.ts';
+export {
+  DIGEST_PAGE_BYTES,
+  type Message,
+  type MessageOf,
+  type MessageType,
+  registry,
+  WIRE_VERSION,
+} from './messages.ts';
+export * as schema from './schema.ts';

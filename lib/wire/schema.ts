@@ -178,7 +178,10 @@ type Tagged<T extends string, V extends Variants> = {
  * A map whose `tag` field names which struct the rest of it is (a tagged union). The
  * variant schemas describe the other fields; the tag is checked and kept in the output.
  */
-export function tagged<const T extends string, V extends Variants>(tag: T, variants: V): Schema<Tagged<T, V>> {
+export function tagged<const T extends string, V extends Variants>(
+  tag: T,
+  variants: V,
+): Schema<Tagged<T, V>> {
   return {
     desc: { kind: 'tagged', tag, variants },
     parse(v, path) {

@@ -36,8 +36,12 @@ function setup(heartbeat = {}) {
   });
   core.bootstrap();
   const alive = (id: NodeIdentity, incarnation: number) => signClaim(id, 'alive', { incarnation });
-  const accuse = (kind: 'suspect' | 'unreachable', subject: NodeIdentity, incarnation: number, by = accuser) =>
-    signClaim(by, kind, { incarnation, subject: subject.nodeId });
+  const accuse = (
+    kind: 'suspect' | 'unreachable',
+    subject: NodeIdentity,
+    incarnation: number,
+    by = accuser,
+  ) => signClaim(by, kind, { incarnation, subject: subject.nodeId });
   const leave = (id: NodeIdentity, incarnation: number) => signClaim(id, 'leave', { incarnation });
   const apply = (...claims: Claim[]) => core.applyClaims(claims);
   const state = () => core.stateOf(other.nodeId);
@@ -96,7 +100,11 @@ export const membershipRuleCases: Suite = {
 
   'claims below the current incarnation are ignored'() {
     const t = setup();
-    t.apply(t.alive(t.other, INC + 5), t.accuse('suspect', t.other, INC + 4), t.accuse('unreachable', t.other, INC));
+    t.apply(
+      t.alive(t.other, INC + 5),
+      t.accuse('suspect', t.other, INC + 4),
+      t.accuse('unreachable', t.other, INC),
+    );
     assert.equal(t.state(), NodeState.Active);
     assert.equal(t.inc(), INC + 5);
   },
@@ -199,15 +207,30 @@ export const membershipRuleCases: Suite = {
     q.push(a!);
     q.push(b!);
     q.push(c!);
-    const size = a!.size;
-    assert.deepEqual(q.take(size * 2 + 1, 3), [c, b], 'newest first, within budget');
-    assert.deepEqual(q.take(size * 2 + 1, 3), [a, c], 'then the least sent');
+    const budget = a!.size * 2 + 1;
+    const wide = a!.size * 3 + 1;
+    assert.deepEqual(q.take(budget, 3, 'p1', 100), [c, b], 'newest first, within budget');
+    assert.deepEqual(q.take(budget, 3, 'p2', 100), [a, c], 'then the least sent');
     const newer = signClaim(ids[1]!, 'alive', { incarnation: 2 });
     q.push(newer);
-    assert.deepEqual(q.take(size * 3 + 1, 3), [newer, a, c], 'a newer claim about b replaced the old one');
-    assert.deepEqual(q.take(size * 3 + 1, 3), [newer, a], 'c was retired after its third transmission');
-    assert.deepEqual(q.take(size * 3 + 1, 3), [newer], 'then a');
+    assert.deepEqual(q.take(wide, 3, 'p3', 100), [newer, a, c], 'a newer claim about b replaced the old one');
+    assert.deepEqual(q.take(wide, 3, 'p4', 100), [newer, a], 'c was retired after its third transmission');
+    assert.deepEqual(q.take(wide, 3, 'p5', 100), [newer], 'then a');
     assert.equal(q.size, 0);
+  },
+
+  'retransmit queue never sends a claim to a neighbour that has it, and retires it once all have'() {
+    const q = new RetransmitQueue(16);
+    const a = signClaim(NodeIdentity.fromSecretKey(new Uint8Array(32).fill(1)), 'alive', { incarnation: 1 });
+    const b = signClaim(NodeIdentity.fromSecretKey(new Uint8Array(32).fill(2)), 'alive', { incarnation: 1 });
+    q.push(a, 'n1'); // received from n1
+    q.push(b);
+    assert.deepEqual(q.take(10_000, 50, 'n1', 3), [b], 'a came from n1');
+    assert.deepEqual(q.take(10_000, 50, 'n1', 3), [], 'n1 has both now');
+    q.markKnown(b, 'n2');
+    assert.deepEqual(q.take(10_000, 50, 'n2', 3), [a]);
+    assert.deepEqual(q.take(10_000, 50, 'n3', 3), [a, b]);
+    assert.equal(q.size, 0, 'every one of the 3 neighbours has both');
   },
 
   'retransmit queue keeps at most maxDepth entries, dropping the most-sent'() {
@@ -216,17 +239,24 @@ export const membershipRuleCases: Suite = {
       signClaim(NodeIdentity.fromSecretKey(new Uint8Array(32).fill(i + 1)), 'alive', { incarnation: 1 }),
     );
     for (const c of claims.slice(0, 4)) q.push(c);
-    q.take(10_000, 10);
+    q.take(10_000, 10, 'p1', 100);
     for (const c of claims.slice(4)) q.push(c);
     assert.equal(q.size, 16);
-    const left = q.take(100_000, 10);
+    const left = q.take(100_000, 10, 'p2', 100);
     for (const c of claims.slice(4)) assert.ok(left.includes(c), 'the never-sent survive');
   },
 
   'heartbeat config: defaults as designed, invalid values refused'() {
     const c = heartbeatConfig();
     assert.deepEqual(
-      [c.probeIntervalMs, c.pingTimeoutMs, c.suspectTimeoutMs, c.indirectWitnesses, c.gossipIntervalMs, c.gossipFanout],
+      [
+        c.probeIntervalMs,
+        c.pingTimeoutMs,
+        c.suspectTimeoutMs,
+        c.indirectWitnesses,
+        c.gossipIntervalMs,
+        c.gossipFanout,
+      ],
       [1000, 500, 5000, 3, 200, 3],
     );
     assert.throws(() => heartbeatConfig({ probeIntervalMs: 0 }), /probeIntervalMs/);

@@ -2,7 +2,11 @@ import { NodeState } from '../../lib/membership/node-state.ts';
 import { SimCluster, type SimClusterOptions } from '../../lib/sim/mod.ts';
 
 export async function cluster(opts: Partial<SimClusterOptions> & { nodes: number }): Promise<SimCluster> {
-  return SimCluster.create({ seed: 1, network: { linkAuth: opts.nodes > 30 ? 'trusted' : 'handshake' }, ...opts });
+  return SimCluster.create({
+    seed: 1,
+    network: { linkAuth: opts.nodes > 30 ? 'trusted' : 'handshake' },
+    ...opts,
+  });
 }
 
 /** Runs in steps until `done()` or `maxMs` elapsed; returns the virtual time it took. */
@@ -14,7 +18,10 @@ export function runUntil(c: SimCluster, done: () => boolean, maxMs: number, step
 
 /** How every live node other than `m` sees node `m`. */
 export function viewsOf(c: SimCluster, m: number): Array<NodeState | undefined> {
-  return c.live().filter((o) => o !== m).map((o) => c.viewOf(o, m));
+  return c
+    .live()
+    .filter((o) => o !== m)
+    .map((o) => c.viewOf(o, m));
 }
 
 export function allSee(c: SimCluster, m: number, state: NodeState): boolean {

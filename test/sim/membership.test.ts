@@ -14,6 +14,7 @@ describe('membership in simulation', () => {
     const took = runUntil(c, () => converged(c), 30_000);
     expect(converged(c)).toBe(true);
     expect(took).toBeLessThan(5_000);
+    c.runFor(3_000); // links are topped up once a second
     expect(c.nodes.every((n) => n.node.links().length === 15)).toBe(true);
     expect(c.observer.convergedAtMs).toBeDefined();
   });
@@ -147,7 +148,12 @@ describe('membership in simulation', () => {
 
   it('the same seed reproduces the same run exactly', async () => {
     const run = async (seed: number) => {
-      const c = await cluster({ nodes: 12, seed, maxLinks: 6, network: { loss: 0.05, linkAuth: 'handshake' } });
+      const c = await cluster({
+        nodes: 12,
+        seed,
+        maxLinks: 6,
+        network: { loss: 0.05, linkAuth: 'handshake' },
+      });
       c.runFor(8_000);
       c.crash(3);
       c.runFor(10_000);
@@ -169,7 +175,11 @@ describe('Lifeguard and hostile input in simulation', () => {
       runUntil(c, () => converged(c), 30_000);
       c.nodes[5]!.host.throttle(1_000);
       c.runFor(120_000);
-      return { c, raised: c.nodes[5]!.node.metrics().suspicions, health: c.nodes[5]!.node.metrics().localHealth };
+      return {
+        c,
+        raised: c.nodes[5]!.node.metrics().suspicions,
+        health: c.nodes[5]!.node.metrics().localHealth,
+      };
     };
     const on = await run(true);
     expect(on.c.observer.unreachableLive.has(5)).toBe(false);
@@ -187,13 +197,18 @@ describe('Lifeguard and hostile input in simulation', () => {
     const target = c.nodes[0]!;
     const victim = c.nodes[1]!;
     const genuine = target.node.member(victim.identity.nodeId)!;
-    const alive = c.claims.verify(signClaim(victim.identity, 'alive', { incarnation: genuine.incarnation }).wire);
+    const alive = c.claims.verify(
+      signClaim(victim.identity, 'alive', { incarnation: genuine.incarnation }).wire,
+    );
     expect(alive).not.toBeNull();
     // A relay that alters a body keeps the victim's signature: it no longer verifies.
-    const body = decodeCbor(signClaim(victim.identity, 'alive', { incarnation: genuine.incarnation }).wire.b, {
-      maxDepth: 4,
-      maxItems: 32,
-    }) as Record<string, unknown>;
+    const body = decodeCbor(
+      signClaim(victim.identity, 'alive', { incarnation: genuine.incarnation }).wire.b,
+      {
+        maxDepth: 4,
+        maxItems: 32,
+      },
+    ) as Record<string, unknown>;
     const altered = encodeCbor({ ...body, i: genuine.incarnation + 10 });
     const victimSig = signClaim(victim.identity, 'alive', { incarnation: genuine.incarnation }).wire.s;
     // A leave "from the victim" signed by someone else.
@@ -226,11 +241,24 @@ describe('Lifeguard and hostile input in simulation', () => {
     link.send(Uint8Array.of(0xff, 0x00, 0x01));
     link.sendDatagram(encodeCbor([1, 999, {}]));
     link.send(new Uint8Array(70_000));
-    link.send(encodeMessage({ type: 'hello', cluster: 'sim', node: new Uint8Array(16), key: new Uint8Array(32), nonce: new Uint8Array(32) }));
+    link.send(
+      encodeMessage({
+        type: 'hello',
+        cluster: 'sim',
+        node: new Uint8Array(16),
+        key: new Uint8Array(32),
+        nonce: new Uint8Array(32),
+      }),
+    );
     c.runFor(1_000);
     const m = target.node.metrics();
     expect(m.framesRejected).toBe(4);
-    expect(m.framesRejectedBy).toMatchObject({ forbidden: 1, 'unknown-type': 1, 'too-large': 1, 'unexpected-type': 1 });
+    expect(m.framesRejectedBy).toMatchObject({
+      forbidden: 1,
+      'unknown-type': 1,
+      'too-large': 1,
+      'unexpected-type': 1,
+    });
     c.crash(2);
     runUntil(c, () => allSee(c, 2, NodeState.Unreachable), 20_000);
     expect(allSee(c, 2, NodeState.Unreachable)).toBe(true);
