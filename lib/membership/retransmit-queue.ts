@@ -68,7 +68,10 @@ export class RetransmitQueue {
     };
     this.#byKey.set(key, entry);
     let keys = this.#bySubject.get(claim.subject);
-    if (!keys) this.#bySubject.set(claim.subject, (keys = new Set()));
+    if (!keys) {
+      keys = new Set();
+      this.#bySubject.set(claim.subject, keys);
+    }
     keys.add(key);
     this.#bucket(0).items.push(entry);
     if (this.#byKey.size > this.#maxDepth) this.#prune();

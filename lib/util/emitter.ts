@@ -4,7 +4,10 @@ export class Emitter<Events extends Record<string, unknown>> {
 
   on<K extends keyof Events>(type: K, fn: (payload: Events[K]) => void): () => void {
     let set = this.#handlers.get(type);
-    if (!set) this.#handlers.set(type, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#handlers.set(type, set);
+    }
     set.add(fn as (payload: never) => void);
     return () => this.off(type, fn);
   }
