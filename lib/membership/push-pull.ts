@@ -10,7 +10,7 @@
  *   A → B  claims (answer to want)
  */
 import type { TimerId } from '../time/types.ts';
-import { concatBytes, fromHex, toHex } from '../util/bytes.ts';
+import { concatBytes } from '../util/bytes.ts';
 import { DIGEST_PAGE_BYTES, type MessageOf } from '../wire/messages.ts';
 import type { Claim } from './claims.ts';
 import type { MembershipContext } from './context.ts';
@@ -59,20 +59,21 @@ export class PushPull {
   start(to: string): void {
     const { table } = this.#ctx;
     const seq = this.#seq++;
-    const records: Uint8Array[] = [];
-    for (const i of table.known()) {
-      const r = new Uint8Array(RECORD);
-      r.set(fromHex(table.ids.idOf(i)), 0);
-      new DataView(r.buffer).setUint32(16, table.incarnation(i));
-      // Others know a joining node as Active: that is what its alive claim says.
-      r[20] = table.state(i) === StateCode.Joining ? StateCode.Active : table.state(i);
-      records.push(r);
-    }
+    const members = [...table.known()];
     this.#ctx.metrics.pushPulls++;
-    for (let p = 0; p === 0 || p * RECORDS_PER_PAGE < records.length; p++) {
-      const page = records.slice(p * RECORDS_PER_PAGE, (p + 1) * RECORDS_PER_PAGE);
-      const last = (p + 1) * RECORDS_PER_PAGE >= records.length;
-      this.#ctx.send(to, 'stream', { type: 'digest', seq, last, d: concatBytes(...page) });
+    for (let p = 0; p === 0 || p * RECORDS_PER_PAGE < members.length; p++) {
+      const slice = members.slice(p * RECORDS_PER_PAGE, (p + 1) * RECORDS_PER_PAGE);
+      const d = new Uint8Array(slice.length * RECORD);
+      const view = new DataView(d.buffer);
+      slice.forEach((i, k) => {
+        const off = k * RECORD;
+        d.set(table.ids.bytesOf(i), off);
+        view.setUint32(off + 16, table.incarnation(i));
+        // Others know a joining node as Active: that is what its alive claim says.
+        d[off + 20] = table.state(i) === StateCode.Joining ? StateCode.Active : table.state(i);
+      });
+      const last = (p + 1) * RECORDS_PER_PAGE >= members.length;
+      this.#ctx.send(to, 'stream', { type: 'digest', seq, last, d });
     }
   }
 
@@ -117,7 +118,7 @@ export class PushPull {
         const incarnation = view.getUint32(off + 16);
         const state = page[off + 20]!;
         if (state < StateCode.Active || state > StateCode.Left) continue;
-        const i = table.ids.lookup(toHex(id));
+        const i = table.ids.lookupBytes(id);
         const mine = i === undefined ? StateCode.Unknown : table.state(i);
         if (i === undefined || mine === StateCode.Unknown) {
           want.push(id);
@@ -168,7 +169,7 @@ export class PushPull {
     const { table } = this.#ctx;
     const send: Claim[] = [];
     for (let off = 0; off < msg.ids.length; off += 16) {
-      const i = table.ids.lookup(toHex(msg.ids.subarray(off, off + 16)));
+      const i = table.ids.lookupBytes(msg.ids.subarray(off, off + 16));
       if (i !== undefined && table.state(i) !== StateCode.Unknown) send.push(...this.#hooks.claimsOf(i));
     }
     this.#sendClaims(from, msg.seq, false, send);

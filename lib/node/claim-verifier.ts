@@ -19,14 +19,22 @@ export interface ClaimVerifierStats {
 }
 
 interface Memo {
+  sig: Uint8Array;
   body: Uint8Array;
   claim: Claim | null;
+}
+
+/** The first 48 bits of a signature: a numeric map key (hashing a number is cheaper than a string). */
+function head48(b: Uint8Array): number {
+  return b[0]! * 2 ** 40 + b[1]! * 2 ** 32 + b[2]! * 2 ** 24 + b[3]! * 2 ** 16 + b[4]! * 2 ** 8 + b[5]!;
 }
 
 export class ClaimVerifier {
   readonly #verifier: SignatureVerifier;
   readonly #capacity: number;
-  readonly #memo = new Map<string, Memo>();
+  /** Signature head → memo entries (usually one). Insertion order gives FIFO eviction. */
+  readonly #memo = new Map<number, Memo | Memo[]>();
+  #size = 0;
   readonly #stats = { verified: 0, rejected: 0, memoHits: 0 };
 
   constructor(verifier: SignatureVerifier, capacity = 16_384) {
@@ -39,9 +47,9 @@ export class ClaimVerifier {
    * throws. Synchronous when the memo knows the claim or the verifier is synchronous.
    */
   verify(wire: WireClaim, admit?: (claim: Claim) => boolean): MaybePromise<Claim | null> {
-    const key = String.fromCharCode.apply(null, wire.s as unknown as number[]);
-    const known = this.#memo.get(key);
-    if (known && equalBytes(known.body, wire.b)) {
+    const key = head48(wire.s);
+    const known = this.#find(key, wire);
+    if (known) {
       this.#stats.memoHits++;
       return known.claim && (!admit || admit(known.claim)) ? known.claim : null;
     }
@@ -64,14 +72,30 @@ export class ClaimVerifier {
   }
 
   stats(): ClaimVerifierStats {
-    return { ...this.#stats, size: this.#memo.size };
+    return { ...this.#stats, size: this.#size };
   }
 
-  #remember(key: string, claim: Claim, ok: boolean): Claim | null {
+  #find(key: number, wire: WireClaim): Memo | undefined {
+    const hit = this.#memo.get(key);
+    if (hit === undefined) return undefined;
+    for (const m of Array.isArray(hit) ? hit : [hit]) {
+      if (equalBytes(m.sig, wire.s) && equalBytes(m.body, wire.b)) return m;
+    }
+    return undefined;
+  }
+
+  #remember(key: number, claim: Claim, ok: boolean): Claim | null {
     if (ok) this.#stats.verified++;
     else this.#stats.rejected++;
-    if (this.#memo.size >= this.#capacity) this.#memo.delete(this.#memo.keys().next().value!);
-    this.#memo.set(key, { body: claim.wire.b, claim: ok ? claim : null });
+    if (this.#size >= this.#capacity) {
+      const [oldest, entry] = this.#memo.entries().next().value!;
+      this.#memo.delete(oldest);
+      this.#size -= Array.isArray(entry) ? entry.length : 1;
+    }
+    const memo: Memo = { sig: claim.wire.s, body: claim.wire.b, claim: ok ? claim : null };
+    const prev = this.#memo.get(key);
+    this.#memo.set(key, prev === undefined ? memo : Array.isArray(prev) ? [...prev, memo] : [prev, memo]);
+    this.#size++;
     return ok ? claim : null;
   }
 }

@@ -1,7 +1,9 @@
 /**
- * Signed membership claims. On the wire a claim is {b, s}: `b` is the CBOR body exactly as
- * the signer encoded it and `s` its signature, so verification runs over the bytes received
- * (never a re-encoding). The body says which kind of claim it is:
+ * Signed membership claims. A claim is {b, s}: `b` is the CBOR body exactly as the signer
+ * encoded it and `s` its signature, so verification runs over the bytes received (never a
+ * re-encoding). Lists of claims travel packed into one byte string — per claim a 2-byte
+ * big-endian body length, the body, the 64-byte signature — which costs a copy to write and
+ * a slice to read, instead of a CBOR map per claim. The body says which kind of claim it is:
  *
  *   k: 'a' alive        {key, i, m?, ad?}  signed by the member itself (key = its key)
  *   k: 'l' leave        {key, i}           signed by the member itself
@@ -11,8 +13,8 @@
  * `i` is the subject's incarnation the claim refers to.
  */
 import { decodeCbor } from './cbor.ts';
-import { nodeIdField, publicKeyField, signatureField } from './fields.ts';
-import { array, bytes, dict, type Infer, struct, tagged, text, u32 } from './schema.ts';
+import { nodeIdField, publicKeyField } from './fields.ts';
+import { array, bad, dict, type Infer, type Schema, struct, tagged, text, u32 } from './schema.ts';
 
 /** Largest encoded claim body (keeps one claim well inside a datagram). */
 export const MAX_CLAIM_BODY_BYTES = 1024;
@@ -20,8 +22,63 @@ export const MAX_CLAIM_BODY_BYTES = 1024;
 export const metaField = dict(text(1, 32, /^[A-Za-z0-9._-]+$/), text(0, 256), 16);
 export const addressesField = array(text(1, 256), 4);
 
-export const claimField = struct({ b: bytes(1, MAX_CLAIM_BODY_BYTES), s: signatureField });
-export type WireClaim = Infer<typeof claimField>;
+export interface WireClaim {
+  readonly b: Uint8Array;
+  readonly s: Uint8Array;
+}
+
+const SIG = 64;
+
+/** Packed form of claims sent often (a claim is gossiped to many peers); weakly held. */
+const packedCache = new WeakMap<WireClaim, Uint8Array>();
+
+function packed(c: WireClaim): Uint8Array {
+  let p = packedCache.get(c);
+  if (!p) {
+    p = new Uint8Array(2 + c.b.length + c.s.length);
+    p[0] = c.b.length >> 8;
+    p[1] = c.b.length & 0xff;
+    p.set(c.b, 2);
+    p.set(c.s, 2 + c.b.length);
+    packedCache.set(c, p);
+  }
+  return p;
+}
+
+/** A packed list of at most `max` claims (see the file comment for the layout). */
+export function claimList(max: number): Schema<WireClaim[]> {
+  return {
+    desc: { kind: 'custom', name: 'claimList', max },
+    parse(v, path) {
+      if (!(v instanceof Uint8Array)) bad(path, 'expected packed claims (bytes)');
+      const out: WireClaim[] = [];
+      const view = new DataView(v.buffer, v.byteOffset, v.byteLength);
+      let off = 0;
+      while (off < v.length) {
+        if (out.length >= max) bad(path, `more than ${max} claims`);
+        if (off + 2 > v.length) bad(path, 'truncated claim length');
+        const len = view.getUint16(off);
+        if (len < 1 || len > MAX_CLAIM_BODY_BYTES) bad(path, `claim body of ${len} bytes`);
+        if (off + 2 + len + SIG > v.length) bad(path, 'truncated claim');
+        out.push({ b: v.subarray(off + 2, off + 2 + len), s: v.subarray(off + 2 + len, off + 2 + len + SIG) });
+        off += 2 + len + SIG;
+      }
+      return out;
+    },
+    lower(claims) {
+      const parts = claims.map(packed);
+      let size = 0;
+      for (const p of parts) size += p.length;
+      const out = new Uint8Array(size);
+      let off = 0;
+      for (const p of parts) {
+        out.set(p, off);
+        off += p.length;
+      }
+      return out;
+    },
+  };
+}
 
 export const claimBody = tagged('k', {
   a: struct({ key: publicKeyField, i: u32 }, { m: metaField, ad: addressesField }),

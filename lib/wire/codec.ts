@@ -1,6 +1,7 @@
 import { decodeCbor, encodeCbor } from './cbor.ts';
 import { WireError } from './errors.ts';
 import { type Message, type MessageType, registry, typeByCode, WIRE_VERSION } from './messages.ts';
+import type { Schema } from './schema.ts';
 
 export interface WireLimits {
   /** Largest frame accepted or produced, in bytes. Default 64 KiB. */
@@ -26,8 +27,10 @@ export function encodeMessage(msg: Message, opts?: Partial<WireLimits>): Uint8Ar
   const entry = registry[msg.type as MessageType] as (typeof registry)[MessageType] | undefined;
   if (!entry) throw new WireError('unknown-type', `no message type ${JSON.stringify(msg.type)}`);
   const { type: _type, ...body } = msg;
-  const checked = entry.body.parse(body, msg.type);
-  const frame = encodeCbor([WIRE_VERSION, entry.code, checked]);
+  // Lower to the wire form, then check it exactly as a peer will.
+  const wire = (entry.body as Schema<object>).lower(body);
+  entry.body.parse(wire, msg.type);
+  const frame = encodeCbor([WIRE_VERSION, entry.code, wire]);
   const { maxFrameBytes } = limitsOf(opts);
   if (frame.length > maxFrameBytes) {
     throw new WireError('too-large', `${msg.type} frame is ${frame.length} bytes > ${maxFrameBytes}`);

@@ -4,7 +4,7 @@
  * Codes are stable: never reuse one.
  */
 
-import { claimField } from './claims.ts';
+import { claimList } from './claims.ts';
 import { clusterField, nodeIdField, nonceField, publicKeyField, signatureField } from './fields.ts';
 import { array, bool, bytes, type Infer, type Schema, struct, text, u32 } from './schema.ts';
 
@@ -33,20 +33,20 @@ export const registry = {
 
   // ---- membership (SWIM + Lifeguard); `g` carries piggybacked claims ----
   /** Probe. `to` names the intended target so a misrouted probe is not acknowledged. */
-  ping: { code: 10, body: struct({ seq: u32, to: nodeIdField }, { g: array(claimField, 64) }) },
-  ack: { code: 11, body: struct({ seq: u32 }, { g: array(claimField, 64) }) },
+  ping: { code: 10, body: struct({ seq: u32, to: nodeIdField }, { g: claimList(64) }) },
+  ack: { code: 11, body: struct({ seq: u32 }, { g: claimList(64) }) },
   /** Ask a witness to probe `target` on our behalf. */
-  'ping-req': { code: 12, body: struct({ seq: u32, target: nodeIdField }, { g: array(claimField, 64) }) },
+  'ping-req': { code: 12, body: struct({ seq: u32, target: nodeIdField }, { g: claimList(64) }) },
   /** Lifeguard: the witness could not reach the target (tells the requester its own path is fine). */
   nack: { code: 13, body: struct({ seq: u32 }) },
-  gossip: { code: 14, body: struct({ g: array(claimField, 64) }) },
+  gossip: { code: 14, body: struct({ g: claimList(64) }) },
   /**
    * Push-pull, step 1: a digest of every member the sender knows, paged. `d` packs fixed
    * 21-byte records: node id (16), incarnation (u32 big-endian), state code (1).
    */
   digest: { code: 15, body: struct({ seq: u32, last: bool, d: bytes(0, DIGEST_PAGE_BYTES) }) },
   /** Push-pull, step 2 (reply) or 3 (answer to `want`): the claims the other side lacks, paged. */
-  claims: { code: 17, body: struct({ seq: u32, reply: bool, last: bool, claims: array(claimField, 4096) }) },
+  claims: { code: 17, body: struct({ seq: u32, reply: bool, last: bool, claims: claimList(4096) }) },
   /** Push-pull, step 2: ids (16 bytes each, packed) whose claims the digest's sender has newer. */
   want: { code: 18, body: struct({ seq: u32, ids: bytes(0, DIGEST_PAGE_BYTES) }) },
   /** The sender's current direct links (for choosing indirect-probe witnesses). */

@@ -4,7 +4,7 @@ export {
   addressesField,
   type ClaimBody,
   claimBody,
-  claimField,
+  claimList,
   decodeClaimBody,
   MAX_CLAIM_BODY_BYTES,
   metaField,

@@ -17,16 +17,22 @@ export type SchemaDesc =
   | { kind: 'array'; item: Schema<unknown>; max: number }
   | { kind: 'dict'; key: Schema<string>; value: Schema<unknown>; max: number }
   | { kind: 'struct'; required: Record<string, Schema<unknown>>; optional: Record<string, Schema<unknown>> }
-  | { kind: 'tagged'; tag: string; variants: Record<string, Schema<object>> };
+  | { kind: 'tagged'; tag: string; variants: Record<string, Schema<object>> }
+  | { kind: 'custom'; name: string; max: number };
 
 export interface Schema<T> {
   readonly desc: SchemaDesc;
+  /** Validates a decoded (wire) value and builds the typed value. Throws WireError. */
   parse(value: unknown, path: string): T;
+  /** The wire value for a typed value (most schemas: the value itself). */
+  lower(value: T): unknown;
 }
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
-function bad(path: string, what: string): never {
+const same = <T>(v: T): unknown => v;
+
+export function bad(path: string, what: string): never {
   throw new WireError('invalid-field', what, path || '(root)');
 }
 
@@ -39,6 +45,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function int(min: number, max: number): Schema<number> {
   return {
     desc: { kind: 'int', min, max },
+    lower: same,
     parse(v, path) {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
         bad(path, `expected an integer in [${min}, ${max}]`);
@@ -54,6 +61,7 @@ export const u32 = uint(0xffffffff);
 export function float(min: number, max: number): Schema<number> {
   return {
     desc: { kind: 'float', min, max },
+    lower: same,
     parse(v, path) {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
         bad(path, `expected a finite number in [${min}, ${max}]`);
@@ -65,6 +73,7 @@ export function float(min: number, max: number): Schema<number> {
 
 export const bool: Schema<boolean> = {
   desc: { kind: 'bool' },
+  lower: same,
   parse(v, path) {
     if (typeof v !== 'boolean') bad(path, 'expected a boolean');
     return v;
@@ -74,6 +83,7 @@ export const bool: Schema<boolean> = {
 export function bytes(min: number, max = min): Schema<Uint8Array> {
   return {
     desc: { kind: 'bytes', min, max },
+    lower: same,
     parse(v, path) {
       if (!(v instanceof Uint8Array) || v.length < min || v.length > max) {
         bad(path, min === max ? `expected ${min} bytes` : `expected ${min}..${max} bytes`);
@@ -86,6 +96,7 @@ export function bytes(min: number, max = min): Schema<Uint8Array> {
 export function text(min: number, max: number, pattern?: RegExp): Schema<string> {
   return {
     desc: pattern ? { kind: 'text', min, max, pattern } : { kind: 'text', min, max },
+    lower: same,
     parse(v, path) {
       if (typeof v !== 'string' || v.length < min || v.length > max) {
         bad(path, `expected a string of ${min}..${max} characters`);
@@ -99,6 +110,7 @@ export function text(min: number, max: number, pattern?: RegExp): Schema<string>
 export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {
   return {
     desc: { kind: 'enum', values },
+    lower: same,
     parse(v, path) {
       if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
         bad(path, `expected one of ${values.join(', ')}`);
@@ -111,6 +123,7 @@ export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {
 export function array<T>(item: Schema<T>, max: number): Schema<T[]> {
   return {
     desc: { kind: 'array', item, max },
+    lower: (v) => v.map((x) => item.lower(x)),
     parse(v, path) {
       if (!Array.isArray(v) || v.length > max) bad(path, `expected an array of at most ${max} items`);
       const out: T[] = new Array(v.length);
@@ -124,6 +137,7 @@ export function array<T>(item: Schema<T>, max: number): Schema<T[]> {
 export function dict<V>(key: Schema<string>, value: Schema<V>, max: number): Schema<Record<string, V>> {
   return {
     desc: { kind: 'dict', key, value, max },
+    lower: (v) => Object.fromEntries(Object.entries(v).map(([k, x]) => [k, value.lower(x)])),
     parse(v, path) {
       if (!isPlainObject(v)) bad(path, 'expected a map');
       const entries = Object.entries(v);
@@ -150,6 +164,16 @@ export function struct<R extends Shape, O extends Shape = Record<never, never>>(
   const opt = (optional ?? {}) as O;
   return {
     desc: { kind: 'struct', required, optional: opt },
+    lower(v) {
+      const out: Record<string, unknown> = {};
+      const fields = v as Record<string, unknown>;
+      for (const k of Object.keys(fields)) {
+        const s = Object.hasOwn(required, k) ? required[k] : Object.hasOwn(opt, k) ? opt[k] : undefined;
+        if (s && fields[k] !== undefined) out[k] = s.lower(fields[k]);
+        else if (!s) out[k] = fields[k]; // unknown: left for parse() to refuse
+      }
+      return out;
+    },
     parse(v, path) {
       if (!isPlainObject(v)) bad(path, 'expected a map');
       const out: Record<string, unknown> = {};
@@ -184,6 +208,11 @@ export function tagged<const T extends string, V extends Variants>(
 ): Schema<Tagged<T, V>> {
   return {
     desc: { kind: 'tagged', tag, variants },
+    lower(v) {
+      const { [tag]: which, ...rest } = v as Record<string, unknown>;
+      const variant = typeof which === 'string' && Object.hasOwn(variants, which) ? variants[which] : undefined;
+      return variant ? { [tag]: which, ...(variant.lower(rest) as object) } : v;
+    },
     parse(v, path) {
       if (!isPlainObject(v)) bad(path, 'expected a map');
       const which = v[tag];

@@ -50,6 +50,10 @@ export function arbitraryOf(schema: Schema<unknown>): fc.Arbitrary<unknown> {
       const opt = Object.fromEntries(Object.entries(d.optional).map(([k, s]) => [k, arbitraryOf(s)]));
       return fc.record({ ...req, ...opt }, { requiredKeys: Object.keys(req) });
     }
+    case 'custom':
+      return fc.array(fc.record({ b: fc.uint8Array({ minLength: 1, maxLength: 80 }), s: fc.uint8Array({ minLength: 64, maxLength: 64 }) }), {
+        maxLength: Math.min(d.max, 6),
+      });
     case 'tagged':
       return fc.oneof(
         ...Object.entries(d.variants).map(([name, s]) =>
@@ -95,6 +99,8 @@ export function sampleOf(schema: Schema<unknown>, r: SeededRandom): unknown {
       for (const [k, s] of Object.entries(d.optional)) if (r.next() < 0.5) out[k] = sampleOf(s, r);
       return out;
     }
+    case 'custom':
+      return Array.from({ length: small(d.max) }, () => ({ b: r.bytes(1 + r.int(80)), s: r.bytes(64) }));
     case 'tagged': {
       const names = Object.keys(d.variants);
       const name = names[r.int(names.length)]!;
