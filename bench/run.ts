@@ -1,11 +1,22 @@
 /**
- * npm run bench [name…]: runs the benchmarks and prints their figures. Figures are for
- * reading, never pass/fail. Names: crypto, wire.
+ * npm run bench [name…]: runs benchmarks and prints their figures (never pass/fail).
+ * Without names it runs the default set; `scale` and `load-5000` are long (tens of minutes)
+ * and run only when named.
  */
 import { cryptoBench } from './crypto.bench.ts';
+import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { wireBench } from './wire.bench.ts';
 
-const benches: Record<string, () => Promise<void>> = { crypto: cryptoBench, wire: wireBench };
+const benches: Record<string, () => Promise<void>> = {
+  crypto: cryptoBench,
+  wire: wireBench,
+  detection: detectionBench,
+  accuracy: accuracyBench,
+  load: () => loadBench([100, 1_000]),
+  'load-5000': () => loadBench([5_000]),
+  scale: scaleBench,
+};
+const DEFAULT = ['crypto', 'wire', 'detection', 'accuracy', 'load'];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !(w in benches));
@@ -14,4 +25,4 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`weftmesh benchmarks: node ${process.version}, ${new Date().toISOString()}`);
-for (const name of wanted.length ? wanted : Object.keys(benches)) await benches[name]!();
+for (const name of wanted.length ? wanted : DEFAULT) await benches[name]!();

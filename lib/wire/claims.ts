@@ -60,7 +60,10 @@ export function claimList(max: number): Schema<WireClaim[]> {
         const len = view.getUint16(off);
         if (len < 1 || len > MAX_CLAIM_BODY_BYTES) bad(path, `claim body of ${len} bytes`);
         if (off + 2 + len + SIG > v.length) bad(path, 'truncated claim');
-        out.push({ b: v.subarray(off + 2, off + 2 + len), s: v.subarray(off + 2 + len, off + 2 + len + SIG) });
+        out.push({
+          b: v.subarray(off + 2, off + 2 + len),
+          s: v.subarray(off + 2 + len, off + 2 + len + SIG),
+        });
         off += 2 + len + SIG;
       }
       return out;

@@ -210,7 +210,8 @@ export function tagged<const T extends string, V extends Variants>(
     desc: { kind: 'tagged', tag, variants },
     lower(v) {
       const { [tag]: which, ...rest } = v as Record<string, unknown>;
-      const variant = typeof which === 'string' && Object.hasOwn(variants, which) ? variants[which] : undefined;
+      const variant =
+        typeof which === 'string' && Object.hasOwn(variants, which) ? variants[which] : undefined;
       return variant ? { [tag]: which, ...(variant.lower(rest) as object) } : v;
     },
     parse(v, path) {

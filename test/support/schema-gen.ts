@@ -51,9 +51,15 @@ export function arbitraryOf(schema: Schema<unknown>): fc.Arbitrary<unknown> {
       return fc.record({ ...req, ...opt }, { requiredKeys: Object.keys(req) });
     }
     case 'custom':
-      return fc.array(fc.record({ b: fc.uint8Array({ minLength: 1, maxLength: 80 }), s: fc.uint8Array({ minLength: 64, maxLength: 64 }) }), {
-        maxLength: Math.min(d.max, 6),
-      });
+      return fc.array(
+        fc.record({
+          b: fc.uint8Array({ minLength: 1, maxLength: 80 }),
+          s: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+        }),
+        {
+          maxLength: Math.min(d.max, 6),
+        },
+      );
     case 'tagged':
       return fc.oneof(
         ...Object.entries(d.variants).map(([name, s]) =>

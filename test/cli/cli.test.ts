@@ -1,0 +1,89 @@
+// The built CLI (what `npm ci` installs as the `weftmesh` bin), run as a user would.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('weftmesh CLI', () => {
+  it('--version prints the package version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const r = cli('--version');
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe(pkg.version);
+  });
+
+  it('--help lists the commands; no arguments is a usage error', () => {
+    const r = cli('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/sim\s+run a deterministic/);
+    expect(r.out).toMatch(/demo\s+/);
+    expect(cli().code).toBe(2);
+  });
+
+  it('unknown commands and flags exit 2 with a message', () => {
+    const r = cli('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown command "frobnicate"/);
+    const f = cli('sim', '--bogus');
+    expect(f.code).toBe(2);
+    expect(f.err).toMatch(/bogus/);
+    const v = cli('sim', '--nodes', 'many');
+    expect(v.code).toBe(2);
+    expect(v.err).toMatch(/--nodes must be an integer/);
+    expect(cli('sim', '--loss', '1.5').code).toBe(2);
+    expect(cli('sim', '--link-auth', 'maybe').code).toBe(2);
+  });
+
+  it('sim --json reports convergence, detection, false positives and traffic; the seed reproduces it', () => {
+    const args = [
+      'sim',
+      '--nodes',
+      '12',
+      '--duration',
+      '20',
+      '--crash',
+      '1',
+      '--seed',
+      '3',
+      '--max-links',
+      '6',
+      '--json',
+    ];
+    const r = cli(...args);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.nodes).toBe(12);
+    expect(report.seed).toBe(3);
+    expect(report.simulatedMs).toBe(20_000);
+    expect(typeof report.convergedAtMs).toBe('number');
+    expect(report.detection.crashed).toBe(1);
+    expect(report.detection.firstSuspectMs.mean).toBeGreaterThan(0);
+    expect(report.detection.allUnreachableMs.max).toBeLessThan(15_000);
+    expect(report.falsePositives).toEqual({ suspected: 0, unreachable: 0 });
+    expect(report.traffic.msgsPerNodePerSec).toBeGreaterThan(0);
+    expect(report.config.maxLinks).toBe(6);
+    const again = JSON.parse(cli(...args).out);
+    expect({ ...again, wallMs: 0 }).toEqual({ ...report, wallMs: 0 });
+  });
+
+  it('sim prints a human report by default', () => {
+    const r = cli('sim', '--nodes', '8', '--duration', '10');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/converged at:\s+\d+ ms/);
+    expect(r.out).toMatch(/false positives:\s+0 suspicions/);
+  });
+
+  it('demo runs a small cluster, crashes a node and shows it Unreachable', () => {
+    const r = cli('demo', '--nodes', '5');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/converged after/);
+    expect(r.out).toMatch(/Unreachable/);
+    expect(cli('demo', '--nodes', '1').code).toBe(2);
+  });
+});
