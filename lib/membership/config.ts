@@ -33,7 +33,7 @@ export interface HeartbeatConfig {
   dynamicSuspicion: false | { maxMultiplier: number };
   /** Piggyback budget of one datagram (ping, ack, gossip), bytes. Default 1200. */
   maxDatagramBytes: number;
-  /** Pending updates kept for retransmission; the most-sent are dropped beyond it. Default 4096. */
+  /** Pending updates kept for retransmission; the most-sent are dropped beyond it (push-pull repairs). Default 1024. */
   maxQueueDepth: number;
   /** How often to re-contact a recently reaped member or a seed that is not linked. Default 10,000. */
   reconnectIntervalMs: number;
@@ -55,7 +55,7 @@ export const DEFAULT_HEARTBEAT: Readonly<HeartbeatConfig> = Object.freeze({
   maxLocalHealth: 8,
   dynamicSuspicion: false,
   maxDatagramBytes: 1200,
-  maxQueueDepth: 4096,
+  maxQueueDepth: 1024,
   reconnectIntervalMs: 10_000,
   recentlyReapedLimit: 256,
 });

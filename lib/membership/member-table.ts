@@ -15,9 +15,9 @@ export class MemberTable {
   #alive: Array<Claim | undefined> = [];
   /** The suspect / unreachable / leave claim behind a non-Active state (sparse). */
   readonly #accusation = new Map<number, Claim>();
-  /** Indices of members currently known (state ≠ Unknown), in insertion order. */
-  readonly #known = new Set<number>();
   readonly #counts = new Uint32Array(6);
+  /** One past the highest index ever set (iteration bound). */
+  #end = 0;
 
   constructor(ids: IdInterner) {
     this.ids = ids;
@@ -25,15 +25,19 @@ export class MemberTable {
 
   /** Members known (any state except Unknown). */
   get size(): number {
-    return this.#known.size;
+    let n = 0;
+    for (let s = StateCode.Joining; s <= StateCode.Left; s++) n += this.#counts[s]!;
+    return n;
   }
 
   count(state: StateCode): number {
     return this.#counts[state]!;
   }
 
-  known(): IterableIterator<number> {
-    return this.#known.values();
+  /** Indices of known members, ascending. A scan of the state column: no per-member set. */
+  *known(): IterableIterator<number> {
+    const state = this.#state;
+    for (let i = 0; i < this.#end; i++) if (state[i] !== StateCode.Unknown) yield i;
   }
 
   state(i: number): StateCode {
@@ -60,7 +64,7 @@ export class MemberTable {
   set(i: number, state: StateCode, incarnation: number, at: number, claim: Claim): void {
     this.#ensure(i);
     const old = this.#state[i]!;
-    this.#counts[old]!--;
+    if (old !== StateCode.Unknown) this.#counts[old]!--;
     this.#counts[state]!++;
     this.#state[i] = state;
     this.#incarnation[i] = incarnation;
@@ -71,24 +75,23 @@ export class MemberTable {
     } else {
       this.#accusation.set(i, claim);
     }
-    this.#known.add(i);
+    if (i >= this.#end) this.#end = i + 1;
   }
 
   /** A state change with no new claim (self: Joining → Active). */
   setState(i: number, state: StateCode, at: number): void {
     this.#ensure(i);
-    this.#counts[this.#state[i]!]!--;
+    if (this.#state[i] !== StateCode.Unknown) this.#counts[this.#state[i]!]!--;
     this.#counts[state]!++;
     this.#state[i] = state;
     this.#changedAt[i] = at;
-    this.#known.add(i);
+    if (i >= this.#end) this.#end = i + 1;
   }
 
   /** Forgets a member entirely (reaped). */
   remove(i: number): void {
-    if (!this.#known.delete(i)) return;
+    if (this.state(i) === StateCode.Unknown) return;
     this.#counts[this.#state[i]!]!--;
-    this.#counts[StateCode.Unknown]!++;
     this.#state[i] = StateCode.Unknown;
     this.#incarnation[i] = 0;
     this.#alive[i] = undefined;

@@ -19,8 +19,8 @@ interface Entry {
   key: string;
   transmits: number;
   live: boolean;
-  /** Neighbours known to have this claim. */
-  informed: Set<string>;
+  /** Neighbours known to have this claim (a short array: at most one per link). */
+  informed: string[];
 }
 
 /** Entries of one transmit count, newest last. Dropped entries stay as holes until compaction. */
@@ -64,7 +64,7 @@ export class RetransmitQueue {
       key,
       transmits: 0,
       live: true,
-      informed: new Set(from === undefined ? [] : [from]),
+      informed: from === undefined ? [] : [from],
     };
     this.#byKey.set(key, entry);
     let keys = this.#bySubject.get(claim.subject);
@@ -80,7 +80,9 @@ export class RetransmitQueue {
   /** `peer` evidently has `claim` (it sent it to us): do not send it back. */
   markKnown(claim: Claim, peer: string): void {
     const e = this.#byKey.get(keyOf(claim));
-    if (e && (e.claim === claim || equalBytes(e.claim.wire.s, claim.wire.s))) e.informed.add(peer);
+    if (e && (e.claim === claim || equalBytes(e.claim.wire.s, claim.wire.s)) && !e.informed.includes(peer)) {
+      e.informed.push(peer);
+    }
   }
 
   /**
@@ -104,14 +106,14 @@ export class RetransmitQueue {
         const e = bucket.items[i];
         if (!e?.live) continue;
         scanned++;
-        if (used + e.claim.size > budget || e.informed.has(peer)) continue;
+        if (used + e.claim.size > budget || e.informed.includes(peer)) continue;
         used += e.claim.size;
         out.push(e.claim);
         bucket.items[i] = undefined;
         bucket.holes++;
         e.transmits++;
-        e.informed.add(peer);
-        if (e.transmits >= limit || e.informed.size >= neighbours) this.#unindex(e);
+        e.informed.push(peer);
+        if (e.transmits >= limit || e.informed.length >= neighbours) this.#unindex(e);
         else up.push(e);
       }
       this.#tidy(bucket);
