@@ -39,7 +39,8 @@ const MAX_SCAN = 256;
 
 export class RetransmitQueue {
   readonly #byKey = new Map<string, Entry>();
-  readonly #bySubject = new Map<string, Set<string>>();
+  /** Suspicion entries per subject (their keys name the accuser too); everything else is keyed by subject. */
+  readonly #suspicionsOf = new Map<string, string[]>();
   readonly #buckets: Bucket[] = [];
   readonly #maxDepth: number;
 
@@ -67,12 +68,11 @@ export class RetransmitQueue {
       informed: from === undefined ? [] : [from],
     };
     this.#byKey.set(key, entry);
-    let keys = this.#bySubject.get(claim.subject);
-    if (!keys) {
-      keys = new Set();
-      this.#bySubject.set(claim.subject, keys);
+    if (claim.kind === 'suspect') {
+      const keys = this.#suspicionsOf.get(claim.subject);
+      if (keys) keys.push(key);
+      else this.#suspicionsOf.set(claim.subject, [key]);
     }
-    keys.add(key);
     this.#bucket(0).items.push(entry);
     if (this.#byKey.size > this.#maxDepth) this.#prune();
   }
@@ -131,9 +131,9 @@ export class RetransmitQueue {
 
   /** Drops everything queued about a member. */
   forget(subject: string): void {
-    const keys = this.#bySubject.get(subject);
-    if (!keys) return;
-    for (const k of [...keys]) this.#drop(k);
+    this.#drop(subject);
+    const keys = this.#suspicionsOf.get(subject);
+    if (keys) for (const k of [...keys]) this.#drop(k);
   }
 
   #bucket(t: number): Bucket {
@@ -154,9 +154,12 @@ export class RetransmitQueue {
   #unindex(e: Entry): void {
     e.live = false;
     this.#byKey.delete(e.key);
-    const keys = this.#bySubject.get(e.claim.subject);
-    keys?.delete(e.key);
-    if (keys?.size === 0) this.#bySubject.delete(e.claim.subject);
+    if (e.claim.kind !== 'suspect') return;
+    const keys = this.#suspicionsOf.get(e.claim.subject);
+    if (!keys) return;
+    const at = keys.indexOf(e.key);
+    if (at >= 0) keys.splice(at, 1);
+    if (keys.length === 0) this.#suspicionsOf.delete(e.claim.subject);
   }
 
   /** Pops trailing holes; compacts (keeping order) once holes are half the bucket. */
