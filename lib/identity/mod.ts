@@ -1,3 +1,10 @@
+export {
+  Admission,
+  type AdmissionPolicy,
+  issueMembershipToken,
+  MAX_TOKEN_BYTES,
+  TOKEN_DOMAIN,
+} from './admission.ts';
 export { acceptablePublicKey, hasSmallOrderEncoding, verifyStrict } from './ed25519.ts';
 export { IdentityError, NodeIdentity, nodeIdOf } from './node-identity.ts';
 export { loadOrCreateIdentity } from './persist.ts';

@@ -1,0 +1,207 @@
+/**
+ * Signaling client used by the WebRTC transport: joins the cluster's room by proving its
+ * key, tracks the room's peers, exchanges opaque signals, and reconnects with jittered
+ * exponential backoff (re-announcing itself) when the server restarts or the network drops.
+ * Portable: uses the standard WebSocket API; Node 20 passes the `ws` package's class.
+ */
+import type { NodeIdentity } from '../lib/identity/node-identity.ts';
+import { Domain, signingInput } from '../lib/identity/signed.ts';
+import { Emitter } from '../lib/util/emitter.ts';
+import {
+  fromBase64Url,
+  joinTranscript,
+  parseServerMessage,
+  type ServerMessage,
+  toBase64Url,
+} from './protocol.ts';
+
+/** The subset of the WebSocket API the client uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code?: number; reason?: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface SignalingClientOptions {
+  /** ws:// or wss:// URL of the signaling server. */
+  url: string;
+  identity: NodeIdentity;
+  /** Room = cluster name. */
+  room: string;
+  /** Membership token, for servers that require one. */
+  token?: Uint8Array;
+  /** Default: globalThis.WebSocket. */
+  WebSocket?: WebSocketConstructor;
+  /** Reconnect backoff bounds, ms. Default 500 … 30,000. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Largest signal payload sent (after JSON), bytes. Default 60,000. */
+  maxSignalBytes?: number;
+}
+
+export type SignalingState = 'connecting' | 'joined' | 'disconnected' | 'closed';
+
+export interface SignalingEvents extends Record<string, unknown> {
+  state: { state: SignalingState };
+  joined: { peers: string[] };
+  'peer-joined': { id: string };
+  'peer-left': { id: string };
+  signal: { from: string; data: unknown };
+  error: { code: string; message: string };
+}
+
+const OPEN = 1;
+
+export class SignalingClient {
+  readonly #o: SignalingClientOptions;
+  readonly #events = new Emitter<SignalingEvents>();
+  readonly #peers = new Set<string>();
+  #ws: WebSocketLike | undefined;
+  #state: SignalingState = 'disconnected';
+  #attempt = 0;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(opts: SignalingClientOptions) {
+    this.#o = opts;
+  }
+
+  get state(): SignalingState {
+    return this.#state;
+  }
+
+  get url(): string {
+    return this.#o.url;
+  }
+
+  /** Peers currently in the room (not counting this node). */
+  peers(): string[] {
+    return [...this.#peers];
+  }
+
+  on<K extends keyof SignalingEvents>(type: K, fn: (e: SignalingEvents[K]) => void): () => void {
+    return this.#events.on(type, fn);
+  }
+
+  start(): void {
+    if (this.#closed || this.#ws) return;
+    this.#connect();
+  }
+
+  /** Sends a signal to a peer of the room; false when not joined or too large. */
+  send(to: string, data: unknown): boolean {
+    if (this.#state !== 'joined' || !this.#ws) return false;
+    const text = JSON.stringify({ t: 'signal', to, data });
+    if (text.length > (this.#o.maxSignalBytes ?? 60_000)) return false;
+    this.#ws.send(text);
+    return true;
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#retry !== undefined) clearTimeout(this.#retry);
+    this.#ws?.close(1000, 'closing');
+    this.#ws = undefined;
+    this.#setState('closed');
+  }
+
+  #setState(state: SignalingState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#events.emit('state', { state });
+  }
+
+  #connect(): void {
+    const Ctor = this.#o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!Ctor) throw new Error('no WebSocket implementation: pass one (the `ws` package on Node 20)');
+    this.#setState('connecting');
+    let ws: WebSocketLike;
+    try {
+      ws = new Ctor(this.#o.url);
+    } catch (e) {
+      this.#events.emit('error', { code: 'connect', message: (e as Error).message });
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#ws = ws;
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== 'string') return;
+      const msg = parseServerMessage(ev.data);
+      if (msg) this.#onMessage(ws, msg);
+    };
+    ws.onclose = () => {
+      if (this.#ws !== ws) return;
+      this.#ws = undefined;
+      for (const id of [...this.#peers]) {
+        this.#peers.delete(id);
+        this.#events.emit('peer-left', { id });
+      }
+      if (this.#closed) return;
+      this.#setState('disconnected');
+      this.#scheduleReconnect();
+    };
+    ws.onerror = () => {};
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed) return;
+    const min = this.#o.minBackoffMs ?? 500;
+    const max = this.#o.maxBackoffMs ?? 30_000;
+    const wait = Math.min(max, min * 2 ** this.#attempt++) * (0.5 + Math.random());
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.#connect();
+    }, wait);
+  }
+
+  #onMessage(ws: WebSocketLike, msg: ServerMessage): void {
+    switch (msg.t) {
+      case 'challenge': {
+        const nonce = fromBase64Url(msg.nonce, 32);
+        if (!nonce || ws.readyState !== OPEN) return;
+        const { identity, room, token } = this.#o;
+        const sig = identity.sign(signingInput(Domain.SignalJoin, joinTranscript(room, nonce)));
+        const join: Record<string, string> = {
+          t: 'join',
+          room,
+          key: toBase64Url(identity.publicKey),
+          sig: toBase64Url(sig),
+        };
+        if (token) join.token = toBase64Url(token);
+        ws.send(JSON.stringify(join));
+        return;
+      }
+      case 'joined':
+        this.#attempt = 0;
+        for (const id of msg.peers) if (id !== this.#o.identity.nodeId) this.#peers.add(id);
+        this.#setState('joined');
+        this.#events.emit('joined', { peers: this.peers() });
+        for (const id of this.#peers) this.#events.emit('peer-joined', { id });
+        return;
+      case 'peer-joined':
+        if (msg.id === this.#o.identity.nodeId || this.#peers.has(msg.id)) return;
+        this.#peers.add(msg.id);
+        this.#events.emit('peer-joined', { id: msg.id });
+        return;
+      case 'peer-left':
+        if (this.#peers.delete(msg.id)) this.#events.emit('peer-left', { id: msg.id });
+        return;
+      case 'signal':
+        if (this.#peers.has(msg.from)) this.#events.emit('signal', { from: msg.from, data: msg.data });
+        return;
+      case 'ping':
+        ws.send(JSON.stringify({ t: 'pong' }));
+        return;
+      case 'error':
+        this.#events.emit('error', { code: msg.code, message: msg.message });
+        return;
+      case 'pong':
+        return;
+    }
+  }
+}

@@ -1,0 +1,18 @@
+export {
+  SignalingClient,
+  type SignalingClientOptions,
+  type SignalingEvents,
+  type SignalingState,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './client.ts';
+export * from './protocol.ts';
+export {
+  DEFAULT_SIGNALING_LIMITS,
+  type SignalingConnection,
+  type SignalingLimits,
+  SignalingServer,
+  type SignalingServerOptions,
+  type SignalingSocket,
+  type SignalingStats,
+} from './server.ts';

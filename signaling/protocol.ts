@@ -1,0 +1,146 @@
+/**
+ * The signaling protocol: JSON text frames over a WebSocket. The server is a rendezvous:
+ * it admits clients into rooms (one per cluster) after they prove their Ed25519 key,
+ * lists and announces peers, and forwards opaque `signal` payloads between two peers of a
+ * room. It learns nothing it could abuse: a swapped SDP is caught by the link handshake.
+ *
+ *   server → client  {t:'challenge', v, nonce}
+ *   client → server  {t:'join', room, key, sig, token?}        sig over Domain.SignalJoin
+ *   server → client  {t:'joined', id, peers}
+ *   server → client  {t:'peer-joined', id} | {t:'peer-left', id}
+ *   client → server  {t:'signal', to, data}   →   server → to: {t:'signal', from, data}
+ *   either way       {t:'ping'} → {t:'pong'}
+ *   server → client  {t:'error', code, message}
+ */
+import { concatBytes, utf8 } from '../lib/util/bytes.ts';
+
+export const SIGNALING_VERSION = 1;
+
+export type SignalingErrorCode =
+  | 'bad-message'
+  | 'too-large'
+  | 'rate-limited'
+  | 'not-joined'
+  | 'already-joined'
+  | 'auth-failed'
+  | 'not-admitted'
+  | 'room-full'
+  | 'too-many-rooms'
+  | 'unknown-peer'
+  | 'replaced'
+  | 'server-full'
+  | 'idle';
+
+export type ClientMessage =
+  | { t: 'join'; room: string; key: string; sig: string; token?: string }
+  | { t: 'signal'; to: string; data: unknown }
+  | { t: 'ping' }
+  | { t: 'pong' };
+
+export type ServerMessage =
+  | { t: 'challenge'; v: number; nonce: string }
+  | { t: 'joined'; id: string; peers: string[] }
+  | { t: 'peer-joined'; id: string }
+  | { t: 'peer-left'; id: string }
+  | { t: 'signal'; from: string; data: unknown }
+  | { t: 'error'; code: SignalingErrorCode; message: string }
+  | { t: 'ping' }
+  | { t: 'pong' };
+
+const ROOM = /^[A-Za-z0-9._-]{1,64}$/;
+const NODE_ID = /^[0-9a-f]{32}$/;
+const B64 = /^[A-Za-z0-9_-]*$/;
+
+/** What the client signs to join: length-prefixed room name, then the server's nonce. */
+export function joinTranscript(room: string, nonce: Uint8Array): Uint8Array {
+  const r = utf8(room);
+  return concatBytes(Uint8Array.of(r.length), r, nonce);
+}
+
+export function toBase64Url(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+/** Strict base64url decoding; undefined when malformed or not `length` bytes (if given). */
+export function fromBase64Url(s: unknown, length?: number): Uint8Array | undefined {
+  if (typeof s !== 'string' || s.length > 8192 || !B64.test(s)) return undefined;
+  try {
+    const bin = atob(s.replaceAll('-', '+').replaceAll('_', '/') + '='.repeat((4 - (s.length % 4)) % 4));
+    const out = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    return length === undefined || out.length === length ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parses and validates one client frame; undefined if it is not a message we accept. */
+export function parseClientMessage(text: string): ClientMessage | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(v)) return undefined;
+  switch (v.t) {
+    case 'join':
+      if (typeof v.room !== 'string' || !ROOM.test(v.room)) return undefined;
+      if (typeof v.key !== 'string' || typeof v.sig !== 'string') return undefined;
+      if (v.token !== undefined && typeof v.token !== 'string') return undefined;
+      return v.token === undefined
+        ? { t: 'join', room: v.room, key: v.key, sig: v.sig }
+        : { t: 'join', room: v.room, key: v.key, sig: v.sig, token: v.token };
+    case 'signal':
+      if (typeof v.to !== 'string' || !NODE_ID.test(v.to) || v.data === undefined) return undefined;
+      return { t: 'signal', to: v.to, data: v.data };
+    case 'ping':
+      return { t: 'ping' };
+    case 'pong':
+      return { t: 'pong' };
+    default:
+      return undefined;
+  }
+}
+
+/** Parses one server frame (a client must not trust the server either). */
+export function parseServerMessage(text: string): ServerMessage | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(v)) return undefined;
+  const id = (x: unknown): x is string => typeof x === 'string' && NODE_ID.test(x);
+  switch (v.t) {
+    case 'challenge':
+      return typeof v.nonce === 'string' && typeof v.v === 'number'
+        ? { t: 'challenge', v: v.v, nonce: v.nonce }
+        : undefined;
+    case 'joined':
+      return id(v.id) && Array.isArray(v.peers) && v.peers.length <= 100_000 && v.peers.every(id)
+        ? { t: 'joined', id: v.id, peers: v.peers }
+        : undefined;
+    case 'peer-joined':
+    case 'peer-left':
+      return id(v.id) ? { t: v.t, id: v.id } : undefined;
+    case 'signal':
+      return id(v.from) && v.data !== undefined ? { t: 'signal', from: v.from, data: v.data } : undefined;
+    case 'error':
+      return typeof v.code === 'string' && typeof v.message === 'string'
+        ? { t: 'error', code: v.code as SignalingErrorCode, message: v.message.slice(0, 500) }
+        : undefined;
+    case 'ping':
+      return { t: 'ping' };
+    case 'pong':
+      return { t: 'pong' };
+    default:
+      return undefined;
+  }
+}

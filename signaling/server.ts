@@ -1,0 +1,341 @@
+/**
+ * The signaling server's logic, independent of the runtime: adapters (node.ts with `ws`,
+ * deno.ts with Deno.serve) feed it connections and frames. Keeps no state that matters
+ * across a restart: clients reconnect and re-announce.
+ */
+import { Admission, type AdmissionPolicy } from '../lib/identity/admission.ts';
+import { verifyStrict } from '../lib/identity/ed25519.ts';
+import { nodeIdOf } from '../lib/identity/node-identity.ts';
+import { Domain, signingInput } from '../lib/identity/signed.ts';
+import {
+  fromBase64Url,
+  joinTranscript,
+  parseClientMessage,
+  type ServerMessage,
+  SIGNALING_VERSION,
+  type SignalingErrorCode,
+  toBase64Url,
+} from './protocol.ts';
+
+export interface SignalingLimits {
+  /** Largest frame accepted, bytes. Default 64 KiB. */
+  maxMessageBytes: number;
+  /** Sustained messages per second per connection (token bucket). Default 50. */
+  messagesPerSecond: number;
+  /** Burst allowance. Default 200. */
+  burst: number;
+  /** Peers in one room. Default 1,000. */
+  maxPeersPerRoom: number;
+  /** Rooms at once. Default 1,000. */
+  maxRooms: number;
+  /** Connections at once. Default 10,000. */
+  maxConnections: number;
+  /** A connection silent for this long is closed (adapters ping every third of it). Default 30,000. */
+  idleTimeoutMs: number;
+  /** A connection must join within this. Default 10,000. */
+  joinTimeoutMs: number;
+}
+
+export const DEFAULT_SIGNALING_LIMITS: Readonly<SignalingLimits> = Object.freeze({
+  maxMessageBytes: 64 * 1024,
+  messagesPerSecond: 50,
+  burst: 200,
+  maxPeersPerRoom: 1_000,
+  maxRooms: 1_000,
+  maxConnections: 10_000,
+  idleTimeoutMs: 30_000,
+  joinTimeoutMs: 10_000,
+});
+
+/** What an adapter gives the core for one WebSocket. */
+export interface SignalingSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface SignalingServerOptions {
+  limits?: Partial<SignalingLimits>;
+  /** Admission per room (cluster): default open. */
+  admission?: AdmissionPolicy | ((room: string) => AdmissionPolicy);
+  /** Monotonic ms. */
+  now?: () => number;
+  /** Wall-clock ms (token expiry). */
+  wallNow?: () => number;
+}
+
+export interface SignalingStats {
+  connections: number;
+  rooms: number;
+  peers: number;
+  framesIn: number;
+  framesForwarded: number;
+  rejected: Record<string, number>;
+}
+
+/** Per-connection handle the adapter calls back into. */
+export interface SignalingConnection {
+  message(data: string | Uint8Array): void;
+  /** Transport-level liveness (a pong frame): counts as activity. */
+  touch(): void;
+  closed(): void;
+  /** Called by the adapter periodically; returns false if the connection should be dropped. */
+  alive(): boolean;
+}
+
+interface Client {
+  socket: SignalingSocket;
+  nonce: Uint8Array;
+  room?: string;
+  id?: string;
+  tokens: number;
+  lastRefill: number;
+  lastSeen: number;
+  openedAt: number;
+  strikes: number;
+  closed: boolean;
+}
+
+const CLOSE_POLICY = 1008;
+const CLOSE_TOO_BIG = 1009;
+
+export class SignalingServer {
+  readonly limits: SignalingLimits;
+  readonly #rooms = new Map<string, Map<string, Client>>();
+  readonly #clients = new Set<Client>();
+  readonly #now: () => number;
+  readonly #admission: (room: string) => Admission;
+  readonly #admissions = new Map<string, Admission>();
+  readonly #stats = { framesIn: 0, framesForwarded: 0, rejected: {} as Record<string, number> };
+
+  constructor(opts: SignalingServerOptions = {}) {
+    this.limits = { ...DEFAULT_SIGNALING_LIMITS, ...(opts.limits ?? {}) };
+    this.#now = opts.now ?? (() => performance.now());
+    const wallNow = opts.wallNow ?? (() => Date.now());
+    const policyOf =
+      typeof opts.admission === 'function'
+        ? opts.admission
+        : () => (opts.admission as AdmissionPolicy) ?? { mode: 'open' };
+    this.#admission = (room) => {
+      let a = this.#admissions.get(room);
+      if (!a) {
+        a = new Admission(policyOf(room), room, wallNow);
+        this.#admissions.set(room, a);
+      }
+      return a;
+    };
+  }
+
+  stats(): SignalingStats {
+    let peers = 0;
+    for (const r of this.#rooms.values()) peers += r.size;
+    return {
+      connections: this.#clients.size,
+      rooms: this.#rooms.size,
+      peers,
+      framesIn: this.#stats.framesIn,
+      framesForwarded: this.#stats.framesForwarded,
+      rejected: { ...this.#stats.rejected },
+    };
+  }
+
+  /** A new WebSocket: sends the challenge. Refuses (closes) beyond maxConnections. */
+  accept(socket: SignalingSocket): SignalingConnection {
+    const now = this.#now();
+    const client: Client = {
+      socket,
+      nonce: crypto.getRandomValues(new Uint8Array(32)),
+      tokens: this.limits.burst,
+      lastRefill: now,
+      lastSeen: now,
+      openedAt: now,
+      strikes: 0,
+      closed: false,
+    };
+    if (this.#clients.size >= this.limits.maxConnections) {
+      this.#reject(client, 'server-full', 'server is at its connection limit', CLOSE_POLICY);
+      return { message() {}, touch() {}, closed() {}, alive: () => false };
+    }
+    this.#clients.add(client);
+    this.#send(client, { t: 'challenge', v: SIGNALING_VERSION, nonce: toBase64Url(client.nonce) });
+    return {
+      message: (data) => this.#onMessage(client, data),
+      touch: () => {
+        client.lastSeen = this.#now();
+      },
+      closed: () => this.#onClosed(client),
+      alive: () => this.#check(client),
+    };
+  }
+
+  #count(code: string): void {
+    this.#stats.rejected[code] = (this.#stats.rejected[code] ?? 0) + 1;
+  }
+
+  #send(client: Client, msg: ServerMessage): void {
+    if (client.closed) return;
+    try {
+      client.socket.send(JSON.stringify(msg));
+    } catch {
+      this.#drop(client, 1011, 'send failed');
+    }
+  }
+
+  #error(client: Client, code: SignalingErrorCode, message: string): void {
+    this.#count(code);
+    this.#send(client, { t: 'error', code, message });
+  }
+
+  #reject(client: Client, code: SignalingErrorCode, message: string, closeCode: number): void {
+    this.#error(client, code, message);
+    this.#drop(client, closeCode, code);
+  }
+
+  #drop(client: Client, code: number, reason: string): void {
+    if (client.closed) return;
+    client.closed = true;
+    try {
+      client.socket.close(code, reason);
+    } catch {
+      // already gone
+    }
+    this.#onClosed(client);
+  }
+
+  #check(client: Client): boolean {
+    if (client.closed) return false;
+    const now = this.#now();
+    if (!client.id && now - client.openedAt > this.limits.joinTimeoutMs) {
+      this.#reject(client, 'not-joined', 'join timeout', CLOSE_POLICY);
+      return false;
+    }
+    if (now - client.lastSeen > this.limits.idleTimeoutMs) {
+      this.#reject(client, 'idle', 'idle timeout', 1001);
+      return false;
+    }
+    return true;
+  }
+
+  /** Token bucket; three floods in a row close the connection. */
+  #admit(client: Client): boolean {
+    const now = this.#now();
+    client.tokens = Math.min(
+      this.limits.burst,
+      client.tokens + ((now - client.lastRefill) / 1000) * this.limits.messagesPerSecond,
+    );
+    client.lastRefill = now;
+    if (client.tokens >= 1) {
+      client.tokens -= 1;
+      client.strikes = 0;
+      return true;
+    }
+    client.strikes++;
+    if (client.strikes >= 3 * this.limits.burst)
+      this.#reject(client, 'rate-limited', 'too many messages', CLOSE_POLICY);
+    else if (client.strikes === 1) this.#error(client, 'rate-limited', 'too many messages; dropped');
+    else this.#count('rate-limited');
+    return false;
+  }
+
+  #onMessage(client: Client, data: string | Uint8Array): void {
+    if (client.closed) return;
+    this.#stats.framesIn++;
+    client.lastSeen = this.#now();
+    if (typeof data !== 'string') {
+      this.#error(client, 'bad-message', 'expected a JSON text frame');
+      return;
+    }
+    if (data.length > this.limits.maxMessageBytes) {
+      this.#reject(client, 'too-large', `frame over ${this.limits.maxMessageBytes} bytes`, CLOSE_TOO_BIG);
+      return;
+    }
+    if (!this.#admit(client)) return;
+    const msg = parseClientMessage(data);
+    if (!msg) {
+      this.#error(client, 'bad-message', 'not a signaling message');
+      return;
+    }
+    switch (msg.t) {
+      case 'ping':
+        this.#send(client, { t: 'pong' });
+        return;
+      case 'pong':
+        return;
+      case 'join':
+        this.#join(client, msg);
+        return;
+      case 'signal': {
+        if (!client.id || !client.room) {
+          this.#error(client, 'not-joined', 'join a room first');
+          return;
+        }
+        const target = this.#rooms.get(client.room)?.get(msg.to);
+        if (!target) {
+          this.#error(client, 'unknown-peer', `no peer ${msg.to} in this room`);
+          return;
+        }
+        this.#stats.framesForwarded++;
+        this.#send(target, { t: 'signal', from: client.id, data: msg.data });
+        return;
+      }
+    }
+  }
+
+  #join(client: Client, msg: { room: string; key: string; sig: string; token?: string }): void {
+    if (client.id) {
+      this.#error(client, 'already-joined', 'this connection already joined');
+      return;
+    }
+    const key = fromBase64Url(msg.key, 32);
+    const sig = fromBase64Url(msg.sig, 64);
+    if (
+      !key ||
+      !sig ||
+      !verifyStrict(key, signingInput(Domain.SignalJoin, joinTranscript(msg.room, client.nonce)), sig)
+    ) {
+      this.#reject(client, 'auth-failed', 'join signature does not verify', CLOSE_POLICY);
+      return;
+    }
+    const token = msg.token === undefined ? undefined : fromBase64Url(msg.token);
+    const refusal = this.#admission(msg.room).check(key, token);
+    if (refusal !== undefined) {
+      this.#reject(client, 'not-admitted', refusal, CLOSE_POLICY);
+      return;
+    }
+    let room = this.#rooms.get(msg.room);
+    if (!room) {
+      if (this.#rooms.size >= this.limits.maxRooms) {
+        this.#reject(client, 'too-many-rooms', 'server is at its room limit', CLOSE_POLICY);
+        return;
+      }
+      room = new Map();
+      this.#rooms.set(msg.room, room);
+    }
+    const id = nodeIdOf(key);
+    const previous = room.get(id);
+    if (!previous && room.size >= this.limits.maxPeersPerRoom) {
+      this.#reject(client, 'room-full', 'room is full', CLOSE_POLICY);
+      return;
+    }
+    if (previous) {
+      // The same key again: a reconnect whose old socket has not timed out yet. Newest wins.
+      room.delete(id);
+      this.#reject(previous, 'replaced', 'replaced by a newer connection of the same node', 4000);
+    }
+    client.room = msg.room;
+    client.id = id;
+    this.#send(client, { t: 'joined', id, peers: [...room.keys()] });
+    for (const other of room.values()) this.#send(other, { t: 'peer-joined', id });
+    room.set(id, client);
+  }
+
+  #onClosed(client: Client): void {
+    client.closed = true;
+    if (!this.#clients.delete(client)) return;
+    if (!client.room || !client.id) return;
+    const room = this.#rooms.get(client.room);
+    if (room?.get(client.id) !== client) return;
+    room.delete(client.id);
+    for (const other of room.values()) this.#send(other, { t: 'peer-left', id: client.id });
+    if (room.size === 0) this.#rooms.delete(client.room);
+  }
+}
