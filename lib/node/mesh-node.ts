@@ -223,6 +223,12 @@ export class MeshNode {
     return new Promise((resolve) => this.#joinWaiters.push(resolve));
   }
 
+  /** Dials a node at `address` (any transport that can) and keeps the link if it is admitted. */
+  connect(address: string, expectNodeId?: string): void {
+    if (this.#state !== 'running') throw new Error('MeshNode: start() before connect()');
+    this.#links.dial(address, expectNodeId, true);
+  }
+
   /** Every member this node knows, itself included. */
   members(): MemberInfo[] {
     return this.#membership?.members() ?? [];

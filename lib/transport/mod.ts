@@ -7,6 +7,7 @@ export type {
   HandshakeConfig,
   Link,
   LinkHandlers,
+  MeshRelay,
   PeerInfo,
   RawChannel,
   RawChannelHandlers,

@@ -88,8 +88,18 @@ export interface HandshakeConfig {
   admit?: (peer: PeerInfo) => string | undefined;
 }
 
+/** Small control payloads between nodes over the mesh itself (used for peer-assisted signaling). */
+export interface MeshRelay {
+  /** Sends to a node over a direct link or relayed through neighbours; false if there is no route. */
+  send(to: string, topic: string, payload: Uint8Array): boolean;
+  /** Receives what other nodes send to this one on `topic`. */
+  subscribe(topic: string, handler: (from: string, payload: Uint8Array) => void): () => void;
+}
+
 /** What a transport needs from the node that owns it (its identity, cluster and environment). */
-export type TransportContext = HandshakeConfig;
+export interface TransportContext extends HandshakeConfig {
+  relay?: MeshRelay;
+}
 
 export interface Transport {
   readonly name: string;

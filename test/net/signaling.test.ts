@@ -5,7 +5,7 @@ import { Domain, issueMembershipToken, NodeIdentity, signingInput } from '../../
 import { SignalingClient } from '../../signaling/client.ts';
 import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
 import { fromBase64Url, joinTranscript, toBase64Url } from '../../signaling/protocol.ts';
-import { type RawClient, rawClient, waitFor } from '../support/net.ts';
+import { rawClient, waitFor } from '../support/net.ts';
 
 const servers: RunningSignalingServer[] = [];
 const cleanups: Array<() => void> = [];

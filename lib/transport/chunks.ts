@@ -1,0 +1,70 @@
+/**
+ * Splitting messages for channels that cap message size (WebRTC data channels: 16 KiB is
+ * safe everywhere). Each chunk starts with one flag byte: WHOLE (the message fits),
+ * MORE (a piece, more follow), LAST (the final piece). The reliable channel is ordered,
+ * so pieces of one message arrive in sequence and are appended until LAST.
+ */
+export const CHUNK_BYTES = 16 * 1024;
+const WHOLE = 0;
+const MORE = 1;
+const LAST = 2;
+
+export function chunk(message: Uint8Array, size = CHUNK_BYTES): Uint8Array[] {
+  const body = size - 1;
+  if (message.length <= body) {
+    const out = new Uint8Array(message.length + 1);
+    out[0] = WHOLE;
+    out.set(message, 1);
+    return [out];
+  }
+  const chunks: Uint8Array[] = [];
+  for (let off = 0; off < message.length; off += body) {
+    const piece = message.subarray(off, off + body);
+    const out = new Uint8Array(piece.length + 1);
+    out[0] = off + body >= message.length ? LAST : MORE;
+    out.set(piece, 1);
+    chunks.push(out);
+  }
+  return chunks;
+}
+
+export class ChunkError extends Error {
+  override name = 'ChunkError';
+}
+
+/** Reassembles chunks; throws ChunkError on a malformed sequence or a message over the cap. */
+export class Reassembler {
+  readonly #max: number;
+  #parts: Uint8Array[] = [];
+  #size = 0;
+
+  constructor(maxMessageBytes: number) {
+    this.#max = maxMessageBytes;
+  }
+
+  /** The completed message, or undefined while pieces are still expected. */
+  push(c: Uint8Array): Uint8Array | undefined {
+    if (c.length === 0) throw new ChunkError('empty chunk');
+    const flag = c[0];
+    const piece = c.subarray(1);
+    if (flag === WHOLE) {
+      if (this.#parts.length > 0) throw new ChunkError('whole message inside a chunked one');
+      if (piece.length > this.#max) throw new ChunkError('message too large');
+      return piece;
+    }
+    if (flag !== MORE && flag !== LAST) throw new ChunkError(`bad chunk flag ${flag}`);
+    this.#size += piece.length;
+    if (this.#size > this.#max) throw new ChunkError(`message over ${this.#max} bytes`);
+    this.#parts.push(piece);
+    if (flag === MORE) return undefined;
+    const out = new Uint8Array(this.#size);
+    let off = 0;
+    for (const p of this.#parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    this.#parts = [];
+    this.#size = 0;
+    return out;
+  }
+}

@@ -1,0 +1,13 @@
+export { joinThroughSignaling, type SignalingRoom } from './discovery.ts';
+export {
+  DEFAULT_PEER_CHANNEL_LIMITS,
+  PeerChannel,
+  type PeerChannelLimits,
+  sdpFingerprint,
+} from './peer-channel.ts';
+export {
+  type SignalingPath,
+  type WebRtcImplementation,
+  WebRtcTransport,
+  type WebRtcTransportOptions,
+} from './transport.ts';

@@ -1,0 +1,47 @@
+/**
+ * WebRTC on Node (and the Deno CLI): RTCPeerConnection from @roamhq/wrtc (an optional
+ * dependency, loaded only here) and the signaling client over the `ws` package (Node 20 has
+ * no global WebSocket).
+ */
+import WebSocket from 'ws';
+import { SignalingClient, type WebSocketConstructor } from '../../signaling/client.ts';
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import { type WebRtcImplementation, WebRtcTransport, type WebRtcTransportOptions } from './transport.ts';
+
+let wrtc: Promise<WebRtcImplementation> | undefined;
+
+/** Loads @roamhq/wrtc once; rejects with an actionable message when it is not installed. */
+export function loadWrtc(): Promise<WebRtcImplementation> {
+  wrtc ??= import('@roamhq/wrtc').then(
+    (m) => (m.default ?? m) as WebRtcImplementation,
+    (e) => {
+      throw new Error(`WebRTC on Node needs the optional dependency @roamhq/wrtc (${(e as Error).message})`);
+    },
+  );
+  return wrtc;
+}
+
+export interface NodeWebRtcOptions extends Omit<WebRtcTransportOptions, 'signaling' | 'wrtc'> {
+  /** ws:// URL of the signaling server. */
+  signal: string;
+  identity: NodeIdentity;
+  cluster: string;
+  token?: Uint8Array;
+}
+
+/** A WebRTC transport with its signaling client, started (the client connects and keeps reconnecting). */
+export async function createNodeWebRtc(
+  opts: NodeWebRtcOptions,
+): Promise<{ transport: WebRtcTransport; signaling: SignalingClient }> {
+  const { signal, identity, cluster, token, ...transportOptions } = opts;
+  const signaling = new SignalingClient({
+    url: signal,
+    identity,
+    room: cluster,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    ...(token ? { token } : {}),
+  });
+  const transport = new WebRtcTransport({ ...transportOptions, signaling, wrtc: await loadWrtc() });
+  signaling.start();
+  return { transport, signaling };
+}

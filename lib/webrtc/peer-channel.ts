@@ -1,0 +1,170 @@
+/**
+ * A RawChannel over one WebRTC peer connection (simple-peer): a reliable ordered data
+ * channel for the stream (messages chunked at 16 KiB, with back-pressure on
+ * bufferedAmount) and an unordered, no-retransmit channel for datagrams, so probes never
+ * wait behind bulk data. Both channels are pre-negotiated (same ids on both sides), so no
+ * extra signaling round trip is needed. Channel binding: both DTLS fingerprints, from the
+ * local and remote SDP.
+ */
+import type SimplePeer from 'simple-peer';
+import type { Scheduler } from '../time/types.ts';
+import { ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
+import type { ChannelBinding, DeliveryClass, RawChannel, RawChannelHandlers } from '../transport/types.ts';
+import { plainBytes, utf8 } from '../util/bytes.ts';
+
+export interface PeerChannelLimits {
+  /** Largest stream message accepted or sent (after reassembly). Default 1 MiB. */
+  maxMessageBytes: number;
+  /** Stop handing chunks to the data channel above this bufferedAmount. Default 1 MiB. */
+  highWaterMark: number;
+  /** Chunks waiting beyond the high-water mark; above it the link is closed. Default 16 MiB. */
+  maxQueuedBytes: number;
+  /** Largest datagram. Default 16 KiB. */
+  maxDatagramBytes: number;
+}
+
+export const DEFAULT_PEER_CHANNEL_LIMITS: Readonly<PeerChannelLimits> = Object.freeze({
+  maxMessageBytes: 1 << 20,
+  highWaterMark: 1 << 20,
+  maxQueuedBytes: 16 << 20,
+  maxDatagramBytes: 16 * 1024,
+});
+
+/** @roamhq/wrtc never fires bufferedamountlow, so back-pressure polls. */
+const DRAIN_POLL_MS = 10;
+/** Datagrams are dropped (not queued) while the datagram channel holds this much. */
+const DATAGRAM_HIGH_WATER = 256 * 1024;
+
+/** The DTLS fingerprint line of an SDP ("sha-256 AB:CD:…"), normalized. */
+export function sdpFingerprint(sdp: string | undefined): Uint8Array {
+  const m = sdp?.match(/^a=fingerprint:(\S+) ([0-9A-Fa-f:]+)\s*$/m);
+  return m ? utf8(`${m[1]!.toLowerCase()} ${m[2]!.toUpperCase()}`) : new Uint8Array(0);
+}
+
+export class PeerChannel implements RawChannel {
+  readonly binding: ChannelBinding;
+  readonly #peer: SimplePeer.Instance;
+  readonly #dgram: RTCDataChannel;
+  readonly #limits: PeerChannelLimits;
+  readonly #scheduler: Scheduler;
+  readonly #reassembler: Reassembler;
+  #handlers: RawChannelHandlers | undefined;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #draining = false;
+  #closed = false;
+  /** Datagrams dropped (channel not open, too large, or congested). */
+  datagramsDropped = 0;
+
+  constructor(
+    peer: SimplePeer.Instance,
+    dgram: RTCDataChannel,
+    scheduler: Scheduler,
+    limits: Partial<PeerChannelLimits> = {},
+  ) {
+    this.#peer = peer;
+    this.#dgram = dgram;
+    this.#scheduler = scheduler;
+    this.#limits = { ...DEFAULT_PEER_CHANNEL_LIMITS, ...limits };
+    this.#reassembler = new Reassembler(this.#limits.maxMessageBytes);
+    const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
+    this.binding = {
+      local: sdpFingerprint(pc.localDescription?.sdp),
+      remote: sdpFingerprint(pc.remoteDescription?.sdp),
+    };
+    peer.on('data', (data: Uint8Array) => this.#onChunk(plainBytes(data)));
+    peer.on('close', () => this.#gone('peer connection closed'));
+    peer.on('error', (err: Error & { code?: string }) => this.#gone(err.code ?? err.message));
+    dgram.binaryType = 'arraybuffer';
+    dgram.onmessage = (ev: MessageEvent) => {
+      if (this.#closed || !this.#handlers) return;
+      const data = ev.data;
+      if (data instanceof ArrayBuffer) this.#handlers.frame('datagram', new Uint8Array(data));
+      else if (ArrayBuffer.isView(data))
+        this.#handlers.frame('datagram', new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    };
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued + (this.#closed ? 0 : this.#peer.bufferSize);
+  }
+
+  setHandlers(handlers: RawChannelHandlers): void {
+    this.#handlers = handlers;
+  }
+
+  send(cls: DeliveryClass, frame: Uint8Array): void {
+    if (this.#closed) return;
+    if (cls === 'datagram') {
+      if (
+        this.#dgram.readyState !== 'open' ||
+        frame.length > this.#limits.maxDatagramBytes ||
+        this.#dgram.bufferedAmount > DATAGRAM_HIGH_WATER
+      ) {
+        this.datagramsDropped++;
+        return;
+      }
+      this.#dgram.send(frame as Uint8Array<ArrayBuffer>);
+      return;
+    }
+    if (frame.length > this.#limits.maxMessageBytes) {
+      this.close('message over the size limit');
+      return;
+    }
+    for (const c of chunk(frame)) {
+      this.#queue.push(c);
+      this.#queued += c.length;
+    }
+    if (this.#queued > this.#limits.maxQueuedBytes) {
+      this.close('send buffer overflow (peer too slow)');
+      return;
+    }
+    this.#drain();
+  }
+
+  close(reason = 'closed locally'): void {
+    if (this.#closed) return;
+    this.#gone(reason);
+    this.#peer.destroy();
+  }
+
+  #drain(): void {
+    if (this.#draining || this.#closed) return;
+    while (this.#queue.length > 0 && this.#peer.bufferSize < this.#limits.highWaterMark) {
+      const c = this.#queue.shift()!;
+      this.#queued -= c.length;
+      try {
+        this.#peer.send(c);
+      } catch (e) {
+        this.close(`send failed: ${(e as Error).message}`);
+        return;
+      }
+    }
+    if (this.#queue.length === 0) return;
+    this.#draining = true;
+    this.#scheduler.setTimer(DRAIN_POLL_MS, () => {
+      this.#draining = false;
+      this.#drain();
+    });
+  }
+
+  #onChunk(c: Uint8Array): void {
+    if (this.#closed) return;
+    let message: Uint8Array | undefined;
+    try {
+      message = this.#reassembler.push(c);
+    } catch (e) {
+      this.close(e instanceof ChunkError ? `bad chunk: ${e.message}` : 'bad chunk');
+      return;
+    }
+    if (message) this.#handlers?.frame('stream', message);
+  }
+
+  #gone(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#handlers?.close(reason);
+  }
+}

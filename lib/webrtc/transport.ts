@@ -1,0 +1,304 @@
+/**
+ * WebRTC transport (simple-peer). Address: `webrtc:<nodeId>`. Offers and ICE candidates
+ * travel over the signaling server at first, and over the mesh itself (peer-assisted
+ * signaling) once this node has links: a relayed signal needs no server at all.
+ *
+ * Links that really work, every time:
+ * - glare cannot happen: the lower node id always makes the offer; a higher id that wants
+ *   a link asks the lower one to dial it (`dial-me`);
+ * - every attempt has its own session id, so signals of an abandoned attempt are ignored;
+ * - a negotiation that does not connect within the connect timeout is torn down and
+ *   reported, and the node's link manager redials with backoff;
+ * - a link is handed over only after the authenticated handshake round-tripped over it.
+ */
+import SimplePeer from 'simple-peer';
+import { runHandshake } from '../transport/handshake.ts';
+import type {
+  ConnectOptions,
+  Link,
+  MeshRelay,
+  Transport,
+  TransportContext,
+  TransportEvents,
+} from '../transport/types.ts';
+import { fromUtf8, toHex, utf8 } from '../util/bytes.ts';
+import { PeerChannel, type PeerChannelLimits } from './peer-channel.ts';
+
+/** The signaling server path (a SignalingClient fits). */
+export interface SignalingPath {
+  send(to: string, data: unknown): boolean;
+  on(type: 'signal', fn: (e: { from: string; data: unknown }) => void): () => void;
+}
+
+/** RTCPeerConnection and friends, for runtimes without them (Node, Deno: @roamhq/wrtc). */
+export interface WebRtcImplementation {
+  RTCPeerConnection: unknown;
+  RTCSessionDescription: unknown;
+  RTCIceCandidate: unknown;
+}
+
+export interface WebRtcTransportOptions {
+  signaling?: SignalingPath;
+  /** Default: the runtime's own (browsers). */
+  wrtc?: WebRtcImplementation;
+  /** STUN/TURN servers for real deployments. Default none. */
+  iceServers?: RTCIceServer[];
+  /** Keep only ICE candidates whose candidate line passes (tests: loopback only). */
+  candidateFilter?: (candidate: string) => boolean;
+  /** A negotiation must connect within this. Default 15,000 ms. */
+  connectTimeoutMs?: number;
+  /** Peer connections open at once. Default 64. */
+  maxPeerConnections?: number;
+  /** Peer connections ever created (Chromium allows ~500 per tab lifetime). Default unlimited. */
+  peerConnectionBudget?: number;
+  channel?: Partial<PeerChannelLimits>;
+}
+
+interface Session {
+  peerId: string;
+  sid: string;
+  peer: SimplePeer.Instance;
+  timer: number;
+  /** The address this node dialled, when the attempt answers a connect(). */
+  dialed: string | undefined;
+  connected: boolean;
+}
+
+type SignalMessage = { k: 'dial-me'; sid: string } | { k: 'sig'; sid: string; d: SimplePeer.SignalData };
+
+const NODE_ID = /^[0-9a-f]{32}$/;
+const RELAY_TOPIC = 'weftmesh/webrtc-signal';
+const MAX_SIGNAL_BYTES = 32 * 1024;
+
+function parseSignal(v: unknown): SignalMessage | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const m = v as Record<string, unknown>;
+  if (typeof m.sid !== 'string' || m.sid.length > 64) return undefined;
+  if (m.k === 'dial-me') return { k: 'dial-me', sid: m.sid };
+  if (m.k === 'sig' && typeof m.d === 'object' && m.d !== null)
+    return { k: 'sig', sid: m.sid, d: m.d as SimplePeer.SignalData };
+  return undefined;
+}
+
+export class WebRtcTransport implements Transport {
+  readonly name = 'webrtc';
+  readonly #o: WebRtcTransportOptions;
+  #ctx: TransportContext | undefined;
+  #events: TransportEvents | undefined;
+  readonly #sessions = new Map<string, Session>();
+  /** Dials waiting for the lower-id peer to make the offer. */
+  readonly #awaiting = new Map<string, { address: string; timer: number }>();
+  readonly #links = new Set<Link>();
+  readonly #unsubscribe: Array<() => void> = [];
+  #created = 0;
+  #closed = false;
+  /** Counters for diagnostics and benchmarks. */
+  readonly stats = { created: 0, connected: 0, failed: 0, relayedSignals: 0, serverSignals: 0 };
+
+  constructor(opts: WebRtcTransportOptions = {}) {
+    this.#o = opts;
+  }
+
+  localAddresses(): string[] {
+    return this.#ctx ? [`webrtc:${this.#ctx.identity.nodeId}`] : [];
+  }
+
+  canDial(address: string): boolean {
+    return address.startsWith('webrtc:') && NODE_ID.test(address.slice(7));
+  }
+
+  start(ctx: TransportContext, events: TransportEvents): void {
+    if (this.#ctx) throw new Error('transport already started');
+    this.#ctx = ctx;
+    this.#events = events;
+    if (this.#o.signaling) {
+      this.#unsubscribe.push(this.#o.signaling.on('signal', (e) => this.#onSignal(e.from, e.data)));
+    }
+    if (ctx.relay) {
+      this.#unsubscribe.push(
+        ctx.relay.subscribe(RELAY_TOPIC, (from, payload) => {
+          try {
+            this.#onSignal(from, JSON.parse(fromUtf8(payload)));
+          } catch {
+            // not a signal we understand
+          }
+        }),
+      );
+    }
+  }
+
+  connect(address: string, _opts: ConnectOptions = {}): void {
+    const ctx = this.#ctx;
+    if (!ctx || this.#closed) return;
+    const peerId = address.slice('webrtc:'.length);
+    if (!this.canDial(address) || peerId === ctx.identity.nodeId) {
+      this.#events!.dialFailed(address, new Error(`cannot dial ${address}`));
+      return;
+    }
+    const existing = this.#sessions.get(peerId);
+    if (existing) {
+      existing.dialed ??= address;
+      return;
+    }
+    if (ctx.identity.nodeId < peerId) {
+      this.#startSession(peerId, this.#newSid(), address);
+      return;
+    }
+    // The lower id makes offers: ask it to dial us, and wait.
+    if (this.#awaiting.has(peerId)) return;
+    const sid = this.#newSid();
+    if (!this.#sendSignal(peerId, { k: 'dial-me', sid })) {
+      this.#events!.dialFailed(address, new Error(`no signaling path to ${peerId}`));
+      return;
+    }
+    const timer = ctx.scheduler.setTimer(this.#timeout(), () => {
+      if (this.#awaiting.get(peerId)?.timer !== timer) return;
+      this.#awaiting.delete(peerId);
+      this.#events!.dialFailed(address, new Error(`webrtc connect to ${peerId} timed out`));
+    });
+    this.#awaiting.set(peerId, { address, timer });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const u of this.#unsubscribe.splice(0)) u();
+    for (const s of [...this.#sessions.values()]) this.#endSession(s, 'transport closed', false);
+    for (const w of this.#awaiting.values()) this.#ctx?.scheduler.cancelTimer(w.timer);
+    this.#awaiting.clear();
+    for (const l of [...this.#links]) l.close('transport closed');
+  }
+
+  #timeout(): number {
+    return this.#o.connectTimeoutMs ?? 15_000;
+  }
+
+  #newSid(): string {
+    return toHex(this.#ctx!.random.bytes(8));
+  }
+
+  /** Over the mesh when it has a route (no server needed), else over the signaling server. */
+  #sendSignal(to: string, msg: SignalMessage): boolean {
+    const json = JSON.stringify(msg);
+    if (json.length > MAX_SIGNAL_BYTES) return false;
+    const relay: MeshRelay | undefined = this.#ctx?.relay;
+    if (relay?.send(to, RELAY_TOPIC, utf8(json))) {
+      this.stats.relayedSignals++;
+      return true;
+    }
+    if (this.#o.signaling?.send(to, msg)) {
+      this.stats.serverSignals++;
+      return true;
+    }
+    return false;
+  }
+
+  #onSignal(from: string, raw: unknown): void {
+    const ctx = this.#ctx;
+    if (!ctx || this.#closed || !NODE_ID.test(from) || from === ctx.identity.nodeId) return;
+    const msg = parseSignal(raw);
+    if (!msg) return;
+    const self = ctx.identity.nodeId;
+    const session = this.#sessions.get(from);
+    if (msg.k === 'dial-me') {
+      if (self < from && !session) this.#startSession(from, msg.sid, undefined);
+      return;
+    }
+    if (session?.sid === msg.sid) {
+      session.peer.signal(msg.d);
+      return;
+    }
+    // A new offer from the (lower-id) peer: a fresh attempt replaces any older one.
+    if (msg.d.type !== 'offer' || self < from) return;
+    if (session) this.#endSession(session, 'superseded by a new offer', false);
+    const s = this.#startSession(from, msg.sid, undefined);
+    s?.peer.signal(msg.d);
+  }
+
+  #startSession(peerId: string, sid: string, dialed: string | undefined): Session | undefined {
+    const ctx = this.#ctx!;
+    const awaiting = this.#awaiting.get(peerId);
+    if (awaiting) {
+      ctx.scheduler.cancelTimer(awaiting.timer);
+      this.#awaiting.delete(peerId);
+      dialed ??= awaiting.address;
+    }
+    const budget = this.#o.peerConnectionBudget ?? Number.POSITIVE_INFINITY;
+    if (this.#sessions.size >= (this.#o.maxPeerConnections ?? 64) || this.#created >= budget) {
+      if (dialed) this.#events!.dialFailed(dialed, new Error('peer connection budget exhausted'));
+      return undefined;
+    }
+    const initiator = ctx.identity.nodeId < peerId;
+    const peer = new SimplePeer({
+      initiator,
+      trickle: true,
+      config: { iceServers: this.#o.iceServers ?? [] },
+      channelConfig: { negotiated: true, id: 0 },
+      ...(this.#o.wrtc ? { wrtc: this.#o.wrtc as SimplePeer.Options['wrtc'] } : {}),
+    });
+    const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
+    const dgram = pc.createDataChannel('weftmesh-datagrams', {
+      negotiated: true,
+      id: 1,
+      ordered: false,
+      maxRetransmits: 0,
+    });
+    this.#created++;
+    this.stats.created++;
+    const timer = ctx.scheduler.setTimer(this.#timeout(), () => {
+      if (!session.connected) this.#endSession(session, 'connect timed out', true);
+    });
+    const session: Session = { peerId, sid, peer, timer, dialed, connected: false };
+    this.#sessions.set(peerId, session);
+    const filter = this.#o.candidateFilter;
+    peer.on('signal', (d: SimplePeer.SignalData) => {
+      const cand = (d as { candidate?: { candidate?: string } }).candidate;
+      if (cand && filter && !filter(cand.candidate ?? '')) return;
+      this.#sendSignal(peerId, { k: 'sig', sid, d });
+    });
+    peer.on('error', () => this.#endSession(session, 'negotiation failed', true));
+    peer.on('close', () => this.#endSession(session, 'closed', !session.connected));
+    peer.on('connect', () => {
+      if (this.#sessions.get(peerId) !== session) return;
+      session.connected = true;
+      this.stats.connected++;
+      this.#handshake(session, new PeerChannel(peer, dgram, ctx.scheduler, this.#o.channel ?? {}), initiator);
+    });
+    return session;
+  }
+
+  #handshake(session: Session, channel: PeerChannel, initiator: boolean): void {
+    const ctx = this.#ctx!;
+    runHandshake(
+      channel,
+      ctx,
+      initiator ? 'dialer' : 'acceptor',
+      { transport: this.name, expectNodeId: session.peerId },
+      (error, link) => {
+        ctx.scheduler.cancelTimer(session.timer);
+        if (this.#sessions.get(session.peerId) === session) this.#sessions.delete(session.peerId);
+        if (error || !link) {
+          this.stats.failed++;
+          if (session.dialed)
+            this.#events!.dialFailed(session.dialed, error ?? new Error('handshake failed'));
+          return;
+        }
+        for (const l of this.#links) if (l.closed) this.#links.delete(l);
+        this.#links.add(link);
+        this.#events!.link(link, session.dialed);
+      },
+    );
+  }
+
+  #endSession(session: Session, reason: string, failed: boolean): void {
+    if (this.#sessions.get(session.peerId) !== session) return;
+    this.#sessions.delete(session.peerId);
+    this.#ctx?.scheduler.cancelTimer(session.timer);
+    session.peer.destroy();
+    if (failed) {
+      this.stats.failed++;
+      if (session.dialed)
+        this.#events?.dialFailed(session.dialed, new Error(`webrtc to ${session.peerId}: ${reason}`));
+    }
+  }
+}
