@@ -2,10 +2,12 @@
 import type { Command } from './command.ts';
 import { UsageError } from './command.ts';
 import { demoCommand } from './commands/demo.ts';
+import { nodeCommand } from './commands/node.ts';
+import { signalCommand } from './commands/signal.ts';
 import { simCommand } from './commands/sim.ts';
 import { packageVersion } from './version.ts';
 
-const commands: Command[] = [demoCommand, simCommand];
+const commands: Command[] = [demoCommand, simCommand, signalCommand, nodeCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

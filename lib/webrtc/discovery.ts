@@ -3,14 +3,10 @@
  * lists, and dials any newcomer it does not know yet — so nodes that started at the same
  * instant (each seeing an empty room, each starting a cluster) find and merge each other.
  */
+import type { SignalingClient } from '../../signaling/client.ts';
 import type { MeshNode } from '../node/mesh-node.ts';
 
-export interface SignalingRoom {
-  on(type: 'joined', fn: (e: { peers: string[] }) => void): () => void;
-  on(type: 'peer-joined', fn: (e: { id: string }) => void): () => void;
-}
-
-export function joinThroughSignaling(node: MeshNode, room: SignalingRoom): () => void {
+export function joinThroughSignaling(node: MeshNode, room: SignalingClient): () => void {
   const address = (id: string) => `webrtc:${id}`;
   const offJoined = room.on('joined', ({ peers }) => {
     void node.join(peers.map(address));

@@ -1,4 +1,4 @@
-export { joinThroughSignaling, type SignalingRoom } from './discovery.ts';
+export { joinThroughSignaling } from './discovery.ts';
 export {
   DEFAULT_PEER_CHANNEL_LIMITS,
   PeerChannel,

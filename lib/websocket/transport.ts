@@ -1,0 +1,141 @@
+/**
+ * WebSocket transport: for runtimes without WebRTC (hosted Deno edge workers) and for
+ * server-to-server links. Any node can dial `ws://` / `wss://` addresses; Node and Deno
+ * nodes can also listen. Same Link semantics and the same authenticated handshake as
+ * every transport.
+ */
+import { runHandshake } from '../transport/handshake.ts';
+import type {
+  ConnectOptions,
+  Link,
+  Transport,
+  TransportContext,
+  TransportEvents,
+} from '../transport/types.ts';
+import { type StandardWebSocket, WsChannel, type WsChannelLimits } from './channel.ts';
+
+export type StandardWebSocketConstructor = new (url: string) => StandardWebSocket;
+
+/** Accepts incoming WebSockets (see node.ts and deno.ts). */
+export interface WebSocketListener {
+  /** The ws:// URL it listens at. */
+  readonly url: string;
+  onConnection(handler: (ws: StandardWebSocket) => void): void;
+  close(): Promise<void>;
+}
+
+export interface WebSocketTransportOptions {
+  /** Accept links here (Node, Deno). */
+  listener?: WebSocketListener;
+  /** Addresses to advertise instead of the listener's URL (e.g. wss://edge.example.com behind TLS). */
+  advertise?: string[];
+  /** Default: globalThis.WebSocket (Node 20: pass the `ws` package's class). */
+  WebSocket?: StandardWebSocketConstructor;
+  /** A dial must open the socket within this. Default 10,000 ms. */
+  connectTimeoutMs?: number;
+  channel?: Partial<WsChannelLimits>;
+}
+
+export class WebSocketTransport implements Transport {
+  readonly name = 'websocket';
+  readonly #o: WebSocketTransportOptions;
+  #ctx: TransportContext | undefined;
+  #events: TransportEvents | undefined;
+  readonly #channels = new Set<WsChannel>();
+  #closed = false;
+
+  constructor(opts: WebSocketTransportOptions = {}) {
+    this.#o = opts;
+  }
+
+  localAddresses(): string[] {
+    return this.#o.advertise ?? (this.#o.listener ? [this.#o.listener.url] : []);
+  }
+
+  canDial(address: string): boolean {
+    return /^wss?:\/\/[^\s]+$/.test(address);
+  }
+
+  start(ctx: TransportContext, events: TransportEvents): void {
+    if (this.#ctx) throw new Error('transport already started');
+    this.#ctx = ctx;
+    this.#events = events;
+    this.#o.listener?.onConnection((ws) => {
+      if (this.#closed) {
+        ws.close(1001, 'closing');
+        return;
+      }
+      this.#handshake(new WsChannel(ws, this.#o.channel ?? {}), 'acceptor', undefined, {});
+    });
+  }
+
+  connect(address: string, opts: ConnectOptions = {}): void {
+    const ctx = this.#ctx;
+    if (!ctx || this.#closed) return;
+    const Ctor = this.#o.WebSocket ?? (globalThis as { WebSocket?: StandardWebSocketConstructor }).WebSocket;
+    if (!Ctor || !this.canDial(address)) {
+      this.#events!.dialFailed(address, new Error(`cannot dial ${address}`));
+      return;
+    }
+    let ws: StandardWebSocket;
+    try {
+      ws = new Ctor(address);
+    } catch (e) {
+      this.#events!.dialFailed(address, e as Error);
+      return;
+    }
+    let settled = false;
+    const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
+      ctx.scheduler.cancelTimer(timer);
+      try {
+        ws.close();
+      } catch {
+        // never opened
+      }
+      this.#events!.dialFailed(address, new Error(`websocket to ${address}: ${why}`));
+    };
+    const timer = ctx.scheduler.setTimer(this.#o.connectTimeoutMs ?? 10_000, () => fail('timed out'));
+    ws.onerror = () => fail('connection failed');
+    ws.onclose = () => fail('closed before open');
+    ws.onopen = () => {
+      if (settled) return;
+      settled = true;
+      ctx.scheduler.cancelTimer(timer);
+      this.#handshake(new WsChannel(ws, this.#o.channel ?? {}), 'dialer', address, opts);
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#channels) c.close('transport closed');
+    this.#channels.clear();
+  }
+
+  #handshake(
+    channel: WsChannel,
+    role: 'dialer' | 'acceptor',
+    address: string | undefined,
+    opts: ConnectOptions,
+  ): void {
+    this.#channels.add(channel);
+    const handshake =
+      opts.expectNodeId === undefined
+        ? { transport: this.name }
+        : { transport: this.name, expectNodeId: opts.expectNodeId };
+    runHandshake(channel, this.#ctx!, role, handshake, (error, link?: Link) => {
+      if (error || !link) {
+        this.#channels.delete(channel);
+        if (address !== undefined) this.#events!.dialFailed(address, error ?? new Error('handshake failed'));
+        return;
+      }
+      if (this.#closed) {
+        link.close('transport closed');
+        return;
+      }
+      this.#events!.link(link, address);
+    });
+  }
+}

@@ -1,0 +1,72 @@
+// Node ↔ Node over real WebRTC (@roamhq/wrtc) through a real signaling server, on loopback.
+import { afterEach, describe, expect, it } from 'vitest';
+import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
+import { waitFor } from '../support/net.ts';
+import { type Child, cli, killAll } from '../support/processes.ts';
+import { fullyConverged, type RtcNode, rtcNode } from '../support/webrtc-node.ts';
+
+let server: RunningSignalingServer | undefined;
+const nodes: RtcNode[] = [];
+afterEach(async () => {
+  for (const n of nodes.splice(0)) n.close();
+  await killAll();
+  await server?.close();
+  server = undefined;
+});
+
+function stateSeen(c: Child, nodeId: string, state: string): number {
+  return c.json.findIndex((e) => e.event === 'state' && e.nodeId === nodeId && e.state === state);
+}
+
+describe('WebRTC mesh', () => {
+  it('five nodes converge through the signaling server; links carry the handshake and membership', async () => {
+    server = await startSignalingServer({ port: 0 });
+    for (let i = 0; i < 5; i++) nodes.push(await rtcNode(server.url, 'five'));
+    await waitFor(() => fullyConverged(nodes), 20_000, 'five converged');
+    for (const n of nodes) expect(n.node.links()).toHaveLength(4);
+    // Probes flow over the links: give the probe loop a couple of periods.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(nodes.every((n) => n.node.metrics().acks > 0)).toBe(true);
+  });
+
+  it('eight nodes started at the same instant form a full mesh, in each of 10 runs', async () => {
+    server = await startSignalingServer({ port: 0 });
+    const times: number[] = [];
+    for (let run = 0; run < 10; run++) {
+      const started = Date.now();
+      const batch = await Promise.all(Array.from({ length: 8 }, () => rtcNode(server!.url, `glare-${run}`)));
+      nodes.push(...batch);
+      await waitFor(() => fullyConverged(batch) && batch.every((n) => n.node.links().length === 7), 20_000, `run ${run}`);
+      times.push(Date.now() - started);
+      for (const n of batch) n.close();
+      nodes.splice(0);
+    }
+    expect(times).toHaveLength(10);
+  });
+
+  it('a killed node process is detected: Suspect, then Unreachable, well before ICE gives up', async () => {
+    server = await startSignalingServer({ port: 0 });
+    const children = Array.from({ length: 5 }, () => cli(['node', '--signal', server!.url, '--cluster', 'kill', '--json']));
+    await waitFor(() => children.every((c) => c.json.some((e) => e.event === 'self')), 15_000, 'children started');
+    const ids = children.map((c) => c.json.find((e) => e.event === 'self')!.nodeId as string);
+    const allActive = () => children.every((c) => ids.every((id) => stateSeen(c, id, 'Active') >= 0));
+    await waitFor(allActive, 20_000, 'children converged');
+    const victim = children[2]!;
+    const victimId = ids[2]!;
+    const others = children.filter((c) => c !== victim);
+    const killedAt = Date.now();
+    victim.proc.kill('SIGKILL');
+    await waitFor(() => others.some((c) => stateSeen(c, victimId, 'Suspect') >= 0), 10_000, 'suspicion');
+    const suspectedAfter = Date.now() - killedAt;
+    await waitFor(() => others.every((c) => stateSeen(c, victimId, 'Unreachable') >= 0), 20_000, 'unreachable everywhere');
+    const unreachableAfter = Date.now() - killedAt;
+    // Probe period 1 s + timeouts: suspicion within ~3 s; Unreachable = suspicion + 5 s + gossip.
+    expect(suspectedAfter).toBeLessThan(4_000);
+    expect(unreachableAfter).toBeLessThan(11_000);
+    // Wherever a suspicion was seen, it came before Unreachable (the lifecycle order).
+    for (const c of others) {
+      const suspect = stateSeen(c, victimId, 'Suspect');
+      if (suspect >= 0) expect(suspect).toBeLessThan(stateSeen(c, victimId, 'Unreachable'));
+    }
+  });
+});
