@@ -36,7 +36,11 @@ describe('WebRTC mesh', () => {
       const started = Date.now();
       const batch = await Promise.all(Array.from({ length: 8 }, () => rtcNode(server!.url, `glare-${run}`)));
       nodes.push(...batch);
-      await waitFor(() => fullyConverged(batch) && batch.every((n) => n.node.links().length === 7), 20_000, `run ${run}`);
+      await waitFor(
+        () => fullyConverged(batch) && batch.every((n) => n.node.links().length === 7),
+        20_000,
+        `run ${run}`,
+      );
       times.push(Date.now() - started);
       for (const n of batch) n.close();
       nodes.splice(0);
@@ -46,8 +50,14 @@ describe('WebRTC mesh', () => {
 
   it('a killed node process is detected: Suspect, then Unreachable, well before ICE gives up', async () => {
     server = await startSignalingServer({ port: 0 });
-    const children = Array.from({ length: 5 }, () => cli(['node', '--signal', server!.url, '--cluster', 'kill', '--json']));
-    await waitFor(() => children.every((c) => c.json.some((e) => e.event === 'self')), 15_000, 'children started');
+    const children = Array.from({ length: 5 }, () =>
+      cli(['node', '--signal', server!.url, '--cluster', 'kill', '--json']),
+    );
+    await waitFor(
+      () => children.every((c) => c.json.some((e) => e.event === 'self')),
+      15_000,
+      'children started',
+    );
     const ids = children.map((c) => c.json.find((e) => e.event === 'self')!.nodeId as string);
     const allActive = () => children.every((c) => ids.every((id) => stateSeen(c, id, 'Active') >= 0));
     await waitFor(allActive, 20_000, 'children converged');
@@ -58,7 +68,11 @@ describe('WebRTC mesh', () => {
     victim.proc.kill('SIGKILL');
     await waitFor(() => others.some((c) => stateSeen(c, victimId, 'Suspect') >= 0), 10_000, 'suspicion');
     const suspectedAfter = Date.now() - killedAt;
-    await waitFor(() => others.every((c) => stateSeen(c, victimId, 'Unreachable') >= 0), 20_000, 'unreachable everywhere');
+    await waitFor(
+      () => others.every((c) => stateSeen(c, victimId, 'Unreachable') >= 0),
+      20_000,
+      'unreachable everywhere',
+    );
     const unreachableAfter = Date.now() - killedAt;
     // Probe period 1 s + timeouts: suspicion within ~3 s; Unreachable = suspicion + 5 s + gossip.
     expect(suspectedAfter).toBeLessThan(4_000);
