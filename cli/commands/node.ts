@@ -118,7 +118,7 @@ export const nodeCommand: Command = {
         event: 'self',
         nodeId: node.nodeId,
         cluster,
-        addresses: transports.flatMap((t) => t.localAddresses()),
+        addresses: transports.flatMap((t) => t.localAddresses(node.nodeId)),
       },
       `node ${node.nodeId} in cluster ${cluster}${listener ? `, listening at ${listener.url}` : ''}`,
     );

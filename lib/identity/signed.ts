@@ -15,6 +15,8 @@ export const Domain = {
   Unreachable: 'weftmesh/unreachable/v1',
   SignalJoin: 'weftmesh/signal-join/v1',
   Entry: 'weftmesh/entry/v1',
+  App: 'weftmesh/app/v1',
+  Broadcast: 'weftmesh/broadcast/v1',
 } as const;
 
 const DOMAIN_PATTERN = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9._-]+)*\/v[0-9]+$/;

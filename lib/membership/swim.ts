@@ -294,9 +294,9 @@ export class Membership implements MembershipContext {
     return [...this.#reaped.values()];
   }
 
-  /** How many links a neighbour reported having (undefined: not told yet). */
-  neighbourDegree(nodeId: string): number | undefined {
-    return this.#prober.neighbours.get(nodeId)?.size;
+  /** The link set a neighbour reported (undefined: not told yet). */
+  neighboursOf(nodeId: string): ReadonlySet<string> | undefined {
+    return this.#prober.neighbours.get(nodeId);
   }
 
   /** Local health score (0 = healthy); timeouts are stretched by 1 + score. */

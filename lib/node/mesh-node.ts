@@ -24,6 +24,7 @@ import type { Message } from '../wire/messages.ts';
 import { ClaimVerifier } from './claim-verifier.ts';
 import type { MeshEvents } from './events.ts';
 import { LinkManager, type LinkPolicy } from './link-manager.ts';
+import { type AppMessage, type MessagingMetrics, type MessagingOptions, Messenger } from './messaging.ts';
 
 export interface MeshNodeOptions {
   identity: NodeIdentity;
@@ -53,6 +54,8 @@ export interface MeshNodeOptions {
   handshakeTimeoutMs?: number;
   /** After leave(), keep gossiping this long before closing links. Default 1,000 ms. */
   leaveDrainMs?: number;
+  /** Application messaging limits. */
+  messaging?: MessagingOptions;
 }
 
 export interface MeshMetrics extends MembershipMetrics {
@@ -68,6 +71,7 @@ export interface MeshMetrics extends MembershipMetrics {
   links: number;
   members: number;
   localHealth: number;
+  messaging: MessagingMetrics;
 }
 
 const INCARNATION_KEY = 'incarnation';
@@ -99,6 +103,7 @@ export class MeshNode {
   };
   readonly #rejectedBy: Record<string, number> = {};
   #membership: Membership | undefined;
+  #messenger: Messenger | undefined;
   #seeds: string[] = [];
   #joinWaiters: Array<() => void> = [];
   #maintainTimer: TimerId | undefined;
@@ -133,7 +138,7 @@ export class MeshNode {
         const i = core?.table.ids.lookup(id);
         return i === undefined || !isReachable(core!.table.state(i));
       },
-      peerDegree: (id) => this.#membership?.neighbourDegree(id),
+      peerDegree: (id) => this.#membership?.neighboursOf(id)?.size,
     });
     this.#lastHeal = this.env.clock.now();
   }
@@ -182,12 +187,27 @@ export class MeshNode {
       heartbeat: this.#opts.heartbeat ?? {},
       incarnation,
       meta: this.#opts.meta ?? {},
-      addrs: this.#transports.flatMap((t) => t.localAddresses()).slice(0, 4),
+      addrs: this.#transports.flatMap((t) => t.localAddresses(this.nodeId)).slice(0, 4),
       ...(this.#opts.interner ? { interner: this.#opts.interner } : {}),
     });
+    const core = this.#membership;
+    this.#messenger = new Messenger(
+      {
+        identity: this.identity,
+        env: this.env,
+        verifier: this.#opts.verifier ?? fastVerifier,
+        wireLimits: this.#opts.wireLimits,
+        link: (id) => this.#links.get(id),
+        peers: () => this.#links.peers(),
+        neighboursOf: (id) => core.neighboursOf(id),
+        publicKeyOf: (id) => core.member(id)?.publicKey,
+      },
+      this.#opts.messaging ?? {},
+    );
     for (const t of this.#transports) {
       t.start(
         {
+          relay: this.#messenger.relay,
           identity: this.identity,
           cluster: this.cluster,
           verifier: this.#opts.verifier ?? fastVerifier,
@@ -229,6 +249,11 @@ export class MeshNode {
     this.#links.dial(address, expectNodeId, true);
   }
 
+  /** Closes the direct link to `nodeId`, if any (the node may dial a replacement later). */
+  disconnect(nodeId: string, reason = 'disconnected by the application'): void {
+    this.#links.close(nodeId, reason);
+  }
+
   /** Every member this node knows, itself included. */
   members(): MemberInfo[] {
     return this.#membership?.members() ?? [];
@@ -257,7 +282,45 @@ export class MeshNode {
       links: this.#links.size,
       members: m?.table.size ?? 0,
       localHealth: m?.localHealth ?? 0,
+      messaging: {
+        ...(this.#messenger?.metrics ?? {
+          sent: 0,
+          received: 0,
+          relayed: 0,
+          broadcastsSent: 0,
+          broadcastsReceived: 0,
+          dropped: 0,
+        }),
+      },
     };
+  }
+
+  /** Sends `data` on `topic` to one node: over a direct link, or relayed through the mesh. */
+  send(to: string, topic: string, data: Uint8Array): Promise<void> {
+    return this.#messaging().send(to, topic, data);
+  }
+
+  /** Sends a request on `topic` and resolves with the reply (rejects on timeout or remote error). */
+  request(to: string, topic: string, data: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
+    return this.#messaging().request(to, topic, data, timeoutMs);
+  }
+
+  /** Answers requests on `topic`. */
+  respond(
+    topic: string,
+    responder: (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>,
+  ): () => void {
+    return this.#messaging().respond(topic, responder);
+  }
+
+  /** Sends `data` on `topic` to every node (flooded over the links, signed). */
+  broadcast(topic: string, data: Uint8Array): void {
+    this.#messaging().broadcast(topic, data);
+  }
+
+  /** Messages on `topic`, sent to this node or broadcast. */
+  subscribe(topic: string, handler: (msg: AppMessage) => void): () => void {
+    return this.#messaging().subscribe(topic, handler);
   }
 
   /**
@@ -281,11 +344,17 @@ export class MeshNode {
     this.#state = 'closed';
     if (this.#maintainTimer !== undefined) this.env.scheduler.cancelTimer(this.#maintainTimer);
     this.#membership?.stop();
+    this.#messenger?.close();
     this.#links.closeAll('node closed');
     for (const t of this.#transports) t.close();
   }
 
   // ---- internals ----
+
+  #messaging(): Messenger {
+    if (!this.#messenger || this.#state === 'closed') throw new Error('MeshNode: not running');
+    return this.#messenger;
+  }
 
   #core(): Membership {
     if (!this.#membership) throw new Error('MeshNode: call start() first');
@@ -423,6 +492,12 @@ export class MeshNode {
       case 'want':
       case 'neighbours':
         core.onMessage(from, cls, msg);
+        return;
+      case 'app':
+        this.#messenger?.onApp(from, msg);
+        return;
+      case 'broadcast':
+        this.#messenger?.onBroadcast(from, msg);
         return;
       default:
         this.#reject('unexpected-type');

@@ -2,3 +2,10 @@ export { ClaimVerifier, type ClaimVerifierStats } from './claim-verifier.ts';
 export type { MemberStateChange, MeshEvents } from './events.ts';
 export { type DialTarget, LinkManager, type LinkPolicy } from './link-manager.ts';
 export { type MeshMetrics, MeshNode, type MeshNodeOptions } from './mesh-node.ts';
+export {
+  type AppMessage,
+  MessagingError,
+  type MessagingErrorCode,
+  type MessagingMetrics,
+  type MessagingOptions,
+} from './messaging.ts';

@@ -103,8 +103,8 @@ export interface TransportContext extends HandshakeConfig {
 
 export interface Transport {
   readonly name: string;
-  /** Addresses other nodes can dial this node at (advertised in its alive claim). */
-  localAddresses(): string[];
+  /** Addresses other nodes can dial node `nodeId` at through this transport (advertised in its alive claim). */
+  localAddresses(nodeId: string): string[];
   /** Whether this transport knows how to dial `address` (by its scheme). */
   canDial(address: string): boolean;
   /** Binds the transport to its node; called once by the node before any connect(). */

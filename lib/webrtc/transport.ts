@@ -99,8 +99,8 @@ export class WebRtcTransport implements Transport {
     this.#o = opts;
   }
 
-  localAddresses(): string[] {
-    return this.#ctx ? [`webrtc:${this.#ctx.identity.nodeId}`] : [];
+  localAddresses(nodeId: string): string[] {
+    return [`webrtc:${nodeId}`];
   }
 
   canDial(address: string): boolean {

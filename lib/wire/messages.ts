@@ -6,12 +6,16 @@
 
 import { claimList } from './claims.ts';
 import { clusterField, nodeIdField, nonceField, publicKeyField, signatureField } from './fields.ts';
-import { array, bool, bytes, type Infer, type Schema, struct, text, u32 } from './schema.ts';
+import { array, bool, bytes, type Infer, type Schema, struct, text, u32, uint } from './schema.ts';
 
 export const WIRE_VERSION = 1;
 
 /** Largest packed digest or id list in one frame (3,000 digest records). */
 export const DIGEST_PAGE_BYTES = 63_000;
+/** Largest application payload in one message (fits the default 64 KiB frame). */
+export const MAX_APP_BYTES = 48 * 1024;
+/** Topics: 1..64 characters of [A-Za-z0-9._/-]. */
+const topicField = text(1, 64, /^[A-Za-z0-9._/-]+$/);
 
 export const registry = {
   /** Handshake 1/4, dialer → acceptor: who I am, a fresh nonce. */
@@ -51,6 +55,39 @@ export const registry = {
   want: { code: 18, body: struct({ seq: u32, ids: bytes(0, DIGEST_PAGE_BYTES) }) },
   /** The sender's current direct links (for choosing indirect-probe witnesses). */
   neighbours: { code: 16, body: struct({ ids: array(nodeIdField, 256) }) },
+
+  // ---- application messaging ----
+  /**
+   * A message for one node, direct or relayed hop by hop (`ttl` hops left). Relayed
+   * messages carry the origin's signature, since only the last hop is authenticated by a link.
+   */
+  app: {
+    code: 20,
+    body: struct(
+      {
+        to: nodeIdField,
+        from: nodeIdField,
+        id: u32,
+        kind: uint(3),
+        topic: topicField,
+        data: bytes(0, MAX_APP_BYTES),
+        ttl: uint(16),
+      },
+      { sig: bytes(64) },
+    ),
+  },
+  /** A message for every node, flooded over the links with de-duplication; signed by its origin. */
+  broadcast: {
+    code: 21,
+    body: struct({
+      origin: nodeIdField,
+      seq: u32,
+      topic: topicField,
+      data: bytes(0, MAX_APP_BYTES),
+      ttl: uint(32),
+      sig: bytes(64),
+    }),
+  },
 } as const satisfies Record<string, { code: number; body: Schema<object> }>;
 
 export type MessageType = keyof typeof registry;

@@ -29,6 +29,32 @@ describe('WebRTC mesh', () => {
     expect(nodes.every((n) => n.node.metrics().acks > 0)).toBe(true);
   });
 
+  it('peer-assisted signaling: once in the mesh, new links need no signaling server', async () => {
+    server = await startSignalingServer({ port: 0 });
+    for (let i = 0; i < 4; i++)
+      nodes.push(await rtcNode(server.url, 'assisted', { maxLinks: 3, minLinks: 3 }));
+    await waitFor(
+      () => fullyConverged(nodes) && nodes.every((n) => n.node.links().length === 3),
+      20_000,
+      'full mesh',
+    );
+    await server.close();
+    server = undefined;
+    // Drop one link: both ends are now below minLinks and redial each other. With the server
+    // gone, their offer and answer can only travel through the other two nodes.
+    const [a, b] = [nodes[0]!, nodes[1]!];
+    const before = a.transport.stats.relayedSignals + b.transport.stats.relayedSignals;
+    a.node.disconnect(b.node.nodeId);
+    await waitFor(() => !a.node.links().includes(b.node.nodeId), 5_000, 'link dropped');
+    await waitFor(
+      () => a.node.links().includes(b.node.nodeId) && b.node.links().includes(a.node.nodeId),
+      20_000,
+      'relayed link',
+    );
+    expect(a.transport.stats.relayedSignals + b.transport.stats.relayedSignals).toBeGreaterThan(before);
+    expect(a.transport.stats.serverSignals + b.transport.stats.serverSignals).toBeGreaterThan(0);
+  });
+
   it('eight nodes started at the same instant form a full mesh, in each of 10 runs', async () => {
     server = await startSignalingServer({ port: 0 });
     const times: number[] = [];

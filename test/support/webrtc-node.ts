@@ -4,11 +4,13 @@ import { NodeState } from '../../lib/membership/node-state.ts';
 import { MeshNode, type MeshNodeOptions } from '../../lib/node/mod.ts';
 import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
 import { createNodeWebRtc } from '../../lib/webrtc/node.ts';
+import type { WebRtcTransport } from '../../lib/webrtc/transport.ts';
 
 export const loopbackOnly = (candidate: string) => / (127\.0\.0\.1|::1) /.test(candidate);
 
 export interface RtcNode {
   node: MeshNode;
+  transport: WebRtcTransport;
   close(): void;
 }
 
@@ -29,6 +31,7 @@ export async function rtcNode(
   const off = joinThroughSignaling(node, signaling);
   return {
     node,
+    transport,
     close: () => {
       off();
       node.close();
