@@ -200,7 +200,11 @@ export class MeshNode {
         link: (id) => this.#links.get(id),
         peers: () => this.#links.peers(),
         neighboursOf: (id) => core.neighboursOf(id),
-        publicKeyOf: (id) => core.member(id)?.publicKey,
+        admits: () => true,
+        isReachable: (id) => {
+          const i = core.table.ids.lookup(id);
+          return i !== undefined && isReachable(core.table.state(i));
+        },
       },
       this.#opts.messaging ?? {},
     );

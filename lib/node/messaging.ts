@@ -10,7 +10,7 @@
  * signature and T checks it. Broadcasts are always signed.
  */
 
-import type { NodeIdentity } from '../identity/node-identity.ts';
+import { type NodeIdentity, nodeIdOf } from '../identity/node-identity.ts';
 import { Domain, signingInput } from '../identity/signed.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { Env } from '../time/types.ts';
@@ -74,8 +74,10 @@ export interface MessengerHost {
   peers(): string[];
   /** The link set a neighbour reported (for 2-hop routes). */
   neighboursOf(nodeId: string): ReadonlySet<string> | undefined;
-  /** A member's public key (to check relayed signatures). */
-  publicKeyOf(nodeId: string): Uint8Array | undefined;
+  /** Whether a key may send to this cluster (the node's admission policy). */
+  admits(publicKey: Uint8Array): boolean;
+  /** Whether `nodeId` is a reachable member (so the mesh has a route to it). */
+  isReachable(nodeId: string): boolean;
 }
 
 const KIND_MSG = 0;
@@ -197,7 +199,8 @@ export class Messenger {
     this.#checkTopic(topic);
     this.#checkSize(data);
     const origin = this.#h.identity.nodeId;
-    const seq = (this.#seq = (this.#seq + 1) >>> 0);
+    this.#seq = (this.#seq + 1) >>> 0;
+    const seq = this.#seq;
     const sig = this.#h.identity.sign(
       signingInput(Domain.Broadcast, broadcastPayload(origin, seq, topic, data)),
     );
@@ -206,6 +209,7 @@ export class Messenger {
     const msg: MessageOf<'broadcast'> = {
       type: 'broadcast',
       origin: fromHex(origin),
+      key: this.#h.identity.publicKey,
       seq,
       topic,
       data,
@@ -217,6 +221,7 @@ export class Messenger {
 
   /** Small control payloads for transports (peer-assisted signaling). */
   readonly relay: MeshRelay = {
+    reaches: (to) => !this.#closed && this.#hasRoute(to),
     send: (to, topic, payload) => {
       if (this.#closed || payload.length > this.#o.maxMessageBytes || this.#h.peers().length === 0)
         return false;
@@ -225,6 +230,14 @@ export class Messenger {
     },
     subscribe: (topic, handler) => this.#topics.on(topic, (m) => handler(m.from, m.data)),
   };
+
+  /** A route is known: a link to `to`, a neighbour linked to it, or `to` is a reachable member. */
+  #hasRoute(to: string): boolean {
+    if (this.#h.link(to)) return true;
+    const peers = this.#h.peers();
+    if (peers.length === 0) return false;
+    return peers.some((p) => this.#h.neighboursOf(p)?.has(to)) || this.#h.isReachable(to);
+  }
 
   close(): void {
     this.#closed = true;
@@ -257,7 +270,7 @@ export class Messenger {
     }
     const relayed = via !== from;
     if (relayed) {
-      const key = this.#h.publicKeyOf(from);
+      const key = this.#originKey(from, msg.key);
       if (!key || !msg.sig) {
         this.metrics.dropped++;
         return;
@@ -284,7 +297,7 @@ export class Messenger {
       this.metrics.dropped++;
       return;
     }
-    const pub = this.#h.publicKeyOf(origin);
+    const pub = this.#originKey(origin, msg.key);
     if (!pub) {
       this.metrics.dropped++;
       return;
@@ -315,6 +328,12 @@ export class Messenger {
     );
     if (typeof ok === 'boolean') done(ok);
     else void ok.then(done, () => done(false));
+  }
+
+  /** The origin's key when it matches the origin's node id and is admitted. */
+  #originKey(origin: string, key: Uint8Array | undefined): Uint8Array | undefined {
+    if (!key || nodeIdOf(key) !== origin || !this.#h.admits(key)) return undefined;
+    return key;
   }
 
   #deliver(from: string, msg: MessageOf<'app'>, ok: boolean, relayed: boolean): void {
@@ -387,6 +406,7 @@ export class Messenger {
       if (this.#h.peers().length === 0)
         throw new MessagingError('no-route', `no link to ${to} and no neighbours`);
       msg.sig = this.#h.identity.sign(signingInput(Domain.App, appPayload(self, to, id, kind, topic, data)));
+      msg.key = this.#h.identity.publicKey;
     }
     this.#remember(`a:${self}:${id}:${kind}`);
     if (direct) await this.#drained(direct);

@@ -90,6 +90,8 @@ export interface HandshakeConfig {
 
 /** Small control payloads between nodes over the mesh itself (used for peer-assisted signaling). */
 export interface MeshRelay {
+  /** Whether the mesh has a route to `nodeId` (a link, a neighbour's link, or it is a reachable member). */
+  reaches(nodeId: string): boolean;
   /** Sends to a node over a direct link or relayed through neighbours; false if there is no route. */
   send(to: string, topic: string, payload: Uint8Array): boolean;
   /** Receives what other nodes send to this one on `topic`. */

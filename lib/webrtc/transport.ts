@@ -54,6 +54,8 @@ export interface WebRtcTransportOptions {
   channel?: Partial<PeerChannelLimits>;
 }
 
+type Path = 'mesh' | 'server';
+
 interface Session {
   peerId: string;
   sid: string;
@@ -62,6 +64,15 @@ interface Session {
   /** The address this node dialled, when the attempt answers a connect(). */
   dialed: string | undefined;
   connected: boolean;
+  /** Every signal of a session takes one path, so offer and candidates cannot overtake each other. */
+  path: Path;
+}
+
+/** Signals for a session not created yet (a candidate that overtook its offer). */
+interface Early {
+  sid: string;
+  data: SimplePeer.SignalData;
+  at: number;
 }
 
 type SignalMessage = { k: 'dial-me'; sid: string } | { k: 'sig'; sid: string; d: SimplePeer.SignalData };
@@ -69,6 +80,9 @@ type SignalMessage = { k: 'dial-me'; sid: string } | { k: 'sig'; sid: string; d:
 const NODE_ID = /^[0-9a-f]{32}$/;
 const RELAY_TOPIC = 'weftmesh/webrtc-signal';
 const MAX_SIGNAL_BYTES = 32 * 1024;
+/** Early signals kept per peer, and for how long. */
+const EARLY_LIMIT = 32;
+const EARLY_TTL_MS = 10_000;
 
 function parseSignal(v: unknown): SignalMessage | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
@@ -89,6 +103,7 @@ export class WebRtcTransport implements Transport {
   /** Dials waiting for the lower-id peer to make the offer. */
   readonly #awaiting = new Map<string, { address: string; timer: number }>();
   readonly #links = new Set<Link>();
+  readonly #early = new Map<string, Early[]>();
   readonly #unsubscribe: Array<() => void> = [];
   #created = 0;
   #closed = false;
@@ -112,16 +127,18 @@ export class WebRtcTransport implements Transport {
     this.#ctx = ctx;
     this.#events = events;
     if (this.#o.signaling) {
-      this.#unsubscribe.push(this.#o.signaling.on('signal', (e) => this.#onSignal(e.from, e.data)));
+      this.#unsubscribe.push(this.#o.signaling.on('signal', (e) => this.#onSignal(e.from, e.data, 'server')));
     }
     if (ctx.relay) {
       this.#unsubscribe.push(
         ctx.relay.subscribe(RELAY_TOPIC, (from, payload) => {
+          let data: unknown;
           try {
-            this.#onSignal(from, JSON.parse(fromUtf8(payload)));
+            data = JSON.parse(fromUtf8(payload));
           } catch {
-            // not a signal we understand
+            return;
           }
+          this.#onSignal(from, data, 'mesh');
         }),
       );
     }
@@ -141,13 +158,13 @@ export class WebRtcTransport implements Transport {
       return;
     }
     if (ctx.identity.nodeId < peerId) {
-      this.#startSession(peerId, this.#newSid(), address);
+      this.#startSession(peerId, this.#newSid(), address, this.#pathTo(peerId));
       return;
     }
     // The lower id makes offers: ask it to dial us, and wait.
     if (this.#awaiting.has(peerId)) return;
     const sid = this.#newSid();
-    if (!this.#sendSignal(peerId, { k: 'dial-me', sid })) {
+    if (!this.#sendSignal(peerId, { k: 'dial-me', sid }, this.#pathTo(peerId))) {
       this.#events!.dialFailed(address, new Error(`no signaling path to ${peerId}`));
       return;
     }
@@ -177,12 +194,16 @@ export class WebRtcTransport implements Transport {
     return toHex(this.#ctx!.random.bytes(8));
   }
 
-  /** Over the mesh when it has a route (no server needed), else over the signaling server. */
-  #sendSignal(to: string, msg: SignalMessage): boolean {
+  /** Over the mesh when it has a route to the peer (no server needed), else the signaling server. */
+  #pathTo(peerId: string): Path {
+    return this.#ctx?.relay?.reaches(peerId) ? 'mesh' : 'server';
+  }
+
+  #sendSignal(to: string, msg: SignalMessage, path: Path): boolean {
     const json = JSON.stringify(msg);
     if (json.length > MAX_SIGNAL_BYTES) return false;
     const relay: MeshRelay | undefined = this.#ctx?.relay;
-    if (relay?.send(to, RELAY_TOPIC, utf8(json))) {
+    if (path === 'mesh' && relay?.send(to, RELAY_TOPIC, utf8(json))) {
       this.stats.relayedSignals++;
       return true;
     }
@@ -193,7 +214,7 @@ export class WebRtcTransport implements Transport {
     return false;
   }
 
-  #onSignal(from: string, raw: unknown): void {
+  #onSignal(from: string, raw: unknown, path: Path): void {
     const ctx = this.#ctx;
     if (!ctx || this.#closed || !NODE_ID.test(from) || from === ctx.identity.nodeId) return;
     const msg = parseSignal(raw);
@@ -201,21 +222,44 @@ export class WebRtcTransport implements Transport {
     const self = ctx.identity.nodeId;
     const session = this.#sessions.get(from);
     if (msg.k === 'dial-me') {
-      if (self < from && !session) this.#startSession(from, msg.sid, undefined);
+      if (self < from && !session) this.#startSession(from, msg.sid, undefined, path);
       return;
     }
     if (session?.sid === msg.sid) {
       session.peer.signal(msg.d);
       return;
     }
+    if (msg.d.type !== 'offer' || self < from) {
+      this.#keepEarly(from, msg.sid, msg.d);
+      return;
+    }
     // A new offer from the (lower-id) peer: a fresh attempt replaces any older one.
-    if (msg.d.type !== 'offer' || self < from) return;
     if (session) this.#endSession(session, 'superseded by a new offer', false);
-    const s = this.#startSession(from, msg.sid, undefined);
-    s?.peer.signal(msg.d);
+    const s = this.#startSession(from, msg.sid, undefined, path);
+    if (!s) return;
+    s.peer.signal(msg.d);
+    const early = this.#early.get(from);
+    this.#early.delete(from);
+    const now = this.#now();
+    for (const e of early ?? []) if (e.sid === msg.sid && now - e.at < EARLY_TTL_MS) s.peer.signal(e.data);
   }
 
-  #startSession(peerId: string, sid: string, dialed: string | undefined): Session | undefined {
+  #now(): number {
+    return performance.now();
+  }
+
+  /** Keeps a signal that overtook its offer (bounded, short-lived). */
+  #keepEarly(from: string, sid: string, data: SimplePeer.SignalData): void {
+    if (!this.#early.has(from) && this.#early.size >= 256)
+      this.#early.delete(this.#early.keys().next().value!);
+    const list = this.#early.get(from) ?? [];
+    const now = this.#now();
+    const fresh = list.filter((e) => now - e.at < EARLY_TTL_MS).slice(-(EARLY_LIMIT - 1));
+    fresh.push({ sid, data, at: now });
+    this.#early.set(from, fresh);
+  }
+
+  #startSession(peerId: string, sid: string, dialed: string | undefined, path: Path): Session | undefined {
     const ctx = this.#ctx!;
     const awaiting = this.#awaiting.get(peerId);
     if (awaiting) {
@@ -248,13 +292,13 @@ export class WebRtcTransport implements Transport {
     const timer = ctx.scheduler.setTimer(this.#timeout(), () => {
       if (!session.connected) this.#endSession(session, 'connect timed out', true);
     });
-    const session: Session = { peerId, sid, peer, timer, dialed, connected: false };
+    const session: Session = { peerId, sid, peer, timer, dialed, connected: false, path };
     this.#sessions.set(peerId, session);
     const filter = this.#o.candidateFilter;
     peer.on('signal', (d: SimplePeer.SignalData) => {
       const cand = (d as { candidate?: { candidate?: string } }).candidate;
       if (cand && filter && !filter(cand.candidate ?? '')) return;
-      this.#sendSignal(peerId, { k: 'sig', sid, d });
+      this.#sendSignal(peerId, { k: 'sig', sid, d }, session.path);
     });
     peer.on('error', () => this.#endSession(session, 'negotiation failed', true));
     peer.on('close', () => this.#endSession(session, 'closed', !session.connected));

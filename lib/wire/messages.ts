@@ -59,7 +59,8 @@ export const registry = {
   // ---- application messaging ----
   /**
    * A message for one node, direct or relayed hop by hop (`ttl` hops left). Relayed
-   * messages carry the origin's signature, since only the last hop is authenticated by a link.
+   * messages carry the origin's key and signature, since only the last hop is
+   * authenticated by a link (and the target may not know the origin yet).
    */
   app: {
     code: 20,
@@ -73,7 +74,7 @@ export const registry = {
         data: bytes(0, MAX_APP_BYTES),
         ttl: uint(16),
       },
-      { sig: bytes(64) },
+      { sig: bytes(64), key: publicKeyField },
     ),
   },
   /** A message for every node, flooded over the links with de-duplication; signed by its origin. */
@@ -81,6 +82,7 @@ export const registry = {
     code: 21,
     body: struct({
       origin: nodeIdField,
+      key: publicKeyField,
       seq: u32,
       topic: topicField,
       data: bytes(0, MAX_APP_BYTES),
