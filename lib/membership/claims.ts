@@ -24,6 +24,8 @@ export interface Claim {
   readonly incarnation: number;
   readonly meta: Readonly<Record<string, string>>;
   readonly addrs: readonly string[];
+  /** Alive claims of clusters that require it: the member's membership token. */
+  readonly token: Uint8Array | undefined;
   /** Exactly the bytes that travel (and were signed). */
   readonly wire: WireClaim;
   /** Encoded size on the wire, for piggyback budgets. */
@@ -82,6 +84,7 @@ export function interpretClaim(wire: WireClaim): Claim {
     incarnation: body.i,
     meta: body.k === 'a' && body.m ? body.m : EMPTY_META,
     addrs: body.k === 'a' && body.ad ? body.ad : [],
+    token: body.k === 'a' ? body.t : undefined,
     wire,
     size: wire.b.length + CLAIM_OVERHEAD,
   };
@@ -100,6 +103,8 @@ export interface ClaimFields {
   meta?: Record<string, string>;
   /** Alive only: how to reach the signer (transport addresses). */
   addrs?: string[];
+  /** Alive only: the signer's membership token. */
+  token?: Uint8Array;
   /** Suspect / unreachable: the accused member. */
   subject?: string;
 }
@@ -110,6 +115,7 @@ export function signClaim(signer: ClaimSigner, kind: ClaimKind, f: ClaimFields):
   if (kind === 'alive') {
     if (f.meta && Object.keys(f.meta).length > 0) body.m = f.meta;
     if (f.addrs && f.addrs.length > 0) body.ad = f.addrs;
+    if (f.token) body.t = f.token;
   } else if (kind === 'suspect' || kind === 'unreachable') {
     if (!f.subject) throw new WireError('invalid-field', 'an accusation names its subject', 'claim.n');
     body.n = fromHex(f.subject);

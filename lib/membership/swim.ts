@@ -64,6 +64,8 @@ export interface MembershipOptions {
   incarnation: number;
   meta?: Record<string, string>;
   addrs?: string[];
+  /** This node's membership token (clusters with token admission). */
+  token?: Uint8Array;
   /** Share one interner between simulated nodes (saves memory); default: private. */
   interner?: IdInterner;
   /** Members beyond this are not admitted (bounded memory). Default 100,000. */
@@ -97,6 +99,7 @@ export class Membership implements MembershipContext {
   #self: Claim;
   #meta: Record<string, string>;
   #addrs: string[];
+  readonly #token: Uint8Array | undefined;
   #running = false;
   #leaving = false;
   #lastConflictAt = Number.NEGATIVE_INFINITY;
@@ -116,6 +119,7 @@ export class Membership implements MembershipContext {
     this.health = new LocalHealth(this.config.maxLocalHealth);
     this.#meta = { ...(opts.meta ?? {}) };
     this.#addrs = [...(opts.addrs ?? [])];
+    this.#token = opts.token;
     this.#self = this.#sign('alive', opts.incarnation);
     this.table.set(this.selfIndex, StateCode.Joining, opts.incarnation, this.env.clock.now(), this.#self);
     this.#prober = new Prober(this, (target) => this.#suspect(target));
@@ -320,7 +324,12 @@ export class Membership implements MembershipContext {
   }
 
   #sign(kind: 'alive' | 'leave', incarnation: number): Claim {
-    return signClaim(this.#signer, kind, { incarnation, meta: this.#meta, addrs: this.#addrs });
+    return signClaim(this.#signer, kind, {
+      incarnation,
+      meta: this.#meta,
+      addrs: this.#addrs,
+      ...(this.#token ? { token: this.#token } : {}),
+    });
   }
 
   #reissue(incarnation: number): void {

@@ -3,6 +3,8 @@
  * transports, the link manager and the membership core together, and it is the boundary
  * where every frame is decoded and every claim verified before a core sees it.
  */
+
+import { Admission, type AdmissionPolicy } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { Claim } from '../membership/claims.ts';
@@ -15,7 +17,7 @@ import { MemoryStorage } from '../storage/memory.ts';
 import type { Storage } from '../storage/types.ts';
 import { realEnv } from '../time/real.ts';
 import type { Env, TimerId } from '../time/types.ts';
-import type { DeliveryClass, Link, PeerInfo, Transport } from '../transport/types.ts';
+import type { DeliveryClass, Link, Transport } from '../transport/types.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import { decodeMessage, encodeMessage, type WireLimits } from '../wire/codec.ts';
@@ -25,6 +27,7 @@ import { ClaimVerifier } from './claim-verifier.ts';
 import type { MeshEvents } from './events.ts';
 import { LinkManager, type LinkPolicy } from './link-manager.ts';
 import { type AppMessage, type MessagingMetrics, type MessagingOptions, Messenger } from './messaging.ts';
+import { RateLimiter } from './rate-limit.ts';
 
 export interface MeshNodeOptions {
   identity: NodeIdentity;
@@ -47,8 +50,16 @@ export interface MeshNodeOptions {
   /** Direct links: hard cap (default 24) and the count the node dials up to (default ⌈max/2⌉). */
   maxLinks?: number;
   minLinks?: number;
-  /** Admission: refuse a peer at link handshake (return a reason) — e.g. an allow-list. */
-  admit?: (peer: PeerInfo) => string | undefined;
+  /**
+   * Who may be in the cluster: open (default), an allow-list of public keys, or membership
+   * tokens signed by a cluster admin key. Enforced at every link handshake, on every signed
+   * claim and on relayed messages — the signaling server is not trusted to do it.
+   */
+  admission?: AdmissionPolicy;
+  /** This node's membership token (clusters with token admission). */
+  token?: Uint8Array;
+  /** Claims accepted per signer per second (burst ×10): one validly signed node cannot flood. Default 50. */
+  claimsPerSignerPerSecond?: number;
   wireLimits?: Partial<WireLimits>;
   /** Link handshake deadline, ms. Default 10,000. */
   handshakeTimeoutMs?: number;
@@ -92,6 +103,8 @@ export class MeshNode {
   readonly #transports: Transport[];
   readonly #storage: Storage;
   readonly #claims: ClaimVerifier;
+  readonly #admission: Admission;
+  readonly #claimQuota: RateLimiter;
   readonly #links: LinkManager;
   readonly #traffic = {
     messagesIn: 0,
@@ -119,6 +132,11 @@ export class MeshNode {
     if (this.#transports.length === 0) throw new TypeError('MeshNode needs at least one transport');
     this.#storage = opts.storage ?? new MemoryStorage();
     this.#claims = opts.claimVerifier ?? new ClaimVerifier(opts.verifier ?? fastVerifier);
+    this.#admission = new Admission(opts.admission ?? { mode: 'open' }, opts.cluster, () =>
+      this.env.clock.wallNow(),
+    );
+    const rate = opts.claimsPerSignerPerSecond ?? 50;
+    this.#claimQuota = new RateLimiter(rate, rate * 10, () => this.env.clock.now());
     const maxLinks = opts.maxLinks ?? 24;
     const policy: LinkPolicy = {
       maxLinks,
@@ -187,6 +205,7 @@ export class MeshNode {
       heartbeat: this.#opts.heartbeat ?? {},
       incarnation,
       meta: this.#opts.meta ?? {},
+      ...(this.#opts.token ? { token: this.#opts.token } : {}),
       addrs: this.#transports.flatMap((t) => t.localAddresses(this.nodeId)).slice(0, 4),
       ...(this.#opts.interner ? { interner: this.#opts.interner } : {}),
     });
@@ -200,7 +219,7 @@ export class MeshNode {
         link: (id) => this.#links.get(id),
         peers: () => this.#links.peers(),
         neighboursOf: (id) => core.neighboursOf(id),
-        admits: () => true,
+        admits: (key) => this.#admission.check(key) === undefined,
         isReachable: (id) => {
           const i = core.table.ids.lookup(id);
           return i !== undefined && isReachable(core.table.state(i));
@@ -218,7 +237,8 @@ export class MeshNode {
           scheduler: this.env.scheduler,
           random: this.env.random,
           timeoutMs: this.#opts.handshakeTimeoutMs ?? 10_000,
-          ...(this.#opts.admit ? { admit: this.#opts.admit } : {}),
+          ...(this.#opts.token ? { token: this.#opts.token } : {}),
+          admit: (peer, token) => this.#admission.check(peer.publicKey, token),
         },
         {
           link: (link, dialed) => {
@@ -510,10 +530,11 @@ export class MeshNode {
 
   /** Verifies claims at the boundary, applies the good ones, then runs `then`. */
   #withClaims(from: string, wires: WireClaim[], then: () => void): void {
-    const results = wires.map((w) => this.#claims.verify(w));
+    const admit = (c: Claim) => this.#admission.check(c.signerKey, c.token) === undefined;
+    const results = wires.map((w) => this.#claims.verify(w, admit));
     const finish = (claims: Array<Claim | null>) => {
       if (this.#state === 'closed') return;
-      const good = claims.filter((c): c is Claim => c !== null);
+      const good = claims.filter((c): c is Claim => c !== null && this.#claimQuota.take(c.signer));
       this.#traffic.claimsRejected += claims.length - good.length;
       this.#membership!.applyClaims(good, from);
       then();

@@ -8,7 +8,7 @@ import type { HeartbeatConfig } from '../membership/config.ts';
 import { IdInterner } from '../membership/interner.ts';
 import { NodeState } from '../membership/node-state.ts';
 import { ClaimVerifier } from '../node/claim-verifier.ts';
-import { MeshNode } from '../node/mesh-node.ts';
+import { MeshNode, type MeshNodeOptions } from '../node/mesh-node.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import type { SimHost } from './host.ts';
 import { SimNetwork, type SimNetworkOptions } from './network.ts';
@@ -26,6 +26,10 @@ export interface SimClusterOptions {
   joinWindowMs?: number;
   /** Node indices used as seeds. Default [0]. */
   seeds?: number[];
+  /** Use these identities (in order) instead of deriving them from the seed. */
+  identities?: NodeIdentity[];
+  /** Extra MeshNode options per node (admission policy, tokens, messaging limits…). */
+  nodeOptions?: (index: number, identity: NodeIdentity) => Partial<MeshNodeOptions>;
 }
 
 export interface SimNode {
@@ -54,7 +58,8 @@ export class SimCluster {
     const c = new SimCluster(opts);
     for (let i = 0; i < opts.nodes; i++) {
       const host = c.net.addHost();
-      const identity = NodeIdentity.fromSecretKey(host.env.random.bytes(32));
+      const derived = NodeIdentity.fromSecretKey(host.env.random.bytes(32));
+      const identity = opts.identities?.[i] ?? derived;
       const entry: SimNode = {
         index: i,
         host,
@@ -149,6 +154,7 @@ export class SimCluster {
       ...(o.heartbeat ? { heartbeat: o.heartbeat } : {}),
       ...(o.maxLinks !== undefined ? { maxLinks: o.maxLinks } : {}),
       ...(o.minLinks !== undefined ? { minLinks: o.minLinks } : {}),
+      ...(o.nodeOptions ? o.nodeOptions(entry.index, entry.identity) : {}),
     });
     entry.node = node;
     const i = entry.index;

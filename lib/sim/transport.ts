@@ -83,7 +83,7 @@ export class SimTransport implements Transport {
 
   #trusted(end: SimChannelEnd, peer: PeerInfo, initiator: boolean): Link | undefined {
     if (!this.active || !end.alive) return undefined;
-    const refusal = this.#ctx!.admit?.(peer);
+    const refusal = this.#ctx!.admit?.(peer, undefined);
     if (refusal !== undefined || peer.nodeId === this.#ctx!.identity.nodeId) {
       end.close(refusal ?? 'self');
       return undefined;

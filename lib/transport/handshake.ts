@@ -96,6 +96,7 @@ export function runHandshake(
 ): void {
   const me = cfg.identity;
   const myNonce = cfg.random.bytes(32);
+  const withToken = cfg.token ? { token: cfg.token } : {};
   const binding: ChannelBinding = raw.binding;
   let state: 'hello' | 'hello-auth' | 'auth' | 'ready' | 'verifying' | 'finished' =
     role === 'dialer' ? 'hello-auth' : 'hello';
@@ -120,7 +121,7 @@ export function runHandshake(
     me.sign(signingInput(Domain.Handshake, withRole(script!, roleByte)));
 
   /** Checks of the peer's identity claim common to both roles; false after failing. */
-  const acceptPeer = (node: Uint8Array, key: Uint8Array): boolean => {
+  const acceptPeer = (node: Uint8Array, key: Uint8Array, token: Uint8Array | undefined): boolean => {
     const claimed = toHex(node);
     let refusal: [HandshakeErrorCode, string] | undefined;
     if (nodeIdOf(key) !== claimed) refusal = ['node-id-mismatch', 'node id does not match public key'];
@@ -129,7 +130,7 @@ export function runHandshake(
       refusal = ['unexpected-peer', `expected ${opts.expectNodeId}, got ${claimed}`];
     } else {
       peer = { nodeId: claimed, publicKey: key };
-      const reason = cfg.admit?.(peer);
+      const reason = cfg.admit?.(peer, token);
       if (reason !== undefined) refusal = ['not-admitted', reason];
     }
     if (refusal) fail(...refusal);
@@ -160,7 +161,7 @@ export function runHandshake(
       fail('wrong-cluster', `this is cluster ${cfg.cluster}`);
       return;
     }
-    if (!acceptPeer(msg.node, msg.key)) return;
+    if (!acceptPeer(msg.node, msg.key, msg.token)) return;
     script = transcript(
       cfg.cluster,
       msg.key,
@@ -171,12 +172,19 @@ export function runHandshake(
       binding.local,
     );
     const sig = sign(ROLE_ACCEPTOR);
-    send({ type: 'hello-auth', node: fromHex(me.nodeId), key: me.publicKey, nonce: myNonce, sig });
+    send({
+      type: 'hello-auth',
+      node: fromHex(me.nodeId),
+      key: me.publicKey,
+      nonce: myNonce,
+      sig,
+      ...withToken,
+    });
     state = 'auth';
   };
 
   const onHelloAuth = (msg: MessageOf<'hello-auth'>): void => {
-    if (!acceptPeer(msg.node, msg.key)) return;
+    if (!acceptPeer(msg.node, msg.key, msg.token)) return;
     script = transcript(
       cfg.cluster,
       me.publicKey,
@@ -230,6 +238,7 @@ export function runHandshake(
       node: fromHex(me.nodeId),
       key: me.publicKey,
       nonce: myNonce,
+      ...withToken,
     });
   }
 }

@@ -84,8 +84,10 @@ export interface HandshakeConfig {
   random: Random;
   /** Whole handshake deadline. Default 10,000 ms. */
   timeoutMs?: number;
-  /** Admission policy: a refusal reason, or undefined to accept the authenticated peer. */
-  admit?: (peer: PeerInfo) => string | undefined;
+  /** This node's membership token, presented to peers (clusters with token admission). */
+  token?: Uint8Array;
+  /** Admission policy: a refusal reason, or undefined to accept the authenticated peer (and the token it presented). */
+  admit?: (peer: PeerInfo, token: Uint8Array | undefined) => string | undefined;
 }
 
 /** Small control payloads between nodes over the mesh itself (used for peer-assisted signaling). */

@@ -5,7 +5,7 @@
  * big-endian body length, the body, the 64-byte signature — which costs a copy to write and
  * a slice to read, instead of a CBOR map per claim. The body says which kind of claim it is:
  *
- *   k: 'a' alive        {key, i, m?, ad?}  signed by the member itself (key = its key)
+ *   k: 'a' alive        {key, i, m?, ad?, t?}  signed by the member itself (t: membership token)
  *   k: 'l' leave        {key, i}           signed by the member itself
  *   k: 's' suspect      {n, key, i}        signed by the accuser (key), about member n
  *   k: 'u' unreachable  {n, key, i}        signed by the declarer (key), about member n
@@ -13,7 +13,7 @@
  * `i` is the subject's incarnation the claim refers to.
  */
 import { decodeCbor } from './cbor.ts';
-import { nodeIdField, publicKeyField } from './fields.ts';
+import { nodeIdField, publicKeyField, tokenField } from './fields.ts';
 import { array, bad, dict, type Infer, type Schema, struct, tagged, text, u32 } from './schema.ts';
 
 /** Largest encoded claim body (keeps one claim well inside a datagram). */
@@ -84,7 +84,7 @@ export function claimList(max: number): Schema<WireClaim[]> {
 }
 
 export const claimBody = tagged('k', {
-  a: struct({ key: publicKeyField, i: u32 }, { m: metaField, ad: addressesField }),
+  a: struct({ key: publicKeyField, i: u32 }, { m: metaField, ad: addressesField, t: tokenField }),
   l: struct({ key: publicKeyField, i: u32 }),
   s: struct({ n: nodeIdField, key: publicKeyField, i: u32 }),
   u: struct({ n: nodeIdField, key: publicKeyField, i: u32 }),

@@ -8,3 +8,5 @@ export const signatureField = bytes(64);
 export const nonceField = bytes(32);
 /** Cluster names: 1..64 characters of [A-Za-z0-9._-]. */
 export const clusterField = text(1, 64, /^[A-Za-z0-9._-]+$/);
+/** A cluster membership token (see identity/admission.ts). */
+export const tokenField = bytes(67, 256);

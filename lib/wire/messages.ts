@@ -5,7 +5,14 @@
  */
 
 import { claimList } from './claims.ts';
-import { clusterField, nodeIdField, nonceField, publicKeyField, signatureField } from './fields.ts';
+import {
+  clusterField,
+  nodeIdField,
+  nonceField,
+  publicKeyField,
+  signatureField,
+  tokenField,
+} from './fields.ts';
 import { array, bool, bytes, type Infer, type Schema, struct, text, u32, uint } from './schema.ts';
 
 export const WIRE_VERSION = 1;
@@ -21,12 +28,18 @@ export const registry = {
   /** Handshake 1/4, dialer → acceptor: who I am, a fresh nonce. */
   hello: {
     code: 1,
-    body: struct({ cluster: clusterField, node: nodeIdField, key: publicKeyField, nonce: nonceField }),
+    body: struct(
+      { cluster: clusterField, node: nodeIdField, key: publicKeyField, nonce: nonceField },
+      { token: tokenField },
+    ),
   },
   /** Handshake 2/4, acceptor → dialer: who I am, my nonce, my signature over the transcript. */
   'hello-auth': {
     code: 2,
-    body: struct({ node: nodeIdField, key: publicKeyField, nonce: nonceField, sig: signatureField }),
+    body: struct(
+      { node: nodeIdField, key: publicKeyField, nonce: nonceField, sig: signatureField },
+      { token: tokenField },
+    ),
   },
   /** Handshake 3/4, dialer → acceptor: the dialer's signature over the transcript. */
   auth: { code: 3, body: struct({ sig: signatureField }) },

@@ -29,13 +29,21 @@ export function startPeer(
   host: SimHost,
   cluster = 'test',
   identity?: NodeIdentity,
+  token?: Uint8Array,
 ): SimPeer {
   const id = identity ?? NodeIdentity.fromSecretKey(host.env.random.bytes(32));
   const transport = host.transport();
   const peer: SimPeer = { host, identity: id, transport, links: [], closed: [], failures: [], received: [] };
   const env = host.env;
   transport.start(
-    { identity: id, cluster, verifier: sharedVerifier, scheduler: env.scheduler, random: env.random },
+    {
+      identity: id,
+      cluster,
+      verifier: sharedVerifier,
+      scheduler: env.scheduler,
+      random: env.random,
+      ...(token ? { token } : {}),
+    },
     {
       link(link) {
         peer.links.push(link);
