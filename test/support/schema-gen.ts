@@ -83,7 +83,7 @@ export function sampleOf(schema: Schema<unknown>, r: SeededRandom): unknown {
     case 'bool':
       return r.next() < 0.5;
     case 'bytes':
-      return r.bytes(d.min + r.int(Math.min(d.max, 64) - d.min + 1));
+      return r.bytes(d.min + r.int(Math.min(d.max, Math.max(d.min, 64)) - d.min + 1));
     case 'text': {
       const len = d.min + r.int(Math.min(d.max, 24) - d.min + 1);
       let s = '';
