@@ -26,7 +26,14 @@ export async function rtcNode(
     cluster,
     candidateFilter: loopbackOnly,
   });
-  const node = new MeshNode({ identity, cluster, transport, maxLinks: 16, ...extra });
+  const node = new MeshNode({
+    identity,
+    cluster,
+    transport,
+    maxLinks: 16,
+    meta: { runtime: 'node' },
+    ...extra,
+  });
   await node.start();
   const off = joinThroughSignaling(node, signaling);
   return {

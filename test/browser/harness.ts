@@ -1,0 +1,32 @@
+// A browser node for the end-to-end tests: joins the cluster named in the URL and exposes
+// its view on window.weftmesh for Playwright to read.
+import { MeshNode, NodeIdentity } from '../../lib/mod.ts';
+import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
+import { WebRtcTransport } from '../../lib/webrtc/transport.ts';
+import { SignalingClient } from '../../signaling/client.ts';
+
+const params = new URLSearchParams(location.search);
+const cluster = params.get('cluster') ?? 'e2e';
+const signal = params.get('signal') ?? `ws://${location.host}`;
+const loopback = params.get('loopback') === '1';
+
+const identity = NodeIdentity.generate();
+const signaling = new SignalingClient({ url: signal, identity, room: cluster });
+const transport = new WebRtcTransport({
+  signaling,
+  peerConnectionBudget: 450,
+  ...(loopback ? { candidateFilter: (c: string) => / (127\.0\.0\.1|::1) /.test(c) } : {}),
+});
+const node = new MeshNode({ identity, cluster, transport, meta: { runtime: 'browser' } });
+const w = window as unknown as { weftmesh: unknown };
+w.weftmesh = {
+  nodeId: node.nodeId,
+  members: () => node.members().map((m) => ({ nodeId: m.nodeId, state: m.state, runtime: m.meta.runtime })),
+  links: () => node.links(),
+  leave: () => node.leave(),
+};
+await node.start();
+joinThroughSignaling(node, signaling);
+signaling.start();
+addEventListener('pagehide', () => void node.leave());
+document.title = `node ${node.nodeId.slice(0, 8)}`;

@@ -1,0 +1,79 @@
+// Chromium pages and Node nodes in one cluster over real WebRTC (loopback only).
+
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeState } from '../../lib/membership/node-state.ts';
+import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
+import { buildHarness, contextFor, launchChromium } from '../support/chromium.ts';
+import { type RtcNode, rtcNode } from '../support/webrtc-node.ts';
+
+const DIR = new URL('../../artifacts/e2e', import.meta.url).pathname;
+let server: RunningSignalingServer;
+let browser: Browser;
+const nodes: RtcNode[] = [];
+
+beforeAll(async () => {
+  await buildHarness(DIR);
+  server = await startSignalingServer({ port: 0, staticDir: DIR });
+  browser = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+  for (const n of nodes) n.close();
+  await browser?.close();
+  await server?.close();
+});
+
+type View = Array<{ nodeId: string; state: string; runtime?: string }>;
+const view = (p: Page): Promise<View> =>
+  p.evaluate(() => (window as unknown as { weftmesh: { members(): View } }).weftmesh.members());
+const idOf = (p: Page): Promise<string> =>
+  p.evaluate(() => (window as unknown as { weftmesh: { nodeId: string } }).weftmesh.nodeId);
+
+describe('browsers and Node nodes in one cluster', () => {
+  it('four pages and two Node nodes converge; closing a page is detected by all others', async () => {
+    const origin = `http://127.0.0.1:${server.port}`;
+    const context = await contextFor(browser, origin);
+    const pages: Page[] = [];
+    for (let i = 0; i < 4; i++) {
+      const page = await context.newPage();
+      await page.goto(`${origin}/index.html?cluster=mixed&loopback=1`);
+      await page.waitForFunction(() => 'weftmesh' in window);
+      pages.push(page);
+    }
+    for (let i = 0; i < 2; i++) nodes.push(await rtcNode(server.url, 'mixed'));
+    const ids = [...(await Promise.all(pages.map(idOf))), ...nodes.map((n) => n.node.nodeId)];
+    const everyoneSeesEveryone = async () => {
+      const views = await Promise.all(pages.map(view));
+      const pagesOk = views.every((v) =>
+        ids.every((id) => v.some((m) => m.nodeId === id && m.state === 'Active')),
+      );
+      const nodesOk = nodes.every((n) => ids.every((id) => n.node.member(id)?.state === NodeState.Active));
+      return pagesOk && nodesOk;
+    };
+    let ok = false;
+    for (let t = 0; t < 150 && !ok; t++) {
+      ok = await everyoneSeesEveryone();
+      if (!ok) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(ok).toBe(true);
+    const runtimes = (await view(pages[0]!)).map((m) => m.runtime).sort();
+    expect(runtimes).toEqual(['browser', 'browser', 'browser', 'browser', 'node', 'node']);
+
+    const closing = pages[2]!;
+    const closedId = await idOf(closing);
+    await closing.close({ runBeforeUnload: true });
+    const rest = pages.filter((p) => p !== closing);
+    let detected = false;
+    for (let t = 0; t < 100 && !detected; t++) {
+      const views = await Promise.all(rest.map(view));
+      const gone = (s?: string) => s === 'Left' || s === 'Unreachable';
+      detected =
+        views.every((v) => gone(v.find((m) => m.nodeId === closedId)?.state)) &&
+        nodes.every((n) => gone(n.node.member(closedId)?.state));
+      if (!detected) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(detected).toBe(true);
+    await context.close();
+  }, 90_000);
+});
