@@ -15,7 +15,7 @@ import { plainBytes, utf8 } from '../util/bytes.ts';
 export interface PeerChannelLimits {
   /** Largest stream message accepted or sent (after reassembly). Default 1 MiB. */
   maxMessageBytes: number;
-  /** Stop handing chunks to the data channel above this bufferedAmount. Default 1 MiB. */
+  /** Stop handing chunks to the data channel above this bufferedAmount. Default 256 KiB (probes share its SCTP association). */
   highWaterMark: number;
   /** Chunks waiting beyond the high-water mark; above it the link is closed. Default 16 MiB. */
   maxQueuedBytes: number;
@@ -25,7 +25,7 @@ export interface PeerChannelLimits {
 
 export const DEFAULT_PEER_CHANNEL_LIMITS: Readonly<PeerChannelLimits> = Object.freeze({
   maxMessageBytes: 1 << 20,
-  highWaterMark: 1 << 20,
+  highWaterMark: 256 * 1024,
   maxQueuedBytes: 16 << 20,
   maxDatagramBytes: 16 * 1024,
 });
