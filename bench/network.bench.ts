@@ -105,7 +105,7 @@ async function linkedPair(): Promise<[Link, Link, () => Promise<void>]> {
     ids.map((identity) => createNodeWebRtc({ signal: server.url, identity, cluster: 'bench' })),
   );
   const links: Link[] = [];
-  made.forEach(({ transport }, i) =>
+  made.forEach(({ transport }, i) => {
     transport.start(
       {
         identity: ids[i]!,
@@ -114,9 +114,14 @@ async function linkedPair(): Promise<[Link, Link, () => Promise<void>]> {
         scheduler: env.scheduler,
         random: env.random,
       },
-      { link: (l) => links.push(l), dialFailed: () => {} },
-    ),
-  );
+      {
+        link: (l) => {
+          links.push(l);
+        },
+        dialFailed: () => {},
+      },
+    );
+  });
   await sleep(300);
   made[0]!.transport.connect(`webrtc:${ids[1]!.nodeId}`);
   while (links.length < 2) await sleep(10);
