@@ -18,6 +18,12 @@ export interface LinkPolicy {
   maxLinks: number;
   /** The node dials until it has this many. Default ⌈maxLinks / 2⌉. */
   minLinks: number;
+  /**
+   * A link that delivers nothing for this long is torn down (and the peer redialled): a
+   * connection that looks open on both ends but carries no data. Quiet links get a
+   * keepalive at a third of it. Default 30,000 ms.
+   */
+  idleTimeoutMs: number;
 }
 
 export interface DialTarget {
@@ -34,6 +40,8 @@ export interface LinkManagerOptions {
   onUp(link: Link, transient: boolean): void;
   onDown(nodeId: string, reason: string): void;
   onFrame(nodeId: string, cls: DeliveryClass, frame: Uint8Array): void;
+  /** Sends a keepalive frame on a quiet link. */
+  keepalive(link: Link): void;
   /** Whether a peer is a newcomer (not a known, reachable member): only newcomers get transient links. */
   isNewcomer(nodeId: string): boolean;
   /** A neighbour's own link count, if it told us (its `neighbours` message). */
@@ -57,6 +65,9 @@ export class LinkManager {
   readonly #o: LinkManagerOptions;
   readonly #links = new Map<string, Link>();
   readonly #since = new Map<string, number>();
+  /** Last frame received and sent per link (idle detection, keepalives). */
+  readonly #lastIn = new Map<string, number>();
+  readonly #lastOut = new Map<string, number>();
   readonly #transient = new Map<string, Link>();
   readonly #pending = new Set<string>();
   readonly #backoff = new Map<string, { failures: number; until: number }>();
@@ -147,9 +158,16 @@ export class LinkManager {
     }
     (transient ? this.#transient : this.#links).set(id, link);
     if (!transient) this.#since.set(id, this.#o.env.clock.now());
+    this.#lastIn.set(id, this.#o.env.clock.now());
     link.setHandlers({
-      datagram: (f) => this.#o.onFrame(id, 'datagram', f),
-      message: (f) => this.#o.onFrame(id, 'stream', f),
+      datagram: (f) => {
+        this.#lastIn.set(id, this.#o.env.clock.now());
+        this.#o.onFrame(id, 'datagram', f);
+      },
+      message: (f) => {
+        this.#lastIn.set(id, this.#o.env.clock.now());
+        this.#o.onFrame(id, 'stream', f);
+      },
       close: (reason) => {
         if (this.get(id) !== link) return;
         this.#forget(id);
@@ -231,6 +249,29 @@ export class LinkManager {
     this.#links.delete(id);
     this.#since.delete(id);
     this.#transient.delete(id);
+    this.#lastIn.delete(id);
+    this.#lastOut.delete(id);
+  }
+
+  /** Records that something was sent on the link to `nodeId`. */
+  sent(nodeId: string): void {
+    this.#lastOut.set(nodeId, this.#o.env.clock.now());
+  }
+
+  /** Tears down links that received nothing for idleTimeoutMs; keeps quiet ones alive. */
+  checkIdle(): void {
+    const now = this.#o.env.clock.now();
+    const idle = this.#o.policy.idleTimeoutMs;
+    for (const [id, link] of [...this.#links]) {
+      if (now - (this.#lastIn.get(id) ?? now) > idle) {
+        link.close('idle: no traffic received');
+        continue;
+      }
+      if (now - (this.#lastOut.get(id) ?? 0) > idle / 3) {
+        this.#o.keepalive(link);
+        this.sent(id);
+      }
+    }
   }
 
   /**

@@ -50,6 +50,8 @@ export interface MeshNodeOptions {
   /** Direct links: hard cap (default 24) and the count the node dials up to (default ⌈max/2⌉). */
   maxLinks?: number;
   minLinks?: number;
+  /** A link that receives nothing for this long is replaced; quiet links send keepalives. Default 30,000 ms. */
+  linkIdleTimeoutMs?: number;
   /**
    * Who may be in the cluster: open (default), an allow-list of public keys, or membership
    * tokens signed by a cluster admin key. Enforced at every link handshake, on every signed
@@ -87,6 +89,7 @@ export interface MeshMetrics extends MembershipMetrics {
 
 const INCARNATION_KEY = 'incarnation';
 const MAINTAIN_INTERVAL_MS = 1_000;
+const KEEPALIVE = encodeMessage({ type: 'keepalive' });
 
 function encodeU32(n: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -141,6 +144,7 @@ export class MeshNode {
     const policy: LinkPolicy = {
       maxLinks,
       minLinks: Math.min(maxLinks, opts.minLinks ?? Math.ceil(maxLinks / 2)),
+      idleTimeoutMs: opts.linkIdleTimeoutMs ?? 30_000,
     };
     if (!(maxLinks >= 1)) throw new TypeError('maxLinks must be ≥ 1');
     this.#links = new LinkManager({
@@ -157,6 +161,7 @@ export class MeshNode {
         return i === undefined || !isReachable(core!.table.state(i));
       },
       peerDegree: (id) => this.#membership?.neighboursOf(id)?.size,
+      keepalive: (link) => link.send(KEEPALIVE),
     });
     this.#lastHeal = this.env.clock.now();
   }
@@ -476,6 +481,7 @@ export class MeshNode {
     }
     this.#traffic.messagesOut++;
     this.#traffic.bytesOut += frame.length;
+    this.#links.sent(to);
     if (cls === 'datagram') link.sendDatagram(frame);
     else link.send(frame);
   }
@@ -516,6 +522,8 @@ export class MeshNode {
       case 'want':
       case 'neighbours':
         core.onMessage(from, cls, msg);
+        return;
+      case 'keepalive':
         return;
       case 'app':
         this.#messenger?.onApp(from, msg);
@@ -566,6 +574,7 @@ export class MeshNode {
       }
       this.#links.fill(candidates);
     }
+    this.#links.checkIdle();
     // Joining or cut off: keep trying the seeds without backing off.
     const stranded = core.selfState === NodeState.Joining || this.#links.size === 0;
     if (stranded) for (const s of this.#seeds) this.#links.dial(s, undefined, true);

@@ -69,6 +69,9 @@ export const registry = {
   /** The sender's current direct links (for choosing indirect-probe witnesses). */
   neighbours: { code: 16, body: struct({ ids: array(nodeIdField, 256) }) },
 
+  /** Sent on a link that has been quiet: proves the link still carries traffic. */
+  keepalive: { code: 19, body: struct({}) },
+
   // ---- application messaging ----
   /**
    * A message for one node, direct or relayed hop by hop (`ttl` hops left). Relayed

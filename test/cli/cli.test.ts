@@ -79,6 +79,19 @@ describe('weftmesh CLI', () => {
     expect(r.out).toMatch(/false positives:\s+0 suspicions/);
   });
 
+  it('signal and node refuse bad flags with exit code 2', () => {
+    expect(cli('signal', '--port', 'abc').code).toBe(2);
+    expect(cli('signal', '--port', '70000').code).toBe(2);
+    const noCluster = cli('node', '--signal', 'ws://127.0.0.1:1');
+    expect(noCluster.code).toBe(2);
+    expect(noCluster.err).toMatch(/--cluster is required/);
+    expect(cli('node', '--cluster', 'c').err).toMatch(/--signal is required/);
+    expect(cli('node', '--cluster', 'c', '--transport', 'pigeon').code).toBe(2);
+    expect(cli('node', '--cluster', 'bad name!', '--signal', 'ws://x').code).toBe(2);
+    expect(cli('node', '--cluster', 'c', '--signal', 'http://x').code).toBe(2);
+    expect(cli('node', '--cluster', 'c', '--transport', 'websocket', '--listen', 'nope').code).toBe(2);
+  });
+
   it('demo runs a small cluster, crashes a node and shows it Unreachable', () => {
     const r = cli('demo', '--nodes', '5');
     expect(r.code).toBe(0);

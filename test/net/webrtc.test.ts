@@ -29,6 +29,22 @@ describe('WebRTC mesh', () => {
     expect(nodes.every((n) => n.node.metrics().acks > 0)).toBe(true);
   });
 
+  it('ten nodes with at most four links each: membership converges and requests cross the mesh', async () => {
+    server = await startSignalingServer({ port: 0 });
+    for (let i = 0; i < 10; i++) nodes.push(await rtcNode(server.url, 'sparse', { maxLinks: 4 }));
+    await waitFor(() => fullyConverged(nodes), 30_000, 'sparse converged');
+    await new Promise((r) => setTimeout(r, 2_000)); // room for the links to settle
+    expect(nodes.every((n) => n.node.links().length <= 4)).toBe(true);
+    // A pair without a direct link: the request and its reply are relayed.
+    const a = nodes[0]!;
+    const b = nodes.find((n) => n !== a && !a.node.links().includes(n.node.nodeId))!;
+    b.node.respond('whoami', (_data, from) => new TextEncoder().encode(`${b.node.nodeId} answers ${from}`));
+    const reply = new TextDecoder().decode(
+      await a.node.request(b.node.nodeId, 'whoami', new Uint8Array(0), 5_000),
+    );
+    expect(reply).toBe(`${b.node.nodeId} answers ${a.node.nodeId}`);
+  });
+
   it('peer-assisted signaling: once in the mesh, new links need no signaling server', async () => {
     server = await startSignalingServer({ port: 0 });
     for (let i = 0; i < 4; i++)

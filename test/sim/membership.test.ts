@@ -264,6 +264,22 @@ describe('Lifeguard and hostile input in simulation', () => {
     expect(allSee(c, 2, NodeState.Unreachable)).toBe(true);
   });
 
+  it('a link that delivers nothing is torn down; quiet links get keepalives', async () => {
+    const c = await cluster({ nodes: 3, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    // A peer that completes the handshake and then never says anything.
+    const zombie = startPeer(c.net, c.net.addHost(), 'sim');
+    zombie.transport.connect(c.nodes[0]!.host.url);
+    c.runFor(1_000);
+    expect(c.nodes[0]!.node.links()).toContain(zombie.identity.nodeId);
+    c.runFor(25_000);
+    expect(zombie.received.length).toBeGreaterThan(0); // keepalives (and probes) reached it
+    expect(zombie.closed).toHaveLength(0);
+    c.runFor(10_000);
+    expect(c.nodes[0]!.node.links()).not.toContain(zombie.identity.nodeId);
+    expect(zombie.closed[0]?.reason).toMatch(/idle/);
+  });
+
   it('two live processes with one identity are detected and reported', async () => {
     const c = await cluster({ nodes: 6, maxLinks: 64, minLinks: 64 });
     runUntil(c, () => converged(c), 30_000);

@@ -1,0 +1,47 @@
+// The signal and node commands as processes: health endpoint, WebSocket links, clean shutdown.
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/net.ts';
+import { cli, exited, killAll } from '../support/processes.ts';
+
+afterEach(killAll);
+
+describe('weftmesh signal and node', () => {
+  it('signal serves /health and exits 0 on SIGTERM', async () => {
+    const s = cli(['signal', '--port', '0']);
+    await waitFor(() => s.lines.some((l) => l.includes('ws://')), 10_000, 'server up');
+    const url = /ws:\/\/(\S+)/.exec(s.lines.join('\n'))![1]!;
+    const res = await fetch(`http://${url}/health`);
+    expect(await res.json()).toMatchObject({ ok: true });
+    s.proc.kill('SIGTERM');
+    expect(await exited(s)).toBe(0);
+  });
+
+  it('two nodes over WebSocket links see each other; SIGINT makes a node leave and exit 0', async () => {
+    const a = cli([
+      'node',
+      '--cluster',
+      'ws',
+      '--transport',
+      'websocket',
+      '--listen',
+      '127.0.0.1:0',
+      '--json',
+    ]);
+    await waitFor(() => a.json.some((e) => e.event === 'self'), 10_000, 'a up');
+    const self = a.json.find((e) => e.event === 'self')!;
+    const address = (self.addresses as string[])[0]!;
+    expect(address).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    const b = cli(['node', '--cluster', 'ws', '--transport', 'websocket', '--seed', address, '--json']);
+    await waitFor(() => b.json.some((e) => e.event === 'self'), 10_000, 'b up');
+    const bId = b.json.find((e) => e.event === 'self')!.nodeId;
+    await waitFor(() => a.json.some((e) => e.nodeId === bId && e.state === 'Active'), 10_000, 'a sees b');
+    await waitFor(
+      () => b.json.some((e) => e.nodeId === self.nodeId && e.state === 'Active'),
+      10_000,
+      'b sees a',
+    );
+    b.proc.kill('SIGINT');
+    expect(await exited(b)).toBe(0);
+    await waitFor(() => a.json.some((e) => e.nodeId === bId && e.state === 'Left'), 10_000, 'a sees b leave');
+  });
+});
