@@ -26,6 +26,8 @@ export interface Claim {
   readonly addrs: readonly string[];
   /** Alive claims of clusters that require it: the member's membership token. */
   readonly token: Uint8Array | undefined;
+  /** Alive claims: the member's state entries older than this (wall ms) are void (0: none). */
+  readonly lowWaterMark: number;
   /** Exactly the bytes that travel (and were signed). */
   readonly wire: WireClaim;
   /** Encoded size on the wire, for piggyback budgets. */
@@ -85,6 +87,7 @@ export function interpretClaim(wire: WireClaim): Claim {
     meta: body.k === 'a' && body.m ? body.m : EMPTY_META,
     addrs: body.k === 'a' && body.ad ? body.ad : [],
     token: body.k === 'a' ? body.t : undefined,
+    lowWaterMark: body.k === 'a' ? (body.lw ?? 0) : 0,
     wire,
     size: wire.b.length + CLAIM_OVERHEAD,
   };
@@ -105,6 +108,8 @@ export interface ClaimFields {
   addrs?: string[];
   /** Alive only: the signer's membership token. */
   token?: Uint8Array;
+  /** Alive only: the state low-water mark. */
+  lowWaterMark?: number;
   /** Suspect / unreachable: the accused member. */
   subject?: string;
 }
@@ -116,6 +121,7 @@ export function signClaim(signer: ClaimSigner, kind: ClaimKind, f: ClaimFields):
     if (f.meta && Object.keys(f.meta).length > 0) body.m = f.meta;
     if (f.addrs && f.addrs.length > 0) body.ad = f.addrs;
     if (f.token) body.t = f.token;
+    if (f.lowWaterMark) body.lw = f.lowWaterMark;
   } else if (kind === 'suspect' || kind === 'unreachable') {
     if (!f.subject) throw new WireError('invalid-field', 'an accusation names its subject', 'claim.n');
     body.n = fromHex(f.subject);

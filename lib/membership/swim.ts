@@ -35,7 +35,9 @@ export type MembershipEvent =
   /** Another process signs alive claims with this node's identity. */
   | { type: 'identity-conflict'; incarnation: number }
   /** This node answered a full-state exchange that `nodeId` started. */
-  | { type: 'exchanged'; nodeId: string };
+  | { type: 'exchanged'; nodeId: string }
+  /** A member's new alive claim was accepted (incarnation, metadata or low-water mark changed). */
+  | { type: 'alive'; nodeId: string; incarnation: number; lowWaterMark: number };
 
 export interface MemberInfo {
   nodeId: string;
@@ -44,6 +46,8 @@ export interface MemberInfo {
   incarnation: number;
   meta: Readonly<Record<string, string>>;
   addrs: readonly string[];
+  /** State entries of this member older than this wall time are void (0: none). */
+  lowWaterMark: number;
   /** Monotonic ms of the last state change (Env clock). */
   changedAt: number;
 }
@@ -100,6 +104,7 @@ export class Membership implements MembershipContext {
   #meta: Record<string, string>;
   #addrs: string[];
   readonly #token: Uint8Array | undefined;
+  #lowWaterMark = 0;
   #running = false;
   #leaving = false;
   #lastConflictAt = Number.NEGATIVE_INFINITY;
@@ -180,6 +185,13 @@ export class Membership implements MembershipContext {
   /** Re-announces this node with new metadata (a higher incarnation). */
   setMeta(meta: Record<string, string>): void {
     this.#meta = { ...meta };
+    this.#reissue(this.incarnation + 1);
+  }
+
+  /** Declares this node's state entries older than `wall` (ms) void, so replicas can drop them. */
+  setLowWaterMark(wall: number): void {
+    if (wall <= this.#lowWaterMark) return;
+    this.#lowWaterMark = wall;
     this.#reissue(this.incarnation + 1);
   }
 
@@ -319,6 +331,7 @@ export class Membership implements MembershipContext {
       incarnation: this.table.incarnation(i),
       meta: alive.meta,
       addrs: alive.addrs,
+      lowWaterMark: alive.lowWaterMark,
       changedAt: this.table.changedAt(i),
     };
   }
@@ -328,6 +341,7 @@ export class Membership implements MembershipContext {
       incarnation,
       meta: this.#meta,
       addrs: this.#addrs,
+      lowWaterMark: this.#lowWaterMark,
       ...(this.#token ? { token: this.#token } : {}),
     });
   }
@@ -383,7 +397,15 @@ export class Membership implements MembershipContext {
     }
     t.set(i, next, c.incarnation, this.env.clock.now(), c);
     this.#afterChange(i, c, next);
-    this.#emitState(i, current);
+    if (current !== next) this.#emitState(i, current);
+    if (c.kind === 'alive') {
+      this.#event({
+        type: 'alive',
+        nodeId: c.subject,
+        incarnation: c.incarnation,
+        lowWaterMark: c.lowWaterMark,
+      });
+    }
     return true;
   }
 

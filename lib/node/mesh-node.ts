@@ -13,21 +13,28 @@ import type { IdInterner } from '../membership/interner.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
 import { isReachable, NodeState, StateCode } from '../membership/node-state.ts';
 import { type MemberInfo, Membership, type MembershipEvent } from '../membership/swim.ts';
+import { ConsistentHashRing } from '../ring/consistent-hash-ring.ts';
+import type { StateEntry } from '../state/entry.ts';
+import type { DistributedProcessTable } from '../state/process-table.ts';
+import type { ClusterServiceRegistry } from '../state/service-registry.ts';
+import type { ProcessFields, ServiceFields } from '../state/values.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import type { Storage } from '../storage/types.ts';
 import { realEnv } from '../time/real.ts';
 import type { Env, TimerId } from '../time/types.ts';
 import type { DeliveryClass, Link, Transport } from '../transport/types.ts';
+import { toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import { decodeMessage, encodeMessage, type WireLimits } from '../wire/codec.ts';
 import { WireError } from '../wire/errors.ts';
 import type { Message } from '../wire/messages.ts';
-import { ClaimVerifier } from './claim-verifier.ts';
 import type { MeshEvents } from './events.ts';
 import { LinkManager, type LinkPolicy } from './link-manager.ts';
 import { type AppMessage, type MessagingMetrics, type MessagingOptions, Messenger } from './messaging.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { ClaimVerifier, type SignedVerifier } from './signed-verifier.ts';
+import { type StateOptions, StateReplica, type StateReplicaMetrics } from './state-replica.ts';
 
 export interface MeshNodeOptions {
   identity: NodeIdentity;
@@ -69,6 +76,12 @@ export interface MeshNodeOptions {
   leaveDrainMs?: number;
   /** Application messaging limits. */
   messaging?: MessagingOptions;
+  /** Replicated state (process table, service registry) settings. */
+  state?: StateOptions;
+  /** Share one state-entry verifier (memo) between nodes of a simulation. */
+  entryVerifier?: SignedVerifier<StateEntry>;
+  /** Virtual nodes per member on the consistent hash ring. Default 128. */
+  ringVirtualNodes?: number;
 }
 
 export interface MeshMetrics extends MembershipMetrics {
@@ -85,9 +98,11 @@ export interface MeshMetrics extends MembershipMetrics {
   members: number;
   localHealth: number;
   messaging: MessagingMetrics;
+  state: StateReplicaMetrics;
 }
 
 const INCARNATION_KEY = 'incarnation';
+const HLC_KEY = 'hlc';
 const MAINTAIN_INTERVAL_MS = 1_000;
 const KEEPALIVE = encodeMessage({ type: 'keepalive' });
 
@@ -120,6 +135,8 @@ export class MeshNode {
   readonly #rejectedBy: Record<string, number> = {};
   #membership: Membership | undefined;
   #messenger: Messenger | undefined;
+  #replica: StateReplica | undefined;
+  readonly ring: ConsistentHashRing;
   #seeds: string[] = [];
   #joinWaiters: Array<() => void> = [];
   #maintainTimer: TimerId | undefined;
@@ -164,6 +181,7 @@ export class MeshNode {
       keepalive: (link) => link.send(KEEPALIVE),
     });
     this.#lastHeal = this.env.clock.now();
+    this.ring = new ConsistentHashRing({ virtualNodes: opts.ringVirtualNodes ?? 128 });
   }
 
   get nodeId(): string {
@@ -232,6 +250,37 @@ export class MeshNode {
       },
       this.#opts.messaging ?? {},
     );
+    const hlc = await this.#storage.get(HLC_KEY).catch(() => undefined);
+    this.#replica = new StateReplica(
+      {
+        identity: this.identity,
+        env: this.env,
+        verifier: this.#opts.verifier ?? fastVerifier,
+        send: (peer, msg) => this.#send(peer, 'stream', msg),
+        peers: () => this.#links.peers(),
+        memberKey: (id) => core.member(id)?.publicKey,
+        isReachable: (id) => {
+          const i = core.table.ids.lookup(id);
+          return i !== undefined && isReachable(core.table.state(i));
+        },
+        admits: (key) => this.#admission.check(key) === undefined,
+        setLowWaterMark: (wall) => core.setLowWaterMark(wall),
+      },
+      {
+        ...(this.#opts.state ?? {}),
+        ...(hlc?.length === 8
+          ? { hlcNotBefore: new DataView(hlc.buffer, hlc.byteOffset).getFloat64(0) }
+          : {}),
+        onHlcReserve: (until) => {
+          const b = new Uint8Array(8);
+          new DataView(b.buffer).setFloat64(0, until);
+          this.#storage
+            .set(HLC_KEY, b)
+            .catch((error) => this.#events.emit('error', { error, context: 'persisting the HLC' }));
+        },
+      },
+      this.#opts.entryVerifier,
+    );
     for (const t of this.#transports) {
       t.start(
         {
@@ -255,6 +304,7 @@ export class MeshNode {
       );
     }
     this.#membership.start();
+    this.#replica.start();
     this.#state = 'running';
     this.#scheduleMaintain();
   }
@@ -321,7 +371,53 @@ export class MeshNode {
           dropped: 0,
         }),
       },
+      state: this.#replica?.metrics() ?? emptyStateMetrics(),
     };
+  }
+
+  // ---- replicated state ----
+
+  /** Advertises (or updates) a process of this node; the write is signed and gossiped. */
+  advertiseProcess(pid: string, fields: ProcessFields): void {
+    this.#stateReplica().advertiseProcess(pid, fields);
+  }
+
+  /** Removes a process advertisement of this node (a tombstone). */
+  removeProcess(pid: string): void {
+    this.#stateReplica().removeProcess(pid);
+  }
+
+  /** Advertises (or updates) a service instance on this node. */
+  advertiseService(serviceName: string, fields: ServiceFields): void {
+    this.#stateReplica().advertiseService(serviceName, fields);
+  }
+
+  withdrawService(serviceName: string): void {
+    this.#stateReplica().withdrawService(serviceName);
+  }
+
+  /** The distributed process table (queries see reachable nodes only). */
+  get processes(): DistributedProcessTable {
+    return this.#stateReplica().processes;
+  }
+
+  /** The cluster service registry. */
+  get services(): ClusterServiceRegistry {
+    return this.#stateReplica().services;
+  }
+
+  /** Merkle root of this replica's state (equal roots: equal state). */
+  stateRoot(): Uint8Array {
+    return this.#stateReplica().root();
+  }
+
+  /**
+   * A fresh process id and the node that owns it on the consistent hash ring of Active
+   * members. Advisory: during membership churn two nodes may briefly disagree on the owner.
+   */
+  assignPid(): { pid: string; owner: string | undefined } {
+    const pid = toHex(this.env.random.bytes(8));
+    return { pid, owner: this.ring.ownerOf(pid) };
   }
 
   /** Sends `data` on `topic` to one node: over a direct link, or relayed through the mesh. */
@@ -373,6 +469,7 @@ export class MeshNode {
     this.#state = 'closed';
     if (this.#maintainTimer !== undefined) this.env.scheduler.cancelTimer(this.#maintainTimer);
     this.#membership?.stop();
+    this.#replica?.stop();
     this.#messenger?.close();
     this.#links.closeAll('node closed');
     for (const t of this.#transports) t.close();
@@ -383,6 +480,11 @@ export class MeshNode {
   #messaging(): Messenger {
     if (!this.#messenger || this.#state === 'closed') throw new Error('MeshNode: not running');
     return this.#messenger;
+  }
+
+  #stateReplica(): StateReplica {
+    if (!this.#replica) throw new Error('MeshNode: call start() first');
+    return this.#replica;
   }
 
   #core(): Membership {
@@ -406,7 +508,12 @@ export class MeshNode {
 
   #onMembershipEvent(e: MembershipEvent): void {
     switch (e.type) {
+      case 'alive':
+        this.#replica?.memberAlive(e.nodeId, e.lowWaterMark);
+        return;
       case 'state': {
+        if (e.state === NodeState.Active) this.ring.add(e.nodeId);
+        else this.ring.remove(e.nodeId);
         const change = { nodeId: e.nodeId, previous: e.previous, state: e.state, incarnation: e.incarnation };
         this.#emit('member-state', change);
         if (e.nodeId === this.nodeId) {
@@ -420,6 +527,7 @@ export class MeshNode {
         return;
       }
       case 'reaped':
+        this.#replica?.memberReaped(e.nodeId);
         this.#emit('member-reaped', { nodeId: e.nodeId });
         return;
       case 'suspected':
@@ -454,6 +562,7 @@ export class MeshNode {
     // A transient link (this node is full) only carries the newcomer's join exchange.
     if (transient) return;
     core.linkUp(id);
+    this.#replica?.linkUp(id, link.initiator);
     this.#emit('link-up', { nodeId: id, transport: link.transport });
     // Exchange state when joining, when this is our only link (we were cut off), or when we
     // dialled a peer that is news to us (healing after a partition). The dialler starts it.
@@ -466,24 +575,26 @@ export class MeshNode {
 
   #linkDown(nodeId: string, reason: string): void {
     this.#membership?.linkDown(nodeId);
+    this.#replica?.linkDown(nodeId);
     this.#emit('link-down', { nodeId, reason });
   }
 
-  #send(to: string, cls: DeliveryClass, msg: Message): void {
+  #send(to: string, cls: DeliveryClass, msg: Message): number {
     const link = this.#links.get(to);
-    if (!link) return;
+    if (!link) return 0;
     let frame: Uint8Array;
     try {
       frame = encodeMessage(msg, this.#opts.wireLimits);
     } catch (error) {
       this.#events.emit('error', { error, context: `encoding a ${msg.type} message` });
-      return;
+      return 0;
     }
     this.#traffic.messagesOut++;
     this.#traffic.bytesOut += frame.length;
     this.#links.sent(to);
     if (cls === 'datagram') link.sendDatagram(frame);
     else link.send(frame);
+    return frame.length;
   }
 
   #reject(code: string): void {
@@ -524,6 +635,12 @@ export class MeshNode {
         core.onMessage(from, cls, msg);
         return;
       case 'keepalive':
+        return;
+      case 'state-delta':
+        this.#replica?.onDelta(from, msg.entries);
+        return;
+      case 'tree':
+        this.#replica?.onTree(from, msg);
         return;
       case 'app':
         this.#messenger?.onApp(from, msg);
@@ -607,4 +724,21 @@ export class MeshNode {
       this.#links.dial(this.#seeds[this.env.random.int(this.#seeds.length)]!);
     }
   }
+}
+
+function emptyStateMetrics(): StateReplicaMetrics {
+  return {
+    entries: 0,
+    tombstones: 0,
+    merged: 0,
+    ignored: 0,
+    voided: 0,
+    rejected: 0,
+    throttled: 0,
+    deltasSent: 0,
+    antiEntropySessions: 0,
+    antiEntropyHashes: 0,
+    antiEntropyEntries: 0,
+    bytesSent: 0,
+  };
 }

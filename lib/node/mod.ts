@@ -1,4 +1,3 @@
-export { ClaimVerifier, type ClaimVerifierStats } from './claim-verifier.ts';
 export type { MemberStateChange, MeshEvents } from './events.ts';
 export { type DialTarget, LinkManager, type LinkPolicy } from './link-manager.ts';
 export { type MeshMetrics, MeshNode, type MeshNodeOptions } from './mesh-node.ts';
@@ -9,3 +8,4 @@ export {
   type MessagingMetrics,
   type MessagingOptions,
 } from './messaging.ts';
+export { ClaimVerifier, type SignedKind, SignedVerifier, type VerifierStats } from './signed-verifier.ts';

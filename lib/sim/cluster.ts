@@ -7,8 +7,9 @@ import { strictVerifier } from '../identity/verifier.ts';
 import type { HeartbeatConfig } from '../membership/config.ts';
 import { IdInterner } from '../membership/interner.ts';
 import { NodeState } from '../membership/node-state.ts';
-import { ClaimVerifier } from '../node/claim-verifier.ts';
 import { MeshNode, type MeshNodeOptions } from '../node/mesh-node.ts';
+import { ClaimVerifier, SignedVerifier } from '../node/signed-verifier.ts';
+import { entryKind } from '../node/state-replica.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import type { SimHost } from './host.ts';
 import { SimNetwork, type SimNetworkOptions } from './network.ts';
@@ -45,6 +46,13 @@ export class SimCluster {
   readonly nodes: SimNode[] = [];
   readonly observer: ClusterObserver;
   readonly claims = new ClaimVerifier(strictVerifier, 1 << 22);
+  /** Public keys of every simulated identity: the shared entry verifier finds signers here. */
+  readonly #keys = new Map<string, Uint8Array>();
+  readonly entries = new SignedVerifier(
+    strictVerifier,
+    entryKind((id) => this.#keys.get(id)),
+    1 << 22,
+  );
   readonly interner = new IdInterner();
   readonly #opts: SimClusterOptions;
 
@@ -68,6 +76,7 @@ export class SimCluster {
         node: undefined as never,
       };
       c.nodes.push(entry);
+      c.#keys.set(identity.nodeId, identity.publicKey);
       c.observer.add(i, identity.nodeId);
     }
     for (const entry of c.nodes) await c.#boot(entry);
@@ -150,6 +159,7 @@ export class SimCluster {
       storage: entry.storage,
       verifier: strictVerifier,
       claimVerifier: this.claims,
+      entryVerifier: this.entries,
       interner: this.interner,
       ...(o.heartbeat ? { heartbeat: o.heartbeat } : {}),
       ...(o.maxLinks !== undefined ? { maxLinks: o.maxLinks } : {}),

@@ -5,7 +5,8 @@
  * big-endian body length, the body, the 64-byte signature — which costs a copy to write and
  * a slice to read, instead of a CBOR map per claim. The body says which kind of claim it is:
  *
- *   k: 'a' alive        {key, i, m?, ad?, t?}  signed by the member itself (t: membership token)
+ *   k: 'a' alive        {key, i, m?, ad?, t?, lw?}  signed by the member itself (t: membership
+ *                       token; lw: state low-water mark, wall ms — its older entries are void)
  *   k: 'l' leave        {key, i}           signed by the member itself
  *   k: 's' suspect      {n, key, i}        signed by the accuser (key), about member n
  *   k: 'u' unreachable  {n, key, i}        signed by the declarer (key), about member n
@@ -14,7 +15,7 @@
  */
 import { decodeCbor } from './cbor.ts';
 import { nodeIdField, publicKeyField, tokenField } from './fields.ts';
-import { array, bad, dict, type Infer, type Schema, struct, tagged, text, u32 } from './schema.ts';
+import { array, bad, dict, type Infer, type Schema, struct, tagged, text, u32, uint } from './schema.ts';
 
 /** Largest encoded claim body (keeps one claim well inside a datagram). */
 export const MAX_CLAIM_BODY_BYTES = 1024;
@@ -47,8 +48,13 @@ function packed(c: WireClaim): Uint8Array {
 
 /** A packed list of at most `max` claims (see the file comment for the layout). */
 export function claimList(max: number): Schema<WireClaim[]> {
+  return signedList(max, MAX_CLAIM_BODY_BYTES);
+}
+
+/** A packed list of at most `max` signed bodies of at most `maxBody` bytes each. */
+export function signedList(max: number, maxBody: number): Schema<WireClaim[]> {
   return {
-    desc: { kind: 'custom', name: 'claimList', max },
+    desc: { kind: 'custom', name: 'signedList', max },
     parse(v, path) {
       if (!(v instanceof Uint8Array)) bad(path, 'expected packed claims (bytes)');
       const out: WireClaim[] = [];
@@ -58,7 +64,7 @@ export function claimList(max: number): Schema<WireClaim[]> {
         if (out.length >= max) bad(path, `more than ${max} claims`);
         if (off + 2 > v.length) bad(path, 'truncated claim length');
         const len = view.getUint16(off);
-        if (len < 1 || len > MAX_CLAIM_BODY_BYTES) bad(path, `claim body of ${len} bytes`);
+        if (len < 1 || len > maxBody) bad(path, `signed body of ${len} bytes`);
         if (off + 2 + len + SIG > v.length) bad(path, 'truncated claim');
         out.push({
           b: v.subarray(off + 2, off + 2 + len),
@@ -84,7 +90,7 @@ export function claimList(max: number): Schema<WireClaim[]> {
 }
 
 export const claimBody = tagged('k', {
-  a: struct({ key: publicKeyField, i: u32 }, { m: metaField, ad: addressesField, t: tokenField }),
+  a: struct({ key: publicKeyField, i: u32 }, { m: metaField, ad: addressesField, t: tokenField, lw: uint() }),
   l: struct({ key: publicKeyField, i: u32 }),
   s: struct({ n: nodeIdField, key: publicKeyField, i: u32 }),
   u: struct({ n: nodeIdField, key: publicKeyField, i: u32 }),

@@ -5,6 +5,7 @@
  */
 
 import { claimList } from './claims.ts';
+import { entryList } from './entries.ts';
 import {
   clusterField,
   nodeIdField,
@@ -68,6 +69,19 @@ export const registry = {
   want: { code: 18, body: struct({ seq: u32, ids: bytes(0, DIGEST_PAGE_BYTES) }) },
   /** The sender's current direct links (for choosing indirect-probe witnesses). */
   neighbours: { code: 16, body: struct({ ids: array(nodeIdField, 256) }) },
+
+  // ---- replicated state ----
+  /** New or changed state entries (delta gossip, or repair during anti-entropy). */
+  'state-delta': { code: 30, body: struct({ entries: entryList(512) }) },
+  /**
+   * Anti-entropy over the state's prefix tree: hashes of nodes at one level (`idx` packs
+   * u32 node indices, `h` their 32-byte hashes). Level 0 (the root) also carries the
+   * sender's entry count.
+   */
+  tree: {
+    code: 31,
+    body: struct({ seq: u32, level: uint(4), idx: bytes(0, 6144), h: bytes(0, 49_152), count: u32 }),
+  },
 
   /** Sent on a link that has been quiet: proves the link still carries traffic. */
   keepalive: { code: 19, body: struct({}) },

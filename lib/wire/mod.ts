@@ -11,6 +11,16 @@ export {
   type WireClaim,
 } from './claims.ts';
 export { DEFAULT_WIRE_LIMITS, decodeMessage, encodeMessage, type WireLimits } from './codec.ts';
+export {
+  decodeEntryBody,
+  type EntryBody,
+  entryBody,
+  entryList,
+  MAX_ENTRY_BODY_BYTES,
+  MAX_ENTRY_VALUE_BYTES,
+  STATE_TABLES,
+  type StateTable,
+} from './entries.ts';
 export { WireError, type WireErrorCode } from './errors.ts';
 export {
   DIGEST_PAGE_BYTES,

@@ -1,0 +1,22 @@
+export {
+  consistencyProof,
+  inclusionProof,
+  leafHash,
+  MerkleProof,
+  MerkleProofError,
+  merkleRoot,
+  nodeHash,
+  verifyConsistency,
+  verifyInclusion,
+} from './log-tree.ts';
+export {
+  BUCKETS,
+  bucketOf,
+  compareTreeRoots,
+  DEPTH,
+  EMPTY,
+  FANOUT,
+  type NodeSummary,
+  PrefixTree,
+  type SyncAction,
+} from './prefix-tree.ts';

@@ -1,0 +1,298 @@
+/**
+ * The node's replica of the cluster state: the CRDT core plus what makes it run — own
+ * writes (signed, HLC-stamped), entry verification at the boundary, delta gossip to
+ * neighbours, Merkle anti-entropy (on link-up and periodically with a random neighbour),
+ * low-water-mark maintenance for tombstone collection, and per-origin quotas.
+ */
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import { Domain } from '../identity/signed.ts';
+import type { SignatureVerifier } from '../identity/verifier.ts';
+import { AntiEntropy } from '../state/anti-entropy.ts';
+import { interpretEntry, type StateEntry, signEntry } from '../state/entry.ts';
+import { CrdtGossipState } from '../state/gossip-state.ts';
+import { DistributedProcessTable } from '../state/process-table.ts';
+import { ClusterServiceRegistry } from '../state/service-registry.ts';
+import {
+  decodeProcess,
+  decodeService,
+  encodeProcess,
+  encodeService,
+  type ProcessFields,
+  type ServiceFields,
+} from '../state/values.ts';
+import { HybridLogicalClock } from '../time/hlc.ts';
+import type { Env, TimerId } from '../time/types.ts';
+import type { WireClaim } from '../wire/claims.ts';
+import type { StateTable } from '../wire/entries.ts';
+import type { MessageOf } from '../wire/messages.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { type SignedKind, SignedVerifier } from './signed-verifier.ts';
+
+export interface StateOptions {
+  /** Delta gossip tick. Default 500 ms. */
+  gossipIntervalMs?: number;
+  /** Anti-entropy with a random neighbour. Default 10,000 ms. */
+  antiEntropyIntervalMs?: number;
+  /**
+   * Deleted entries (tombstones) are kept this long; a replica offline for longer still
+   * cannot resurrect them (the low-water mark voids old versions). Default 1 hour.
+   */
+  tombstoneLifetimeMs?: number;
+  /** Entries stamped further ahead of the local wall clock are refused. Default 60,000 ms. */
+  maxSkewMs?: number;
+  /** Quotas per origin: registers held, and new versions accepted per second (burst ×10). */
+  maxEntriesPerOrigin?: number;
+  writesPerOriginPerSecond?: number;
+  /** HLC persistence: never stamp below `notBefore`; `onReserve` stores the reservation. */
+  hlcNotBefore?: number;
+  onHlcReserve?: (reservedUntil: number) => void;
+}
+
+export interface StateHost {
+  readonly identity: NodeIdentity;
+  readonly env: Env;
+  readonly verifier: SignatureVerifier;
+  /** Sends to a neighbour; returns the bytes put on the link (0 if not sent). */
+  send(peer: string, msg: MessageOf<'state-delta'> | MessageOf<'tree'>): number;
+  peers(): string[];
+  /** A member's public key (entries of unknown origins are refused). */
+  memberKey(nodeId: string): Uint8Array | undefined;
+  isReachable(nodeId: string): boolean;
+  admits(publicKey: Uint8Array): boolean;
+  setLowWaterMark(wall: number): void;
+}
+
+export interface StateReplicaMetrics {
+  entries: number;
+  tombstones: number;
+  merged: number;
+  ignored: number;
+  voided: number;
+  rejected: number;
+  throttled: number;
+  deltasSent: number;
+  antiEntropySessions: number;
+  antiEntropyHashes: number;
+  antiEntropyEntries: number;
+  bytesSent: number;
+}
+
+const DELTA_BUDGET = 32 * 1024;
+
+export class StateReplica {
+  readonly state = new CrdtGossipState();
+  readonly processes: DistributedProcessTable;
+  readonly services: ClusterServiceRegistry;
+  readonly #h: StateHost;
+  readonly #o: Required<Omit<StateOptions, 'hlcNotBefore' | 'onHlcReserve'>>;
+  readonly #hlc: HybridLogicalClock;
+  readonly #entries: SignedVerifier<StateEntry>;
+  readonly #antiEntropy: AntiEntropy;
+  readonly #quota: RateLimiter;
+  readonly #timers = new Set<TimerId>();
+  readonly #counters = { rejected: 0, throttled: 0, deltasSent: 0, bytesSent: 0 };
+
+  constructor(host: StateHost, opts: StateOptions = {}, shared?: SignedVerifier<StateEntry>) {
+    this.#h = host;
+    this.#o = {
+      gossipIntervalMs: opts.gossipIntervalMs ?? 500,
+      antiEntropyIntervalMs: opts.antiEntropyIntervalMs ?? 10_000,
+      tombstoneLifetimeMs: opts.tombstoneLifetimeMs ?? 3_600_000,
+      maxSkewMs: opts.maxSkewMs ?? 60_000,
+      maxEntriesPerOrigin: opts.maxEntriesPerOrigin ?? 1024,
+      writesPerOriginPerSecond: opts.writesPerOriginPerSecond ?? 20,
+    };
+    this.#hlc = new HybridLogicalClock(host.identity.nodeId, host.env.clock, {
+      maxSkewMs: this.#o.maxSkewMs,
+      ...(opts.hlcNotBefore !== undefined ? { notBefore: opts.hlcNotBefore } : {}),
+      ...(opts.onHlcReserve ? { onReserve: opts.onHlcReserve } : {}),
+    });
+    this.#entries =
+      shared ??
+      new SignedVerifier(
+        host.verifier,
+        entryKind((id) => host.memberKey(id)),
+      );
+    this.#antiEntropy = new AntiEntropy(this.state, { send: (peer, msg) => this.#send(peer, msg) });
+    const rate = this.#o.writesPerOriginPerSecond;
+    this.#quota = new RateLimiter(rate, rate * 10, () => host.env.clock.now());
+    this.processes = new DistributedProcessTable(this.state, (id) => host.isReachable(id));
+    this.services = new ClusterServiceRegistry(this.state, (id) => host.isReachable(id));
+  }
+
+  start(): void {
+    const { env } = this.#h;
+    this.#every(this.#o.gossipIntervalMs, () => this.#gossip());
+    this.#every(this.#o.antiEntropyIntervalMs, () => {
+      const peers = this.#h.peers();
+      if (peers.length > 0) this.#antiEntropy.start(peers[env.random.int(peers.length)]!);
+    });
+    this.#every(this.#o.tombstoneLifetimeMs / 4, () => this.#collect());
+  }
+
+  stop(): void {
+    for (const t of this.#timers) this.#h.env.scheduler.cancelTimer(t);
+    this.#timers.clear();
+  }
+
+  // ---- own writes ----
+
+  advertiseProcess(pid: string, fields: ProcessFields): StateEntry {
+    return this.#write('p', pid, encodeProcess(fields));
+  }
+
+  removeProcess(pid: string): StateEntry {
+    return this.#write('p', pid, undefined);
+  }
+
+  advertiseService(name: string, fields: ServiceFields): StateEntry {
+    return this.#write('s', name, encodeService(fields));
+  }
+
+  withdrawService(name: string): StateEntry {
+    return this.#write('s', name, undefined);
+  }
+
+  // ---- inputs ----
+
+  linkUp(peer: string, initiator: boolean): void {
+    this.state.linkUp(peer);
+    if (initiator) this.#antiEntropy.start(peer);
+  }
+
+  linkDown(peer: string): void {
+    this.state.linkDown(peer);
+  }
+
+  /** A member's alive claim changed: apply its low-water mark. */
+  memberAlive(nodeId: string, lowWaterMark: number): void {
+    this.state.setLowWaterMark(nodeId, lowWaterMark);
+  }
+
+  /** A member was reaped: its entries go (on every replica alike). */
+  memberReaped(nodeId: string): void {
+    this.state.dropOrigin(nodeId);
+  }
+
+  onDelta(from: string, wires: WireClaim[]): void {
+    const admit = (e: StateEntry) => this.#acceptable(e);
+    const results = wires.map((w) => this.#entries.verify(w, admit));
+    const finish = (entries: Array<StateEntry | null>) => {
+      const good: StateEntry[] = [];
+      for (const e of entries) {
+        if (e === null) this.#counters.rejected++;
+        else if (!this.#quota.take(e.origin)) this.#counters.throttled++;
+        else good.push(e);
+      }
+      for (const e of good) this.#hlc.receive(e.ts);
+      this.state.merge(good, from);
+    };
+    if (results.every((r) => !(r instanceof Promise))) finish(results as Array<StateEntry | null>);
+    else void Promise.all(results).then(finish);
+  }
+
+  onTree(from: string, msg: MessageOf<'tree'>): void {
+    this.#antiEntropy.onTree(from, msg);
+  }
+
+  /** Starts an anti-entropy session with `peer` now. */
+  syncWith(peer: string): void {
+    this.#antiEntropy.start(peer);
+  }
+
+  root(): Uint8Array {
+    return this.state.tree.root();
+  }
+
+  metrics(): StateReplicaMetrics {
+    const m = this.state.metricsSnapshot();
+    const ae = this.#antiEntropy.metrics;
+    return {
+      ...m,
+      ...this.#counters,
+      antiEntropySessions: ae.sessions,
+      antiEntropyHashes: ae.hashesSent,
+      antiEntropyEntries: ae.entriesSent,
+    };
+  }
+
+  // ---- internals ----
+
+  #write(table: StateTable, key: string, value: Uint8Array | undefined): StateEntry {
+    const e = signEntry(this.#h.identity, table, key, value, this.#hlc.now());
+    this.state.merge([e]);
+    return e;
+  }
+
+  /** Boundary checks after decoding: known, admitted origin; not from the future; within quota. */
+  #acceptable(e: StateEntry): boolean {
+    const key = this.#h.memberKey(e.origin);
+    if (!key || !this.#h.admits(key)) return false;
+    if (!this.#hlc.acceptable(e.ts)) return false;
+    if (!this.state.get(e.table, e.origin, e.key)) {
+      let held = 0;
+      for (const _ of this.state.map.ofOrigin(e.origin))
+        if (++held >= this.#o.maxEntriesPerOrigin) return false;
+    }
+    return e.table === 'p'
+      ? valid(() => e.value && decodeProcess(e.value))
+      : valid(() => e.value && decodeService(e.value));
+  }
+
+  #gossip(): void {
+    for (const peer of this.#h.peers()) {
+      const delta = this.state.deltaFor(peer, DELTA_BUDGET);
+      if (delta.length === 0) continue;
+      this.#counters.deltasSent++;
+      this.#send(peer, { type: 'state-delta', entries: delta.map((e) => e.wire) });
+    }
+  }
+
+  /**
+   * Tombstone collection: re-stamp our live entries older than half the lifetime, then
+   * declare everything older than the lifetime void (in our alive claim).
+   */
+  #collect(): void {
+    const now = this.#h.env.clock.wallNow();
+    const lifetime = this.#o.tombstoneLifetimeMs;
+    for (const e of [...this.state.map.ofOrigin(this.#h.identity.nodeId)]) {
+      if (e.value && e.ts.wall < now - lifetime / 2) this.#write(e.table, e.key, e.value);
+    }
+    const mark = now - lifetime;
+    if (mark > 0) {
+      this.state.setLowWaterMark(this.#h.identity.nodeId, mark);
+      this.#h.setLowWaterMark(mark);
+    }
+  }
+
+  #send(peer: string, msg: MessageOf<'state-delta'> | MessageOf<'tree'>): void {
+    this.#counters.bytesSent += this.#h.send(peer, msg);
+  }
+
+  #every(ms: number, fn: () => void): void {
+    const { scheduler, random } = this.#h.env;
+    const run = (delay: number) => {
+      const t = scheduler.setTimer(delay, () => {
+        this.#timers.delete(t);
+        fn();
+        run(ms);
+      });
+      this.#timers.add(t);
+    };
+    run(random.next() * ms);
+  }
+}
+
+function valid(f: () => unknown): boolean {
+  try {
+    f();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** State entries are signed by their origin, whose key comes from membership. */
+export function entryKind(memberKey: (nodeId: string) => Uint8Array | undefined): SignedKind<StateEntry> {
+  return { interpret: interpretEntry, domain: () => Domain.Entry, signerKey: (e) => memberKey(e.origin) };
+}

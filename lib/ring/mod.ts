@@ -1,0 +1,1 @@
+export { ConsistentHashRing, hash64, type RingOptions } from './consistent-hash-ring.ts';

@@ -1,0 +1,132 @@
+/**
+ * Merkle anti-entropy between two replicas, over the state's prefix tree. The initiator
+ * sends its root; each side answers hashes that differ from its own with its child hashes
+ * (only under differing nodes), one level per message, so two replicas that differ in d
+ * keys exchange O(d · 16 · depth) hashes in O(depth) round trips. At a differing bucket
+ * each side sends its entries there; the LWW merge does the rest. A side with almost
+ * nothing (a newcomer) is sent everything at once instead of being walked down the tree.
+ */
+import { BUCKETS, compareTreeRoots, DEPTH, FANOUT } from '../merkle/prefix-tree.ts';
+import type { MessageOf } from '../wire/messages.ts';
+import type { StateEntry } from './entry.ts';
+import type { CrdtGossipState } from './gossip-state.ts';
+
+/** Hashes per `tree` message (the frame stays under 64 KiB). */
+const NODES_PER_MESSAGE = 1536;
+/** Entries per repair delta (the frame stays under 64 KiB). */
+const DELTA_BYTES = 48 * 1024;
+/** A bucket is echoed back at most this often per session (entries that cannot merge must not ping-pong). */
+const MAX_ECHOES = 2;
+const ECHO_MEMORY = 4096;
+
+export interface AntiEntropyIO {
+  send(peer: string, msg: MessageOf<'tree'> | MessageOf<'state-delta'>): void;
+}
+
+export interface AntiEntropyMetrics {
+  sessions: number;
+  hashesSent: number;
+  entriesSent: number;
+  fullTransfers: number;
+}
+
+export class AntiEntropy {
+  readonly #state: CrdtGossipState;
+  readonly #io: AntiEntropyIO;
+  readonly #echoes = new Map<string, number>();
+  #seq = 0;
+  readonly metrics: AntiEntropyMetrics = { sessions: 0, hashesSent: 0, entriesSent: 0, fullTransfers: 0 };
+
+  constructor(state: CrdtGossipState, io: AntiEntropyIO) {
+    this.#state = state;
+    this.#io = io;
+  }
+
+  /** Starts a session with `peer`: sends our root. */
+  start(peer: string): void {
+    this.metrics.sessions++;
+    this.#seq = (this.#seq + 1) >>> 0;
+    this.#sendNodes(peer, this.#seq, 0, [0]);
+  }
+
+  onTree(peer: string, msg: MessageOf<'tree'>): void {
+    const level = msg.level;
+    if (level > DEPTH || msg.idx.length % 4 !== 0 || msg.h.length !== (msg.idx.length / 4) * 32) return;
+    const idx = new DataView(msg.idx.buffer, msg.idx.byteOffset, msg.idx.byteLength);
+    const tree = this.#state.tree;
+    const descend: number[] = [];
+    for (let n = 0; n < msg.idx.length / 4; n++) {
+      const i = idx.getUint32(n * 4);
+      if (i >= FANOUT ** level) continue;
+      const theirs = msg.h.subarray(n * 32, n * 32 + 32);
+      const action = compareTreeRoots({ level, hash: tree.node(level, i) }, { level, hash: theirs });
+      if (action.kind === 'in-sync') continue;
+      if (action.kind === 'exchange-bucket') {
+        this.#exchangeBucket(peer, msg.seq, i);
+        continue;
+      }
+      if (level === 0 && msg.count * FANOUT < tree.size) {
+        // They have next to nothing: send all we have, then let them compare again.
+        this.metrics.fullTransfers++;
+        this.#sendEntries(peer, [...this.#state.map.values()]);
+        this.#sendNodes(peer, msg.seq, 0, [0]);
+        return;
+      }
+      if (level === 0 && tree.size * FANOUT < msg.count) {
+        // We have next to nothing: tell them our count, and they will send everything.
+        this.#sendNodes(peer, msg.seq, 0, [0]);
+        return;
+      }
+      for (let c = 0; c < FANOUT; c++) descend.push(i * FANOUT + c);
+    }
+    if (descend.length > 0) this.#sendNodes(peer, msg.seq, level + 1, descend);
+  }
+
+  #exchangeBucket(peer: string, seq: number, bucket: number): void {
+    const key = `${peer}:${seq}:${bucket}`;
+    const echoes = this.#echoes.get(key) ?? 0;
+    if (echoes >= MAX_ECHOES) return;
+    this.#echoes.delete(key);
+    this.#echoes.set(key, echoes + 1);
+    if (this.#echoes.size > ECHO_MEMORY) this.#echoes.delete(this.#echoes.keys().next().value!);
+    this.#sendEntries(peer, this.#state.bucketEntries(bucket));
+    // Echo our bucket hash: if they still differ after merging ours, they send theirs.
+    this.#sendNodes(peer, seq, DEPTH, [bucket]);
+  }
+
+  #sendNodes(peer: string, seq: number, level: number, indices: number[]): void {
+    const tree = this.#state.tree;
+    for (let off = 0; off < indices.length; off += NODES_PER_MESSAGE) {
+      const page = indices
+        .slice(off, off + NODES_PER_MESSAGE)
+        .filter((i) => i < (level === DEPTH ? BUCKETS : FANOUT ** level));
+      const idx = new Uint8Array(page.length * 4);
+      const h = new Uint8Array(page.length * 32);
+      const view = new DataView(idx.buffer);
+      page.forEach((i, n) => {
+        view.setUint32(n * 4, i);
+        h.set(tree.node(level, i), n * 32);
+      });
+      this.metrics.hashesSent += page.length;
+      this.#io.send(peer, { type: 'tree', seq, level, idx, h, count: level === 0 ? tree.size : 0 });
+    }
+  }
+
+  #sendEntries(peer: string, entries: StateEntry[]): void {
+    let page: StateEntry[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (page.length === 0) return;
+      this.metrics.entriesSent += page.length;
+      this.#io.send(peer, { type: 'state-delta', entries: page.map((e) => e.wire) });
+      page = [];
+      bytes = 0;
+    };
+    for (const e of entries) {
+      if (bytes + e.size > DELTA_BYTES || page.length >= 512) flush();
+      page.push(e);
+      bytes += e.size;
+    }
+    flush();
+  }
+}

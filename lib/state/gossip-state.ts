@@ -1,0 +1,145 @@
+/**
+ * CrdtGossipState: the replicated state of a node — the process table and the service
+ * registry in one LWW map — with what travels: per-neighbour deltas (a cursor into the
+ * change log each) and the prefix tree that anti-entropy compares. A sans-IO core:
+ * entries arrive already verified; nothing here touches the network or the clock.
+ *
+ * Rules every replica applies alike, so Merkle roots agree:
+ * - an entry older than its origin's low-water mark is void (dropped, never stored): the
+ *   origin refreshes its live entries above the mark, so tombstones below it can go;
+ * - when an origin is reaped from membership its entries are dropped; they come back with it.
+ */
+import { PrefixTree } from '../merkle/prefix-tree.ts';
+import type { StateTable } from '../wire/entries.ts';
+import { ChangeLog } from './change-log.ts';
+import { entryId, type StateEntry } from './entry.ts';
+import { LwwMap } from './lww-map.ts';
+
+export interface StateMetrics {
+  entries: number;
+  tombstones: number;
+  merged: number;
+  ignored: number;
+  voided: number;
+}
+
+export class CrdtGossipState {
+  readonly map = new LwwMap();
+  readonly tree = new PrefixTree();
+  readonly #log = new ChangeLog();
+  readonly #cursors = new Map<string, number>();
+  readonly #lwm = new Map<string, number>();
+  /** Key hash (latin1) → register id, to list a bucket's entries. */
+  readonly #byHash = new Map<string, string>();
+  readonly #changed: Array<(e: StateEntry) => void> = [];
+  readonly metrics = { merged: 0, ignored: 0, voided: 0 };
+
+  /** Called for every entry that changed this replica (local writes included). */
+  onChange(fn: (e: StateEntry) => void): void {
+    this.#changed.push(fn);
+  }
+
+  get(table: StateTable, origin: string, key: string): StateEntry | undefined {
+    return this.map.get(entryId(table, origin, key));
+  }
+
+  /** Merges entries (from neighbour `from`, or written here); returns those that changed the state. */
+  merge(entries: readonly StateEntry[], from?: string): StateEntry[] {
+    const changed: StateEntry[] = [];
+    for (const e of entries) {
+      if (e.ts.wall < (this.#lwm.get(e.origin) ?? 0)) {
+        this.metrics.voided++;
+        continue;
+      }
+      if (!this.map.merge(e)) {
+        this.metrics.ignored++;
+        continue;
+      }
+      this.metrics.merged++;
+      this.tree.set(e.idHash, e.digest);
+      this.#byHash.set(hashKey(e.idHash), e.id);
+      this.#log.append(e.id, from);
+      changed.push(e);
+      for (const fn of this.#changed) fn(e);
+    }
+    return changed;
+  }
+
+  /** The origin declared entries older than `wall` void: drop them (tombstone GC). */
+  setLowWaterMark(origin: string, wall: number): void {
+    if (wall <= (this.#lwm.get(origin) ?? 0)) return;
+    this.#lwm.set(origin, wall);
+    for (const e of [...this.map.ofOrigin(origin)]) {
+      if (e.ts.wall < wall) this.#drop(e);
+    }
+  }
+
+  lowWaterMark(origin: string): number {
+    return this.#lwm.get(origin) ?? 0;
+  }
+
+  /** The origin left membership for good (reaped): its entries go, on every replica alike. */
+  dropOrigin(origin: string): void {
+    for (const e of [...this.map.ofOrigin(origin)]) this.#drop(e);
+    this.#lwm.delete(origin);
+  }
+
+  metricsSnapshot(): StateMetrics {
+    let tombstones = 0;
+    for (const e of this.map.values()) if (!e.value) tombstones++;
+    return { entries: this.map.size, tombstones, ...this.metrics };
+  }
+
+  // ---- delta gossip ----
+
+  /** A new neighbour: assume it has what we have (anti-entropy on link-up repairs the rest). */
+  linkUp(peer: string): void {
+    this.#cursors.set(peer, this.#log.head);
+  }
+
+  linkDown(peer: string): void {
+    this.#cursors.delete(peer);
+  }
+
+  /** News for `peer` (entries it may not have, not those it sent us), within `budget` bytes. */
+  deltaFor(peer: string, budget: number): StateEntry[] {
+    const cursor = this.#cursors.get(peer);
+    if (cursor === undefined) return [];
+    const out: StateEntry[] = [];
+    let used = 0;
+    let last = cursor;
+    for (const r of this.#log.after(cursor)) {
+      const e = this.map.get(r.id);
+      if (e && r.from !== peer) {
+        if (used + e.size > budget && out.length > 0) break;
+        out.push(e);
+        used += e.size;
+      }
+      last = r.seq;
+    }
+    this.#cursors.set(peer, last === cursor ? this.#log.head : last);
+    return out;
+  }
+
+  /** Entries in one prefix-tree bucket (for anti-entropy). */
+  bucketEntries(bucket: number): StateEntry[] {
+    const out: StateEntry[] = [];
+    for (const h of this.tree.bucketIds(bucket)) {
+      const id = this.#byHash.get(hashKey(h));
+      const e = id === undefined ? undefined : this.map.get(id);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  #drop(e: StateEntry): void {
+    this.map.remove(e.id);
+    this.tree.delete(e.idHash);
+    this.#byHash.delete(hashKey(e.idHash));
+    this.#log.forget(e.id);
+  }
+}
+
+function hashKey(h: Uint8Array): string {
+  return String.fromCharCode.apply(null, h as unknown as number[]);
+}
