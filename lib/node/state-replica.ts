@@ -253,13 +253,15 @@ export class StateReplica {
    * declare everything older than the lifetime void (in our alive claim).
    */
   #collect(): void {
-    const now = this.#h.env.clock.wallNow();
+    const now = Math.floor(this.#h.env.clock.wallNow());
     const lifetime = this.#o.tombstoneLifetimeMs;
     for (const e of [...this.state.map.ofOrigin(this.#h.identity.nodeId)]) {
       if (e.value && e.ts.wall < now - lifetime / 2) this.#write(e.table, e.key, e.value);
     }
+    // Only worth a new alive claim when there is a tombstone to collect.
     const mark = now - lifetime;
-    if (mark > 0) {
+    const own = [...this.state.map.ofOrigin(this.#h.identity.nodeId)];
+    if (own.some((e) => !e.value && e.ts.wall < mark)) {
       this.state.setLowWaterMark(this.#h.identity.nodeId, mark);
       this.#h.setLowWaterMark(mark);
     }

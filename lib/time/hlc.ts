@@ -74,7 +74,7 @@ export class HybridLogicalClock {
 
   /** A new timestamp for a local event or a send; strictly greater than every earlier one. */
   now(): HlcTimestamp {
-    const physical = this.#clock.wallNow();
+    const physical = Math.floor(this.#clock.wallNow());
     if (physical > this.#wall) {
       this.#wall = physical;
       this.#counter = 0;
@@ -95,7 +95,7 @@ export class HybridLogicalClock {
    * Throws HlcSkewError, leaving the clock untouched, if it is too far ahead.
    */
   receive(remote: HlcTimestamp): HlcTimestamp {
-    const physical = this.#clock.wallNow();
+    const physical = Math.floor(this.#clock.wallNow());
     if (remote.wall - physical > this.#maxSkewMs) throw new HlcSkewError(remote.wall - physical);
     const wall = Math.max(this.#wall, remote.wall, physical);
     if (wall === this.#wall && wall === remote.wall) {
