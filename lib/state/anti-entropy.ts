@@ -55,6 +55,7 @@ export class AntiEntropy {
     const idx = new DataView(msg.idx.buffer, msg.idx.byteOffset, msg.idx.byteLength);
     const tree = this.#state.tree;
     const descend: number[] = [];
+    const buckets: number[] = [];
     for (let n = 0; n < msg.idx.length / 4; n++) {
       const i = idx.getUint32(n * 4);
       if (i >= FANOUT ** level) continue;
@@ -62,7 +63,7 @@ export class AntiEntropy {
       const action = compareTreeRoots({ level, hash: tree.node(level, i) }, { level, hash: theirs });
       if (action.kind === 'in-sync') continue;
       if (action.kind === 'exchange-bucket') {
-        this.#exchangeBucket(peer, msg.seq, i);
+        if (this.#mayEcho(peer, msg.seq, i)) buckets.push(i);
         continue;
       }
       if (level === 0 && msg.count * FANOUT < tree.size) {
@@ -80,18 +81,25 @@ export class AntiEntropy {
       for (let c = 0; c < FANOUT; c++) descend.push(i * FANOUT + c);
     }
     if (descend.length > 0) this.#sendNodes(peer, msg.seq, level + 1, descend);
+    if (buckets.length > 0) {
+      this.#sendEntries(
+        peer,
+        buckets.flatMap((b) => this.#state.bucketEntries(b)),
+      );
+      // Echo our bucket hashes: where they still differ after merging ours, they send theirs.
+      this.#sendNodes(peer, msg.seq, DEPTH, buckets);
+    }
   }
 
-  #exchangeBucket(peer: string, seq: number, bucket: number): void {
+  /** Counts an echo of `bucket` in this session; false once it has bounced MAX_ECHOES times. */
+  #mayEcho(peer: string, seq: number, bucket: number): boolean {
     const key = `${peer}:${seq}:${bucket}`;
     const echoes = this.#echoes.get(key) ?? 0;
-    if (echoes >= MAX_ECHOES) return;
+    if (echoes >= MAX_ECHOES) return false;
     this.#echoes.delete(key);
     this.#echoes.set(key, echoes + 1);
     if (this.#echoes.size > ECHO_MEMORY) this.#echoes.delete(this.#echoes.keys().next().value!);
-    this.#sendEntries(peer, this.#state.bucketEntries(bucket));
-    // Echo our bucket hash: if they still differ after merging ours, they send theirs.
-    this.#sendNodes(peer, seq, DEPTH, [bucket]);
+    return true;
   }
 
   #sendNodes(peer: string, seq: number, level: number, indices: number[]): void {

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { AntiEntropy } from '../../lib/state/anti-entropy.ts';
+import { interpretEntry, type StateEntry, signEntry } from '../../lib/state/entry.ts';
+import { CrdtGossipState } from '../../lib/state/gossip-state.ts';
+import { DistributedProcessTable } from '../../lib/state/process-table.ts';
+import { ClusterServiceRegistry } from '../../lib/state/service-registry.ts';
+import { encodeProcess, encodeService, type ProcessFields } from '../../lib/state/values.ts';
+import { decodeMessage, encodeMessage, type Message } from '../../lib/wire/mod.ts';
+import { entry, fakeSigner } from '../support/state-entries.ts';
+import type { Suite } from './case.ts';
+
+/** Two replicas wired back to back; messages go through the real codec; bytes are counted. */
+function pair() {
+  const a = new CrdtGossipState();
+  const b = new CrdtGossipState();
+  const queue: Array<[string, Uint8Array]> = [];
+  const traffic = { bytes: 0, messages: 0, treeMessages: 0 };
+  const send = (to: string) => (_peer: string, msg: Message) => {
+    const frame = encodeMessage(msg);
+    traffic.bytes += frame.length;
+    traffic.messages++;
+    if (msg.type === 'tree') traffic.treeMessages++;
+    queue.push([to, frame]);
+  };
+  const aeA = new AntiEntropy(a, { send: send('b') as never });
+  const aeB = new AntiEntropy(b, { send: send('a') as never });
+  const run = () => {
+    while (queue.length > 0) {
+      const [to, frame] = queue.shift()!;
+      const msg = decodeMessage(frame);
+      const [state, ae, from] = to === 'a' ? [a, aeA, 'b'] : [b, aeB, 'a'];
+      if (msg.type === 'tree') ae.onTree(from, msg);
+      else if (msg.type === 'state-delta') state.merge(msg.entries.map(interpretEntry), from);
+    }
+  };
+  return { a, b, aeA, aeB, run, traffic };
+}
+
+const proc = (
+  agentType: string,
+  status: ProcessFields['status'],
+  caps: string[],
+  load?: number,
+): Uint8Array =>
+  encodeProcess({
+    agentType,
+    capabilities: caps,
+    status,
+    resourceSummary: load === undefined ? {} : { load },
+  });
+
+function put(
+  s: CrdtGossipState,
+  origin: number,
+  table: 'p' | 's',
+  key: string,
+  value: Uint8Array | undefined,
+  wall = 1000,
+): StateEntry {
+  const signer = fakeSigner(origin);
+  const e = signEntry(signer, table, key, value, { wall, counter: 0, node: signer.nodeId });
+  s.merge([e]);
+  return e;
+}
+
+export const stateCases: Suite = {
+  'anti-entropy: 10 differing keys out of 2,000 converge in a few round trips and few bytes'() {
+    const { a, b, aeA, run, traffic } = pair();
+    const shared = Array.from({ length: 2000 }, (_, i) =>
+      entry(1 + (i % 7), 'p', `k${i}`, `v${i}`, 1000 + i),
+    );
+    a.merge(shared);
+    b.merge(shared);
+    for (let i = 0; i < 5; i++) a.merge([entry(9, 'p', `only-a-${i}`, 'x', 5000)]);
+    // k0, k7, … were written by origin 1 (origin = 1 + i % 7), so these overwrite the same registers.
+    for (let i = 0; i < 5; i++) b.merge([entry(1, 'p', `k${i * 7}`, 'newer', 9000)]);
+    assert.notDeepEqual(a.tree.root(), b.tree.root());
+    aeA.start('b');
+    run();
+    assert.deepEqual(a.tree.root(), b.tree.root());
+    assert.equal(a.map.size, 2005);
+    assert.equal(new TextDecoder().decode(a.get('p', fakeSigner(1).nodeId, 'k0')!.value!), 'newer');
+    const full = shared.reduce((n, e) => n + e.size, 0);
+    assert.ok(traffic.bytes < full * 0.25, `${traffic.bytes} bytes vs ${full} for everything`);
+    assert.ok(traffic.treeMessages <= 12, `${traffic.treeMessages} tree messages`);
+  },
+
+  'anti-entropy: an empty replica receives everything at once; replicas in sync exchange one hash'() {
+    const { a, b, aeA, aeB, run, traffic } = pair();
+    a.merge(Array.from({ length: 500 }, (_, i) => entry(2, 's', `svc${i}`, 'e', 1000)));
+    aeB.start('a');
+    run();
+    assert.equal(b.map.size, 500);
+    assert.deepEqual(a.tree.root(), b.tree.root());
+    const before = traffic.messages;
+    aeA.start('b');
+    run();
+    assert.equal(traffic.messages - before, 1, 'only the root went over');
+  },
+
+  'delta gossip: a new neighbour gets only news, never what it sent'() {
+    const s = new CrdtGossipState();
+    s.merge([entry(1, 'p', 'old', 'x', 1000)]);
+    s.linkUp('n1');
+    s.linkUp('n2');
+    assert.deepEqual(s.deltaFor('n1', 10_000), []);
+    const mine = entry(1, 'p', 'new', 'y', 2000);
+    const theirs = entry(2, 'p', 'from-n1', 'z', 2000);
+    s.merge([mine]);
+    s.merge([theirs], 'n1');
+    assert.deepEqual(
+      s.deltaFor('n1', 10_000).map((e) => e.key),
+      ['new'],
+    );
+    assert.deepEqual(
+      s.deltaFor('n2', 10_000).map((e) => e.key),
+      ['new', 'from-n1'],
+    );
+    assert.deepEqual(s.deltaFor('n2', 10_000), [], 'the cursor moved');
+    const updated = entry(1, 'p', 'new', 'y2', 3000);
+    s.merge([updated]);
+    assert.deepEqual(s.deltaFor('n2', 10_000), [updated], 'a register changed twice is sent once, latest');
+  },
+
+  'low-water mark voids older versions (tombstones included) and later arrivals of them'() {
+    const s = new CrdtGossipState();
+    const old = entry(1, 'p', 'gone', undefined, 1000);
+    const live = entry(1, 'p', 'kept', 'v', 5000);
+    s.merge([old, live]);
+    s.setLowWaterMark(fakeSigner(1).nodeId, 4000);
+    assert.equal(s.get('p', fakeSigner(1).nodeId, 'gone'), undefined);
+    assert.ok(s.get('p', fakeSigner(1).nodeId, 'kept'));
+    const resurrect = entry(1, 'p', 'gone', 'zombie', 2000);
+    assert.deepEqual(s.merge([resurrect]), []);
+    assert.equal(s.metrics.voided, 1);
+    const other = new CrdtGossipState();
+    other.merge([live]);
+    assert.deepEqual(s.tree.root(), other.tree.root(), 'roots agree once the void versions are gone');
+  },
+
+  'dropping an origin removes its entries (reaped member); they can come back'() {
+    const s = new CrdtGossipState();
+    const e = entry(3, 's', 'db', 'x', 1000);
+    s.merge([e, entry(4, 's', 'db', 'y', 1000)]);
+    s.dropOrigin(fakeSigner(3).nodeId);
+    assert.equal(s.map.size, 1);
+    s.merge([e]);
+    assert.equal(s.map.size, 2);
+  },
+
+  'process table: running processes on reachable nodes; least loaded node with deterministic ties'() {
+    const s = new CrdtGossipState();
+    const reachable = new Set([fakeSigner(1).nodeId, fakeSigner(2).nodeId, fakeSigner(3).nodeId]);
+    const table = new DistributedProcessTable(s, (id) => reachable.has(id));
+    put(s, 1, 'p', 'a', proc('worker', 'Running', ['gpu'], 5));
+    put(s, 2, 'p', 'b', proc('worker', 'Running', ['cpu'], 2));
+    put(s, 2, 'p', 'c', proc('worker', 'Stopping', ['gpu'], 0));
+    put(s, 3, 'p', 'd', proc('indexer', 'Running', ['cpu'], 2));
+    put(s, 4, 'p', 'e', proc('worker', 'Running', ['gpu'], 0)); // node 4 is not reachable
+    assert.deepEqual(
+      table.findByType('worker').map((p) => p.globalPid.pid),
+      ['a', 'b'],
+    );
+    assert.deepEqual(
+      table.findByCapability('gpu').map((p) => p.globalPid.pid),
+      ['a'],
+    );
+    // Nodes 2 and 3 both carry load 2; node 2 runs one process, node 3 one: tie → lowest id.
+    assert.equal(table.leastLoadedNode(), fakeSigner(2).nodeId);
+    assert.equal(table.leastLoadedNode({ agentType: 'indexer' }), fakeSigner(3).nodeId);
+    assert.equal(table.leastLoadedNode({ capability: 'gpu' }), fakeSigner(1).nodeId);
+    reachable.delete(fakeSigner(1).nodeId);
+    assert.deepEqual(table.findByCapability('gpu'), [], 'an unreachable node drops out at once');
+    assert.equal(table.get({ nodeId: fakeSigner(2).nodeId, pid: 'c' })?.status, 'Stopping');
+  },
+
+  'service registry: preferred when healthy and reachable, else ring order; round robin'() {
+    const s = new CrdtGossipState();
+    const reachable = new Set([1, 2, 3, 4].map((i) => fakeSigner(i).nodeId));
+    const reg = new ClusterServiceRegistry(s, (id) => reachable.has(id));
+    for (const i of [1, 2, 3, 4]) {
+      put(
+        s,
+        i,
+        's',
+        'db',
+        encodeService({
+          endpoint: `tcp://db${i}`,
+          metadata: { zone: `z${i}` },
+          health: i === 4 ? 'Unhealthy' : 'Healthy',
+        }),
+      );
+    }
+    const pref = fakeSigner(2).nodeId;
+    assert.equal(reg.resolvePreferred('db', pref)?.endpoint, 'tcp://db2');
+    assert.equal(
+      reg.resolvePreferred('db', fakeSigner(4).nodeId)?.nodeId === fakeSigner(4).nodeId,
+      false,
+      'unhealthy is skipped',
+    );
+    const order = reg.candidates('db', pref).map((x) => x.nodeId);
+    reachable.delete(pref);
+    assert.deepEqual(
+      reg.candidates('db', pref).map((x) => x.nodeId),
+      order.slice(1),
+      'the fallback order is the ring order after the preferred node',
+    );
+    assert.equal(reg.resolveAll('db').length, 3);
+    const seen = [reg.roundRobin('db'), reg.roundRobin('db'), reg.roundRobin('db'), reg.roundRobin('db')].map(
+      (x) => x!.endpoint,
+    );
+    assert.equal(new Set(seen.slice(0, 2)).size, 2);
+    assert.equal(seen[0], seen[2]);
+    assert.equal(reg.resolvePreferred('nothing'), undefined);
+  },
+};
