@@ -11,7 +11,10 @@ export {
   type MembershipMetrics,
   NodeState,
 } from './membership/mod.ts';
+export * from './merkle/mod.ts';
 export * from './node/mod.ts';
+export * from './ring/mod.ts';
+export * from './state/mod.ts';
 export * from './storage/mod.ts';
 export * from './time/mod.ts';
 export * from './transport/mod.ts';

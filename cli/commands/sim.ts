@@ -16,6 +16,9 @@ and prints a report; the same --seed reproduces the run exactly.
   --max-links N      direct links per node (default 24; ≥ nodes-1 gives a full mesh)
   --no-lifeguard     disable Lifeguard local health awareness
   --link-auth MODE   handshake | trusted (default: handshake up to 200 nodes)
+  --writes N         process/service advertisements written at random nodes during the
+                     first half of the run (default 0); the report gains a state section
+  --partition        split the cluster in two halves from 1/6 of the run until half time
   --json             print one JSON object instead of the human report`;
 
 function fmt(s: Summary | null): string {
@@ -31,8 +34,16 @@ export function humanReport(r: ScenarioReport): string {
     `  crashed nodes:       ${r.detection.crashed}${r.detection.undetected ? ` (${r.detection.undetected} not detected everywhere)` : ''}`,
     `  first suspicion:     ${fmt(r.detection.firstSuspectMs)}`,
     `  unreachable at all:  ${fmt(r.detection.allUnreachableMs)}`,
-    `  false positives:     ${r.falsePositives.suspected} suspicions of live nodes, ${r.falsePositives.unreachable} live nodes declared unreachable`,
+    `  false positives:     ${r.falsePositives.suspected} suspicions of live nodes, ${r.falsePositives.unreachable} live nodes declared unreachable` +
+      (r.config.partition ? ' (expected: the partition cuts live nodes off)' : ''),
     `  traffic per node:    ${r.traffic.msgsPerNodePerSec} msgs/s, ${r.traffic.bytesPerNodePerSec} B/s (over the last ${r.traffic.windowMs / 1000} s)`,
+    ...(r.state
+      ? [
+          `  state:               ${r.state.writes} writes to ${r.state.registers} registers${r.config.partition ? ' across a partition' : ''}, ` +
+            `replicas equal at ${r.state.convergedAtMs === null ? 'never' : `${r.state.convergedAtMs} ms`}, ` +
+            `${r.state.lostWrites} lost writes, ${r.state.bytesPerNodePerSec} B/s per node`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -51,6 +62,8 @@ export const simCommand: Command = {
       'max-links': { type: 'string' },
       'no-lifeguard': { type: 'boolean' },
       'link-auth': { type: 'string' },
+      writes: { type: 'string' },
+      partition: { type: 'boolean' },
       json: { type: 'boolean' },
     });
     const nodes = intFlag(values.nodes, 'nodes', 50, 2, 20_000);
@@ -69,6 +82,8 @@ export const simCommand: Command = {
       maxLinks: intFlag(values['max-links'], 'max-links', 24, 1, 100_000),
       heartbeat: { lifeguard: values['no-lifeguard'] !== true },
       linkAuth,
+      writes: intFlag(values.writes, 'writes', 0, 0, 1_000_000),
+      partition: values.partition === true,
       progress: (t) => {
         if (performance.now() - lastProgress < 2_000) return;
         lastProgress = performance.now();

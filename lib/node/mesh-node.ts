@@ -27,6 +27,7 @@ import { toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import { decodeMessage, encodeMessage, type WireLimits } from '../wire/codec.ts';
+import type { StateTable } from '../wire/entries.ts';
 import { WireError } from '../wire/errors.ts';
 import type { Message } from '../wire/messages.ts';
 import type { MeshEvents } from './events.ts';
@@ -377,23 +378,35 @@ export class MeshNode {
 
   // ---- replicated state ----
 
-  /** Advertises (or updates) a process of this node; the write is signed and gossiped. */
-  advertiseProcess(pid: string, fields: ProcessFields): void {
-    this.#stateReplica().advertiseProcess(pid, fields);
+  /**
+   * Advertises (or updates) a process of this node. The write is applied locally at once,
+   * signed and gossiped; the returned entry is the version written (its receipt).
+   */
+  advertiseProcess(pid: string, fields: ProcessFields): StateEntry {
+    return this.#stateReplica().advertiseProcess(pid, fields);
   }
 
   /** Removes a process advertisement of this node (a tombstone). */
-  removeProcess(pid: string): void {
-    this.#stateReplica().removeProcess(pid);
+  removeProcess(pid: string): StateEntry {
+    return this.#stateReplica().removeProcess(pid);
   }
 
-  /** Advertises (or updates) a service instance on this node. */
-  advertiseService(serviceName: string, fields: ServiceFields): void {
-    this.#stateReplica().advertiseService(serviceName, fields);
+  /** Advertises (or updates) this node's instance of a service. */
+  advertiseService(serviceName: string, fields: ServiceFields): StateEntry {
+    return this.#stateReplica().advertiseService(serviceName, fields);
   }
 
-  withdrawService(serviceName: string): void {
-    this.#stateReplica().withdrawService(serviceName);
+  /** Withdraws this node's instance of a service (a tombstone). */
+  withdrawService(serviceName: string): StateEntry {
+    return this.#stateReplica().withdrawService(serviceName);
+  }
+
+  /**
+   * The replica's current version of one register, tombstones and entries of unreachable
+   * origins included (the queries hide those): for inspection, tests and tooling.
+   */
+  stateEntry(table: StateTable, origin: string, key: string): StateEntry | undefined {
+    return this.#stateReplica().state.get(table, origin, key);
   }
 
   /** The distributed process table (queries see reachable nodes only). */

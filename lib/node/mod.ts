@@ -9,3 +9,4 @@ export {
   type MessagingOptions,
 } from './messaging.ts';
 export { ClaimVerifier, type SignedKind, SignedVerifier, type VerifierStats } from './signed-verifier.ts';
+export { type StateOptions, StateReplica, type StateReplicaMetrics } from './state-replica.ts';

@@ -1,9 +1,11 @@
 /**
  * One simulation run as `weftmesh sim` and the benchmarks describe it: start a cluster,
- * wait for convergence, crash some nodes, keep going, and report what was measured.
+ * wait for convergence, crash some nodes, write state (optionally across a partition), keep
+ * going, and report what was measured.
  */
 import type { HeartbeatConfig } from '../membership/config.ts';
 import { SimCluster } from './cluster.ts';
+import { type StateReport, StateWorkload } from './state-workload.ts';
 import { type Summary, summarize } from './stats-summary.ts';
 
 export interface ScenarioOptions {
@@ -22,6 +24,10 @@ export interface ScenarioOptions {
   /** Spread joins over this window, ms. Default: 0 up to 1,000 nodes, then 10 ms per node. */
   joinWindowMs?: number;
   linkAuth?: 'handshake' | 'trusted';
+  /** State advertisements written at random live nodes during the first half of the run. */
+  writes?: number;
+  /** Split the cluster in two halves from 1/6 of the run until half time (writes go on on both sides). */
+  partition?: boolean;
   /** Called now and then with the simulated time reached. */
   progress?: (simulatedMs: number) => void;
 }
@@ -54,7 +60,16 @@ export interface ScenarioReport {
     bytesPerNodePerSec: number;
     windowMs: number;
   };
-  config: { loss: number; latencyMs: number; maxLinks: number; lifeguard: boolean; linkAuth: string };
+  /** Present when the run wrote state or was partitioned. */
+  state?: StateReport;
+  config: {
+    loss: number;
+    latencyMs: number;
+    maxLinks: number;
+    lifeguard: boolean;
+    linkAuth: string;
+    partition: boolean;
+  };
 }
 
 const STEP_MS = 250;
@@ -75,6 +90,19 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   });
   const crashCount = Math.min(o.crash ?? 0, Math.max(0, o.nodes - 2));
   let crashed = crashCount === 0;
+  const half = o.durationMs / 2;
+  const partition = o.partition === true;
+  const workload =
+    (o.writes ?? 0) > 0 || partition
+      ? new StateWorkload(c, { writes: o.writes ?? 0, startMs: 0, endMs: half, seed: o.seed })
+      : undefined;
+  if (partition) {
+    const halves = [0, 1].map((h) =>
+      c.nodes.map((n) => n.index).filter((i) => i < o.nodes / 2 === (h === 0)),
+    );
+    c.net.scheduler.setTimer(o.durationMs / 6, () => c.partition(halves));
+    c.net.scheduler.setTimer(half, () => c.heal());
+  }
   let window = { at: 0, msgs: 0, bytes: 0 };
   const totals = () => {
     const t = c.net.totalTraffic();
@@ -83,6 +111,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   while (c.now < o.durationMs) {
     c.runFor(Math.min(STEP_MS, o.durationMs - c.now));
     o.progress?.(c.now);
+    workload?.observe();
     const converged = c.observer.convergedAtMs !== undefined;
     if (converged && window.at === 0) window = { at: c.now, ...totals() };
     if (!crashed && (converged || c.now >= o.durationMs / 2)) {
@@ -122,7 +151,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       bytesPerNodePerSec: round((end.bytes - from.bytes) / Math.max(1, live) / seconds),
       windowMs: Math.round(o.durationMs - from.at),
     },
-    config: { loss, latencyMs, maxLinks, lifeguard: o.heartbeat?.lifeguard ?? true, linkAuth },
+    ...(workload ? { state: workload.report(o.durationMs) } : {}),
+    config: { loss, latencyMs, maxLinks, lifeguard: o.heartbeat?.lifeguard ?? true, linkAuth, partition },
   };
 }
 

@@ -70,7 +70,9 @@ export class CrdtGossipState {
     if (wall <= (this.#lwm.get(origin) ?? 0)) return;
     this.#lwm.set(origin, wall);
     for (const e of [...this.map.ofOrigin(origin)]) {
-      if (e.ts.wall < wall) this.#drop(e);
+      if (e.ts.wall >= wall) continue;
+      this.#drop(e);
+      this.metrics.voided++;
     }
   }
 

@@ -72,6 +72,22 @@ describe('weftmesh CLI', () => {
     expect({ ...again, wallMs: 0 }).toEqual({ ...report, wallMs: 0 });
   });
 
+  it('sim --writes --partition reports state convergence, lost writes and state traffic', () => {
+    const args = ['sim', '--nodes', '12', '--duration', '30', '--writes', '150', '--partition', '--json'];
+    const r = cli(...args);
+    expect(r.code).toBe(0);
+    const { state, config } = JSON.parse(r.out);
+    expect(config.partition).toBe(true);
+    expect(state.writes).toBe(150);
+    expect(state.lostWrites).toBe(0);
+    // Heal at half time (15 s): the halves cannot agree before it.
+    expect(state.convergedAtMs).toBeGreaterThanOrEqual(15_000);
+    expect(state.convergedAtMs).toBeLessThan(30_000);
+    expect(state.bytesPerNodePerSec).toBeGreaterThan(0);
+    expect(JSON.parse(cli(...args).out).state).toEqual(state);
+    expect(cli('sim', '--writes', '-1').code).toBe(2);
+  });
+
   it('sim prints a human report by default', () => {
     const r = cli('sim', '--nodes', '8', '--duration', '10');
     expect(r.code).toBe(0);
