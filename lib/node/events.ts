@@ -1,4 +1,5 @@
 import type { NodeState } from '../membership/node-state.ts';
+import type { StateTable } from '../wire/entries.ts';
 
 export interface MemberStateChange {
   nodeId: string;
@@ -27,6 +28,13 @@ export interface MeshEvents extends Record<string, unknown> {
   'identity-conflict': { incarnation: number };
   'link-up': { nodeId: string; transport: string };
   'link-down': { nodeId: string; reason: string };
+  /**
+   * An entry of the replicated state changed here: a write of this node (no `from`) or a
+   * newer version from neighbour `from` (delta gossip or anti-entropy).
+   */
+  'state-changed': { table: StateTable; origin: string; key: string; deleted: boolean; from?: string };
+  /** Anti-entropy with `peer` found `buckets` differing and sent our `entries` there. */
+  repairing: { peer: string; buckets: number; entries: number };
   /** Something failed that the node survived (storage write, a throwing handler). */
   error: { error: unknown; context: string };
 }

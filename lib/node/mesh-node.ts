@@ -266,6 +266,15 @@ export class MeshNode {
         },
         admits: (key) => this.#admission.check(key) === undefined,
         setLowWaterMark: (wall) => core.setLowWaterMark(wall),
+        changed: (e, from) =>
+          this.#events.emit('state-changed', {
+            table: e.table,
+            origin: e.origin,
+            key: e.key,
+            deleted: e.value === undefined,
+            ...(from === undefined ? {} : { from }),
+          }),
+        repairing: (peer, buckets, entries) => this.#events.emit('repairing', { peer, buckets, entries }),
       },
       {
         ...(this.#opts.state ?? {}),

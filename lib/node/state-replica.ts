@@ -60,6 +60,10 @@ export interface StateHost {
   isReachable(nodeId: string): boolean;
   admits(publicKey: Uint8Array): boolean;
   setLowWaterMark(wall: number): void;
+  /** An entry changed this replica (`from`: the neighbour it came from; undefined: our write). */
+  changed(e: StateEntry, from: string | undefined): void;
+  /** Anti-entropy with `peer` found differing buckets and is repairing them. */
+  repairing(peer: string, buckets: number, entries: number): void;
 }
 
 export interface StateReplicaMetrics {
@@ -113,7 +117,11 @@ export class StateReplica {
         host.verifier,
         entryKind((id) => host.memberKey(id)),
       );
-    this.#antiEntropy = new AntiEntropy(this.state, { send: (peer, msg) => this.#send(peer, msg) });
+    this.#antiEntropy = new AntiEntropy(this.state, {
+      send: (peer, msg) => this.#send(peer, msg),
+      repairing: (peer, buckets, entries) => host.repairing(peer, buckets, entries),
+    });
+    this.state.onChange((e, from) => host.changed(e, from));
     const rate = this.#o.writesPerOriginPerSecond;
     this.#quota = new RateLimiter(rate, rate * 10, () => host.env.clock.now());
     this.processes = new DistributedProcessTable(this.state, (id) => host.isReachable(id));

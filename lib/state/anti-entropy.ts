@@ -21,6 +21,8 @@ const ECHO_MEMORY = 4096;
 
 export interface AntiEntropyIO {
   send(peer: string, msg: MessageOf<'tree'> | MessageOf<'state-delta'>): void;
+  /** A session found `buckets` differing and sent our `entries` there (a repair under way). */
+  repairing?(peer: string, buckets: number, entries: number): void;
 }
 
 export interface AntiEntropyMetrics {
@@ -82,10 +84,9 @@ export class AntiEntropy {
     }
     if (descend.length > 0) this.#sendNodes(peer, msg.seq, level + 1, descend);
     if (buckets.length > 0) {
-      this.#sendEntries(
-        peer,
-        buckets.flatMap((b) => this.#state.bucketEntries(b)),
-      );
+      const entries = buckets.flatMap((b) => this.#state.bucketEntries(b));
+      this.#io.repairing?.(peer, buckets.length, entries.length);
+      this.#sendEntries(peer, entries);
       // Echo our bucket hashes: where they still differ after merging ours, they send theirs.
       this.#sendNodes(peer, msg.seq, DEPTH, buckets);
     }

@@ -31,11 +31,11 @@ export class CrdtGossipState {
   readonly #lwm = new Map<string, number>();
   /** Key hash (latin1) → register id, to list a bucket's entries. */
   readonly #byHash = new Map<string, string>();
-  readonly #changed: Array<(e: StateEntry) => void> = [];
+  readonly #changed: Array<(e: StateEntry, from: string | undefined) => void> = [];
   readonly metrics = { merged: 0, ignored: 0, voided: 0 };
 
-  /** Called for every entry that changed this replica (local writes included). */
-  onChange(fn: (e: StateEntry) => void): void {
+  /** Called for every entry that changed this replica: from a neighbour, or written here (`from` undefined). */
+  onChange(fn: (e: StateEntry, from: string | undefined) => void): void {
     this.#changed.push(fn);
   }
 
@@ -60,7 +60,7 @@ export class CrdtGossipState {
       this.#byHash.set(hashKey(e.idHash), e.id);
       this.#log.append(e.id, from);
       changed.push(e);
-      for (const fn of this.#changed) fn(e);
+      for (const fn of this.#changed) fn(e, from);
     }
     return changed;
   }
