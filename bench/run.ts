@@ -7,6 +7,7 @@ import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
 import { meshFormationBench, probeLatencyBench, signalingLoadBench } from './network.bench.ts';
+import { antiEntropyBench, propagationBench, ringBench } from './state.bench.ts';
 import { wireBench } from './wire.bench.ts';
 
 const benches: Record<string, () => Promise<void>> = {
@@ -20,6 +21,9 @@ const benches: Record<string, () => Promise<void>> = {
   signaling: signalingLoadBench,
   'probe-latency': probeLatencyBench,
   'mesh-formation': () => meshFormationBench(30),
+  propagation: propagationBench,
+  'anti-entropy': antiEntropyBench,
+  ring: ringBench,
 };
 const DEFAULT = [
   'crypto',
@@ -30,6 +34,9 @@ const DEFAULT = [
   'signaling',
   'probe-latency',
   'mesh-formation',
+  'propagation',
+  'anti-entropy',
+  'ring',
 ];
 /** These open real sockets: they run inside a loopback-only network namespace when possible. */
 const NETWORK = new Set(['signaling', 'probe-latency', 'mesh-formation']);

@@ -27,6 +27,8 @@ export class PrefixTree {
   readonly #buckets = new Map<number, Map<string, { id: Uint8Array; digest: Uint8Array }>>();
   /** level → index → hash (non-empty nodes only) */
   readonly #levels: Array<Map<number, Uint8Array>> = Array.from({ length: DEPTH + 1 }, () => new Map());
+  /** level → index → entries under that node (non-empty nodes only) */
+  readonly #counts: Array<Map<number, number>> = Array.from({ length: DEPTH + 1 }, () => new Map());
   readonly #dirty = new Set<number>();
   #size = 0;
 
@@ -68,6 +70,18 @@ export class PrefixTree {
     return this.#levels[level]?.get(index) ?? EMPTY;
   }
 
+  /** How many entries lie under the node at `level`, `index`. */
+  count(level: number, index: number): number {
+    this.#rehash();
+    return this.#counts[level]?.get(index) ?? 0;
+  }
+
+  /** The buckets under the node at `level`, `index`. */
+  static bucketRange(level: number, index: number): [number, number] {
+    const span = FANOUT ** (DEPTH - level);
+    return [index * span, (index + 1) * span];
+  }
+
   /** The 16 child hashes of an interior node. */
   children(level: number, index: number): Uint8Array[] {
     this.#rehash();
@@ -84,28 +98,33 @@ export class PrefixTree {
     if (this.#dirty.size === 0) return;
     let dirty = new Set(this.#dirty);
     this.#dirty.clear();
-    for (const b of dirty) this.#store(DEPTH, b, this.#bucketHash(b));
+    for (const b of dirty) this.#store(DEPTH, b, this.#bucketHash(b), this.#buckets.get(b)?.size ?? 0);
     for (let level = DEPTH - 1; level >= 0; level--) {
       const parents = new Set<number>();
       for (const i of dirty) parents.add(Math.floor(i / FANOUT));
       for (const p of parents) {
         const kids = this.#levels[level + 1]!;
-        let any = false;
+        const kidCounts = this.#counts[level + 1]!;
+        let count = 0;
         const parts: Uint8Array[] = [];
         for (let c = 0; c < FANOUT; c++) {
-          const h = kids.get(p * FANOUT + c);
-          if (h) any = true;
-          parts.push(h ?? EMPTY);
+          parts.push(kids.get(p * FANOUT + c) ?? EMPTY);
+          count += kidCounts.get(p * FANOUT + c) ?? 0;
         }
-        this.#store(level, p, any ? sha256(concatBytes(...parts)) : undefined);
+        this.#store(level, p, count > 0 ? sha256(concatBytes(...parts)) : undefined, count);
       }
       dirty = parents;
     }
   }
 
-  #store(level: number, index: number, hash: Uint8Array | undefined): void {
-    if (hash) this.#levels[level]!.set(index, hash);
-    else this.#levels[level]!.delete(index);
+  #store(level: number, index: number, hash: Uint8Array | undefined, count: number): void {
+    if (hash) {
+      this.#levels[level]!.set(index, hash);
+      this.#counts[level]!.set(index, count);
+    } else {
+      this.#levels[level]!.delete(index);
+      this.#counts[level]!.delete(index);
+    }
   }
 
   #bucketHash(b: number): Uint8Array | undefined {

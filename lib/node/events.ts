@@ -33,8 +33,8 @@ export interface MeshEvents extends Record<string, unknown> {
    * newer version from neighbour `from` (delta gossip or anti-entropy).
    */
   'state-changed': { table: StateTable; origin: string; key: string; deleted: boolean; from?: string };
-  /** Anti-entropy with `peer` found `buckets` differing and sent our `entries` there. */
-  repairing: { peer: string; buckets: number; entries: number };
+  /** Anti-entropy with `peer` found `subtrees` of the state differing and sent our `entries` there. */
+  repairing: { peer: string; subtrees: number; entries: number };
   /** Something failed that the node survived (storage write, a throwing handler). */
   error: { error: unknown; context: string };
 }

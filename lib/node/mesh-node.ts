@@ -274,7 +274,7 @@ export class MeshNode {
             deleted: e.value === undefined,
             ...(from === undefined ? {} : { from }),
           }),
-        repairing: (peer, buckets, entries) => this.#events.emit('repairing', { peer, buckets, entries }),
+        repairing: (peer, subtrees, entries) => this.#events.emit('repairing', { peer, subtrees, entries }),
       },
       {
         ...(this.#opts.state ?? {}),

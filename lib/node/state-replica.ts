@@ -62,8 +62,8 @@ export interface StateHost {
   setLowWaterMark(wall: number): void;
   /** An entry changed this replica (`from`: the neighbour it came from; undefined: our write). */
   changed(e: StateEntry, from: string | undefined): void;
-  /** Anti-entropy with `peer` found differing buckets and is repairing them. */
-  repairing(peer: string, buckets: number, entries: number): void;
+  /** Anti-entropy with `peer` found differing subtrees and is repairing them. */
+  repairing(peer: string, subtrees: number, entries: number): void;
 }
 
 export interface StateReplicaMetrics {
@@ -119,7 +119,7 @@ export class StateReplica {
       );
     this.#antiEntropy = new AntiEntropy(this.state, {
       send: (peer, msg) => this.#send(peer, msg),
-      repairing: (peer, buckets, entries) => host.repairing(peer, buckets, entries),
+      repairing: (peer, subtrees, entries) => host.repairing(peer, subtrees, entries),
     });
     this.state.onChange((e, from) => host.changed(e, from));
     const rate = this.#o.writesPerOriginPerSecond;

@@ -3,8 +3,10 @@
  * sends its root; each side answers hashes that differ from its own with its child hashes
  * (only under differing nodes), one level per message, so two replicas that differ in d
  * keys exchange O(d · 16 · depth) hashes in O(depth) round trips. At a differing bucket
- * each side sends its entries there; the LWW merge does the rest. A side with almost
- * nothing (a newcomer) is sent everything at once instead of being walked down the tree.
+ * each side sends its entries there; the LWW merge does the rest. Descending costs 16
+ * hashes per node, so a differing subtree that holds only a few entries is exchanged
+ * whole instead (this keeps "almost everything differs" near the cost of a full
+ * transfer). A side with almost nothing (a newcomer) is sent everything at once.
  */
 import { BUCKETS, compareTreeRoots, DEPTH, FANOUT } from '../merkle/prefix-tree.ts';
 import type { MessageOf } from '../wire/messages.ts';
@@ -15,14 +17,16 @@ import type { CrdtGossipState } from './gossip-state.ts';
 const NODES_PER_MESSAGE = 1536;
 /** Entries per repair delta (the frame stays under 64 KiB). */
 const DELTA_BYTES = 48 * 1024;
-/** A bucket is echoed back at most this often per session (entries that cannot merge must not ping-pong). */
+/** Differing subtrees with at most this many entries are exchanged rather than descended into. */
+const SMALL_SUBTREE = 8;
+/** A subtree is echoed back at most this often per session (entries that cannot merge must not ping-pong). */
 const MAX_ECHOES = 2;
 const ECHO_MEMORY = 4096;
 
 export interface AntiEntropyIO {
   send(peer: string, msg: MessageOf<'tree'> | MessageOf<'state-delta'>): void;
-  /** A session found `buckets` differing and sent our `entries` there (a repair under way). */
-  repairing?(peer: string, buckets: number, entries: number): void;
+  /** A session found `subtrees` differing and sent our `entries` there (a repair under way). */
+  repairing?(peer: string, subtrees: number, entries: number): void;
 }
 
 export interface AntiEntropyMetrics {
@@ -57,7 +61,7 @@ export class AntiEntropy {
     const idx = new DataView(msg.idx.buffer, msg.idx.byteOffset, msg.idx.byteLength);
     const tree = this.#state.tree;
     const descend: number[] = [];
-    const buckets: number[] = [];
+    const exchange: number[] = [];
     for (let n = 0; n < msg.idx.length / 4; n++) {
       const i = idx.getUint32(n * 4);
       if (i >= FANOUT ** level) continue;
@@ -65,7 +69,7 @@ export class AntiEntropy {
       const action = compareTreeRoots({ level, hash: tree.node(level, i) }, { level, hash: theirs });
       if (action.kind === 'in-sync') continue;
       if (action.kind === 'exchange-bucket') {
-        if (this.#mayEcho(peer, msg.seq, i)) buckets.push(i);
+        if (this.#mayEcho(peer, msg.seq, level, i)) exchange.push(i);
         continue;
       }
       if (level === 0 && msg.count * FANOUT < tree.size) {
@@ -80,21 +84,25 @@ export class AntiEntropy {
         this.#sendNodes(peer, msg.seq, 0, [0]);
         return;
       }
+      if (tree.count(level, i) <= SMALL_SUBTREE) {
+        if (this.#mayEcho(peer, msg.seq, level, i)) exchange.push(i);
+        continue;
+      }
       for (let c = 0; c < FANOUT; c++) descend.push(i * FANOUT + c);
     }
     if (descend.length > 0) this.#sendNodes(peer, msg.seq, level + 1, descend);
-    if (buckets.length > 0) {
-      const entries = buckets.flatMap((b) => this.#state.bucketEntries(b));
-      this.#io.repairing?.(peer, buckets.length, entries.length);
+    if (exchange.length > 0) {
+      const entries = exchange.flatMap((i) => this.#state.subtreeEntries(level, i));
+      this.#io.repairing?.(peer, exchange.length, entries.length);
       this.#sendEntries(peer, entries);
-      // Echo our bucket hashes: where they still differ after merging ours, they send theirs.
-      this.#sendNodes(peer, msg.seq, DEPTH, buckets);
+      // Echo our hashes: where they still differ after merging ours, they send theirs (or descend).
+      this.#sendNodes(peer, msg.seq, level, exchange);
     }
   }
 
-  /** Counts an echo of `bucket` in this session; false once it has bounced MAX_ECHOES times. */
-  #mayEcho(peer: string, seq: number, bucket: number): boolean {
-    const key = `${peer}:${seq}:${bucket}`;
+  /** Counts an echo of a subtree in this session; false once it has bounced MAX_ECHOES times. */
+  #mayEcho(peer: string, seq: number, level: number, index: number): boolean {
+    const key = `${peer}:${seq}:${level}:${index}`;
     const echoes = this.#echoes.get(key) ?? 0;
     if (echoes >= MAX_ECHOES) return false;
     this.#echoes.delete(key);

@@ -123,13 +123,17 @@ export class CrdtGossipState {
     return out;
   }
 
-  /** Entries in one prefix-tree bucket (for anti-entropy). */
-  bucketEntries(bucket: number): StateEntry[] {
+  /** Entries under one prefix-tree node (for anti-entropy). */
+  subtreeEntries(level: number, index: number): StateEntry[] {
     const out: StateEntry[] = [];
-    for (const h of this.tree.bucketIds(bucket)) {
-      const id = this.#byHash.get(hashKey(h));
-      const e = id === undefined ? undefined : this.map.get(id);
-      if (e) out.push(e);
+    if (this.tree.count(level, index) === 0) return out;
+    const [from, to] = PrefixTree.bucketRange(level, index);
+    for (let bucket = from; bucket < to; bucket++) {
+      for (const h of this.tree.bucketIds(bucket)) {
+        const id = this.#byHash.get(hashKey(h));
+        const e = id === undefined ? undefined : this.map.get(id);
+        if (e) out.push(e);
+      }
     }
     return out;
   }

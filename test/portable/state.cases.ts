@@ -1,40 +1,12 @@
 import assert from 'node:assert/strict';
-import { AntiEntropy } from '../../lib/state/anti-entropy.ts';
-import { interpretEntry, type StateEntry, signEntry } from '../../lib/state/entry.ts';
+import { type StateEntry, signEntry } from '../../lib/state/entry.ts';
 import { CrdtGossipState } from '../../lib/state/gossip-state.ts';
 import { DistributedProcessTable } from '../../lib/state/process-table.ts';
 import { ClusterServiceRegistry } from '../../lib/state/service-registry.ts';
 import { encodeProcess, encodeService, type ProcessFields } from '../../lib/state/values.ts';
-import { decodeMessage, encodeMessage, type Message } from '../../lib/wire/mod.ts';
+import { antiEntropyPair } from '../support/anti-entropy-pair.ts';
 import { entry, fakeSigner } from '../support/state-entries.ts';
 import type { Suite } from './case.ts';
-
-/** Two replicas wired back to back; messages go through the real codec; bytes are counted. */
-function pair() {
-  const a = new CrdtGossipState();
-  const b = new CrdtGossipState();
-  const queue: Array<[string, Uint8Array]> = [];
-  const traffic = { bytes: 0, messages: 0, treeMessages: 0 };
-  const send = (to: string) => (_peer: string, msg: Message) => {
-    const frame = encodeMessage(msg);
-    traffic.bytes += frame.length;
-    traffic.messages++;
-    if (msg.type === 'tree') traffic.treeMessages++;
-    queue.push([to, frame]);
-  };
-  const aeA = new AntiEntropy(a, { send: send('b') as never });
-  const aeB = new AntiEntropy(b, { send: send('a') as never });
-  const run = () => {
-    while (queue.length > 0) {
-      const [to, frame] = queue.shift()!;
-      const msg = decodeMessage(frame);
-      const [state, ae, from] = to === 'a' ? [a, aeA, 'b'] : [b, aeB, 'a'];
-      if (msg.type === 'tree') ae.onTree(from, msg);
-      else if (msg.type === 'state-delta') state.merge(msg.entries.map(interpretEntry), from);
-    }
-  };
-  return { a, b, aeA, aeB, run, traffic };
-}
 
 const proc = (
   agentType: string,
@@ -65,7 +37,7 @@ function put(
 
 export const stateCases: Suite = {
   'anti-entropy: 10 differing keys out of 2,000 converge in a few round trips and few bytes'() {
-    const { a, b, aeA, run, traffic } = pair();
+    const { a, b, aeA, run, traffic } = antiEntropyPair();
     const shared = Array.from({ length: 2000 }, (_, i) =>
       entry(1 + (i % 7), 'p', `k${i}`, `v${i}`, 1000 + i),
     );
@@ -83,10 +55,12 @@ export const stateCases: Suite = {
     const full = shared.reduce((n, e) => n + e.size, 0);
     assert.ok(traffic.bytes < full * 0.25, `${traffic.bytes} bytes vs ${full} for everything`);
     assert.ok(traffic.treeMessages <= 12, `${traffic.treeMessages} tree messages`);
+    // Root, four levels down, the buckets' entries and their echo: a bounded number of trips.
+    assert.ok(traffic.waves <= 8, `${traffic.waves} one-way trips`);
   },
 
   'anti-entropy: an empty replica receives everything at once; replicas in sync exchange one hash'() {
-    const { a, b, aeA, aeB, run, traffic } = pair();
+    const { a, b, aeA, aeB, run, traffic } = antiEntropyPair();
     a.merge(Array.from({ length: 500 }, (_, i) => entry(2, 's', `svc${i}`, 'e', 1000)));
     aeB.start('a');
     run();
