@@ -5,7 +5,8 @@
  * resolvePreferred falls back in ring order: the other healthy instances sorted by their
  * node's clockwise distance from the preferred node on the 64-bit hash ring (hash64 of the
  * node ids). Every node computes the same order, and when the preferred node goes away its
- * clients spread over its ring successors instead of piling onto one.
+ * clients spread over its ring successors instead of piling onto one. Degraded instances
+ * come after every healthy one (same order); Unhealthy instances are never resolved.
  */
 import { hash64 } from '../ring/consistent-hash-ring.ts';
 import type { StateEntry } from './entry.ts';
@@ -65,19 +66,20 @@ export class ClusterServiceRegistry {
   /**
    * The preferred node's instance if it is healthy and its node reachable; else the other
    * healthy instances in ring order from the preferred node (from the service name's hash
-   * when no node is preferred); undefined when there is none.
+   * when no node is preferred); else degraded instances in that order; else undefined.
    */
   resolvePreferred(serviceName: string, preferredNodeId?: string): ServiceAdvertisement | undefined {
     return this.candidates(serviceName, preferredNodeId)[0];
   }
 
-  /** Healthy instances in the order resolvePreferred would try them. */
+  /** Healthy, then degraded instances, in the order resolvePreferred would try them. */
   candidates(serviceName: string, preferredNodeId?: string): ServiceAdvertisement[] {
-    const healthy = this.resolveAll(serviceName).filter((s) => s.health === ServiceHealth.Healthy);
     const from = preferredNodeId ?? `service:${serviceName}`;
-    return healthy
+    const rank = (s: ServiceAdvertisement) => (s.health === ServiceHealth.Healthy ? 0 : 1);
+    return this.resolveAll(serviceName)
+      .filter((s) => s.health !== ServiceHealth.Unhealthy)
       .map((s) => ({ s, d: s.nodeId === preferredNodeId ? -1 : clockwise(from, s.nodeId) }))
-      .sort((a, b) => a.d - b.d || (a.s.nodeId < b.s.nodeId ? -1 : 1))
+      .sort((a, b) => rank(a.s) - rank(b.s) || a.d - b.d || (a.s.nodeId < b.s.nodeId ? -1 : 1))
       .map((x) => x.s);
   }
 

@@ -148,7 +148,7 @@ export const stateCases: Suite = {
     assert.equal(table.get({ nodeId: fakeSigner(2).nodeId, pid: 'c' })?.status, 'Stopping');
   },
 
-  'service registry: preferred when healthy and reachable, else ring order; round robin'() {
+  'service registry: preferred when healthy and reachable, else ring order, degraded last; round robin'() {
     const s = new CrdtGossipState();
     const reachable = new Set([1, 2, 3, 4].map((i) => fakeSigner(i).nodeId));
     const reg = new ClusterServiceRegistry(s, (id) => reachable.has(id));
@@ -186,5 +186,14 @@ export const stateCases: Suite = {
     assert.equal(new Set(seen.slice(0, 2)).size, 2);
     assert.equal(seen[0], seen[2]);
     assert.equal(reg.resolvePreferred('nothing'), undefined);
+    // The preferred instance degrades: healthy ones go first, it remains the last resort.
+    put(s, 3, 's', 'db', encodeService({ endpoint: 'tcp://db3', metadata: {}, health: 'Degraded' }), 2000);
+    const three = fakeSigner(3).nodeId;
+    assert.deepEqual(
+      reg.candidates('db', three).map((x) => x.nodeId),
+      [fakeSigner(1).nodeId, three],
+    );
+    put(s, 1, 's', 'db', encodeService({ endpoint: 'tcp://db1', metadata: {}, health: 'Unhealthy' }), 2000);
+    assert.equal(reg.resolvePreferred('db', fakeSigner(1).nodeId)?.nodeId, three);
   },
 };
