@@ -143,6 +143,7 @@ export class MeshNode {
   #maintainTimer: TimerId | undefined;
   #lastHeal: number;
   #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  #frozen = false;
 
   constructor(opts: MeshNodeOptions) {
     this.#opts = opts;
@@ -179,7 +180,9 @@ export class MeshNode {
         return i === undefined || !isReachable(core!.table.state(i));
       },
       peerDegree: (id) => this.#membership?.neighboursOf(id)?.size,
-      keepalive: (link) => link.send(KEEPALIVE),
+      keepalive: (link) => {
+        if (!this.#frozen) link.send(KEEPALIVE);
+      },
     });
     this.#lastHeal = this.env.clock.now();
     this.ring = new ConsistentHashRing({ virtualNodes: opts.ringVirtualNodes ?? 128 });
@@ -485,6 +488,37 @@ export class MeshNode {
     });
   }
 
+  /**
+   * Freezes this node as a hung process would be: it stops probing, gossiping and
+   * answering, and drops what it receives, while its links stay open. The others suspect
+   * it, then declare it Unreachable. `unfreeze()` resumes it: it learns it was suspected
+   * and refutes with a higher incarnation. For demonstrations and failure drills.
+   */
+  freeze(): void {
+    if (this.#state !== 'running' || this.#frozen) return;
+    this.#frozen = true;
+    this.#membership?.stop();
+    this.#replica?.stop();
+  }
+
+  unfreeze(): void {
+    if (this.#state !== 'running' || !this.#frozen) return;
+    this.#frozen = false;
+    this.#membership?.start();
+    this.#replica?.start();
+  }
+
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
+  /** The link set `nodeId` last reported (known for this node's neighbours only). */
+  neighboursOf(nodeId: string): string[] | undefined {
+    if (nodeId === this.nodeId) return this.links();
+    const set = this.#membership?.neighboursOf(nodeId);
+    return set ? [...set] : undefined;
+  }
+
   /** Stops at once, without a goodbye (peers will detect it as failed). */
   close(): void {
     if (this.#state === 'closed') return;
@@ -603,7 +637,7 @@ export class MeshNode {
 
   #send(to: string, cls: DeliveryClass, msg: Message): number {
     const link = this.#links.get(to);
-    if (!link) return 0;
+    if (!link || this.#frozen) return 0;
     let frame: Uint8Array;
     try {
       frame = encodeMessage(msg, this.#opts.wireLimits);
@@ -626,7 +660,7 @@ export class MeshNode {
 
   #onFrame(from: string, cls: DeliveryClass, frame: Uint8Array): void {
     const core = this.#membership;
-    if (!core || this.#state === 'closed') return;
+    if (!core || this.#state === 'closed' || this.#frozen) return;
     this.#traffic.messagesIn++;
     this.#traffic.bytesIn += frame.length;
     let msg: Message;
@@ -695,7 +729,7 @@ export class MeshNode {
     this.#maintainTimer = this.env.scheduler.setTimer(delay, () => {
       this.#maintainTimer = undefined;
       if (this.#state !== 'running') return;
-      this.#maintain();
+      if (!this.#frozen) this.#maintain();
       this.#scheduleMaintain();
     });
   }

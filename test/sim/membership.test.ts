@@ -95,6 +95,34 @@ describe('membership in simulation', () => {
     expect(converged(c)).toBe(true);
   });
 
+  it('a frozen node is suspected, then Unreachable; unfrozen, it refutes and is Active again', async () => {
+    const c = await cluster({ nodes: 8, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const frozen = c.nodes[3]!.node;
+    const before = frozen.incarnation;
+    frozen.freeze();
+    expect(frozen.frozen).toBe(true);
+    const states = new Set<NodeState | undefined>();
+    runUntil(
+      c,
+      () => {
+        for (const s of viewsOf(c, 3)) states.add(s);
+        return allSee(c, 3, NodeState.Unreachable);
+      },
+      30_000,
+      50,
+    );
+    expect(states.has(NodeState.Suspect)).toBe(true);
+    expect(allSee(c, 3, NodeState.Unreachable)).toBe(true);
+    // Frozen, it learnt nothing: it still sees everyone Active.
+    expect(frozen.members().every((m) => m.state === NodeState.Active)).toBe(true);
+    frozen.unfreeze();
+    runUntil(c, () => allSee(c, 3, NodeState.Active), 30_000, 50);
+    expect(allSee(c, 3, NodeState.Active)).toBe(true);
+    expect(frozen.incarnation).toBeGreaterThan(before);
+    expect(frozen.metrics().refutations).toBeGreaterThan(0);
+  });
+
   it('a restarted node rejoins with the same identity and a higher incarnation', async () => {
     const c = await cluster({ nodes: 10, maxLinks: 64, minLinks: 64 });
     runUntil(c, () => converged(c), 30_000);
