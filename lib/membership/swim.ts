@@ -180,6 +180,9 @@ export class Membership implements MembershipContext {
     this.#prober.stop();
     const claim = this.#sign('leave', this.incarnation);
     this.#setSelf(claim, StateCode.Left);
+    // A closing browser tab may have only this turn of the event loop: tell every neighbour
+    // now, reliably; gossip spreads it further (and repeats it) while the node drains.
+    for (const peer of this.linked()) this.send(peer, 'stream', { type: 'gossip', g: [claim.wire] });
   }
 
   /** Re-announces this node with new metadata (a higher incarnation). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentity } from '../../lib/identity/mod.ts';
 import { FileStorage } from '../../lib/storage/file.ts';
-import { MemoryStorage, type Storage, StorageError } from '../../lib/storage/mod.ts';
+import { MemoryStorage, type Storage, StorageError, WebStorage } from '../../lib/storage/mod.ts';
 import type { Suite } from './case.ts';
 
 async function exercise(s: Storage): Promise<void> {
@@ -27,6 +27,31 @@ export const storageCases: Suite = {
     await s.set('k', value);
     value[0] = 2;
     assert.deepEqual(await s.get('k'), Uint8Array.of(1));
+  },
+
+  async 'web storage: namespaced, hex values, quota errors become StorageError'() {
+    const items = new Map<string, string>();
+    let full = false;
+    const area = {
+      getItem: (k: string) => items.get(k) ?? null,
+      setItem: (k: string, v: string) => {
+        if (full) throw new Error('QuotaExceededError');
+        items.set(k, v);
+      },
+      removeItem: (k: string) => void items.delete(k),
+    };
+    await exercise(new WebStorage(area, 'tab1.'));
+    const a = new WebStorage(area, 'tab1.');
+    const b = new WebStorage(area, 'tab2.');
+    await a.set('incarnation', Uint8Array.of(0xab));
+    assert.equal(items.get('tab1.incarnation'), 'ab');
+    assert.equal(await b.get('incarnation'), undefined);
+    const id = await loadOrCreateIdentity(a);
+    assert.equal((await loadOrCreateIdentity(new WebStorage(area, 'tab1.'))).nodeId, id.nodeId);
+    items.set('tab1.bad', 'not hex!');
+    await assert.rejects(() => a.get('bad'), StorageError);
+    full = true;
+    await assert.rejects(() => a.set('more', Uint8Array.of(1)), StorageError);
   },
 
   async 'file storage: survives a new instance; identity persists through it'() {
