@@ -1,18 +1,15 @@
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
-import { MeshNode } from '../../lib/node/mesh-node.ts';
-import type { Transport } from '../../lib/transport/types.ts';
-import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
-import { createNodeWebRtc } from '../../lib/webrtc/node.ts';
-import { listenWebSocket, NodeWebSocket } from '../../lib/websocket/node.ts';
-import { type WebSocketListener, WebSocketTransport } from '../../lib/websocket/transport.ts';
+import type { MeshNode } from '../../lib/node/mesh-node.ts';
+import { advertise, advertisementsFrom } from '../advertise.ts';
 import { type Command, intFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
 import { identityFromFile } from '../identity-file.ts';
+import { launchNode } from '../launch-node.ts';
 import { onShutdown } from '../shutdown.ts';
 
 const usage = `Usage: weftmesh node --cluster NAME [--signal ws://HOST:PORT] [flags]
 
-Runs a headless node that joins the cluster and prints membership changes until Ctrl-C
-(then it leaves gracefully).
+Runs a headless node that joins the cluster, advertises the processes and services given,
+and prints membership changes until Ctrl-C (then it leaves gracefully).
 
   --cluster NAME        cluster to join (required)
   --signal URL          signaling server (required for --transport webrtc)
@@ -22,6 +19,11 @@ Runs a headless node that joins the cluster and prints membership changes until 
   --identity FILE       keep the node's key in FILE (created if missing)
   --max-links N         direct links to keep (default 24)
   --ice-server URL      STUN/TURN server for WebRTC; repeatable
+  --process SPEC        advertise a process: TYPE[:CAP,CAP…][@LOAD]; repeatable
+  --service SPEC        advertise a service: NAME=ENDPOINT[#Healthy|Degraded|Unhealthy]; repeatable
+  --advertise FILE      advertise what FILE lists (JSON: {"processes":[{"agentType",
+                        "capabilities","status","load","pid"}],"services":[{"name",
+                        "endpoint","metadata","health"}]})
   --json                one JSON object per line: {"event":"self",…} first, then
                         {"event":"state","nodeId","state","previous","incarnation"}`;
 
@@ -49,6 +51,9 @@ export const nodeCommand: Command = {
       identity: { type: 'string' },
       'max-links': { type: 'string' },
       'ice-server': { type: 'string', multiple: true },
+      process: { type: 'string', multiple: true },
+      service: { type: 'string', multiple: true },
+      advertise: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (values.cluster === undefined) throw new UsageError('--cluster is required');
@@ -71,64 +76,61 @@ export const nodeCommand: Command = {
         : await identityFromFile(stringFlag(values.identity, 'identity', ''));
     const json = values.json === true;
 
-    const transports: Transport[] = [];
-    let listener: WebSocketListener | undefined;
-    if (listen) listener = await listenWebSocket(listen);
-    if (listener || kind === 'websocket')
-      transports.push(
-        new WebSocketTransport({ WebSocket: NodeWebSocket, ...(listener ? { listener } : {}) }),
-      );
-    let stopSignaling = () => {};
-    let signaling: Awaited<ReturnType<typeof createNodeWebRtc>>['signaling'] | undefined;
-    if (kind === 'webrtc') {
-      const iceServers = list(values['ice-server']).map((urls) => ({ urls }));
-      const rtc = await createNodeWebRtc({ signal: signal!, identity, cluster, iceServers });
-      transports.push(rtc.transport);
-      signaling = rtc.signaling;
-      stopSignaling = () => rtc.signaling.close();
-    }
-    const node = new MeshNode({
-      identity,
-      cluster,
-      transport: transports,
-      maxLinks,
-      meta: { runtime: 'node' },
-    });
+    const ads = await advertisementsFrom(
+      list(values.process),
+      list(values.service),
+      values.advertise === undefined ? undefined : stringFlag(values.advertise, 'advertise', ''),
+    );
     const print = (obj: Record<string, unknown>, human: string) => {
       process.stdout.write(
         json ? `${JSON.stringify(obj)}\n` : `${new Date().toISOString().slice(11, 23)} ${human}\n`,
       );
     };
-    node.on('member-state', (e) => {
-      print(
-        {
-          event: 'state',
-          nodeId: e.nodeId,
-          state: e.state,
-          previous: e.previous,
-          incarnation: e.incarnation,
-        },
-        `${e.nodeId.slice(0, 8)}${e.nodeId === node.nodeId ? ' (self)' : ''} ${e.previous ?? 'new'} → ${e.state}`,
-      );
+    const watch = (node: MeshNode) => {
+      node.on('member-state', (e) => {
+        print(
+          {
+            event: 'state',
+            nodeId: e.nodeId,
+            state: e.state,
+            previous: e.previous,
+            incarnation: e.incarnation,
+          },
+          `${e.nodeId.slice(0, 8)}${e.nodeId === node.nodeId ? ' (self)' : ''} ${e.previous ?? 'new'} → ${e.state}`,
+        );
+      });
+      node.on('error', (e) => process.stderr.write(`error in ${e.context}: ${String(e.error)}\n`));
+    };
+    const launched = await launchNode({
+      identity,
+      cluster,
+      ...(signal ? { signal } : {}),
+      webrtc: kind === 'webrtc',
+      ...(listen ? { listen } : {}),
+      websocket: kind === 'websocket',
+      seeds,
+      iceServers: list(values['ice-server']).map((urls) => ({ urls })),
+      node: { maxLinks },
+      created: watch,
     });
-    node.on('error', (e) => process.stderr.write(`error in ${e.context}: ${String(e.error)}\n`));
-    await node.start();
+    const { node } = launched;
+    const pids = advertise(node, ads);
     print(
       {
         event: 'self',
         nodeId: node.nodeId,
         cluster,
-        addresses: transports.flatMap((t) => t.localAddresses(node.nodeId)),
+        addresses: launched.addresses,
+        processes: pids,
+        services: ads.services.map((x) => x.name),
       },
-      `node ${node.nodeId} in cluster ${cluster}${listener ? `, listening at ${listener.url}` : ''}`,
+      `node ${node.nodeId} in cluster ${cluster}${launched.listener ? `, listening at ${launched.listener.url}` : ''}` +
+        (pids.length + ads.services.length > 0
+          ? `; advertising ${pids.length} process(es), ${ads.services.length} service(s)`
+          : ''),
     );
-    const stopDiscovery = signaling ? joinThroughSignaling(node, signaling) : () => {};
-    if (!signaling || seeds.length > 0) void node.join(seeds);
     onShutdown(async () => {
-      stopDiscovery();
-      await node.leave();
-      stopSignaling();
-      await listener?.close();
+      await launched.stop();
       return 0;
     });
     return new Promise<number>(() => {});
