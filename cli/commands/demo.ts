@@ -97,7 +97,9 @@ export const demoCommand: Command = {
       process.stderr.write(`weftmesh demo: ${host}:${port} is in use; pick another with --port\n`);
       return 1;
     }
-    const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}/`;
+    // The page joins the cluster named in ?cluster= (default demo).
+    const query = cluster === 'demo' ? '' : `?cluster=${cluster}`;
+    const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}/${query}`;
     let webrtc = values['no-webrtc'] !== true;
     const nodes: LaunchedNode[] = [];
     const timers: Array<ReturnType<typeof setInterval>> = [];

@@ -108,11 +108,32 @@ describe('weftmesh CLI', () => {
     expect(cli('node', '--cluster', 'c', '--transport', 'websocket', '--listen', 'nope').code).toBe(2);
   });
 
-  it('demo runs a small cluster, crashes a node and shows it Unreachable', () => {
-    const r = cli('demo', '--nodes', '5');
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/converged after/);
-    expect(r.out).toMatch(/Unreachable/);
-    expect(cli('demo', '--nodes', '1').code).toBe(2);
+  it('node refuses bad --process, --service and --advertise specs with exit code 2', () => {
+    const node = (...extra: string[]) =>
+      cli('node', '--cluster', 'c', '--signal', 'ws://127.0.0.1:1', ...extra);
+    const badLoad = node('--process', 'indexer@lots');
+    expect(badLoad.code).toBe(2);
+    expect(badLoad.err).toMatch(/--process "indexer@lots"/);
+    expect(node('--process', ':gpu').code).toBe(2);
+    const badService = node('--service', 'search');
+    expect(badService.code).toBe(2);
+    expect(badService.err).toMatch(/NAME=ENDPOINT/);
+    expect(node('--service', 'bad name!=http://x').code).toBe(2);
+    expect(node('--service', 'search=http://x#Sickly').code).toBe(2);
+    const missing = node('--advertise', '/nonexistent/ads.json');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/ads\.json/);
+  });
+
+  it('demo refuses bad flags with exit code 2 and documents itself', () => {
+    const help = cli('demo', '--help');
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--nodes N/);
+    expect(cli('demo', '--nodes', '17').code).toBe(2);
+    expect(cli('demo', '--port', '-1').code).toBe(2);
+    const cluster = cli('demo', '--cluster', 'no spaces');
+    expect(cluster.code).toBe(2);
+    expect(cluster.err).toMatch(/--cluster/);
+    expect(cli('demo', '--frobnicate').code).toBe(2);
   });
 });
