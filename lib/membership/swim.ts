@@ -222,8 +222,17 @@ export class Membership implements MembershipContext {
     return this.#links;
   }
 
+  /**
+   * Lifeguard's buddy system: a message to a member we suspect always carries the
+   * accusation, so a member that was paused past the accusation's retransmissions still
+   * learns of it and refutes before the suspicion times out.
+   */
   piggyback(budget: number, peer: string): Claim[] {
-    return this.#dissem.piggyback(budget, peer);
+    const i = this.table.ids.lookup(peer);
+    const acc =
+      i !== undefined && this.table.state(i) === StateCode.Suspect ? this.table.accusation(i) : undefined;
+    if (!acc || acc.size > budget) return this.#dissem.piggyback(budget, peer);
+    return [acc, ...this.#dissem.piggyback(budget - acc.size, peer).filter((c) => c !== acc)];
   }
 
   // ---- inputs ----

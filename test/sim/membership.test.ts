@@ -123,6 +123,32 @@ describe('membership in simulation', () => {
     expect(frozen.metrics().refutations).toBeGreaterThan(0);
   });
 
+  it('a node paused past the accusation gossip still hears of it from its probers and refutes in time', async () => {
+    const c = await cluster({ nodes: 10, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const frozen = c.nodes[6]!.node;
+    frozen.freeze();
+    runUntil(c, () => viewsOf(c, 6).includes(NodeState.Suspect), 30_000, 20);
+    // 3 s of the 5 s suspicion timeout: the accusation's piggyback retransmissions have run
+    // out, so only a probe that carries it (Lifeguard's buddy system) can still tell it.
+    c.runFor(3_000);
+    expect(viewsOf(c, 6)).not.toContain(NodeState.Unreachable);
+    const states = new Set<NodeState | undefined>();
+    frozen.unfreeze();
+    runUntil(
+      c,
+      () => {
+        for (const s of viewsOf(c, 6)) states.add(s);
+        return allSee(c, 6, NodeState.Active);
+      },
+      30_000,
+      20,
+    );
+    expect(allSee(c, 6, NodeState.Active)).toBe(true);
+    expect(states.has(NodeState.Unreachable)).toBe(false);
+    expect(frozen.metrics().refutations).toBeGreaterThan(0);
+  });
+
   it('a restarted node rejoins with the same identity and a higher incarnation', async () => {
     const c = await cluster({ nodes: 10, maxLinks: 64, minLinks: 64 });
     runUntil(c, () => converged(c), 30_000);

@@ -1,0 +1,179 @@
+// `weftmesh demo` end to end: the built CLI serves the built browser demo; real Chromium tabs
+// join the demo's Node nodes over WebRTC and WebSocket links (loopback only). Everything is
+// read from the page the way a user sees it: table rows, graph nodes, query outputs.
+import { mkdir } from 'node:fs/promises';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contextFor, launchChromium } from '../support/chromium.ts';
+import { waitFor } from '../support/net.ts';
+import { type Child, cli, exited, killAll } from '../support/processes.ts';
+
+const SHOTS = new URL('../../artifacts/demo', import.meta.url).pathname;
+const NODE_NODES = 2;
+const TABS = 4;
+
+let demo: Child;
+let url: string;
+let browser: Browser;
+let context: BrowserContext;
+const pages: Page[] = [];
+
+beforeAll(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  demo = cli(['demo', '--port', '0', '--nodes', String(NODE_NODES), '--cluster', 'e2e']);
+  await waitFor(() => demo.lines.some((l) => l.includes('Ctrl-C stops everything')), 30_000, 'demo up');
+  url = /(http:\/\/127\.0\.0\.1:\d+\/\?cluster=e2e)/.exec(demo.lines.join('\n'))![1]!;
+  browser = await launchChromium();
+  context = await contextFor(browser, new URL(url).origin);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await killAll();
+});
+
+/** A full-page screenshot from the top (the header is sticky), for people to look at. */
+async function shot(page: Page, name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+const idOf = (p: Page): Promise<string> =>
+  p.evaluate(() => (window as unknown as { weftmesh: { node: { nodeId: string } } }).weftmesh.node.nodeId);
+
+const shownIncarnation = (p: Page, id: string): Promise<number> =>
+  p.evaluate(
+    (nodeId) =>
+      Number(
+        document.querySelector(`#members-body tr[data-node-id="${nodeId}"] td:nth-child(4)`)?.textContent,
+      ),
+    id,
+  );
+
+/** Waits (polling the page) until the page shows `id` in `state`. */
+const showsState = (p: Page, id: string, state: string, timeout: number) =>
+  p.waitForFunction(
+    ([nodeId, s]) =>
+      document.querySelector<HTMLElement>(`#members-body tr[data-node-id="${nodeId}"]`)?.dataset.state === s,
+    [id, state] as const,
+    { timeout, polling: 50 },
+  );
+
+describe('weftmesh demo in real browser tabs', () => {
+  let ids: string[] = [];
+
+  it('tabs and the Node nodes all show each other Active, in the table and in the graph', async () => {
+    for (let i = 0; i < TABS; i++) {
+      const page = await context.newPage();
+      await page.goto(`${url}&loopback=1`);
+      await page.waitForFunction(() => 'weftmesh' in window);
+      pages.push(page);
+    }
+    ids = await Promise.all(pages.map(idOf));
+    expect(new Set(ids).size).toBe(TABS);
+    const total = TABS + NODE_NODES;
+    for (const page of pages) {
+      await page.waitForFunction(
+        (n) =>
+          document.querySelectorAll('#members-body tr[data-state="Active"]').length === n &&
+          document.querySelectorAll('#graph g.node[data-state="Active"]').length === n,
+        total,
+        { timeout: 45_000, polling: 200 },
+      );
+    }
+    const runtimes = await pages[0]!.$$eval('#members-body tr td:nth-child(2)', (tds) =>
+      tds.map((td) => td.textContent).sort(),
+    );
+    expect(runtimes).toEqual([...Array(TABS).fill('browser'), ...Array(NODE_NODES).fill('node')]);
+    // The demo's sample workloads are gossiped to the tabs.
+    await pages[3]!.waitForFunction(
+      () => document.querySelectorAll('#processes-body tr').length >= 7,
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await pages[3]!.locator('#services-body tr[data-service="api"]').count()).toBe(1);
+    await shot(pages[0]!, 'converged');
+  }, 90_000);
+
+  it('a service advertised in one tab is resolved in another', async () => {
+    const [a, b] = [pages[0]!, pages[1]!];
+    await a.bringToFront();
+    await a.fill('#svc-name', 'e2e-cache');
+    await a.fill('#svc-endpoint', 'http://127.0.0.1:7000/cache');
+    await a.click('#svc-advertise');
+    await b.waitForSelector(`#services-body tr[data-service="e2e-cache"][data-node-id="${ids[0]}"]`, {
+      timeout: 10_000,
+    });
+    await b.bringToFront();
+    await b.selectOption('#resolve-service', 'e2e-cache');
+    await b.waitForFunction(
+      (id) => document.querySelector<HTMLElement>('#resolve-result')?.dataset.nodeId === id,
+      ids[0]!,
+      { timeout: 5_000 },
+    );
+    expect(await b.textContent('#resolve-result')).toContain('http://127.0.0.1:7000/cache');
+  }, 30_000);
+
+  it('a frozen tab is suspected, and after unfreezing refutes with a higher incarnation', async () => {
+    const [watcher, frozen, frozenId] = [pages[0]!, pages[1]!, ids[1]!];
+    const before = await shownIncarnation(watcher, frozenId);
+    // Clicks go to the foreground tab, as a user's would (background tabs get no frames).
+    await frozen.bringToFront();
+    await frozen.click('#freeze');
+    expect(await frozen.textContent('#self-state')).toBe('Frozen');
+    await showsState(watcher, frozenId, 'Suspect', 15_000);
+    await shot(watcher, 'suspect');
+    await frozen.bringToFront();
+    await frozen.click('#freeze');
+    await showsState(watcher, frozenId, 'Active', 15_000);
+    // Refuted within the suspicion timeout: nobody declared it Unreachable meanwhile.
+    expect(await watcher.textContent('#log')).not.toContain(`${frozenId.slice(0, 8)}: Suspect → Unreachable`);
+    expect(await shownIncarnation(watcher, frozenId)).toBeGreaterThan(before);
+    for (const p of pages) await showsState(p, frozenId, 'Active', 15_000);
+  }, 60_000);
+
+  it('a crashed tab is suspected, then declared Unreachable by every other node', async () => {
+    const crashed = pages[2]!;
+    const crashedId = ids[2]!;
+    const cdp = await context.newCDPSession(crashed);
+    // Page.crash never answers: the renderer is gone.
+    void cdp.send('Page.crash').catch(() => {});
+    const rest = pages.filter((p) => p !== crashed);
+    await showsState(rest[0]!, crashedId, 'Suspect', 20_000);
+    for (const p of rest) await showsState(p, crashedId, 'Unreachable', 30_000);
+    // The other tabs are alive (separate renderers) and the demo's first node saw it too.
+    expect(await rest[0]!.textContent('#self-state')).toBe('Active');
+    await waitFor(
+      () => demo.lines.some((l) => l.includes(crashedId.slice(0, 8)) && l.endsWith('→ Unreachable')),
+      10_000,
+      'demo node sees the crash',
+    );
+    await shot(rest[0]!, 'unreachable');
+  }, 60_000);
+
+  it('a closed tab leaves gracefully: Left everywhere, not Unreachable', async () => {
+    const closing = pages[3]!;
+    const closingId = ids[3]!;
+    await closing.close({ runBeforeUnload: true });
+    for (const p of [pages[0]!, pages[1]!]) await showsState(p, closingId, 'Left', 10_000);
+    await waitFor(
+      () => demo.lines.some((l) => l.includes(closingId.slice(0, 8)) && l.endsWith('→ Left')),
+      10_000,
+      'demo node sees the leave',
+    );
+    await shot(pages[0]!, 'left');
+  }, 30_000);
+
+  it('Ctrl-C stops the demo cleanly: its nodes leave, exit code 0', async () => {
+    const watcher = pages[0]!;
+    const nodeIds = await watcher.$$eval('#members-body tr', (rows) =>
+      rows
+        .filter((r) => r.children[1]?.textContent === 'node')
+        .map((r) => (r as HTMLElement).dataset.nodeId!),
+    );
+    expect(nodeIds).toHaveLength(NODE_NODES);
+    demo.proc.kill('SIGINT');
+    expect(await exited(demo)).toBe(0);
+    for (const id of nodeIds) await showsState(watcher, id, 'Left', 10_000);
+  }, 30_000);
+});
