@@ -44,4 +44,20 @@ describe('weftmesh signal and node', () => {
     expect(await exited(b)).toBe(0);
     await waitFor(() => a.json.some((e) => e.nodeId === bId && e.state === 'Left'), 10_000, 'a sees b leave');
   });
+
+  it('demo serves the browser demo and exits 0 on SIGINT after its nodes left', async () => {
+    const d = cli(['demo', '--port', '0', '--nodes', '2', '--no-webrtc']);
+    await waitFor(() => d.lines.some((l) => l.includes('Ctrl-C stops everything')), 20_000, 'demo up');
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(d.lines.join('\n'))![1]!;
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<svg id="graph"');
+    expect((await fetch(`${url}app.js`)).headers.get('content-type')).toMatch(/javascript/);
+    expect(
+      d.lines.filter((l) => /^ {2}node \d: [0-9a-f]{8} {2}ws:\/\/127\.0\.0\.1:\d+$/.test(l)),
+    ).toHaveLength(2);
+    d.proc.kill('SIGINT');
+    expect(await exited(d)).toBe(0);
+    expect(d.lines).toContain('stopping: nodes leave the cluster, then the server closes');
+  });
 });

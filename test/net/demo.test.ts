@@ -1,12 +1,14 @@
-// `weftmesh demo` end to end: the built CLI serves the built browser demo; real Chromium tabs
-// join the demo's Node nodes over WebRTC and WebSocket links (loopback only). Everything is
-// read from the page the way a user sees it: table rows, graph nodes, query outputs.
+// `npm start` end to end: it builds, then `weftmesh demo` serves the browser demo; real
+// Chromium tabs join the demo's Node nodes over WebRTC and WebSocket links (loopback only).
+// Everything is read from the page the way a user sees it: table rows, graph nodes, query
+// outputs, the event log.
 import { mkdir } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_HEARTBEAT } from '../../lib/membership/config.ts';
 import { contextFor, launchChromium } from '../support/chromium.ts';
 import { waitFor } from '../support/net.ts';
-import { type Child, cli, exited, killAll } from '../support/processes.ts';
+import { type Child, exited, killAll, signal, startChild } from '../support/processes.ts';
 
 const SHOTS = new URL('../../artifacts/demo', import.meta.url).pathname;
 const NODE_NODES = 2;
@@ -20,12 +22,13 @@ const pages: Page[] = [];
 
 beforeAll(async () => {
   await mkdir(SHOTS, { recursive: true });
-  demo = cli(['demo', '--port', '0', '--nodes', String(NODE_NODES), '--cluster', 'e2e']);
-  await waitFor(() => demo.lines.some((l) => l.includes('Ctrl-C stops everything')), 30_000, 'demo up');
+  const flags = ['--port', '0', '--nodes', String(NODE_NODES), '--cluster', 'e2e'];
+  demo = startChild('npm', ['start', '--silent', '--', ...flags], {}, true);
+  await waitFor(() => demo.lines.some((l) => l.includes('Ctrl-C stops everything')), 80_000, 'demo up');
   url = /(http:\/\/127\.0\.0\.1:\d+\/\?cluster=e2e)/.exec(demo.lines.join('\n'))![1]!;
   browser = await launchChromium();
   context = await contextFor(browser, new URL(url).origin);
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -132,16 +135,29 @@ describe('weftmesh demo in real browser tabs', () => {
     for (const p of pages) await showsState(p, frozenId, 'Active', 15_000);
   }, 60_000);
 
-  it('a crashed tab is suspected, then declared Unreachable by every other node', async () => {
+  it('a crashed tab is suspected, then declared Unreachable by every other node, within the bounds', async () => {
     const crashed = pages[2]!;
     const crashedId = ids[2]!;
-    const cdp = await context.newCDPSession(crashed);
-    // Page.crash never answers: the renderer is gone.
-    void cdp.send('Page.crash').catch(() => {});
     const rest = pages.filter((p) => p !== crashed);
-    await showsState(rest[0]!, crashedId, 'Suspect', 20_000);
+    const { probeIntervalMs, pingTimeoutMs, suspectTimeoutMs } = DEFAULT_HEARTBEAT;
+    // Each of the 5 others probes it once per round of its 5 members: some probe fails within
+    // a round plus the direct and indirect ping timeouts. Then the suspicion timeout, plus
+    // gossip rounds (and this test's polling) for everyone to hear.
+    const suspectBound = (TABS + NODE_NODES - 1) * probeIntervalMs + 2 * pingTimeoutMs + 1_000;
+    const unreachableBound = suspectBound + suspectTimeoutMs + 2_000;
+    const cdp = await context.newCDPSession(crashed);
+    const crashedAt = Date.now();
+    // Page.crash never answers: the renderer is gone, without a goodbye.
+    void cdp.send('Page.crash').catch(() => {});
+    await Promise.race(rest.map((p) => showsState(p, crashedId, 'Suspect', 20_000)));
+    const suspectedAfter = Date.now() - crashedAt;
     for (const p of rest) await showsState(p, crashedId, 'Unreachable', 30_000);
-    // The other tabs are alive (separate renderers) and the demo's first node saw it too.
+    const unreachableAfter = Date.now() - crashedAt;
+    expect(suspectedAfter).toBeLessThanOrEqual(suspectBound);
+    expect(unreachableAfter).toBeLessThanOrEqual(unreachableBound);
+    // Not before the suspicion timeout ran out.
+    expect(unreachableAfter).toBeGreaterThanOrEqual(suspectTimeoutMs);
+    // The other tabs live on (a renderer each) and the demo's first node saw it too.
     expect(await rest[0]!.textContent('#self-state')).toBe('Active');
     await waitFor(
       () => demo.lines.some((l) => l.includes(crashedId.slice(0, 8)) && l.endsWith('→ Unreachable')),
@@ -164,7 +180,7 @@ describe('weftmesh demo in real browser tabs', () => {
     await shot(pages[0]!, 'left');
   }, 30_000);
 
-  it('Ctrl-C stops the demo cleanly: its nodes leave, exit code 0', async () => {
+  it('Ctrl-C stops npm start cleanly: its nodes leave, every process exits', async () => {
     const watcher = pages[0]!;
     const nodeIds = await watcher.$$eval('#members-body tr', (rows) =>
       rows
@@ -172,8 +188,21 @@ describe('weftmesh demo in real browser tabs', () => {
         .map((r) => (r as HTMLElement).dataset.nodeId!),
     );
     expect(nodeIds).toHaveLength(NODE_NODES);
-    demo.proc.kill('SIGINT');
-    expect(await exited(demo)).toBe(0);
+    // As a terminal's Ctrl-C: SIGINT to npm and everything it started.
+    signal(demo.proc, 'SIGINT');
+    await exited(demo);
+    expect(demo.lines).toContain('stopping: nodes leave the cluster, then the server closes');
     for (const id of nodeIds) await showsState(watcher, id, 'Left', 10_000);
+    // Nothing of the job is left running: its process group is empty.
+    await waitFor(() => !groupAlive(demo.proc.pid!), 5_000, 'the demo process group to exit');
   }, 30_000);
 });
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

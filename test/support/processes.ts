@@ -11,9 +11,24 @@ export interface Child {
 }
 
 const running = new Set<ChildProcess>();
+const groups = new Set<ChildProcess>();
 
-export function startChild(command: string, args: string[], env: Record<string, string> = {}): Child {
-  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Starts a child; `group` puts it in a process group of its own (like a shell job), so that
+ * signal() reaches it and everything it starts, as Ctrl-C in a terminal would.
+ */
+export function startChild(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  group = false,
+): Child {
+  const proc = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    detached: group,
+  });
+  if (group) groups.add(proc);
   running.add(proc);
   proc.on('exit', () => running.delete(proc));
   const child: Child = { proc, lines: [], json: [], stderr: [] };
@@ -41,7 +56,7 @@ export function cli(args: string[]): Child {
   return startChild(process.execPath, [CLI, ...args]);
 }
 
-/** Kills every child still running (afterEach). */
+/** Kills every child still running, and whatever is left in their process groups (afterEach). */
 export async function killAll(): Promise<void> {
   const waits = [...running].map(
     (p) =>
@@ -52,6 +67,14 @@ export async function killAll(): Promise<void> {
       }),
   );
   await Promise.all(waits);
+  for (const p of groups) {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is already empty
+    }
+  }
+  groups.clear();
 }
 
 export function exited(c: Child): Promise<number | null> {
@@ -59,4 +82,10 @@ export function exited(c: Child): Promise<number | null> {
     if (c.proc.exitCode !== null) ok(c.proc.exitCode);
     else c.proc.once('exit', (code) => ok(code));
   });
+}
+
+/** Sends `sig` to the child, or to its whole process group if it has one. */
+export function signal(p: ChildProcess, sig: NodeJS.Signals): void {
+  if (groups.has(p) && p.pid !== undefined) process.kill(-p.pid, sig);
+  else p.kill(sig);
 }
