@@ -1,6 +1,8 @@
+import { writeFile } from 'node:fs/promises';
 import { runScenario, type ScenarioReport } from '../../lib/sim/scenario.ts';
 import type { Summary } from '../../lib/sim/stats-summary.ts';
 import { type Command, intFlag, numberFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
+import { simSvg } from '../sim-svg.ts';
 
 const usage = `Usage: weftmesh sim [flags]
 
@@ -19,7 +21,9 @@ and prints a report; the same --seed reproduces the run exactly.
   --writes N         process/service advertisements written at random nodes during the
                      first half of the run (default 0); the report gains a state section
   --partition        split the cluster in two halves from 1/6 of the run until half time
-  --json             print one JSON object instead of the human report`;
+  --json             print one JSON object instead of the human report
+  --svg FILE         also write an SVG plot: convergence over time and the distribution of
+                     detection times (crash → Suspect / Unreachable at each live node)`;
 
 function fmt(s: Summary | null): string {
   return s ? `mean ${s.mean} ms, p50 ${s.p50}, p99 ${s.p99}, max ${s.max}` : 'n/a';
@@ -65,7 +69,10 @@ export const simCommand: Command = {
       writes: { type: 'string' },
       partition: { type: 'boolean' },
       json: { type: 'boolean' },
+      svg: { type: 'string' },
     });
+    const svg = values.svg === undefined ? undefined : stringFlag(values.svg, 'svg', '');
+    if (svg === '') throw new UsageError('--svg needs a file name');
     const nodes = intFlag(values.nodes, 'nodes', 50, 2, 20_000);
     const linkAuth = stringFlag(values['link-auth'], 'link-auth', nodes > 200 ? 'trusted' : 'handshake');
     if (linkAuth !== 'handshake' && linkAuth !== 'trusted')
@@ -84,13 +91,19 @@ export const simCommand: Command = {
       linkAuth,
       writes: intFlag(values.writes, 'writes', 0, 0, 1_000_000),
       partition: values.partition === true,
+      timeline: svg !== undefined,
       progress: (t) => {
         if (performance.now() - lastProgress < 2_000) return;
         lastProgress = performance.now();
         process.stderr.write(`sim: ${(t / 1000).toFixed(1)} / ${durationMs / 1000} simulated s\n`);
       },
     });
+    if (svg !== undefined) {
+      await writeFile(svg, simSvg(report));
+      delete report.timeline; // plotted; the printed report stays the same with or without --svg
+    }
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${humanReport(report)}\n`);
+    if (svg !== undefined && !values.json) process.stdout.write(`  plot written to ${svg}\n`);
     return 0;
   },
 };

@@ -12,6 +12,10 @@ export interface DetectionRecord {
   firstSuspectMs?: number;
   allUnreachableMs?: number;
   unreachableBy: Set<number>;
+  /** Per live observer, crash → the first time it saw the node Suspect (or straight Unreachable). */
+  suspectedBy: Map<number, number>;
+  /** Per live observer, crash → the time it saw the node Unreachable (the distribution). */
+  unreachableMs: number[];
 }
 
 export class ClusterObserver {
@@ -97,7 +101,13 @@ export class ClusterObserver {
       }
     }
     if (measure) {
-      const rec: DetectionRecord = { node: i, crashAt: this.#now(), unreachableBy: new Set() };
+      const rec: DetectionRecord = {
+        node: i,
+        crashAt: this.#now(),
+        unreachableBy: new Set(),
+        suspectedBy: new Map(),
+        unreachableMs: [],
+      };
       this.detections.push(rec);
       this.#pendingDetections.set(i, rec);
     }
@@ -121,14 +131,13 @@ export class ClusterObserver {
     const rec = this.#pendingDetections.get(m);
     if (!rec) return;
     const elapsed = this.#now() - rec.crashAt;
-    if (
-      (state === NodeState.Suspect || state === NodeState.Unreachable) &&
-      rec.firstSuspectMs === undefined
-    ) {
-      rec.firstSuspectMs = elapsed;
+    if (state === NodeState.Suspect || state === NodeState.Unreachable) {
+      rec.firstSuspectMs ??= elapsed;
+      if (!rec.suspectedBy.has(o)) rec.suspectedBy.set(o, elapsed);
     }
-    if (state === NodeState.Unreachable) {
+    if (state === NodeState.Unreachable && !rec.unreachableBy.has(o)) {
       rec.unreachableBy.add(o);
+      rec.unreachableMs.push(elapsed);
       this.#checkDetected(rec);
     }
   }

@@ -4,6 +4,7 @@
  * going, and report what was measured.
  */
 import type { HeartbeatConfig } from '../membership/config.ts';
+import { toHex } from '../util/bytes.ts';
 import { SimCluster } from './cluster.ts';
 import { type StateReport, StateWorkload } from './state-workload.ts';
 import { type Summary, summarize } from './stats-summary.ts';
@@ -28,6 +29,8 @@ export interface ScenarioOptions {
   writes?: number;
   /** Split the cluster in two halves from 1/6 of the run until half time (writes go on on both sides). */
   partition?: boolean;
+  /** Also record the run over time (report.timeline): for plots such as `sim --svg`. */
+  timeline?: boolean;
   /** Called now and then with the simulated time reached. */
   progress?: (simulatedMs: number) => void;
 }
@@ -62,6 +65,8 @@ export interface ScenarioReport {
   };
   /** Present when the run wrote state or was partitioned. */
   state?: StateReport;
+  /** Present when asked for (options.timeline). */
+  timeline?: Timeline;
   config: {
     loss: number;
     latencyMs: number;
@@ -72,7 +77,23 @@ export interface ScenarioReport {
   };
 }
 
+/** The run over time, sampled once per simulated second. */
+export interface Timeline {
+  sampleMs: number;
+  /** Per sample: share of (observer, member) pairs of live nodes where the member is seen Active. */
+  membership: number[];
+  /** Per sample, when state was written: share of live nodes whose replica equals the most common one. */
+  state?: number[];
+  crashesAtMs: number[];
+  partitionMs?: [number, number];
+  /** Every live observer's crash → Suspect time, over all crashed nodes. */
+  suspectMs: number[];
+  /** Every live observer's crash → Unreachable time, over all crashed nodes. */
+  unreachableMs: number[];
+}
+
 const STEP_MS = 250;
+const SAMPLE_MS = 1_000;
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   const wallStart = performance.now();
@@ -103,6 +124,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     c.net.scheduler.setTimer(o.durationMs / 6, () => c.partition(halves));
     c.net.scheduler.setTimer(half, () => c.heal());
   }
+  const membership: number[] = [];
+  const agreement: number[] = [];
   let window = { at: 0, msgs: 0, bytes: 0 };
   const totals = () => {
     const t = c.net.totalTraffic();
@@ -112,6 +135,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     c.runFor(Math.min(STEP_MS, o.durationMs - c.now));
     o.progress?.(c.now);
     workload?.observe();
+    if (o.timeline && c.now % SAMPLE_MS === 0) {
+      membership.push(c.observer.convergence());
+      if (workload) agreement.push(replicaAgreement(c));
+    }
     const converged = c.observer.convergedAtMs !== undefined;
     if (converged && window.at === 0) window = { at: c.now, ...totals() };
     if (!crashed && (converged || c.now >= o.durationMs / 2)) {
@@ -152,8 +179,32 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       windowMs: Math.round(o.durationMs - from.at),
     },
     ...(workload ? { state: workload.report(o.durationMs) } : {}),
+    ...(o.timeline
+      ? {
+          timeline: {
+            sampleMs: SAMPLE_MS,
+            membership,
+            ...(workload ? { state: agreement } : {}),
+            crashesAtMs: det.map((d) => Math.round(d.crashAt)),
+            ...(partition ? { partitionMs: [o.durationMs / 6, half] as [number, number] } : {}),
+            suspectMs: det.flatMap((d) => [...d.suspectedBy.values()].map(Math.round)),
+            unreachableMs: det.flatMap((d) => d.unreachableMs.map(Math.round)),
+          },
+        }
+      : {}),
     config: { loss, latencyMs, maxLinks, lifeguard: o.heartbeat?.lifeguard ?? true, linkAuth, partition },
   };
+}
+
+/** Share of live nodes whose state replica (Merkle root) equals the most common one. */
+function replicaAgreement(c: SimCluster): number {
+  const live = c.live();
+  const counts = new Map<string, number>();
+  for (const i of live) {
+    const root = toHex(c.nodes[i]!.node.stateRoot());
+    counts.set(root, (counts.get(root) ?? 0) + 1);
+  }
+  return live.length === 0 ? 1 : Math.max(...counts.values()) / live.length;
 }
 
 function round(x: number): number {

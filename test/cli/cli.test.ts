@@ -1,6 +1,8 @@
 // The built CLI (what `npm ci` installs as the `weftmesh` bin), run as a user would.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
@@ -86,6 +88,31 @@ describe('weftmesh CLI', () => {
     expect(state.bytesPerNodePerSec).toBeGreaterThan(0);
     expect(JSON.parse(cli(...args).out).state).toEqual(state);
     expect(cli('sim', '--writes', '-1').code).toBe(2);
+  });
+
+  it("sim --svg plots convergence over time and every observer's detection times", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weftmesh-svg-'));
+    try {
+      const file = join(dir, 'run.svg');
+      const args = ['sim', '--nodes', '10', '--duration', '20', '--crash', '2', '--max-links', '9', '--json'];
+      const r = cli(...args, '--svg', file);
+      expect(r.code).toBe(0);
+      // The printed report is the same with or without the plot.
+      expect({ ...JSON.parse(r.out), wallMs: 0 }).toEqual({ ...JSON.parse(cli(...args).out), wallMs: 0 });
+      const svg = readFileSync(file, 'utf8');
+      expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+      expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+      // One membership sample per simulated second.
+      const points = /<polyline[^>]*points="([^"]+)"/.exec(svg)![1]!.split(' ');
+      expect(points).toHaveLength(20);
+      // Two crashed nodes, each seen Unreachable by the 8 live nodes.
+      expect(svg).toContain('Unreachable (16)');
+      expect(svg).toContain('crash (2)');
+      expect(svg).toMatch(/p99 \d+\.\d\d s/);
+      expect(cli('sim', '--svg').code).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sim prints a human report by default', () => {
