@@ -9,7 +9,8 @@ import { onShutdown } from '../shutdown.ts';
 const usage = `Usage: weftmesh node --cluster NAME [--signal ws://HOST:PORT] [flags]
 
 Runs a headless node that joins the cluster, advertises the processes and services given,
-and prints membership changes until Ctrl-C (then it leaves gracefully).
+and prints membership changes and other nodes' process/service updates until Ctrl-C (then
+it leaves gracefully).
 
   --cluster NAME        cluster to join (required)
   --signal URL          signaling server (required for --transport webrtc)
@@ -25,7 +26,11 @@ and prints membership changes until Ctrl-C (then it leaves gracefully).
                         "capabilities","status","load","pid"}],"services":[{"name",
                         "endpoint","metadata","health"}]})
   --json                one JSON object per line: {"event":"self",…} first, then
-                        {"event":"state","nodeId","state","previous","incarnation"}`;
+                        {"event":"state","nodeId","state","previous","incarnation"} and
+                        {"event":"entry","table","origin","key","deleted"}`;
+
+/** The replicated tables by the names users know them by (the wire uses one letter). */
+const TABLES = { p: 'processes', s: 'services' } as const;
 
 function hostPort(value: string): { host: string; port: number } {
   const m = value.match(/^(.+):(\d+)$/);
@@ -39,7 +44,7 @@ function list(v: unknown): string[] {
 
 export const nodeCommand: Command = {
   name: 'node',
-  summary: 'run a headless node that joins a cluster and prints membership changes',
+  summary: 'run a headless node that joins a cluster and prints what changes in it',
   usage,
   async run(argv) {
     const { values } = parseFlags(argv, {
@@ -97,6 +102,13 @@ export const nodeCommand: Command = {
             incarnation: e.incarnation,
           },
           `${e.nodeId.slice(0, 8)}${e.nodeId === node.nodeId ? ' (self)' : ''} ${e.previous ?? 'new'} → ${e.state}`,
+        );
+      });
+      node.on('state-changed', (e) => {
+        if (e.origin === node.nodeId) return;
+        print(
+          { event: 'entry', table: TABLES[e.table], origin: e.origin, key: e.key, deleted: e.deleted },
+          `${TABLES[e.table]} ${e.origin.slice(0, 8)}/${e.key} ${e.deleted ? 'removed' : 'updated'}`,
         );
       });
       node.on('error', (e) => process.stderr.write(`error in ${e.context}: ${String(e.error)}\n`));

@@ -1,4 +1,7 @@
 // The signal and node commands as processes: health endpoint, WebSocket links, clean shutdown.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/net.ts';
 import { cli, exited, killAll } from '../support/processes.ts';
@@ -43,6 +46,67 @@ describe('weftmesh signal and node', () => {
     b.proc.kill('SIGINT');
     expect(await exited(b)).toBe(0);
     await waitFor(() => a.json.some((e) => e.nodeId === bId && e.state === 'Left'), 10_000, 'a sees b leave');
+  });
+
+  it('node advertises processes and services from flags and a file; another node receives them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weftmesh-ads-'));
+    const file = join(dir, 'ads.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        processes: [{ pid: 'etl-1', agentType: 'etl', capabilities: ['batch'], load: 7 }],
+        services: [{ name: 'metrics', endpoint: 'http://127.0.0.1:9100', metadata: { zone: 'a' } }],
+      }),
+    );
+    try {
+      const a = cli([
+        'node',
+        '--cluster',
+        'ads',
+        '--transport',
+        'websocket',
+        '--listen',
+        '127.0.0.1:0',
+        '--json',
+        '--process',
+        'indexer:gpu,ssd@3',
+        '--service',
+        'search=http://127.0.0.1:9200#Degraded',
+        '--advertise',
+        file,
+      ]);
+      await waitFor(() => a.json.some((e) => e.event === 'self'), 10_000, 'a up');
+      const self = a.json.find((e) => e.event === 'self')!;
+      expect(self.processes).toHaveLength(2);
+      expect(self.processes).toContain('etl-1');
+      expect([...(self.services as string[])].sort()).toEqual(['metrics', 'search']);
+      const b = cli([
+        'node',
+        '--cluster',
+        'ads',
+        '--transport',
+        'websocket',
+        '--seed',
+        (self.addresses as string[])[0]!,
+        '--json',
+      ]);
+      const from = (table: string) =>
+        b.json.filter((e) => e.event === 'entry' && e.origin === self.nodeId && e.table === table);
+      await waitFor(
+        () => from('processes').length === 2 && from('services').length === 2,
+        10_000,
+        "b receives a's entries",
+      );
+      expect(from('processes').map((e) => e.key)).toContain('etl-1');
+      expect(
+        from('services')
+          .map((e) => e.key)
+          .sort(),
+      ).toEqual(['metrics', 'search']);
+      expect(from('processes').every((e) => e.deleted === false)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('demo serves the browser demo and exits 0 on SIGINT after its nodes left', async () => {
