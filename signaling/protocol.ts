@@ -13,6 +13,7 @@
  *   server → client  {t:'error', code, message}
  */
 import { concatBytes, utf8 } from '../lib/util/bytes.ts';
+import { CLUSTER_NAME } from '../lib/wire/fields.ts';
 
 export const SIGNALING_VERSION = 1;
 
@@ -47,7 +48,6 @@ export type ServerMessage =
   | { t: 'ping' }
   | { t: 'pong' };
 
-const ROOM = /^[A-Za-z0-9._-]{1,64}$/;
 const NODE_ID = /^[0-9a-f]{32}$/;
 const B64 = /^[A-Za-z0-9_-]*$/;
 
@@ -90,7 +90,7 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
   if (!isObject(v)) return undefined;
   switch (v.t) {
     case 'join':
-      if (typeof v.room !== 'string' || !ROOM.test(v.room)) return undefined;
+      if (typeof v.room !== 'string' || !CLUSTER_NAME.test(v.room)) return undefined;
       if (typeof v.key !== 'string' || typeof v.sig !== 'string') return undefined;
       if (v.token !== undefined && typeof v.token !== 'string') return undefined;
       return v.token === undefined

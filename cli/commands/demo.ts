@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import type { MeshNode } from '../../lib/node/mesh-node.ts';
+import { CLUSTER_NAME } from '../../lib/wire/fields.ts';
 import { startSignalingServer } from '../../signaling/node.ts';
 import { type Advertisements, advertise } from '../advertise.ts';
 import { type Command, intFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
@@ -84,7 +85,7 @@ export const demoCommand: Command = {
     const host = stringFlag(values.host, 'host', '127.0.0.1');
     const count = intFlag(values.nodes, 'nodes', 3, 0, 16);
     const cluster = stringFlag(values.cluster, 'cluster', 'demo');
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(cluster)) throw new UsageError('--cluster: 1..64 of [A-Za-z0-9._-]');
+    if (!CLUSTER_NAME.test(cluster)) throw new UsageError('--cluster: 1..64 of [A-Za-z0-9._-]');
     if (!existsSync(`${DEMO_DIR}index.html`)) {
       process.stderr.write(`weftmesh demo: the browser demo is not built (${DEMO_DIR}); run npm run build\n`);
       return 1;

@@ -1,5 +1,6 @@
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import type { MeshNode } from '../../lib/node/mesh-node.ts';
+import { CLUSTER_NAME } from '../../lib/wire/fields.ts';
 import { advertise, advertisementsFrom } from '../advertise.ts';
 import { type Command, intFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
 import { identityFromFile } from '../identity-file.ts';
@@ -63,7 +64,7 @@ export const nodeCommand: Command = {
     });
     if (values.cluster === undefined) throw new UsageError('--cluster is required');
     const cluster = stringFlag(values.cluster, 'cluster', '');
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(cluster)) throw new UsageError('--cluster: 1..64 of [A-Za-z0-9._-]');
+    if (!CLUSTER_NAME.test(cluster)) throw new UsageError('--cluster: 1..64 of [A-Za-z0-9._-]');
     const kind = stringFlag(values.transport, 'transport', 'webrtc');
     if (kind !== 'webrtc' && kind !== 'websocket')
       throw new UsageError('--transport must be webrtc or websocket');

@@ -1,15 +1,15 @@
+export type { MeshNodeOptions } from './options.ts';
+
 /**
  * MeshNode: the public façade. It wires an identity, an environment, one or more
  * transports, the link manager and the membership core together, and it is the boundary
  * where every frame is decoded and every claim verified before a core sees it.
  */
 
-import { Admission, type AdmissionPolicy } from '../identity/admission.ts';
+import { Admission } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
-import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
+import { fastVerifier } from '../identity/verifier.ts';
 import type { Claim } from '../membership/claims.ts';
-import type { HeartbeatConfig } from '../membership/config.ts';
-import type { IdInterner } from '../membership/interner.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
 import { isReachable, NodeState, StateCode } from '../membership/node-state.ts';
 import { type MemberInfo, Membership, type MembershipEvent } from '../membership/swim.ts';
@@ -26,64 +26,17 @@ import type { DeliveryClass, Link, Transport } from '../transport/types.ts';
 import { toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
-import { decodeMessage, encodeMessage, type WireLimits } from '../wire/codec.ts';
+import { decodeMessage, encodeMessage } from '../wire/codec.ts';
 import type { StateTable } from '../wire/entries.ts';
 import { WireError } from '../wire/errors.ts';
 import type { Message } from '../wire/messages.ts';
 import type { MeshEvents } from './events.ts';
 import { LinkManager, type LinkPolicy } from './link-manager.ts';
-import { type AppMessage, type MessagingMetrics, type MessagingOptions, Messenger } from './messaging.ts';
+import { type AppMessage, type MessagingMetrics, Messenger } from './messaging.ts';
+import { checkMeshNodeOptions, type MeshNodeOptions } from './options.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { ClaimVerifier, type SignedVerifier } from './signed-verifier.ts';
-import { type StateOptions, StateReplica, type StateReplicaMetrics } from './state-replica.ts';
-
-export interface MeshNodeOptions {
-  identity: NodeIdentity;
-  /** Cluster name; links to nodes of other clusters are refused. */
-  cluster: string;
-  transport: Transport | Transport[];
-  heartbeat?: Partial<HeartbeatConfig>;
-  /** Application metadata carried in this node's alive claim (≤ 16 entries). */
-  meta?: Record<string, string>;
-  /** Clock, timers, randomness. Default: the real ones. */
-  env?: Env;
-  /** Where the incarnation survives restarts. Default: in memory. */
-  storage?: Storage;
-  /** Signature verification. Default: WebCrypto where present, else pure JavaScript. */
-  verifier?: SignatureVerifier;
-  /** Share one claim verifier (memo) between nodes of a simulation. */
-  claimVerifier?: ClaimVerifier;
-  /** Share one id interner between nodes of a simulation. */
-  interner?: IdInterner;
-  /** Direct links: hard cap (default 24) and the count the node dials up to (default ⌈max/2⌉). */
-  maxLinks?: number;
-  minLinks?: number;
-  /** A link that receives nothing for this long is replaced; quiet links send keepalives. Default 30,000 ms. */
-  linkIdleTimeoutMs?: number;
-  /**
-   * Who may be in the cluster: open (default), an allow-list of public keys, or membership
-   * tokens signed by a cluster admin key. Enforced at every link handshake, on every signed
-   * claim and on relayed messages — the signaling server is not trusted to do it.
-   */
-  admission?: AdmissionPolicy;
-  /** This node's membership token (clusters with token admission). */
-  token?: Uint8Array;
-  /** Claims accepted per signer per second (burst ×10): one validly signed node cannot flood. Default 50. */
-  claimsPerSignerPerSecond?: number;
-  wireLimits?: Partial<WireLimits>;
-  /** Link handshake deadline, ms. Default 10,000. */
-  handshakeTimeoutMs?: number;
-  /** After leave(), keep gossiping this long before closing links. Default 1,000 ms. */
-  leaveDrainMs?: number;
-  /** Application messaging limits. */
-  messaging?: MessagingOptions;
-  /** Replicated state (process table, service registry) settings. */
-  state?: StateOptions;
-  /** Share one state-entry verifier (memo) between nodes of a simulation. */
-  entryVerifier?: SignedVerifier<StateEntry>;
-  /** Virtual nodes per member on the consistent hash ring. Default 128. */
-  ringVirtualNodes?: number;
-}
+import { ClaimVerifier } from './signed-verifier.ts';
+import { StateReplica, type StateReplicaMetrics } from './state-replica.ts';
 
 export interface MeshMetrics extends MembershipMetrics {
   messagesIn: number;
@@ -146,12 +99,11 @@ export class MeshNode {
   #frozen = false;
 
   constructor(opts: MeshNodeOptions) {
-    this.#opts = opts;
+    this.#opts = checkMeshNodeOptions(opts);
     this.identity = opts.identity;
     this.cluster = opts.cluster;
     this.env = opts.env ?? realEnv();
     this.#transports = Array.isArray(opts.transport) ? opts.transport : [opts.transport];
-    if (this.#transports.length === 0) throw new TypeError('MeshNode needs at least one transport');
     this.#storage = opts.storage ?? new MemoryStorage();
     this.#claims = opts.claimVerifier ?? new ClaimVerifier(opts.verifier ?? fastVerifier);
     this.#admission = new Admission(opts.admission ?? { mode: 'open' }, opts.cluster, () =>
@@ -165,7 +117,6 @@ export class MeshNode {
       minLinks: Math.min(maxLinks, opts.minLinks ?? Math.ceil(maxLinks / 2)),
       idleTimeoutMs: opts.linkIdleTimeoutMs ?? 30_000,
     };
-    if (!(maxLinks >= 1)) throw new TypeError('maxLinks must be ≥ 1');
     this.#links = new LinkManager({
       env: this.env,
       selfId: this.identity.nodeId,

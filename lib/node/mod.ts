@@ -1,6 +1,6 @@
 export type { MemberStateChange, MeshEvents } from './events.ts';
 export { type DialTarget, LinkManager, type LinkPolicy } from './link-manager.ts';
-export { type MeshMetrics, MeshNode, type MeshNodeOptions } from './mesh-node.ts';
+export { type MeshMetrics, MeshNode } from './mesh-node.ts';
 export {
   type AppMessage,
   MessagingError,
@@ -8,5 +8,6 @@ export {
   type MessagingMetrics,
   type MessagingOptions,
 } from './messaging.ts';
+export { checkMeshNodeOptions, MAX_META_ENTRIES, type MeshNodeOptions } from './options.ts';
 export { ClaimVerifier, type SignedKind, SignedVerifier, type VerifierStats } from './signed-verifier.ts';
 export { type StateOptions, StateReplica, type StateReplicaMetrics } from './state-replica.ts';

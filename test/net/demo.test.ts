@@ -180,6 +180,24 @@ describe('weftmesh demo in real browser tabs', () => {
     await shot(pages[0]!, 'left');
   }, 30_000);
 
+  it('a reloaded tab comes back with its identity; reset identity makes a new node', async () => {
+    const [watcher, tab, id] = [pages[0]!, pages[1]!, ids[1]!];
+    await tab.bringToFront();
+    await tab.reload();
+    await tab.waitForFunction(() => 'weftmesh' in window);
+    expect(await idOf(tab)).toBe(id);
+    await showsState(watcher, id, 'Active', 15_000);
+    await tab.click('#reset-identity');
+    await tab.waitForFunction((old) => {
+      const w = window as unknown as { weftmesh?: { node: { nodeId: string } } };
+      return w.weftmesh !== undefined && w.weftmesh.node.nodeId !== old;
+    }, id);
+    const fresh = await idOf(tab);
+    expect(ids).not.toContain(fresh);
+    await showsState(watcher, id, 'Left', 10_000);
+    await showsState(watcher, fresh, 'Active', 15_000);
+  }, 60_000);
+
   it('Ctrl-C stops npm start cleanly: its nodes leave, every process exits', async () => {
     const watcher = pages[0]!;
     const nodeIds = await watcher.$$eval('#members-body tr', (rows) =>

@@ -3,6 +3,7 @@ import { handshakeCases } from './handshake.cases.ts';
 import { identityCases } from './identity.cases.ts';
 import { membershipRuleCases } from './membership-rules.cases.ts';
 import { merkleCases } from './merkle.cases.ts';
+import { nodeOptionCases } from './node-options.cases.ts';
 import { ringCases } from './ring.cases.ts';
 import { simNetworkCases } from './sim-network.cases.ts';
 import { stateCases } from './state.cases.ts';
@@ -21,4 +22,5 @@ export const suites: Record<string, Suite> = {
   merkle: merkleCases,
   ring: ringCases,
   state: stateCases,
+  'node options': nodeOptionCases,
 };

@@ -1,0 +1,126 @@
+/**
+ * What a MeshNode is built from, and the checks that turn a bad setting into a ConfigError
+ * at construction — naming the field — rather than odd behaviour later.
+ */
+import type { AdmissionPolicy } from '../identity/admission.ts';
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import type { SignatureVerifier } from '../identity/verifier.ts';
+import { ConfigError, type HeartbeatConfig, heartbeatConfig } from '../membership/config.ts';
+import type { IdInterner } from '../membership/interner.ts';
+import type { StateEntry } from '../state/entry.ts';
+import type { Storage } from '../storage/types.ts';
+import type { Env } from '../time/types.ts';
+import type { Transport } from '../transport/types.ts';
+import type { WireLimits } from '../wire/codec.ts';
+import { CLUSTER_NAME } from '../wire/fields.ts';
+import type { MessagingOptions } from './messaging.ts';
+import type { ClaimVerifier, SignedVerifier } from './signed-verifier.ts';
+import type { StateOptions } from './state-replica.ts';
+
+export interface MeshNodeOptions {
+  identity: NodeIdentity;
+  /** Cluster name; links to nodes of other clusters are refused. */
+  cluster: string;
+  transport: Transport | Transport[];
+  heartbeat?: Partial<HeartbeatConfig>;
+  /** Application metadata carried in this node's alive claim (≤ 16 entries). */
+  meta?: Record<string, string>;
+  /** Clock, timers, randomness. Default: the real ones. */
+  env?: Env;
+  /** Where the incarnation survives restarts. Default: in memory. */
+  storage?: Storage;
+  /** Signature verification. Default: WebCrypto where present, else pure JavaScript. */
+  verifier?: SignatureVerifier;
+  /** Share one claim verifier (memo) between nodes of a simulation. */
+  claimVerifier?: ClaimVerifier;
+  /** Share one id interner between nodes of a simulation. */
+  interner?: IdInterner;
+  /** Direct links: hard cap (default 24) and the count the node dials up to (default ⌈max/2⌉). */
+  maxLinks?: number;
+  minLinks?: number;
+  /** A link that receives nothing for this long is replaced; quiet links send keepalives. Default 30,000 ms. */
+  linkIdleTimeoutMs?: number;
+  /**
+   * Who may be in the cluster: open (default), an allow-list of public keys, or membership
+   * tokens signed by a cluster admin key. Enforced at every link handshake, on every signed
+   * claim and on relayed messages — the signaling server is not trusted to do it.
+   */
+  admission?: AdmissionPolicy;
+  /** This node's membership token (clusters with token admission). */
+  token?: Uint8Array;
+  /** Claims accepted per signer per second (burst ×10): one validly signed node cannot flood. Default 50. */
+  claimsPerSignerPerSecond?: number;
+  wireLimits?: Partial<WireLimits>;
+  /** Link handshake deadline, ms. Default 10,000. */
+  handshakeTimeoutMs?: number;
+  /** After leave(), keep gossiping this long before closing links. Default 1,000 ms. */
+  leaveDrainMs?: number;
+  /** Application messaging limits. */
+  messaging?: MessagingOptions;
+  /** Replicated state (process table, service registry) settings. */
+  state?: StateOptions;
+  /** Share one state-entry verifier (memo) between nodes of a simulation. */
+  entryVerifier?: SignedVerifier<StateEntry>;
+  /** Virtual nodes per member on the consistent hash ring. Default 128. */
+  ringVirtualNodes?: number;
+}
+
+/** Alive claims carry at most this many metadata entries. */
+export const MAX_META_ENTRIES = 16;
+
+function check(ok: boolean, field: string, rule: string): void {
+  if (!ok) throw new ConfigError(`${field} ${rule}`);
+}
+
+function positive(v: number | undefined, field: string): void {
+  if (v !== undefined) check(Number.isFinite(v) && v > 0, field, 'must be a positive number');
+}
+
+function atLeast(v: number | undefined, min: number, field: string): void {
+  if (v !== undefined) check(Number.isInteger(v) && v >= min, field, `must be an integer ≥ ${min}`);
+}
+
+/** Throws ConfigError for the first setting out of range; returns the options unchanged. */
+export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
+  check(typeof o.identity?.nodeId === 'string', 'identity', 'must be a NodeIdentity');
+  check(
+    typeof o.cluster === 'string' && CLUSTER_NAME.test(o.cluster),
+    'cluster',
+    'must be 1..64 characters of [A-Za-z0-9._-]',
+  );
+  const transports = Array.isArray(o.transport) ? o.transport : [o.transport];
+  check(transports.length > 0 && transports.every((t) => t !== undefined), 'transport', 'is required');
+  heartbeatConfig(o.heartbeat);
+  check(
+    Object.keys(o.meta ?? {}).length <= MAX_META_ENTRIES,
+    'meta',
+    `holds at most ${MAX_META_ENTRIES} entries`,
+  );
+  atLeast(o.maxLinks, 1, 'maxLinks');
+  atLeast(o.minLinks, 0, 'minLinks');
+  check((o.minLinks ?? 0) <= (o.maxLinks ?? 24), 'minLinks', 'must not exceed maxLinks');
+  positive(o.linkIdleTimeoutMs, 'linkIdleTimeoutMs');
+  positive(o.claimsPerSignerPerSecond, 'claimsPerSignerPerSecond');
+  positive(o.handshakeTimeoutMs, 'handshakeTimeoutMs');
+  if (o.leaveDrainMs !== undefined)
+    check(Number.isFinite(o.leaveDrainMs) && o.leaveDrainMs >= 0, 'leaveDrainMs', 'must be ≥ 0');
+  atLeast(o.ringVirtualNodes, 1, 'ringVirtualNodes');
+  atLeast(o.wireLimits?.maxFrameBytes, 1024, 'wireLimits.maxFrameBytes');
+  atLeast(o.wireLimits?.maxDepth, 4, 'wireLimits.maxDepth');
+  atLeast(o.wireLimits?.maxItems, 16, 'wireLimits.maxItems');
+  const m = o.messaging ?? {};
+  atLeast(m.maxMessageBytes, 1, 'messaging.maxMessageBytes');
+  atLeast(m.maxHops, 1, 'messaging.maxHops');
+  positive(m.requestTimeoutMs, 'messaging.requestTimeoutMs');
+  positive(m.sendTimeoutMs, 'messaging.sendTimeoutMs');
+  positive(m.highWaterMark, 'messaging.highWaterMark');
+  positive(m.perOriginRate, 'messaging.perOriginRate');
+  const s = o.state ?? {};
+  positive(s.gossipIntervalMs, 'state.gossipIntervalMs');
+  positive(s.antiEntropyIntervalMs, 'state.antiEntropyIntervalMs');
+  positive(s.tombstoneLifetimeMs, 'state.tombstoneLifetimeMs');
+  positive(s.maxSkewMs, 'state.maxSkewMs');
+  atLeast(s.maxEntriesPerOrigin, 1, 'state.maxEntriesPerOrigin');
+  positive(s.writesPerOriginPerSecond, 'state.writesPerOriginPerSecond');
+  return o;
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { NodeIdentity } from '../../lib/identity/mod.ts';
+import { ConfigError } from '../../lib/membership/mod.ts';
+import { checkMeshNodeOptions, MeshNode, type MeshNodeOptions } from '../../lib/node/mod.ts';
+import type { Transport } from '../../lib/transport/types.ts';
+import type { Suite } from './case.ts';
+
+/** Never started: option checks run before a transport is touched. */
+const idle: Transport = {
+  name: 'idle',
+  localAddresses: () => [],
+  canDial: () => false,
+  start: () => {},
+  connect: () => {},
+  close: () => {},
+};
+
+const base = (): MeshNodeOptions => ({
+  identity: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(9)),
+  cluster: 'prod.eu-1',
+  transport: idle,
+});
+
+function rejects(patch: Partial<MeshNodeOptions>, field: RegExp): void {
+  assert.throws(
+    () => new MeshNode({ ...base(), ...patch }),
+    (e: unknown) => e instanceof ConfigError && field.test(e.message),
+    `expected a ConfigError naming ${field}`,
+  );
+}
+
+export const nodeOptionCases: Suite = {
+  'defaults and sensible settings are accepted unchanged'() {
+    const o = { ...base(), maxLinks: 8, minLinks: 8, meta: { runtime: 'node' }, state: { maxSkewMs: 1 } };
+    assert.equal(checkMeshNodeOptions(o), o);
+    assert.equal(new MeshNode(base()).cluster, 'prod.eu-1');
+  },
+  'a bad setting is a ConfigError naming the field, at construction'() {
+    rejects({ cluster: '' }, /^cluster /);
+    rejects({ cluster: 'has space' }, /^cluster /);
+    rejects({ cluster: 'x'.repeat(65) }, /^cluster /);
+    rejects({ transport: [] }, /^transport /);
+    rejects({ maxLinks: 0 }, /^maxLinks /);
+    rejects({ maxLinks: 2.5 }, /^maxLinks /);
+    rejects({ maxLinks: 4, minLinks: 5 }, /^minLinks must not exceed maxLinks/);
+    rejects({ linkIdleTimeoutMs: -1 }, /^linkIdleTimeoutMs /);
+    rejects({ leaveDrainMs: Number.NaN }, /^leaveDrainMs /);
+    rejects({ ringVirtualNodes: 0 }, /^ringVirtualNodes /);
+    rejects({ heartbeat: { pingTimeoutMs: 2_000 } }, /^heartbeat\.pingTimeoutMs/);
+    rejects({ meta: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, /^meta /);
+    rejects({ wireLimits: { maxFrameBytes: 100 } }, /^wireLimits\.maxFrameBytes/);
+    rejects({ messaging: { maxHops: 0 } }, /^messaging\.maxHops/);
+    rejects({ state: { tombstoneLifetimeMs: 0 } }, /^state\.tombstoneLifetimeMs/);
+    rejects({ state: { maxEntriesPerOrigin: -3 } }, /^state\.maxEntriesPerOrigin/);
+  },
+};
