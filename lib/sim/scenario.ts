@@ -29,6 +29,13 @@ export interface ScenarioOptions {
   writes?: number;
   /** Split the cluster in two halves from 1/6 of the run until half time (writes go on on both sides). */
   partition?: boolean;
+  /**
+   * Also count traffic over the last this-many ms of the run (report.steadyTraffic).
+   * Convergence needs only the first copy of each join claim at each node; the join burst
+   * keeps crossing links for a while after it (longer with more nodes, as each node relays
+   * n claims), so steady-state load is the tail of a run long enough for it to drain.
+   */
+  tailWindowMs?: number;
   /** Also record the run over time (report.timeline): for plots such as `sim --svg`. */
   timeline?: boolean;
   /** Called now and then with the simulated time reached. */
@@ -57,12 +64,10 @@ export interface ScenarioReport {
     /** Live nodes that some node saw Unreachable. */
     unreachable: number;
   };
-  traffic: {
-    /** Frames sent per node per second, in the window after convergence (or the whole run). */
-    msgsPerNodePerSec: number;
-    bytesPerNodePerSec: number;
-    windowMs: number;
-  };
+  /** Frames sent per node per second from convergence on (the whole run if it never converged). */
+  traffic: Traffic;
+  /** The last options.tailWindowMs of the run, when asked for. */
+  steadyTraffic?: Traffic;
   /** Present when the run wrote state or was partitioned. */
   state?: StateReport;
   /** Present when asked for (options.timeline). */
@@ -75,6 +80,12 @@ export interface ScenarioReport {
     linkAuth: string;
     partition: boolean;
   };
+}
+
+export interface Traffic {
+  msgsPerNodePerSec: number;
+  bytesPerNodePerSec: number;
+  windowMs: number;
 }
 
 /** The run over time, sampled once per simulated second. */
@@ -127,6 +138,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   const membership: number[] = [];
   const agreement: number[] = [];
   let window = { at: 0, msgs: 0, bytes: 0 };
+  let tail = { at: 0, msgs: 0, bytes: 0 };
   const totals = () => {
     const t = c.net.totalTraffic();
     return { msgs: t.datagramsOut + t.streamFramesOut, bytes: t.bytesOut };
@@ -141,6 +153,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     }
     const converged = c.observer.convergedAtMs !== undefined;
     if (converged && window.at === 0) window = { at: c.now, ...totals() };
+    if (o.tailWindowMs !== undefined && tail.at === 0 && c.now >= o.durationMs - o.tailWindowMs)
+      tail = { at: c.now, ...totals() };
     if (!crashed && (converged || c.now >= o.durationMs / 2)) {
       crashed = true;
       // Never the first seed: joins and re-contacts go through it.
@@ -152,9 +166,15 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     }
   }
   const end = totals();
-  const from = window.at > 0 && o.durationMs - window.at >= 1_000 ? window : { at: 0, msgs: 0, bytes: 0 };
-  const seconds = (o.durationMs - from.at) / 1000;
   const live = c.observer.liveCount;
+  const traffic = (from: { at: number; msgs: number; bytes: number }): Traffic => {
+    const seconds = (o.durationMs - from.at) / 1000;
+    return {
+      msgsPerNodePerSec: round((end.msgs - from.msgs) / Math.max(1, live) / seconds),
+      bytesPerNodePerSec: round((end.bytes - from.bytes) / Math.max(1, live) / seconds),
+      windowMs: Math.round(o.durationMs - from.at),
+    };
+  };
   const det = c.observer.detections;
   return {
     nodes: o.nodes,
@@ -173,11 +193,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       undetected: det.filter((d) => d.allUnreachableMs === undefined).length,
     },
     falsePositives: { suspected: c.observer.suspectedLive, unreachable: c.observer.unreachableLive.size },
-    traffic: {
-      msgsPerNodePerSec: round((end.msgs - from.msgs) / Math.max(1, live) / seconds),
-      bytesPerNodePerSec: round((end.bytes - from.bytes) / Math.max(1, live) / seconds),
-      windowMs: Math.round(o.durationMs - from.at),
-    },
+    traffic: traffic(
+      window.at > 0 && o.durationMs - window.at >= 1_000 ? window : { at: 0, msgs: 0, bytes: 0 },
+    ),
+    ...(o.tailWindowMs !== undefined ? { steadyTraffic: traffic(tail) } : {}),
     ...(workload ? { state: workload.report(o.durationMs) } : {}),
     ...(o.timeline
       ? {
