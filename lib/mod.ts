@@ -4,9 +4,13 @@
  */
 export * from './identity/mod.ts';
 export {
+  type Claim,
+  type ClaimKind,
+  type ClaimSigner,
   ConfigError,
   DEFAULT_HEARTBEAT,
   type HeartbeatConfig,
+  IdInterner,
   type MemberInfo,
   type MembershipMetrics,
   NodeState,
@@ -27,6 +31,7 @@ export {
   type MessageOf,
   type MessageType,
   WIRE_VERSION,
+  type WireClaim,
   WireError,
   type WireErrorCode,
   type WireLimits,

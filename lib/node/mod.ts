@@ -1,5 +1,5 @@
 export type { MemberStateChange, MeshEvents } from './events.ts';
-export { type DialTarget, LinkManager, type LinkPolicy } from './link-manager.ts';
+export { type DialTarget, LinkManager, type LinkManagerOptions, type LinkPolicy } from './link-manager.ts';
 export { type MeshMetrics, MeshNode } from './mesh-node.ts';
 export {
   type AppMessage,
@@ -10,4 +10,9 @@ export {
 } from './messaging.ts';
 export { checkMeshNodeOptions, MAX_META_ENTRIES, type MeshNodeOptions } from './options.ts';
 export { ClaimVerifier, type SignedKind, SignedVerifier, type VerifierStats } from './signed-verifier.ts';
-export { type StateOptions, StateReplica, type StateReplicaMetrics } from './state-replica.ts';
+export {
+  type StateHost,
+  type StateOptions,
+  StateReplica,
+  type StateReplicaMetrics,
+} from './state-replica.ts';

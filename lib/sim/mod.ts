@@ -3,7 +3,13 @@ export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
 export { SimHost, type SimHostOptions } from './host.ts';
 export { type LatencyModel, SimNetwork, type SimNetworkOptions } from './network.ts';
 export { ClusterObserver, type DetectionRecord } from './observer.ts';
-export { runScenario, type ScenarioOptions, type ScenarioReport } from './scenario.ts';
+export {
+  runScenario,
+  type ScenarioOptions,
+  type ScenarioReport,
+  type Timeline,
+  type Traffic,
+} from './scenario.ts';
 export { type StateReport, StateWorkload, type StateWorkloadOptions } from './state-workload.ts';
 export { addTraffic, emptyTraffic, type HostTraffic } from './stats.ts';
 export { type Summary, summarize } from './stats-summary.ts';

@@ -1,4 +1,10 @@
-export { HandshakeError, type HandshakeErrorCode, type HandshakeRole, runHandshake } from './handshake.ts';
+export {
+  HandshakeError,
+  type HandshakeErrorCode,
+  type HandshakeOptions,
+  type HandshakeRole,
+  runHandshake,
+} from './handshake.ts';
 export { AuthenticatedLink } from './link.ts';
 export type {
   ChannelBinding,
