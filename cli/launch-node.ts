@@ -57,15 +57,22 @@ export async function launchNode(o: LaunchOptions): Promise<LaunchedNode> {
     }
     transports.push(rtc.transport);
   }
-  const node = new MeshNode({
-    identity: o.identity,
-    cluster: o.cluster,
-    transport: transports,
-    meta: { runtime: 'node' },
-    ...(o.node ?? {}),
-  });
-  o.created?.(node);
-  await node.start();
+  let node: MeshNode;
+  try {
+    node = new MeshNode({
+      identity: o.identity,
+      cluster: o.cluster,
+      transport: transports,
+      meta: { runtime: 'node' },
+      ...(o.node ?? {}),
+    });
+    o.created?.(node);
+    await node.start();
+  } catch (e) {
+    rtc?.signaling.close();
+    await listener?.close();
+    throw e;
+  }
   const stopDiscovery = rtc ? joinThroughSignaling(node, rtc.signaling) : () => {};
   if (!rtc || o.seeds.length > 0) void node.join(o.seeds);
   return {

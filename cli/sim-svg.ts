@@ -35,8 +35,16 @@ function text(x: number, y: number, s: string, attrs = ''): string {
 }
 
 /** Axes, grid and tick labels of a panel; returns the data → pixel mappings. */
-function axes(p: Panel, xMax: number, yTop: number, xLabel: string, yFmt: (v: number) => string) {
-  const ys = niceStep(yTop, 4);
+/** Axes of a panel; `minYStep` 1 keeps count axes on whole numbers. */
+function axes(
+  p: Panel,
+  xMax: number,
+  yTop: number,
+  xLabel: string,
+  yFmt: (v: number) => string,
+  minYStep = 0,
+) {
+  const ys = Math.max(minYStep, niceStep(yTop, 4));
   const yMax = Math.ceil(yTop / ys - 1e-9) * ys;
   const x = (v: number) => PLOT.left + (v / xMax) * PLOT.width;
   const y = (v: number) => p.top + p.height - (v / yMax) * p.height;
@@ -106,6 +114,12 @@ function convergencePanel(r: ScenarioReport, t: Timeline, p: Panel): string {
   ].join('');
 }
 
+function largest(xs: number[]): number {
+  let m = 0;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -115,8 +129,8 @@ function detectionPanel(t: Timeline, p: Panel): string {
   if (t.unreachableMs.length === 0 && t.suspectMs.length === 0) {
     return title + text(PLOT.left, p.top + p.height / 2, 'no crash was detected in this run (try --crash K)');
   }
-  const all = [...t.suspectMs, ...t.unreachableMs];
-  const maxS = Math.max(...all) / 1000;
+  // Not Math.max(...xs): one sample per observer per crash overflows the argument stack.
+  const maxS = largest([largest(t.suspectMs), largest(t.unreachableMs)]) / 1000;
   const bin = niceStep(maxS, 40);
   const bins = Math.floor(maxS / bin) + 1;
   const count = (samples: number[]) => {
@@ -126,8 +140,8 @@ function detectionPanel(t: Timeline, p: Panel): string {
   };
   const suspect = count(t.suspectMs);
   const unreachable = count(t.unreachableMs);
-  const yMax = Math.max(...suspect, ...unreachable);
-  const a = axes(p, bins * bin, yMax, 'seconds after the crash', (v) => String(Math.round(v)));
+  const yMax = largest([largest(suspect), largest(unreachable), 1]);
+  const a = axes(p, bins * bin, yMax, 'seconds after the crash', String, 1);
   const bars = (h: number[], color: string) =>
     h
       .map((n, i) =>

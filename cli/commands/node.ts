@@ -109,7 +109,8 @@ export const nodeCommand: Command = {
         if (e.origin === node.nodeId) return;
         print(
           { event: 'entry', table: TABLES[e.table], origin: e.origin, key: e.key, deleted: e.deleted },
-          `${TABLES[e.table]} ${e.origin.slice(0, 8)}/${e.key} ${e.deleted ? 'removed' : 'updated'}`,
+          // The key comes from another node: quoted, so it cannot inject terminal controls.
+          `${TABLES[e.table]} ${e.origin.slice(0, 8)} ${JSON.stringify(e.key)} ${e.deleted ? 'removed' : 'updated'}`,
         );
       });
       node.on('error', (e) => process.stderr.write(`error in ${e.context}: ${String(e.error)}\n`));

@@ -78,6 +78,15 @@ export const simCommand: Command = {
     if (linkAuth !== 'handshake' && linkAuth !== 'trusted')
       throw new UsageError('--link-auth must be handshake or trusted');
     const durationMs = intFlag(values.duration, 'duration', 60, 1, 3600) * 1000;
+    if (svg !== undefined) {
+      // Fail before a long run, not after it.
+      try {
+        await writeFile(svg, '');
+      } catch (e) {
+        process.stderr.write(`weftmesh sim: cannot write ${svg}: ${(e as Error).message}\n`);
+        return 1;
+      }
+    }
     let lastProgress = performance.now();
     const report = await runScenario({
       nodes,
@@ -98,12 +107,12 @@ export const simCommand: Command = {
         process.stderr.write(`sim: ${(t / 1000).toFixed(1)} / ${durationMs / 1000} simulated s\n`);
       },
     });
+    const { timeline: _plotted, ...printed } = report; // the printed report is the same with or without --svg
+    process.stdout.write(values.json ? `${JSON.stringify(printed)}\n` : `${humanReport(printed)}\n`);
     if (svg !== undefined) {
       await writeFile(svg, simSvg(report));
-      delete report.timeline; // plotted; the printed report stays the same with or without --svg
+      if (!values.json) process.stdout.write(`  plot written to ${svg}\n`);
     }
-    process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${humanReport(report)}\n`);
-    if (svg !== undefined && !values.json) process.stdout.write(`  plot written to ${svg}\n`);
     return 0;
   },
 };

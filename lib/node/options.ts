@@ -11,7 +11,7 @@ import type { StateEntry } from '../state/entry.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Env } from '../time/types.ts';
 import type { Transport } from '../transport/types.ts';
-import type { WireLimits } from '../wire/codec.ts';
+import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/codec.ts';
 import { CLUSTER_NAME } from '../wire/fields.ts';
 import type { MessagingOptions } from './messaging.ts';
 import type { ClaimVerifier, SignedVerifier } from './signed-verifier.ts';
@@ -65,8 +65,11 @@ export interface MeshNodeOptions {
   ringVirtualNodes?: number;
 }
 
-/** Alive claims carry at most this many metadata entries. */
+/** Alive claims carry at most this many metadata entries (see wire/claims.ts metaField). */
 export const MAX_META_ENTRIES = 16;
+const META_KEY = /^[A-Za-z0-9._-]{1,32}$/;
+/** Below this a node could not send its own state entries. */
+const MIN_FRAME_BYTES = 16 * 1024;
 
 function check(ok: boolean, field: string, rule: string): void {
   if (!ok) throw new ConfigError(`${field} ${rule}`);
@@ -89,13 +92,18 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
     'must be 1..64 characters of [A-Za-z0-9._-]',
   );
   const transports = Array.isArray(o.transport) ? o.transport : [o.transport];
-  check(transports.length > 0 && transports.every((t) => t !== undefined), 'transport', 'is required');
-  heartbeatConfig(o.heartbeat);
-  check(
-    Object.keys(o.meta ?? {}).length <= MAX_META_ENTRIES,
-    'meta',
-    `holds at most ${MAX_META_ENTRIES} entries`,
-  );
+  check(transports.length > 0 && transports.every((t) => t != null), 'transport', 'is required');
+  const heartbeat = heartbeatConfig(o.heartbeat);
+  const meta = Object.entries(o.meta ?? {});
+  check(meta.length <= MAX_META_ENTRIES, 'meta', `holds at most ${MAX_META_ENTRIES} entries`);
+  for (const [k, v] of meta) {
+    check(META_KEY.test(k), `meta key ${JSON.stringify(k)}`, 'must be 1..32 characters of [A-Za-z0-9._-]');
+    check(
+      typeof v === 'string' && v.length <= 256,
+      `meta.${k}`,
+      'must be a string of at most 256 characters',
+    );
+  }
   atLeast(o.maxLinks, 1, 'maxLinks');
   atLeast(o.minLinks, 0, 'minLinks');
   check((o.minLinks ?? 0) <= (o.maxLinks ?? 24), 'minLinks', 'must not exceed maxLinks');
@@ -105,11 +113,25 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   if (o.leaveDrainMs !== undefined)
     check(Number.isFinite(o.leaveDrainMs) && o.leaveDrainMs >= 0, 'leaveDrainMs', 'must be ≥ 0');
   atLeast(o.ringVirtualNodes, 1, 'ringVirtualNodes');
-  atLeast(o.wireLimits?.maxFrameBytes, 1024, 'wireLimits.maxFrameBytes');
+  // Frames the node itself sends: datagrams up to heartbeat.maxDatagramBytes, state entries
+  // of a few KiB, application messages up to messaging.maxMessageBytes.
+  atLeast(o.wireLimits?.maxFrameBytes, MIN_FRAME_BYTES, 'wireLimits.maxFrameBytes');
+  const frame = o.wireLimits?.maxFrameBytes ?? DEFAULT_WIRE_LIMITS.maxFrameBytes;
+  check(
+    heartbeat.maxDatagramBytes + 256 <= frame,
+    'heartbeat.maxDatagramBytes',
+    'must leave room in wireLimits.maxFrameBytes',
+  );
   atLeast(o.wireLimits?.maxDepth, 4, 'wireLimits.maxDepth');
   atLeast(o.wireLimits?.maxItems, 16, 'wireLimits.maxItems');
   const m = o.messaging ?? {};
   atLeast(m.maxMessageBytes, 1, 'messaging.maxMessageBytes');
+  if (m.maxMessageBytes !== undefined)
+    check(
+      m.maxMessageBytes + 1024 <= frame,
+      'messaging.maxMessageBytes',
+      'must leave room in wireLimits.maxFrameBytes',
+    );
   atLeast(m.maxHops, 1, 'messaging.maxHops');
   positive(m.requestTimeoutMs, 'messaging.requestTimeoutMs');
   positive(m.sendTimeoutMs, 'messaging.sendTimeoutMs');

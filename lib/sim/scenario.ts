@@ -138,7 +138,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   const membership: number[] = [];
   const agreement: number[] = [];
   let window = { at: 0, msgs: 0, bytes: 0 };
-  let tail = { at: 0, msgs: 0, bytes: 0 };
+  if (o.tailWindowMs !== undefined && !(o.tailWindowMs > 0))
+    throw new RangeError('tailWindowMs must be positive');
+  // The tail opens at this time (the start of the run when it asks for more than the run).
+  const tailFrom = o.tailWindowMs === undefined ? undefined : Math.max(0, o.durationMs - o.tailWindowMs);
+  let tail = tailFrom === 0 ? { at: 0, msgs: 0, bytes: 0 } : undefined;
   const totals = () => {
     const t = c.net.totalTraffic();
     return { msgs: t.datagramsOut + t.streamFramesOut, bytes: t.bytesOut };
@@ -153,8 +157,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     }
     const converged = c.observer.convergedAtMs !== undefined;
     if (converged && window.at === 0) window = { at: c.now, ...totals() };
-    if (o.tailWindowMs !== undefined && tail.at === 0 && c.now >= o.durationMs - o.tailWindowMs)
-      tail = { at: c.now, ...totals() };
+    if (tailFrom !== undefined && tail === undefined && c.now >= tailFrom) tail = { at: c.now, ...totals() };
     if (!crashed && (converged || c.now >= o.durationMs / 2)) {
       crashed = true;
       // Never the first seed: joins and re-contacts go through it.
@@ -196,7 +199,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     traffic: traffic(
       window.at > 0 && o.durationMs - window.at >= 1_000 ? window : { at: 0, msgs: 0, bytes: 0 },
     ),
-    ...(o.tailWindowMs !== undefined ? { steadyTraffic: traffic(tail) } : {}),
+    ...(tail ? { steadyTraffic: traffic(tail) } : {}),
     ...(workload ? { state: workload.report(o.durationMs) } : {}),
     ...(o.timeline
       ? {

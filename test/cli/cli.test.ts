@@ -110,6 +110,10 @@ describe('weftmesh CLI', () => {
       expect(svg).toContain('crash (2)');
       expect(svg).toMatch(/p99 \d+\.\d\d s/);
       expect(cli('sim', '--svg').code).toBe(2);
+      // An unwritable plot fails before the run, not after it.
+      const unwritable = cli('sim', '--duration', '3600', '--svg', join(dir, 'missing', 'run.svg'));
+      expect(unwritable.code).toBe(1);
+      expect(unwritable.err).toMatch(/cannot write .*run\.svg/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -48,7 +48,16 @@ export const nodeOptionCases: Suite = {
     rejects({ ringVirtualNodes: 0 }, /^ringVirtualNodes /);
     rejects({ heartbeat: { pingTimeoutMs: 2_000 } }, /^heartbeat\.pingTimeoutMs/);
     rejects({ meta: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, /^meta /);
+    rejects({ meta: { 'bad key': 'x' } }, /^meta key "bad key" /);
+    rejects({ meta: { zone: 'x'.repeat(257) } }, /^meta\.zone /);
+    rejects({ transport: null as unknown as Transport }, /^transport /);
     rejects({ wireLimits: { maxFrameBytes: 100 } }, /^wireLimits\.maxFrameBytes/);
+    rejects({ wireLimits: { maxFrameBytes: 8_192 } }, /^wireLimits\.maxFrameBytes/);
+    rejects(
+      { wireLimits: { maxFrameBytes: 20_000 }, heartbeat: { maxDatagramBytes: 19_900 } },
+      /^heartbeat\.maxDatagramBytes must leave room/,
+    );
+    rejects({ messaging: { maxMessageBytes: 64 * 1024 } }, /^messaging\.maxMessageBytes must leave room/);
     rejects({ messaging: { maxHops: 0 } }, /^messaging\.maxHops/);
     rejects({ state: { tombstoneLifetimeMs: 0 } }, /^state\.tombstoneLifetimeMs/);
     rejects({ state: { maxEntriesPerOrigin: -3 } }, /^state\.maxEntriesPerOrigin/);

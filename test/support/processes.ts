@@ -8,10 +8,25 @@ export interface Child {
   lines: string[];
   json: Array<Record<string, unknown>>;
   stderr: string[];
+  /** Resolves with the exit code (null: ended by a signal) after stdout and stderr closed. */
+  closed: Promise<number | null>;
 }
 
 const running = new Set<ChildProcess>();
 const groups = new Set<ChildProcess>();
+
+/** Process groups do not get the terminal's Ctrl-C: never leave one behind, however we end. */
+function killGroups(): void {
+  for (const p of groups) {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is already empty
+    }
+  }
+  groups.clear();
+}
+process.once('exit', killGroups);
 
 /**
  * Starts a child; `group` puts it in a process group of its own (like a shell job), so that
@@ -31,7 +46,8 @@ export function startChild(
   if (group) groups.add(proc);
   running.add(proc);
   proc.on('exit', () => running.delete(proc));
-  const child: Child = { proc, lines: [], json: [], stderr: [] };
+  const closed = new Promise<number | null>((ok) => proc.once('close', (code) => ok(code)));
+  const child: Child = { proc, lines: [], json: [], stderr: [], closed };
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -67,21 +83,12 @@ export async function killAll(): Promise<void> {
       }),
   );
   await Promise.all(waits);
-  for (const p of groups) {
-    try {
-      process.kill(-p.pid!, 'SIGKILL');
-    } catch {
-      // ESRCH: the group is already empty
-    }
-  }
-  groups.clear();
+  killGroups();
 }
 
+/** The child's exit code (null if a signal ended it), once its output has been read to the end. */
 export function exited(c: Child): Promise<number | null> {
-  return new Promise((ok) => {
-    if (c.proc.exitCode !== null) ok(c.proc.exitCode);
-    else c.proc.once('exit', (code) => ok(code));
-  });
+  return c.closed;
 }
 
 /** Sends `sig` to the child, or to its whole process group if it has one. */
