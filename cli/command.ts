@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { CLUSTER_NAME } from '../lib/wire/fields.ts';
 
 /** A CLI subcommand. `run` returns the process exit code. */
 export interface Command {
@@ -42,6 +43,28 @@ export function stringFlag(value: FlagValues[string], name: string, fallback: st
   return text(value, name) ?? fallback;
 }
 
+/** A cluster (and signaling room) name, by the wire's rule. */
+export function clusterFlag(value: FlagValues[string], fallback: string): string {
+  const cluster = stringFlag(value, 'cluster', fallback);
+  if (!CLUSTER_NAME.test(cluster)) throw new UsageError('--cluster: 1..64 of [A-Za-z0-9._-]');
+  return cluster;
+}
+
+function rangeFlag(
+  value: FlagValues[string],
+  name: string,
+  fallback: number,
+  [min, max]: [number, number],
+  integer: boolean,
+): number {
+  const raw = text(value, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n < min || n > max)
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
+  return n;
+}
+
 export function intFlag(
   value: FlagValues[string],
   name: string,
@@ -49,12 +72,7 @@ export function intFlag(
   min: number,
   max: number,
 ): number {
-  const raw = text(value, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be an integer in [${min}, ${max}]`);
-  return n;
+  return rangeFlag(value, name, fallback, [min, max], true);
 }
 
 export function numberFlag(
@@ -64,10 +82,5 @@ export function numberFlag(
   min: number,
   max: number,
 ): number {
-  const raw = text(value, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be a number in [${min}, ${max}]`);
-  return n;
+  return rangeFlag(value, name, fallback, [min, max], false);
 }

@@ -79,15 +79,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses and validates one client frame; undefined if it is not a message we accept. */
-export function parseClientMessage(text: string): ClientMessage | undefined {
-  let v: unknown;
+/** A JSON object, or undefined for anything else (bad JSON included). */
+function parseObject(text: string): Record<string, unknown> | undefined {
   try {
-    v = JSON.parse(text);
+    const v: unknown = JSON.parse(text);
+    return isObject(v) ? v : undefined;
   } catch {
     return undefined;
   }
-  if (!isObject(v)) return undefined;
+}
+
+/** Parses and validates one client frame; undefined if it is not a message we accept. */
+export function parseClientMessage(text: string): ClientMessage | undefined {
+  const v = parseObject(text);
+  if (!v) return undefined;
   switch (v.t) {
     case 'join':
       if (typeof v.room !== 'string' || !CLUSTER_NAME.test(v.room)) return undefined;
@@ -110,13 +115,8 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
 
 /** Parses one server frame (a client must not trust the server either). */
 export function parseServerMessage(text: string): ServerMessage | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(v)) return undefined;
+  const v = parseObject(text);
+  if (!v) return undefined;
   const id = (x: unknown): x is string => typeof x === 'string' && NODE_ID.test(x);
   switch (v.t) {
     case 'challenge':

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import type { MeshNode } from '../../lib/node/mesh-node.ts';
-import { CLUSTER_NAME } from '../../lib/wire/fields.ts';
 import { startSignalingServer } from '../../signaling/node.ts';
 import { type Advertisements, advertise } from '../advertise.ts';
-import { type Command, intFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
+import { type Command, clusterFlag, intFlag, parseFlags, stringFlag } from '../command.ts';
 import { type LaunchedNode, launchNode } from '../launch-node.ts';
 import { onShutdown } from '../shutdown.ts';
 
@@ -84,8 +83,7 @@ export const demoCommand: Command = {
     const port = intFlag(values.port, 'port', 8787, 0, 65535);
     const host = stringFlag(values.host, 'host', '127.0.0.1');
     const count = intFlag(values.nodes, 'nodes', 3, 0, 16);
-    const cluster = stringFlag(values.cluster, 'cluster', 'demo');
-    if (!CLUSTER_NAME.test(cluster)) throw new UsageError('--cluster: 1..64 of [A-Za-z0-9._-]');
+    const cluster = clusterFlag(values.cluster, 'demo');
     if (!existsSync(`${DEMO_DIR}index.html`)) {
       process.stderr.write(`weftmesh demo: the browser demo is not built (${DEMO_DIR}); run npm run build\n`);
       return 1;

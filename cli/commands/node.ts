@@ -1,8 +1,7 @@
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import type { MeshNode } from '../../lib/node/mesh-node.ts';
-import { CLUSTER_NAME } from '../../lib/wire/fields.ts';
 import { advertise, advertisementsFrom } from '../advertise.ts';
-import { type Command, intFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
+import { type Command, clusterFlag, intFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
 import { identityFromFile } from '../identity-file.ts';
 import { launchNode } from '../launch-node.ts';
 import { onShutdown } from '../shutdown.ts';
@@ -63,8 +62,7 @@ export const nodeCommand: Command = {
       json: { type: 'boolean' },
     });
     if (values.cluster === undefined) throw new UsageError('--cluster is required');
-    const cluster = stringFlag(values.cluster, 'cluster', '');
-    if (!CLUSTER_NAME.test(cluster)) throw new UsageError('--cluster: 1..64 of [A-Za-z0-9._-]');
+    const cluster = clusterFlag(values.cluster, '');
     const kind = stringFlag(values.transport, 'transport', 'webrtc');
     if (kind !== 'webrtc' && kind !== 'websocket')
       throw new UsageError('--transport must be webrtc or websocket');

@@ -32,7 +32,7 @@ import { WireError } from '../wire/errors.ts';
 import type { Message } from '../wire/messages.ts';
 import type { MeshEvents } from './events.ts';
 import { LinkManager, type LinkPolicy } from './link-manager.ts';
-import { type AppMessage, type MessagingMetrics, Messenger } from './messaging.ts';
+import { type AppMessage, emptyMessagingMetrics, type MessagingMetrics, Messenger } from './messaging.ts';
 import { checkMeshNodeOptions, type MeshNodeOptions } from './options.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { ClaimVerifier } from './signed-verifier.ts';
@@ -325,16 +325,7 @@ export class MeshNode {
       links: this.#links.size,
       members: m?.table.size ?? 0,
       localHealth: m?.localHealth ?? 0,
-      messaging: {
-        ...(this.#messenger?.metrics ?? {
-          sent: 0,
-          received: 0,
-          relayed: 0,
-          broadcastsSent: 0,
-          broadcastsReceived: 0,
-          dropped: 0,
-        }),
-      },
+      messaging: { ...(this.#messenger?.metrics ?? emptyMessagingMetrics()) },
       state: this.#replica?.metrics() ?? emptyStateMetrics(),
     };
   }

@@ -104,6 +104,10 @@ export interface MessagingMetrics {
   dropped: number;
 }
 
+export function emptyMessagingMetrics(): MessagingMetrics {
+  return { sent: 0, received: 0, relayed: 0, broadcastsSent: 0, broadcastsReceived: 0, dropped: 0 };
+}
+
 export class Messenger {
   readonly #h: MessengerHost;
   readonly #o: Required<MessagingOptions>;
@@ -115,14 +119,7 @@ export class Messenger {
   readonly #pending = new Map<number, Pending>();
   readonly #seen = new Set<string>();
   readonly #quota: RateLimiter;
-  readonly metrics: MessagingMetrics = {
-    sent: 0,
-    received: 0,
-    relayed: 0,
-    broadcastsSent: 0,
-    broadcastsReceived: 0,
-    dropped: 0,
-  };
+  readonly metrics: MessagingMetrics = emptyMessagingMetrics();
   #nextId: number;
   #seq = 0;
   #closed = false;

@@ -11,11 +11,10 @@ export interface DetectionRecord {
   crashAt: number;
   firstSuspectMs?: number;
   allUnreachableMs?: number;
-  unreachableBy: Set<number>;
   /** Per live observer, crash → the first time it saw the node Suspect (or straight Unreachable). */
   suspectedBy: Map<number, number>;
   /** Per live observer, crash → the time it saw the node Unreachable (the distribution). */
-  unreachableMs: number[];
+  unreachableBy: Map<number, number>;
 }
 
 export class ClusterObserver {
@@ -104,9 +103,8 @@ export class ClusterObserver {
       const rec: DetectionRecord = {
         node: i,
         crashAt: this.#now(),
-        unreachableBy: new Set(),
         suspectedBy: new Map(),
-        unreachableMs: [],
+        unreachableBy: new Map(),
       };
       this.detections.push(rec);
       this.#pendingDetections.set(i, rec);
@@ -136,8 +134,7 @@ export class ClusterObserver {
       if (!rec.suspectedBy.has(o)) rec.suspectedBy.set(o, elapsed);
     }
     if (state === NodeState.Unreachable && !rec.unreachableBy.has(o)) {
-      rec.unreachableBy.add(o);
-      rec.unreachableMs.push(elapsed);
+      rec.unreachableBy.set(o, elapsed);
       this.#checkDetected(rec);
     }
   }

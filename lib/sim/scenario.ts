@@ -210,7 +210,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
             crashesAtMs: det.map((d) => Math.round(d.crashAt)),
             ...(partition ? { partitionMs: [o.durationMs / 6, half] as [number, number] } : {}),
             suspectMs: det.flatMap((d) => [...d.suspectedBy.values()].map(Math.round)),
-            unreachableMs: det.flatMap((d) => d.unreachableMs.map(Math.round)),
+            unreachableMs: det.flatMap((d) => [...d.unreachableBy.values()].map(Math.round)),
           },
         }
       : {}),

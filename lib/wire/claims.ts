@@ -13,6 +13,7 @@
  *
  * `i` is the subject's incarnation the claim refers to.
  */
+import { concatBytes } from '../util/bytes.ts';
 import { decodeCbor } from './cbor.ts';
 import { nodeIdField, publicKeyField, tokenField } from './fields.ts';
 import { array, bad, dict, type Infer, type Schema, struct, tagged, text, u32, uint } from './schema.ts';
@@ -74,18 +75,7 @@ export function signedList(max: number, maxBody: number): Schema<WireClaim[]> {
       }
       return out;
     },
-    lower(claims) {
-      const parts = claims.map(packed);
-      let size = 0;
-      for (const p of parts) size += p.length;
-      const out = new Uint8Array(size);
-      let off = 0;
-      for (const p of parts) {
-        out.set(p, off);
-        off += p.length;
-      }
-      return out;
-    },
+    lower: (claims) => concatBytes(...claims.map(packed)),
   };
 }
 

@@ -38,6 +38,14 @@ afterAll(async () => {
   }
 });
 
+/** Waits until the demo's first node prints that it sees `id` go to `state`. */
+const demoSees = (id: string, state: string) =>
+  waitFor(
+    () => demo.lines.some((l) => l.includes(id.slice(0, 8)) && l.endsWith(`→ ${state}`)),
+    10_000,
+    `the demo's node to see ${id.slice(0, 8)} ${state}`,
+  );
+
 /** A full-page screenshot from the top (the header is sticky), for people to look at. */
 async function shot(page: Page, name: string): Promise<void> {
   await page.evaluate(() => window.scrollTo(0, 0));
@@ -166,11 +174,7 @@ describe('weftmesh demo in real browser tabs', () => {
     expect(unreachableAfter).toBeGreaterThanOrEqual(suspectTimeoutMs);
     // The other tabs live on (a renderer each) and the demo's first node saw it too.
     expect(await rest[0]!.textContent('#self-state')).toBe('Active');
-    await waitFor(
-      () => demo.lines.some((l) => l.includes(crashedId.slice(0, 8)) && l.endsWith('→ Unreachable')),
-      10_000,
-      'demo node sees the crash',
-    );
+    await demoSees(crashedId, 'Unreachable');
     await shot(rest[0]!, 'unreachable');
   }, 60_000);
 
@@ -179,11 +183,7 @@ describe('weftmesh demo in real browser tabs', () => {
     const closingId = ids[3]!;
     await closing.close({ runBeforeUnload: true });
     for (const p of [pages[0]!, pages[1]!]) await showsState(p, closingId, 'Left', 10_000);
-    await waitFor(
-      () => demo.lines.some((l) => l.includes(closingId.slice(0, 8)) && l.endsWith('→ Left')),
-      10_000,
-      'demo node sees the leave',
-    );
+    await demoSees(closingId, 'Left');
     await shot(pages[0]!, 'left');
   }, 30_000);
 

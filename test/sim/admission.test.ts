@@ -9,17 +9,21 @@ import { cluster, converged, runUntil } from './helpers.ts';
 
 const admin = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(42));
 
+/** A full mesh of a token cluster: every node carries an admin-signed token. */
+const tokenCluster = (nodes: number) =>
+  cluster({
+    nodes,
+    maxLinks: 64,
+    minLinks: 64,
+    nodeOptions: (_i, id) => ({
+      admission: { mode: 'token', adminKey: admin.publicKey },
+      token: issueMembershipToken(admin, 'sim', id.publicKey),
+    }),
+  });
+
 describe('admission in simulation', () => {
   it('token clusters: members with admin-signed tokens converge; an outsider cannot link', async () => {
-    const c = await cluster({
-      nodes: 6,
-      maxLinks: 64,
-      minLinks: 64,
-      nodeOptions: (_i, id) => ({
-        admission: { mode: 'token', adminKey: admin.publicKey },
-        token: issueMembershipToken(admin, 'sim', id.publicKey),
-      }),
-    });
+    const c = await tokenCluster(6);
     runUntil(c, () => converged(c), 30_000);
     expect(converged(c)).toBe(true);
     // An outsider with a valid key but no token, and one with a token for another cluster.
@@ -36,15 +40,7 @@ describe('admission in simulation', () => {
   });
 
   it('claims signed by keys without a token are dropped, even when an admitted member relays them', async () => {
-    const c = await cluster({
-      nodes: 4,
-      maxLinks: 64,
-      minLinks: 64,
-      nodeOptions: (_i, id) => ({
-        admission: { mode: 'token', adminKey: admin.publicKey },
-        token: issueMembershipToken(admin, 'sim', id.publicKey),
-      }),
-    });
+    const c = await tokenCluster(4);
     runUntil(c, () => converged(c), 30_000);
     // A member with a token links up and relays two alive claims: one with a token, one without.
     const mole = NodeIdentity.generate();
