@@ -21,6 +21,8 @@ and prints a report; the same --seed reproduces the run exactly.
   --writes N         process/service advertisements written at random nodes during the
                      first half of the run (default 0); the report gains a state section
   --partition        split the cluster in two halves from 1/6 of the run until half time
+  --preconverged     start as if the joins were long over (every node knows every other):
+                     the steady state of clusters too large to simulate joining
   --json             print one JSON object instead of the human report
   --svg FILE         also write an SVG plot: convergence over time and the distribution of
                      detection times (crash → Suspect / Unreachable at each live node)`;
@@ -33,7 +35,8 @@ export function humanReport(r: ScenarioReport): string {
   return [
     `weftmesh sim: ${r.nodes} nodes, seed ${r.seed}, ${r.simulatedMs / 1000} simulated s in ${(r.wallMs / 1000).toFixed(1)} s`,
     `  network: loss ${r.config.loss}, latency ${r.config.latencyMs} ms, max links ${r.config.maxLinks}, ` +
-      `lifeguard ${r.config.lifeguard ? 'on' : 'off'}, links ${r.config.linkAuth}`,
+      `lifeguard ${r.config.lifeguard ? 'on' : 'off'}, links ${r.config.linkAuth}` +
+      (r.config.preconverged ? ', started preconverged' : ''),
     `  converged at:        ${r.convergedAtMs === null ? 'never' : `${r.convergedAtMs} ms`}`,
     `  crashed nodes:       ${r.detection.crashed}${r.detection.undetected ? ` (${r.detection.undetected} not detected everywhere)` : ''}`,
     `  first suspicion:     ${fmt(r.detection.firstSuspectMs)}`,
@@ -68,6 +71,7 @@ export const simCommand: Command = {
       'link-auth': { type: 'string' },
       writes: { type: 'string' },
       partition: { type: 'boolean' },
+      preconverged: { type: 'boolean' },
       json: { type: 'boolean' },
       svg: { type: 'string' },
     });
@@ -100,6 +104,7 @@ export const simCommand: Command = {
       linkAuth,
       writes: intFlag(values.writes, 'writes', 0, 0, 1_000_000),
       partition: values.partition === true,
+      preconverged: values.preconverged === true,
       timeline: svg !== undefined,
       progress: (t) => {
         if (performance.now() - lastProgress < 2_000) return;

@@ -285,13 +285,14 @@ export class Membership implements MembershipContext {
 
   /**
    * Merges verified claims (received from `from`, or made here); what changed this node's
-   * view is passed on by gossip — but not back to `from`.
+   * view is passed on by gossip — but not back to `from`, and not at all when `relay` is
+   * false (news every member already has, such as a converged cluster's view adopted at start).
    */
-  applyClaims(claims: readonly Claim[], from?: string): void {
+  applyClaims(claims: readonly Claim[], from?: string, relay = true): void {
     for (const c of claims) {
       if (this.#apply(c)) {
         this.metrics.claimsApplied++;
-        this.#dissem.queue.push(c, from);
+        if (relay) this.#dissem.queue.push(c, from);
       } else {
         this.metrics.claimsIgnored++;
         if (from !== undefined) this.#dissem.queue.markKnown(c, from);
@@ -316,6 +317,13 @@ export class Membership implements MembershipContext {
     const i = this.table.ids.lookup(nodeId);
     const s = i === undefined ? StateCode.Unknown : this.table.state(i);
     return s === StateCode.Unknown ? undefined : stateName(s);
+  }
+
+  /** Every claim this node holds, its own first: what a full-state exchange would carry. */
+  claims(): Claim[] {
+    const out = this.#claimsOf(this.selfIndex);
+    for (const i of this.table.known()) if (i !== this.selfIndex) out.push(...this.#claimsOf(i));
+    return out;
   }
 
   recentlyReaped(): RecentlyReaped[] {

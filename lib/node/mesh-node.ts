@@ -8,7 +8,7 @@ export type { MeshNodeOptions } from './options.ts';
 
 import { Admission } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
-import { fastVerifier } from '../identity/verifier.ts';
+import { fastVerifier, type MaybePromise } from '../identity/verifier.ts';
 import type { Claim } from '../membership/claims.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
 import { isReachable, NodeState, StateCode } from '../membership/node-state.ts';
@@ -295,6 +295,28 @@ export class MeshNode {
   /** Closes the direct link to `nodeId`, if any (the node may dial a replacement later). */
   disconnect(nodeId: string, reason = 'disconnected by the application'): void {
     this.#links.close(nodeId, reason);
+  }
+
+  /** The signed claims this node holds about the cluster, its own first (as a full exchange carries them). */
+  claims(): WireClaim[] {
+    return this.#core()
+      .claims()
+      .map((c) => c.wire);
+  }
+
+  /**
+   * Takes claims as news every member already has: verifies and admits them as if they had
+   * arrived from a peer, applies them, and does not gossip them on. A simulator uses it to
+   * start from a converged cluster, to measure steady state without simulating every join.
+   * Resolves with how many passed verification (the rest count as rejected claims).
+   */
+  async adoptClaims(wires: readonly WireClaim[]): Promise<number> {
+    const core = this.#core();
+    const claims = await Promise.all(this.#verifyClaims(wires));
+    if (this.#state === 'closed') return 0;
+    const good = this.#screen(claims);
+    core.applyClaims(good, undefined, false);
+    return good.length;
   }
 
   /** Every member this node knows, itself included. */
@@ -653,17 +675,26 @@ export class MeshNode {
 
   /** Verifies claims at the boundary, applies the good ones, then runs `then`. */
   #withClaims(from: string, wires: WireClaim[], then: () => void): void {
-    const admit = (c: Claim) => this.#admission.check(c.signerKey, c.token) === undefined;
-    const results = wires.map((w) => this.#claims.verify(w, admit));
+    const results = this.#verifyClaims(wires);
     const finish = (claims: Array<Claim | null>) => {
       if (this.#state === 'closed') return;
-      const good = claims.filter((c): c is Claim => c !== null && this.#claimQuota.take(c.signer));
-      this.#traffic.claimsRejected += claims.length - good.length;
-      this.#membership!.applyClaims(good, from);
+      this.#membership!.applyClaims(this.#screen(claims), from);
       then();
     };
     if (results.every((r) => !(r instanceof Promise))) finish(results as Array<Claim | null>);
     else void Promise.all(results).then(finish);
+  }
+
+  #verifyClaims(wires: readonly WireClaim[]): Array<MaybePromise<Claim | null>> {
+    const admit = (c: Claim) => this.#admission.check(c.signerKey, c.token) === undefined;
+    return wires.map((w) => this.#claims.verify(w, admit));
+  }
+
+  /** The verified claims within their signers' rate quota; the rest count as rejected. */
+  #screen(claims: Array<Claim | null>): Claim[] {
+    const good = claims.filter((c): c is Claim => c !== null && this.#claimQuota.take(c.signer));
+    this.#traffic.claimsRejected += claims.length - good.length;
+    return good;
   }
 
   #scheduleMaintain(): void {

@@ -25,6 +25,13 @@ export interface SimClusterOptions {
   cluster?: string;
   /** Node i joins at i/n of this window (0: all at once). Default 0. */
   joinWindowMs?: number;
+  /**
+   * Start as a cluster whose joins are long over: every node adopts every other node's
+   * signed alive claim at time 0 (nothing is gossiped for them) and is Active at once, then
+   * forms its links from that view. For steady-state measurements at sizes where simulating
+   * the join burst (n claims, each crossing every link) would take hours. Ignores joinWindowMs.
+   */
+  preconverged?: boolean;
   /** Node indices used as seeds. Default [0]. */
   seeds?: number[];
   /** Use these identities (in order) instead of deriving them from the seed. */
@@ -81,6 +88,14 @@ export class SimCluster {
     }
     for (const entry of c.nodes) await c.#boot(entry);
     c.observer.arm();
+    if (opts.preconverged) {
+      const everyone = c.nodes.map((e) => e.node.claims()[0]!);
+      for (const e of c.nodes) {
+        await e.node.adoptClaims(everyone);
+        void e.node.join([]);
+      }
+      return c;
+    }
     const seeds = (opts.seeds ?? [0]).map((i) => c.nodes[i]!.host.url);
     const window = opts.joinWindowMs ?? 0;
     for (const entry of c.nodes) {

@@ -18,13 +18,18 @@ export interface ScenarioOptions {
   loss?: number;
   /** Mean one-way latency, ms (jitter ±50%). */
   latencyMs?: number;
-  /** Nodes crashed once the cluster has converged (or at half time if it has not). */
+  /**
+   * Nodes crashed once the cluster has converged (or at half time if it has not); in a
+   * preconverged cluster, once its links have formed (10 s).
+   */
   crash?: number;
   maxLinks?: number;
   heartbeat?: Partial<HeartbeatConfig>;
   /** Spread joins over this window, ms. Default: 0 up to 1,000 nodes, then 10 ms per node. */
   joinWindowMs?: number;
   linkAuth?: 'handshake' | 'trusted';
+  /** Start from a converged cluster (SimClusterOptions.preconverged) instead of simulating the joins. */
+  preconverged?: boolean;
   /** State advertisements written at random live nodes during the first half of the run. */
   writes?: number;
   /** Split the cluster in two halves from 1/6 of the run until half time (writes go on on both sides). */
@@ -79,6 +84,7 @@ export interface ScenarioReport {
     lifeguard: boolean;
     linkAuth: string;
     partition: boolean;
+    preconverged: boolean;
   };
 }
 
@@ -105,6 +111,8 @@ export interface Timeline {
 
 const STEP_MS = 250;
 const SAMPLE_MS = 1_000;
+/** Links are formed within a few maintenance rounds (about a second each) of the start. */
+const PRECONVERGED_SETTLE_MS = 10_000;
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   const wallStart = performance.now();
@@ -118,6 +126,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     maxLinks,
     ...(o.heartbeat ? { heartbeat: o.heartbeat } : {}),
     joinWindowMs: o.joinWindowMs ?? (o.nodes > 1000 ? o.nodes * 10 : 0),
+    ...(o.preconverged ? { preconverged: true } : {}),
     network: { loss, latency: { meanMs: latencyMs, jitterMs: latencyMs / 2 }, linkAuth },
   });
   const crashCount = Math.min(o.crash ?? 0, Math.max(0, o.nodes - 2));
@@ -158,7 +167,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     const converged = c.observer.convergedAtMs !== undefined;
     if (converged && window.at === 0) window = { at: c.now, ...totals() };
     if (tailFrom !== undefined && tail === undefined && c.now >= tailFrom) tail = { at: c.now, ...totals() };
-    if (!crashed && (converged || c.now >= o.durationMs / 2)) {
+    // A preconverged cluster is converged before it has links; a crash then would hit a
+    // node nobody probes yet, so crashes wait until links have formed.
+    const settled = converged && (!o.preconverged || c.now >= PRECONVERGED_SETTLE_MS);
+    if (!crashed && (settled || c.now >= o.durationMs / 2)) {
       crashed = true;
       // Never the first seed: joins and re-contacts go through it.
       const candidates = c.live().filter((i) => i !== 0);
@@ -214,7 +226,15 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
           },
         }
       : {}),
-    config: { loss, latencyMs, maxLinks, lifeguard: o.heartbeat?.lifeguard ?? true, linkAuth, partition },
+    config: {
+      loss,
+      latencyMs,
+      maxLinks,
+      lifeguard: o.heartbeat?.lifeguard ?? true,
+      linkAuth,
+      partition,
+      preconverged: o.preconverged === true,
+    },
   };
 }
 

@@ -74,6 +74,20 @@ describe('weftmesh CLI', () => {
     expect({ ...again, wallMs: 0 }).toEqual({ ...report, wallMs: 0 });
   });
 
+  it('sim --preconverged starts converged and still detects crashes', () => {
+    const args = ['sim', '--nodes', '40', '--duration', '20', '--crash', '2', '--max-links', '8'];
+    const warm = JSON.parse(cli(...args, '--preconverged', '--json').out);
+    expect(warm.convergedAtMs).toBe(0);
+    expect(warm.config.preconverged).toBe(true);
+    expect(warm.detection.crashed).toBe(2);
+    expect(warm.detection.undetected).toBe(0);
+    expect(warm.falsePositives).toEqual({ suspected: 0, unreachable: 0 });
+    const cold = JSON.parse(cli(...args, '--json').out);
+    expect(cold.config.preconverged).toBe(false);
+    expect(cold.convergedAtMs).toBeGreaterThan(0);
+    expect(cli(...args, '--preconverged').out).toMatch(/started preconverged/);
+  });
+
   it('sim --writes --partition reports state convergence, lost writes and state traffic', () => {
     const args = ['sim', '--nodes', '12', '--duration', '30', '--writes', '150', '--partition', '--json'];
     const r = cli(...args);

@@ -200,6 +200,28 @@ describe('membership in simulation', () => {
     expect(c.observer.unreachableLive.size).toBe(0);
   });
 
+  it('a preconverged cluster starts converged, gossips nothing for the adopted view, links up and detects a crash', async () => {
+    const c = await cluster({ nodes: 60, maxLinks: 8, preconverged: true });
+    expect(converged(c)).toBe(true);
+    expect(c.observer.convergedAtMs).toBe(0);
+    c.runFor(10_000);
+    const gossip = (x: typeof c) => x.nodes.reduce((sum, n) => sum + n.node.metrics().gossipMessages, 0);
+    // Nothing changed after the adoption, so no node had anything to gossip.
+    expect(gossip(c)).toBe(0);
+    const degrees = c.nodes.map((n) => n.node.links().length);
+    expect(Math.min(...degrees)).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...degrees)).toBeLessThanOrEqual(8);
+    // A cluster that joined for real gossips every join.
+    const cold = await cluster({ nodes: 60, maxLinks: 8 });
+    cold.runFor(10_000);
+    expect(gossip(cold)).toBeGreaterThan(60);
+    c.crash(7);
+    runUntil(c, () => allSee(c, 7, NodeState.Unreachable), 30_000, 50);
+    expect(allSee(c, 7, NodeState.Unreachable)).toBe(true);
+    expect(c.observer.detections[0]!.allUnreachableMs).toBeLessThanOrEqual(3_000 + 5_000 + 2_000);
+    expect(c.observer.suspectedLive).toBe(0);
+  });
+
   it('the same seed reproduces the same run exactly', async () => {
     const run = async (seed: number) => {
       const c = await cluster({
@@ -279,6 +301,9 @@ describe('Lifeguard and hostile input in simulation', () => {
     mallory.links[0]!.send(gossip);
     c.runFor(1_000);
     expect(target.node.metrics().claimsRejected).toBe(4);
+    // Adopting claims goes through the same boundary.
+    expect(await target.node.adoptClaims([{ b: altered, s: victimSig }, forgedLeave])).toBe(0);
+    expect(target.node.metrics().claimsRejected).toBe(6);
     const after = target.node.member(victim.identity.nodeId)!;
     expect(after.state).toBe(NodeState.Active);
     expect(after.incarnation).toBe(genuine.incarnation);
