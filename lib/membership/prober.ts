@@ -8,7 +8,9 @@
  *   3. No ack by the end of the period (× local health): the target is suspected.
  *
  * Only members with a direct link are probed: a probe relayed over the mesh would test the
- * relay path, not the member. Witnesses answer `nack` when they cannot reach the target, so
+ * relay path, not the member. A member whose link closed without a goodbye is checked once
+ * through witnesses (checkLost): a crashed process's connections may close before any
+ * probe fails, and then nobody would probe it again. Witnesses answer `nack` when they cannot reach the target, so
  * a prober that gets neither acks nor nacks learns that it is the slow one (Lifeguard).
  */
 import { shuffle } from '../time/random.ts';
@@ -25,6 +27,13 @@ interface Probe {
   nacks: number;
   expectedNacks: number;
   timers: TimerId[];
+}
+
+/** A check of a member whose link closed unexpectedly (see checkLost). */
+interface LostCheck {
+  target: string;
+  acked: boolean;
+  timer: TimerId;
 }
 
 interface Relay {
@@ -50,6 +59,8 @@ export class Prober {
   #seq: number;
   #probe: Probe | undefined;
   readonly #relays = new Map<number, Relay>();
+  /** Lost-link checks by the seq their witnesses answer. */
+  readonly #lost = new Map<number, LostCheck>();
   #timer: TimerId | undefined;
   #running = false;
 
@@ -74,6 +85,8 @@ export class Prober {
     this.#probe = undefined;
     for (const r of this.#relays.values()) s.cancelTimer(r.timer);
     this.#relays.clear();
+    for (const c of this.#lost.values()) s.cancelTimer(c.timer);
+    this.#lost.clear();
   }
 
   linkUp(id: string): void {
@@ -97,6 +110,34 @@ export class Prober {
     if (at < this.#cursor) this.#cursor--;
   }
 
+  /**
+   * The link to `target` closed unexpectedly: ask witnesses still linked to it to ping it.
+   * No ack by the end of a probe period (or no witness to ask), and no link to it again by
+   * then: the target is suspected, as after a failed probe; if it is alive and reachable
+   * at all it hears the accusation and refutes.
+   */
+  checkLost(target: string): void {
+    if (!this.#running) return;
+    for (const c of this.#lost.values()) if (c.target === target) return;
+    const { config, health, env } = this.#ctx;
+    const seq = this.#nextSeq();
+    const to = fromHex(target);
+    for (const w of this.#witnesses(target)) {
+      this.#ctx.metrics.indirectProbes++;
+      this.#ctx.send(w, 'datagram', { type: 'ping-req', seq, target: to });
+    }
+    const period = config.lifeguard ? health.scale(config.probeIntervalMs) : config.probeIntervalMs;
+    const check: LostCheck = {
+      target,
+      acked: false,
+      timer: env.scheduler.setTimer(period, () => {
+        this.#lost.delete(seq);
+        if (!check.acked && !this.#ctx.linked().has(target)) this.#onFailed(target);
+      }),
+    };
+    this.#lost.set(seq, check);
+  }
+
   // ---- inputs ----
 
   onPing(from: string, seq: number, to: Uint8Array, cls: DeliveryClass): void {
@@ -113,6 +154,11 @@ export class Prober {
     if (p && p.seq === seq) {
       if (!p.acked) this.#ctx.metrics.acks++;
       p.acked = true;
+      return;
+    }
+    const lost = this.#lost.get(seq);
+    if (lost) {
+      lost.acked = true;
       return;
     }
     const relay = this.#relays.get(seq);

@@ -244,11 +244,17 @@ export class Membership implements MembershipContext {
     this.#neighboursChanged();
   }
 
-  linkDown(nodeId: string): void {
+  /**
+   * The link to `nodeId` is gone. `unexpected`: neither side closed it on purpose, so the
+   * member may have crashed (its connections can close at once, before any probe fails),
+   * and with its links gone nobody would probe it again: check it through witnesses.
+   */
+  linkDown(nodeId: string, unexpected = false): void {
     if (!this.#links.delete(nodeId)) return;
     this.#prober.linkDown(nodeId);
     this.#pushPull.forget(nodeId);
     this.#neighboursChanged();
+    if (unexpected && this.#running && !this.#leaving) this.#prober.checkLost(nodeId);
   }
 
   /** Dispatches a message whose claims (if any) were verified and applied via applyClaims. */

@@ -38,10 +38,17 @@ export interface LinkManagerOptions {
   policy: LinkPolicy;
   /** A link came up; `transient` links serve a join exchange only (not probed, not gossiped to). */
   onUp(link: Link, transient: boolean): void;
-  onDown(nodeId: string, reason: string): void;
-  onFrame(nodeId: string, cls: DeliveryClass, frame: Uint8Array): void;
+  /**
+   * A regular link is gone. `expected`: this node closed it on purpose, or the peer said
+   * goodbye first (its `bye`); otherwise the peer may have crashed.
+   */
+  onDown(nodeId: string, reason: string, expected: boolean): void;
+  /** A frame arrived on `link` (the peer's current link). */
+  onFrame(nodeId: string, cls: DeliveryClass, frame: Uint8Array, link: Link): void;
   /** Sends a keepalive frame on a quiet link. */
   keepalive(link: Link): void;
+  /** Sends the goodbye frame (`bye`) on a link about to be closed on purpose. */
+  bye(link: Link): void;
   /** Whether a peer is a newcomer (not a known, reachable member): only newcomers get transient links. */
   isNewcomer(nodeId: string): boolean;
   /** A neighbour's own link count, if it told us (its `neighbours` message). */
@@ -69,6 +76,8 @@ export class LinkManager {
   readonly #lastIn = new Map<string, number>();
   readonly #lastOut = new Map<string, number>();
   readonly #transient = new Map<string, Link>();
+  /** Links whose peer said goodbye (`bye`): their close is expected. */
+  readonly #farewells = new Set<Link>();
   readonly #pending = new Set<string>();
   readonly #backoff = new Map<string, { failures: number; until: number }>();
   #closed = false;
@@ -142,17 +151,17 @@ export class LinkManager {
     let transient = false;
     if (existing) {
       if (this.#keepsExisting(existing, link)) {
-        link.close('duplicate link');
+        this.#closeGently(link, 'duplicate link');
         return;
       }
       transient = this.#transient.has(id);
       this.#forget(id);
-      existing.close('duplicate link');
+      this.#closeGently(existing, 'duplicate link');
     } else if (this.#links.size >= this.#o.policy.maxLinks) {
       const slots = Math.max(MIN_TRANSIENT, this.#o.policy.maxLinks);
       if (this.#o.isNewcomer(id) && this.#transient.size < slots) transient = true;
       else if (!this.#evictForRoom()) {
-        link.close('link budget full');
+        this.#closeGently(link, 'link budget full');
         return;
       }
     }
@@ -162,16 +171,17 @@ export class LinkManager {
     link.setHandlers({
       datagram: (f) => {
         this.#lastIn.set(id, this.#o.env.clock.now());
-        this.#o.onFrame(id, 'datagram', f);
+        this.#o.onFrame(id, 'datagram', f, link);
       },
       message: (f) => {
         this.#lastIn.set(id, this.#o.env.clock.now());
-        this.#o.onFrame(id, 'stream', f);
+        this.#o.onFrame(id, 'stream', f, link);
       },
       close: (reason) => {
         if (this.get(id) !== link) return;
+        const expected = this.#farewells.delete(link);
         this.#forget(id);
-        if (!transient) this.#o.onDown(id, reason);
+        if (!transient) this.#o.onDown(id, reason, expected);
       },
     });
     if (transient) {
@@ -182,19 +192,36 @@ export class LinkManager {
     if (!existing) this.#o.onUp(link, transient);
   }
 
-  /** Closes a transient link once its exchange is done and its send buffer drained. */
+  /** Closes a transient link once its exchange is done (and its send buffer drained). */
   release(nodeId: string): void {
     const link = this.#transient.get(nodeId);
     if (!link) return;
+    this.#closeGently(link, 'join exchange done', () => {
+      if (this.#transient.get(nodeId) !== link) return false;
+      this.#transient.delete(nodeId);
+      return true;
+    });
+  }
+
+  /** The peer said goodbye on `link`: its close that follows is on purpose. */
+  farewell(link: Link): void {
+    if (this.get(link.peer.nodeId) === link) this.#farewells.add(link);
+  }
+
+  /**
+   * Says goodbye, then closes once the send buffer drained (so the goodbye and what was
+   * queued before it arrive), waiting at most TRANSIENT_TTL_MS. `mayClose` is asked right
+   * before closing (the link may have been taken over meanwhile).
+   */
+  #closeGently(link: Link, reason: string, mayClose: () => boolean = () => true): void {
+    this.#o.bye(link);
     const started = this.#o.env.clock.now();
     const attempt = () => {
-      if (this.#transient.get(nodeId) !== link) return;
       if (link.bufferedAmount > 0 && this.#o.env.clock.now() - started < TRANSIENT_TTL_MS) {
         this.#o.env.scheduler.setTimer(DRAIN_POLL_MS, attempt);
         return;
       }
-      this.#transient.delete(nodeId);
-      link.close('join exchange done');
+      if (mayClose()) link.close(reason);
     };
     attempt();
   }
@@ -216,8 +243,14 @@ export class LinkManager {
     if (this.#backoff.size > BACKOFF_LIMIT) this.#backoff.delete(this.#backoff.keys().next().value!);
   }
 
+  /** Closes the link to `nodeId` on purpose (the peer is told it is no failure). */
   close(nodeId: string, reason: string): void {
-    this.get(nodeId)?.close(reason);
+    const link = this.get(nodeId);
+    if (!link) return;
+    const transient = this.#transient.has(nodeId);
+    this.#forget(nodeId);
+    this.#closeGently(link, reason);
+    if (!transient) this.#o.onDown(nodeId, reason, true);
   }
 
   closeAll(reason: string): void {
@@ -240,12 +273,14 @@ export class LinkManager {
     const victim = spare[this.#o.env.random.int(spare.length)]!;
     const link = this.#links.get(victim)!;
     this.#forget(victim);
-    link.close('making room for a new link');
-    this.#o.onDown(victim, 'evicted');
+    this.#closeGently(link, 'making room for a new link');
+    this.#o.onDown(victim, 'evicted', true);
     return true;
   }
 
   #forget(id: string): void {
+    const link = this.get(id);
+    if (link) this.#farewells.delete(link);
     this.#links.delete(id);
     this.#since.delete(id);
     this.#transient.delete(id);

@@ -59,6 +59,7 @@ const INCARNATION_KEY = 'incarnation';
 const HLC_KEY = 'hlc';
 const MAINTAIN_INTERVAL_MS = 1_000;
 const KEEPALIVE = encodeMessage({ type: 'keepalive' });
+const BYE = encodeMessage({ type: 'bye' });
 
 function encodeU32(n: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -123,8 +124,8 @@ export class MeshNode {
       transports: this.#transports,
       policy,
       onUp: (link, transient) => this.#linkUp(link, transient),
-      onDown: (id, reason) => this.#linkDown(id, reason),
-      onFrame: (id, cls, frame) => this.#onFrame(id, cls, frame),
+      onDown: (id, reason, expected) => this.#linkDown(id, reason, expected),
+      onFrame: (id, cls, frame, link) => this.#onFrame(id, cls, frame, link),
       isNewcomer: (id) => {
         const core = this.#membership;
         const i = core?.table.ids.lookup(id);
@@ -134,6 +135,7 @@ export class MeshNode {
       keepalive: (link) => {
         if (!this.#frozen) link.send(KEEPALIVE);
       },
+      bye: (link) => link.send(BYE),
     });
     this.#lastHeal = this.env.clock.now();
     this.ring = new ConsistentHashRing({ virtualNodes: opts.ringVirtualNodes ?? 128 });
@@ -593,8 +595,8 @@ export class MeshNode {
       core.exchangeWith(id);
   }
 
-  #linkDown(nodeId: string, reason: string): void {
-    this.#membership?.linkDown(nodeId);
+  #linkDown(nodeId: string, reason: string, expected: boolean): void {
+    this.#membership?.linkDown(nodeId, !expected);
     this.#replica?.linkDown(nodeId);
     this.#emit('link-down', { nodeId, reason });
   }
@@ -622,7 +624,7 @@ export class MeshNode {
     this.#rejectedBy[code] = (this.#rejectedBy[code] ?? 0) + 1;
   }
 
-  #onFrame(from: string, cls: DeliveryClass, frame: Uint8Array): void {
+  #onFrame(from: string, cls: DeliveryClass, frame: Uint8Array, link: Link): void {
     const core = this.#membership;
     if (!core || this.#state === 'closed' || this.#frozen) return;
     this.#traffic.messagesIn++;
@@ -655,6 +657,9 @@ export class MeshNode {
         core.onMessage(from, cls, msg);
         return;
       case 'keepalive':
+        return;
+      case 'bye':
+        this.#links.farewell(link);
         return;
       case 'state-delta':
         this.#replica?.onDelta(from, msg.entries);

@@ -3,6 +3,7 @@ import type { SimHost } from './host.ts';
 import type { SimNetwork } from './network.ts';
 
 const NO_BINDING: ChannelBinding = { local: new Uint8Array(0), remote: new Uint8Array(0) };
+const UNCLAIMED_LIMIT = 64;
 
 /**
  * One end of a simulated connection. Datagrams suffer loss, duplication and jitter
@@ -27,6 +28,12 @@ export class SimChannelEnd implements RawChannel {
   /** Called once when this end closes for any reason (lets its transport forget it). */
   onGone: (() => void) | undefined;
   #handlers: RawChannelHandlers | undefined;
+  /**
+   * Stream frames that arrived before this end had an owner: in trusted mode each side's
+   * link comes up after its own delay, and what the faster side sent must not be lost
+   * (a real handshake orders this: the slower side is up before the first frame arrives).
+   */
+  #unclaimed: Uint8Array[] = [];
   readonly #net: SimNetwork;
 
   constructor(net: SimNetwork, host: SimHost) {
@@ -41,6 +48,9 @@ export class SimChannelEnd implements RawChannel {
 
   setHandlers(handlers: RawChannelHandlers): void {
     this.#handlers = handlers;
+    const unclaimed = this.#unclaimed;
+    this.#unclaimed = [];
+    for (const f of unclaimed) if (this.alive) handlers.frame('stream', f);
   }
 
   send(cls: DeliveryClass, frame: Uint8Array): void {
@@ -57,7 +67,9 @@ export class SimChannelEnd implements RawChannel {
 
   /** Called by the network to hand a frame to the owner. */
   deliver(cls: DeliveryClass, frame: Uint8Array): void {
-    if (this.alive) this.#handlers?.frame(cls, frame);
+    if (!this.alive) return;
+    if (this.#handlers) this.#handlers.frame(cls, frame);
+    else if (cls === 'stream' && this.#unclaimed.length < UNCLAIMED_LIMIT) this.#unclaimed.push(frame);
   }
 
   /** Called by the network when the connection ends without this end asking. */

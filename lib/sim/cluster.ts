@@ -127,12 +127,16 @@ export class SimCluster {
     return this.nodes[o]!.node.member(this.nodes[m]!.identity.nodeId)?.state;
   }
 
-  /** Crashes node i without a goodbye. */
-  crash(i: number, measure = true): void {
+  /**
+   * Crashes node i without a goodbye. `reset`: its connections are reset, so its neighbours
+   * see their links to it close at once (a killed process's TCP connections); otherwise
+   * they notice only by silence.
+   */
+  crash(i: number, { reset = false }: { reset?: boolean } = {}): void {
     const entry = this.nodes[i]!;
     if (!entry.host.up) return;
-    this.observer.down(i, (o) => this.viewOf(o, i), measure);
-    entry.host.crash();
+    this.observer.down(i, (o) => this.viewOf(o, i), true);
+    entry.host.crash(reset);
   }
 
   /** Restarts a crashed node with the same identity and storage; it rejoins through the seeds. */

@@ -79,12 +79,13 @@ export class SimHost {
   }
 
   /** Stops the host without a goodbye: timers vanish, peers notice only by silence. */
-  crash(): void {
+  /** Stops the host at once; `reset`: its peers see its connections close (see SimNetwork.onHostDown). */
+  crash(reset = false): void {
     if (!this.up) return;
     this.up = false;
     this.listener = undefined;
     this.#scope.cancelAll();
-    this.#net.onHostDown(this);
+    this.#net.onHostDown(this, reset);
   }
 
   /** Brings a crashed host back with fresh timers; start a new node on it (same identity if you like). */

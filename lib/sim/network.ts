@@ -113,7 +113,11 @@ export class SimNetwork {
   }
 
   canReach(a: SimHost, b: SimHost): boolean {
-    if (!a.up || !b.up) return false;
+    return a.up && b.up && this.#sameSide(a, b);
+  }
+
+  /** Not separated by a partition (whether up or not). */
+  #sameSide(a: SimHost, b: SimHost): boolean {
     if (!this.#groups) return true;
     return (this.#groups.get(a) ?? -1) === (this.#groups.get(b) ?? -1);
   }
@@ -241,11 +245,27 @@ export class SimNetwork {
     this.#recheckPair(pair);
   }
 
-  onHostDown(host: SimHost): void {
-    // Only the crashed side goes away now; its peers notice by silence (link timeout).
+  /**
+   * A host crashed. By default only its side goes away: its peers notice by silence (link
+   * timeout), as with WebRTC or a machine that lost power. With `reset`, its peers also see
+   * their ends close one latency later, as when the kernel of a killed process resets its
+   * TCP connections (or a browser tears down a closed tab's peer connections).
+   */
+  onHostDown(host: SimHost, reset = false): void {
     for (const a of this.#pairs) {
-      if (a.host === host) a.terminate('host crashed');
-      if (a.peer.host === host) a.peer.terminate('host crashed');
+      for (const [end, other] of [
+        [a, a.peer],
+        [a.peer, a],
+      ] as const) {
+        if (end.host !== host) continue;
+        end.terminate('host crashed');
+        if (reset && other.alive && this.#sameSide(host, other.host)) {
+          this.scheduler.setTimer(this.#latency(host, other.host, this.random), () => {
+            other.terminate('connection reset');
+            this.#recheckPair(a);
+          });
+        }
+      }
     }
     this.#recheck();
   }

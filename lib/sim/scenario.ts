@@ -24,6 +24,11 @@ export interface ScenarioOptions {
    */
   crash?: number;
   maxLinks?: number;
+  /**
+   * Crashed nodes' connections are reset: their neighbours see the links close at once, as
+   * for a killed process's TCP connections (default: they fall silent, as with WebRTC).
+   */
+  crashResets?: boolean;
   heartbeat?: Partial<HeartbeatConfig>;
   /** Spread joins over this window, ms. Default: 0 up to 1,000 nodes, then 10 ms per node. */
   joinWindowMs?: number;
@@ -176,7 +181,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       const candidates = c.live().filter((i) => i !== 0);
       for (let k = 0; k < crashCount; k++) {
         const pick = candidates.splice(c.net.random.int(candidates.length), 1)[0]!;
-        c.crash(pick);
+        c.crash(pick, { reset: o.crashResets === true });
       }
     }
   }

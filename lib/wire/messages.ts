@@ -85,6 +85,11 @@ export const registry = {
 
   /** Sent on a link that has been quiet: proves the link still carries traffic. */
   keepalive: { code: 19, body: struct({}) },
+  /**
+   * Sent before closing a link on purpose by a node that stays in the cluster (making room,
+   * budget full, join exchange done): the close that follows is no sign of failure.
+   */
+  bye: { code: 22, body: struct({}) },
 
   // ---- application messaging ----
   /**

@@ -46,6 +46,35 @@ describe('membership in simulation', () => {
     expect(c.observer.unreachableLive.size).toBe(0);
   });
 
+  it('a crash that resets its connections (a killed process over TCP) is detected too', async () => {
+    // Its neighbours' links close at once, before any probe fails; nobody would probe it
+    // again, so each neighbour checks it through witnesses and suspects it.
+    const c = await cluster({ nodes: 30, maxLinks: 6 });
+    runUntil(c, () => converged(c), 60_000);
+    c.runFor(5_000);
+    c.crash(7, { reset: true });
+    runUntil(c, () => allSee(c, 7, NodeState.Unreachable), 30_000, 50);
+    const d = c.observer.detections[0]!;
+    expect(allSee(c, 7, NodeState.Unreachable)).toBe(true);
+    expect(d.firstSuspectMs).toBeLessThanOrEqual(3_000);
+    expect(d.allUnreachableMs).toBeLessThanOrEqual(d.firstSuspectMs! + 5_000 + 2_000);
+    expect(c.observer.suspectedLive).toBe(0);
+  });
+
+  it('links closed on purpose (evictions, join exchanges, budget refusals) raise no suspicion', async () => {
+    // 80 nodes joining at once through one seed with at most 6 links each: the seed and the
+    // early joiners are full all the time, so links are refused, evicted and released.
+    const c = await cluster({ nodes: 80, maxLinks: 6 });
+    const closes = new Map<string, number>();
+    for (const n of c.nodes)
+      n.node.on('link-down', (e) => closes.set(e.reason, (closes.get(e.reason) ?? 0) + 1));
+    runUntil(c, () => converged(c), 60_000);
+    c.runFor(10_000);
+    expect(converged(c)).toBe(true);
+    expect([...closes.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
+    expect(c.observer.suspectedLive).toBe(0);
+  });
+
   it('a falsely suspected node refutes with a higher incarnation and stays Active', async () => {
     const c = await cluster({ nodes: 12, maxLinks: 64, minLinks: 64 });
     runUntil(c, () => converged(c), 30_000);
