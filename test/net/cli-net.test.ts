@@ -48,6 +48,26 @@ describe('weftmesh signal and node', () => {
     await waitFor(() => a.json.some((e) => e.nodeId === bId && e.state === 'Left'), 10_000, 'a sees b leave');
   });
 
+  it('a node killed with SIGKILL over WebSocket links (closed by its kernel at once) is declared Unreachable', async () => {
+    const ws = ['node', '--cluster', 'kill-ws', '--transport', 'websocket', '--json'];
+    const a = cli([...ws, '--listen', '127.0.0.1:0']);
+    await waitFor(() => a.json.some((e) => e.event === 'self'), 10_000, 'a up');
+    const seed = (a.json.find((e) => e.event === 'self')!.addresses as string[])[0]!;
+    const others = [cli([...ws, '--listen', '127.0.0.1:0', '--seed', seed]), cli([...ws, '--seed', seed])];
+    await waitFor(() => others.every((o) => o.json.some((e) => e.event === 'self')), 10_000, 'others up');
+    const [b, victim] = others as [(typeof others)[0], (typeof others)[0]];
+    const victimId = victim.json.find((e) => e.event === 'self')!.nodeId;
+    const seen = (p: typeof a, state: string) =>
+      p.json.some((e) => e.nodeId === victimId && e.state === state);
+    await waitFor(() => seen(a, 'Active') && seen(b, 'Active'), 15_000, 'victim Active everywhere');
+    const killedAt = Date.now();
+    victim.proc.kill('SIGKILL');
+    await waitFor(() => seen(a, 'Unreachable') && seen(b, 'Unreachable'), 20_000, 'victim Unreachable');
+    // Suspected within about a probe period of the reset, Unreachable 5 s later.
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    expect(seen(a, 'Suspect') || seen(b, 'Suspect')).toBe(true);
+  });
+
   it('node advertises processes and services from flags and a file; another node receives them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weftmesh-ads-'));
     const file = join(dir, 'ads.json');
