@@ -22,11 +22,14 @@ const ms = (x: number | undefined) => (x === undefined ? 'n/a' : fmt(x));
 
 export async function detectionBench(): Promise<void> {
   const rows: Array<Array<string | number>> = [];
-  const cases: Array<{ n: number; maxLinks: number; crash: number }> = [
+  // `reset`: the crashed nodes' connections close at their neighbours at once (a killed
+  // process over TCP) instead of falling silent (WebRTC, power loss).
+  const cases: Array<{ n: number; maxLinks: number; crash: number; reset?: boolean }> = [
     { n: 20, maxLinks: 24, crash: 3 },
     { n: 100, maxLinks: 24, crash: 5 },
     { n: 200, maxLinks: 24, crash: 5 },
     { n: 200, maxLinks: 199, crash: 5 },
+    { n: 200, maxLinks: 24, crash: 5, reset: true },
   ];
   for (const c of cases) {
     const r = await runScenario({
@@ -35,13 +38,14 @@ export async function detectionBench(): Promise<void> {
       seed: 11,
       crash: c.crash,
       maxLinks: c.maxLinks,
+      crashResets: c.reset === true,
       linkAuth: 'trusted',
       progress: progress(`detection n=${c.n}`),
     });
     const all = r.detection.allUnreachableMs;
     const ref = MEMBERLIST_ALL_DEAD_MS[c.n];
     rows.push([
-      `${c.n}${c.maxLinks >= c.n - 1 ? ' (full mesh)' : ` (≤${c.maxLinks} links)`}`,
+      `${c.n}${c.maxLinks >= c.n - 1 ? ' (full mesh)' : ` (≤${c.maxLinks} links)`}${c.reset ? ', links reset' : ''}`,
       r.detection.crashed,
       ms(r.detection.firstSuspectMs?.mean),
       ms(all?.mean),
