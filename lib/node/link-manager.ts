@@ -169,11 +169,14 @@ export class LinkManager {
     if (!transient) this.#since.set(id, this.#o.env.clock.now());
     this.#lastIn.set(id, this.#o.env.clock.now());
     link.setHandlers({
+      // A link let go (evicted, replaced) may still deliver while it drains: not ours any more.
       datagram: (f) => {
+        if (this.get(id) !== link) return;
         this.#lastIn.set(id, this.#o.env.clock.now());
         this.#o.onFrame(id, 'datagram', f, link);
       },
       message: (f) => {
+        if (this.get(id) !== link) return;
         this.#lastIn.set(id, this.#o.env.clock.now());
         this.#o.onFrame(id, 'stream', f, link);
       },
