@@ -159,7 +159,7 @@ export async function loadBench(
       'since conv. msgs/s',
       'since conv. B/s',
       'wall s',
-      'peak RSS MiB',
+      'process peak RSS MiB (so far)',
     ],
     rows,
   );

@@ -1,7 +1,7 @@
 /**
  * npm run bench [name…]: runs benchmarks and prints their figures (never pass/fail).
  * Without names it runs the default set; `scale` and `load-5000` are long (tens of minutes)
- * and run only when named.
+ * and run only when named (`load-5000` is `load` plus a preconverged cluster of 5,000).
  */
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
