@@ -254,7 +254,10 @@ export class Membership implements MembershipContext {
     this.#prober.linkDown(nodeId);
     this.#pushPull.forget(nodeId);
     this.#neighboursChanged();
-    if (unexpected && this.#running && !this.#leaving) this.#prober.checkLost(nodeId);
+    if (!unexpected || !this.#running || this.#leaving) return;
+    const i = this.table.ids.lookup(nodeId);
+    // Only a member still believed Active needs a check (a Suspect one is being decided).
+    if (i !== undefined && this.table.state(i) === StateCode.Active) this.#prober.checkLost(nodeId);
   }
 
   /** Dispatches a message whose claims (if any) were verified and applied via applyClaims. */

@@ -39,8 +39,10 @@ export interface LinkManagerOptions {
   /** A link came up; `transient` links serve a join exchange only (not probed, not gossiped to). */
   onUp(link: Link, transient: boolean): void;
   /**
-   * A regular link is gone. `expected`: this node closed it on purpose, or the peer said
-   * goodbye first (its `bye`); otherwise the peer may have crashed.
+   * A regular link is gone. `expected`: this node let it go on purpose (eviction,
+   * `close()`), or the peer said goodbye first (its `bye`). Otherwise — the peer's side
+   * closed without a word, the link idled out, or the transport failed — the peer may have
+   * crashed.
    */
   onDown(nodeId: string, reason: string, expected: boolean): void;
   /** A frame arrived on `link` (the peer's current link). */
@@ -57,9 +59,9 @@ export interface LinkManagerOptions {
 
 /** A link younger than this is not evicted to make room (it may be mid-exchange). */
 const EVICT_MIN_AGE_MS = 1_000;
-/** A transient link that has not been used for a join exchange by then is closed. */
+/** A transient link that has not been used for a join exchange by then is closed; also the longest a gentle close waits for its send buffer to drain. */
 const TRANSIENT_TTL_MS = 5_000;
-/** How often a draining transient link checks its send buffer. */
+/** How often a link being closed gently checks its send buffer. */
 const DRAIN_POLL_MS = 50;
 /** Transient links open at once: at least this, or the link cap. */
 const MIN_TRANSIENT = 16;
@@ -150,7 +152,8 @@ export class LinkManager {
     const existing = this.get(id);
     let transient = false;
     if (existing) {
-      if (this.#keepsExisting(existing, link)) {
+      // A link the peer said goodbye on is on its way out: the new one replaces it.
+      if (!this.#farewells.has(existing) && this.#keepsExisting(existing, link)) {
         this.#closeGently(link, 'duplicate link');
         return;
       }

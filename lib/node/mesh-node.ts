@@ -135,7 +135,9 @@ export class MeshNode {
       keepalive: (link) => {
         if (!this.#frozen) link.send(KEEPALIVE);
       },
-      bye: (link) => link.send(BYE),
+      bye: (link) => {
+        if (!this.#frozen) link.send(BYE);
+      },
     });
     this.#lastHeal = this.env.clock.now();
     this.ring = new ConsistentHashRing({ virtualNodes: opts.ringVirtualNodes ?? 128 });
@@ -310,7 +312,8 @@ export class MeshNode {
    * Takes claims as news every member already has: verifies and admits them as if they had
    * arrived from a peer, applies them, and does not gossip them on. A simulator uses it to
    * start from a converged cluster, to measure steady state without simulating every join.
-   * Resolves with how many passed verification (the rest count as rejected claims).
+   * Resolves with how many were accepted: verified, admitted and within their signer's rate
+   * quota (the rest count as rejected claims).
    */
   async adoptClaims(wires: readonly WireClaim[]): Promise<number> {
     const core = this.#core();
@@ -597,6 +600,7 @@ export class MeshNode {
 
   #linkDown(nodeId: string, reason: string, expected: boolean): void {
     this.#membership?.linkDown(nodeId, !expected);
+    if (!expected) this.#redial(nodeId);
     this.#replica?.linkDown(nodeId);
     this.#emit('link-down', { nodeId, reason });
   }
@@ -700,6 +704,20 @@ export class MeshNode {
     const good = claims.filter((c): c is Claim => c !== null && this.#claimQuota.take(c.signer));
     this.#traffic.claimsRejected += claims.length - good.length;
     return good;
+  }
+
+  /**
+   * A link closed without a goodbye: dial the member again at once. If it is alive (the
+   * goodbye was lost, the connection failed) the link is back before the lost-link check
+   * ends, so it is not suspected; if it crashed, the dial fails and changes nothing.
+   */
+  #redial(nodeId: string): void {
+    const core = this.#membership;
+    if (!core || this.#state !== 'running' || this.#frozen) return;
+    const i = core.table.ids.lookup(nodeId);
+    if (i === undefined || core.table.state(i) !== StateCode.Active) return;
+    const address = core.table.aliveClaim(i)?.addrs.find((a) => this.#transports.some((t) => t.canDial(a)));
+    if (address !== undefined) this.#links.dial(address, nodeId);
   }
 
   #scheduleMaintain(): void {

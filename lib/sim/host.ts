@@ -78,8 +78,10 @@ export class SimHost {
     return this.#scope.alignedDelay(delayMs);
   }
 
-  /** Stops the host without a goodbye: timers vanish, peers notice only by silence. */
-  /** Stops the host at once; `reset`: its peers see its connections close (see SimNetwork.onHostDown). */
+  /**
+   * Stops the host without a goodbye: timers vanish; its peers notice by silence, or with
+   * `reset` see its connections close (see SimNetwork.onHostDown).
+   */
   crash(reset = false): void {
     if (!this.up) return;
     this.up = false;

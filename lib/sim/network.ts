@@ -260,7 +260,10 @@ export class SimNetwork {
         if (end.host !== host) continue;
         end.terminate('host crashed');
         if (reset && other.alive && this.#sameSide(host, other.host)) {
-          this.scheduler.setTimer(this.#latency(host, other.host, this.random), () => {
+          // As onEndClosed: after the frames already in flight, as TCP sends FIN after queued data.
+          const delay =
+            Math.max(0, end.lastArrival - this.now) + this.#latency(host, other.host, this.random);
+          this.scheduler.setTimer(delay, () => {
             other.terminate('connection reset');
             this.#recheckPair(a);
           });

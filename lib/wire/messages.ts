@@ -87,7 +87,8 @@ export const registry = {
   keepalive: { code: 19, body: struct({}) },
   /**
    * Sent before closing a link on purpose by a node that stays in the cluster (making room,
-   * budget full, join exchange done): the close that follows is no sign of failure.
+   * link budget full, join exchange done, duplicate link, `disconnect()`): the close that
+   * follows is no sign of failure.
    */
   bye: { code: 22, body: struct({}) },
 

@@ -75,7 +75,8 @@ describe('weftmesh CLI', () => {
   });
 
   it('sim --preconverged starts converged and still detects crashes', () => {
-    const args = ['sim', '--nodes', '40', '--duration', '20', '--crash', '2', '--max-links', '8'];
+    // Half time (the fallback crash time) is past the 10 s settle, so the settle rule decides.
+    const args = ['sim', '--nodes', '40', '--duration', '40', '--crash', '2', '--max-links', '8'];
     const warm = JSON.parse(cli(...args, '--preconverged', '--json').out);
     expect(warm.convergedAtMs).toBe(0);
     expect(warm.config.preconverged).toBe(true);

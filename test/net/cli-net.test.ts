@@ -63,8 +63,9 @@ describe('weftmesh signal and node', () => {
     const killedAt = Date.now();
     victim.proc.kill('SIGKILL');
     await waitFor(() => seen(a, 'Unreachable') && seen(b, 'Unreachable'), 20_000, 'victim Unreachable');
-    // Suspected within about a probe period of the reset, Unreachable 5 s later.
-    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    // Suspected within about a probe period of the reset, Unreachable 5 s later (~6.5 s;
+    // the bound leaves room for a loaded machine).
+    expect(Date.now() - killedAt).toBeLessThan(12_000);
     expect(seen(a, 'Suspect') || seen(b, 'Suspect')).toBe(true);
   });
 

@@ -72,6 +72,15 @@ describe('membership in simulation', () => {
     c.runFor(10_000);
     expect(converged(c)).toBe(true);
     expect([...closes.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
+    // Every close was one of the deliberate kinds (seen from either end).
+    const deliberate = [
+      'evicted',
+      'making room for a new link',
+      'link budget full',
+      'duplicate link',
+      'join exchange done',
+    ];
+    expect([...closes.keys()].filter((r) => !deliberate.includes(r))).toEqual([]);
     expect(c.observer.suspectedLive).toBe(0);
   });
 
