@@ -10,8 +10,9 @@
  * Only members with a direct link are probed: a probe relayed over the mesh would test the
  * relay path, not the member. A member whose link closed without a goodbye is checked once
  * through witnesses (checkLost): a crashed process's connections may close before any
- * probe fails, and then nobody would probe it again. Witnesses answer `nack` when they cannot reach the target, so
- * a prober that gets neither acks nor nacks learns that it is the slow one (Lifeguard).
+ * probe fails, and then nobody would probe it again. Witnesses answer `nack` when they
+ * cannot reach the target, so a prober that gets neither acks nor nacks learns that it is
+ * the slow one (Lifeguard).
  */
 import { shuffle } from '../time/random.ts';
 import type { TimerId } from '../time/types.ts';
