@@ -29,7 +29,9 @@ export interface SimClusterOptions {
    * Start as a cluster whose joins are long over: every node adopts every other node's
    * signed alive claim at time 0 (nothing is gossiped for them) and is Active at once, then
    * forms its links from that view. For steady-state measurements at sizes where simulating
-   * the join burst (n claims, each crossing every link) would take hours. Ignores joinWindowMs.
+   * the join burst (n claims, each crossing every link) would take hours. Ignores joinWindowMs
+   * and seeds: the nodes start the cluster together, so a node cut off later reconnects
+   * through the members it knows, not through a seed.
    */
   preconverged?: boolean;
   /** Node indices used as seeds. Default [0]. */
