@@ -18,6 +18,19 @@ function progress(label: string) {
   };
 }
 
+/** Progress reports plus the process's peak RSS, sampled at each report. */
+function progressWithPeak(label: string) {
+  const report = progress(label);
+  let peak = 0;
+  return {
+    progress: (t: number) => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+      report(t);
+    },
+    peakMiB: () => peak / 2 ** 20,
+  };
+}
+
 const ms = (x: number | undefined) => (x === undefined ? 'n/a' : fmt(x));
 
 export async function detectionBench(): Promise<void> {
@@ -119,8 +132,7 @@ export async function loadBench(
   ];
   for (const run of runs) {
     const { n } = run;
-    let peak = 0;
-    const report = progress(`load n=${n}${run.preconverged ? ' preconverged' : ''}`);
+    const watch = progressWithPeak(`load n=${n}${run.preconverged ? ' preconverged' : ''}`);
     // After convergence the join burst keeps crossing links for a time that grows with n
     // (each node relays n join claims): steady state is the last minute of a run long
     // enough for it to drain; "from convergence" includes the burst.
@@ -131,10 +143,7 @@ export async function loadBench(
       linkAuth: 'trusted',
       tailWindowMs: 60_000,
       preconverged: run.preconverged,
-      progress: (t) => {
-        peak = Math.max(peak, process.memoryUsage().rss);
-        report(t);
-      },
+      progress: watch.progress,
     });
     rows.push([
       n,
@@ -145,7 +154,7 @@ export async function loadBench(
       r.traffic.msgsPerNodePerSec,
       r.traffic.bytesPerNodePerSec,
       fmt(r.wallMs / 1000, 1),
-      fmt(peak / 2 ** 20),
+      fmt(watch.peakMiB()),
     ]);
   }
   table(
@@ -171,19 +180,15 @@ export async function scaleBench(): Promise<void> {
     [1_000, 60],
     [10_000, 30],
   ] as const) {
-    let peak = 0;
-    const report = progress(`scale n=${n}`);
+    const watch = progressWithPeak(`scale n=${n}`);
     const r = await runScenario({
       nodes: n,
       durationMs: s * 1000,
       seed: 14,
       linkAuth: 'trusted',
-      progress: (t) => {
-        peak = Math.max(peak, process.memoryUsage().rss);
-        report(t);
-      },
+      progress: watch.progress,
     });
-    rows.push([n, s, fmt(r.wallMs / 1000, 1), fmt(peak / 2 ** 20), r.convergedAtMs ?? 'not within the run']);
+    rows.push([n, s, fmt(r.wallMs / 1000, 1), fmt(watch.peakMiB()), r.convergedAtMs ?? 'not within the run']);
   }
   table(
     'Scale (one process, 2 cores)',

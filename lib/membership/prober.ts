@@ -120,18 +120,12 @@ export class Prober {
   checkLost(target: string): void {
     if (!this.#running) return;
     for (const c of this.#lost.values()) if (c.target === target) return;
-    const { config, health, env } = this.#ctx;
     const seq = this.#nextSeq();
-    const to = fromHex(target);
-    for (const w of this.#witnesses(target)) {
-      this.#ctx.metrics.indirectProbes++;
-      this.#ctx.send(w, 'datagram', { type: 'ping-req', seq, target: to });
-    }
-    const period = config.lifeguard ? health.scale(config.probeIntervalMs) : config.probeIntervalMs;
+    this.#askWitnesses(target, seq);
     const check: LostCheck = {
       target,
       acked: false,
-      timer: env.scheduler.setTimer(period, () => {
+      timer: this.#ctx.env.scheduler.setTimer(this.#scaled(this.#ctx.config.probeIntervalMs), () => {
         this.#lost.delete(seq);
         if (!check.acked && !this.#ctx.linked().has(target)) this.#onFailed(target);
       }),
@@ -230,15 +224,31 @@ export class Prober {
     return undefined;
   }
 
+  /** A timeout stretched by local health (Lifeguard), when that is on. */
+  #scaled(ms: number): number {
+    return this.#ctx.config.lifeguard ? this.#ctx.health.scale(ms) : ms;
+  }
+
+  /** Sends `ping-req` for `target` to up to k witnesses; returns how many were asked. */
+  #askWitnesses(target: string, seq: number): number {
+    const witnesses = this.#witnesses(target);
+    const to = fromHex(target);
+    for (const w of witnesses) {
+      this.#ctx.metrics.indirectProbes++;
+      this.#ctx.send(w, 'datagram', { type: 'ping-req', seq, target: to });
+    }
+    return witnesses.length;
+  }
+
   #tick(): void {
-    const { config, health, env } = this.#ctx;
-    const period = config.lifeguard ? health.scale(config.probeIntervalMs) : config.probeIntervalMs;
+    const { config, env } = this.#ctx;
+    const period = this.#scaled(config.probeIntervalMs);
     const target = this.#nextTarget();
     if (target === undefined) {
       this.#schedule(period);
       return;
     }
-    const timeout = config.lifeguard ? health.scale(config.pingTimeoutMs) : config.pingTimeoutMs;
+    const timeout = this.#scaled(config.pingTimeoutMs);
     const probe: Probe = {
       target,
       seq: this.#nextSeq(),
@@ -259,12 +269,7 @@ export class Prober {
     probe.timers.push(
       env.scheduler.setTimer(timeout, () => {
         if (probe.acked || this.#probe !== probe) return;
-        const witnesses = this.#witnesses(target);
-        probe.expectedNacks = witnesses.length;
-        for (const w of witnesses) {
-          this.#ctx.metrics.indirectProbes++;
-          this.#ctx.send(w, 'datagram', { type: 'ping-req', seq: probe.seq, target: to });
-        }
+        probe.expectedNacks = this.#askWitnesses(target, probe.seq);
         this.#ctx.send(target, 'stream', { type: 'ping', seq: probe.seq, to });
       }),
       env.scheduler.setTimer(period, () => this.#finish(probe)),

@@ -137,9 +137,14 @@ export class LinkManager {
     for (const c of shuffle(candidates, this.#o.env.random)) {
       if (deficit <= 0) break;
       if (this.#links.has(c.nodeId) || c.nodeId === this.#o.selfId) continue;
-      const address = c.addrs.find((a) => this.#o.transports.some((t) => t.canDial(a)));
-      if (address !== undefined && this.dial(address, c.nodeId)) deficit--;
+      if (this.dialMember(c)) deficit--;
     }
+  }
+
+  /** Dials a member at the first of its addresses some transport can dial; false if skipped. */
+  dialMember(target: DialTarget): boolean {
+    const address = target.addrs.find((a) => this.#o.transports.some((t) => t.canDial(a)));
+    return address !== undefined && this.dial(address, target.nodeId);
   }
 
   /** Transport event: a link finished its handshake. */

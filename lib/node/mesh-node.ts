@@ -716,8 +716,8 @@ export class MeshNode {
     if (!core || this.#state !== 'running' || this.#frozen) return;
     const i = core.table.ids.lookup(nodeId);
     if (i === undefined || core.table.state(i) !== StateCode.Active) return;
-    const address = core.table.aliveClaim(i)?.addrs.find((a) => this.#transports.some((t) => t.canDial(a)));
-    if (address !== undefined) this.#links.dial(address, nodeId);
+    const alive = core.table.aliveClaim(i);
+    if (alive) this.#links.dialMember({ nodeId, addrs: alive.addrs });
   }
 
   #scheduleMaintain(): void {
@@ -767,9 +767,7 @@ export class MeshNode {
       }
     }
     if (lost.length > 0) {
-      const pick = lost[this.env.random.int(lost.length)]!;
-      const address = pick.addrs.find((a) => this.#transports.some((t) => t.canDial(a)));
-      if (address !== undefined) this.#links.dial(address, pick.nodeId);
+      this.#links.dialMember(lost[this.env.random.int(lost.length)]!);
     }
     // About one node of the cluster per interval contacts a seed.
     if (this.#seeds.length > 0 && this.env.random.next() < 1 / Math.max(1, core.table.size)) {

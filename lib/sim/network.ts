@@ -234,9 +234,7 @@ export class SimNetwork {
     const pair = this.#pairOf(end);
     if (!other.closed && other.alive && this.canReach(end.host, other.host)) {
       // A deliberate close reaches the peer after the frames already in flight, as with destroy().
-      const delay =
-        Math.max(0, end.lastArrival - this.now) + this.#latency(end.host, other.host, this.random);
-      this.scheduler.setTimer(delay, () => {
+      this.scheduler.setTimer(this.#closeDelay(end, other), () => {
         other.terminate(reason);
         this.#recheckPair(pair);
       });
@@ -260,10 +258,8 @@ export class SimNetwork {
         if (end.host !== host) continue;
         end.terminate('host crashed');
         if (reset && other.alive && this.#sameSide(host, other.host)) {
-          // As onEndClosed: after the frames already in flight, as TCP sends FIN after queued data.
-          const delay =
-            Math.max(0, end.lastArrival - this.now) + this.#latency(host, other.host, this.random);
-          this.scheduler.setTimer(delay, () => {
+          // After the frames already in flight, as TCP sends FIN after queued data.
+          this.scheduler.setTimer(this.#closeDelay(end, other), () => {
             other.terminate('connection reset');
             this.#recheckPair(a);
           });
@@ -271,6 +267,11 @@ export class SimNetwork {
       }
     }
     this.#recheck();
+  }
+
+  /** When `end` closing reaches `other`: after the last stream frame `end` sent, plus a latency. */
+  #closeDelay(end: SimChannelEnd, other: SimChannelEnd): number {
+    return Math.max(0, end.lastArrival - this.now) + this.#latency(end.host, other.host, this.random);
   }
 
   #pairOf(end: SimChannelEnd): SimChannelEnd {

@@ -16,6 +16,30 @@ export function runUntil(c: SimCluster, done: () => boolean, maxMs: number, step
   return c.now - start;
 }
 
+/**
+ * Runs until every live node other than `m` sees it in `state` (or `maxMs` elapsed), noting
+ * every state any of them saw it in on the way (sampled every `stepMs`).
+ */
+export function watchUntilAllSee(
+  c: SimCluster,
+  m: number,
+  state: NodeState,
+  maxMs: number,
+  stepMs: number,
+): Set<NodeState | undefined> {
+  const seen = new Set<NodeState | undefined>();
+  runUntil(
+    c,
+    () => {
+      for (const s of viewsOf(c, m)) seen.add(s);
+      return allSee(c, m, state);
+    },
+    maxMs,
+    stepMs,
+  );
+  return seen;
+}
+
 /** How every live node other than `m` sees node `m`. */
 export function viewsOf(c: SimCluster, m: number): Array<NodeState | undefined> {
   return c

@@ -6,7 +6,7 @@ import { NodeState } from '../../lib/membership/node-state.ts';
 import { MeshNode } from '../../lib/node/mod.ts';
 import { decodeCbor, encodeCbor, encodeMessage } from '../../lib/wire/mod.ts';
 import { startPeer } from '../support/sim-peer.ts';
-import { allSee, cluster, converged, runUntil, viewsOf } from './helpers.ts';
+import { allSee, cluster, converged, runUntil, viewsOf, watchUntilAllSee } from './helpers.ts';
 
 describe('membership in simulation', () => {
   it('converges from one seed node (full mesh of 16)', async () => {
@@ -140,16 +140,7 @@ describe('membership in simulation', () => {
     const before = frozen.incarnation;
     frozen.freeze();
     expect(frozen.frozen).toBe(true);
-    const states = new Set<NodeState | undefined>();
-    runUntil(
-      c,
-      () => {
-        for (const s of viewsOf(c, 3)) states.add(s);
-        return allSee(c, 3, NodeState.Unreachable);
-      },
-      30_000,
-      50,
-    );
+    const states = watchUntilAllSee(c, 3, NodeState.Unreachable, 30_000, 50);
     expect(states.has(NodeState.Suspect)).toBe(true);
     expect(allSee(c, 3, NodeState.Unreachable)).toBe(true);
     // Frozen, it learnt nothing: it still sees everyone Active.
@@ -171,17 +162,8 @@ describe('membership in simulation', () => {
     // out, so only a probe that carries it (Lifeguard's buddy system) can still tell it.
     c.runFor(3_000);
     expect(viewsOf(c, 6)).not.toContain(NodeState.Unreachable);
-    const states = new Set<NodeState | undefined>();
     frozen.unfreeze();
-    runUntil(
-      c,
-      () => {
-        for (const s of viewsOf(c, 6)) states.add(s);
-        return allSee(c, 6, NodeState.Active);
-      },
-      30_000,
-      20,
-    );
+    const states = watchUntilAllSee(c, 6, NodeState.Active, 30_000, 20);
     expect(allSee(c, 6, NodeState.Active)).toBe(true);
     expect(states.has(NodeState.Unreachable)).toBe(false);
     expect(frozen.metrics().refutations).toBeGreaterThan(0);
