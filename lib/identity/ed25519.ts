@@ -17,7 +17,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { concatBytes, equalBytes, toHex } from '../util/bytes.ts';
+import { concatBytes, copyBytes, equalBytes, toHex } from '../util/bytes.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -37,7 +37,7 @@ const SMALL_ORDER_Y = [
 
 export function hasSmallOrderEncoding(point: Uint8Array): boolean {
   if (point.length !== 32) return false;
-  const cleared = point.slice();
+  const cleared = copyBytes(point);
   cleared[31]! &= 0x7f;
   return SMALL_ORDER_Y.includes(toHex(cleared));
 }

@@ -1,5 +1,5 @@
 import { shake256 } from '@noble/hashes/sha3.js';
-import { toHex } from '../util/bytes.ts';
+import { copyBytes, toHex } from '../util/bytes.ts';
 import { publicKeyFromSeed, randomSeed, signWithSeed, verifyStrict } from './ed25519.ts';
 import { webCryptoAvailable, webCryptoSign, webCryptoSigningKey, webCryptoVerify } from './webcrypto.ts';
 
@@ -22,7 +22,7 @@ export class NodeIdentity {
   #webKey: Promise<CryptoKey | null> | undefined;
 
   private constructor(seed: Uint8Array) {
-    this.#seed = seed.slice();
+    this.#seed = copyBytes(seed);
     this.publicKey = publicKeyFromSeed(this.#seed);
     this.nodeId = nodeIdOf(this.publicKey);
   }
@@ -42,7 +42,7 @@ export class NodeIdentity {
 
   /** The 32-byte seed, for saving. Treat it like a password. */
   exportSecretKey(): Uint8Array {
-    return this.#seed.slice();
+    return copyBytes(this.#seed);
   }
 
   /** Plain RFC 8032 Ed25519 signature over `data` (synchronous, pure JavaScript). */

@@ -3,7 +3,7 @@
  * 10× faster verification than pure JavaScript here (see bench/crypto.bench.ts). Verification
  * still runs the shared pre-checks first, so its answers equal verifyStrict's.
  */
-import { concatBytes, fromHex, toHex } from '../util/bytes.ts';
+import { concatBytes, copyBytes, fromHex, toHex } from '../util/bytes.ts';
 import { passesPrechecks } from './ed25519.ts';
 
 const ALG = { name: 'Ed25519' } as const;
@@ -45,7 +45,7 @@ function verifyKey(publicKey: Uint8Array): Promise<CryptoKey> {
   let key = verifyKeys.get(id);
   if (!key) {
     if (verifyKeys.size >= KEY_CACHE_LIMIT) verifyKeys.delete(verifyKeys.keys().next().value!);
-    key = subtle()!.importKey('raw', publicKey.slice() as BufferSource, ALG, false, ['verify']);
+    key = subtle()!.importKey('raw', copyBytes(publicKey) as BufferSource, ALG, false, ['verify']);
     verifyKeys.set(id, key);
   }
   return key;

@@ -8,7 +8,7 @@
  */
 import type { MaybePromise, SignatureVerifier } from '../identity/verifier.ts';
 import { type Claim, claimDomain, interpretClaim } from '../membership/claims.ts';
-import { equalBytes } from '../util/bytes.ts';
+import { copyBytes, equalBytes } from '../util/bytes.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import { WireError } from '../wire/errors.ts';
 
@@ -66,7 +66,7 @@ export class SignedVerifier<T> {
       return known.value !== null && (!admit || admit(known.value)) ? known.value : null;
     }
     // Copies: decoded bytes are views into the frame, which must not stay pinned by the memo.
-    const copy = { b: wire.b.slice(), s: wire.s.slice() };
+    const copy = { b: copyBytes(wire.b), s: copyBytes(wire.s) };
     let value: T;
     try {
       value = this.#kind.interpret(copy);

@@ -63,6 +63,14 @@ export function u32be(n: number): Uint8Array {
   return out;
 }
 
+/**
+ * A copy in fresh memory. Not `b.slice()`: on a Node Buffer that returns a view of the
+ * caller's memory, and writing into it would change the caller's bytes.
+ */
+export function copyBytes(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}
+
 /** A plain Uint8Array view (not a Node Buffer subclass) over the same memory. */
 export function plainBytes(b: Uint8Array): Uint8Array {
   return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
