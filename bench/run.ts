@@ -1,8 +1,10 @@
 /**
  * npm run bench [name…]: runs benchmarks and prints their figures (never pass/fail).
  * Without names it runs the default set; `scale` and `load-5000` are long (tens of minutes)
- * and run only when named (`load-5000` is `load` plus a preconverged cluster of 5,000).
+ * and run only when named (`load-5000` is `load` plus a preconverged cluster of 5,000), as does
+ * `bundle` (browser bundle and tarball sizes of the built package: `npm run build` first).
  */
+import { bundleBench } from './bundle.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
@@ -24,6 +26,7 @@ const benches: Record<string, () => Promise<void>> = {
   propagation: propagationBench,
   'anti-entropy': antiEntropyBench,
   ring: ringBench,
+  bundle: bundleBench,
 };
 const DEFAULT = [
   'crypto',

@@ -1,10 +1,8 @@
 /**
- * Bundles a browser entry point with esbuild. simple-peer (through readable-stream) expects
- * Node's Buffer, process and events: the inject file provides the browser packages.
+ * Bundles a browser entry point with esbuild, as a consumer's bundler would: no shims or
+ * defines (package.json maps simple-peer to its self-contained browser build).
  */
 import { build } from 'esbuild';
-
-const inject = new URL('./browser-shims.js', import.meta.url).pathname;
 
 export async function bundleBrowser(entry: string, outfile: string): Promise<void> {
   await build({
@@ -15,8 +13,6 @@ export async function bundleBrowser(entry: string, outfile: string): Promise<voi
     platform: 'browser',
     target: 'es2022',
     sourcemap: true,
-    define: { global: 'globalThis' },
-    inject: [inject],
     logLevel: 'warning',
   });
 }

@@ -3,6 +3,7 @@ export {
   DEFAULT_PEER_CHANNEL_LIMITS,
   PeerChannel,
   type PeerChannelLimits,
+  type SimplePeerLike,
   sdpFingerprint,
 } from './peer-channel.ts';
 export {

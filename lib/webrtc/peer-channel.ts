@@ -6,7 +6,6 @@
  * extra signaling round trip is needed. Channel binding: both DTLS fingerprints, from the
  * local and remote SDP.
  */
-import type SimplePeer from 'simple-peer';
 import type { Scheduler } from '../time/types.ts';
 import { ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
 import type { ChannelBinding, DeliveryClass, RawChannel, RawChannelHandlers } from '../transport/types.ts';
@@ -21,6 +20,20 @@ export interface PeerChannelLimits {
   maxQueuedBytes: number;
   /** Largest datagram. Default 16 KiB. */
   maxDatagramBytes: number;
+}
+
+/**
+ * What a PeerChannel uses of a simple-peer instance. Declared here so that the package's
+ * typings never name simple-peer's (its types are not a dependency of weftmesh).
+ */
+export interface SimplePeerLike {
+  /** Bytes queued on the data channel. */
+  readonly bufferSize: number;
+  on(event: 'data', fn: (data: Uint8Array) => void): unknown;
+  on(event: 'close', fn: () => void): unknown;
+  on(event: 'error', fn: (err: Error & { code?: string }) => void): unknown;
+  send(chunk: Uint8Array): void;
+  destroy(): void;
 }
 
 export const DEFAULT_PEER_CHANNEL_LIMITS: Readonly<PeerChannelLimits> = Object.freeze({
@@ -43,7 +56,7 @@ export function sdpFingerprint(sdp: string | undefined): Uint8Array {
 
 export class PeerChannel implements RawChannel {
   readonly binding: ChannelBinding;
-  readonly #peer: SimplePeer.Instance;
+  readonly #peer: SimplePeerLike;
   readonly #dgram: RTCDataChannel;
   readonly #limits: PeerChannelLimits;
   readonly #scheduler: Scheduler;
@@ -57,7 +70,7 @@ export class PeerChannel implements RawChannel {
   datagramsDropped = 0;
 
   constructor(
-    peer: SimplePeer.Instance,
+    peer: SimplePeerLike,
     dgram: RTCDataChannel,
     scheduler: Scheduler,
     limits: Partial<PeerChannelLimits> = {},

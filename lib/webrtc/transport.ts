@@ -11,7 +11,8 @@
  *   reported, and the node's link manager redials with backoff;
  * - a link is handed over only after the authenticated handshake round-tripped over it.
  */
-import SimplePeer from 'simple-peer';
+// simple-peer itself on Node and Deno, its self-contained browser build in bundlers (package.json imports).
+import SimplePeer from '#simple-peer';
 import { runHandshake } from '../transport/handshake.ts';
 import type {
   ConnectOptions,
