@@ -6,12 +6,15 @@
  * and is closed after it; a known member gets a regular link for which the full node drops
  * a neighbour that has more than `minLinks` links (HyParView's eviction, made safe by the
  * link counts neighbours report). Two links to one peer (both dialled at once) are
- * resolved deterministically: the one dialled by the lower node id stays. Failed dials
- * back off exponentially per address.
+ * resolved deterministically: the one dialled by the lower node id stays. Dials follow the
+ * dial policy (dial-policy.ts): one at a time per endpoint, backoff after failures, and
+ * addresses from claims that never complete a handshake are given up.
  */
+import type { Claim } from '../membership/claims.ts';
 import { shuffle } from '../time/random.ts';
 import type { Env } from '../time/types.ts';
 import type { DeliveryClass, Link, Transport } from '../transport/types.ts';
+import { type Advert, DialBackoff, type DialPolicy, endpointOf } from './dial-policy.ts';
 
 export interface LinkPolicy {
   /** Hard cap of direct links. Default 24. */
@@ -26,9 +29,12 @@ export interface LinkPolicy {
   idleTimeoutMs: number;
 }
 
+/** A member to dial, from its alive claim. */
 export interface DialTarget {
   nodeId: string;
   addrs: readonly string[];
+  /** The claim's incarnation (unknown for reaped members): a higher one re-advertising a given-up address lifts it. */
+  incarnation?: number;
 }
 
 export interface LinkManagerOptions {
@@ -36,6 +42,8 @@ export interface LinkManagerOptions {
   selfId: string;
   transports: Transport[];
   policy: LinkPolicy;
+  /** When addresses may be dialled (see DialPolicy). */
+  dialing: DialPolicy;
   /** A link came up; `transient` links serve a join exchange only (not probed, not gossiped to). */
   onUp(link: Link, transient: boolean): void;
   /**
@@ -57,6 +65,11 @@ export interface LinkManagerOptions {
   peerDegree(nodeId: string): number | undefined;
 }
 
+/** The dial target an alive claim describes. */
+export function dialTargetOf(alive: Claim): DialTarget {
+  return { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
+}
+
 /** A link younger than this is not evicted to make room (it may be mid-exchange). */
 const EVICT_MIN_AGE_MS = 1_000;
 /** A transient link that has not been used for a join exchange by then is closed; also the longest a gentle close waits for its send buffer to drain. */
@@ -65,10 +78,6 @@ const TRANSIENT_TTL_MS = 5_000;
 const DRAIN_POLL_MS = 50;
 /** Transient links open at once: at least this, or the link cap. */
 const MIN_TRANSIENT = 16;
-const BACKOFF_BASE_MS = 1_000;
-const BACKOFF_MAX_MS = 60_000;
-/** Addresses remembered for backoff (bounded). */
-const BACKOFF_LIMIT = 4096;
 
 export class LinkManager {
   readonly #o: LinkManagerOptions;
@@ -80,12 +89,14 @@ export class LinkManager {
   readonly #transient = new Map<string, Link>();
   /** Links whose peer said goodbye (`bye`): their close is expected. */
   readonly #farewells = new Set<Link>();
-  readonly #pending = new Set<string>();
-  readonly #backoff = new Map<string, { failures: number; until: number }>();
+  /** Dials in flight, per endpoint: the claim that named the address, if any. */
+  readonly #pending = new Map<string, Advert | undefined>();
+  readonly #backoff: DialBackoff;
   #closed = false;
 
   constructor(opts: LinkManagerOptions) {
     this.#o = opts;
+    this.#backoff = new DialBackoff(opts.dialing, opts.env.random);
   }
 
   get size(): number {
@@ -109,18 +120,23 @@ export class LinkManager {
   }
 
   /**
-   * Dials `address` unless already dialling it or backing off (`eager` ignores the backoff:
-   * a joiner retrying its seeds); false if skipped.
+   * Dials `address` (a seed, or an explicit connect) unless its endpoint is being dialled or
+   * backing off (`eager` ignores the backoff: a joiner retrying its seeds); false if skipped.
    */
   dial(address: string, expectNodeId?: string, eager = false): boolean {
-    if (this.#closed || this.#pending.has(address)) return false;
+    return this.#dial(address, expectNodeId, eager ? 'eager' : undefined);
+  }
+
+  #dial(address: string, expectNodeId: string | undefined, advert: Advert | 'eager' | undefined): boolean {
+    const endpoint = endpointOf(address);
+    if (this.#closed || this.#pending.has(endpoint)) return false;
     if (expectNodeId !== undefined && (this.#links.has(expectNodeId) || expectNodeId === this.#o.selfId))
       return false;
-    const b = this.#backoff.get(address);
-    if (!eager && b && b.until > this.#o.env.clock.now()) return false;
     const transport = this.#o.transports.find((t) => t.canDial(address));
     if (!transport) return false;
-    this.#pending.add(address);
+    const claimed = advert === 'eager' ? undefined : advert;
+    if (advert !== 'eager' && !this.#backoff.allows(endpoint, this.#o.env.clock.now(), claimed)) return false;
+    this.#pending.set(endpoint, claimed);
     transport.connect(address, expectNodeId === undefined ? {} : { expectNodeId });
     return true;
   }
@@ -141,10 +157,17 @@ export class LinkManager {
     }
   }
 
-  /** Dials a member at the first of its addresses some transport can dial; false if skipped. */
+  /**
+   * Dials a member at the first of its addresses some transport can dial; false if skipped.
+   * Its claim named the address, so the endpoint may be given up (see DialPolicy).
+   */
   dialMember(target: DialTarget): boolean {
     const address = target.addrs.find((a) => this.#o.transports.some((t) => t.canDial(a)));
-    return address !== undefined && this.dial(address, target.nodeId);
+    if (address === undefined) return false;
+    return this.#dial(address, target.nodeId, {
+      nodeId: target.nodeId,
+      incarnation: target.incarnation ?? -1,
+    });
   }
 
   /** Transport event: a link finished its handshake. */
@@ -239,19 +262,11 @@ export class LinkManager {
 
   /** Transport event: a dial ended (link or failure). */
   dialEnded(address: string, failed: boolean): void {
-    this.#pending.delete(address);
-    if (!failed) {
-      this.#backoff.delete(address);
-      return;
-    }
-    const failures = (this.#backoff.get(address)?.failures ?? 0) + 1;
-    const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (failures - 1));
-    this.#backoff.delete(address);
-    this.#backoff.set(address, {
-      failures,
-      until: this.#o.env.clock.now() + wait * (0.5 + this.#o.env.random.next()),
-    });
-    if (this.#backoff.size > BACKOFF_LIMIT) this.#backoff.delete(this.#backoff.keys().next().value!);
+    const endpoint = endpointOf(address);
+    const advert = this.#pending.get(endpoint);
+    this.#pending.delete(endpoint);
+    if (failed) this.#backoff.failed(endpoint, this.#o.env.clock.now(), advert);
+    else this.#backoff.succeeded(endpoint);
   }
 
   /** Closes the link to `nodeId` on purpose (the peer is told it is no failure). */

@@ -30,8 +30,9 @@ import { decodeMessage, encodeMessage } from '../wire/codec.ts';
 import type { StateTable } from '../wire/entries.ts';
 import { WireError } from '../wire/errors.ts';
 import type { Message } from '../wire/messages.ts';
+import { DEFAULT_DIAL_POLICY } from './dial-policy.ts';
 import type { MeshEvents } from './events.ts';
-import { LinkManager, type LinkPolicy } from './link-manager.ts';
+import { type DialTarget, dialTargetOf, LinkManager, type LinkPolicy } from './link-manager.ts';
 import { type AppMessage, emptyMessagingMetrics, type MessagingMetrics, Messenger } from './messaging.ts';
 import { checkMeshNodeOptions, type MeshNodeOptions } from './options.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -123,6 +124,7 @@ export class MeshNode {
       selfId: this.identity.nodeId,
       transports: this.#transports,
       policy,
+      dialing: { ...DEFAULT_DIAL_POLICY, ...(opts.dialing ?? {}) },
       onUp: (link, transient) => this.#linkUp(link, transient),
       onDown: (id, reason, expected) => this.#linkDown(id, reason, expected),
       onFrame: (id, cls, frame, link) => this.#onFrame(id, cls, frame, link),
@@ -717,7 +719,7 @@ export class MeshNode {
     const i = core.table.ids.lookup(nodeId);
     if (i === undefined || core.table.state(i) !== StateCode.Active) return;
     const alive = core.table.aliveClaim(i);
-    if (alive) this.#links.dialMember({ nodeId, addrs: alive.addrs });
+    if (alive) this.#links.dialMember(dialTargetOf(alive));
   }
 
   #scheduleMaintain(): void {
@@ -739,7 +741,7 @@ export class MeshNode {
       for (const i of core.table.known()) {
         if (i === core.selfIndex || core.table.state(i) !== StateCode.Active) continue;
         const alive = core.table.aliveClaim(i);
-        if (alive) candidates.push({ nodeId: alive.subject, addrs: alive.addrs });
+        if (alive) candidates.push(dialTargetOf(alive));
       }
       this.#links.fill(candidates);
     }
@@ -759,11 +761,11 @@ export class MeshNode {
    * alive on the other side of a healed partition), and rarely a seed that is not linked.
    */
   #heal(core: Membership): void {
-    const lost: Array<{ nodeId: string; addrs: readonly string[] }> = core.recentlyReaped();
+    const lost: DialTarget[] = core.recentlyReaped();
     for (const i of core.table.known()) {
       if (core.table.state(i) === StateCode.Unreachable) {
         const alive = core.table.aliveClaim(i);
-        if (alive) lost.push({ nodeId: alive.subject, addrs: alive.addrs });
+        if (alive) lost.push(dialTargetOf(alive));
       }
     }
     if (lost.length > 0) {

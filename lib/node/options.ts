@@ -13,6 +13,7 @@ import type { Env } from '../time/types.ts';
 import type { Transport } from '../transport/types.ts';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/codec.ts';
 import { CLUSTER_NAME } from '../wire/fields.ts';
+import type { DialPolicy } from './dial-policy.ts';
 import type { MessagingOptions } from './messaging.ts';
 import type { ClaimVerifier, SignedVerifier } from './signed-verifier.ts';
 import type { StateOptions } from './state-replica.ts';
@@ -40,6 +41,14 @@ export interface MeshNodeOptions {
   minLinks?: number;
   /** A link that receives nothing for this long is replaced; quiet links send keepalives. Default 30,000 ms. */
   linkIdleTimeoutMs?: number;
+  /**
+   * When addresses are dialled. Any key can sign a claim advertising any address, so each
+   * endpoint (host:port) is dialled one at a time, backs off exponentially after failures
+   * (1 s doubling to 60 s, ×0.5–1.5 jitter), and an endpoint taken from claims is given up
+   * after 5 failures in a row — for 10 minutes, or until a member that advertised it does so
+   * in a fresher claim (one more attempt). See DialPolicy.
+   */
+  dialing?: Partial<DialPolicy>;
   /**
    * Who may be in the cluster: open (default), an allow-list of public keys, or membership
    * tokens signed by a cluster admin key. Enforced at every link handshake, on every signed
@@ -108,6 +117,10 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   atLeast(o.minLinks, 0, 'minLinks');
   check((o.minLinks ?? 0) <= (o.maxLinks ?? 24), 'minLinks', 'must not exceed maxLinks');
   positive(o.linkIdleTimeoutMs, 'linkIdleTimeoutMs');
+  positive(o.dialing?.backoffBaseMs, 'dialing.backoffBaseMs');
+  positive(o.dialing?.backoffMaxMs, 'dialing.backoffMaxMs');
+  atLeast(o.dialing?.maxFailures, 1, 'dialing.maxFailures');
+  positive(o.dialing?.cooldownMs, 'dialing.cooldownMs');
   positive(o.claimsPerSignerPerSecond, 'claimsPerSignerPerSecond');
   positive(o.handshakeTimeoutMs, 'handshakeTimeoutMs');
   if (o.leaveDrainMs !== undefined)

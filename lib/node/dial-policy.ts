@@ -1,0 +1,130 @@
+/**
+ * When a node may dial an address. Addresses come from claims, and any key can sign a
+ * claim advertising any address — a third party's included — so dials are budgeted per
+ * endpoint (host and port; path, query, case and default port do not make a new one):
+ * one at a time, exponential backoff with jitter after each failure, and after
+ * `maxFailures` failures in a row an endpoint taken from claims is given up until a fresher
+ * claim of a member that advertised it names it again, or `cooldownMs` passed. A dial that
+ * completes its handshake clears the endpoint's record.
+ */
+import type { Random } from '../time/types.ts';
+
+export interface DialPolicy {
+  /** First wait after a failed dial; it doubles with each failure in a row (×0.5–1.5 jitter). Default 1,000 ms. */
+  backoffBaseMs: number;
+  /** Longest wait between two dials of one endpoint (before jitter). Default 60,000 ms. */
+  backoffMaxMs: number;
+  /**
+   * After this many failed dials in a row (refused, timed out, or no handshake), an endpoint
+   * taken from claims is given up: not dialled for `cooldownMs`, unless a member that
+   * advertised it does so again in a claim with a higher incarnation (a restart), which
+   * allows one more attempt no sooner than `backoffMaxMs` after the last. Seeds and explicit
+   * `connect()` calls are never given up. Default 5.
+   */
+  maxFailures: number;
+  /** How long a given-up endpoint stays given up; then it gets one attempt. Default 600,000 ms. */
+  cooldownMs: number;
+}
+
+export const DEFAULT_DIAL_POLICY: Readonly<DialPolicy> = Object.freeze({
+  backoffBaseMs: 1_000,
+  backoffMaxMs: 60_000,
+  maxFailures: 5,
+  cooldownMs: 600_000,
+});
+
+/** Endpoints remembered (bounded; the least recently failed is forgotten first). */
+const ENDPOINT_LIMIT = 4096;
+/** Advertisers remembered per endpoint (for "advertised anew"). */
+const ADVERTISER_LIMIT = 4;
+
+/** The member whose claim named an address: who and at which incarnation. */
+export interface Advert {
+  nodeId: string;
+  incarnation: number;
+}
+
+interface Record {
+  failures: number;
+  lastFailure: number;
+  /** Backoff drawn at the last failure. */
+  wait: number;
+  /** Highest incarnation of each member whose advertised address failed here. */
+  advertisers: Map<string, number>;
+  /** A fresher claim allowed one more attempt (consumed by the next dial). */
+  reprieve: boolean;
+}
+
+/**
+ * What is dialled: `host:port` for ws:// and wss:// URLs (ports default per scheme, so both
+ * schemes at one port are one endpoint), the address itself otherwise.
+ */
+export function endpointOf(address: string): string {
+  if (!/^wss?:\/\//i.test(address)) return address;
+  try {
+    const u = new URL(address);
+    return `${u.hostname}:${u.port || (u.protocol === 'wss:' ? '443' : '80')}`;
+  } catch {
+    return address;
+  }
+}
+
+/** Failure records per endpoint, and the decision whether to dial now. */
+export class DialBackoff {
+  readonly #policy: DialPolicy;
+  readonly #random: Random;
+  readonly #records = new Map<string, Record>();
+
+  constructor(policy: DialPolicy, random: Random) {
+    this.#policy = policy;
+    this.#random = random;
+  }
+
+  /**
+   * Whether `endpoint` may be dialled at `now`. `advert` is set for addresses taken from a
+   * claim: only those are ever given up. Consumes a fresher claim's reprieve.
+   */
+  allows(endpoint: string, now: number, advert?: Advert): boolean {
+    const r = this.#records.get(endpoint);
+    if (!r) return true;
+    const p = this.#policy;
+    if (r.failures < p.maxFailures || advert === undefined) return now >= r.lastFailure + r.wait;
+    if (now >= r.lastFailure + p.cooldownMs) return true;
+    const known = r.advertisers.get(advert.nodeId);
+    if (known !== undefined && advert.incarnation > known) {
+      r.advertisers.set(advert.nodeId, advert.incarnation);
+      r.reprieve = true;
+    }
+    if (!r.reprieve || now < r.lastFailure + p.backoffMaxMs) return false;
+    r.reprieve = false;
+    return true;
+  }
+
+  succeeded(endpoint: string): void {
+    this.#records.delete(endpoint);
+  }
+
+  failed(endpoint: string, now: number, advert?: Advert): void {
+    const r = this.#records.get(endpoint) ?? {
+      failures: 0,
+      lastFailure: now,
+      wait: 0,
+      advertisers: new Map<string, number>(),
+      reprieve: false,
+    };
+    const p = this.#policy;
+    r.failures++;
+    r.lastFailure = now;
+    r.wait = Math.min(p.backoffMaxMs, p.backoffBaseMs * 2 ** Math.min(30, r.failures - 1));
+    r.wait *= 0.5 + this.#random.next();
+    if (advert) {
+      const known = r.advertisers.get(advert.nodeId) ?? -1;
+      r.advertisers.delete(advert.nodeId);
+      r.advertisers.set(advert.nodeId, Math.max(known, advert.incarnation));
+      if (r.advertisers.size > ADVERTISER_LIMIT) r.advertisers.delete(r.advertisers.keys().next().value!);
+    }
+    this.#records.delete(endpoint);
+    this.#records.set(endpoint, r);
+    if (this.#records.size > ENDPOINT_LIMIT) this.#records.delete(this.#records.keys().next().value!);
+  }
+}
