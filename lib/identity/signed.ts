@@ -17,6 +17,8 @@ export const Domain = {
   Entry: 'weftmesh/entry/v1',
   App: 'weftmesh/app/v1',
   Broadcast: 'weftmesh/broadcast/v1',
+  /** A probe target's answer to a ping relayed by a witness: nonce, target id, requester id. */
+  ProbeAck: 'weftmesh/probe-ack/v1',
 } as const;
 
 const DOMAIN_PATTERN = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9._-]+)*\/v[0-9]+$/;

@@ -100,8 +100,9 @@ export class Disseminator {
     }
   }
 
+  /** An exchange with a random neighbour not asked within the interval (push-pull.ts says why). */
   #pushPullRandom(): void {
-    const peers = [...this.#ctx.linked()];
+    const peers = [...this.#ctx.linked()].filter((p) => this.#pushPull.canStart(p));
     if (peers.length === 0) return;
     this.#pushPull.start(peers[this.#ctx.env.random.int(peers.length)]!);
   }

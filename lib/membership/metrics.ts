@@ -25,6 +25,14 @@ export interface MembershipMetrics {
   identityConflicts: number;
   /** Pings addressed to another node id. */
   misroutedPings: number;
+  /** Acks that proved nothing: relayed by a witness without the target's matching signed answer. */
+  acksRejected: number;
+  /** ping-reqs refused (nack) because the asking link already has its relays in flight. */
+  relaysRefused: number;
+  /** Digest exchanges not answered: the link had one answered within the interval. */
+  exchangesRefused: number;
+  /** `want` lists not answered: no exchange of ours open with that peer, or ids we did not list. */
+  wantsRefused: number;
 }
 
 export function emptyMembershipMetrics(): MembershipMetrics {
@@ -43,5 +51,9 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     claimsIgnored: 0,
     identityConflicts: 0,
     misroutedPings: 0,
+    acksRejected: 0,
+    relaysRefused: 0,
+    exchangesRefused: 0,
+    wantsRefused: 0,
   };
 }

@@ -13,26 +13,42 @@
  * probe fails, and then nobody would probe it again. Witnesses answer `nack` when they
  * cannot reach the target, so a prober that gets neither acks nor nacks learns that it is
  * the slow one (Lifeguard).
+ *
+ * A witness could lie, so an ack that comes through one counts only if the target signed
+ * it: the ping-req carries a fresh nonce, the witness's ping passes it on with the
+ * requester's id, and the target signs (nonce, itself, requester) — replayed or made-up
+ * acks do not verify (checked at the node boundary, where the target's key is looked up;
+ * here only the nonce is matched). A direct ack arrives over the authenticated link and
+ * needs no signature, so signing costs only on indirect probes. Nacks stay unsigned: they
+ * only lower the requester's local-health penalty, and only the asked witness's own share of
+ * it (one per witness per probe), so a lying witness cannot hide more than its own silence.
  */
+import { Domain, signingInput } from '../identity/signed.ts';
 import { shuffle } from '../time/random.ts';
 import type { TimerId } from '../time/types.ts';
 import type { DeliveryClass } from '../transport/types.ts';
-import { fromHex, toHex } from '../util/bytes.ts';
+import { concatBytes, equalBytes, fromHex, toHex } from '../util/bytes.ts';
+import type { MessageOf } from '../wire/messages.ts';
 import type { MembershipContext } from './context.ts';
 import { isReachable } from './node-state.ts';
+import { PeerBudget } from './peer-budget.ts';
 
 interface Probe {
   target: string;
   seq: number;
+  /** The nonce witnesses were given (set once they are asked). */
+  nonce: Uint8Array | undefined;
   acked: boolean;
+  /** Witnesses asked whose nack has not arrived (each counts once). */
+  asked: Set<string>;
   nacks: number;
-  expectedNacks: number;
   timers: TimerId[];
 }
 
 /** A check of a member whose link closed unexpectedly (see checkLost). */
 interface LostCheck {
   target: string;
+  nonce: Uint8Array;
   acked: boolean;
   timer: TimerId;
 }
@@ -40,11 +56,30 @@ interface LostCheck {
 interface Relay {
   requester: string;
   seq: number;
+  target: string;
   timer: TimerId;
 }
 
-/** Probes relayed for others at once; more ping-reqs are refused with a nack. */
+export interface ProberHooks {
+  /** A probe (or a lost-link check) of `target` failed. */
+  failed(target: string): void;
+  /** Signs `data` with this node's key. */
+  sign(data: Uint8Array): Uint8Array;
+}
+
+/** What the target signs in an ack a witness relays: the requester's nonce, the target, the requester. */
+export function probeAckPayload(nonce: Uint8Array, target: Uint8Array, requester: Uint8Array): Uint8Array {
+  return concatBytes(nonce, target, requester);
+}
+
+/** Probes relayed for others at once, in all and per asking link; more ping-reqs get a nack. */
 const MAX_RELAYS = 256;
+const MAX_RELAYS_PER_LINK = 32;
+/** Signed acks per link per probe interval (a signature costs CPU; honest witnesses need a few). */
+const SIGNED_ACKS_PER_LINK = 16;
+const NONCE_BYTES = 32;
+/** What the signed-ack fields (t, n, sig) add to an ack, kept out of its piggyback budget. */
+const SIGNED_ACK_OVERHEAD = 128;
 /** A witness gives up on the target after this fraction of pingTimeout, so its nack arrives in time. */
 const NACK_FRACTION = 0.8;
 /** Message overhead kept out of the piggyback budget. */
@@ -52,7 +87,8 @@ const PING_OVERHEAD = 64;
 
 export class Prober {
   readonly #ctx: MembershipContext;
-  readonly #onFailed: (target: string) => void;
+  readonly #hooks: ProberHooks;
+  readonly #self: Uint8Array;
   /** Latest link set of each neighbour (witness choice); unknown means "maybe". */
   readonly neighbours = new Map<string, ReadonlySet<string>>();
   #order: string[] = [];
@@ -60,15 +96,20 @@ export class Prober {
   #seq: number;
   #probe: Probe | undefined;
   readonly #relays = new Map<number, Relay>();
+  /** Relays in flight per asking peer. */
+  readonly #relaysBy = new Map<string, number>();
+  readonly #signs: PeerBudget;
   /** Lost-link checks by the seq their witnesses answer. */
   readonly #lost = new Map<number, LostCheck>();
   #timer: TimerId | undefined;
   #running = false;
 
-  constructor(ctx: MembershipContext, onFailed: (target: string) => void) {
+  constructor(ctx: MembershipContext, hooks: ProberHooks) {
     this.#ctx = ctx;
-    this.#onFailed = onFailed;
+    this.#hooks = hooks;
+    this.#self = fromHex(ctx.selfId);
     this.#seq = ctx.env.random.int(0x7fffffff);
+    this.#signs = new PeerBudget(SIGNED_ACKS_PER_LINK, ctx.config.probeIntervalMs, () => ctx.env.clock.now());
   }
 
   start(): void {
@@ -86,6 +127,7 @@ export class Prober {
     this.#probe = undefined;
     for (const r of this.#relays.values()) s.cancelTimer(r.timer);
     this.#relays.clear();
+    this.#relaysBy.clear();
     for (const c of this.#lost.values()) s.cancelTimer(c.timer);
     this.#lost.clear();
   }
@@ -98,6 +140,7 @@ export class Prober {
 
   linkDown(id: string): void {
     this.neighbours.delete(id);
+    this.#signs.forget(id);
     // A probe over a link that just closed says nothing about the member: abandon it.
     const p = this.#probe;
     if (p && p.target === id) {
@@ -121,13 +164,15 @@ export class Prober {
     if (!this.#running) return;
     for (const c of this.#lost.values()) if (c.target === target) return;
     const seq = this.#nextSeq();
-    this.#askWitnesses(target, seq);
+    const nonce = this.#ctx.env.random.bytes(NONCE_BYTES);
+    this.#askWitnesses(target, seq, nonce);
     const check: LostCheck = {
       target,
+      nonce,
       acked: false,
       timer: this.#ctx.env.scheduler.setTimer(this.#scaled(this.#ctx.config.probeIntervalMs), () => {
         this.#lost.delete(seq);
-        if (!check.acked && !this.#ctx.linked().has(target)) this.#onFailed(target);
+        if (!check.acked && !this.#ctx.linked().has(target)) this.#hooks.failed(target);
       }),
     };
     this.#lost.set(seq, check);
@@ -135,46 +180,81 @@ export class Prober {
 
   // ---- inputs ----
 
-  onPing(from: string, seq: number, to: Uint8Array, cls: DeliveryClass): void {
-    if (toHex(to) !== this.#ctx.selfId) {
+  onPing(from: string, msg: MessageOf<'ping'>, cls: DeliveryClass): void {
+    if (toHex(msg.to) !== this.#ctx.selfId) {
       this.#ctx.metrics.misroutedPings++;
       return;
     }
-    const g = cls === 'datagram' ? this.#ctx.piggyback(this.#budget(), from).map((c) => c.wire) : [];
-    this.#ctx.send(from, cls, g.length ? { type: 'ack', seq, g } : { type: 'ack', seq });
+    const ack: MessageOf<'ack'> = { type: 'ack', seq: msg.seq };
+    let budget = this.#budget();
+    // A witness asks on someone's behalf: sign so that it cannot make up our answer.
+    if (msg.n && msg.r && this.#signs.take(from)) {
+      const payload = probeAckPayload(msg.n, this.#self, msg.r);
+      ack.t = this.#self;
+      ack.n = msg.n;
+      ack.sig = this.#hooks.sign(signingInput(Domain.ProbeAck, payload));
+      budget -= SIGNED_ACK_OVERHEAD;
+    }
+    const g = cls === 'datagram' ? this.#ctx.piggyback(budget, from).map((c) => c.wire) : [];
+    if (g.length) ack.g = g;
+    this.#ctx.send(from, cls, ack);
   }
 
-  onAck(seq: number): void {
-    const p = this.#probe;
-    if (p && p.seq === seq) {
-      if (!p.acked) this.#ctx.metrics.acks++;
-      p.acked = true;
+  /**
+   * An ack from `from`. Its signature, if it names a target other than its sender, was
+   * verified at the node boundary over (n, t, this node); what is left is to match it.
+   */
+  onAck(from: string, msg: MessageOf<'ack'>): void {
+    const relay = this.#relays.get(msg.seq);
+    if (relay && from === relay.target) {
+      this.#endRelay(msg.seq, relay);
+      const { t, n, sig } = msg;
+      this.#ctx.send(relay.requester, 'datagram', {
+        type: 'ack',
+        seq: relay.seq,
+        ...(t && n && sig ? { t, n, sig } : {}),
+      });
       return;
     }
-    const lost = this.#lost.get(seq);
+    const target = msg.t ? toHex(msg.t) : from;
+    const proves = (t: string, nonce: Uint8Array | undefined) =>
+      target === t &&
+      (from === t || (nonce !== undefined && msg.n !== undefined && equalBytes(msg.n, nonce)));
+    const p = this.#probe;
+    if (p && p.seq === msg.seq) {
+      if (!proves(p.target, p.nonce)) this.#ctx.metrics.acksRejected++;
+      else if (!p.acked) {
+        this.#ctx.metrics.acks++;
+        p.acked = true;
+      }
+      return;
+    }
+    const lost = this.#lost.get(msg.seq);
     if (lost) {
-      lost.acked = true;
-      return;
-    }
-    const relay = this.#relays.get(seq);
-    if (relay) {
-      this.#ctx.env.scheduler.cancelTimer(relay.timer);
-      this.#relays.delete(seq);
-      this.#ctx.send(relay.requester, 'datagram', { type: 'ack', seq: relay.seq });
+      if (proves(lost.target, lost.nonce)) lost.acked = true;
+      else this.#ctx.metrics.acksRejected++;
     }
   }
 
-  onNack(seq: number): void {
+  /** A witness could not reach the target; only a witness we asked counts, once. */
+  onNack(from: string, seq: number): void {
     const p = this.#probe;
-    if (p && p.seq === seq) {
+    if (p && p.seq === seq && p.asked.delete(from)) {
       p.nacks++;
       this.#ctx.metrics.nacksReceived++;
     }
   }
 
-  onPingReq(from: string, seq: number, target: Uint8Array): void {
+  onPingReq(from: string, msg: MessageOf<'ping-req'>): void {
+    const { seq, target } = msg;
     const id = toHex(target);
-    if (!this.#ctx.linked().has(id) || this.#relays.size >= MAX_RELAYS) {
+    if (!this.#ctx.linked().has(id)) {
+      this.#ctx.send(from, 'datagram', { type: 'nack', seq });
+      return;
+    }
+    const asking = this.#relaysBy.get(from) ?? 0;
+    if (this.#relays.size >= MAX_RELAYS || asking >= MAX_RELAYS_PER_LINK) {
+      this.#ctx.metrics.relaysRefused++;
       this.#ctx.send(from, 'datagram', { type: 'nack', seq });
       return;
     }
@@ -182,12 +262,20 @@ export class Prober {
     // The requester's probe period ends pingTimeout after it asked; answer well before that.
     // Unscaled by our own health (as memberlist): a slow witness must not make nacks late.
     const wait = this.#ctx.config.pingTimeoutMs * NACK_FRACTION;
-    const timer = this.#ctx.env.scheduler.setTimer(wait, () => {
-      if (this.#relays.delete(mine)) this.#ctx.send(from, 'datagram', { type: 'nack', seq });
-    });
-    this.#relays.set(mine, { requester: from, seq, timer });
+    const relay: Relay = {
+      requester: from,
+      seq,
+      target: id,
+      timer: this.#ctx.env.scheduler.setTimer(wait, () => {
+        this.#endRelay(mine, relay);
+        this.#ctx.send(from, 'datagram', { type: 'nack', seq });
+      }),
+    };
+    this.#relays.set(mine, relay);
+    this.#relaysBy.set(from, asking + 1);
     this.#ctx.metrics.relayedProbes++;
-    this.#ctx.send(id, 'datagram', { type: 'ping', seq: mine, to: target });
+    const vouch = msg.n ? { n: msg.n, r: fromHex(from) } : {};
+    this.#ctx.send(id, 'datagram', { type: 'ping', seq: mine, to: target, ...vouch });
   }
 
   // ---- the loop ----
@@ -198,6 +286,14 @@ export class Prober {
       this.#timer = undefined;
       this.#tick();
     });
+  }
+
+  #endRelay(seq: number, relay: Relay): void {
+    this.#ctx.env.scheduler.cancelTimer(relay.timer);
+    this.#relays.delete(seq);
+    const left = (this.#relaysBy.get(relay.requester) ?? 1) - 1;
+    if (left > 0) this.#relaysBy.set(relay.requester, left);
+    else this.#relaysBy.delete(relay.requester);
   }
 
   #nextSeq(): number {
@@ -229,15 +325,15 @@ export class Prober {
     return this.#ctx.config.lifeguard ? this.#ctx.health.scale(ms) : ms;
   }
 
-  /** Sends `ping-req` for `target` to up to k witnesses; returns how many were asked. */
-  #askWitnesses(target: string, seq: number): number {
+  /** Sends `ping-req` for `target` with `nonce` to up to k witnesses; returns those asked. */
+  #askWitnesses(target: string, seq: number, nonce: Uint8Array): Set<string> {
     const witnesses = this.#witnesses(target);
     const to = fromHex(target);
     for (const w of witnesses) {
       this.#ctx.metrics.indirectProbes++;
-      this.#ctx.send(w, 'datagram', { type: 'ping-req', seq, target: to });
+      this.#ctx.send(w, 'datagram', { type: 'ping-req', seq, target: to, n: nonce });
     }
-    return witnesses.length;
+    return new Set(witnesses);
   }
 
   #tick(): void {
@@ -252,9 +348,10 @@ export class Prober {
     const probe: Probe = {
       target,
       seq: this.#nextSeq(),
+      nonce: undefined,
       acked: false,
+      asked: new Set(),
       nacks: 0,
-      expectedNacks: 0,
       timers: [],
     };
     this.#probe = probe;
@@ -269,7 +366,8 @@ export class Prober {
     probe.timers.push(
       env.scheduler.setTimer(timeout, () => {
         if (probe.acked || this.#probe !== probe) return;
-        probe.expectedNacks = this.#askWitnesses(target, probe.seq);
+        probe.nonce = env.random.bytes(NONCE_BYTES);
+        probe.asked = this.#askWitnesses(target, probe.seq, probe.nonce);
         this.#ctx.send(target, 'stream', { type: 'ping', seq: probe.seq, to });
       }),
       env.scheduler.setTimer(period, () => this.#finish(probe)),
@@ -284,8 +382,9 @@ export class Prober {
       health.apply(-1);
     } else {
       // Lifeguard: missing nacks mean our own messages are not getting through.
-      health.apply(probe.expectedNacks > 0 ? probe.expectedNacks - probe.nacks : 1);
-      this.#onFailed(probe.target);
+      const asked = probe.asked.size + probe.nacks;
+      health.apply(asked > 0 ? probe.asked.size : 1);
+      this.#hooks.failed(probe.target);
     }
     this.#schedule(0);
   }

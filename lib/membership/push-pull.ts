@@ -6,8 +6,23 @@
  * sends. Two nodes that agree exchange ~21 bytes per member and no claims at all.
  *
  *   A → B  digest (paged)
- *   B → A  claims (reply, paged, last)   +  want (ids)
+ *   B → A  per digest page: want (ids), claims A has older; after the last page, the
+ *          claims of members A did not list (reply, last)
  *   A → B  claims (answer to want)
+ *
+ * Every peer may be hostile, so answers are bounded by what was asked, and rate-limited:
+ * - B answers at most one exchange per link per `pushPullIntervalMs / 2`; the first on a
+ *   new link at once (a newcomer's join exchange legitimately needs everything). Digests
+ *   beyond that are dropped (`exchangesRefused`). This node's own periodic and follow-up
+ *   exchanges ask one neighbour at most once per `pushPullIntervalMs`, so honest peers never
+ *   meet the limit.
+ * - One exchange describes each member once, however often the digest lists it.
+ * - A answers a `want` only while its exchange with B is open, for members it listed, each
+ *   once (`wantsRefused` otherwise).
+ * - Each link has at most one exchange in progress each way, forgotten after
+ *   EXCHANGE_TTL_MS without progress or when the link goes down: no pool shared by links
+ *   that a few of them could fill. Digest pages are answered as they arrive, so an
+ *   exchange holds one bit per known id, not the asker's bytes.
  */
 import type { TimerId } from '../time/types.ts';
 import { concatBytes } from '../util/bytes.ts';
@@ -15,6 +30,7 @@ import { DIGEST_PAGE_BYTES, type MessageOf } from '../wire/messages.ts';
 import type { Claim } from './claims.ts';
 import type { MembershipContext } from './context.ts';
 import { StateCode, supersedes } from './node-state.ts';
+import { PeerBudget } from './peer-budget.ts';
 
 const RECORD = 21;
 const RECORDS_PER_PAGE = Math.floor(DIGEST_PAGE_BYTES / RECORD);
@@ -22,15 +38,56 @@ const IDS_PER_PAGE = Math.floor(DIGEST_PAGE_BYTES / 16);
 /** Claims per `claims` page: a page stays well under the default 64 KiB frame cap. */
 const PAGE_BYTES = 56 * 1024;
 const PAGE_CLAIMS = 4096;
-/** Digests being received at once, and how long an incomplete one is kept. */
-const MAX_INCOMING = 16;
-const INCOMING_TTL_MS = 30_000;
+/** An exchange that makes no progress for this long is forgotten. */
+const EXCHANGE_TTL_MS = 30_000;
 
-interface Incoming {
+/** Interned member indices, one bit each. */
+class IndexSet {
+  #bits: Uint8Array;
+
+  constructor(size: number) {
+    this.#bits = new Uint8Array((size >> 3) + 1);
+  }
+
+  has(i: number): boolean {
+    return i >> 3 < this.#bits.length && (this.#bits[i >> 3]! & (1 << (i & 7))) !== 0;
+  }
+
+  add(i: number): void {
+    if (i >> 3 >= this.#bits.length) {
+      const grown = new Uint8Array(Math.max((i >> 3) + 1, this.#bits.length * 2));
+      grown.set(this.#bits);
+      this.#bits = grown;
+    }
+    this.#bits[i >> 3]! |= 1 << (i & 7);
+  }
+
+  delete(i: number): boolean {
+    if (!this.has(i)) return false;
+    this.#bits[i >> 3]! &= ~(1 << (i & 7));
+    return true;
+  }
+}
+
+interface Exchange {
+  timer: TimerId | undefined;
+}
+
+/** An exchange we answer: their digest is arriving, or our reply is out and wants are pending. */
+interface Answering extends Exchange {
   seq: number;
-  pages: Uint8Array[];
-  bytes: number;
-  timer: TimerId;
+  /** Members already described in this exchange. */
+  seen: IndexSet;
+  /** Our want pages not yet answered. */
+  wantsOut: number;
+  digestDone: boolean;
+}
+
+/** An exchange we started: our digest is out, its reply has not completed. */
+interface Asking extends Exchange {
+  seq: number;
+  /** Members our digest listed that a want may still ask for. */
+  listed: IndexSet;
 }
 
 export interface PushPullHooks {
@@ -45,14 +102,25 @@ export interface PushPullHooks {
 export class PushPull {
   readonly #ctx: MembershipContext;
   readonly #hooks: PushPullHooks;
-  readonly #incoming = new Map<string, Incoming>();
-  /** Exchanges we answered and whose `want` is still outstanding. */
-  readonly #awaitingWant = new Map<string, number>();
+  readonly #answering = new Map<string, Answering>();
+  readonly #asking = new Map<string, Asking>();
+  /** Exchanges answered per link (see the module comment); a link is the object the node passes. */
+  readonly #answers: PeerBudget<object | string>;
+  /** Exchanges this node started per link. */
+  readonly #starts: PeerBudget;
   #seq = 0;
 
   constructor(ctx: MembershipContext, hooks: PushPullHooks) {
     this.#ctx = ctx;
     this.#hooks = hooks;
+    const now = () => ctx.env.clock.now();
+    this.#answers = new PeerBudget(1, ctx.config.pushPullIntervalMs / 2, now);
+    this.#starts = new PeerBudget(1, ctx.config.pushPullIntervalMs, now);
+  }
+
+  /** Whether a periodic or follow-up exchange may ask `peer` now (it did not within the interval). */
+  canStart(peer: string): boolean {
+    return this.#starts.available(peer);
   }
 
   /** Step 1: send our digest to `to`. */
@@ -60,6 +128,12 @@ export class PushPull {
     const { table } = this.#ctx;
     const seq = this.#seq++;
     const members = [...table.known()];
+    this.#starts.take(to);
+    const old = this.#asking.get(to);
+    if (old) this.#close(this.#asking, to, old);
+    const asking: Asking = { seq, listed: new IndexSet(table.ids.size), timer: undefined };
+    this.#asking.set(to, asking);
+    this.#arm(this.#asking, to, asking);
     this.#ctx.metrics.pushPulls++;
     for (let p = 0; p === 0 || p * RECORDS_PER_PAGE < members.length; p++) {
       const slice = members.slice(p * RECORDS_PER_PAGE, (p + 1) * RECORDS_PER_PAGE);
@@ -67,6 +141,7 @@ export class PushPull {
       const view = new DataView(d.buffer);
       slice.forEach((i, k) => {
         const off = k * RECORD;
+        asking.listed.add(i);
         d.set(table.ids.bytesOf(i), off);
         view.setUint32(off + 16, table.incarnation(i));
         // Others know a joining node as Active: that is what its alive claim says.
@@ -77,117 +152,154 @@ export class PushPull {
     }
   }
 
-  onDigest(from: string, msg: MessageOf<'digest'>): void {
+  /** A digest page from `from`, over `link` (a new link, even to the same peer, is answered at once). */
+  onDigest(from: string, msg: MessageOf<'digest'>, link: object | string = from): void {
     if (msg.d.length % RECORD !== 0) return;
-    let inc = this.#incoming.get(from);
-    if (inc && inc.seq !== msg.seq) {
-      this.#ctx.env.scheduler.cancelTimer(inc.timer);
-      this.#incoming.delete(from);
-      inc = undefined;
+    let ex = this.#answering.get(from);
+    if (!ex || ex.seq !== msg.seq || ex.digestDone) {
+      if (!this.#answers.take(link)) {
+        this.#ctx.metrics.exchangesRefused++;
+        return;
+      }
+      if (ex) this.#close(this.#answering, from, ex);
+      const seen = new IndexSet(this.#ctx.table.ids.size);
+      ex = { seq: msg.seq, seen, wantsOut: 0, digestDone: false, timer: undefined };
+      this.#answering.set(from, ex);
     }
-    if (!inc) {
-      if (this.#incoming.size >= MAX_INCOMING) return;
-      const timer = this.#ctx.env.scheduler.setTimer(INCOMING_TTL_MS, () => this.#incoming.delete(from));
-      inc = { seq: msg.seq, pages: [], bytes: 0, timer };
-      this.#incoming.set(from, inc);
-    }
-    inc.pages.push(msg.d);
-    inc.bytes += msg.d.length;
-    // A digest can list at most every member we would accept, plus some slack.
-    if (inc.bytes > RECORD * (this.#ctx.table.size + 100_000)) {
-      this.#ctx.env.scheduler.cancelTimer(inc.timer);
-      this.#incoming.delete(from);
-      return;
-    }
+    this.#arm(this.#answering, from, ex);
+    this.#answerPage(from, ex, msg.d);
     if (!msg.last) return;
-    this.#ctx.env.scheduler.cancelTimer(inc.timer);
-    this.#incoming.delete(from);
-    this.#answer(from, msg.seq, inc.pages);
+    // Members they did not list at all: the full-state part, once per exchange.
+    const { table } = this.#ctx;
+    const rest: Claim[] = [];
+    for (const i of table.known()) if (!ex.seen.has(i)) rest.push(...this.#hooks.claimsOf(i));
+    this.#sendClaims(from, ex.seq, true, rest, true);
+    this.#ctx.metrics.pushPulls++;
+    ex.digestDone = true;
+    if (ex.wantsOut === 0) this.#finishAnswering(from, ex);
   }
 
-  /** Step 2: compare their digest with our table; send what they lack, ask for what they know better. */
-  #answer(from: string, seq: number, pages: Uint8Array[]): void {
+  /** Step 2, one digest page: claims of listed members they have older, want for those we lack. */
+  #answerPage(from: string, ex: Answering, page: Uint8Array): void {
     const { table } = this.#ctx;
-    const seen = new Set<number>();
     const send: Claim[] = [];
     const want: Uint8Array[] = [];
-    for (const page of pages) {
-      const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-      for (let off = 0; off < page.length; off += RECORD) {
-        const id = page.subarray(off, off + 16);
-        const incarnation = view.getUint32(off + 16);
-        const state = page[off + 20]!;
-        if (state < StateCode.Active || state > StateCode.Left) continue;
-        const i = table.ids.lookupBytes(id);
-        const mine = i === undefined ? StateCode.Unknown : table.state(i);
-        if (i === undefined || mine === StateCode.Unknown) {
-          want.push(id);
-          continue;
-        }
-        seen.add(i);
-        const myState = mine === StateCode.Joining ? StateCode.Active : mine;
-        if (supersedes(myState, table.incarnation(i), state as StateCode, incarnation))
-          send.push(...this.#hooks.claimsOf(i));
-        else if (supersedes(state as StateCode, incarnation, myState, table.incarnation(i))) want.push(id);
+    const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    for (let off = 0; off < page.length; off += RECORD) {
+      const id = page.subarray(off, off + 16);
+      const incarnation = view.getUint32(off + 16);
+      const state = page[off + 20]!;
+      if (state < StateCode.Active || state > StateCode.Left) continue;
+      const i = table.ids.lookupBytes(id);
+      const mine = i === undefined ? StateCode.Unknown : table.state(i);
+      if (i === undefined || mine === StateCode.Unknown) {
+        want.push(id);
+        continue;
       }
+      if (ex.seen.has(i)) continue;
+      ex.seen.add(i);
+      const myState = mine === StateCode.Joining ? StateCode.Active : mine;
+      if (supersedes(myState, table.incarnation(i), state as StateCode, incarnation))
+        send.push(...this.#hooks.claimsOf(i));
+      else if (supersedes(state as StateCode, incarnation, myState, table.incarnation(i))) want.push(id);
     }
-    for (const i of table.known()) if (!seen.has(i)) send.push(...this.#hooks.claimsOf(i));
-    this.#sendClaims(from, seq, true, send);
+    // Wants go before the reply's last page, so the initiator still holds its exchange open.
     for (let p = 0; p * IDS_PER_PAGE < want.length; p++) {
+      ex.wantsOut++;
       this.#ctx.send(from, 'stream', {
         type: 'want',
-        seq,
+        seq: ex.seq,
         ids: concatBytes(...want.slice(p * IDS_PER_PAGE, (p + 1) * IDS_PER_PAGE)),
       });
     }
-    this.#ctx.metrics.pushPulls++;
-    if (want.length === 0) this.#hooks.answered(from);
-    else this.#awaitingWant.set(from, seq);
+    if (send.length > 0) this.#sendClaims(from, ex.seq, true, send, false);
   }
 
-  /** The link to `peer` is gone: drop what we held for its exchanges. */
+  #finishAnswering(from: string, ex: Answering): void {
+    this.#close(this.#answering, from, ex);
+    this.#hooks.answered(from);
+  }
+
+  /** The link to `peer` is gone: drop its exchanges (its answer budget, kept per link object, expires by itself). */
   forget(peer: string): void {
-    const inc = this.#incoming.get(peer);
-    if (inc) this.#ctx.env.scheduler.cancelTimer(inc.timer);
-    this.#incoming.delete(peer);
-    this.#awaitingWant.delete(peer);
+    for (const map of [this.#answering, this.#asking] as Array<Map<string, Exchange>>) {
+      const ex = map.get(peer);
+      if (ex) this.#close(map, peer, ex);
+    }
+    this.#starts.forget(peer);
   }
 
   /** Claims arrived (already verified and applied by the caller). */
   onClaims(from: string, msg: MessageOf<'claims'>): void {
-    if (!msg.last) return;
-    if (msg.reply) this.#hooks.replied(from);
-    else if (this.#awaitingWant.get(from) === msg.seq) {
-      this.#awaitingWant.delete(from);
-      this.#hooks.answered(from);
+    if (msg.reply) {
+      const asking = this.#asking.get(from);
+      if (asking?.seq !== msg.seq) return;
+      if (!msg.last) {
+        this.#arm(this.#asking, from, asking);
+        return;
+      }
+      // Its wants came before this page on the stream: the exchange is over.
+      this.#close(this.#asking, from, asking);
+      this.#hooks.replied(from);
+      return;
     }
+    const ex = this.#answering.get(from);
+    if (!msg.last || ex?.seq !== msg.seq || ex.wantsOut === 0) return;
+    ex.wantsOut--;
+    if (ex.digestDone && ex.wantsOut === 0) this.#finishAnswering(from, ex);
   }
 
-  /** Step 3: they asked for members we know better. */
+  /** Step 3: they asked for members we know better (only within our open exchange with them). */
   onWant(from: string, msg: MessageOf<'want'>): void {
     if (msg.ids.length % 16 !== 0) return;
+    const asking = this.#asking.get(from);
+    if (asking?.seq !== msg.seq) {
+      this.#ctx.metrics.wantsRefused++;
+      return;
+    }
     const { table } = this.#ctx;
     const send: Claim[] = [];
     for (let off = 0; off < msg.ids.length; off += 16) {
       const i = table.ids.lookupBytes(msg.ids.subarray(off, off + 16));
-      if (i !== undefined && table.state(i) !== StateCode.Unknown) send.push(...this.#hooks.claimsOf(i));
+      if (i !== undefined && asking.listed.delete(i) && table.state(i) !== StateCode.Unknown)
+        send.push(...this.#hooks.claimsOf(i));
     }
-    this.#sendClaims(from, msg.seq, false, send);
+    this.#sendClaims(from, msg.seq, false, send, true);
   }
 
-  #sendClaims(to: string, seq: number, reply: boolean, claims: Claim[]): void {
+  /** (Re)starts the timer that forgets `peer`'s exchange in `map` after EXCHANGE_TTL_MS. */
+  #arm<T extends Exchange>(map: Map<string, T>, peer: string, ex: T): void {
+    const { scheduler } = this.#ctx.env;
+    if (ex.timer !== undefined) scheduler.cancelTimer(ex.timer);
+    ex.timer = scheduler.setTimer(EXCHANGE_TTL_MS, () => {
+      if (map.get(peer) === ex) map.delete(peer);
+    });
+  }
+
+  #close<T extends Exchange>(map: Map<string, T>, peer: string, ex: T): void {
+    if (ex.timer !== undefined) this.#ctx.env.scheduler.cancelTimer(ex.timer);
+    if (map.get(peer) === ex) map.delete(peer);
+  }
+
+  #sendClaims(to: string, seq: number, reply: boolean, claims: Claim[], last: boolean): void {
     let page: Claim[] = [];
     let bytes = 0;
-    const flush = (last: boolean) => {
-      this.#ctx.send(to, 'stream', { type: 'claims', seq, reply, last, claims: page.map((c) => c.wire) });
+    const flush = (end: boolean) => {
+      this.#ctx.send(to, 'stream', {
+        type: 'claims',
+        seq,
+        reply,
+        last: end,
+        claims: page.map((c) => c.wire),
+      });
       page = [];
       bytes = 0;
     };
     for (const c of claims) {
-      if (bytes + c.size > PAGE_BYTES || page.length >= PAGE_CLAIMS) flush(false);
+      if (page.length > 0 && (bytes + c.size > PAGE_BYTES || page.length >= PAGE_CLAIMS)) flush(false);
       page.push(c);
       bytes += c.size;
     }
-    flush(true);
+    if (last || page.length > 0) flush(last);
   }
 }

@@ -127,7 +127,10 @@ export class Membership implements MembershipContext {
     this.#token = opts.token;
     this.#self = this.#sign('alive', opts.incarnation);
     this.table.set(this.selfIndex, StateCode.Joining, opts.incarnation, this.env.clock.now(), this.#self);
-    this.#prober = new Prober(this, (target) => this.#suspect(target));
+    this.#prober = new Prober(this, {
+      failed: (target) => this.#suspect(target),
+      sign: (data) => this.#signer.sign(data),
+    });
     this.#pushPull = new PushPull(this, {
       claimsOf: (i) => this.#claimsOf(i),
       replied: () => this.#joinedIfJoining(),
@@ -260,23 +263,27 @@ export class Membership implements MembershipContext {
     if (i !== undefined && this.table.state(i) === StateCode.Active) this.#prober.checkLost(nodeId);
   }
 
-  /** Dispatches a message whose claims (if any) were verified and applied via applyClaims. */
-  onMessage(from: string, cls: DeliveryClass, msg: Message): void {
+  /**
+   * Dispatches a message whose claims (if any) were verified and applied via applyClaims.
+   * `link` is the connection it came over (any object: a replacing link is a new one), for
+   * limits per link; without it, limits are per peer.
+   */
+  onMessage(from: string, cls: DeliveryClass, msg: Message, link?: object): void {
     switch (msg.type) {
       case 'ping':
-        this.#prober.onPing(from, msg.seq, msg.to, cls);
+        this.#prober.onPing(from, msg, cls);
         break;
       case 'ack':
-        this.#prober.onAck(msg.seq);
+        this.#prober.onAck(from, msg);
         break;
       case 'ping-req':
-        this.#prober.onPingReq(from, msg.seq, msg.target);
+        this.#prober.onPingReq(from, msg);
         break;
       case 'nack':
-        this.#prober.onNack(msg.seq);
+        this.#prober.onNack(from, msg.seq);
         break;
       case 'digest':
-        this.#pushPull.onDigest(from, msg);
+        this.#pushPull.onDigest(from, msg, link ?? from);
         break;
       case 'claims':
         this.#pushPull.onClaims(from, msg);

@@ -8,10 +8,12 @@ export type { MeshNodeOptions } from './options.ts';
 
 import { Admission } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
+import { Domain } from '../identity/signed.ts';
 import { fastVerifier, type MaybePromise } from '../identity/verifier.ts';
 import type { Claim } from '../membership/claims.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
 import { isReachable, NodeState, StateCode } from '../membership/node-state.ts';
+import { probeAckPayload } from '../membership/prober.ts';
 import { type MemberInfo, Membership, type MembershipEvent } from '../membership/swim.ts';
 import { ConsistentHashRing } from '../ring/consistent-hash-ring.ts';
 import type { StateEntry } from '../state/entry.ts';
@@ -23,13 +25,13 @@ import type { Storage } from '../storage/types.ts';
 import { realEnv } from '../time/real.ts';
 import type { Env, TimerId } from '../time/types.ts';
 import type { DeliveryClass, Link, Transport } from '../transport/types.ts';
-import { toHex } from '../util/bytes.ts';
+import { fromHex, toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
 import type { StateTable } from '../wire/entries.ts';
 import { WireError } from '../wire/errors.ts';
-import type { Message } from '../wire/messages.ts';
+import type { Message, MessageOf } from '../wire/messages.ts';
 import { DEFAULT_DIAL_POLICY } from './dial-policy.ts';
 import type { MeshEvents } from './events.ts';
 import { type DialTarget, dialTargetOf, LinkManager, type LinkPolicy } from './link-manager.ts';
@@ -643,8 +645,12 @@ export class MeshNode {
       return;
     }
     switch (msg.type) {
-      case 'ping':
       case 'ack':
+        // An ack relayed by a witness counts only with its target's signature (see prober.ts).
+        this.#withProbeAck(from, msg, () => core.onMessage(from, cls, msg));
+        if (msg.g) this.#withClaims(from, msg.g, () => {});
+        return;
+      case 'ping':
       case 'ping-req':
       case 'nack':
         // Probes are answered before their piggybacked claims are verified: never delay an ack.
@@ -658,6 +664,8 @@ export class MeshNode {
         this.#withClaims(from, msg.claims, () => core.onMessage(from, cls, msg));
         return;
       case 'digest':
+        core.onMessage(from, cls, msg, link);
+        return;
       case 'want':
       case 'neighbours':
         core.onMessage(from, cls, msg);
@@ -682,6 +690,25 @@ export class MeshNode {
       default:
         this.#reject('unexpected-type');
     }
+  }
+
+  /**
+   * Runs `then` for an ack that is its sender's own, or that names another target and
+   * carries that member's valid signature over (nonce, target, this node); drops the rest.
+   */
+  #withProbeAck(from: string, msg: MessageOf<'ack'>, then: () => void): void {
+    if (!msg.t || toHex(msg.t) === from) return then();
+    const key = this.#membership?.member(toHex(msg.t))?.publicKey;
+    if (!key || !msg.n || !msg.sig) return this.#reject('unsigned-ack');
+    const payload = probeAckPayload(msg.n, msg.t, fromHex(this.nodeId));
+    const done = (valid: boolean) => {
+      if (this.#state === 'closed') return;
+      if (valid) then();
+      else this.#reject('bad-ack-signature');
+    };
+    const ok = (this.#opts.verifier ?? fastVerifier).verify(key, Domain.ProbeAck, payload, msg.sig);
+    if (typeof ok === 'boolean') done(ok);
+    else void ok.then(done, () => done(false));
   }
 
   /** Verifies claims at the boundary, applies the good ones, then runs `then`. */

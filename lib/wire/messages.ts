@@ -50,12 +50,33 @@ export const registry = {
   refuse: { code: 5, body: struct({ reason: text(0, 200) }) },
 
   // ---- membership (SWIM + Lifeguard); `g` carries piggybacked claims ----
-  /** Probe. `to` names the intended target so a misrouted probe is not acknowledged. */
-  ping: { code: 10, body: struct({ seq: u32, to: nodeIdField }, { g: claimList(64) }) },
-  ack: { code: 11, body: struct({ seq: u32 }, { g: claimList(64) }) },
-  /** Ask a witness to probe `target` on our behalf. */
-  'ping-req': { code: 12, body: struct({ seq: u32, target: nodeIdField }, { g: claimList(64) }) },
-  /** Lifeguard: the witness could not reach the target (tells the requester its own path is fine). */
+  /**
+   * Probe. `to` names the intended target so a misrouted probe is not acknowledged. A
+   * witness probing for someone else adds the requester's nonce `n` and id `r`, which the
+   * target signs in its ack.
+   */
+  ping: {
+    code: 10,
+    body: struct({ seq: u32, to: nodeIdField }, { g: claimList(64), n: nonceField, r: nodeIdField }),
+  },
+  /**
+   * Answer to a ping. An ack that reaches the requester through a witness names the target
+   * `t` and carries the target's signature `sig` (domain ProbeAck) over (`n`, `t`, requester
+   * id); a direct ack over the authenticated link needs neither.
+   */
+  ack: {
+    code: 11,
+    body: struct({ seq: u32 }, { g: claimList(64), t: nodeIdField, n: nonceField, sig: signatureField }),
+  },
+  /** Ask a witness to probe `target` on our behalf; `n` is a fresh nonce the target's ack must sign. */
+  'ping-req': {
+    code: 12,
+    body: struct({ seq: u32, target: nodeIdField }, { g: claimList(64), n: nonceField }),
+  },
+  /**
+   * Lifeguard: the witness could not reach the target (tells the requester its own path is
+   * fine). Unsigned: it only lowers the requester's local-health penalty, by one per witness.
+   */
   nack: { code: 13, body: struct({ seq: u32 }) },
   gossip: { code: 14, body: struct({ g: claimList(64) }) },
   /**
