@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -34,9 +34,16 @@ export interface BundleSize {
   packages: Map<string, number>;
   /** Minified bytes per weftmesh module. */
   modules: Map<string, number>;
+  /** Gzip bytes the bundle loses when a package is left out (marked external). */
+  marginalGzip: Map<string, number>;
 }
 
+/** simple-peer ships inside the package (dist/vendor), imported as `#simple-peer`. */
+const VENDORED: Record<string, string> = { 'vendor/simple-peer.browser.js': 'simple-peer (dist/vendor)' };
+const VENDORED_SPECIFIER: Record<string, string> = { 'simple-peer (dist/vendor)': '#simple-peer' };
+
 function packageOf(path: string): { pkg: string; module: string } {
+  for (const [file, pkg] of Object.entries(VENDORED)) if (path.endsWith(file)) return { pkg, module: path };
   const i = path.lastIndexOf('node_modules/');
   if (i < 0) return { pkg: 'weftmesh', module: path.replace(/^.*?dist\//, '') };
   const rest = path.slice(i + 'node_modules/'.length).split('/');
@@ -48,11 +55,12 @@ function add(map: Map<string, number>, key: string, n: number): void {
   map.set(key, (map.get(key) ?? 0) + n);
 }
 
-/** Bundles `source` (an app importing weftmesh) from a directory where weftmesh is installed. */
-export async function measureBundle(name: string, source: string, appDir: string): Promise<BundleSize> {
-  const entry = join(appDir, `${name.replace(/\W+/g, '-')}.js`);
-  await writeFile(entry, `${source}\n`);
-  const result = await build({
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/** Bundles `entry` minified; `without` names a package left out of it (marked external). */
+function bundle(entry: string, appDir: string, without?: string) {
+  const specifier = without && (VENDORED_SPECIFIER[without] ?? without);
+  return build({
     entryPoints: [entry],
     absWorkingDir: appDir,
     bundle: true,
@@ -63,7 +71,27 @@ export async function measureBundle(name: string, source: string, appDir: string
     write: false,
     metafile: true,
     logLevel: 'silent',
+    plugins: specifier
+      ? [
+          {
+            name: 'leave-out',
+            setup(b) {
+              b.onResolve({ filter: new RegExp(`^${escapeRegExp(specifier)}(/|$)`) }, (a) => ({
+                path: a.path,
+                external: true,
+              }));
+            },
+          },
+        ]
+      : [],
   });
+}
+
+/** Bundles `source` (an app importing weftmesh) from a directory where weftmesh is installed. */
+export async function measureBundle(name: string, source: string, appDir: string): Promise<BundleSize> {
+  const entry = join(appDir, `${name.replace(/\W+/g, '-')}.js`);
+  await writeFile(entry, `${source}\n`);
+  const result = await bundle(entry, appDir);
   const out = result.outputFiles[0]!;
   const meta: Metafile = result.metafile;
   const packages = new Map<string, number>();
@@ -75,13 +103,14 @@ export async function measureBundle(name: string, source: string, appDir: string
       if (pkg === 'weftmesh') add(modules, module, bytesInOutput);
     }
   }
-  return {
-    name,
-    minified: out.contents.length,
-    gzip: gzipSync(out.contents, { level: 9 }).length,
-    packages,
-    modules,
-  };
+  const gzip = gzipSync(out.contents, { level: 9 }).length;
+  const marginalGzip = new Map<string, number>();
+  for (const pkg of packages.keys()) {
+    if (pkg === 'weftmesh') continue;
+    const rest = (await bundle(entry, appDir, pkg)).outputFiles[0]!.contents;
+    marginalGzip.set(pkg, gzip - gzipSync(rest, { level: 9 }).length);
+  }
+  return { name, minified: out.contents.length, gzip, packages, modules, marginalGzip };
 }
 
 /** A directory whose node_modules/weftmesh is this package, as `npm install` would link it. */
@@ -89,7 +118,7 @@ export async function appWithWeftmesh(): Promise<{ dir: string; cleanup: () => P
   const dir = await mkdtemp(join(tmpdir(), 'weftmesh-bundle-'));
   const nm = join(dir, 'node_modules');
   await writeFile(join(dir, 'package.json'), '{"type":"module","private":true}\n');
-  await import('node:fs/promises').then((fs) => fs.mkdir(nm));
+  await mkdir(nm);
   await symlink(ROOT, join(nm, 'weftmesh'), 'dir');
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -124,10 +153,16 @@ export async function bundleBench(): Promise<void> {
     );
     for (const s of sizes) {
       const rows = [...s.packages].sort((a, b) => b[1] - a[1]);
+      const own = s.gzip - [...s.marginalGzip.values()].reduce((a, b) => a + b, 0);
       table(
-        `${s.name}: minified bytes per package`,
-        ['package', 'minified', 'share'],
-        rows.map(([pkg, n]) => [pkg, kb(n), `${fmt((100 * n) / s.minified)} %`]),
+        `${s.name}: per package (gzip: what leaving the package out saves; weftmesh: the rest)`,
+        ['package', 'minified', 'share', 'gzip'],
+        rows.map(([pkg, n]) => [
+          pkg,
+          kb(n),
+          `${fmt((100 * n) / s.minified)} %`,
+          kb(pkg === 'weftmesh' ? own : s.marginalGzip.get(pkg)!),
+        ]),
       );
     }
     const full = sizes[sizes.length - 1]!;

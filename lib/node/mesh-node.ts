@@ -272,6 +272,7 @@ export class MeshNode {
             this.#links.accept(link);
           },
           dialFailed: (address) => this.#links.dialEnded(address, true),
+          error: (error, context) => this.#events.emit('error', { error, context }),
         },
       );
     }

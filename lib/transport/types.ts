@@ -69,6 +69,11 @@ export interface TransportEvents {
   link(link: Link, dialed?: string): void;
   /** An outbound connect() did not produce a link. */
   dialFailed(address: string, error: Error): void;
+  /**
+   * Something failed here, not at the peer (e.g. a peer connection could not be created):
+   * the node reports it as an `error` event instead of the failure passing silently.
+   */
+  error?(error: unknown, context: string): void;
 }
 
 export interface ConnectOptions {

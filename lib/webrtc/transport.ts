@@ -79,6 +79,14 @@ interface Early {
 type SignalMessage = { k: 'dial-me'; sid: string } | { k: 'sig'; sid: string; d: SimplePeer.SignalData };
 
 const NODE_ID = /^[0-9a-f]{32}$/;
+/** simple-peer error codes that mean this runtime failed, not the peer or the network. */
+const LOCAL_FAILURES = new Set([
+  'ERR_WEBRTC_SUPPORT',
+  'ERR_PC_CONSTRUCTOR',
+  'ERR_CREATE_OFFER',
+  'ERR_CREATE_ANSWER',
+  'ERR_SET_LOCAL_DESCRIPTION',
+]);
 const RELAY_TOPIC = 'weftmesh/webrtc-signal';
 const MAX_SIGNAL_BYTES = 32 * 1024;
 /** Early signals kept per peer, and for how long. */
@@ -227,7 +235,7 @@ export class WebRtcTransport implements Transport {
       return;
     }
     if (session?.sid === msg.sid) {
-      session.peer.signal(msg.d);
+      this.#signal(session, msg.d);
       return;
     }
     if (msg.d.type !== 'offer' || self < from) {
@@ -238,11 +246,21 @@ export class WebRtcTransport implements Transport {
     if (session) this.#endSession(session, 'superseded by a new offer', false);
     const s = this.#startSession(from, msg.sid, undefined, path);
     if (!s) return;
-    s.peer.signal(msg.d);
+    this.#signal(s, msg.d);
     const early = this.#early.get(from);
     this.#early.delete(from);
     const now = this.#now();
-    for (const e of early ?? []) if (e.sid === msg.sid && now - e.at < EARLY_TTL_MS) s.peer.signal(e.data);
+    for (const e of early ?? []) if (e.sid === msg.sid && now - e.at < EARLY_TTL_MS) this.#signal(s, e.data);
+  }
+
+  /** Hands a peer's signal to its session; one simple-peer rejects (malformed) ends the attempt. */
+  #signal(session: Session, data: SimplePeer.SignalData): void {
+    if (this.#sessions.get(session.peerId) !== session) return;
+    try {
+      session.peer.signal(data);
+    } catch (e) {
+      this.#endSession(session, `bad signal (${(e as Error).message})`, true);
+    }
   }
 
   #now(): number {
@@ -274,20 +292,9 @@ export class WebRtcTransport implements Transport {
       return undefined;
     }
     const initiator = ctx.identity.nodeId < peerId;
-    const peer = new SimplePeer({
-      initiator,
-      trickle: true,
-      config: { iceServers: this.#o.iceServers ?? [] },
-      channelConfig: { negotiated: true, id: 0 },
-      ...(this.#o.wrtc ? { wrtc: this.#o.wrtc as SimplePeer.Options['wrtc'] } : {}),
-    });
-    const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
-    const dgram = pc.createDataChannel('weftmesh-datagrams', {
-      negotiated: true,
-      id: 1,
-      ordered: false,
-      maxRetransmits: 0,
-    });
+    const created = this.#newPeer(peerId, initiator, dialed);
+    if (!created) return undefined;
+    const { peer, dgram } = created;
     this.#created++;
     this.stats.created++;
     const timer = ctx.scheduler.setTimer(this.#timeout(), () => {
@@ -301,7 +308,11 @@ export class WebRtcTransport implements Transport {
       if (cand && filter && !filter(cand.candidate ?? '')) return;
       this.#sendSignal(peerId, { k: 'sig', sid, d }, session.path);
     });
-    peer.on('error', () => this.#endSession(session, 'negotiation failed', true));
+    peer.on('error', (e: Error & { code?: string }) => {
+      if (e.code && LOCAL_FAILURES.has(e.code))
+        this.#events?.error?.(e, `webrtc: negotiating with ${peerId}`);
+      this.#endSession(session, `negotiation failed (${e.code ?? e.message})`, true);
+    });
     peer.on('close', () => this.#endSession(session, 'closed', !session.connected));
     peer.on('connect', () => {
       if (this.#sessions.get(peerId) !== session) return;
@@ -310,6 +321,54 @@ export class WebRtcTransport implements Transport {
       this.#handshake(session, new PeerChannel(peer, dgram, ctx.scheduler, this.#o.channel ?? {}), initiator);
     });
     return session;
+  }
+
+  /**
+   * A simple-peer instance and its datagram channel, or undefined when this runtime cannot
+   * make one: that failure is this node's, so it is reported as an error (and the dial fails).
+   */
+  #newPeer(
+    peerId: string,
+    initiator: boolean,
+    dialed: string | undefined,
+  ): { peer: SimplePeer.Instance; dgram: RTCDataChannel } | undefined {
+    const failed = (error: unknown) => {
+      this.stats.failed++;
+      this.#events?.error?.(error, `webrtc: creating a peer connection to ${peerId}`);
+      if (dialed) this.#events?.dialFailed(dialed, error instanceof Error ? error : new Error(String(error)));
+    };
+    let peer: SimplePeer.Instance;
+    try {
+      peer = new SimplePeer({
+        initiator,
+        trickle: true,
+        config: { iceServers: this.#o.iceServers ?? [] },
+        channelConfig: { negotiated: true, id: 0 },
+        ...(this.#o.wrtc ? { wrtc: this.#o.wrtc as SimplePeer.Options['wrtc'] } : {}),
+      });
+    } catch (e) {
+      failed(e);
+      return undefined;
+    }
+    const pc = (peer as unknown as { _pc: RTCPeerConnection | null })._pc;
+    if (!pc) {
+      // simple-peer caught the RTCPeerConnection constructor's exception; it emits it next.
+      peer.on('error', failed);
+      return undefined;
+    }
+    try {
+      const dgram = pc.createDataChannel('weftmesh-datagrams', {
+        negotiated: true,
+        id: 1,
+        ordered: false,
+        maxRetransmits: 0,
+      });
+      return { peer, dgram };
+    } catch (e) {
+      peer.destroy();
+      failed(e);
+      return undefined;
+    }
   }
 
   #handshake(session: Session, channel: PeerChannel, initiator: boolean): void {
