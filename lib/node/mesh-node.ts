@@ -202,6 +202,7 @@ export class MeshNode {
         env: this.env,
         verifier: this.#opts.verifier ?? fastVerifier,
         wireLimits: this.#opts.wireLimits,
+        epoch: incarnation,
         link: (id) => this.#links.get(id),
         peers: () => this.#links.peers(),
         neighboursOf: (id) => core.neighboursOf(id),

@@ -1,13 +1,21 @@
 /**
  * Application messaging over the mesh: `send` to one node (direct link, or relayed hop by
  * hop when there is none), `request` with a reply and a timeout, `broadcast` to every node
- * (flooded over the links with de-duplication), and subscriptions per topic.
+ * (flooded over the links), and subscriptions per topic.
  *
  * Routing of a message for node T: over the link to T if there is one; else through a
- * neighbour that reported a link to T; else to every neighbour but the one it came from,
- * with a hop limit and de-duplication (so it reaches T across any connected mesh). Only
- * the last hop is authenticated by a link, so a relayed message carries its origin's
- * signature and T checks it. Broadcasts are always signed.
+ * neighbour that reported a link to T; else, when T is a reachable member, to every
+ * neighbour but the one it came from, with a hop limit; else nowhere (an unknown id is never
+ * flooded). Only the last hop is authenticated by a link, so a relayed message carries its
+ * origin's signature, checked by every relay before it passes the message on and by T.
+ *
+ * Who pays (the threat model's rule: quotas after authentication). A direct message costs
+ * its sender, whom the link authenticated. A relayed message or broadcast first costs the
+ * link that brought it one check (per-link quota), then — once its signature verified and
+ * its (epoch, seq) is new — its origin (per-origin quota). So junk naming someone else costs
+ * only the link that sent it, and a replay of someone's genuine message costs nobody.
+ * Relayed messages and broadcasts are taken only from reachable members; a node that is not
+ * one can still talk to its direct neighbours.
  */
 
 import { type NodeIdentity, nodeIdOf } from '../identity/node-identity.ts';
@@ -15,10 +23,12 @@ import { Domain, signingInput } from '../identity/signed.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { Env } from '../time/types.ts';
 import type { Link, MeshRelay } from '../transport/types.ts';
-import { concatBytes, fromHex, fromUtf8, toHex, u32be, utf8 } from '../util/bytes.ts';
+import { fromHex, fromUtf8, toHex, utf8 } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import { encodeMessage, type WireLimits } from '../wire/codec.ts';
 import { MAX_APP_BYTES, type MessageOf } from '../wire/messages.ts';
+import { appPayload, broadcastPayload } from './message-signing.ts';
+import { OriginWindows } from './origin-windows.ts';
 import { RateLimiter } from './rate-limit.ts';
 
 export type MessagingErrorCode =
@@ -60,8 +70,24 @@ export interface MessagingOptions {
   sendTimeoutMs?: number;
   /** Stop queueing on a link above this many buffered bytes. Default 1 MiB. */
   highWaterMark?: number;
-  /** Inbound quota per origin: messages per second (burst ×4). Default 200. */
+  /**
+   * Inbound quota per origin, charged only once the origin is authenticated (by the link
+   * for a direct message, by its verified signature for a relayed one or a broadcast):
+   * messages per second, burst ×4. Default 200.
+   */
   perOriginRate?: number;
+  /**
+   * Inbound quota per link for frames whose origin signature must be checked (relayed
+   * messages, broadcasts), charged before the check: traffic nobody can vouch for costs the
+   * link that brought it, never the origin it names. Per second, burst ×4. Copies of what
+   * was already accepted are free. Default 1,000.
+   */
+  perLinkRate?: number;
+  /**
+   * Origins whose recent sequence numbers are remembered (to recognise copies and replays).
+   * Only reachable members get one; keep it above the cluster's member cap. Default 4,096.
+   */
+  maxOrigins?: number;
 }
 
 /** What the messenger needs from its node. */
@@ -70,6 +96,12 @@ export interface MessengerHost {
   readonly env: Env;
   readonly verifier: SignatureVerifier;
   readonly wireLimits: Partial<WireLimits> | undefined;
+  /**
+   * This run's epoch, signed into every relayed message and broadcast: greater than that of
+   * any earlier run of this identity (the node's starting incarnation), so receivers take
+   * a restarted node's sequence numbers, which start again, as new.
+   */
+  readonly epoch: number;
   link(nodeId: string): Link | undefined;
   peers(): string[];
   /** The link set a neighbour reported (for 2-hop routes). */
@@ -85,11 +117,13 @@ const KIND_REQ = 1;
 const KIND_RES = 2;
 const KIND_ERR = 3;
 const TOPIC = /^[A-Za-z0-9._/-]{1,64}$/;
-const SEEN_LIMIT = 8192;
 const PENDING_LIMIT = 4096;
 const POLL_MS = 20;
+const U32_MAX = 0xffffffff;
 
 interface Pending {
+  /** The node asked: only its reply settles the request. */
+  to: string;
   resolve(data: Uint8Array): void;
   reject(e: Error): void;
   timer: number;
@@ -101,26 +135,50 @@ export interface MessagingMetrics {
   relayed: number;
   broadcastsSent: number;
   broadcastsReceived: number;
+  /** Frames dropped, for any reason (some are broken down below). */
   dropped: number;
+  /** …of them over a link's or an origin's quota. */
+  throttled: number;
+  /** …of them unsigned where a signature is needed, badly signed, not admitted, or from a non-member. */
+  rejected: number;
+  /** …of them for a node with no known route (nothing is flooded to unknown ids). */
+  unroutable: number;
+  /** Copies and replays of what was already accepted (not counted as dropped). */
+  duplicates: number;
 }
 
 export function emptyMessagingMetrics(): MessagingMetrics {
-  return { sent: 0, received: 0, relayed: 0, broadcastsSent: 0, broadcastsReceived: 0, dropped: 0 };
+  return {
+    sent: 0,
+    received: 0,
+    relayed: 0,
+    broadcastsSent: 0,
+    broadcastsReceived: 0,
+    dropped: 0,
+    throttled: 0,
+    rejected: 0,
+    unroutable: 0,
+    duplicates: 0,
+  };
 }
+
+type DropReason = 'throttled' | 'rejected' | 'unroutable' | undefined;
 
 export class Messenger {
   readonly #h: MessengerHost;
   readonly #o: Required<MessagingOptions>;
-  readonly #topics = new Emitter<Record<string, AppMessage>>({ warnUnheardErrors: false });
+  readonly #topics = new Emitter<Record<string, AppMessage>>();
   readonly #responders = new Map<
     string,
     (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>
   >();
   readonly #pending = new Map<number, Pending>();
-  readonly #seen = new Set<string>();
+  readonly #windows: OriginWindows;
   readonly #quota: RateLimiter;
+  readonly #linkQuota: RateLimiter;
   readonly metrics: MessagingMetrics = emptyMessagingMetrics();
   #nextId: number;
+  #epoch: number;
   #seq = 0;
   #closed = false;
 
@@ -133,10 +191,14 @@ export class Messenger {
       sendTimeoutMs: opts.sendTimeoutMs ?? 5_000,
       highWaterMark: opts.highWaterMark ?? 1 << 20,
       perOriginRate: opts.perOriginRate ?? 200,
+      perLinkRate: opts.perLinkRate ?? 1_000,
+      maxOrigins: opts.maxOrigins ?? 4_096,
     };
-    this.#quota = new RateLimiter(this.#o.perOriginRate, this.#o.perOriginRate * 4, () =>
-      host.env.clock.now(),
-    );
+    const now = () => host.env.clock.now();
+    this.#quota = new RateLimiter(this.#o.perOriginRate, this.#o.perOriginRate * 4, now);
+    this.#linkQuota = new RateLimiter(this.#o.perLinkRate, this.#o.perLinkRate * 4, now);
+    this.#windows = new OriginWindows(this.#o.maxOrigins, (id) => host.isReachable(id));
+    this.#epoch = host.epoch;
     this.#nextId = host.env.random.int(0x7fffffff);
   }
 
@@ -165,7 +227,7 @@ export class Messenger {
     await this.#route(to, KIND_MSG, this.#id(), topic, data);
   }
 
-  /** Sends a request and waits for the reply. */
+  /** Sends a request and waits for the reply (from `to` only). */
   request(
     to: string,
     topic: string,
@@ -182,7 +244,7 @@ export class Messenger {
         this.#pending.delete(id);
         reject(new MessagingError('timeout', `no reply from ${to} on ${topic} within ${timeoutMs} ms`));
       });
-      this.#pending.set(id, { resolve, reject, timer });
+      this.#pending.set(id, { to, resolve, reject, timer });
       this.#route(to, KIND_REQ, id, topic, data).catch((e) => {
         this.#h.env.scheduler.cancelTimer(timer);
         this.#pending.delete(id);
@@ -195,24 +257,11 @@ export class Messenger {
   broadcast(topic: string, data: Uint8Array): void {
     this.#checkTopic(topic);
     this.#checkSize(data);
-    const origin = this.#h.identity.nodeId;
-    this.#seq = (this.#seq + 1) >>> 0;
-    const seq = this.#seq;
-    const sig = this.#h.identity.sign(
-      signingInput(Domain.Broadcast, broadcastPayload(origin, seq, topic, data)),
-    );
-    this.#remember(`b:${origin}:${seq}`);
+    const fields = { origin: fromHex(this.#h.identity.nodeId), ...this.#nextSeq(), topic, data };
+    const sig = this.#h.identity.sign(signingInput(Domain.Broadcast, broadcastPayload(fields)));
+    const key = this.#h.identity.publicKey;
+    const msg: MessageOf<'broadcast'> = { type: 'broadcast', ...fields, key, ttl: this.#o.maxHops, sig };
     this.metrics.broadcastsSent++;
-    const msg: MessageOf<'broadcast'> = {
-      type: 'broadcast',
-      origin: fromHex(origin),
-      key: this.#h.identity.publicKey,
-      seq,
-      topic,
-      data,
-      ttl: this.#o.maxHops,
-      sig,
-    };
     for (const peer of this.#h.peers()) this.#write(peer, msg);
   }
 
@@ -220,21 +269,12 @@ export class Messenger {
   readonly relay: MeshRelay = {
     reaches: (to) => !this.#closed && this.#hasRoute(to),
     send: (to, topic, payload) => {
-      if (this.#closed || payload.length > this.#o.maxMessageBytes || this.#h.peers().length === 0)
-        return false;
+      if (this.#closed || payload.length > this.#o.maxMessageBytes || !this.#hasRoute(to)) return false;
       this.#route(to, KIND_MSG, this.#id(), topic, payload).catch(() => {});
       return true;
     },
     subscribe: (topic, handler) => this.#topics.on(topic, (m) => handler(m.from, m.data)),
   };
-
-  /** A route is known: a link to `to`, a neighbour linked to it, or `to` is a reachable member. */
-  #hasRoute(to: string): boolean {
-    if (this.#h.link(to)) return true;
-    const peers = this.#h.peers();
-    if (peers.length === 0) return false;
-    return peers.some((p) => this.#h.neighboursOf(p)?.has(to)) || this.#h.isReachable(to);
-  }
 
   close(): void {
     this.#closed = true;
@@ -245,70 +285,65 @@ export class Messenger {
     this.#pending.clear();
   }
 
-  /** An `app` frame from neighbour `via`. */
+  /** An `app` frame from neighbour `via` (the link's authenticated peer). */
   onApp(via: string, msg: MessageOf<'app'>): void {
     const from = toHex(msg.from);
     const to = toHex(msg.to);
-    if (!this.#quota.take(from)) {
-      this.metrics.dropped++;
+    const self = this.#h.identity.nodeId;
+    if (from === self) {
+      // Our own message, back from a flood (or a forgery of it): never taken from a link.
+      this.metrics.duplicates++;
       return;
     }
-    const key = `a:${from}:${msg.id}:${msg.kind}`;
-    if (this.#seen.has(key)) return;
-    this.#remember(key);
-    if (to !== this.#h.identity.nodeId) {
-      if (msg.ttl === 0) {
-        this.metrics.dropped++;
+    if (from === via && to === self) {
+      // Direct: the link authenticated the sender, who pays.
+      if (!this.#quota.take(via)) this.#drop('throttled');
+      else this.#deliver(from, msg, false);
+      return;
+    }
+    // Relayed, or handed to us to relay: only what the origin signed, and only where a route is known.
+    if (to !== self && (msg.ttl === 0 || this.#nextHops(to, [via, from]).length === 0)) {
+      this.#drop('unroutable');
+      return;
+    }
+    const { sig, epoch, seq } = msg;
+    if (!sig || epoch === undefined || seq === undefined) {
+      this.#drop('rejected');
+      return;
+    }
+    const key = this.#screen(via, from, msg.key, epoch, seq);
+    if (!key) return;
+    this.#verify(key, Domain.App, appPayload({ ...msg, epoch, seq }), sig, () => {
+      if (!this.#admit(from, epoch, seq)) return;
+      if (to === self) {
+        this.#deliver(from, msg, from !== via);
+        return;
+      }
+      const hops = this.#nextHops(to, [via, from]);
+      if (hops.length === 0) {
+        this.#drop('unroutable');
         return;
       }
       this.metrics.relayed++;
-      this.#forward(to, { ...msg, ttl: msg.ttl - 1 }, via);
-      return;
-    }
-    const relayed = via !== from;
-    if (relayed) {
-      const key = this.#originKey(from, msg.key);
-      if (!key || !msg.sig) {
-        this.metrics.dropped++;
-        return;
-      }
-      const ok = this.#h.verifier.verify(
-        key,
-        Domain.App,
-        appPayload(from, to, msg.id, msg.kind, msg.topic, msg.data),
-        msg.sig,
-      );
-      if (typeof ok === 'boolean') this.#deliver(from, msg, ok, relayed);
-      else void ok.then((v) => this.#deliver(from, msg, v, relayed));
-      return;
-    }
-    this.#deliver(from, msg, true, false);
+      for (const p of hops) this.#write(p, { ...msg, ttl: msg.ttl - 1 });
+    });
   }
 
   /** A `broadcast` frame from neighbour `via`. */
   onBroadcast(via: string, msg: MessageOf<'broadcast'>): void {
     const origin = toHex(msg.origin);
-    const key = `b:${origin}:${msg.seq}`;
-    if (this.#seen.has(key)) return;
-    if (!this.#quota.take(origin)) {
-      this.metrics.dropped++;
+    if (origin === this.#h.identity.nodeId) {
+      this.metrics.duplicates++; // our own, back from the flood: never delivered to ourselves
       return;
     }
-    const pub = this.#originKey(origin, msg.key);
-    if (!pub) {
-      this.metrics.dropped++;
-      return;
-    }
-    const done = (ok: boolean) => {
-      if (!ok || this.#closed) {
-        this.metrics.dropped++;
-        return;
-      }
-      if (this.#seen.has(key)) return;
-      this.#remember(key);
+    const key = this.#screen(via, origin, msg.key, msg.epoch, msg.seq);
+    if (!key) return;
+    this.#verify(key, Domain.Broadcast, broadcastPayload(msg), msg.sig, () => {
+      if (!this.#admit(origin, msg.epoch, msg.seq)) return;
       this.metrics.broadcastsReceived++;
       if (msg.ttl > 0)
-        for (const peer of this.#h.peers()) if (peer !== via) this.#write(peer, { ...msg, ttl: msg.ttl - 1 });
+        for (const peer of this.#h.peers())
+          if (peer !== via && peer !== origin) this.#write(peer, { ...msg, ttl: msg.ttl - 1 });
       this.#topics.emit(msg.topic, {
         from: origin,
         topic: msg.topic,
@@ -316,38 +351,83 @@ export class Messenger {
         broadcast: true,
         relayed: via !== origin,
       });
-    };
-    const ok = this.#h.verifier.verify(
-      pub,
-      Domain.Broadcast,
-      broadcastPayload(origin, msg.seq, msg.topic, msg.data),
-      msg.sig,
-    );
-    if (typeof ok === 'boolean') done(ok);
-    else void ok.then(done, () => done(false));
+    });
   }
 
-  /** The origin's key when it matches the origin's node id and is admitted. */
-  #originKey(origin: string, key: Uint8Array | undefined): Uint8Array | undefined {
-    if (!key || nodeIdOf(key) !== origin || !this.#h.admits(key)) return undefined;
+  /**
+   * The checks an origin-signed frame passes before its signature is verified, cheapest
+   * first: not a copy of what was accepted (free), within the link's quota (the link pays
+   * for the check), from a reachable member whose key this is and is admitted. The key, or
+   * undefined (counted).
+   */
+  #screen(
+    via: string,
+    origin: string,
+    key: Uint8Array | undefined,
+    epoch: number,
+    seq: number,
+  ): Uint8Array | undefined {
+    if (this.#windows.seen(origin, epoch, seq)) {
+      this.metrics.duplicates++;
+      return undefined;
+    }
+    if (!this.#linkQuota.take(via)) return this.#drop('throttled');
+    if (!key || !this.#h.isReachable(origin) || nodeIdOf(key) !== origin || !this.#h.admits(key))
+      return this.#drop('rejected');
     return key;
   }
 
-  #deliver(from: string, msg: MessageOf<'app'>, ok: boolean, relayed: boolean): void {
-    if (!ok || this.#closed) {
-      this.metrics.dropped++;
-      return;
+  /** Runs `then` once the signature verified (now, or when an async verifier answers). */
+  #verify(key: Uint8Array, domain: string, payload: Uint8Array, sig: Uint8Array, then: () => void): void {
+    const done = (ok: boolean) => {
+      if (this.#closed) return;
+      if (ok) then();
+      else this.#drop('rejected');
+    };
+    let ok: boolean | Promise<boolean>;
+    try {
+      ok = this.#h.verifier.verify(key, domain, payload, sig);
+    } catch {
+      ok = false;
     }
-    this.metrics.received++;
+    if (typeof ok === 'boolean') done(ok);
+    else ok.then(done, () => done(false));
+  }
+
+  /** A verified message: new from its origin (else a copy), and within the origin's quota. */
+  #admit(origin: string, epoch: number, seq: number): boolean {
+    if (!this.#windows.accept(origin, epoch, seq)) {
+      this.metrics.duplicates++;
+      return false;
+    }
+    if (this.#quota.take(origin)) return true;
+    this.#drop('throttled');
+    return false;
+  }
+
+  #drop(reason: DropReason): undefined {
+    this.metrics.dropped++;
+    if (reason) this.metrics[reason]++;
+    return undefined;
+  }
+
+  #deliver(from: string, msg: MessageOf<'app'>, relayed: boolean): void {
+    if (this.#closed) return;
     if (msg.kind === KIND_RES || msg.kind === KIND_ERR) {
       const p = this.#pending.get(msg.id);
-      if (!p) return;
+      if (!p || p.to !== from) {
+        // Late (timed out), or not from the node asked: it settles nothing.
+        this.#drop(undefined);
+        return;
+      }
+      this.metrics.received++;
       this.#pending.delete(msg.id);
       this.#h.env.scheduler.cancelTimer(p.timer);
       if (msg.kind === KIND_RES) p.resolve(msg.data);
       else p.reject(new MessagingError('remote-error', fromUtf8Safe(msg.data)));
       return;
     }
+    this.metrics.received++;
     if (msg.kind === KIND_REQ) {
       this.#answer(from, msg);
       return;
@@ -377,18 +457,6 @@ export class Messenger {
   async #route(to: string, kind: number, id: number, topic: string, data: Uint8Array): Promise<void> {
     if (this.#closed) throw new MessagingError('closed', 'node closed');
     const self = this.#h.identity.nodeId;
-    if (to === self) {
-      queueMicrotask(() =>
-        this.#deliver(
-          self,
-          { type: 'app', to: fromHex(to), from: fromHex(self), id, kind, topic, data, ttl: 0 },
-          true,
-          false,
-        ),
-      );
-      return;
-    }
-    const direct = this.#h.link(to);
     const msg: MessageOf<'app'> = {
       type: 'app',
       to: fromHex(to),
@@ -399,40 +467,57 @@ export class Messenger {
       data,
       ttl: this.#o.maxHops,
     };
-    if (!direct) {
-      if (this.#h.peers().length === 0)
-        throw new MessagingError('no-route', `no link to ${to} and no neighbours`);
-      msg.sig = this.#h.identity.sign(signingInput(Domain.App, appPayload(self, to, id, kind, topic, data)));
-      msg.key = this.#h.identity.publicKey;
+    if (to === self) {
+      queueMicrotask(() => this.#deliver(self, msg, false));
+      return;
     }
-    this.#remember(`a:${self}:${id}:${kind}`);
-    if (direct) await this.#drained(direct);
-    this.metrics.sent++;
-    this.#forward(to, msg, undefined);
-  }
-
-  /** Next hop: the target itself, a neighbour linked to it, or every neighbour but `via`. */
-  #forward(to: string, msg: MessageOf<'app'>, via: string | undefined): void {
-    if (this.#h.link(to)) {
+    const direct = this.#h.link(to);
+    if (direct) {
+      await this.#drained(direct);
+      this.metrics.sent++;
       this.#write(to, msg);
       return;
     }
-    const peers = this.#h.peers().filter((p) => p !== via);
+    const hops = this.#nextHops(to, []);
+    if (hops.length === 0) throw new MessagingError('no-route', `no known route to ${to}`);
+    const seq = this.#nextSeq();
+    const sig = this.#h.identity.sign(signingInput(Domain.App, appPayload({ ...msg, ...seq })));
+    const signed: MessageOf<'app'> = { ...msg, ...seq, key: this.#h.identity.publicKey, sig };
+    this.metrics.sent++;
+    for (const p of hops) this.#write(p, signed);
+  }
+
+  /**
+   * Next hops for `to`, never one of `except`: its link; else a neighbour linked to it; else,
+   * for a reachable member, every neighbour (a flood, bounded by the hop limit and by the
+   * windows at each node); else none.
+   */
+  #nextHops(to: string, except: readonly string[]): string[] {
+    if (this.#h.link(to)) return except.includes(to) ? [] : [to];
+    const peers = this.#h.peers().filter((p) => !except.includes(p));
     const bridge = peers.find((p) => this.#h.neighboursOf(p)?.has(to));
-    if (bridge) {
-      this.#write(bridge, msg);
-      return;
-    }
-    for (const p of peers) this.#write(p, msg);
+    if (bridge) return [bridge];
+    return this.#h.isReachable(to) ? peers : [];
+  }
+
+  #hasRoute(to: string): boolean {
+    return this.#nextHops(to, []).length > 0;
   }
 
   #write(peer: string, msg: MessageOf<'app'> | MessageOf<'broadcast'>): void {
     const link = this.#h.link(peer);
     if (!link || link.bufferedAmount > this.#o.highWaterMark * 4) {
-      this.metrics.dropped++;
+      this.#drop(undefined);
       return;
     }
-    link.send(encodeMessage(msg, this.#h.wireLimits));
+    let frame: Uint8Array;
+    try {
+      frame = encodeMessage(msg, this.#h.wireLimits);
+    } catch {
+      this.#drop(undefined); // larger than this node's frame limit: cannot be passed on
+      return;
+    }
+    link.send(frame);
   }
 
   async #drained(link: Link): Promise<void> {
@@ -450,9 +535,14 @@ export class Messenger {
     return this.#nextId;
   }
 
-  #remember(key: string): void {
-    this.#seen.add(key);
-    if (this.#seen.size > SEEN_LIMIT) this.#seen.delete(this.#seen.values().next().value!);
+  /** The (epoch, seq) of the next message this node signs; the epoch moves on if seq would wrap. */
+  #nextSeq(): { epoch: number; seq: number } {
+    if (this.#seq === U32_MAX) {
+      this.#epoch = Math.min(this.#epoch + 1, U32_MAX);
+      this.#seq = 0;
+    }
+    this.#seq++;
+    return { epoch: this.#epoch, seq: this.#seq };
   }
 
   #checkTopic(topic: string): void {
@@ -468,23 +558,6 @@ export class Messenger {
       throw new MessagingError('too-large', `${data.length} bytes > ${this.#o.maxMessageBytes}`);
     }
   }
-}
-
-function appPayload(
-  from: string,
-  to: string,
-  id: number,
-  kind: number,
-  topic: string,
-  data: Uint8Array,
-): Uint8Array {
-  const t = utf8(topic);
-  return concatBytes(fromHex(from), fromHex(to), u32be(id), Uint8Array.of(kind, t.length), t, data);
-}
-
-function broadcastPayload(origin: string, seq: number, topic: string, data: Uint8Array): Uint8Array {
-  const t = utf8(topic);
-  return concatBytes(fromHex(origin), u32be(seq), Uint8Array.of(t.length), t, data);
 }
 
 function fromUtf8Safe(b: Uint8Array): string {

@@ -150,6 +150,8 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   positive(m.sendTimeoutMs, 'messaging.sendTimeoutMs');
   positive(m.highWaterMark, 'messaging.highWaterMark');
   positive(m.perOriginRate, 'messaging.perOriginRate');
+  positive(m.perLinkRate, 'messaging.perLinkRate');
+  atLeast(m.maxOrigins, 1, 'messaging.maxOrigins');
   const s = o.state ?? {};
   positive(s.gossipIntervalMs, 'state.gossipIntervalMs');
   positive(s.antiEntropyIntervalMs, 'state.antiEntropyIntervalMs');

@@ -116,8 +116,9 @@ export const registry = {
   // ---- application messaging ----
   /**
    * A message for one node, direct or relayed hop by hop (`ttl` hops left). Relayed
-   * messages carry the origin's key and signature, since only the last hop is
-   * authenticated by a link (and the target may not know the origin yet).
+   * messages carry the origin's key and its signature over everything but `ttl`, with the
+   * origin's boot `epoch` and its `seq` (one counter for all it signs): only the last hop is
+   * authenticated by a link, and (`epoch`, `seq`) make a replay detectable.
    */
   app: {
     code: 20,
@@ -131,15 +132,20 @@ export const registry = {
         data: bytes(0, MAX_APP_BYTES),
         ttl: uint(16),
       },
-      { sig: bytes(64), key: publicKeyField },
+      { sig: bytes(64), key: publicKeyField, epoch: u32, seq: u32 },
     ),
   },
-  /** A message for every node, flooded over the links with de-duplication; signed by its origin. */
+  /**
+   * A message for every node, flooded over the links; signed by its origin over everything
+   * but `ttl`. (`epoch`, `seq`): the origin's boot epoch and its signing counter, so copies
+   * and replays are recognised per origin.
+   */
   broadcast: {
     code: 21,
     body: struct({
       origin: nodeIdField,
       key: publicKeyField,
+      epoch: u32,
       seq: u32,
       topic: topicField,
       data: bytes(0, MAX_APP_BYTES),
