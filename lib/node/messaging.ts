@@ -167,7 +167,7 @@ type DropReason = 'throttled' | 'rejected' | 'unroutable' | undefined;
 export class Messenger {
   readonly #h: MessengerHost;
   readonly #o: Required<MessagingOptions>;
-  readonly #topics = new Emitter<Record<string, AppMessage>>();
+  readonly #topics = new Emitter<Record<string, AppMessage>>({ warnUnheardErrors: false });
   readonly #responders = new Map<
     string,
     (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>
