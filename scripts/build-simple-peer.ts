@@ -53,5 +53,3 @@ export async function buildBrowserSimplePeer(): Promise<void> {
     logLevel: 'warning',
   });
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) await buildBrowserSimplePeer();

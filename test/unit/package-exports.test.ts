@@ -120,14 +120,15 @@ async function typecheck(name: string, compilerOptions: Record<string, unknown>,
 }
 
 describe('the packed package', () => {
-  it('holds every export target and the browser build of simple-peer, not the demo bundle or source maps', () => {
+  it('holds every export target and the browser build of simple-peer, not the demo, API reference or source maps', () => {
     const files = new Set(packed.files);
     for (const target of Object.values(pkg.exports)) {
       for (const path of typeof target === 'string' ? [target] : [target.types, target.default])
         expect(files, path).toContain(path.replace(/^\.\//, ''));
     }
     expect(files).toContain('dist/vendor/simple-peer.browser.js');
-    expect(packed.files.filter((f) => f.startsWith('dist/browser-demo/') || f.endsWith('.map'))).toEqual([]);
+    const unwanted = (f: string) => /^dist\/(browser-demo|api)\//.test(f) || f.endsWith('.map');
+    expect(packed.files.filter(unwanted)).toEqual([]);
   });
 
   it('every export loads with import', async () => {
