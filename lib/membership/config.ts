@@ -1,6 +1,7 @@
 /**
  * Failure-detector and dissemination settings. The first four are SWIM's classic knobs with
- * the defaults of the design; the rest tune Lifeguard, gossip and repair.
+ * the defaults of the design; the rest tune Lifeguard, gossip and repair, and bound what a
+ * node takes in (members, newcomers).
  */
 export interface HeartbeatConfig {
   /** Time between probes of one member (before local-health scaling). Default 1000. */
@@ -39,6 +40,26 @@ export interface HeartbeatConfig {
   reconnectIntervalMs: number;
   /** Recently reaped members remembered for healing. Default 256. */
   recentlyReapedLimit: number;
+  /**
+   * An Active member with no sign of being reachable for this long — no link to it, no
+   * neighbour reporting a link to it, no completed handshake — is checked: the node dials it
+   * (see Membership.memberToCheck) and suspects it if that brings no link, so members nobody
+   * can reach (ghosts) are suspected, declared Unreachable and reaped. Default 60,000.
+   */
+  ghostTimeoutMs: number;
+  /**
+   * Members (any state) this node keeps; alive claims of new members beyond it are refused.
+   * Bounds the member table and the id interner. Default 100,000.
+   */
+  maxMembers: number;
+  /**
+   * New members (identities not in the table) accepted per minute from gossip and exchanges,
+   * in all (token bucket, burst of one minute's worth). Not applied while this node is
+   * joining (its join exchange brings the whole cluster). Default 1,200.
+   */
+  newMembersPerMinute: number;
+  /** The same, per link the first claim of a new member arrived over. Default 300. */
+  newMembersPerLinkPerMinute: number;
 }
 
 export const DEFAULT_HEARTBEAT: Readonly<HeartbeatConfig> = Object.freeze({
@@ -58,6 +79,10 @@ export const DEFAULT_HEARTBEAT: Readonly<HeartbeatConfig> = Object.freeze({
   maxQueueDepth: 1024,
   reconnectIntervalMs: 10_000,
   recentlyReapedLimit: 256,
+  ghostTimeoutMs: 60_000,
+  maxMembers: 100_000,
+  newMembersPerMinute: 1_200,
+  newMembersPerLinkPerMinute: 300,
 });
 
 export class ConfigError extends Error {
@@ -75,6 +100,9 @@ export function heartbeatConfig(partial: Partial<HeartbeatConfig> = {}): Heartbe
     'pushPullIntervalMs',
     'reapAfterMs',
     'reconnectIntervalMs',
+    'ghostTimeoutMs',
+    'newMembersPerMinute',
+    'newMembersPerLinkPerMinute',
   ];
   for (const k of positive) {
     if (!(typeof c[k] === 'number' && Number.isFinite(c[k]) && (c[k] as number) > 0)) {
@@ -89,6 +117,7 @@ export function heartbeatConfig(partial: Partial<HeartbeatConfig> = {}): Heartbe
     ['maxQueueDepth', 16],
     ['recentlyReapedLimit', 0],
     ['maxDatagramBytes', 256],
+    ['maxMembers', 2],
   ];
   for (const [k, min] of counts) {
     if (!(Number.isInteger(c[k]) && (c[k] as number) >= min))

@@ -1,7 +1,8 @@
 /**
  * The member list of one node, stored column-wise in typed arrays indexed by interned id:
- * about 17 bytes per member plus a pointer to its (shared) alive claim, so 10,000 simulated
- * nodes can each know 10,000 members.
+ * about 25 bytes per member plus a pointer to its (shared) alive claim, so 10,000 simulated
+ * nodes can each know 10,000 members. The table holds a reference to each member's id in
+ * the interner from `admit` until `remove`.
  */
 import type { Claim } from './claims.ts';
 import type { IdInterner } from './interner.ts';
@@ -12,6 +13,8 @@ export class MemberTable {
   #state = new Uint8Array(16);
   #incarnation = new Uint32Array(16);
   #changedAt = new Float64Array(16);
+  /** Monotonic ms of the last sign that the member is reachable (see Membership.vouch). */
+  #vouchedAt = new Float64Array(16);
   #alive: Array<Claim | undefined> = [];
   /** The suspect / unreachable / leave claim behind a non-Active state (sparse). */
   readonly #accusation = new Map<number, Claim>();
@@ -52,6 +55,22 @@ export class MemberTable {
     return i < this.#changedAt.length ? this.#changedAt[i]! : 0;
   }
 
+  vouchedAt(i: number): number {
+    return i < this.#vouchedAt.length ? this.#vouchedAt[i]! : 0;
+  }
+
+  vouch(i: number, at: number): void {
+    this.#ensure(i);
+    this.#vouchedAt[i] = at;
+  }
+
+  /** The index for a member about to be set for the first time (a reference to its id). */
+  admit(id: string): number {
+    const i = this.ids.lookup(id);
+    if (i !== undefined && this.state(i) !== StateCode.Unknown) return i;
+    return this.ids.acquire(id);
+  }
+
   aliveClaim(i: number): Claim | undefined {
     return this.#alive[i];
   }
@@ -88,14 +107,16 @@ export class MemberTable {
     if (i >= this.#end) this.#end = i + 1;
   }
 
-  /** Forgets a member entirely (reaped). */
+  /** Forgets a member entirely (reaped), and releases its id. */
   remove(i: number): void {
     if (this.state(i) === StateCode.Unknown) return;
     this.#counts[this.#state[i]!]!--;
     this.#state[i] = StateCode.Unknown;
     this.#incarnation[i] = 0;
+    this.#vouchedAt[i] = 0;
     this.#alive[i] = undefined;
     this.#accusation.delete(i);
+    this.ids.release(i);
   }
 
   #ensure(i: number): void {
@@ -110,5 +131,6 @@ export class MemberTable {
     this.#state = grow(this.#state, (n) => new Uint8Array(n));
     this.#incarnation = grow(this.#incarnation, (n) => new Uint32Array(n));
     this.#changedAt = grow(this.#changedAt, (n) => new Float64Array(n));
+    this.#vouchedAt = grow(this.#vouchedAt, (n) => new Float64Array(n));
   }
 }

@@ -33,6 +33,21 @@ export interface MembershipMetrics {
   exchangesRefused: number;
   /** `want` lists not answered: no exchange of ours open with that peer, or ids we did not list. */
   wantsRefused: number;
+  /**
+   * Accusations that carried no weight: above the incarnation held for their subject (or
+   * above ours), signed by a non-member, or repeated by an accuser the subject refuted lately.
+   */
+  accusationsIgnored: number;
+  /** Alive or leave claims that would raise an incarnation beyond the allowed step. */
+  incarnationJumpsRefused: number;
+  /** Alive claims of new members refused: maxMembers reached, or the newcomer quota of the node or link spent. */
+  membersRefused: number;
+  /** Accusations of this node answered late: it had refuted within the refute interval. */
+  refutationsDeferred: number;
+  /** Members checked (dialled) after ghostTimeoutMs without a sign of being reachable. */
+  membersChecked: number;
+  /** Checked members suspected because the check brought no sign of them. */
+  ghostsSuspected: number;
 }
 
 export function emptyMembershipMetrics(): MembershipMetrics {
@@ -55,5 +70,11 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     relaysRefused: 0,
     exchangesRefused: 0,
     wantsRefused: 0,
+    accusationsIgnored: 0,
+    incarnationJumpsRefused: 0,
+    membersRefused: 0,
+    refutationsDeferred: 0,
+    membersChecked: 0,
+    ghostsSuspected: 0,
   };
 }

@@ -2,7 +2,8 @@
  * One suspicion timer and its confirmations (memberlist's suspicion.go). With a fixed
  * timeout the member becomes Unreachable `min` ms after the first suspicion; with dynamic
  * suspicion (Lifeguard) the timer starts at `max` and shrinks towards `min` as independent
- * accusers confirm: timeout = max − (max − min) · log(c + 1) / log(k + 1).
+ * accusers confirm: timeout = max − (max − min) · log(c + 1) / log(k + 1). Which accusers
+ * count (members only, each once) is the core's rule; this counts distinct names.
  */
 import type { Scheduler, TimerId } from '../time/types.ts';
 
@@ -40,6 +41,11 @@ export class SuspicionTimer {
 
   get confirmations(): number {
     return this.#accusers.size - 1;
+  }
+
+  /** Who accused: the first accuser and every confirmation. */
+  get accusers(): ReadonlySet<string> {
+    return this.#accusers;
   }
 
   /** The current total timeout (from startedAt). Never below the minimum. */

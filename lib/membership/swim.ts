@@ -16,7 +16,8 @@ import { Disseminator } from './disseminator.ts';
 import { IdInterner } from './interner.ts';
 import { MemberTable } from './member-table.ts';
 import { emptyMembershipMetrics, type MembershipMetrics } from './metrics.ts';
-import { type NodeState, StateCode, stateName, supersedes } from './node-state.ts';
+import { NewcomerQuota } from './newcomer-quota.ts';
+import { isReachable, type NodeState, StateCode, stateName, supersedes } from './node-state.ts';
 import { Prober } from './prober.ts';
 import { PushPull } from './push-pull.ts';
 import { SuspicionTimer } from './suspicion.ts';
@@ -32,6 +33,8 @@ export type MembershipEvent =
   | { type: 'refuted'; incarnation: number; by: string }
   /** This node's incarnation changed (persist it: a restart must never reuse one). */
   | { type: 'incarnation'; incarnation: number }
+  /** This node should raise its incarnation but is at the top of its range (2³²−1): it cannot refute any more. */
+  | { type: 'incarnation-exhausted'; incarnation: number }
   /** Another process signs alive claims with this node's identity. */
   | { type: 'identity-conflict'; incarnation: number }
   /** This node answered a full-state exchange that `nodeId` started. */
@@ -55,6 +58,8 @@ export interface MemberInfo {
 export interface RecentlyReaped {
   nodeId: string;
   addrs: readonly string[];
+  /** The incarnation it was declared down at. */
+  incarnation: number;
   reapedAt: number;
 }
 
@@ -72,12 +77,39 @@ export interface MembershipOptions {
   token?: Uint8Array;
   /** Share one interner between simulated nodes (saves memory); default: private. */
   interner?: IdInterner;
-  /** Members beyond this are not admitted (bounded memory). Default 100,000. */
-  maxMembers?: number;
+}
+
+/** A member to dial (see Membership.memberToCheck). */
+export interface MemberToCheck {
+  nodeId: string;
+  addrs: readonly string[];
+  incarnation: number;
 }
 
 /** Re-issuing our claim because of an identity conflict is limited to once per this. */
 const CONFLICT_BACKOFF_MS = 5_000;
+/** Incarnations are 32-bit. */
+const MAX_INCARNATION = 0xffffffff;
+/**
+ * How far an alive or leave claim may raise a member's incarnation: above the higher of the
+ * one we hold and wall-clock seconds (where incarnations start, see MeshNode.start), by at
+ * most this (2²⁴ s ≈ 194 days). Honest members raise theirs by one per refutation or
+ * re-announcement, so they stay near wall-clock seconds; 2³² is far away (year 2106).
+ */
+const MAX_INCARNATION_LEAD = 2 ** 24;
+/**
+ * Another member's Unreachable declaration ends our own suspicion once that has run this
+ * share of its timeout. The declarer heard of the suspicion first (its timer started
+ * earlier), so detection stays as fast as when declarations were taken at once; but no
+ * member can skip Suspect here or cut it shorter than this.
+ */
+const DECLARATION_RIPE_FRACTION = 0.8;
+/** This node refutes at most once per suspectTimeoutMs × this; later accusations wait for the interval's end. */
+const REFUTE_INTERVAL_FRACTION = 0.2;
+/** A member unvouched for ghostTimeoutMs is checked at most once per ghostTimeoutMs × this… */
+const CHECK_EVERY_FRACTION = 1 / 6;
+/** …and a check that brings no sign of it within ghostTimeoutMs × this ends in a suspicion. */
+const CHECK_TIMEOUT_FRACTION = 1 / 4;
 const NEIGHBOURS_DEBOUNCE_MS = 500;
 
 export class Membership implements MembershipContext {
@@ -99,7 +131,14 @@ export class Membership implements MembershipContext {
   readonly #down = new Set<number>();
   readonly #reaped = new Map<string, RecentlyReaped>();
   readonly #twinsSeen = new Set<string>();
-  readonly #maxMembers: number;
+  readonly #newcomers: NewcomerQuota;
+  /** Accusers whose suspicion of a member it refuted lately, by member: their repeats carry no weight until `until`. */
+  readonly #refuted = new Map<number, { accusers: ReadonlySet<string>; until: number }>();
+  #lastRefuteAt = Number.NEGATIVE_INFINITY;
+  #refuteTimer: TimerId | undefined;
+  /** The reachability check in progress (see memberToCheck). */
+  #check: { nodeId: string; startedAt: number; timer: TimerId } | undefined;
+  #nextCheckAt = 0;
   #self: Claim;
   #meta: Record<string, string>;
   #addrs: string[];
@@ -117,10 +156,15 @@ export class Membership implements MembershipContext {
     this.#signer = opts.signer;
     this.#send = opts.send;
     this.#event = opts.event;
-    this.#maxMembers = opts.maxMembers ?? 100_000;
     this.selfId = opts.signer.nodeId;
     this.table = new MemberTable(opts.interner ?? new IdInterner());
-    this.selfIndex = this.table.ids.intern(this.selfId);
+    this.selfIndex = this.table.admit(this.selfId);
+    const now = () => this.env.clock.now();
+    this.#newcomers = new NewcomerQuota(
+      this.config.newMembersPerMinute,
+      this.config.newMembersPerLinkPerMinute,
+      now,
+    );
     this.health = new LocalHealth(this.config.maxLocalHealth);
     this.#meta = { ...(opts.meta ?? {}) };
     this.#addrs = [...(opts.addrs ?? [])];
@@ -162,8 +206,9 @@ export class Membership implements MembershipContext {
     this.#dissem.stop();
     for (const s of this.#suspicions.values()) s.cancel();
     this.#suspicions.clear();
-    for (const t of [this.#reapTimer, this.#neighboursTimer])
+    for (const t of [this.#reapTimer, this.#neighboursTimer, this.#refuteTimer, this.#check?.timer])
       if (t !== undefined) this.env.scheduler.cancelTimer(t);
+    this.#reapTimer = this.#neighboursTimer = this.#refuteTimer = this.#check = undefined;
   }
 
   /** No seeds to join through: this node starts the cluster and is Active at once. */
@@ -242,6 +287,7 @@ export class Membership implements MembershipContext {
 
   linkUp(nodeId: string): void {
     if (nodeId === this.selfId || this.#links.has(nodeId)) return;
+    this.vouch(nodeId);
     this.#links.add(nodeId);
     this.#prober.linkUp(nodeId);
     this.#neighboursChanged();
@@ -254,6 +300,7 @@ export class Membership implements MembershipContext {
    */
   linkDown(nodeId: string, unexpected = false): void {
     if (!this.#links.delete(nodeId)) return;
+    this.vouch(nodeId);
     this.#prober.linkDown(nodeId);
     this.#pushPull.forget(nodeId);
     this.#neighboursChanged();
@@ -305,8 +352,11 @@ export class Membership implements MembershipContext {
    * false (news every member already has, such as a converged cluster's view adopted at start).
    */
   applyClaims(claims: readonly Claim[], from?: string, relay = true): void {
-    for (const c of claims) {
-      if (this.#apply(c)) {
+    // Members first, then accusations: an accusation counts only if its signer is a member.
+    const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
+    const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
+    for (const c of ordered) {
+      if (this.#apply(c, from)) {
         this.metrics.claimsApplied++;
         if (relay) this.#dissem.queue.push(c, from);
       } else {
@@ -351,6 +401,65 @@ export class Membership implements MembershipContext {
     return this.#prober.neighbours.get(nodeId);
   }
 
+  /**
+   * Input: a sign that `nodeId` is reachable — a link handshake with it completed, whether
+   * or not the link was kept. (Links, neighbours' link reports and link-ups count without it.)
+   */
+  vouch(nodeId: string): void {
+    const i = this.table.ids.lookup(nodeId);
+    if (i === undefined || this.table.state(i) === StateCode.Unknown) return;
+    this.table.vouch(i, this.env.clock.now());
+    if (this.#check?.nodeId !== nodeId) return;
+    this.env.scheduler.cancelTimer(this.#check.timer);
+    this.#check = undefined;
+  }
+
+  /**
+   * Query for the node's link maintenance, to be called every second or so: a member to dial
+   * now, or undefined. Members can be reached only over links, and only linked members are
+   * probed, so a member nobody links to (an alive claim of a key that no process serves — a
+   * ghost) would stay Active for ever. An Active member with no sign of being reachable for
+   * `ghostTimeoutMs` — not linked, in no neighbour's link report, no handshake (`vouch`) —
+   * is checked: the node dials it, and if that brings no sign within ghostTimeoutMs / 4 the
+   * member is suspected through the normal path (so a live one refutes). At most one check
+   * at a time, one per ghostTimeoutMs / 6, at random among the candidates: a fixed cost per
+   * node, whatever the cluster size, and one an attacker cannot steer.
+   */
+  memberToCheck(): MemberToCheck | undefined {
+    const now = this.env.clock.now();
+    if (!this.#running || this.#leaving || this.#check !== undefined || now < this.#nextCheckAt)
+      return undefined;
+    if (this.table.state(this.selfIndex) !== StateCode.Active) return undefined;
+    const ghost = this.config.ghostTimeoutMs;
+    this.#nextCheckAt = now + ghost * CHECK_EVERY_FRACTION;
+    const reported = [...this.#prober.neighbours.values()];
+    let pick: number | undefined;
+    let seen = 0;
+    for (const i of this.table.known()) {
+      if (i === this.selfIndex || this.table.state(i) !== StateCode.Active) continue;
+      const id = this.table.ids.idOf(i);
+      if (this.#links.has(id) || reported.some((s) => s.has(id))) this.table.vouch(i, now);
+      else if (now - this.table.vouchedAt(i) >= ghost && this.env.random.int(++seen) === 0) pick = i;
+    }
+    if (pick === undefined) return undefined;
+    const alive = this.table.aliveClaim(pick)!;
+    const check = {
+      nodeId: alive.subject,
+      startedAt: now,
+      timer: this.env.scheduler.setTimer(ghost * CHECK_TIMEOUT_FRACTION, () => {
+        this.#check = undefined;
+        const i = this.table.ids.lookup(check.nodeId);
+        if (i === undefined || this.table.state(i) !== StateCode.Active) return;
+        if (this.table.vouchedAt(i) >= check.startedAt) return;
+        this.metrics.ghostsSuspected++;
+        this.#suspect(check.nodeId);
+      }),
+    };
+    this.#check = check;
+    this.metrics.membersChecked++;
+    return { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
+  }
+
   /** Local health score (0 = healthy); timeouts are stretched by 1 + score. */
   get localHealth(): number {
     return this.health.score;
@@ -382,12 +491,18 @@ export class Membership implements MembershipContext {
     });
   }
 
-  #reissue(incarnation: number): void {
-    if (this.#leaving) return;
+  /** Re-signs our alive claim at `incarnation`; false (and an event) past the top of the range. */
+  #reissue(incarnation: number): boolean {
+    if (this.#leaving) return false;
+    if (incarnation > MAX_INCARNATION) {
+      this.#event({ type: 'incarnation-exhausted', incarnation: this.incarnation });
+      return false;
+    }
     const claim = this.#sign('alive', incarnation);
     const state = this.table.state(this.selfIndex);
     this.#setSelf(claim, state === StateCode.Joining ? StateCode.Joining : StateCode.Active);
     this.#event({ type: 'incarnation', incarnation });
+    return true;
   }
 
   #setSelf(claim: Claim, state: StateCode): void {
@@ -415,24 +530,66 @@ export class Membership implements MembershipContext {
     });
   }
 
-  /** Applies one claim under the precedence rules; true if it changed this node's view. */
-  #apply(c: Claim): boolean {
+  /** Applies one claim under the rules; true if it changed this node's view. */
+  #apply(c: Claim, from: string | undefined): boolean {
     if (c.subject === this.selfId) return this.#applyAboutSelf(c);
+    return c.kind === 'alive' || c.kind === 'leave' ? this.#applyOwn(c, from) : this.#applyAccusation(c);
+  }
+
+  /**
+   * An alive claim of a member reaped within reapAfterMs, no newer than what was declared
+   * down: a node that has not reaped it yet still passes it on, and taking it back would
+   * keep the dead member circulating. Only the member itself (over its own link) brings it
+   * back at that incarnation; anyone may with a higher one (it refuted).
+   */
+  #zombie(c: Claim, from: string | undefined): boolean {
+    const r = this.#reaped.get(c.subject);
+    if (r === undefined || from === undefined || from === c.subject || c.incarnation > r.incarnation)
+      return false;
+    return this.env.clock.now() - r.reapedAt < this.config.reapAfterMs;
+  }
+
+  /** The highest incarnation an alive or leave claim may bring, given the one held (see MAX_INCARNATION_LEAD). */
+  #incarnationCeiling(held: number): number {
+    return Math.max(held, Math.floor(this.env.clock.wallNow() / 1000)) + MAX_INCARNATION_LEAD;
+  }
+
+  /**
+   * A member's own alive or goodbye claim: the only thing that raises its incarnation, by a
+   * bounded step. Only an alive claim introduces a member, within maxMembers and the newcomer
+   * quotas (charged to `from`, the link it came over; not while this node joins, nor for
+   * claims made or adopted here).
+   */
+  #applyOwn(c: Claim, from: string | undefined): boolean {
     const t = this.table;
-    const i = t.ids.lookup(c.subject) ?? (c.kind === 'alive' ? t.ids.intern(c.subject) : undefined);
-    if (i === undefined) return false;
-    const current = t.state(i);
+    const known = t.ids.lookup(c.subject);
+    const current = known === undefined ? StateCode.Unknown : t.state(known);
+    if (c.incarnation > this.#incarnationCeiling(current === StateCode.Unknown ? 0 : t.incarnation(known!))) {
+      this.metrics.incarnationJumpsRefused++;
+      return false;
+    }
     if (current === StateCode.Unknown) {
-      // Only an alive claim introduces a member (it carries the key and addresses).
-      if (c.kind !== 'alive' || t.size >= this.#maxMembers) return false;
+      if (c.kind !== 'alive' || this.#zombie(c, from)) return false;
+      const quota = from !== undefined && t.state(this.selfIndex) !== StateCode.Joining;
+      if (t.size >= this.config.maxMembers || (quota && !this.#newcomers.take(from))) {
+        this.metrics.membersRefused++;
+        return false;
+      }
       this.#reaped.delete(c.subject);
     }
     const next = claimState(c.kind);
-    if (!supersedes(next, c.incarnation, current, t.incarnation(i))) {
-      return this.#confirm(i, c) || this.#twin(i, c);
+    if (current !== StateCode.Unknown && !supersedes(next, c.incarnation, current, t.incarnation(known!))) {
+      return this.#twin(known!, c);
     }
-    t.set(i, next, c.incarnation, this.env.clock.now(), c);
-    this.#afterChange(i, c, next);
+    const i = current === StateCode.Unknown ? t.admit(c.subject) : known!;
+    const now = this.env.clock.now();
+    if (current === StateCode.Suspect && next === StateCode.Active) this.#rememberRefuted(i, now);
+    this.#endSuspicion(i);
+    t.set(i, next, c.incarnation, now, c);
+    // A member that (re)appears gets ghostTimeoutMs before it must show it is reachable.
+    if (next === StateCode.Active && current !== StateCode.Active) t.vouch(i, now);
+    if (next === StateCode.Left) this.#down.add(i);
+    else this.#down.delete(i);
     if (current !== next) this.#emitState(i, current);
     if (c.kind === 'alive') {
       this.#event({
@@ -445,13 +602,70 @@ export class Membership implements MembershipContext {
     return true;
   }
 
+  /**
+   * An accusation (suspect or unreachable) of another member: evidence, never a verdict. It
+   * counts only at the incarnation of the member's alive claim we hold (a higher one is
+   * nobody's to claim but the member's), only from a reachable member, and not from an
+   * accuser the member refuted within the last suspectTimeoutMs. The first one that counts
+   * makes the member Suspect; later ones confirm (Lifeguard); it becomes Unreachable when
+   * this node's own suspicion timer runs out, or on another's Unreachable declaration once
+   * that timer has run most of its course (DECLARATION_RIPE_FRACTION).
+   */
+  #applyAccusation(c: Claim): boolean {
+    const t = this.table;
+    const i = t.ids.lookup(c.subject);
+    const current = i === undefined ? StateCode.Unknown : t.state(i);
+    if (current !== StateCode.Active && current !== StateCode.Suspect) return false;
+    const held = t.incarnation(i!);
+    if (c.incarnation < held) return false;
+    if (c.incarnation > held || !this.#countsAsAccuser(c.signer, i!)) {
+      this.metrics.accusationsIgnored++;
+      return false;
+    }
+    if (current === StateCode.Suspect) {
+      const s = this.#suspicions.get(i!);
+      const ripe = s && this.env.clock.now() - s.startedAt >= s.timeoutMs() * DECLARATION_RIPE_FRACTION;
+      if (c.kind !== 'unreachable' || !ripe) return this.#confirm(i!, c);
+      this.#markUnreachable(i!, c);
+      return true;
+    }
+    t.set(i!, StateCode.Suspect, held, this.env.clock.now(), c);
+    this.#startSuspicion(i!, c);
+    this.#emitState(i!, current);
+    return true;
+  }
+
+  #countsAsAccuser(signer: string, subject: number): boolean {
+    if (signer === this.selfId) return true;
+    const j = this.table.ids.lookup(signer);
+    if (j === undefined || !isReachable(this.table.state(j))) return false;
+    const r = this.#refuted.get(subject);
+    if (r === undefined) return true;
+    if (r.until <= this.env.clock.now()) {
+      this.#refuted.delete(subject);
+      return true;
+    }
+    return !r.accusers.has(signer);
+  }
+
   /** A further accuser of a suspicion already held: counts for dynamic suspicion. */
   #confirm(i: number, c: Claim): boolean {
-    if (c.kind !== 'suspect' || this.table.state(i) !== StateCode.Suspect) return false;
-    if (c.incarnation !== this.table.incarnation(i)) return false;
     const s = this.#suspicions.get(i);
     if (!s || s.confirmations >= this.config.indirectWitnesses) return false;
     return s.confirm(c.signer);
+  }
+
+  /** Member i refuted a suspicion: its accusers' repeats carry no weight for suspectTimeoutMs. */
+  #rememberRefuted(i: number, now: number): void {
+    const s = this.#suspicions.get(i);
+    if (!s) return;
+    const accusers = new Set([...s.accusers].filter((a) => a !== this.selfId));
+    if (accusers.size > 0) this.#refuted.set(i, { accusers, until: now + this.config.suspectTimeoutMs });
+  }
+
+  #endSuspicion(i: number): void {
+    this.#suspicions.get(i)?.cancel();
+    this.#suspicions.delete(i);
   }
 
   /**
@@ -477,17 +691,6 @@ export class Membership implements MembershipContext {
     return true;
   }
 
-  #afterChange(i: number, c: Claim, next: StateCode): void {
-    if (next !== StateCode.Suspect) {
-      this.#suspicions.get(i)?.cancel();
-      this.#suspicions.delete(i);
-    } else if (!this.#suspicions.has(i)) {
-      this.#startSuspicion(i, c);
-    }
-    if (next === StateCode.Unreachable || next === StateCode.Left) this.#down.add(i);
-    else this.#down.delete(i);
-  }
-
   #startSuspicion(i: number, c: Claim): void {
     const cfg = this.config;
     const min = cfg.suspectTimeoutMs;
@@ -507,12 +710,23 @@ export class Membership implements MembershipContext {
     );
   }
 
+  /** Our suspicion timer ran out: the member is Unreachable here, and we say so (others take it as an accusation). */
   #declareUnreachable(i: number, incarnation: number): void {
     this.#suspicions.delete(i);
     if (this.table.state(i) !== StateCode.Suspect || this.table.incarnation(i) !== incarnation) return;
     const claim = signClaim(this.#signer, 'unreachable', { incarnation, subject: this.table.ids.idOf(i) });
     this.metrics.declaredUnreachable++;
-    this.applyClaims([claim]);
+    this.metrics.claimsApplied++;
+    this.#markUnreachable(i, claim);
+    this.#dissem.queue.push(claim);
+  }
+
+  /** Suspect → Unreachable at the same incarnation, on `claim` (ours or a ripe declaration). */
+  #markUnreachable(i: number, claim: Claim): void {
+    this.#endSuspicion(i);
+    this.table.set(i, StateCode.Unreachable, claim.incarnation, this.env.clock.now(), claim);
+    this.#down.add(i);
+    this.#emitState(i, StateCode.Suspect);
   }
 
   /** A probe failed: accuse the target (signed by us) and spread it. */
@@ -525,15 +739,21 @@ export class Membership implements MembershipContext {
     this.applyClaims([signClaim(this.#signer, 'suspect', { incarnation, subject: target })]);
   }
 
+  /**
+   * A claim about this node. An alive claim we did not sign is a twin (same key, other
+   * process). An accusation at our incarnation is refuted by raising it; one above it is
+   * nobody's to make (we never signed that incarnation) and is ignored; one below it is
+   * old news, answered by spreading our current claim again.
+   */
   #applyAboutSelf(c: Claim): boolean {
     if (this.#leaving) return false;
-    if (c.incarnation < this.incarnation) {
-      // Someone still acts on an older incarnation of us: spread our current claim again.
-      if (c.kind !== 'alive') this.#dissem.queue.push(this.#self);
-      return false;
-    }
+    const mine = this.incarnation;
     if (c.kind === 'alive') {
-      if (equalBytes(c.wire.s, this.#self.wire.s)) return false;
+      if (c.incarnation < mine || equalBytes(c.wire.s, this.#self.wire.s)) return false;
+      if (c.incarnation > this.#incarnationCeiling(mine)) {
+        this.metrics.incarnationJumpsRefused++;
+        return false;
+      }
       // An alive claim for our id that we did not sign: a restarted twin or a copied key.
       this.metrics.identityConflicts++;
       this.#event({ type: 'identity-conflict', incarnation: c.incarnation });
@@ -543,12 +763,43 @@ export class Membership implements MembershipContext {
       this.#reissue(c.incarnation + 1);
       return false;
     }
+    if (c.incarnation < mine) {
+      this.#dissem.queue.push(this.#self);
+      return false;
+    }
+    if (c.incarnation > mine) {
+      this.metrics.accusationsIgnored++;
+      return false;
+    }
     // Suspected, declared unreachable, or an old goodbye from a previous run: refute.
+    this.#refute(c.signer);
+    return false;
+  }
+
+  /**
+   * Raises our incarnation to clear accusations — at most once per refute interval
+   * (suspectTimeoutMs / 5), so however many accusations arrive, accusers raise it by at most
+   * one per interval. An accusation within the interval is answered when it ends, still
+   * well before any accuser's suspicion timer runs out.
+   */
+  #refute(by: string): void {
+    const now = this.env.clock.now();
+    const wait = this.#lastRefuteAt + this.config.suspectTimeoutMs * REFUTE_INTERVAL_FRACTION - now;
+    if (wait > 0) {
+      this.metrics.refutationsDeferred++;
+      if (this.#refuteTimer !== undefined) return;
+      const accused = this.incarnation;
+      this.#refuteTimer = this.env.scheduler.setTimer(wait, () => {
+        this.#refuteTimer = undefined;
+        if (this.incarnation === accused) this.#refute(by);
+      });
+      return;
+    }
+    this.#lastRefuteAt = now;
     this.metrics.refutations++;
     if (this.config.lifeguard) this.health.apply(1);
-    this.#reissue(c.incarnation + 1);
-    this.#event({ type: 'refuted', incarnation: this.incarnation, by: c.signer });
-    return false;
+    if (this.#reissue(this.incarnation + 1))
+      this.#event({ type: 'refuted', incarnation: this.incarnation, by });
   }
 
   #joinedIfJoining(): void {
@@ -572,11 +823,13 @@ export class Membership implements MembershipContext {
       if (now - this.table.changedAt(i) < this.config.reapAfterMs) continue;
       const id = this.table.ids.idOf(i);
       const addrs = this.table.aliveClaim(i)?.addrs ?? [];
+      const incarnation = this.table.incarnation(i);
       this.#down.delete(i);
+      this.#refuted.delete(i);
       this.table.remove(i);
       this.#dissem.queue.forget(id);
       this.#reaped.delete(id);
-      this.#reaped.set(id, { nodeId: id, addrs, reapedAt: now });
+      this.#reaped.set(id, { nodeId: id, addrs, incarnation, reapedAt: now });
       while (this.#reaped.size > this.config.recentlyReapedLimit) {
         this.#reaped.delete(this.#reaped.keys().next().value!);
       }

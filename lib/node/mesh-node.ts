@@ -722,7 +722,10 @@ export class MeshNode {
       then();
     };
     if (results.every((r) => !(r instanceof Promise))) finish(results as Array<Claim | null>);
-    else void Promise.all(results).then(finish);
+    else
+      void Promise.all(results)
+        .then(finish)
+        .catch((error) => this.#events.emit('error', { error, context: 'applying membership claims' }));
   }
 
   #verifyClaims(wires: readonly WireClaim[]): Array<MaybePromise<Claim | null>> {

@@ -36,6 +36,8 @@ function setup(heartbeat = {}) {
   });
   core.bootstrap();
   const alive = (id: NodeIdentity, incarnation: number) => signClaim(id, 'alive', { incarnation });
+  // Accusations count only from members.
+  core.applyClaims([alive(accuser, INC)]);
   const accuse = (
     kind: 'suspect' | 'unreachable',
     subject: NodeIdentity,
@@ -90,12 +92,25 @@ export const membershipRuleCases: Suite = {
     assert.equal(t.inc(), INC + 1);
   },
 
-  'unreachable at the same incarnation overrides Suspect; suspect does not override Unreachable'() {
-    const t = setup();
-    t.apply(t.alive(t.other, INC), t.accuse('suspect', t.other, INC), t.accuse('unreachable', t.other, INC));
+  "another member's unreachable claim is an accusation: Suspect first, Unreachable only by this node's timer"() {
+    const t = setup({ suspectTimeoutMs: 5000 });
+    t.apply(t.alive(t.other, INC), t.accuse('unreachable', t.other, INC));
+    assert.equal(t.state(), NodeState.Suspect);
+    t.scheduler.runFor(5_001);
     assert.equal(t.state(), NodeState.Unreachable);
     t.apply(t.accuse('suspect', t.other, INC));
-    assert.equal(t.state(), NodeState.Unreachable);
+    assert.equal(t.state(), NodeState.Unreachable, 'suspect does not override Unreachable');
+  },
+
+  'accusations carry weight only at the incarnation held and from members'() {
+    const t = setup();
+    const stranger = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(4));
+    t.apply(t.alive(t.other, INC));
+    t.apply(t.accuse('unreachable', t.other, INC + 1), t.accuse('suspect', t.other, 0xffffffff));
+    t.apply(t.accuse('suspect', t.other, INC, stranger));
+    assert.equal(t.state(), NodeState.Active);
+    assert.equal(t.inc(), INC);
+    assert.equal(t.core.metrics.accusationsIgnored, 3);
   },
 
   'claims below the current incarnation are ignored'() {
@@ -111,7 +126,10 @@ export const membershipRuleCases: Suite = {
 
   'leave overrides Unreachable at the same incarnation; a higher alive brings a Left member back'() {
     const t = setup();
-    t.apply(t.alive(t.other, INC), t.accuse('unreachable', t.other, INC), t.leave(t.other, INC));
+    t.apply(t.alive(t.other, INC), t.accuse('unreachable', t.other, INC));
+    t.scheduler.runFor(10_000);
+    assert.equal(t.state(), NodeState.Unreachable);
+    t.apply(t.leave(t.other, INC));
     assert.equal(t.state(), NodeState.Left);
     t.apply(t.alive(t.other, INC));
     assert.equal(t.state(), NodeState.Left);
@@ -126,8 +144,14 @@ export const membershipRuleCases: Suite = {
     assert.equal(t.core.selfState, NodeState.Active);
     assert.ok(t.events.some((e) => e.type === 'refuted' && e.incarnation === INC + 1));
     assert.ok(t.events.some((e) => e.type === 'incarnation' && e.incarnation === INC + 1));
+    // Nobody holds an incarnation of ours above our own: such an accusation is ignored.
     t.apply(t.accuse('unreachable', t.me, INC + 7));
-    assert.equal(t.core.incarnation, INC + 8);
+    assert.equal(t.core.incarnation, INC + 1);
+    // Another accusation within the refute interval (suspectTimeoutMs / 5) is answered at its end.
+    t.apply(t.accuse('unreachable', t.me, INC + 1));
+    assert.equal(t.core.incarnation, INC + 1);
+    t.scheduler.runFor(1_000);
+    assert.equal(t.core.incarnation, INC + 2);
   },
 
   'a stale suspicion about oneself does not raise the incarnation'() {
