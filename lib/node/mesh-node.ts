@@ -813,16 +813,21 @@ export class MeshNode {
 function emptyStateMetrics(): StateReplicaMetrics {
   return {
     entries: 0,
+    bytes: 0,
     tombstones: 0,
     merged: 0,
     ignored: 0,
     voided: 0,
+    refusedFull: 0,
+    evicted: 0,
     rejected: 0,
     throttled: 0,
     deltasSent: 0,
     antiEntropySessions: 0,
     antiEntropyHashes: 0,
     antiEntropyEntries: 0,
+    antiEntropyThrottled: 0,
+    restamped: 0,
     bytesSent: 0,
   };
 }

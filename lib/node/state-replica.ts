@@ -2,7 +2,18 @@
  * The node's replica of the cluster state: the CRDT core plus what makes it run — own
  * writes (signed, HLC-stamped), entry verification at the boundary, delta gossip to
  * neighbours, Merkle anti-entropy (on link-up and periodically with a random neighbour),
- * low-water-mark maintenance for tombstone collection, and per-origin quotas.
+ * low-water-mark maintenance for tombstone collection, per-origin quotas, the global caps
+ * and the byte budget of anti-entropy answers per link.
+ *
+ * Global caps: when full, room goes to origins by standing — this node first, then members
+ * in the order this replica first saw them alive, then members that are not reachable. An
+ * entry that would need the room of an origin standing higher is refused; so a flood of new
+ * identities fills the cap and then only displaces itself, and members that were here
+ * before it keep writing. Origins that are no longer members lose their entries.
+ *
+ * Own writes survive a restart that lost the clock: an entry of our own that arrives newer
+ * than a write of this run (it was written before the restart, or by a clock since set back)
+ * moves the clock past it, and the current value is written again above it.
  */
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { Domain } from '../identity/signed.ts';
@@ -10,6 +21,7 @@ import type { SignatureVerifier } from '../identity/verifier.ts';
 import { AntiEntropy } from '../state/anti-entropy.ts';
 import { interpretEntry, type StateEntry, signEntry } from '../state/entry.ts';
 import { CrdtGossipState } from '../state/gossip-state.ts';
+import { supersedes } from '../state/lww-map.ts';
 import { DistributedProcessTable } from '../state/process-table.ts';
 import { ClusterServiceRegistry } from '../state/service-registry.ts';
 import {
@@ -40,9 +52,27 @@ export interface StateOptions {
   tombstoneLifetimeMs?: number;
   /** Entries stamped further ahead of the local wall clock are refused. Default 60,000 ms. */
   maxSkewMs?: number;
+  /**
+   * A received entry moves this node's clock at most this far ahead of its wall clock; one
+   * stamped further ahead (within `maxSkewMs`) is accepted but not followed. Default 1,000 ms.
+   */
+  maxDriftMs?: number;
   /** Quotas per origin: registers held, and new versions accepted per second (burst ×10). */
   maxEntriesPerOrigin?: number;
   writesPerOriginPerSecond?: number;
+  /**
+   * Caps on the whole replica, all origins together: registers (tombstones included) and
+   * bytes of entries. When full, an entry takes the room of origins standing lower than its
+   * own (members seen later, members not reachable) or is refused. Defaults 32,768 and 32 MiB.
+   */
+  maxEntries?: number;
+  maxBytes?: number;
+  /**
+   * Bytes of anti-entropy answers (hashes and entries) sent to one neighbour per second,
+   * bursting to 8 s worth; what does not fit waits for a later session. Default 262,144
+   * (256 KiB/s, 2 MiB at once: a newcomer takes a state of ~10,000 typical entries at once).
+   */
+  antiEntropyBytesPerSecond?: number;
   /** HLC persistence: never stamp below `notBefore`; `onReserve` stores the reservation. */
   hlcNotBefore?: number;
   onHlcReserve?: (reservedUntil: number) => void;
@@ -68,23 +98,33 @@ export interface StateHost {
 
 export interface StateReplicaMetrics {
   entries: number;
+  /** Bytes of entries held, as they travel. */
+  bytes: number;
   tombstones: number;
   merged: number;
   ignored: number;
   voided: number;
+  /** Entries refused for want of room under `maxEntries`/`maxBytes`. */
+  refusedFull: number;
+  /** Registers dropped to make room for an origin standing higher. */
+  evicted: number;
   rejected: number;
   throttled: number;
   deltasSent: number;
   antiEntropySessions: number;
   antiEntropyHashes: number;
   antiEntropyEntries: number;
+  /** Anti-entropy answers cut short by a neighbour's byte budget. */
+  antiEntropyThrottled: number;
+  /** Own writes stamped again because an older run's version of them arrived newer. */
+  restamped: number;
   bytesSent: number;
 }
 
 const DELTA_BUDGET = 32 * 1024;
 
 export class StateReplica {
-  readonly state = new CrdtGossipState();
+  readonly state: CrdtGossipState;
   readonly processes: DistributedProcessTable;
   readonly services: ClusterServiceRegistry;
   readonly #h: StateHost;
@@ -93,8 +133,14 @@ export class StateReplica {
   readonly #entries: SignedVerifier<StateEntry>;
   readonly #antiEntropy: AntiEntropy;
   readonly #quota: RateLimiter;
+  readonly #answers: RateLimiter;
+  /** Members in the order this replica first saw them alive (their standing when full). */
+  readonly #seniority = new Map<string, number>();
+  #seen = 0;
+  /** Versions written by this run (not learnt back from an earlier one). */
+  readonly #written = new WeakSet<StateEntry>();
   readonly #timers = new Set<TimerId>();
-  readonly #counters = { rejected: 0, throttled: 0, deltasSent: 0, bytesSent: 0 };
+  readonly #counters = { rejected: 0, throttled: 0, deltasSent: 0, bytesSent: 0, restamped: 0 };
 
   constructor(host: StateHost, opts: StateOptions = {}, shared?: SignedVerifier<StateEntry>) {
     this.#h = host;
@@ -103,11 +149,27 @@ export class StateReplica {
       antiEntropyIntervalMs: opts.antiEntropyIntervalMs ?? 10_000,
       tombstoneLifetimeMs: opts.tombstoneLifetimeMs ?? 3_600_000,
       maxSkewMs: opts.maxSkewMs ?? 60_000,
+      maxDriftMs: opts.maxDriftMs ?? 1_000,
       maxEntriesPerOrigin: opts.maxEntriesPerOrigin ?? 1024,
       writesPerOriginPerSecond: opts.writesPerOriginPerSecond ?? 20,
+      maxEntries: opts.maxEntries ?? 32_768,
+      maxBytes: opts.maxBytes ?? 32 * 1024 * 1024,
+      antiEntropyBytesPerSecond: opts.antiEntropyBytesPerSecond ?? 256 * 1024,
     };
-    this.#hlc = new HybridLogicalClock(host.identity.nodeId, host.env.clock, {
+    const self = host.identity.nodeId;
+    this.state = new CrdtGossipState({
+      maxEntries: this.#o.maxEntries,
+      maxBytes: this.#o.maxBytes,
+      standing: (origin) =>
+        origin === self
+          ? 0
+          : host.isReachable(origin)
+            ? (this.#seniority.get(origin) ?? Number.MAX_SAFE_INTEGER)
+            : Number.POSITIVE_INFINITY,
+    });
+    this.#hlc = new HybridLogicalClock(self, host.env.clock, {
       maxSkewMs: this.#o.maxSkewMs,
+      maxDriftMs: this.#o.maxDriftMs,
       ...(opts.hlcNotBefore !== undefined ? { notBefore: opts.hlcNotBefore } : {}),
       ...(opts.onHlcReserve ? { onReserve: opts.onHlcReserve } : {}),
     });
@@ -117,13 +179,17 @@ export class StateReplica {
         host.verifier,
         entryKind((id) => host.memberKey(id)),
       );
+    const now = () => host.env.clock.now();
+    const answerRate = this.#o.antiEntropyBytesPerSecond;
+    this.#answers = new RateLimiter(answerRate, answerRate * 8, now);
     this.#antiEntropy = new AntiEntropy(this.state, {
       send: (peer, msg) => this.#send(peer, msg),
       repairing: (peer, subtrees, entries) => host.repairing(peer, subtrees, entries),
+      spend: (peer, bytes) => this.#answers.take(peer, bytes),
     });
     this.state.onChange((e, from) => host.changed(e, from));
     const rate = this.#o.writesPerOriginPerSecond;
-    this.#quota = new RateLimiter(rate, rate * 10, () => host.env.clock.now());
+    this.#quota = new RateLimiter(rate, rate * 10, now);
     this.processes = new DistributedProcessTable(this.state, (id) => host.isReachable(id));
     this.services = new ClusterServiceRegistry(this.state, (id) => host.isReachable(id));
   }
@@ -132,6 +198,7 @@ export class StateReplica {
     const { env } = this.#h;
     this.#every(this.#o.gossipIntervalMs, () => this.#gossip());
     this.#every(this.#o.antiEntropyIntervalMs, () => {
+      this.#sweep();
       const peers = this.#h.peers();
       if (peers.length > 0) this.#antiEntropy.start(peers[env.random.int(peers.length)]!);
     });
@@ -174,26 +241,41 @@ export class StateReplica {
 
   /** A member's alive claim changed: apply its low-water mark. */
   memberAlive(nodeId: string, lowWaterMark: number): void {
+    if (!this.#seniority.has(nodeId)) this.#seniority.set(nodeId, ++this.#seen);
     this.state.setLowWaterMark(nodeId, lowWaterMark);
   }
 
   /** A member was reaped: its entries go (on every replica alike). */
   memberReaped(nodeId: string): void {
+    this.#seniority.delete(nodeId);
     this.state.dropOrigin(nodeId);
   }
 
   onDelta(from: string, wires: WireClaim[]): void {
     const admit = (e: StateEntry) => this.#acceptable(e);
     const results = wires.map((w) => this.#entries.verify(w, admit));
+    const self = this.#h.identity.nodeId;
     const finish = (entries: Array<StateEntry | null>) => {
       const good: StateEntry[] = [];
+      const rewrite: StateEntry[] = [];
       for (const e of entries) {
         if (e === null) this.#counters.rejected++;
         else if (!this.#quota.take(e.origin)) this.#counters.throttled++;
-        else good.push(e);
+        else if (e.origin !== self) {
+          this.#hlc.receive(e.ts);
+          good.push(e);
+        } else {
+          this.#hlc.passOwn(e.ts);
+          const held = this.state.get(e.table, e.origin, e.key);
+          if (held && this.#written.has(held) && supersedes(e, held)) rewrite.push(held);
+          else good.push(e);
+        }
       }
-      for (const e of good) this.#hlc.receive(e.ts);
       this.state.merge(good, from);
+      for (const held of rewrite) {
+        this.#counters.restamped++;
+        this.#write(held.table, held.key, held.value);
+      }
     };
     if (results.every((r) => !(r instanceof Promise))) finish(results as Array<StateEntry | null>);
     else void Promise.all(results).then(finish);
@@ -221,6 +303,7 @@ export class StateReplica {
       antiEntropySessions: ae.sessions,
       antiEntropyHashes: ae.hashesSent,
       antiEntropyEntries: ae.entriesSent,
+      antiEntropyThrottled: ae.throttled,
     };
   }
 
@@ -228,8 +311,17 @@ export class StateReplica {
 
   #write(table: StateTable, key: string, value: Uint8Array | undefined): StateEntry {
     const e = signEntry(this.#h.identity, table, key, value, this.#hlc.now());
+    this.#written.add(e);
     this.state.merge([e]);
     return e;
+  }
+
+  /** Origins that are no longer members (however they left the table) lose their entries and standing. */
+  #sweep(): void {
+    const self = this.#h.identity.nodeId;
+    for (const o of [...this.state.map.origins()])
+      if (o !== self && !this.#h.memberKey(o)) this.state.dropOrigin(o);
+    for (const o of [...this.#seniority.keys()]) if (!this.#h.memberKey(o)) this.#seniority.delete(o);
   }
 
   /** Boundary checks after decoding: known, admitted origin; not from the future; within quota. */

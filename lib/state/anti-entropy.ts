@@ -6,7 +6,13 @@
  * each side sends its entries there; the LWW merge does the rest. Descending costs 16
  * hashes per node, so a differing subtree that holds only a few entries is exchanged
  * whole instead (this keeps "almost everything differs" near the cost of a full
- * transfer). A side with almost nothing (a newcomer) is sent everything at once.
+ * transfer).
+ *
+ * An answer is bounded by the question, whoever asks: each hash asked about is answered
+ * with at most its 16 children's hashes, or the entries of a small subtree or of one
+ * bucket — never more, whatever the asker claims to hold (a newcomer with nothing descends
+ * like anyone else). Every answer is also paid for from the asking link's byte budget
+ * (`spend`); what does not fit is left for a later session.
  */
 import { BUCKETS, compareTreeRoots, DEPTH, FANOUT } from '../merkle/prefix-tree.ts';
 import type { MessageOf } from '../wire/messages.ts';
@@ -15,6 +21,8 @@ import type { CrdtGossipState } from './gossip-state.ts';
 
 /** Hashes per `tree` message (the frame stays under 64 KiB). */
 const NODES_PER_MESSAGE = 1536;
+/** Bytes of one node in a `tree` message: its u32 index and its hash. */
+const NODE_BYTES = 36;
 /** Entries per repair delta (the frame stays under 64 KiB). */
 const DELTA_BYTES = 48 * 1024;
 /** Differing subtrees with at most this many entries are exchanged rather than descended into. */
@@ -27,13 +35,19 @@ export interface AntiEntropyIO {
   send(peer: string, msg: MessageOf<'tree'> | MessageOf<'state-delta'>): void;
   /** A session found `subtrees` differing and sent our `entries` there (a repair under way). */
   repairing?(peer: string, subtrees: number, entries: number): void;
+  /**
+   * Takes `bytes` from what we may still send `peer` in answers (its link's budget); false,
+   * taking nothing, when that is spent. Without it answers are bounded per message only.
+   */
+  spend?(peer: string, bytes: number): boolean;
 }
 
 export interface AntiEntropyMetrics {
   sessions: number;
   hashesSent: number;
   entriesSent: number;
-  fullTransfers: number;
+  /** Answers cut short because the asking link's budget was spent. */
+  throttled: number;
 }
 
 export class AntiEntropy {
@@ -41,7 +55,7 @@ export class AntiEntropy {
   readonly #io: AntiEntropyIO;
   readonly #echoes = new Map<string, number>();
   #seq = 0;
-  readonly metrics: AntiEntropyMetrics = { sessions: 0, hashesSent: 0, entriesSent: 0, fullTransfers: 0 };
+  readonly metrics: AntiEntropyMetrics = { sessions: 0, hashesSent: 0, entriesSent: 0, throttled: 0 };
 
   constructor(state: CrdtGossipState, io: AntiEntropyIO) {
     this.#state = state;
@@ -62,42 +76,37 @@ export class AntiEntropy {
     const tree = this.#state.tree;
     const descend: number[] = [];
     const exchange: number[] = [];
+    const entries: StateEntry[] = [];
     for (let n = 0; n < msg.idx.length / 4; n++) {
       const i = idx.getUint32(n * 4);
       if (i >= FANOUT ** level) continue;
       const theirs = msg.h.subarray(n * 32, n * 32 + 32);
       const action = compareTreeRoots({ level, hash: tree.node(level, i) }, { level, hash: theirs });
       if (action.kind === 'in-sync') continue;
-      if (action.kind === 'exchange-bucket') {
-        if (this.#mayEcho(peer, msg.seq, level, i)) exchange.push(i);
+      if (action.kind === 'exchange-bucket' || tree.count(level, i) <= SMALL_SUBTREE) {
+        if (!this.#mayEcho(peer, msg.seq, level, i)) continue;
+        const mine = this.#state.subtreeEntries(level, i);
+        if (!this.#spend(peer, NODE_BYTES + mine.reduce((b, e) => b + e.size, 0))) break;
+        exchange.push(i);
+        entries.push(...mine);
         continue;
       }
-      if (level === 0 && msg.count * FANOUT < tree.size) {
-        // They have next to nothing: send all we have, then let them compare again.
-        this.metrics.fullTransfers++;
-        this.#sendEntries(peer, [...this.#state.map.values()]);
-        this.#sendNodes(peer, msg.seq, 0, [0]);
-        return;
-      }
-      if (level === 0 && tree.size * FANOUT < msg.count) {
-        // We have next to nothing: tell them our count, and they will send everything.
-        this.#sendNodes(peer, msg.seq, 0, [0]);
-        return;
-      }
-      if (tree.count(level, i) <= SMALL_SUBTREE) {
-        if (this.#mayEcho(peer, msg.seq, level, i)) exchange.push(i);
-        continue;
-      }
+      if (!this.#spend(peer, FANOUT * NODE_BYTES)) break;
       for (let c = 0; c < FANOUT; c++) descend.push(i * FANOUT + c);
     }
     if (descend.length > 0) this.#sendNodes(peer, msg.seq, level + 1, descend);
     if (exchange.length > 0) {
-      const entries = exchange.flatMap((i) => this.#state.subtreeEntries(level, i));
       this.#io.repairing?.(peer, exchange.length, entries.length);
       this.#sendEntries(peer, entries);
       // Echo our hashes: where they still differ after merging ours, they send theirs (or descend).
       this.#sendNodes(peer, msg.seq, level, exchange);
     }
+  }
+
+  #spend(peer: string, bytes: number): boolean {
+    if (!this.#io.spend || this.#io.spend(peer, bytes)) return true;
+    this.metrics.throttled++;
+    return false;
   }
 
   /** Counts an echo of a subtree in this session; false once it has bounced MAX_ECHOES times. */

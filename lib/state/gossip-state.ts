@@ -8,19 +8,44 @@
  * - an entry older than its origin's low-water mark is void (dropped, never stored): the
  *   origin refreshes its live entries above the mark, so tombstones below it can go;
  * - when an origin is reaped from membership its entries are dropped; they come back with it.
+ *
+ * With caps (see StateCaps) a replica also bounds what it holds; that rule is local (a full
+ * replica may differ from its neighbours until room frees up), and honest clusters stay
+ * below it.
  */
 import { PrefixTree } from '../merkle/prefix-tree.ts';
 import type { StateTable } from '../wire/entries.ts';
 import { ChangeLog } from './change-log.ts';
 import { entryId, type StateEntry } from './entry.ts';
-import { LwwMap } from './lww-map.ts';
+import { LwwMap, supersedes } from './lww-map.ts';
+
+/**
+ * Bounds on what a replica holds, all origins together. An entry that needs room (a new
+ * register, or a version larger than the one it replaces) takes it from origins that stand
+ * lower than its own — the lowest first, one register at a time — and is refused when there
+ * is not enough of that; this replica's own writes are always kept.
+ */
+export interface StateCaps {
+  /** Registers held (tombstones included). */
+  maxEntries: number;
+  /** Bytes of entries held, as they travel. */
+  maxBytes: number;
+  /** Where an origin stands when room is short: a larger number gives way to a smaller one. */
+  standing(origin: string): number;
+}
 
 export interface StateMetrics {
   entries: number;
+  /** Bytes of entries held, as they travel. */
+  bytes: number;
   tombstones: number;
   merged: number;
   ignored: number;
   voided: number;
+  /** Entries refused for want of room (caps). */
+  refusedFull: number;
+  /** Registers dropped to make room for an origin standing higher. */
+  evicted: number;
 }
 
 export class CrdtGossipState {
@@ -32,7 +57,14 @@ export class CrdtGossipState {
   /** Key hash (latin1) → register id, to list a bucket's entries. */
   readonly #byHash = new Map<string, string>();
   readonly #changed: Array<(e: StateEntry, from: string | undefined) => void> = [];
-  readonly metrics = { merged: 0, ignored: 0, voided: 0 };
+  readonly #caps: StateCaps | undefined;
+  #bytes = 0;
+  readonly metrics = { merged: 0, ignored: 0, voided: 0, refusedFull: 0, evicted: 0 };
+
+  /** Without caps the replica holds whatever it is given (tests, benchmarks). */
+  constructor(caps?: StateCaps) {
+    this.#caps = caps;
+  }
 
   /** Called for every entry that changed this replica: from a neighbour, or written here (`from` undefined). */
   onChange(fn: (e: StateEntry, from: string | undefined) => void): void {
@@ -51,10 +83,17 @@ export class CrdtGossipState {
         this.metrics.voided++;
         continue;
       }
-      if (!this.map.merge(e)) {
+      const held = this.map.get(e.id);
+      if (held && !supersedes(e, held)) {
         this.metrics.ignored++;
         continue;
       }
+      if (!this.#makeRoom(e, held, from === undefined)) {
+        this.metrics.refusedFull++;
+        continue;
+      }
+      this.map.merge(e);
+      this.#bytes += e.size - (held?.size ?? 0);
       this.metrics.merged++;
       this.tree.set(e.idHash, e.digest);
       this.#byHash.set(hashKey(e.idHash), e.id);
@@ -89,7 +128,7 @@ export class CrdtGossipState {
   metricsSnapshot(): StateMetrics {
     let tombstones = 0;
     for (const e of this.map.values()) if (!e.value) tombstones++;
-    return { entries: this.map.size, tombstones, ...this.metrics };
+    return { entries: this.map.size, bytes: this.#bytes, tombstones, ...this.metrics };
   }
 
   // ---- delta gossip ----
@@ -138,7 +177,42 @@ export class CrdtGossipState {
     return out;
   }
 
+  /** Whether `e` (replacing `held`) fits under the caps, once lower-standing registers made room. */
+  #makeRoom(e: StateEntry, held: StateEntry | undefined, own: boolean): boolean {
+    const caps = this.#caps;
+    if (!caps) return true;
+    // Only growth needs room: an update that is no larger always fits.
+    const grow = e.size - (held?.size ?? 0);
+    const fits = () =>
+      (held !== undefined || this.map.size < caps.maxEntries) &&
+      (grow <= 0 || this.#bytes + grow <= caps.maxBytes);
+    while (!fits()) {
+      const victim = this.#lowestBelow(caps.standing(e.origin), caps);
+      if (!victim) return own;
+      this.#drop(victim);
+      this.metrics.evicted++;
+    }
+    return true;
+  }
+
+  /** A register of the origin standing lowest, if it stands lower than `standing`. */
+  #lowestBelow(standing: number, caps: StateCaps): StateEntry | undefined {
+    let lowest: string | undefined;
+    let at = standing;
+    for (const o of this.map.origins()) {
+      const s = caps.standing(o);
+      if (s > at) {
+        lowest = o;
+        at = s;
+      }
+    }
+    if (lowest === undefined) return undefined;
+    const [first] = this.map.ofOrigin(lowest);
+    return first;
+  }
+
   #drop(e: StateEntry): void {
+    this.#bytes -= e.size;
     this.map.remove(e.id);
     this.tree.delete(e.idHash);
     this.#byHash.delete(hashKey(e.idHash));

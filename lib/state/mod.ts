@@ -1,6 +1,6 @@
 export { AntiEntropy, type AntiEntropyIO, type AntiEntropyMetrics } from './anti-entropy.ts';
 export { entryId, interpretEntry, type StateEntry, signEntry } from './entry.ts';
-export { CrdtGossipState, type StateMetrics } from './gossip-state.ts';
+export { CrdtGossipState, type StateCaps, type StateMetrics } from './gossip-state.ts';
 export { LwwMap, supersedes } from './lww-map.ts';
 export {
   DistributedProcessTable,

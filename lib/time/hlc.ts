@@ -32,6 +32,12 @@ export class HlcSkewError extends Error {
 export interface HlcOptions {
   /** Remote timestamps more than this far ahead of local wall time are refused. Default 60 s. */
   maxSkewMs?: number;
+  /**
+   * A received timestamp moves the clock at most this far ahead of local wall time. One within
+   * the skew bound but further ahead is accepted without being followed, so a peer cannot drag
+   * this clock (and every later write) up to the skew bound. Default 1,000 ms.
+   */
+  maxDriftMs?: number;
   /** A persisted high-water mark: the clock never issues a wall part below it (restart safety). */
   notBefore?: number;
   /**
@@ -47,6 +53,7 @@ export class HybridLogicalClock {
   readonly #node: string;
   readonly #clock: Clock;
   readonly #maxSkewMs: number;
+  readonly #maxDriftMs: number;
   readonly #reserveMs: number;
   readonly #onReserve: ((reservedUntil: number) => void) | undefined;
   #wall: number;
@@ -57,6 +64,7 @@ export class HybridLogicalClock {
     this.#node = node;
     this.#clock = clock;
     this.#maxSkewMs = opts.maxSkewMs ?? 60_000;
+    this.#maxDriftMs = opts.maxDriftMs ?? 1_000;
     this.#reserveMs = opts.reserveMs ?? 5_000;
     this.#onReserve = opts.onReserve;
     this.#wall = opts.notBefore ?? 0;
@@ -91,12 +99,28 @@ export class HybridLogicalClock {
   }
 
   /**
-   * Merges a remote timestamp (on receipt) and returns a new local timestamp above both.
-   * Throws HlcSkewError, leaving the clock untouched, if it is too far ahead.
+   * Merges a remote timestamp (on receipt) and returns a new local timestamp above both, or,
+   * for one more than the drift bound ahead of local wall time, above that bound only.
+   * Throws HlcSkewError, leaving the clock untouched, if it is beyond the skew bound.
    */
   receive(remote: HlcTimestamp): HlcTimestamp {
     const physical = Math.floor(this.#clock.wallNow());
     if (remote.wall - physical > this.#maxSkewMs) throw new HlcSkewError(remote.wall - physical);
+    const bound = physical + this.#maxDriftMs;
+    this.#follow(remote.wall > bound ? { wall: bound, counter: 0 } : remote, physical);
+    return this.peek();
+  }
+
+  /**
+   * A timestamp this node issued itself, perhaps before a restart that lost the clock: the
+   * clock moves past it whatever the drift bound, so nothing issued from now on is older.
+   */
+  passOwn(issued: HlcTimestamp): void {
+    if (compareHlc(issued, this.peek()) <= 0) return;
+    this.#follow(issued, Math.floor(this.#clock.wallNow()));
+  }
+
+  #follow(remote: { wall: number; counter: number }, physical: number): void {
     const wall = Math.max(this.#wall, remote.wall, physical);
     if (wall === this.#wall && wall === remote.wall) {
       this.#counter = Math.max(this.#counter, remote.counter);
@@ -112,7 +136,6 @@ export class HybridLogicalClock {
       this.#counter = 0;
     }
     this.#reserve();
-    return this.peek();
   }
 
   #tick(): void {

@@ -97,7 +97,7 @@ export const registry = {
   /**
    * Anti-entropy over the state's prefix tree: hashes of nodes at one level (`idx` packs
    * u32 node indices, `h` their 32-byte hashes). Level 0 (the root) also carries the
-   * sender's entry count.
+   * sender's entry count: informational only, no answer depends on it.
    */
   tree: {
     code: 31,

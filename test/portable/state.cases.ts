@@ -59,7 +59,7 @@ export const stateCases: Suite = {
     assert.ok(traffic.waves <= 8, `${traffic.waves} one-way trips`);
   },
 
-  'anti-entropy: an empty replica receives everything at once; replicas in sync exchange one hash'() {
+  'anti-entropy: an empty replica receives everything in one session; replicas in sync exchange one hash'() {
     const { a, b, aeA, aeB, run, traffic } = antiEntropyPair();
     a.merge(Array.from({ length: 500 }, (_, i) => entry(2, 's', `svc${i}`, 'e', 1000)));
     aeB.start('a');
@@ -110,6 +110,31 @@ export const stateCases: Suite = {
     const other = new CrdtGossipState();
     other.merge([live]);
     assert.deepEqual(s.tree.root(), other.tree.root(), 'roots agree once the void versions are gone');
+  },
+
+  'caps: a full replica makes room from origins standing lower, refuses the lowest, keeps its own writes'() {
+    const standing = new Map([1, 2, 3].map((o) => [fakeSigner(o).nodeId, o]));
+    const e = (o: number, k: string) => entry(o, 'p', k, 'v', 1000);
+    const s = new CrdtGossipState({
+      maxEntries: 3,
+      maxBytes: 1 << 20,
+      standing: (origin) => standing.get(origin) ?? Number.POSITIVE_INFINITY,
+    });
+    s.merge([e(2, 'a'), e(3, 'b'), e(3, 'c')], 'peer');
+    assert.equal(s.merge([e(3, 'd')], 'peer').length, 0, 'origin 3 stands lowest: refused');
+    assert.equal(s.merge([e(2, 'e')], 'peer').length, 1, 'origin 2 takes the room of origin 3');
+    assert.equal(s.map.size, 3);
+    assert.equal([...s.map.ofOrigin(fakeSigner(3).nodeId)].length, 1);
+    s.merge([e(1, 'f'), e(1, 'g')], 'peer');
+    assert.equal([...s.map.origins()].length, 2, 'origin 3 made room first, then origin 2');
+    // Writes of this replica (no sender; origin 1 here): room from lower origins, else over the cap.
+    s.merge([e(1, 'h'), e(1, 'i')]);
+    assert.deepEqual([...s.map.origins()], [fakeSigner(1).nodeId]);
+    assert.equal(s.map.size, 4);
+    assert.equal(s.metricsSnapshot().evicted, 4);
+    assert.equal(s.metricsSnapshot().refusedFull, 1);
+    // An update in place needs no room.
+    assert.equal(s.merge([entry(1, 'p', 'f', 'w', 2000)], 'peer').length, 1);
   },
 
   'dropping an origin removes its entries (reaped member); they can come back'() {

@@ -121,6 +121,19 @@ export const timeCases: Suite = {
     assert.equal(h.acceptable({ wall: 1501, counter: 0, node: 'z' }), false);
   },
 
+  'HLC drift bound: a timestamp further ahead moves the clock only to the bound; an own one is passed whatever its lead'() {
+    const clock = manualClock(1000);
+    const h = new HybridLogicalClock('a', clock, { maxSkewMs: 60_000, maxDriftMs: 100 });
+    assert.equal(h.receive({ wall: 50_000, counter: 3, node: 'z' }).wall, 1100);
+    assert.equal(h.now().wall, 1100);
+    const own = { wall: 50_000, counter: 3, node: 'a' };
+    h.passOwn(own);
+    assert.ok(compareHlc(h.now(), own) > 0);
+    const before = h.peek();
+    h.passOwn({ wall: 900, counter: 0, node: 'a' });
+    assert.deepEqual(h.peek(), before, 'an older own timestamp changes nothing');
+  },
+
   'HLC counter overflow steps the wall part'() {
     const clock = manualClock(5);
     const h = new HybridLogicalClock('a', clock);
