@@ -48,7 +48,8 @@ async function signalingClient(url: string, room: string, onSignal: (data: { at:
 }
 
 export async function signalingLoadBench(): Promise<void> {
-  const server = spawn(process.execPath, [CLI, 'signal', '--port', '0'], {
+  // 500 clients from one loopback address: above the default per-address cap.
+  const server = spawn(process.execPath, [CLI, 'signal', '--port', '0', '--max-per-ip', '1000'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((ok) =>

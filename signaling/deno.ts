@@ -1,10 +1,15 @@
-/** The signaling server on Deno (Deno.serve + WebSocket upgrade), from the same core as on Node. */
+/**
+ * The signaling server on Deno (Deno.serve + WebSocket upgrade), from the same core as on Node.
+ * Deno.serve hands over a request only once its headers are complete and has no setting for
+ * how long it waits for them: unlike the Node adapter this one cannot time out slow
+ * requests (nor cap TCP connections before they upgrade) — a proxy in front can.
+ */
 import { SignalingServer, type SignalingServerOptions } from './server.ts';
 
 interface DenoApi {
   serve(
     opts: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void },
-    handler: (req: Request) => Response,
+    handler: (req: Request, info: { remoteAddr: { hostname: string } }) => Response,
   ): { shutdown(): Promise<void> };
   upgradeWebSocket(req: Request, opts?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
 }
@@ -12,6 +17,11 @@ interface DenoApi {
 export interface DenoSignalingOptions extends SignalingServerOptions {
   hostname?: string;
   port?: number;
+  /**
+   * Behind a reverse proxy: the request header carrying the client's address (its last
+   * entry counts), for the per-source cap. Opt-in, and only behind a proxy that sets it.
+   */
+  sourceHeader?: string;
 }
 
 export async function serveSignalingDeno(
@@ -25,9 +35,13 @@ export async function serveSignalingDeno(
   const ready = new Promise<{ hostname: string; port: number }>((ok) => {
     listening = ok;
   });
+  const sourceOf = (req: Request, peer: string): string => {
+    const header = opts.sourceHeader === undefined ? null : req.headers.get(opts.sourceHeader);
+    return header?.split(',').pop()?.trim() || peer;
+  };
   const http = deno.serve(
     { hostname: opts.hostname ?? '127.0.0.1', port: opts.port ?? 8787, onListen: (a) => listening(a) },
-    (req) => {
+    (req, info) => {
       if (new URL(req.url).pathname === '/health') {
         return new Response(JSON.stringify({ ok: true, ...server.stats() }), {
           headers: { 'content-type': 'application/json' },
@@ -35,15 +49,27 @@ export async function serveSignalingDeno(
       }
       if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket')
         return new Response('not found\n', { status: 404 });
+      // Before the upgrade: the request (and its remoteAddr) is gone after it.
+      const source = sourceOf(req, info.remoteAddr.hostname);
       // Deno answers pings and closes sockets idle past idleTimeout (seconds) by itself.
       const { socket, response } = deno.upgradeWebSocket(req, {
         idleTimeout: Math.ceil(server.limits.idleTimeoutMs / 1000),
       });
       socket.onopen = () => {
-        const conn = server.accept({ send: (t) => socket.send(t), close: (c, r) => socket.close(c, r) });
+        const conn = server.accept(
+          {
+            send: (t) => socket.send(t),
+            close: (c, r) => socket.close(c, r),
+            bufferedAmount: () => socket.bufferedAmount,
+          },
+          source,
+        );
         const timer = setInterval(() => {
-          if (!conn.alive()) socket.close(1008, 'timeout');
-        }, server.limits.idleTimeoutMs / 3);
+          const verdict = conn.check();
+          // Deno's own pings are invisible here: a JSON ping gets a pong frame back.
+          if (verdict === 'ping') socket.send('{"t":"ping"}');
+          else if (verdict === 'close') socket.close(1008, 'timeout');
+        }, server.sweepIntervalMs);
         const stop = () => clearInterval(timer);
         sweepers.add(stop);
         socket.onmessage = (ev) => {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
+import { CLOSE_TIMEOUT_MS, guardConnections, guardedServerOptions } from '../lib/websocket/http-guard.ts';
 import { SignalingServer, type SignalingServerOptions } from './server.ts';
 
 export interface NodeSignalingOptions extends SignalingServerOptions {
@@ -13,6 +14,16 @@ export interface NodeSignalingOptions extends SignalingServerOptions {
   port?: number;
   /** Serve the files of this directory over HTTP (the browser demo). */
   staticDir?: string;
+  /** Every HTTP request (the WebSocket upgrade included) must have sent its headers within this. Default 5,000 ms. */
+  headersTimeoutMs?: number;
+  /**
+   * Behind a reverse proxy: the request header (e.g. `x-forwarded-for`, `x-real-ip`) that
+   * carries the client's address, for the per-source cap; the last address in it counts
+   * (the one the proxy itself saw). Opt-in and only behind a proxy that sets or overwrites
+   * it: otherwise clients choose their own source. When unset, the socket's peer address
+   * counts, and one source's TCP connections are capped before they even upgrade.
+   */
+  sourceHeader?: string;
 }
 
 export interface RunningSignalingServer {
@@ -52,10 +63,20 @@ function serveStatic(root: string, req: IncomingMessage, res: ServerResponse): b
   return true;
 }
 
+/** The client address a request counts against: the trusted header's last entry, or the socket's peer. */
+function sourceOf(req: IncomingMessage, header: string | undefined): string | undefined {
+  if (header === undefined) return req.socket.remoteAddress;
+  const value = req.headers[header.toLowerCase()];
+  const last = (Array.isArray(value) ? value.join(',') : (value ?? '')).split(',').pop()?.trim();
+  return last || req.socket.remoteAddress;
+}
+
 export async function startSignalingServer(opts: NodeSignalingOptions = {}): Promise<RunningSignalingServer> {
   const server = new SignalingServer(opts);
+  const limits = server.limits;
   const started = performance.now();
-  const http = createServer((req, res) => {
+  const options = guardedServerOptions({ headersTimeoutMs: opts.headersTimeoutMs ?? 5_000 });
+  const http = createServer(options, (req, res) => {
     if (req.method === 'GET' && req.url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
@@ -67,13 +88,26 @@ export async function startSignalingServer(opts: NodeSignalingOptions = {}): Pro
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   });
-  const wss = new WebSocketServer({ server: http, maxPayload: server.limits.maxMessageBytes });
+  // TCP connections: room for every WebSocket the core admits plus requests still arriving
+  // (those make room for newcomers at the cap; the core does the same for unjoined sockets).
+  const tcp = guardConnections(http, {
+    maxConnections: limits.maxConnections + Math.max(64, Math.ceil(limits.maxConnections / 10)),
+    maxConnectionsPerSource: opts.sourceHeader === undefined ? limits.maxConnectionsPerSource : Infinity,
+  });
+  // closeTimeout (ws ≥ 8.23) is not in @types/ws yet.
+  const wsOptions = { server: http, maxPayload: limits.maxMessageBytes, closeTimeout: CLOSE_TIMEOUT_MS };
+  const wss = new WebSocketServer(wsOptions);
   const live = new Set<{ conn: ReturnType<SignalingServer['accept']>; ws: import('ws').WebSocket }>();
-  wss.on('connection', (ws) => {
-    const conn = server.accept({
-      send: (text) => ws.send(text),
-      close: (code, reason) => ws.close(code, reason),
-    });
+  wss.on('connection', (ws, req) => {
+    tcp.settle(req.socket);
+    const conn = server.accept(
+      {
+        send: (text) => ws.send(text),
+        close: (code, reason) => ws.close(code, reason),
+        bufferedAmount: () => ws.bufferedAmount,
+      },
+      sourceOf(req, opts.sourceHeader),
+    );
     const entry = { conn, ws };
     live.add(entry);
     ws.on('message', (data, isBinary) =>
@@ -90,10 +124,11 @@ export async function startSignalingServer(opts: NodeSignalingOptions = {}): Pro
   wss.on('error', () => {});
   const sweep = setInterval(() => {
     for (const { conn, ws } of live) {
-      if (conn.alive()) ws.ping();
-      else ws.terminate();
+      const verdict = conn.check();
+      if (verdict === 'ping') ws.ping();
+      else if (verdict === 'close') ws.close(); // after the reason; cut off after CLOSE_TIMEOUT_MS
     }
-  }, server.limits.idleTimeoutMs / 3);
+  }, server.sweepIntervalMs);
   sweep.unref();
   await new Promise<void>((ok, fail) => {
     http.once('error', fail);
@@ -110,6 +145,7 @@ export async function startSignalingServer(opts: NodeSignalingOptions = {}): Pro
       clearInterval(sweep);
       for (const { ws } of live) ws.terminate();
       await new Promise<void>((ok) => wss.close(() => ok()));
+      http.closeAllConnections();
       await new Promise<void>((ok) => http.close(() => ok()));
     },
   };

@@ -30,6 +30,8 @@ export type SignalingErrorCode =
   | 'unknown-peer'
   | 'replaced'
   | 'server-full'
+  | 'source-full'
+  | 'target-busy'
   | 'idle';
 
 export type ClientMessage =
@@ -49,6 +51,12 @@ export type ServerMessage =
   | { t: 'pong' };
 
 const NODE_ID = /^[0-9a-f]{32}$/;
+/**
+ * Deepest nesting of arrays and objects a frame may have. SDP and ICE payloads need 3;
+ * without a bound, a payload that parses may still overflow the stack of whoever
+ * serialises it again (the server forwarding it, a client's application).
+ */
+export const MAX_JSON_DEPTH = 32;
 const B64 = /^[A-Za-z0-9_-]*$/;
 
 /** What the client signs to join: length-prefixed room name, then the server's nonce. */
@@ -79,8 +87,27 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A JSON object, or undefined for anything else (bad JSON included). */
+/** Whether the JSON text nests arrays and objects at most `max` deep (checked before parsing). */
+export function jsonDepthWithin(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return true;
+}
+
+/** A JSON object nested at most MAX_JSON_DEPTH deep, or undefined for anything else (bad JSON included). */
 function parseObject(text: string): Record<string, unknown> | undefined {
+  if (!jsonDepthWithin(text, MAX_JSON_DEPTH)) return undefined;
   try {
     const v: unknown = JSON.parse(text);
     return isObject(v) ? v : undefined;

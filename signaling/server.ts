@@ -2,11 +2,18 @@
  * The signaling server's logic, independent of the runtime: adapters (node.ts with `ws`,
  * deno.ts with Deno.serve) feed it connections and frames. Keeps no state that matters
  * across a restart: clients reconnect and re-announce.
+ *
+ * Every client is hostile until it joined, and a joined one may still be: connections are
+ * capped per source and in total (those that have not joined make room, and are closed
+ * after joinTimeoutMs), a signal is forwarded only once its frame passed the size and depth
+ * checks, nothing one client sends can get another one disconnected, and an empty room is
+ * forgotten with everything it held.
  */
 import { Admission, type AdmissionPolicy } from '../lib/identity/admission.ts';
 import { verifyStrict } from '../lib/identity/ed25519.ts';
 import { nodeIdOf } from '../lib/identity/node-identity.ts';
 import { Domain, signingInput } from '../lib/identity/signed.ts';
+import { ConnectionGate } from '../lib/util/connection-gate.ts';
 import {
   fromBase64Url,
   joinTranscript,
@@ -28,11 +35,28 @@ export interface SignalingLimits {
   maxPeersPerRoom: number;
   /** Rooms at once. Default 1,000. */
   maxRooms: number;
-  /** Connections at once. Default 10,000. */
+  /**
+   * Connections at once. At the cap a new connection displaces the oldest one that has not
+   * joined yet, so connections that never join cannot lock clients out; only when every
+   * connection has joined is it refused (`server-full`). Default 10,000.
+   */
   maxConnections: number;
-  /** A connection silent for this long is closed (adapters ping every third of it). Default 30,000. */
+  /**
+   * Connections at once from one source — an IPv4 address, or an IPv6 /64 — joined or not
+   * (`source-full`). The source is the socket's peer address; behind a reverse proxy that is
+   * the proxy's, so the adapters take it from a header the proxy sets instead, opt-in
+   * (`sourceHeader`). Default 256.
+   */
+  maxConnectionsPerSource: number;
+  /**
+   * A client with this many bytes still unsent gets no more signals (the sender is told
+   * `target-busy`): a peer that does not read cannot make the server buffer without bound.
+   * Default 1 MiB.
+   */
+  maxBufferedBytes: number;
+  /** A connection silent for this long is closed (a quiet one is pinged after a third of it). Default 30,000. */
   idleTimeoutMs: number;
-  /** A connection must join within this. Default 10,000. */
+  /** A connection must join within this, or it is closed (`not-joined`). Default 5,000. */
   joinTimeoutMs: number;
 }
 
@@ -43,14 +67,18 @@ export const DEFAULT_SIGNALING_LIMITS: Readonly<SignalingLimits> = Object.freeze
   maxPeersPerRoom: 1_000,
   maxRooms: 1_000,
   maxConnections: 10_000,
+  maxConnectionsPerSource: 256,
+  maxBufferedBytes: 1 << 20,
   idleTimeoutMs: 30_000,
-  joinTimeoutMs: 10_000,
+  joinTimeoutMs: 5_000,
 });
 
 /** What an adapter gives the core for one WebSocket. */
 export interface SignalingSocket {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** Bytes queued and not yet sent. */
+  bufferedAmount(): number;
 }
 
 export interface SignalingServerOptions {
@@ -78,8 +106,17 @@ export interface SignalingConnection {
   /** Transport-level liveness (a pong frame): counts as activity. */
   touch(): void;
   closed(): void;
-  /** Called by the adapter periodically; returns false if the connection should be dropped. */
-  alive(): boolean;
+  /**
+   * Called by the adapter every `sweepIntervalMs`: `close` — the connection was told why and
+   * should be closed now; `ping` — it has been quiet, check it is there (a pong is activity).
+   */
+  check(): 'ok' | 'ping' | 'close';
+}
+
+interface Room {
+  peers: Map<string, Client>;
+  /** Lives as long as the room: an empty room is forgotten with its admission state. */
+  admission: Admission;
 }
 
 interface Client {
@@ -100,34 +137,40 @@ const CLOSE_TOO_BIG = 1009;
 
 export class SignalingServer {
   readonly limits: SignalingLimits;
-  readonly #rooms = new Map<string, Map<string, Client>>();
-  readonly #clients = new Set<Client>();
+  /** How often adapters call each connection's check(). */
+  readonly sweepIntervalMs: number;
+  readonly #rooms = new Map<string, Room>();
+  readonly #clients: ConnectionGate<Client>;
   readonly #now: () => number;
-  readonly #admission: (room: string) => Admission;
-  readonly #admissions = new Map<string, Admission>();
+  readonly #newAdmission: (room: string) => Admission;
   readonly #stats = { framesIn: 0, framesForwarded: 0, rejected: {} as Record<string, number> };
 
   constructor(opts: SignalingServerOptions = {}) {
     this.limits = { ...DEFAULT_SIGNALING_LIMITS, ...(opts.limits ?? {}) };
+    this.sweepIntervalMs = Math.max(
+      50,
+      Math.min(this.limits.idleTimeoutMs / 3, this.limits.joinTimeoutMs / 2),
+    );
     this.#now = opts.now ?? (() => performance.now());
     const wallNow = opts.wallNow ?? (() => Date.now());
     const policyOf =
       typeof opts.admission === 'function'
         ? opts.admission
         : () => (opts.admission as AdmissionPolicy) ?? { mode: 'open' };
-    this.#admission = (room) => {
-      let a = this.#admissions.get(room);
-      if (!a) {
-        a = new Admission(policyOf(room), room, wallNow);
-        this.#admissions.set(room, a);
-      }
-      return a;
-    };
+    this.#newAdmission = (room) => new Admission(policyOf(room), room, wallNow);
+    this.#clients = new ConnectionGate<Client>(this.limits, (displaced) =>
+      this.#reject(
+        displaced,
+        'server-full',
+        'server is full; connections that have not joined make room',
+        CLOSE_POLICY,
+      ),
+    );
   }
 
   stats(): SignalingStats {
     let peers = 0;
-    for (const r of this.#rooms.values()) peers += r.size;
+    for (const r of this.#rooms.values()) peers += r.peers.size;
     return {
       connections: this.#clients.size,
       rooms: this.#rooms.size,
@@ -138,8 +181,11 @@ export class SignalingServer {
     };
   }
 
-  /** A new WebSocket: sends the challenge. Refuses (closes) beyond maxConnections. */
-  accept(socket: SignalingSocket): SignalingConnection {
+  /**
+   * A new WebSocket from `source` (the client's IP address): sends the challenge, or refuses
+   * and closes it (see maxConnections, maxConnectionsPerSource).
+   */
+  accept(socket: SignalingSocket, source?: string): SignalingConnection {
     const now = this.#now();
     const client: Client = {
       socket,
@@ -151,11 +197,13 @@ export class SignalingServer {
       strikes: 0,
       closed: false,
     };
-    if (this.#clients.size >= this.limits.maxConnections) {
-      this.#reject(client, 'server-full', 'server is at its connection limit', CLOSE_POLICY);
-      return { message() {}, touch() {}, closed() {}, alive: () => false };
+    const verdict = this.#clients.open(client, source);
+    if (verdict !== 'ok') {
+      if (verdict === 'full')
+        this.#reject(client, 'server-full', 'every connection has joined', CLOSE_POLICY);
+      else this.#reject(client, 'source-full', 'too many connections from this address', CLOSE_POLICY);
+      return { message() {}, touch() {}, closed() {}, check: () => 'close' };
     }
-    this.#clients.add(client);
     this.#send(client, { t: 'challenge', v: SIGNALING_VERSION, nonce: toBase64Url(client.nonce) });
     return {
       message: (data) => this.#onMessage(client, data),
@@ -163,7 +211,7 @@ export class SignalingServer {
         client.lastSeen = this.#now();
       },
       closed: () => this.#onClosed(client),
-      alive: () => this.#check(client),
+      check: () => this.#check(client),
     };
   }
 
@@ -171,12 +219,37 @@ export class SignalingServer {
     this.#stats.rejected[code] = (this.#stats.rejected[code] ?? 0) + 1;
   }
 
+  /** Sends a message the server made (it always serialises); a socket that throws is broken. */
   #send(client: Client, msg: ServerMessage): void {
     if (client.closed) return;
     try {
       client.socket.send(JSON.stringify(msg));
     } catch {
       this.#drop(client, 1011, 'send failed');
+    }
+  }
+
+  /**
+   * Forwards a validated signal. Whatever goes wrong costs the frame and is the sender's
+   * problem only: the target is never closed for what someone else sent it.
+   */
+  #forward(from: Client, to: Client, data: unknown): void {
+    let frame: string;
+    try {
+      frame = JSON.stringify({ t: 'signal', from: from.id, data });
+    } catch {
+      this.#error(from, 'bad-message', 'signal data cannot be forwarded');
+      return;
+    }
+    if (to.socket.bufferedAmount() > this.limits.maxBufferedBytes) {
+      this.#error(from, 'target-busy', 'the peer is not reading; signal dropped');
+      return;
+    }
+    try {
+      to.socket.send(frame);
+      this.#stats.framesForwarded++;
+    } catch {
+      this.#count('forward-failed');
     }
   }
 
@@ -201,18 +274,19 @@ export class SignalingServer {
     this.#onClosed(client);
   }
 
-  #check(client: Client): boolean {
-    if (client.closed) return false;
+  #check(client: Client): 'ok' | 'ping' | 'close' {
+    if (client.closed) return 'close';
     const now = this.#now();
     if (!client.id && now - client.openedAt > this.limits.joinTimeoutMs) {
       this.#reject(client, 'not-joined', 'join timeout', CLOSE_POLICY);
-      return false;
+      return 'close';
     }
-    if (now - client.lastSeen > this.limits.idleTimeoutMs) {
+    const quiet = now - client.lastSeen;
+    if (quiet > this.limits.idleTimeoutMs) {
       this.#reject(client, 'idle', 'idle timeout', 1001);
-      return false;
+      return 'close';
     }
-    return true;
+    return quiet > this.limits.idleTimeoutMs / 3 ? 'ping' : 'ok';
   }
 
   /** Token bucket; three floods in a row close the connection. */
@@ -268,13 +342,12 @@ export class SignalingServer {
           this.#error(client, 'not-joined', 'join a room first');
           return;
         }
-        const target = this.#rooms.get(client.room)?.get(msg.to);
+        const target = this.#rooms.get(client.room)?.peers.get(msg.to);
         if (!target) {
           this.#error(client, 'unknown-peer', `no peer ${msg.to} in this room`);
           return;
         }
-        this.#stats.framesForwarded++;
-        this.#send(target, { t: 'signal', from: client.id, data: msg.data });
+        this.#forward(client, target, msg.data);
         return;
       }
     }
@@ -296,46 +369,49 @@ export class SignalingServer {
       return;
     }
     const token = msg.token === undefined ? undefined : fromBase64Url(msg.token);
-    const refusal = this.#admission(msg.room).check(key, token);
+    let room = this.#rooms.get(msg.room);
+    const admission = room?.admission ?? this.#newAdmission(msg.room);
+    const refusal = admission.check(key, token);
     if (refusal !== undefined) {
       this.#reject(client, 'not-admitted', refusal, CLOSE_POLICY);
       return;
     }
-    let room = this.#rooms.get(msg.room);
     if (!room) {
       if (this.#rooms.size >= this.limits.maxRooms) {
         this.#reject(client, 'too-many-rooms', 'server is at its room limit', CLOSE_POLICY);
         return;
       }
-      room = new Map();
+      room = { peers: new Map(), admission };
       this.#rooms.set(msg.room, room);
     }
+    const peers = room.peers;
     const id = nodeIdOf(key);
-    const previous = room.get(id);
-    if (!previous && room.size >= this.limits.maxPeersPerRoom) {
+    const previous = peers.get(id);
+    if (!previous && peers.size >= this.limits.maxPeersPerRoom) {
       this.#reject(client, 'room-full', 'room is full', CLOSE_POLICY);
       return;
     }
     if (previous) {
       // The same key again: a reconnect whose old socket has not timed out yet. Newest wins.
-      room.delete(id);
+      peers.delete(id);
       this.#reject(previous, 'replaced', 'replaced by a newer connection of the same node', 4000);
     }
     client.room = msg.room;
     client.id = id;
-    this.#send(client, { t: 'joined', id, peers: [...room.keys()] });
-    for (const other of room.values()) this.#send(other, { t: 'peer-joined', id });
-    room.set(id, client);
+    this.#clients.settle(client);
+    this.#send(client, { t: 'joined', id, peers: [...peers.keys()] });
+    for (const other of peers.values()) this.#send(other, { t: 'peer-joined', id });
+    peers.set(id, client);
   }
 
   #onClosed(client: Client): void {
     client.closed = true;
-    if (!this.#clients.delete(client)) return;
+    this.#clients.close(client);
     if (!client.room || !client.id) return;
     const room = this.#rooms.get(client.room);
-    if (room?.get(client.id) !== client) return;
-    room.delete(client.id);
-    for (const other of room.values()) this.#send(other, { t: 'peer-left', id: client.id });
-    if (room.size === 0) this.#rooms.delete(client.room);
+    if (room?.peers.get(client.id) !== client) return;
+    room.peers.delete(client.id);
+    for (const other of room.peers.values()) this.#send(other, { t: 'peer-left', id: client.id });
+    if (room.peers.size === 0) this.#rooms.delete(client.room);
   }
 }

@@ -1,3 +1,4 @@
+export { DEFAULT_DIAL_POLICY, type DialPolicy } from './dial-policy.ts';
 export type { MemberStateChange, MeshEvents } from './events.ts';
 export { type DialTarget, LinkManager, type LinkManagerOptions, type LinkPolicy } from './link-manager.ts';
 export { type MeshMetrics, MeshNode } from './mesh-node.ts';

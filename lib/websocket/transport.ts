@@ -21,6 +21,8 @@ export interface WebSocketListener {
   /** The ws:// URL it listens at. */
   readonly url: string;
   onConnection(handler: (ws: StandardWebSocket) => void): void;
+  /** The link handshake on `ws` completed: the listener no longer displaces it to make room. */
+  linked?(ws: StandardWebSocket): void;
   close(): Promise<void>;
 }
 
@@ -60,12 +62,15 @@ export class WebSocketTransport implements Transport {
     if (this.#ctx) throw new Error('transport already started');
     this.#ctx = ctx;
     this.#events = events;
-    this.#o.listener?.onConnection((ws) => {
+    const listener = this.#o.listener;
+    listener?.onConnection((ws) => {
       if (this.#closed) {
         ws.close(1001, 'closing');
         return;
       }
-      this.#handshake(new WsChannel(ws, this.#o.channel ?? {}), 'acceptor', undefined, {});
+      this.#handshake(new WsChannel(ws, this.#o.channel ?? {}), 'acceptor', undefined, {}, () =>
+        listener.linked?.(ws),
+      );
     });
   }
 
@@ -119,6 +124,7 @@ export class WebSocketTransport implements Transport {
     role: 'dialer' | 'acceptor',
     address: string | undefined,
     opts: ConnectOptions,
+    linked?: () => void,
   ): void {
     this.#channels.add(channel);
     const handshake =
@@ -135,6 +141,7 @@ export class WebSocketTransport implements Transport {
         link.close('transport closed');
         return;
       }
+      linked?.();
       this.#events!.link(link, address);
     });
   }
