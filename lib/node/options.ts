@@ -159,5 +159,9 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   positive(s.maxSkewMs, 'state.maxSkewMs');
   atLeast(s.maxEntriesPerOrigin, 1, 'state.maxEntriesPerOrigin');
   positive(s.writesPerOriginPerSecond, 'state.writesPerOriginPerSecond');
+  positive(s.maxDriftMs, 'state.maxDriftMs');
+  atLeast(s.maxEntries, 1, 'state.maxEntries');
+  atLeast(s.maxBytes, 1, 'state.maxBytes');
+  positive(s.antiEntropyBytesPerSecond, 'state.antiEntropyBytesPerSecond');
   return o;
 }
