@@ -198,6 +198,11 @@ export class Membership implements MembershipContext {
       });
     };
     reap();
+    // Suspicions held when the node stopped (a freeze) start over: only our timer ends them.
+    for (const i of this.table.known()) {
+      const accusation = this.table.accusation(i);
+      if (this.table.state(i) === StateCode.Suspect && accusation) this.#startSuspicion(i, accusation);
+    }
   }
 
   stop(): void {

@@ -238,6 +238,18 @@ describe('finding 2: accusations are evidence, counted per member accuser', () =
     t.scheduler.runFor(1);
     expect(t.m.stateOf(other!.nodeId)).toBe(NodeState.Unreachable);
   });
+
+  it('finding 2: a suspicion held when the node stopped (a freeze) still ends by its own timer after it resumes', () => {
+    const t = core({ suspectTimeoutMs: 1_000 });
+    const [other, accuser] = identities(2);
+    t.m.applyClaims([other!, accuser!].map((id) => signClaim(id, 'alive', { incarnation: 1_000 })));
+    t.m.applyClaims([signClaim(accuser!, 'suspect', { incarnation: 1_000, subject: other!.nodeId })]);
+    t.m.stop();
+    t.scheduler.runFor(5_000);
+    t.m.start();
+    t.scheduler.runFor(1_001);
+    expect(t.m.stateOf(other!.nodeId)).toBe(NodeState.Unreachable);
+  });
 });
 
 describe('finding 3: members nobody can reach, and admission floods', () => {
