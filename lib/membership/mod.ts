@@ -24,6 +24,7 @@ export { RetransmitQueue } from './retransmit-queue.ts';
 export { SuspicionTimer } from './suspicion.ts';
 export {
   type MemberInfo,
+  type MemberToCheck,
   Membership,
   type MembershipEvent,
   type MembershipOptions,
