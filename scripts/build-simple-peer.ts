@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 
 const require = createRequire(import.meta.url);
 const shim = (name: string) => new URL(`./simple-peer-browser/${name}.cjs`, import.meta.url).pathname;
-export const BROWSER_SIMPLE_PEER = new URL('../dist/vendor/simple-peer.browser.js', import.meta.url).pathname;
+const BROWSER_SIMPLE_PEER = new URL('../dist/vendor/simple-peer.browser.js', import.meta.url).pathname;
 
 /** The bundled packages and their licences, for the file's header. */
 function notice(): string {

@@ -1,8 +1,12 @@
-// readable-stream's Duplex as simple-peer uses it, in a browser: a small event emitter whose
+// readable-stream's Duplex as far as simple-peer and weftmesh use it (on, once,
+// removeListener, emit, push, end), in a browser: a small event emitter whose
 // push() hands received chunks to 'data' listeners. Chunks pushed before the first 'data'
 // listener are held and delivered (in order, on a microtask) once one is attached, as a
-// paused Node stream does: data can arrive before simple-peer emits 'connect'.
+// paused Node stream does: data can arrive before simple-peer emits 'connect'. Unlike a
+// Node stream, what is held is bounded: a peer that sends more before then is destroyed.
 'use strict';
+
+const HELD_LIMIT = 4 << 20;
 
 class EventEmitter {
   #listeners = new Map();
@@ -12,10 +16,6 @@ class EventEmitter {
     if (list) list.push(fn);
     else this.#listeners.set(type, [fn]);
     return this;
-  }
-
-  addListener(type, fn) {
-    return this.on(type, fn);
   }
 
   once(type, fn) {
@@ -34,20 +34,6 @@ class EventEmitter {
     return this;
   }
 
-  off(type, fn) {
-    return this.removeListener(type, fn);
-  }
-
-  removeAllListeners(type) {
-    if (type === undefined) this.#listeners.clear();
-    else this.#listeners.delete(type);
-    return this;
-  }
-
-  listenerCount(type) {
-    return this.#listeners.get(type)?.length ?? 0;
-  }
-
   /** Like Node's: an 'error' nobody listens for is thrown, never dropped. */
   emit(type, ...args) {
     const list = this.#listeners.get(type);
@@ -62,14 +48,13 @@ class EventEmitter {
 
 class Duplex extends EventEmitter {
   #held = [];
+  #heldBytes = 0;
   #flowing = false;
 
   constructor() {
     super();
     this._readableState = { ended: false };
     this._writableState = { finished: false };
-    this.readable = true;
-    this.writable = true;
   }
 
   on(type, fn) {
@@ -77,6 +62,7 @@ class Duplex extends EventEmitter {
     if (type === 'data' && !this.#flowing) {
       this.#flowing = true;
       queueMicrotask(() => {
+        this.#heldBytes = 0;
         for (const chunk of this.#held.splice(0)) this.emit('data', chunk);
       });
     }
@@ -89,13 +75,14 @@ class Duplex extends EventEmitter {
       this.emit('end');
       return false;
     }
-    if (this.#flowing && this.#held.length === 0) this.emit('data', chunk);
-    else this.#held.push(chunk);
-    return true;
-  }
-
-  write(chunk, cb) {
-    this._write(chunk, undefined, cb ?? (() => {}));
+    if (this.#flowing && this.#held.length === 0) {
+      this.emit('data', chunk);
+      return true;
+    }
+    if (this.#heldBytes > HELD_LIMIT) return false; // being destroyed
+    this.#held.push(chunk);
+    this.#heldBytes += chunk.byteLength ?? chunk.length;
+    if (this.#heldBytes > HELD_LIMIT) this.destroy(new Error('too much data before the first data listener'));
     return true;
   }
 
@@ -106,4 +93,4 @@ class Duplex extends EventEmitter {
   }
 }
 
-module.exports = { Duplex, EventEmitter };
+module.exports = { Duplex };
