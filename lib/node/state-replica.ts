@@ -259,7 +259,8 @@ export class StateReplica {
       const good: StateEntry[] = [];
       const rewrite: StateEntry[] = [];
       for (const e of entries) {
-        if (e === null) this.#counters.rejected++;
+        // Checked again: the wall clock may have stepped back while verification ran.
+        if (e === null || !this.#hlc.acceptable(e.ts)) this.#counters.rejected++;
         else if (!this.#quota.take(e.origin)) this.#counters.throttled++;
         else if (e.origin !== self) {
           this.#hlc.receive(e.ts);
