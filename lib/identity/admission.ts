@@ -11,7 +11,7 @@
  * Token layout: 2-byte big-endian body length, CBOR body {c: cluster, k: key, e?: unix s},
  * 64-byte Ed25519 signature (domain weftmesh/member-token/v1) by the admin key.
  */
-import { equalBytes, toHex } from '../util/bytes.ts';
+import { copyBytes, equalBytes, toHex } from '../util/bytes.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { WireError } from '../wire/errors.ts';
 import { verifyStrict } from './ed25519.ts';
@@ -48,7 +48,12 @@ interface TokenBody {
   cluster: string;
   key: Uint8Array;
   expiresAt: number | undefined;
+  /** The token bytes this body was read from. */
+  token: Uint8Array;
 }
+
+/** Expiry in unix seconds; a token without one never expires. */
+const expiry = (b: TokenBody): number => b.expiresAt ?? Number.POSITIVE_INFINITY;
 
 function readToken(token: Uint8Array, adminKey: Uint8Array): TokenBody | string {
   if (token.length < 2 + 1 + 64 || token.length > MAX_TOKEN_BYTES) return 'malformed token';
@@ -62,7 +67,7 @@ function readToken(token: Uint8Array, adminKey: Uint8Array): TokenBody | string 
     if (typeof v.c !== 'string' || !(v.k instanceof Uint8Array) || v.k.length !== 32)
       return 'malformed token';
     if (v.e !== undefined && typeof v.e !== 'number') return 'malformed token';
-    return { cluster: v.c, key: v.k, expiresAt: v.e as number | undefined };
+    return { cluster: v.c, key: v.k, expiresAt: v.e as number | undefined, token: copyBytes(token) };
   } catch (e) {
     if (e instanceof WireError) return 'malformed token';
     throw e;
@@ -84,7 +89,11 @@ export class Admission {
     this.#allowed = policy.mode === 'allow-list' ? new Set(policy.keys.map(toHex)) : undefined;
   }
 
-  /** A refusal reason, or undefined if `key` (with `token`, for token policies) may join. */
+  /**
+   * A refusal reason, or undefined if `key` (with `token`, for token policies) may join. A
+   * token is re-read when it differs from the one remembered for the key, and kept if it
+   * expires later: a member renews its membership by announcing a fresh token.
+   */
   check(key: Uint8Array, token?: Uint8Array): string | undefined {
     switch (this.policy.mode) {
       case 'open':
@@ -94,20 +103,38 @@ export class Admission {
       case 'token': {
         const id = toHex(key);
         let body = this.#tokens.get(id);
-        if (!body) {
-          if (!token) return 'a membership token is required';
-          const read = readToken(token, this.policy.adminKey);
-          if (typeof read === 'string') return read;
-          if (read.cluster !== this.#cluster) return 'token is for another cluster';
-          if (!equalBytes(read.key, key)) return 'token is for another key';
-          body = read;
-          if (this.#tokens.size >= 65_536) this.#tokens.delete(this.#tokens.keys().next().value!);
-          this.#tokens.set(id, body);
+        if (token && (!body || !equalBytes(body.token, token))) {
+          const read = this.#read(key, token);
+          if (typeof read === 'string') {
+            if (!body) return read;
+          } else if (!body || expiry(read) > expiry(body)) {
+            body = read;
+            this.#remember(id, body);
+          }
         }
-        if (body.expiresAt !== undefined && body.expiresAt * 1000 < this.#now())
-          return 'membership token expired';
-        return undefined;
+        if (!body) return 'a membership token is required';
+        return expiry(body) * 1000 < this.#now() ? 'membership token expired' : undefined;
       }
     }
+  }
+
+  /** Whether `key` was admitted by a token that has since expired (token policies only). */
+  expired(key: Uint8Array): boolean {
+    const body = this.policy.mode === 'token' ? this.#tokens.get(toHex(key)) : undefined;
+    return body !== undefined && expiry(body) * 1000 < this.#now();
+  }
+
+  #read(key: Uint8Array, token: Uint8Array): TokenBody | string {
+    const read = readToken(token, (this.policy as { adminKey: Uint8Array }).adminKey);
+    if (typeof read === 'string') return read;
+    if (read.cluster !== this.#cluster) return 'token is for another cluster';
+    if (!equalBytes(read.key, key)) return 'token is for another key';
+    return read;
+  }
+
+  #remember(id: string, body: TokenBody): void {
+    this.#tokens.delete(id);
+    if (this.#tokens.size >= 65_536) this.#tokens.delete(this.#tokens.keys().next().value!);
+    this.#tokens.set(id, body);
   }
 }

@@ -24,9 +24,9 @@ export { RetransmitQueue } from './retransmit-queue.ts';
 export { SuspicionTimer } from './suspicion.ts';
 export {
   type MemberInfo,
-  type MemberToCheck,
   Membership,
   type MembershipEvent,
   type MembershipOptions,
+  type MemberToCheck,
   type RecentlyReaped,
 } from './swim.ts';

@@ -142,7 +142,7 @@ export class Membership implements MembershipContext {
   #self: Claim;
   #meta: Record<string, string>;
   #addrs: string[];
-  readonly #token: Uint8Array | undefined;
+  #token: Uint8Array | undefined;
   #lowWaterMark = 0;
   #running = false;
   #leaving = false;
@@ -255,6 +255,41 @@ export class Membership implements MembershipContext {
   setAddrs(addrs: string[]): void {
     this.#addrs = [...addrs];
     this.#reissue(this.incarnation + 1);
+  }
+
+  /** Re-announces this node with a new membership token (a renewal), at a higher incarnation. */
+  setToken(token: Uint8Array): void {
+    this.#token = token;
+    this.#reissue(this.incarnation + 1);
+  }
+
+  /**
+   * Forgets a member at once because its admission ended (an expired membership token): it
+   * turns Unreachable, then is reaped with no delay and is not remembered for healing. The
+   * node boundary refuses its claims from then on, so it stays out unless admitted anew.
+   */
+  expel(nodeId: string): boolean {
+    const i = this.table.ids.lookup(nodeId);
+    if (i === undefined || i === this.selfIndex) return false;
+    const previous = this.table.state(i);
+    if (previous === StateCode.Unknown) return false;
+    this.#suspicions.get(i)?.cancel();
+    this.#suspicions.delete(i);
+    if (this.#check?.nodeId === nodeId) {
+      this.env.scheduler.cancelTimer(this.#check.timer);
+      this.#check = undefined;
+    }
+    if (previous !== StateCode.Unreachable && previous !== StateCode.Left) {
+      this.table.setState(i, StateCode.Unreachable, this.env.clock.now());
+      this.#emitState(i, previous);
+    }
+    this.#down.delete(i);
+    this.#refuted.delete(i);
+    this.table.remove(i);
+    this.#dissem.queue.forget(nodeId);
+    this.#reaped.delete(nodeId);
+    this.#event({ type: 'reaped', nodeId });
+    return true;
   }
 
   get incarnation(): number {

@@ -161,6 +161,11 @@ export class LinkManager {
    * Dials a member at the first of its addresses some transport can dial; false if skipped.
    * Its claim named the address, so the endpoint may be given up (see DialPolicy).
    */
+  /** Whether some transport of this node can dial one of `addrs`. */
+  canDialAny(addrs: readonly string[]): boolean {
+    return addrs.some((a) => this.#o.transports.some((t) => t.canDial(a)));
+  }
+
   dialMember(target: DialTarget): boolean {
     const address = target.addrs.find((a) => this.#o.transports.some((t) => t.canDial(a)));
     if (address === undefined) return false;

@@ -24,7 +24,7 @@ import { MemoryStorage } from '../storage/memory.ts';
 import type { Storage } from '../storage/types.ts';
 import { realEnv } from '../time/real.ts';
 import type { Env, TimerId } from '../time/types.ts';
-import type { DeliveryClass, Link, Transport } from '../transport/types.ts';
+import type { DeliveryClass, Link, Transport, TransportContext } from '../transport/types.ts';
 import { fromHex, toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
@@ -77,6 +77,8 @@ export class MeshNode {
   readonly #events = new Emitter<MeshEvents>();
   readonly #opts: MeshNodeOptions;
   readonly #transports: Transport[];
+  /** What each transport was started with; the token in them is renewed by setToken. */
+  readonly #transportContexts: TransportContext[] = [];
   readonly #storage: Storage;
   readonly #claims: ClaimVerifier;
   readonly #admission: Admission;
@@ -255,27 +257,28 @@ export class MeshNode {
       this.#opts.entryVerifier,
     );
     for (const t of this.#transports) {
-      t.start(
-        {
-          relay: this.#messenger.relay,
-          identity: this.identity,
-          cluster: this.cluster,
-          verifier: this.#opts.verifier ?? fastVerifier,
-          scheduler: this.env.scheduler,
-          random: this.env.random,
-          timeoutMs: this.#opts.handshakeTimeoutMs ?? 10_000,
-          ...(this.#opts.token ? { token: this.#opts.token } : {}),
-          admit: (peer, token) => this.#admission.check(peer.publicKey, token),
+      const ctx: TransportContext = {
+        relay: this.#messenger.relay,
+        identity: this.identity,
+        cluster: this.cluster,
+        verifier: this.#opts.verifier ?? fastVerifier,
+        scheduler: this.env.scheduler,
+        random: this.env.random,
+        timeoutMs: this.#opts.handshakeTimeoutMs ?? 10_000,
+        ...(this.#opts.token ? { token: this.#opts.token } : {}),
+        admit: (peer, token) => this.#admission.check(peer.publicKey, token),
+      };
+      this.#transportContexts.push(ctx);
+      t.start(ctx, {
+        link: (link, dialed) => {
+          if (dialed !== undefined) this.#links.dialEnded(dialed, false);
+          // A completed handshake proves the peer reachable (see Membership.memberToCheck).
+          this.#membership?.vouch(link.peer.nodeId);
+          this.#links.accept(link);
         },
-        {
-          link: (link, dialed) => {
-            if (dialed !== undefined) this.#links.dialEnded(dialed, false);
-            this.#links.accept(link);
-          },
-          dialFailed: (address) => this.#links.dialEnded(address, true),
-          error: (error, context) => this.#events.emit('error', { error, context }),
-        },
-      );
+        dialFailed: (address) => this.#links.dialEnded(address, true),
+        error: (error, context) => this.#events.emit('error', { error, context }),
+      });
     }
     this.#membership.start();
     this.#replica.start();
@@ -342,6 +345,17 @@ export class MeshNode {
   /** Node ids of the current direct links. */
   links(): string[] {
     return this.#links.peers();
+  }
+
+  /**
+   * Renews this node's membership token (token admission): announced at once in a new alive
+   * claim, and presented at every later link handshake. Renew before the old one expires:
+   * members drop a node whose token has expired.
+   */
+  setToken(token: Uint8Array): void {
+    const core = this.#core();
+    for (const ctx of this.#transportContexts) ctx.token = token;
+    core.setToken(token);
   }
 
   /** Re-announces this node with new metadata (raises its incarnation). */
@@ -573,6 +587,12 @@ export class MeshNode {
       case 'identity-conflict':
         this.#emit('identity-conflict', { incarnation: e.incarnation });
         return;
+      case 'incarnation-exhausted':
+        this.#events.emit('error', {
+          error: new Error(`incarnation ${e.incarnation} is the last one: restart with a new identity`),
+          context: 'refuting a claim about this node',
+        });
+        return;
       case 'exchanged':
         this.#links.release(e.nodeId);
         return;
@@ -778,6 +798,8 @@ export class MeshNode {
       this.#links.fill(candidates);
     }
     this.#links.checkIdle();
+    this.#checkReachability(core);
+    if (this.#admission.policy.mode === 'token') this.#enforceExpiry(core);
     // Joining or cut off: keep trying the seeds without backing off.
     const stranded = core.selfState === NodeState.Joining || this.#links.size === 0;
     if (stranded) for (const s of this.#seeds) this.#links.dial(s, undefined, true);
@@ -785,6 +807,35 @@ export class MeshNode {
     if (now - this.#lastHeal >= core.config.reconnectIntervalMs) {
       this.#lastHeal = now;
       this.#heal(core);
+    }
+  }
+
+  /**
+   * Dials a member nobody seems to link to (Membership.memberToCheck): a completed handshake
+   * vouches for it, silence gets it suspected. A member whose addresses only another kind of
+   * node can dial (a browser's `webrtc:` address seen from a WebSocket-only process) is left
+   * to those nodes; one that advertises nothing any transport knows is left to its check.
+   */
+  #checkReachability(core: Membership): void {
+    const check = core.memberToCheck();
+    if (!check) return;
+    if (!this.#links.canDialAny(check.addrs) && check.addrs.some(isKnownAddress)) core.vouch(check.nodeId);
+    else this.#links.dialMember(check);
+  }
+
+  /**
+   * Token clusters: a member whose token expired is let go at once — links closed, removed
+   * from membership (and so from the ring and queries), its state entries dropped; the
+   * boundary refuses its claims, messages and entries from then on (Admission.check).
+   */
+  #enforceExpiry(core: Membership): void {
+    for (const id of this.#links.peers()) {
+      const link = this.#links.get(id);
+      if (link && this.#admission.expired(link.peer.publicKey))
+        this.#links.close(id, 'membership token expired');
+    }
+    for (const m of core.members()) {
+      if (m.nodeId !== this.nodeId && this.#admission.expired(m.publicKey)) core.expel(m.nodeId);
     }
   }
 
@@ -830,4 +881,9 @@ function emptyStateMetrics(): StateReplicaMetrics {
     restamped: 0,
     bytesSent: 0,
   };
+}
+
+/** Address schemes some weftmesh transport can dial (sim memory, WebSocket, WebRTC). */
+function isKnownAddress(address: string): boolean {
+  return /^(mem:|wss?:\/\/|webrtc:)/.test(address);
 }

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { registry } from '../../lib/wire/messages.ts';
-import { type Edge, edgeClaims, edgeEntries, edgeMessages, hostileMember } from '../support/hostile.ts';
 import { cluster, converged, runUntil } from '../sim/helpers.ts';
+import { type Edge, edgeClaims, edgeEntries, edgeMessages, hostileMember } from '../support/hostile.ts';
 
 describe('a hostile member sending every message type at the edges of its ranges', () => {
   for (const edge of ['min', 'max', 'mixed'] as Edge[]) {

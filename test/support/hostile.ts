@@ -63,7 +63,13 @@ export function edgeEntries(attacker: NodeIdentity, wallNow: number): WireClaim[
   return out;
 }
 
-function edgeValue(schema: Schema<unknown>, edge: Edge, r: SeededRandom, lists: SignedLists, field: string): unknown {
+function edgeValue(
+  schema: Schema<unknown>,
+  edge: Edge,
+  r: SeededRandom,
+  lists: SignedLists,
+  field: string,
+): unknown {
   const d: SchemaDesc = schema.desc;
   const hi = edge === 'max' || (edge === 'mixed' && r.next() < 0.5);
   switch (d.kind) {
@@ -109,7 +115,11 @@ function edgeValue(schema: Schema<unknown>, edge: Edge, r: SeededRandom, lists: 
 }
 
 /** Messages of every type at the given edge; those too large to encode are left out. */
-export function edgeMessages(edge: Edge, seed: number, lists: SignedLists): Array<{ msg: Message; frame: Uint8Array }> {
+export function edgeMessages(
+  edge: Edge,
+  seed: number,
+  lists: SignedLists,
+): Array<{ msg: Message; frame: Uint8Array }> {
   const r = new SeededRandom(seed);
   const out: Array<{ msg: Message; frame: Uint8Array }> = [];
   for (const type of Object.keys(registry) as MessageType[]) {
@@ -127,7 +137,11 @@ export function edgeMessages(edge: Edge, seed: number, lists: SignedLists): Arra
  * A hostile member: an authenticated peer linked to node `victim` that has announced itself
  * with a signed alive claim (so rules that trust members only still hear it out).
  */
-export function hostileMember(c: SimCluster, victim: number, seed = 7): { peer: SimPeer; identity: NodeIdentity } {
+export function hostileMember(
+  c: SimCluster,
+  victim: number,
+  seed = 7,
+): { peer: SimPeer; identity: NodeIdentity } {
   const identity = NodeIdentity.fromSecretKey(new SeededRandom(seed).bytes(32));
   const host = c.net.addHost();
   const peer = startPeer(c.net, host, 'sim', identity);
