@@ -35,7 +35,14 @@ import type { Message, MessageOf } from '../wire/messages.ts';
 import { DEFAULT_DIAL_POLICY } from './dial-policy.ts';
 import type { MeshEvents } from './events.ts';
 import { type DialTarget, dialTargetOf, LinkManager, type LinkPolicy } from './link-manager.ts';
-import { type AppMessage, emptyMessagingMetrics, type MessagingMetrics, Messenger } from './messaging.ts';
+import {
+  type AppMessage,
+  emptyMessagingMetrics,
+  type MessagingMetrics,
+  Messenger,
+  type Responder,
+  TopicHandlers,
+} from './messaging.ts';
 import { checkMeshNodeOptions, type MeshNodeOptions } from './options.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { ClaimVerifier } from './signed-verifier.ts';
@@ -95,6 +102,8 @@ export class MeshNode {
   readonly #rejectedBy: Record<string, number> = {};
   #membership: Membership | undefined;
   #messenger: Messenger | undefined;
+  /** Subscriptions and responders, registered at any time (before start() too). */
+  readonly #handlers = new TopicHandlers();
   #replica: StateReplica | undefined;
   readonly ring: ConsistentHashRing;
   #seeds: string[] = [];
@@ -215,6 +224,7 @@ export class MeshNode {
         },
       },
       this.#opts.messaging ?? {},
+      this.#handlers,
     );
     const hlc = await this.#storage.get(HLC_KEY).catch(() => undefined);
     this.#replica = new StateReplica(
@@ -444,12 +454,9 @@ export class MeshNode {
     return this.#messaging().request(to, topic, data, timeoutMs);
   }
 
-  /** Answers requests on `topic`. */
-  respond(
-    topic: string,
-    responder: (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>,
-  ): () => void {
-    return this.#messaging().respond(topic, responder);
+  /** Answers requests on `topic` (one responder per topic); may be called before start(). */
+  respond(topic: string, responder: Responder): () => void {
+    return this.#handlers.respond(topic, responder);
   }
 
   /** Sends `data` on `topic` to every node (flooded over the links, signed). */
@@ -457,9 +464,9 @@ export class MeshNode {
     this.#messaging().broadcast(topic, data);
   }
 
-  /** Messages on `topic`, sent to this node or broadcast. */
+  /** Messages on `topic`, sent to this node or broadcast; may be called before start(). */
   subscribe(topic: string, handler: (msg: AppMessage) => void): () => void {
-    return this.#messaging().subscribe(topic, handler);
+    return this.#handlers.subscribe(topic, handler);
   }
 
   /**

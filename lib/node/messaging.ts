@@ -164,14 +164,46 @@ export function emptyMessagingMetrics(): MessagingMetrics {
 
 type DropReason = 'throttled' | 'rejected' | 'unroutable' | undefined;
 
+export type Responder = (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>;
+
+/**
+ * Subscriptions and responders per topic. The node holds them from its construction (so
+ * handlers can be registered before start(), as with any emitter); its Messenger, created
+ * at start, delivers to them.
+ */
+export class TopicHandlers {
+  readonly topics = new Emitter<Record<string, AppMessage>>({ warnUnheardErrors: false });
+  readonly #responders = new Map<string, Responder>();
+
+  /** Messages on `topic`, sent to this node or broadcast. */
+  subscribe(topic: string, handler: (msg: AppMessage) => void): () => void {
+    checkTopic(topic);
+    return this.topics.on(topic, handler);
+  }
+
+  /** Answers request()s on `topic`. One responder per topic. */
+  respond(topic: string, responder: Responder): () => void {
+    checkTopic(topic);
+    this.#responders.set(topic, responder);
+    return () => {
+      if (this.#responders.get(topic) === responder) this.#responders.delete(topic);
+    };
+  }
+
+  responder(topic: string): Responder | undefined {
+    return this.#responders.get(topic);
+  }
+}
+
+function checkTopic(topic: string): void {
+  if (!TOPIC.test(topic))
+    throw new MessagingError('bad-topic', `topic must be 1..64 of [A-Za-z0-9._/-]: ${JSON.stringify(topic)}`);
+}
+
 export class Messenger {
   readonly #h: MessengerHost;
   readonly #o: Required<MessagingOptions>;
-  readonly #topics = new Emitter<Record<string, AppMessage>>({ warnUnheardErrors: false });
-  readonly #responders = new Map<
-    string,
-    (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>
-  >();
+  readonly #handlers: TopicHandlers;
   readonly #pending = new Map<number, Pending>();
   readonly #windows: OriginWindows;
   readonly #quota: RateLimiter;
@@ -182,8 +214,9 @@ export class Messenger {
   #seq = 0;
   #closed = false;
 
-  constructor(host: MessengerHost, opts: MessagingOptions = {}) {
+  constructor(host: MessengerHost, opts: MessagingOptions = {}, handlers = new TopicHandlers()) {
     this.#h = host;
+    this.#handlers = handlers;
     this.#o = {
       maxMessageBytes: Math.min(opts.maxMessageBytes ?? MAX_APP_BYTES, MAX_APP_BYTES),
       maxHops: Math.min(opts.maxHops ?? 16, 16),
@@ -202,27 +235,9 @@ export class Messenger {
     this.#nextId = host.env.random.int(0x7fffffff);
   }
 
-  /** Messages on `topic`, sent to this node or broadcast. */
-  subscribe(topic: string, handler: (msg: AppMessage) => void): () => void {
-    this.#checkTopic(topic);
-    return this.#topics.on(topic, handler);
-  }
-
-  /** Answers request()s on `topic`. One responder per topic. */
-  respond(
-    topic: string,
-    responder: (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>,
-  ): () => void {
-    this.#checkTopic(topic);
-    this.#responders.set(topic, responder);
-    return () => {
-      if (this.#responders.get(topic) === responder) this.#responders.delete(topic);
-    };
-  }
-
   /** Sends to one node; resolves once handed to a link (waiting out back-pressure). */
   async send(to: string, topic: string, data: Uint8Array): Promise<void> {
-    this.#checkTopic(topic);
+    checkTopic(topic);
     this.#checkSize(data);
     await this.#route(to, KIND_MSG, this.#id(), topic, data);
   }
@@ -234,7 +249,7 @@ export class Messenger {
     data: Uint8Array,
     timeoutMs = this.#o.requestTimeoutMs,
   ): Promise<Uint8Array> {
-    this.#checkTopic(topic);
+    checkTopic(topic);
     this.#checkSize(data);
     if (this.#pending.size >= PENDING_LIMIT)
       return Promise.reject(new MessagingError('backpressure', 'too many requests in flight'));
@@ -255,7 +270,7 @@ export class Messenger {
 
   /** Sends to every node of the cluster (those reachable through the mesh). */
   broadcast(topic: string, data: Uint8Array): void {
-    this.#checkTopic(topic);
+    checkTopic(topic);
     this.#checkSize(data);
     const fields = { origin: fromHex(this.#h.identity.nodeId), ...this.#nextSeq(), topic, data };
     const sig = this.#h.identity.sign(signingInput(Domain.Broadcast, broadcastPayload(fields)));
@@ -273,7 +288,7 @@ export class Messenger {
       this.#route(to, KIND_MSG, this.#id(), topic, payload).catch(() => {});
       return true;
     },
-    subscribe: (topic, handler) => this.#topics.on(topic, (m) => handler(m.from, m.data)),
+    subscribe: (topic, handler) => this.#handlers.topics.on(topic, (m) => handler(m.from, m.data)),
   };
 
   close(): void {
@@ -344,7 +359,7 @@ export class Messenger {
       if (msg.ttl > 0)
         for (const peer of this.#h.peers())
           if (peer !== via && peer !== origin) this.#write(peer, { ...msg, ttl: msg.ttl - 1 });
-      this.#topics.emit(msg.topic, {
+      this.#handlers.topics.emit(msg.topic, {
         from: origin,
         topic: msg.topic,
         data: msg.data,
@@ -432,11 +447,17 @@ export class Messenger {
       this.#answer(from, msg);
       return;
     }
-    this.#topics.emit(msg.topic, { from, topic: msg.topic, data: msg.data, broadcast: false, relayed });
+    this.#handlers.topics.emit(msg.topic, {
+      from,
+      topic: msg.topic,
+      data: msg.data,
+      broadcast: false,
+      relayed,
+    });
   }
 
   #answer(from: string, msg: MessageOf<'app'>): void {
-    const responder = this.#responders.get(msg.topic);
+    const responder = this.#handlers.responder(msg.topic);
     const reply = (kind: number, data: Uint8Array) =>
       this.#route(from, kind, msg.id, msg.topic, data).catch(() => {});
     if (!responder) {
@@ -543,14 +564,6 @@ export class Messenger {
     }
     this.#seq++;
     return { epoch: this.#epoch, seq: this.#seq };
-  }
-
-  #checkTopic(topic: string): void {
-    if (!TOPIC.test(topic))
-      throw new MessagingError(
-        'bad-topic',
-        `topic must be 1..64 of [A-Za-z0-9._/-]: ${JSON.stringify(topic)}`,
-      );
   }
 
   #checkSize(data: Uint8Array): void {

@@ -8,6 +8,7 @@ export {
   type MessagingErrorCode,
   type MessagingMetrics,
   type MessagingOptions,
+  type Responder,
 } from './messaging.ts';
 export { checkMeshNodeOptions, MAX_META_ENTRIES, type MeshNodeOptions } from './options.ts';
 export { ClaimVerifier, type SignedKind, SignedVerifier, type VerifierStats } from './signed-verifier.ts';
