@@ -70,6 +70,12 @@ const HLC_KEY = 'hlc';
 const MAINTAIN_INTERVAL_MS = 1_000;
 const KEEPALIVE = encodeMessage({ type: 'keepalive' });
 const BYE = encodeMessage({ type: 'bye' });
+/**
+ * Errors of a runtime refusing a dial outright (Deno without --allow-net: NotCapable, or
+ * PermissionDenied before Deno 2; a browser's mixed-content or CSP rule: SecurityError).
+ * Every retry fails the same way, so each address's first refusal is reported as an error.
+ */
+const REFUSED_BY_RUNTIME = new Set(['NotCapable', 'PermissionDenied', 'SecurityError']);
 
 function encodeU32(n: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -104,6 +110,8 @@ export class MeshNode {
   #messenger: Messenger | undefined;
   /** Subscriptions and responders, registered at any time (before start() too). */
   readonly #handlers = new TopicHandlers();
+  /** Addresses whose dial the runtime refused, reported once each (REFUSED_BY_RUNTIME). */
+  readonly #refused = new Set<string>();
   #replica: StateReplica | undefined;
   readonly ring: ConsistentHashRing;
   #seeds: string[] = [];
@@ -286,7 +294,14 @@ export class MeshNode {
           this.#membership?.vouch(link.peer.nodeId);
           this.#links.accept(link);
         },
-        dialFailed: (address) => this.#links.dialEnded(address, true),
+        dialFailed: (address, error) => {
+          if (REFUSED_BY_RUNTIME.has(error.name) && !this.#refused.has(address)) {
+            if (this.#refused.size >= 256) this.#refused.clear();
+            this.#refused.add(address);
+            this.#events.emit('error', { error, context: `dialling ${address}: refused by the runtime` });
+          }
+          this.#links.dialEnded(address, true);
+        },
         error: (error, context) => this.#events.emit('error', { error, context }),
       });
     }
