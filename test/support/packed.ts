@@ -66,13 +66,15 @@ function closure(repo: Packages, names: string[]): Packages {
 
 /**
  * Creates the project `name` inside `packed.dir` with weftmesh (from the tarball) and `extra`
- * packages (names of this repository's devDependencies, e.g. typescript types) installed.
+ * packages (names of this repository's devDependencies, e.g. typescript types) installed;
+ * `optional`: with weftmesh's optional dependencies (@roamhq/wrtc, for WebRTC on Node).
  */
 export async function installConsumer(
   packed: Packed,
   name: string,
   files: Record<string, string>,
   extra: string[] = [],
+  { optional = false }: { optional?: boolean } = {},
 ): Promise<string> {
   const app = join(packed.dir, name);
   const repoLock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
@@ -123,7 +125,15 @@ export async function installConsumer(
   }
   await run(
     'npm',
-    ['ci', '--offline', '--ignore-scripts', '--omit=optional', '--no-audit', '--no-fund', '--loglevel=error'],
+    [
+      'ci',
+      '--offline',
+      '--ignore-scripts',
+      ...(optional ? [] : ['--omit=optional']),
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+    ],
     { cwd: app, maxBuffer: 16 << 20 },
   );
   return app;

@@ -30,18 +30,21 @@ process.once('exit', killGroups);
 
 /**
  * Starts a child; `group` puts it in a process group of its own (like a shell job), so that
- * signal() reaches it and everything it starts, as Ctrl-C in a terminal would.
+ * signal() reaches it and everything it starts, as Ctrl-C in a terminal would. `cwd`: the
+ * directory it runs in (default: this process's).
  */
 export function startChild(
   command: string,
   args: string[],
   env: Record<string, string> = {},
   group = false,
+  cwd?: string,
 ): Child {
   const proc = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
     detached: group,
+    ...(cwd === undefined ? {} : { cwd }),
   });
   if (group) groups.add(proc);
   running.add(proc);
