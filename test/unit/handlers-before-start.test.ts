@@ -1,7 +1,7 @@
 // Handlers registered before start() work, as with any emitter (issue 11, item 1): the README
 // registers `on`, `subscribe` and `respond` first and starts the node after.
 import { describe, expect, it } from 'vitest';
-import { NodeIdentity } from '../../lib/identity/mod.ts';
+import { NodeIdentity, strictVerifier } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { type AppMessage, MeshNode, MessagingError } from '../../lib/node/mod.ts';
 import { SimNetwork } from '../../lib/sim/mod.ts';
@@ -16,6 +16,9 @@ function pair() {
       cluster: 'early',
       transport: host.transport(),
       env: host.env,
+      // Synchronous verification: with WebCrypto's, how far virtual time runs before a claim
+      // is verified would depend on the machine's load.
+      verifier: strictVerifier,
     });
   return { net, a: make(ha), b: make(hb), seed: ha.url };
 }
