@@ -1,7 +1,9 @@
 /**
- * Signaling client used by the WebRTC transport: joins the cluster's room by proving its
- * key, tracks the room's peers, exchanges opaque signals, and reconnects with jittered
+ * Signaling client: joins the cluster's room by proving its key, tracks the room's peers
+ * and the WebSocket addresses they advertise (discovery, see joinThroughSignaling),
+ * exchanges opaque signals for the WebRTC transport, and reconnects with jittered
  * exponential backoff (re-announcing itself) when the server restarts or the network drops.
+ * A server it cannot reach is reported (an `error` event, `unreachable`), once per outage.
  * Portable: uses the standard WebSocket API; Node 20 passes the `ws` package's class.
  */
 import type { NodeIdentity } from '../lib/identity/node-identity.ts';
@@ -9,7 +11,10 @@ import { Domain, signingInput } from '../lib/identity/signed.ts';
 import { Emitter } from '../lib/util/emitter.ts';
 import {
   fromBase64Url,
+  isAdvertisement,
   joinTranscript,
+  MAX_ADDRESS_LENGTH,
+  MAX_ADVERTISED_ADDRESSES,
   parseServerMessage,
   type ServerMessage,
   toBase64Url,
@@ -35,6 +40,14 @@ export interface SignalingClientOptions {
   room: string;
   /** Membership token, for servers that require one. */
   token?: Uint8Array;
+  /**
+   * Where this node accepts WebSocket links (its listener's ws:// or wss:// URLs), listed to
+   * the room's other peers so that nodes without WebRTC — other WebSocket nodes, edge
+   * workers, browsers with a WebSocket transport — can dial it. At most 4, each a ws:// or
+   * wss:// URL of at most 256 printable ASCII characters (else the constructor throws).
+   * Default none: the node is reachable over WebRTC only, if at all.
+   */
+  advertise?: string[];
   /** Default: globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;
   /** Reconnect backoff bounds, ms. Default 500 … 30,000. */
@@ -49,9 +62,14 @@ export type SignalingState = 'connecting' | 'joined' | 'disconnected' | 'closed'
 export interface SignalingEvents extends Record<string, unknown> {
   state: { state: SignalingState };
   joined: { peers: string[] };
-  'peer-joined': { id: string };
+  /** `addrs`: the WebSocket addresses it advertised (none: WebRTC only, or dial-only). */
+  'peer-joined': { id: string; addrs: readonly string[] };
   'peer-left': { id: string };
   signal: { from: string; data: unknown };
+  /**
+   * The server said no (`code` is its SignalingErrorCode), or could not be reached
+   * (`unreachable`: reported once per outage, then again only after a successful join).
+   */
   error: { code: string; message: string };
 }
 
@@ -60,14 +78,21 @@ const OPEN = 1;
 export class SignalingClient {
   readonly #o: SignalingClientOptions;
   readonly #events = new Emitter<SignalingEvents>();
-  readonly #peers = new Set<string>();
+  /** The room's peers (not this node), each with the WebSocket addresses it advertised. */
+  readonly #peers = new Map<string, readonly string[]>();
   #ws: WebSocketLike | undefined;
   #state: SignalingState = 'disconnected';
   #attempt = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** An unreachable server was reported since the last join. */
+  #reported = false;
 
   constructor(opts: SignalingClientOptions) {
+    if (opts.advertise !== undefined && !isAdvertisement(opts.advertise))
+      throw new TypeError(
+        `SignalingClient advertise: at most ${MAX_ADVERTISED_ADDRESSES} ws:// or wss:// URLs of at most ${MAX_ADDRESS_LENGTH} printable ASCII characters`,
+      );
     this.#o = opts;
   }
 
@@ -81,7 +106,12 @@ export class SignalingClient {
 
   /** Peers currently in the room (not counting this node). */
   peers(): string[] {
-    return [...this.#peers];
+    return [...this.#peers.keys()];
+  }
+
+  /** The WebSocket addresses a peer of the room advertised (none if it did not, or is not in the room). */
+  addressesOf(id: string): readonly string[] {
+    return this.#peers.get(id) ?? [];
   }
 
   on<K extends keyof SignalingEvents>(type: K, fn: (e: SignalingEvents[K]) => void): () => void {
@@ -129,6 +159,11 @@ export class SignalingClient {
       return;
     }
     this.#ws = ws;
+    let opened = false;
+    let failure = 'connection failed';
+    ws.onopen = () => {
+      opened = true;
+    };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== 'string') return;
       const msg = parseServerMessage(ev.data);
@@ -137,15 +172,26 @@ export class SignalingClient {
     ws.onclose = () => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
-      for (const id of [...this.#peers]) {
+      for (const id of [...this.#peers.keys()]) {
         this.#peers.delete(id);
         this.#events.emit('peer-left', { id });
       }
       if (this.#closed) return;
+      if (!opened && !this.#reported) {
+        this.#reported = true;
+        this.#events.emit('error', {
+          code: 'unreachable',
+          message: `cannot reach ${this.#o.url}: ${failure}`,
+        });
+      }
       this.#setState('disconnected');
       this.#scheduleReconnect();
     };
-    ws.onerror = () => {};
+    // The `ws` package passes an ErrorEvent with the cause; a browser's error event has none.
+    ws.onerror = (ev) => {
+      const message = (ev as { message?: unknown }).message;
+      if (typeof message === 'string' && message !== '') failure = message.slice(0, 200);
+    };
   }
 
   #scheduleReconnect(): void {
@@ -164,30 +210,35 @@ export class SignalingClient {
       case 'challenge': {
         const nonce = fromBase64Url(msg.nonce, 32);
         if (!nonce || ws.readyState !== OPEN) return;
-        const { identity, room, token } = this.#o;
+        const { identity, room, token, advertise } = this.#o;
         const sig = identity.sign(signingInput(Domain.SignalJoin, joinTranscript(room, nonce)));
-        const join: Record<string, string> = {
+        const join: Record<string, string | string[]> = {
           t: 'join',
           room,
           key: toBase64Url(identity.publicKey),
           sig: toBase64Url(sig),
         };
         if (token) join.token = toBase64Url(token);
+        if (advertise?.length) join.addrs = advertise;
         ws.send(JSON.stringify(join));
         return;
       }
       case 'joined':
         this.#attempt = 0;
-        for (const id of msg.peers) if (id !== this.#o.identity.nodeId) this.#peers.add(id);
+        this.#reported = false;
+        for (const id of msg.peers)
+          if (id !== this.#o.identity.nodeId) this.#peers.set(id, msg.addrs?.[id] ?? []);
         this.#setState('joined');
         this.#events.emit('joined', { peers: this.peers() });
-        for (const id of this.#peers) this.#events.emit('peer-joined', { id });
+        for (const [id, addrs] of this.#peers) this.#events.emit('peer-joined', { id, addrs });
         return;
-      case 'peer-joined':
+      case 'peer-joined': {
         if (msg.id === this.#o.identity.nodeId || this.#peers.has(msg.id)) return;
-        this.#peers.add(msg.id);
-        this.#events.emit('peer-joined', { id: msg.id });
+        const addrs = msg.addrs ?? [];
+        this.#peers.set(msg.id, addrs);
+        this.#events.emit('peer-joined', { id: msg.id, addrs });
         return;
+      }
       case 'peer-left':
         if (this.#peers.delete(msg.id)) this.#events.emit('peer-left', { id: msg.id });
         return;

@@ -3,11 +3,14 @@
  * it admits clients into rooms (one per cluster) after they prove their Ed25519 key,
  * lists and announces peers, and forwards opaque `signal` payloads between two peers of a
  * room. It learns nothing it could abuse: a swapped SDP is caught by the link handshake.
+ * A client may advertise where it accepts WebSocket links (`addrs`: ws:// and wss:// URLs);
+ * the room lists them with its id, so nodes without WebRTC can dial it. They only say where
+ * to knock — whoever answers there proves its identity in the link handshake.
  *
  *   server → client  {t:'challenge', v, nonce}
- *   client → server  {t:'join', room, key, sig, token?}        sig over Domain.SignalJoin
- *   server → client  {t:'joined', id, peers}
- *   server → client  {t:'peer-joined', id} | {t:'peer-left', id}
+ *   client → server  {t:'join', room, key, sig, token?, addrs?}  sig over Domain.SignalJoin
+ *   server → client  {t:'joined', id, peers, addrs?}            addrs: {peerId: [url…]}
+ *   server → client  {t:'peer-joined', id, addrs?} | {t:'peer-left', id}
  *   client → server  {t:'signal', to, data}   →   server → to: {t:'signal', from, data}
  *   either way       {t:'ping'} → {t:'pong'}
  *   server → client  {t:'error', code, message}
@@ -35,15 +38,15 @@ export type SignalingErrorCode =
   | 'idle';
 
 export type ClientMessage =
-  | { t: 'join'; room: string; key: string; sig: string; token?: string }
+  | { t: 'join'; room: string; key: string; sig: string; token?: string; addrs?: string[] }
   | { t: 'signal'; to: string; data: unknown }
   | { t: 'ping' }
   | { t: 'pong' };
 
 export type ServerMessage =
   | { t: 'challenge'; v: number; nonce: string }
-  | { t: 'joined'; id: string; peers: string[] }
-  | { t: 'peer-joined'; id: string }
+  | { t: 'joined'; id: string; peers: string[]; addrs?: Record<string, string[]> }
+  | { t: 'peer-joined'; id: string; addrs?: string[] }
   | { t: 'peer-left'; id: string }
   | { t: 'signal'; from: string; data: unknown }
   | { t: 'error'; code: SignalingErrorCode; message: string }
@@ -58,6 +61,31 @@ const NODE_ID = /^[0-9a-f]{32}$/;
  */
 export const MAX_JSON_DEPTH = 32;
 const B64 = /^[A-Za-z0-9_-]*$/;
+
+/** WebSocket addresses one client may advertise in its join. */
+export const MAX_ADVERTISED_ADDRESSES = 4;
+/** Longest advertised address, characters. */
+export const MAX_ADDRESS_LENGTH = 256;
+
+/**
+ * An address a client may advertise: a ws:// or wss:// URL with a host, of printable ASCII
+ * (so it prints safely anywhere; international host names go in punycode), at most
+ * MAX_ADDRESS_LENGTH characters.
+ */
+export function isWebSocketAddress(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > MAX_ADDRESS_LENGTH || !/^wss?:\/\/[\x21-\x7e]+$/.test(v))
+    return false;
+  try {
+    return new URL(v).host !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A list of at most MAX_ADVERTISED_ADDRESSES WebSocket addresses. */
+export function isAdvertisement(v: unknown): v is string[] {
+  return Array.isArray(v) && v.length <= MAX_ADVERTISED_ADDRESSES && v.every(isWebSocketAddress);
+}
 
 /** What the client signs to join: length-prefixed room name, then the server's nonce. */
 export function joinTranscript(room: string, nonce: Uint8Array): Uint8Array {
@@ -125,9 +153,15 @@ export function parseClientMessage(text: string): ClientMessage | undefined {
       if (typeof v.room !== 'string' || !CLUSTER_NAME.test(v.room)) return undefined;
       if (typeof v.key !== 'string' || typeof v.sig !== 'string') return undefined;
       if (v.token !== undefined && typeof v.token !== 'string') return undefined;
-      return v.token === undefined
-        ? { t: 'join', room: v.room, key: v.key, sig: v.sig }
-        : { t: 'join', room: v.room, key: v.key, sig: v.sig, token: v.token };
+      if (v.addrs !== undefined && !isAdvertisement(v.addrs)) return undefined;
+      return {
+        t: 'join',
+        room: v.room,
+        key: v.key,
+        sig: v.sig,
+        ...(v.token === undefined ? {} : { token: v.token }),
+        ...(v.addrs === undefined ? {} : { addrs: v.addrs }),
+      };
     case 'signal':
       if (typeof v.to !== 'string' || !NODE_ID.test(v.to) || v.data === undefined) return undefined;
       return { t: 'signal', to: v.to, data: v.data };
@@ -150,13 +184,29 @@ export function parseServerMessage(text: string): ServerMessage | undefined {
       return typeof v.nonce === 'string' && typeof v.v === 'number'
         ? { t: 'challenge', v: v.v, nonce: v.nonce }
         : undefined;
-    case 'joined':
-      return id(v.id) && Array.isArray(v.peers) && v.peers.length <= 100_000 && v.peers.every(id)
-        ? { t: 'joined', id: v.id, peers: v.peers }
+    case 'joined': {
+      if (!id(v.id) || !Array.isArray(v.peers) || v.peers.length > 100_000 || !v.peers.every(id))
+        return undefined;
+      if (v.addrs === undefined) return { t: 'joined', id: v.id, peers: v.peers };
+      if (!isObject(v.addrs)) return undefined;
+      const listed = new Set(v.peers);
+      const addrs = Object.entries(v.addrs);
+      return addrs.every(([peer, a]) => listed.has(peer) && isAdvertisement(a))
+        ? {
+            t: 'joined',
+            id: v.id,
+            peers: v.peers,
+            addrs: Object.fromEntries(addrs) as Record<string, string[]>,
+          }
         : undefined;
+    }
     case 'peer-joined':
+      if (!id(v.id) || (v.addrs !== undefined && !isAdvertisement(v.addrs))) return undefined;
+      return v.addrs === undefined
+        ? { t: 'peer-joined', id: v.id }
+        : { t: 'peer-joined', id: v.id, addrs: v.addrs };
     case 'peer-left':
-      return id(v.id) ? { t: v.t, id: v.id } : undefined;
+      return id(v.id) ? { t: 'peer-left', id: v.id } : undefined;
     case 'signal':
       return id(v.from) && v.data !== undefined ? { t: 'signal', from: v.from, data: v.data } : undefined;
     case 'error':

@@ -124,6 +124,8 @@ interface Client {
   nonce: Uint8Array;
   room?: string;
   id?: string;
+  /** Where it accepts WebSocket links, as its join advertised them (validated; see protocol.ts). */
+  addrs: string[];
   tokens: number;
   lastRefill: number;
   lastSeen: number;
@@ -190,6 +192,7 @@ export class SignalingServer {
     const client: Client = {
       socket,
       nonce: crypto.getRandomValues(new Uint8Array(32)),
+      addrs: [],
       tokens: this.limits.burst,
       lastRefill: now,
       lastSeen: now,
@@ -353,7 +356,10 @@ export class SignalingServer {
     }
   }
 
-  #join(client: Client, msg: { room: string; key: string; sig: string; token?: string }): void {
+  #join(
+    client: Client,
+    msg: { room: string; key: string; sig: string; token?: string; addrs?: string[] },
+  ): void {
     if (client.id) {
       this.#error(client, 'already-joined', 'this connection already joined');
       return;
@@ -398,9 +404,19 @@ export class SignalingServer {
     }
     client.room = msg.room;
     client.id = id;
+    client.addrs = msg.addrs ?? [];
     this.#clients.settle(client);
-    this.#send(client, { t: 'joined', id, peers: [...peers.keys()] });
-    for (const other of peers.values()) this.#send(other, { t: 'peer-joined', id });
+    const addrs: Record<string, string[]> = {};
+    for (const [peer, other] of peers) if (other.addrs.length > 0) addrs[peer] = other.addrs;
+    this.#send(client, {
+      t: 'joined',
+      id,
+      peers: [...peers.keys()],
+      ...(Object.keys(addrs).length > 0 ? { addrs } : {}),
+    });
+    const announce: ServerMessage =
+      client.addrs.length > 0 ? { t: 'peer-joined', id, addrs: client.addrs } : { t: 'peer-joined', id };
+    for (const other of peers.values()) this.#send(other, announce);
     peers.set(id, client);
   }
 

@@ -1,5 +1,6 @@
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import type { MeshNode } from '../../lib/node/mesh-node.ts';
+import type { SignalingClient } from '../../signaling/client.ts';
 import { advertise, advertisementsFrom } from '../advertise.ts';
 import { type Command, clusterFlag, intFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
 import { identityFromFile } from '../identity-file.ts';
@@ -10,12 +11,16 @@ const usage = `Usage: weftmesh node --cluster NAME [--signal ws://HOST:PORT] [fl
 
 Runs a headless node that joins the cluster, advertises the processes and services given,
 and prints membership changes and other nodes' process/service updates until Ctrl-C (then
-it leaves gracefully).
+it leaves gracefully). It joins through the signaling room (whose peers list their
+WebSocket listeners) and through --seed addresses; with neither, it starts a new cluster
+at --listen for others to join. Still Joining after 10 s, it prints why.
 
   --cluster NAME        cluster to join (required)
-  --signal URL          signaling server (required for --transport webrtc)
+  --signal URL          signaling server: discovery through its room, and WebRTC
+                        signaling (required for --transport webrtc)
   --transport T         webrtc (default) or websocket
-  --listen HOST:PORT    also accept WebSocket links here (edge nodes dial it)
+  --listen HOST:PORT    also accept WebSocket links here (edge nodes dial it; the
+                        signaling room lists it)
   --seed ADDR           join through this address (ws://… or webrtc:<id>); repeatable
   --identity FILE       keep the node's key in FILE (created if missing)
   --max-links N         direct links to keep (default 24)
@@ -27,7 +32,8 @@ it leaves gracefully).
                         "endpoint","metadata","health"}]})
   --json                one JSON object per line: {"event":"self",…} first, then
                         {"event":"state","nodeId","state","previous","incarnation"} and
-                        {"event":"entry","table","origin","key","deleted"}`;
+                        {"event":"entry","table","origin","key","deleted"} and
+                        {"event":"stranded","waitedMs","reason","seeds","signaling"}`;
 
 /** The replicated tables by the names users know them by (the wire uses one letter). */
 const TABLES = { p: 'processes', s: 'services' } as const;
@@ -74,6 +80,10 @@ export const nodeCommand: Command = {
     const maxLinks = intFlag(values['max-links'], 'max-links', 24, 1, 1024);
     const listen =
       values.listen === undefined ? undefined : hostPort(stringFlag(values.listen, 'listen', ''));
+    if (!signal && seeds.length === 0 && !listen)
+      throw new UsageError(
+        'nothing to join through: give --signal URL or --seed ADDR (or --listen HOST:PORT to start a cluster others join)',
+      );
     const identity: NodeIdentity =
       values.identity === undefined
         ? NodeIdentity.generate()
@@ -90,7 +100,7 @@ export const nodeCommand: Command = {
         json ? `${JSON.stringify(obj)}\n` : `${new Date().toISOString().slice(11, 23)} ${human}\n`,
       );
     };
-    const watch = (node: MeshNode) => {
+    const watch = (node: MeshNode, signaling: SignalingClient | undefined) => {
       node.on('member-state', (e) => {
         print(
           {
@@ -112,6 +122,18 @@ export const nodeCommand: Command = {
         );
       });
       node.on('error', (e) => process.stderr.write(`error in ${e.context}: ${String(e.error)}\n`));
+      node.on('stranded', (e) => {
+        const room = signaling && { url: signaling.url, state: signaling.state };
+        print(
+          { event: 'stranded', waitedMs: e.waitedMs, reason: e.reason, seeds: e.seeds, signaling: room },
+          `still Joining after ${Math.round(e.waitedMs / 1000)} s: ${e.reason}` +
+            (room ? `; signaling server ${room.url} is ${room.state}` : ''),
+        );
+      });
+      // The message may come from the server: no terminal controls.
+      signaling?.on('error', (e) =>
+        process.stderr.write(`signaling server ${signaling.url}: ${e.message.replace(/\p{Cc}/gu, '?')}\n`),
+      );
     };
     const launched = await launchNode({
       identity,

@@ -20,6 +20,15 @@ export interface MeshEvents extends Record<string, unknown> {
   'member-reaped': { nodeId: string };
   /** This node is in the cluster (its state went Joining → Active). */
   joined: { incarnation: number };
+  /**
+   * This node is still Joining `strandedAfterMs` (default 10 s) after start(): no seed
+   * answered, or it was given none (join() not called yet, e.g. a signaling server it cannot
+   * reach). Emitted once; `joined` follows if it gets in later. `seeds` says, for each address
+   * join() was given, why it has not served: the last dial failure, `no answer yet`, or that
+   * no transport of this node can dial it. With no `stranded` listener the node emits it as
+   * an `error` (context `joining the cluster`), so it reaches the console at least.
+   */
+  stranded: { waitedMs: number; reason: string; seeds: Array<{ address: string; error: string }> };
   /** This node suspected a member after a failed probe. */
   suspected: { nodeId: string; incarnation: number };
   /** This node refuted a suspicion (or an old goodbye) about itself. */

@@ -115,6 +115,11 @@ export class MeshNode {
   #replica: StateReplica | undefined;
   readonly ring: ConsistentHashRing;
   #seeds: string[] = [];
+  /** Why each seed's last dial failed (keys: current seeds only). */
+  readonly #seedFailures = new Map<string, string>();
+  /** When start() finished, and whether being stranded in Joining was reported (MeshEvents.stranded). */
+  #startedAt = 0;
+  #strandedReported = false;
   #joinWaiters: Array<() => void> = [];
   #maintainTimer: TimerId | undefined;
   #lastHeal: number;
@@ -291,8 +296,15 @@ export class MeshNode {
         link: (link, dialed) => {
           if (dialed !== undefined) this.#links.dialEnded(dialed, false);
           // A completed handshake proves the peer reachable (see Membership.memberToCheck).
-          this.#membership?.vouch(link.peer.nodeId);
+          const id = link.peer.nodeId;
+          this.#membership?.vouch(id);
+          const replacing = this.#links.get(id) !== undefined;
           this.#links.accept(link);
+          // A link that replaced another (both ends dialled at once, a seed redialled) brings no
+          // link-up, and a join exchange in flight on the old one is lost: a joiner asks again.
+          const core = this.#membership;
+          if (replacing && this.#links.get(id) === link && core?.selfState === NodeState.Joining)
+            core.exchangeWith(id);
         },
         dialFailed: (address, error) => {
           if (REFUSED_BY_RUNTIME.has(error.name) && !this.#refused.has(address)) {
@@ -301,6 +313,7 @@ export class MeshNode {
             this.#events.emit('error', { error, context: `dialling ${address}: refused by the runtime` });
           }
           this.#links.dialEnded(address, true);
+          if (this.#seeds.includes(address)) this.#seedFailures.set(address, error.message);
         },
         error: (error, context) => this.#events.emit('error', { error, context }),
       });
@@ -308,6 +321,7 @@ export class MeshNode {
     this.#membership.start();
     this.#replica.start();
     this.#state = 'running';
+    this.#startedAt = this.env.clock.now();
     this.#scheduleMaintain();
   }
 
@@ -318,6 +332,7 @@ export class MeshNode {
   join(seeds: string[] = []): Promise<void> {
     const core = this.#core();
     this.#seeds = [...seeds];
+    this.#seedFailures.clear();
     if (seeds.length === 0) core.bootstrap();
     if (core.selfState !== NodeState.Joining) return Promise.resolve();
     for (const s of seeds) this.#links.dial(s);
@@ -325,6 +340,11 @@ export class MeshNode {
   }
 
   /** Dials a node at `address` (any transport that can) and keeps the link if it is admitted. */
+  /** Whether a transport of this node can dial `address` (e.g. `ws://…`, `webrtc:<id>`). */
+  canDial(address: string): boolean {
+    return this.#links.canDialAny([address]);
+  }
+
   connect(address: string, expectNodeId?: string): void {
     if (this.#state !== 'running') throw new Error('MeshNode: start() before connect()');
     this.#links.dial(address, expectNodeId, true);
@@ -821,6 +841,7 @@ export class MeshNode {
     }
     this.#links.checkIdle();
     this.#checkReachability(core);
+    this.#checkStranded(core);
     if (this.#admission.policy.mode === 'token') this.#enforceExpiry(core);
     // Joining or cut off: keep trying the seeds without backing off.
     const stranded = core.selfState === NodeState.Joining || this.#links.size === 0;
@@ -843,6 +864,34 @@ export class MeshNode {
     if (!check) return;
     if (!this.#links.canDialAny(check.addrs) && check.addrs.some(isKnownAddress)) core.vouch(check.nodeId);
     else this.#links.dialMember(check);
+  }
+
+  /** Still Joining strandedAfterMs after start(): says so, once, and why (MeshEvents.stranded). */
+  #checkStranded(core: Membership): void {
+    if (this.#strandedReported || core.selfState !== NodeState.Joining) return;
+    const waitedMs = this.env.clock.now() - this.#startedAt;
+    if (waitedMs < (this.#opts.strandedAfterMs ?? 10_000)) return;
+    this.#strandedReported = true;
+    const seeds = this.#seeds.map((address) => ({
+      address,
+      error:
+        this.#seedFailures.get(address) ??
+        (this.canDial(address) ? 'no answer yet' : 'no transport of this node dials it'),
+    }));
+    const shown = seeds.slice(0, 4).map((s) => `${s.address} (${s.error})`);
+    if (seeds.length > 4) shown.push(`${seeds.length - 4} more`);
+    const reason =
+      this.#links.size > 0
+        ? `linked to ${this.#links.size} node(s), but no join exchange has completed`
+        : seeds.length === 0
+          ? 'no seeds to join through (join() was given none) and no node has linked to this one'
+          : `no seed answered: ${shown.join(', ')}`;
+    if (this.#events.listenerCount('stranded') > 0) this.#emit('stranded', { waitedMs, reason, seeds });
+    else
+      this.#events.emit('error', {
+        error: new Error(`still Joining after ${Math.round(waitedMs / 1000)} s: ${reason}`),
+        context: 'joining the cluster',
+      });
   }
 
   /**

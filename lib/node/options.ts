@@ -62,6 +62,8 @@ export interface MeshNodeOptions {
   wireLimits?: Partial<WireLimits>;
   /** Link handshake deadline, ms. Default 10,000. */
   handshakeTimeoutMs?: number;
+  /** Still Joining this long after start(): the node says so (the `stranded` event). Default 10,000 ms. */
+  strandedAfterMs?: number;
   /** After leave(), keep gossiping this long before closing links. Default 1,000 ms. */
   leaveDrainMs?: number;
   /** Application messaging limits. */
@@ -123,6 +125,7 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   positive(o.dialing?.cooldownMs, 'dialing.cooldownMs');
   positive(o.claimsPerSignerPerSecond, 'claimsPerSignerPerSecond');
   positive(o.handshakeTimeoutMs, 'handshakeTimeoutMs');
+  positive(o.strandedAfterMs, 'strandedAfterMs');
   if (o.leaveDrainMs !== undefined)
     check(Number.isFinite(o.leaveDrainMs) && o.leaveDrainMs >= 0, 'leaveDrainMs', 'must be ≥ 0');
   atLeast(o.ringVirtualNodes, 1, 'ringVirtualNodes');

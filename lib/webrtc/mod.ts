@@ -1,4 +1,4 @@
-export { joinThroughSignaling } from './discovery.ts';
+export { joinThroughSignaling, type SignalingJoinOptions } from './discovery.ts';
 export {
   DEFAULT_PEER_CHANNEL_LIMITS,
   PeerChannel,

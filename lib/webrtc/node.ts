@@ -27,19 +27,22 @@ export interface NodeWebRtcOptions extends Omit<WebRtcTransportOptions, 'signali
   identity: NodeIdentity;
   cluster: string;
   token?: Uint8Array;
+  /** WebSocket addresses to list in the signaling room (see SignalingClientOptions.advertise). */
+  advertise?: string[];
 }
 
 /** A WebRTC transport with its signaling client, started (the client connects and keeps reconnecting). */
 export async function createNodeWebRtc(
   opts: NodeWebRtcOptions,
 ): Promise<{ transport: WebRtcTransport; signaling: SignalingClient }> {
-  const { signal, identity, cluster, token, ...transportOptions } = opts;
+  const { signal, identity, cluster, token, advertise, ...transportOptions } = opts;
   const signaling = new SignalingClient({
     url: signal,
     identity,
     room: cluster,
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     ...(token ? { token } : {}),
+    ...(advertise ? { advertise } : {}),
   });
   const transport = new WebRtcTransport({ ...transportOptions, signaling, wrtc: await loadWrtc() });
   signaling.start();

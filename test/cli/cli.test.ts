@@ -154,6 +154,12 @@ describe('weftmesh CLI', () => {
     expect(cli('node', '--cluster', 'c', '--transport', 'websocket', '--listen', 'nope').code).toBe(2);
   });
 
+  it('node with nothing to join through (no --signal, no --seed) and no --listen exits 2 with a message', () => {
+    const r = cli('node', '--cluster', 'c', '--transport', 'websocket');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/nothing to join through: give --signal URL or --seed ADDR/);
+  });
+
   it('node refuses bad --process, --service and --advertise specs with exit code 2', () => {
     const node = (...extra: string[]) =>
       cli('node', '--cluster', 'c', '--signal', 'ws://127.0.0.1:1', ...extra);
