@@ -7,6 +7,16 @@
  */
 import type { SignalingClient } from '../../signaling/client.ts';
 import type { MeshNode } from '../node/mesh-node.ts';
+import { RateLimiter } from '../node/rate-limit.ts';
+import { shuffle } from '../time/random.ts';
+
+/**
+ * Listed peers a node joins through (a random sample): one answer gets it in, membership
+ * finds the rest, and a large room — or a hostile server listing addresses — brings no dial storm.
+ */
+const MAX_JOIN_PEERS = 8;
+/** Newcomers the room announces that are dialled, per second and in a burst; the rest dial us or are found through the cluster. */
+const ANNOUNCED_DIALS = { perSecond: 5, burst: 20 };
 
 export interface SignalingJoinOptions {
   /**
@@ -24,6 +34,8 @@ export interface SignalingJoinOptions {
  * dial, else over WebRTC through the room (`webrtc:<id>`) if this node has that transport; a
  * peer it can reach neither way is left to the others (it dials us, or we learn it through
  * the cluster). The addresses only say where to knock: the link handshake proves who answers.
+ * Bounded whatever the room says: it joins through at most 8 listed peers (a random sample)
+ * and dials at most 5 announced newcomers a second (bursts of 20).
  */
 export function joinThroughSignaling(
   node: MeshNode,
@@ -39,12 +51,16 @@ export function joinThroughSignaling(
   };
   const joinListed = (peers: string[]) => {
     const listed = peers.flatMap((id) => addressOf(id, room.addressesOf(id)) ?? []);
-    void node.join([...seeds, ...listed]);
+    void node.join([...seeds, ...shuffle(listed, node.env.random).slice(0, MAX_JOIN_PEERS)]);
   };
+  const announced = new RateLimiter(ANNOUNCED_DIALS.perSecond, ANNOUNCED_DIALS.burst, () =>
+    node.env.clock.now(),
+  );
   const offJoined = room.on('joined', ({ peers }) => joinListed(peers));
   const offPeer = room.on('peer-joined', ({ id, addrs }) => {
     const address = addressOf(id, addrs);
-    if (address !== undefined && node.member(id) === undefined) node.connect(address, id);
+    if (address !== undefined && node.member(id) === undefined && announced.take('room'))
+      node.connect(address, id);
   });
   // A room joined before this was called has nothing more to announce: join through it now.
   if (room.state === 'joined') joinListed(room.peers());
