@@ -761,9 +761,15 @@ export class MeshNode {
    * carries that member's valid signature over (nonce, target, this node); drops the rest.
    */
   #withProbeAck(from: string, msg: MessageOf<'ack'>, then: () => void): void {
-    if (!msg.t || toHex(msg.t) === from) return then();
+    if (!msg.t || toHex(msg.t) === from) {
+      then();
+      return;
+    }
     const key = this.#membership?.member(toHex(msg.t))?.publicKey;
-    if (!key || !msg.n || !msg.sig) return this.#reject('unsigned-ack');
+    if (!key || !msg.n || !msg.sig) {
+      this.#reject('unsigned-ack');
+      return;
+    }
     const payload = probeAckPayload(msg.n, msg.t, fromHex(this.nodeId));
     const done = (valid: boolean) => {
       if (this.#state === 'closed') return;
