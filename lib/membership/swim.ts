@@ -573,7 +573,9 @@ export class Membership implements MembershipContext {
   /** Applies one claim under the rules; true if it changed this node's view. */
   #apply(c: Claim, from: string | undefined): boolean {
     if (c.subject === this.selfId) return this.#applyAboutSelf(c);
-    return c.kind === 'alive' || c.kind === 'leave' ? this.#applyOwn(c, from) : this.#applyAccusation(c);
+    return c.kind === 'alive' || c.kind === 'leave'
+      ? this.#applyOwn(c, from)
+      : this.#applyAccusation(c, from);
   }
 
   /**
@@ -651,15 +653,23 @@ export class Membership implements MembershipContext {
    * this node's own suspicion timer runs out, or on another's Unreachable declaration once
    * that timer has run most of its course (DECLARATION_RIPE_FRACTION).
    */
-  #applyAccusation(c: Claim): boolean {
+  #applyAccusation(c: Claim, from: string | undefined): boolean {
     const t = this.table;
     const i = t.ids.lookup(c.subject);
     const current = i === undefined ? StateCode.Unknown : t.state(i);
     if (current !== StateCode.Active && current !== StateCode.Suspect) return false;
     const held = t.incarnation(i!);
     if (c.incarnation < held) return false;
-    if (c.incarnation > held || !this.#countsAsAccuser(c.signer, i!)) {
+    if (c.incarnation > held || !this.#isAccuser(c.signer)) {
       this.metrics.accusationsIgnored++;
+      return false;
+    }
+    if (this.#refutedLately(c.signer, i!)) {
+      this.metrics.accusationsIgnored++;
+      // Weightless here, yet passed on: its accuser acts on it, and the member can refute
+      // only what reaches it (dropped here, the accuser alone declared a live member
+      // Unreachable: seed sweep, seeds 3 and 100).
+      this.#dissem.queue.push(c, from);
       return false;
     }
     if (current === StateCode.Suspect) {
@@ -675,17 +685,22 @@ export class Membership implements MembershipContext {
     return true;
   }
 
-  #countsAsAccuser(signer: string, subject: number): boolean {
+  /** This node, or a reachable member: only they may accuse. */
+  #isAccuser(signer: string): boolean {
     if (signer === this.selfId) return true;
     const j = this.table.ids.lookup(signer);
-    if (j === undefined || !isReachable(this.table.state(j))) return false;
+    return j !== undefined && isReachable(this.table.state(j));
+  }
+
+  /** Whether `signer` accused `subject` in a suspicion the member refuted within suspectTimeoutMs. */
+  #refutedLately(signer: string, subject: number): boolean {
     const r = this.#refuted.get(subject);
-    if (r === undefined) return true;
+    if (r === undefined) return false;
     if (r.until <= this.env.clock.now()) {
       this.#refuted.delete(subject);
-      return true;
+      return false;
     }
-    return !r.accusers.has(signer);
+    return r.accusers.has(signer);
   }
 
   /** A further accuser of a suspicion already held: counts for dynamic suspicion. */
