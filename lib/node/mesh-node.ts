@@ -890,7 +890,7 @@ export class MeshNode {
       this.#links.size > 0
         ? `linked to ${this.#links.size} node(s), but no join exchange has completed`
         : seeds.length === 0
-          ? 'no seeds to join through (join() was given none) and no node has linked to this one'
+          ? 'no seeds to join through (join() was not called with any yet) and no node has linked to this one'
           : `no seed answered: ${shown.join(', ')}`;
     if (this.#events.listenerCount('stranded') > 0) this.#emit('stranded', { waitedMs, reason, seeds });
     else
