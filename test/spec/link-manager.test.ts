@@ -1,0 +1,324 @@
+// The node's bounded, self-healing link set (lib/node/link-manager.ts) and its dial policy
+// (dial-policy.ts), driven directly: fake links and a fake transport, virtual time, seeded
+// randomness. Names follow HyParView (active view, eviction, refill) and the dialling rules
+// of docs/SECURITY.md.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DIAL_POLICY } from '../../lib/node/dial-policy.ts';
+import { type DialTarget, LinkManager, type LinkPolicy } from '../../lib/node/link-manager.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
+import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
+import type { Transport } from '../../lib/transport/types.ts';
+import { FakeLink } from '../support/fake-link.ts';
+
+const SELF = '8'.repeat(32);
+/** Node ids below and above this node's. */
+const low = (k: number) => `0${k.toString(16).padStart(31, '0')}`;
+const high = (k: number) => `f${k.toString(16).padStart(31, '0')}`;
+
+function setup(policy: Partial<LinkPolicy> = {}) {
+  const scheduler = new VirtualScheduler();
+  const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(7) };
+  const dialled: string[] = [];
+  const transport = {
+    name: 'fake',
+    canDial: (a: string) => a.startsWith('fake:'),
+    connect: (a: string) => dialled.push(a),
+    start() {},
+    close() {},
+    localAddresses: () => [],
+  } as unknown as Transport;
+  const up: Array<[string, boolean]> = [];
+  const down: Array<[string, string, boolean]> = [];
+  const frames: string[] = [];
+  const keepalives: string[] = [];
+  const byes: string[] = [];
+  const newcomers = new Set<string>();
+  const degree = new Map<string, number>();
+  const links = new LinkManager({
+    env,
+    selfId: SELF,
+    transports: [transport],
+    policy: { maxLinks: 4, minLinks: 2, idleTimeoutMs: 30_000, ...policy },
+    dialing: DEFAULT_DIAL_POLICY,
+    onUp: (link, transient) => up.push([link.peer.nodeId, transient]),
+    onDown: (id, reason, expected) => down.push([id, reason, expected]),
+    onFrame: (id) => frames.push(id),
+    keepalive: (link) => keepalives.push(link.peer.nodeId),
+    bye: (link) => byes.push(link.peer.nodeId),
+    isNewcomer: (id) => newcomers.has(id),
+    peerDegree: (id) => degree.get(id),
+  });
+  /** Accepts a link from `id` (dialled by the peer unless `initiator`). */
+  const accept = (id: string, initiator = false) => {
+    const link = new FakeLink(id, { initiator });
+    links.accept(link);
+    return link;
+  };
+  const target = (k: number): DialTarget => ({ nodeId: high(k), addrs: [`fake:${k}`], incarnation: 1 });
+  return { scheduler, links, dialled, up, down, frames, keepalives, byes, newcomers, degree, accept, target };
+}
+
+describe('LinkManager: staying within min/max links', () => {
+  it('fills up to minLinks from random candidates, counting dials in progress', () => {
+    const t = setup({ maxLinks: 6, minLinks: 3 });
+    const candidates = [1, 2, 3, 4, 5].map(t.target);
+    t.links.fill([...candidates, { nodeId: SELF, addrs: ['fake:self'] }]);
+    expect(t.dialled).toHaveLength(3);
+    expect(t.dialled).not.toContain('fake:self');
+    expect(t.links.wantsMore()).toBe(false);
+    t.links.fill(candidates);
+    expect(t.dialled).toHaveLength(3);
+    // One dial fails: the deficit is one, and the failed endpoint is backing off.
+    t.links.dialEnded(t.dialled[0]!, true);
+    expect(t.links.wantsMore()).toBe(true);
+    t.links.fill(candidates);
+    expect(t.dialled).toHaveLength(4);
+    expect(t.dialled.slice(0, 3)).not.toContain(t.dialled[3]);
+  });
+
+  it('the link manager evicts and refills to stay within min/max links', () => {
+    const t = setup({ maxLinks: 4, minLinks: 2 });
+    const peers = [1, 2, 3, 4].map(high);
+    const links = peers.map((id) => t.accept(id));
+    expect(t.links.size).toBe(4);
+    t.scheduler.runFor(1_000);
+    // Only one neighbour keeps more than minLinks: it makes room for a known member.
+    t.degree.set(peers[2]!, 5);
+    for (const p of [peers[0]!, peers[1]!, peers[3]!]) t.degree.set(p, 2);
+    t.accept(high(9));
+    expect(t.links.size).toBe(4);
+    expect(t.links.peers()).not.toContain(peers[2]);
+    expect(t.down).toEqual([[peers[2], 'evicted', true]]);
+    expect(t.byes).toContain(peers[2]);
+    expect(links[2]!.closed).toBe(true);
+    expect(t.up.map(([id]) => id)).toContain(high(9));
+    // Neighbours crash: below minLinks the manager dials again.
+    links[0]!.close('gone');
+    links[1]!.close('gone');
+    links[3]!.close('gone');
+    expect(t.links.size).toBe(1);
+    expect(t.links.wantsMore()).toBe(true);
+    t.links.fill([5, 6, 7].map(t.target));
+    expect(t.dialled).toHaveLength(1);
+  });
+
+  it('a full node refuses a known member when no neighbour has links to spare', () => {
+    const t = setup({ maxLinks: 2, minLinks: 1 });
+    t.accept(high(1));
+    t.accept(high(2));
+    t.scheduler.runFor(1_000);
+    t.degree.set(high(1), 1);
+    const refused = t.accept(high(3));
+    expect(refused.closed).toBe(true);
+    expect(refused.closeReason).toBe('link budget full');
+    expect(t.byes).toEqual([high(3)]);
+    expect(t.up.map(([id]) => id)).toEqual([high(1), high(2)]);
+  });
+
+  it('a link younger than a second is not evicted', () => {
+    const t = setup({ maxLinks: 1, minLinks: 1 });
+    t.accept(high(1));
+    t.degree.set(high(1), 9);
+    t.scheduler.runFor(999);
+    expect(t.accept(high(2)).closed).toBe(true);
+    t.scheduler.runFor(1);
+    expect(t.accept(high(3)).closed).toBe(false);
+    expect(t.links.peers()).toEqual([high(3)]);
+  });
+
+  it('a full node gives a newcomer a transient link, closed after its join exchange or after 5 s', () => {
+    const t = setup({ maxLinks: 1, minLinks: 1 });
+    t.accept(high(1));
+    t.newcomers.add(high(2)).add(high(3));
+    const joining = t.accept(high(2));
+    const lingering = t.accept(high(3));
+    expect(t.up.slice(1)).toEqual([
+      [high(2), true],
+      [high(3), true],
+    ]);
+    expect(t.links.size).toBe(1);
+    expect(t.links.isTransient(high(2))).toBe(true);
+    t.links.release(high(2));
+    expect(joining.closeReason).toBe('join exchange done');
+    t.scheduler.runFor(4_999);
+    expect(lingering.closed).toBe(false);
+    t.scheduler.runFor(1);
+    expect(lingering.closed).toBe(true);
+    // Transient links are not members' links: no link-down for them.
+    expect(t.down).toEqual([]);
+  });
+});
+
+describe('LinkManager: one link per peer, closes and idleness', () => {
+  it('two links to one peer: the one dialled by the lower node id stays', () => {
+    // We (8…) dialled a higher id: ours stays, theirs is closed.
+    const t = setup();
+    const ours = t.accept(high(1), true);
+    const theirs = t.accept(high(1), false);
+    expect(theirs.closeReason).toBe('duplicate link');
+    expect(ours.closed).toBe(false);
+    // A lower id dialled us: its link replaces ours (closed once its buffer drained), with
+    // no link-down or second link-up.
+    const mine = t.accept(low(1), true);
+    mine.bufferedAmount = 10;
+    const lower = t.accept(low(1), false);
+    expect(t.byes).toEqual([high(1), low(1)]);
+    expect(lower.closed).toBe(false);
+    expect(t.up).toEqual([
+      [high(1), false],
+      [low(1), false],
+    ]);
+    expect(t.down).toEqual([]);
+    // Frames still arriving on the link let go are not the peer's any more.
+    mine.deliver(new Uint8Array([1]));
+    lower.deliver(new Uint8Array([2]));
+    expect(t.frames).toEqual([low(1)]);
+    mine.bufferedAmount = 0;
+    t.scheduler.runFor(50);
+    expect(mine.closeReason).toBe('duplicate link');
+  });
+
+  it('when one side dialled both links, the newer one stays (a restarted peer redials)', () => {
+    const t = setup();
+    const old = t.accept(high(1), false);
+    const fresh = t.accept(high(1), false);
+    expect(old.closeReason).toBe('duplicate link');
+    expect(fresh.closed).toBe(false);
+  });
+
+  it('a close after the peer’s goodbye is expected; a silent close may be a crash', () => {
+    const t = setup();
+    const polite = t.accept(high(1));
+    const silent = t.accept(high(2));
+    t.links.farewell(polite);
+    polite.close('closed by peer');
+    silent.close('closed by peer');
+    expect(t.down).toEqual([
+      [high(1), 'closed by peer', true],
+      [high(2), 'closed by peer', false],
+    ]);
+  });
+
+  it('closing on purpose says goodbye and waits for the send buffer to drain, at most 5 s', () => {
+    const t = setup();
+    const draining = t.accept(high(1));
+    const stuck = t.accept(high(2));
+    draining.bufferedAmount = 1_000;
+    stuck.bufferedAmount = 1_000;
+    t.links.close(high(1), 'bye');
+    t.links.close(high(2), 'bye');
+    expect(t.byes).toEqual([high(1), high(2)]);
+    expect(t.down).toEqual([
+      [high(1), 'bye', true],
+      [high(2), 'bye', true],
+    ]);
+    t.scheduler.runFor(200);
+    expect(draining.closed).toBe(false);
+    draining.bufferedAmount = 0;
+    t.scheduler.runFor(50);
+    expect(draining.closed).toBe(true);
+    t.scheduler.runFor(4_700);
+    expect(stuck.closed).toBe(false);
+    t.scheduler.runFor(100);
+    expect(stuck.closed).toBe(true);
+  });
+
+  it('a link that receives nothing for idleTimeoutMs is torn down; a quiet one gets a keepalive at a third of it', () => {
+    const t = setup({ idleTimeoutMs: 30_000 });
+    const dead = t.accept(high(1));
+    const alive = t.accept(high(2));
+    t.scheduler.runFor(10_001);
+    t.links.checkIdle();
+    expect(t.keepalives.sort()).toEqual([high(1), high(2)]);
+    t.links.checkIdle();
+    expect(t.keepalives).toHaveLength(2);
+    alive.deliver(new Uint8Array([1]), 'datagram');
+    t.scheduler.runFor(10_000);
+    alive.deliver(new Uint8Array([2]), 'datagram');
+    t.scheduler.runUntil(30_000);
+    t.links.checkIdle();
+    expect(dead.closed).toBe(false);
+    t.scheduler.runFor(1);
+    t.links.checkIdle();
+    expect(dead.closeReason).toBe('idle: no traffic received');
+    expect(alive.closed).toBe(false);
+    expect(t.down).toEqual([[high(1), 'idle: no traffic received', false]]);
+  });
+
+  it('after closeAll no link is accepted and nothing is dialled', () => {
+    const t = setup();
+    const a = t.accept(high(1));
+    t.links.closeAll('shutdown');
+    expect(a.closed).toBe(true);
+    expect(t.accept(high(2)).closeReason).toBe('node closed');
+    expect(t.links.dialMember(t.target(3))).toBe(false);
+    expect(t.dialled).toEqual([]);
+  });
+});
+
+describe('LinkManager: dialling', () => {
+  it('an address from claims is dialled one at a time, with backoff, and given up after maxFailures', () => {
+    const t = setup();
+    const ghost = t.target(1);
+    const { maxFailures, backoffMaxMs, cooldownMs } = DEFAULT_DIAL_POLICY;
+    expect(t.links.dialMember(ghost)).toBe(true);
+    expect(t.links.dialMember(ghost)).toBe(false);
+    for (let k = 1; k <= maxFailures; k++) {
+      t.links.dialEnded('fake:1', true);
+      if (k < maxFailures) {
+        expect(t.links.dialMember(ghost)).toBe(false);
+        t.scheduler.runFor(1.5 * backoffMaxMs);
+        expect(t.links.dialMember(ghost)).toBe(true);
+      }
+    }
+    expect(t.dialled).toHaveLength(maxFailures);
+    t.scheduler.runFor(2 * backoffMaxMs);
+    expect(t.links.dialMember(ghost)).toBe(false);
+    // A fresher claim of the member that advertised it allows one more attempt.
+    expect(t.links.dialMember({ ...ghost, incarnation: 2 })).toBe(true);
+    t.links.dialEnded('fake:1', true);
+    t.scheduler.runFor(2 * backoffMaxMs);
+    expect(t.links.dialMember({ ...ghost, incarnation: 2 })).toBe(false);
+    t.scheduler.runFor(cooldownMs);
+    expect(t.links.dialMember(ghost)).toBe(true);
+  });
+
+  it('a seed is never given up, and a joiner retrying its seeds skips the backoff', () => {
+    const t = setup();
+    for (let k = 0; k < 10; k++) {
+      expect(t.links.dial('fake:seed')).toBe(true);
+      t.links.dialEnded('fake:seed', true);
+      t.scheduler.runFor(2 * DEFAULT_DIAL_POLICY.backoffMaxMs);
+    }
+    expect(t.links.dial('fake:seed')).toBe(true);
+    t.links.dialEnded('fake:seed', true);
+    expect(t.links.dial('fake:seed')).toBe(false);
+    expect(t.links.dial('fake:seed', undefined, true)).toBe(true);
+  });
+
+  it('a completed handshake clears the endpoint’s failures', () => {
+    const t = setup();
+    const m = t.target(1);
+    for (let k = 0; k < 3; k++) {
+      expect(t.links.dialMember(m)).toBe(true);
+      t.links.dialEnded('fake:1', true);
+      t.scheduler.runFor(2 * DEFAULT_DIAL_POLICY.backoffMaxMs);
+    }
+    t.links.dialMember(m);
+    t.links.dialEnded('fake:1', false);
+    // The next failure is a first one again: its backoff is the base (×1.5 at most), not 2³ times it.
+    t.links.dialMember(m);
+    t.links.dialEnded('fake:1', true);
+    t.scheduler.runFor(1.5 * DEFAULT_DIAL_POLICY.backoffBaseMs);
+    expect(t.links.dialMember(m)).toBe(true);
+  });
+
+  it('a member already linked, this node itself, or an address no transport can dial is not dialled', () => {
+    const t = setup();
+    t.accept(high(1));
+    expect(t.links.dialMember(t.target(1))).toBe(false);
+    expect(t.links.dialMember({ nodeId: SELF, addrs: ['fake:me'] })).toBe(false);
+    expect(t.links.dialMember({ nodeId: high(2), addrs: ['ws://elsewhere'] })).toBe(false);
+    expect(t.dialled).toEqual([]);
+  });
+});

