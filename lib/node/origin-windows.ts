@@ -37,8 +37,12 @@ export class OriginWindows {
   /** Whether (`epoch`, `seq`) from `origin` was accepted before, or is too old to tell. */
   seen(origin: string, epoch: number, seq: number): boolean {
     const w = this.#windows.get(origin);
-    if (!w || epoch > w.epoch || seq > w.top) return false;
-    if (epoch < w.epoch || seq <= w.top - REPLAY_WINDOW) return true;
+    if (!w || epoch > w.epoch) return false;
+    // An earlier run's numbers are all old, however high (checked before `top`: else a replay
+    // from the last run would be taken and would move this run's window past its real numbers).
+    if (epoch < w.epoch) return true;
+    if (seq > w.top) return false;
+    if (seq <= w.top - REPLAY_WINDOW) return true;
     return hasBit(w.bits, seq);
   }
 

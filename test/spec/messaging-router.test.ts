@@ -237,11 +237,14 @@ describe('Messaging: replays and quotas', () => {
     const t = setup();
     t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 5, seq: 9 }));
     t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 6, seq: 1 }));
-    // Only a number at or below the new top is checked here: OriginWindows.seen() lets an
-    // older-epoch number above it through (a bug, reported with issue 12).
     t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 5, seq: 1 }));
-    expect(t.delivered).toHaveLength(2);
-    expect(t.m.metrics.duplicates).toBe(1);
+    // Also above the new window's top: a replay from the last run is no news, and it must not
+    // move this run's window past its real numbers.
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 5, seq: 5_000 }));
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 6, seq: 2 }));
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { epoch: 6, seq: 3 }));
+    expect(t.delivered).toHaveLength(4);
+    expect(t.m.metrics.duplicates).toBe(2);
   });
 
   it('the replay window remembers the last 1,024 numbers; anything older counts as seen', () => {
