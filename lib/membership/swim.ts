@@ -356,6 +356,7 @@ export class Membership implements MembershipContext {
    * limits per link; without it, limits are per peer.
    */
   onMessage(from: string, cls: DeliveryClass, msg: Message, link?: object): void {
+    this.#heardFrom(from);
     switch (msg.type) {
       case 'ping':
         this.#prober.onPing(from, msg, cls);
@@ -392,6 +393,7 @@ export class Membership implements MembershipContext {
    * false (news every member already has, such as a converged cluster's view adopted at start).
    */
   applyClaims(claims: readonly Claim[], from?: string, relay = true): void {
+    if (from !== undefined) this.#heardFrom(from);
     // Members first, then accusations: an accusation counts only if its signer is a member.
     const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
     const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
@@ -890,6 +892,19 @@ export class Membership implements MembershipContext {
       }
       this.#event({ type: 'reaped', nodeId: id });
     }
+  }
+
+  /**
+   * A member held Unreachable that still talks to us over its link is alive, yet nobody
+   * tells it so: it is not probed, and the declaration's retransmissions went while it
+   * could not hear (a partition shorter than the link timeout, a freeze). Exchange with it
+   * (at most once per push-pull interval): it hears the declaration and refutes, and we
+   * hear what it knows.
+   */
+  #heardFrom(id: string): void {
+    const i = this.table.ids.lookup(id);
+    if (i === undefined || this.table.state(i) !== StateCode.Unreachable) return;
+    if (this.#running && this.#links.has(id) && this.#pushPull.canStart(id)) this.#pushPull.start(id);
   }
 
   #neighboursChanged(): void {
