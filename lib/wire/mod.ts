@@ -1,5 +1,5 @@
 export { decodeCbor, encodeCbor } from './cbor.ts';
-export { type ScanLimits, scanCbor } from './cbor-scan.ts';
+export type { CborLimits } from './cbor-decode.ts';
 export {
   addressesField,
   type ClaimBody,
