@@ -35,6 +35,16 @@ beforeAll(async () => {
     {
       'node-example.ts': readmeExample('node').code,
       'deno-example.ts': readmeExample('deno').code,
+      // The README's permission table: the package itself reads no environment variable.
+      'deno-no-env.ts': [
+        `import { MeshNode, NodeIdentity } from 'weftmesh';`,
+        `import { SignalingClient } from 'weftmesh/signaling';`,
+        `import { WebSocketTransport } from 'weftmesh/websocket';`,
+        `const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'c', transport: new WebSocketTransport() });`,
+        `await node.start();`,
+        `console.log('started', typeof SignalingClient);`,
+        `await node.leave();`,
+      ].join('\n'),
       'web/main.ts': readmeExample('web').code,
     },
     [],
@@ -134,10 +144,18 @@ describe('the README examples, run as written', () => {
     expect(edge.stderr.join('')).toContain('dialling ws://127.0.0.1:9: refused by the runtime');
   }, 60_000);
 
-  it('Deno without --allow-env: loading fails at once with an error naming the flag', async () => {
+  it("Deno without --allow-env: the example's own Deno.env.get fails at once with an error naming the flag", async () => {
     const edge = denoExample(['--allow-net'], 'ws://127.0.0.1:9');
     expect(await exited(edge)).not.toBe(0);
-    expect(edge.stderr.join('')).toContain('--allow-env');
+    expect(edge.stderr.join('')).toContain(
+      'Requires env access to "HUB", run again with the --allow-env flag',
+    );
+  }, 60_000);
+
+  it('Deno: weftmesh, weftmesh/websocket and weftmesh/signaling load and a node starts with --allow-net alone', async () => {
+    const child = startChild(DENO, ['run', '--allow-net', 'deno-no-env.ts'], { NO_COLOR: '1' }, false, app);
+    expect(await exited(child), output(child)).toBe(0);
+    expect(child.lines).toContain('started function');
   }, 60_000);
 
   it('web: bundled by esbuild, two Chromium pages served by the signaling server greet each other', async () => {
