@@ -144,6 +144,8 @@ export function dict<V>(key: Schema<string>, value: Schema<V>, max: number): Sch
       if (entries.length > max) bad(path, `expected at most ${max} entries`);
       const out: Record<string, V> = Object.create(null);
       for (const [k, x] of entries) {
+        // Not a key any encoder can carry (it would set the prototype of a plain object).
+        if (k === '__proto__') bad(`${path}{key}`, 'the key __proto__ is not allowed');
         out[key.parse(k, `${path}{key}`)] = value.parse(x, `${path}.${k}`);
       }
       return out;

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeProcess, encodeService, ProcessStatus, ServiceHealth } from '../../lib/state/values.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
 import { type CborLimits, decodeCbor, encodeCbor } from '../../lib/wire/cbor.ts';
+import { metaField } from '../../lib/wire/claims.ts';
 import {
   claimBody,
   encodeMessage,
@@ -211,14 +212,15 @@ describe('cbor codec: encoding is byte-identical to cbor-x', () => {
     expect(outcome(legacyDecodeCbor, legacyEncodeCbor('\ud800'), WIRE)).toEqual({ refused: 'malformed' });
   });
 
-  it('metadata keyed __proto__ (the schemas allow it) fails to encode, where cbor-x wrote bytes every node refused', () => {
+  it('metadata keyed __proto__ is refused by its schema, where cbor-x wrote bytes every node refused', () => {
     const metadata = JSON.parse('{"__proto__": "x"}');
     expect(() => encodeService({ endpoint: 'e', health: 'Healthy', metadata })).toThrow(
-      /encode-failed: map key __proto__/,
+      /invalid-field at service.m\{key\}: the key __proto__ is not allowed/,
     );
     expect(outcome(legacyDecodeCbor, legacyEncodeCbor({ m: metadata }), WIRE)).toEqual({
       refused: 'forbidden',
     });
+    expect(() => metaField.parse(metadata, 'claim.m')).toThrow(/__proto__ is not allowed/);
   });
 
   it('refuses what no node decodes: undefined, bigint, functions, Maps, Dates, class instances, __proto__ keys, cycles', () => {
