@@ -3,13 +3,14 @@
  * interner (memory), with crash / restart / partition helpers and a ClusterObserver.
  */
 import { NodeIdentity } from '../identity/node-identity.ts';
-import { strictVerifier } from '../identity/verifier.ts';
+import { type SignatureVerifier, strictVerifier } from '../identity/verifier.ts';
 import type { HeartbeatConfig } from '../membership/config.ts';
 import { IdInterner } from '../membership/interner.ts';
 import { NodeState } from '../membership/node-state.ts';
 import { MeshNode, type MeshNodeOptions } from '../node/mesh-node.ts';
 import { ClaimVerifier, SignedVerifier } from '../node/signed-verifier.ts';
 import { entryKind } from '../node/state-replica.ts';
+import type { StateEntry } from '../state/entry.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import type { SimHost } from './host.ts';
 import { SimNetwork, type SimNetworkOptions } from './network.ts';
@@ -36,8 +37,16 @@ export interface SimClusterOptions {
   preconverged?: boolean;
   /** Node indices used as seeds. Default [0]. */
   seeds?: number[];
+  /** Wall-clock offset (skew) of each node's host, ms, by index. Default 0. */
+  clockOffsetsMs?: number[];
   /** Use these identities (in order) instead of deriving them from the seed. */
   identities?: NodeIdentity[];
+  /**
+   * Checks every signature (claims, entries, acks, messages; handshakes unless trusted).
+   * Default: the pure-JavaScript strict verifier. Long sweeps pass a faster one with the
+   * same verdicts.
+   */
+  verifier?: SignatureVerifier;
   /** Extra MeshNode options per node (admission policy, tokens, messaging limits…). */
   nodeOptions?: (index: number, identity: NodeIdentity) => Partial<MeshNodeOptions>;
 }
@@ -54,19 +63,23 @@ export class SimCluster {
   readonly net: SimNetwork;
   readonly nodes: SimNode[] = [];
   readonly observer: ClusterObserver;
-  readonly claims = new ClaimVerifier(strictVerifier, 1 << 22);
+  readonly claims: ClaimVerifier;
   /** Public keys of every simulated identity: the shared entry verifier finds signers here. */
   readonly #keys = new Map<string, Uint8Array>();
-  readonly entries = new SignedVerifier(
-    strictVerifier,
-    entryKind((id) => this.#keys.get(id)),
-    1 << 22,
-  );
+  readonly entries: SignedVerifier<StateEntry>;
   readonly interner = new IdInterner();
   readonly #opts: SimClusterOptions;
+  readonly #verifier: SignatureVerifier;
 
   private constructor(opts: SimClusterOptions) {
     this.#opts = opts;
+    this.#verifier = opts.verifier ?? strictVerifier;
+    this.claims = new ClaimVerifier(this.#verifier, 1 << 22);
+    this.entries = new SignedVerifier(
+      this.#verifier,
+      entryKind((id) => this.#keys.get(id)),
+      1 << 22,
+    );
     this.net = new SimNetwork({ ...(opts.network ?? {}), seed: opts.seed });
     this.observer = new ClusterObserver(() => this.net.now);
   }
@@ -74,7 +87,7 @@ export class SimCluster {
   static async create(opts: SimClusterOptions): Promise<SimCluster> {
     const c = new SimCluster(opts);
     for (let i = 0; i < opts.nodes; i++) {
-      const host = c.net.addHost();
+      const host = c.net.addHost({ clockOffsetMs: opts.clockOffsetsMs?.[i] ?? 0 });
       const derived = NodeIdentity.fromSecretKey(host.env.random.bytes(32));
       const identity = opts.identities?.[i] ?? derived;
       const entry: SimNode = {
@@ -178,7 +191,7 @@ export class SimCluster {
       transport: entry.host.transport(),
       env: entry.host.env,
       storage: entry.storage,
-      verifier: strictVerifier,
+      verifier: this.#verifier,
       claimVerifier: this.claims,
       entryVerifier: this.entries,
       interner: this.interner,

@@ -59,6 +59,11 @@ export class SimHost {
     this.#clock.offsetMs = ms;
   }
 
+  /** Timers of this host's current incarnation not yet fired or cancelled (what a crash would cancel). */
+  get pendingTimers(): number {
+    return this.#scope.pending;
+  }
+
   /** A new transport for a node running on this host; it listens at this host's address. */
   transport(): SimTransport {
     if (!this.up) throw new Error(`host ${this.address} is down`);

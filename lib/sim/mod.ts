@@ -1,7 +1,7 @@
 export { SimChannelEnd } from './channel.ts';
 export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
 export { SimHost, type SimHostOptions } from './host.ts';
-export { type LatencyModel, SimNetwork, type SimNetworkOptions } from './network.ts';
+export { type LatencyModel, type Reorder, SimNetwork, type SimNetworkOptions } from './network.ts';
 export { ClusterObserver, type DetectionRecord } from './observer.ts';
 export {
   runScenario,

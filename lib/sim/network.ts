@@ -22,6 +22,8 @@ export interface SimNetworkOptions {
   loss?: number;
   /** Probability a datagram is delivered twice (0..1). Default 0. */
   duplicate?: number;
+  /** Datagrams held back beyond the latency jitter (reordering). Default none. */
+  reorder?: Reorder;
   /** Uplink bandwidth of every host, bytes/s. Default unlimited. */
   bandwidthBytesPerSec?: number;
   /** A connection whose ends cannot reach each other dies after this long (ICE "failed"). Default 15,000. */
@@ -36,6 +38,12 @@ export interface SimNetworkOptions {
    * thousands of links, where handshake crypto would dominate. Claims stay signed either way.
    */
   linkAuth?: 'handshake' | 'trusted';
+}
+
+/** With `probability`, a datagram (each copy) arrives up to `maxDelayMs` later than its latency. */
+export interface Reorder {
+  probability: number;
+  maxDelayMs: number;
 }
 
 function latencyModel(opt: SimNetworkOptions['latency']): LatencyModel {
@@ -54,6 +62,7 @@ export class SimNetwork {
   readonly #latency: LatencyModel;
   #loss: number;
   #duplicate: number;
+  #reorder: Reorder;
   readonly #bandwidth: number;
   readonly #linkTimeoutMs: number;
   readonly #connectTimeoutMs: number;
@@ -66,6 +75,7 @@ export class SimNetwork {
     this.#latency = latencyModel(opts.latency);
     this.#loss = opts.loss ?? 0;
     this.#duplicate = opts.duplicate ?? 0;
+    this.#reorder = opts.reorder ?? { probability: 0, maxDelayMs: 0 };
     this.#bandwidth = opts.bandwidthBytesPerSec ?? Number.POSITIVE_INFINITY;
     this.#linkTimeoutMs = opts.linkTimeoutMs ?? 15_000;
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
@@ -76,10 +86,11 @@ export class SimNetwork {
     return this.scheduler.now;
   }
 
-  /** Changes datagram loss / duplication from now on. */
-  setFaults(faults: { loss?: number; duplicate?: number }): void {
+  /** Changes datagram loss / duplication / reordering from now on. */
+  setFaults(faults: { loss?: number; duplicate?: number; reorder?: Reorder }): void {
     if (faults.loss !== undefined) this.#loss = faults.loss;
     if (faults.duplicate !== undefined) this.#duplicate = faults.duplicate;
+    if (faults.reorder !== undefined) this.#reorder = faults.reorder;
   }
 
   addHost(opts: SimHostOptions = {}): SimHost {
@@ -215,6 +226,9 @@ export class SimNetwork {
     const copies = cls === 'datagram' && this.#duplicate > 0 && this.random.next() < this.#duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       let arrival = sendAt + tx + this.#latency(src, dst.host, this.random);
+      const r = this.#reorder;
+      if (cls === 'datagram' && r.probability > 0 && this.random.next() < r.probability)
+        arrival += this.random.next() * r.maxDelayMs;
       if (cls === 'stream') {
         arrival = Math.max(arrival, end.lastArrival);
         end.lastArrival = arrival;
@@ -227,6 +241,24 @@ export class SimNetwork {
         dst.deliver(cls, frame);
       });
     }
+  }
+
+  /**
+   * Breaks every connection between two hosts, as a failed ICE session or a reset TCP
+   * connection would: both ends close at once, neither said goodbye. Returns how many broke.
+   */
+  resetConnections(a: SimHost, b: SimHost): number {
+    let broken = 0;
+    for (const x of [...this.#pairs]) {
+      const y = x.peer;
+      if (!((x.host === a && y.host === b) || (x.host === b && y.host === a))) continue;
+      if (x.closed && y.closed) continue;
+      x.terminate('connection reset');
+      y.terminate('connection reset');
+      this.#recheckPair(x);
+      broken++;
+    }
+    return broken;
   }
 
   onEndClosed(end: SimChannelEnd, reason: string): void {

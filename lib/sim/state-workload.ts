@@ -140,7 +140,7 @@ export class StateWorkload {
 }
 
 /** Whether a replica's version of a register keeps the acknowledged write `want`. */
-function holds(have: StateEntry | undefined, want: StateEntry): boolean {
+export function holds(have: StateEntry | undefined, want: StateEntry): boolean {
   // A deleted register may be gone entirely (its tombstone collected).
   if (!want.value) return !have?.value;
   if (!have) return false;
