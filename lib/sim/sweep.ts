@@ -1,8 +1,8 @@
 /**
  * Runs one sweep scenario (sweep-scenario.ts) on a simulated cluster and judges it
  * (sweep-invariants.ts): continuously while the faults last, then after they are
- * repaired — membership and replicas converge, a broadcast reaches every live node once,
- * no acknowledged write of a live process is lost. The same seed reproduces the run
+ * repaired — membership, replicas and the mesh of links converge, a broadcast reaches
+ * every live node once, no acknowledged write of a live process is lost. The same seed reproduces the run
  * exactly; `digest` fingerprints its log to prove it.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -107,7 +107,7 @@ export async function runSweep(s: SweepScenario, opts: SweepOptions = {}): Promi
     await apply(cluster, check, run, e, log);
   }
 
-  // Repaired: convergence (membership, replicas, detection checks due).
+  // Repaired: convergence (membership, replicas, one mesh); then the crashes not judged yet.
   const repairedAt = Math.max(cluster.now, s.faultsEndMs);
   let convergedAt: number | undefined;
   while (cluster.now < repairedAt + SETTLE_MS) {
