@@ -44,13 +44,24 @@ export interface SweepResult {
 const LINK_TIMEOUT_MS = 15_000;
 const SAMPLE_MS = 1_000;
 /**
- * After the last fault is repaired, membership and replicas must agree within this. Nodes
- * cut off for longer than the link timeout have lost their links: each node re-dials one
- * lost member per reconnect interval (10 s), the dialled side exchanges at once, and the
- * state follows within an anti-entropy interval (10 s); a crash just before the end also
- * needs its detection bound. Six reconnect intervals leave room for chains of those.
+ * After the last fault is repaired, membership must agree within this. Nodes cut off for
+ * longer than the link timeout have lost their links: each node re-dials one lost member
+ * per reconnect interval (10 s), the dialled side exchanges at once; a crash just before
+ * the end also needs its detection bound. Six reconnect intervals leave room for chains.
  */
 const SETTLE_MS = 60_000;
+/** Anti-entropy with a random neighbour (StateOptions.antiEntropyIntervalMs default). */
+const ANTI_ENTROPY_MS = 10_000;
+
+/**
+ * How long after the last repair replicas may still differ: a dead member's entries go when
+ * each node reaps it, reapAfterMs after that node saw it Unreachable (checked every
+ * min(reapAfterMs / 4, 10 s)); a node that learns of the death late — a restarted one, at
+ * its join — drops them that much later. Then an anti-entropy round.
+ */
+function settleMs(reapAfterMs: number): number {
+  return Math.max(SETTLE_MS, reapAfterMs + Math.min(reapAfterMs / 4, 10_000) + ANTI_ENTROPY_MS);
+}
 const BROADCAST_WAIT_MS = 5_000;
 const TYPES = ['worker', 'indexer', 'gateway'] as const;
 const SERVICES = ['api', 'search', 'cache'] as const;
@@ -110,7 +121,8 @@ export async function runSweep(s: SweepScenario, opts: SweepOptions = {}): Promi
   // Repaired: convergence (membership, replicas, one mesh); then the crashes not judged yet.
   const repairedAt = Math.max(cluster.now, s.faultsEndMs);
   let convergedAt: number | undefined;
-  while (cluster.now < repairedAt + SETTLE_MS) {
+  const settle = settleMs(hb.reapAfterMs);
+  while (cluster.now < repairedAt + settle) {
     cluster.net.runUntil(nextSample);
     check.sample(writes.count);
     nextSample += SAMPLE_MS;
@@ -126,7 +138,7 @@ export async function runSweep(s: SweepScenario, opts: SweepOptions = {}): Promi
     const roots = cluster.live().map((i) => `${i}:${toHex(cluster.nodes[i]!.node.stateRoot()).slice(0, 8)}`);
     const split = check.meshSplit();
     check.violations.push(
-      `${Math.round(cluster.now)} ms: no convergence within ${SETTLE_MS} ms of the last repair: ${gaps.slice(0, 8).join(', ') || 'membership agrees'}; roots ${roots.join(' ')}; ${split.length > 0 ? `mesh split ${JSON.stringify(split)}` : 'mesh whole'}`,
+      `${Math.round(cluster.now)} ms: no convergence within ${settle} ms of the last repair: ${gaps.slice(0, 8).join(', ') || 'membership agrees'}; roots ${roots.join(' ')}; ${split.length > 0 ? `mesh split ${JSON.stringify(split)}` : 'mesh whole'}`,
     );
   } else {
     broadcastReachesAll(cluster, run, check.violations, log);
