@@ -27,6 +27,7 @@ import type { Env, TimerId } from '../time/types.ts';
 import type { DeliveryClass, Link, Transport, TransportContext } from '../transport/types.ts';
 import { fromHex, toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
+import { RateLimiter } from '../util/rate-limit.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
 import type { StateTable } from '../wire/entries.ts';
@@ -44,7 +45,6 @@ import {
   TopicHandlers,
 } from './messaging.ts';
 import { checkMeshNodeOptions, type MeshNodeOptions } from './options.ts';
-import { RateLimiter } from './rate-limit.ts';
 import { ClaimVerifier } from './signed-verifier.ts';
 import { StateReplica, type StateReplicaMetrics } from './state-replica.ts';
 

@@ -25,11 +25,11 @@ import type { Env } from '../time/types.ts';
 import type { Link, MeshRelay } from '../transport/types.ts';
 import { fromHex, fromUtf8, toHex, utf8 } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
+import { RateLimiter } from '../util/rate-limit.ts';
 import { encodeMessage, type WireLimits } from '../wire/codec.ts';
 import { MAX_APP_BYTES, type MessageOf } from '../wire/messages.ts';
 import { appPayload, broadcastPayload } from './message-signing.ts';
 import { OriginWindows } from './origin-windows.ts';
-import { RateLimiter } from './rate-limit.ts';
 
 export type MessagingErrorCode =
   | 'no-route'

@@ -34,10 +34,10 @@ import {
 } from '../state/values.ts';
 import { HybridLogicalClock } from '../time/hlc.ts';
 import type { Env, TimerId } from '../time/types.ts';
+import { RateLimiter } from '../util/rate-limit.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import type { StateTable } from '../wire/entries.ts';
 import type { MessageOf } from '../wire/messages.ts';
-import { RateLimiter } from './rate-limit.ts';
 import { type SignedKind, SignedVerifier } from './signed-verifier.ts';
 
 export interface StateOptions {

@@ -7,8 +7,8 @@
  */
 import type { SignalingClient } from '../../signaling/client.ts';
 import type { MeshNode } from '../node/mesh-node.ts';
-import { RateLimiter } from '../node/rate-limit.ts';
 import { shuffle } from '../time/random.ts';
+import { RateLimiter } from '../util/rate-limit.ts';
 
 /**
  * Listed peers a node joins through (a random sample): one answer gets it in, membership

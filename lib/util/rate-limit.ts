@@ -16,6 +16,19 @@ export class RateLimiter {
 
   /** Takes `cost` units for `key`; false (and nothing taken) if it has not got them. */
   take(key: string, cost = 1): boolean {
+    const b = this.#bucket(key);
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
+    return true;
+  }
+
+  /** Whether `key` has `cost` units now (nothing taken): to take from two limiters or none. */
+  available(key: string, cost = 1): boolean {
+    return this.#bucket(key).tokens >= cost;
+  }
+
+  /** The key's bucket, refilled to now and made the most recently used. */
+  #bucket(key: string): { tokens: number; at: number } {
     const now = this.#now();
     let b = this.#buckets.get(key);
     if (b) this.#buckets.delete(key);
@@ -24,8 +37,6 @@ export class RateLimiter {
     b.at = now;
     this.#buckets.set(key, b);
     if (this.#buckets.size > this.#max) this.#buckets.delete(this.#buckets.keys().next().value!);
-    if (b.tokens < cost) return false;
-    b.tokens -= cost;
-    return true;
+    return b;
   }
 }
