@@ -204,6 +204,19 @@ export class Prober {
    * An ack from `from`. Its signature, if it names a target other than its sender, was
    * verified at the node boundary over (n, t, this node); what is left is to match it.
    */
+  /**
+   * What an ack relayed for `target` with `nonce` would do: settle a probe still waiting for
+   * one ('wait'), repeat one that settled it ('settled': a slower witness, honest), or nothing
+   * ('unknown'). The boundary asks before it pays for the signature check, so junk and
+   * repeats cost a lookup, not a verification.
+   */
+  ackFor(seq: number, target: string, nonce: Uint8Array): 'wait' | 'settled' | 'unknown' {
+    const p = this.#probe;
+    const q = p && p.seq === seq ? p : this.#lost.get(seq);
+    if (!q || q.target !== target || q.nonce === undefined || !equalBytes(q.nonce, nonce)) return 'unknown';
+    return q.acked ? 'settled' : 'wait';
+  }
+
   onAck(from: string, msg: MessageOf<'ack'>): void {
     const relay = this.#relays.get(msg.seq);
     if (relay && from === relay.target) {

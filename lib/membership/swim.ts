@@ -350,6 +350,11 @@ export class Membership implements MembershipContext {
     if (i !== undefined && this.table.state(i) === StateCode.Active) this.#prober.checkLost(nodeId);
   }
 
+  /** What a witness-relayed ack (seq, target, nonce) would do to this node's probes (see Prober.ackFor). */
+  ackFor(seq: number, target: string, nonce: Uint8Array): 'wait' | 'settled' | 'unknown' {
+    return this.#prober.ackFor(seq, target, nonce);
+  }
+
   /**
    * Dispatches a message whose claims (if any) were verified and applied via applyClaims.
    * `link` is the connection it came over (any object: a replacing link is a new one), for

@@ -765,9 +765,16 @@ export class MeshNode {
       then();
       return;
     }
-    const key = this.#membership?.member(toHex(msg.t))?.publicKey;
+    const target = toHex(msg.t);
+    const key = this.#membership?.member(target)?.publicKey;
     if (!key || !msg.n || !msg.sig) {
       this.#reject('unsigned-ack');
+      return;
+    }
+    // Verify only what would settle a waiting probe: junk and repeats cost a lookup.
+    const use = this.#membership!.ackFor(msg.seq, target, msg.n);
+    if (use !== 'wait') {
+      if (use === 'unknown') this.#reject('unexpected-ack');
       return;
     }
     const payload = probeAckPayload(msg.n, msg.t, fromHex(this.nodeId));
