@@ -771,12 +771,9 @@ export class MeshNode {
       this.#reject('unsigned-ack');
       return;
     }
-    // Verify only what would settle a waiting probe: junk and repeats cost a lookup.
-    const use = this.#membership!.ackFor(msg.seq, target, msg.n);
-    if (use !== 'wait') {
-      if (use === 'unknown') this.#reject('unexpected-ack');
-      return;
-    }
+    // Verify only what would settle a waiting probe: junk, repeats and late copies (an
+    // honest witness answering after the probe ended) cost a lookup and are dropped quietly.
+    if (this.#membership!.ackFor(msg.seq, target, msg.n) !== 'wait') return;
     const payload = probeAckPayload(msg.n, msg.t, fromHex(this.nodeId));
     const done = (valid: boolean) => {
       if (this.#state === 'closed') return;
