@@ -17,7 +17,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { concatBytes, copyBytes, equalBytes, toHex } from '../util/bytes.ts';
+import { bytesKey, concatBytes, copyBytes, equalBytes, toHex } from '../util/bytes.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -55,7 +55,7 @@ const KEY_MEMO_LIMIT = 8192;
 /** The decoded point when `publicKey` is acceptable under the rule above, else null. */
 export function acceptablePublicKey(publicKey: Uint8Array): ed.Point | null {
   if (publicKey.length !== 32) return null;
-  const key = toHex(publicKey);
+  const key = bytesKey(publicKey);
   const memo = keyMemo.get(key);
   if (memo !== undefined) return memo;
   let point: ed.Point | null = null;

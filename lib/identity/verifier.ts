@@ -4,7 +4,7 @@
  * to a node many times is verified once — and one memo can serve every node of a simulation.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes, toHex } from '../util/bytes.ts';
+import { bytesKey, concatBytes } from '../util/bytes.ts';
 import { verifyStrict } from './ed25519.ts';
 import type { SignedEnvelope } from './signed.ts';
 import { signingInput } from './signed.ts';
@@ -62,7 +62,7 @@ export class CachedVerifier implements SignatureVerifier {
     payload: Uint8Array,
     signature: Uint8Array,
   ): MaybePromise<boolean> {
-    const key = toHex(sha256(concatBytes(publicKey, signature, signingInput(domain, payload))));
+    const key = bytesKey(sha256(concatBytes(publicKey, signature, signingInput(domain, payload))));
     const known = this.#memo.get(key);
     if (known !== undefined) {
       this.#hits++;

@@ -3,7 +3,7 @@
  * 10× faster verification than pure JavaScript here (see bench/crypto.bench.ts). Verification
  * still runs the shared pre-checks first, so its answers equal verifyStrict's.
  */
-import { concatBytes, copyBytes, fromHex, toHex } from '../util/bytes.ts';
+import { bytesKey, concatBytes, copyBytes, fromHex } from '../util/bytes.ts';
 import { passesPrechecks } from './ed25519.ts';
 
 const ALG = { name: 'Ed25519' } as const;
@@ -41,7 +41,7 @@ const verifyKeys = new Map<string, Promise<CryptoKey>>();
 const KEY_CACHE_LIMIT = 4096;
 
 function verifyKey(publicKey: Uint8Array): Promise<CryptoKey> {
-  const id = toHex(publicKey);
+  const id = bytesKey(publicKey);
   let key = verifyKeys.get(id);
   if (!key) {
     if (verifyKeys.size >= KEY_CACHE_LIMIT) verifyKeys.delete(verifyKeys.keys().next().value!);

@@ -10,7 +10,7 @@
  * bytes, so the tree is stored sparsely. Hashes are recomputed lazily, along dirty paths only.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { compareBytes, concatBytes, equalBytes } from '../util/bytes.ts';
+import { bytesKey, compareBytes, concatBytes, equalBytes } from '../util/bytes.ts';
 
 export const FANOUT = 16;
 export const DEPTH = 4;
@@ -23,7 +23,7 @@ export function bucketOf(keyHash: Uint8Array): number {
 }
 
 export class PrefixTree {
-  /** bucket → key hash (latin1 string) → {key hash, digest} */
+  /** bucket → bytesKey(key hash) → {key hash, digest} */
   readonly #buckets = new Map<number, Map<string, { id: Uint8Array; digest: Uint8Array }>>();
   /** level → index → hash (non-empty nodes only) */
   readonly #levels: Array<Map<number, Uint8Array>> = Array.from({ length: DEPTH + 1 }, () => new Map());
@@ -44,7 +44,7 @@ export class PrefixTree {
       bucket = new Map();
       this.#buckets.set(b, bucket);
     }
-    const k = String.fromCharCode.apply(null, id as unknown as number[]);
+    const k = bytesKey(id);
     if (!bucket.has(k)) this.#size++;
     bucket.set(k, { id, digest });
     this.#dirty.add(b);
@@ -53,7 +53,7 @@ export class PrefixTree {
   delete(id: Uint8Array): void {
     const b = bucketOf(id);
     const bucket = this.#buckets.get(b);
-    if (bucket?.delete(String.fromCharCode.apply(null, id as unknown as number[]))) {
+    if (bucket?.delete(bytesKey(id))) {
       this.#size--;
       if (bucket.size === 0) this.#buckets.delete(b);
       this.#dirty.add(b);

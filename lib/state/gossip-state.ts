@@ -14,6 +14,7 @@
  * below it.
  */
 import { PrefixTree } from '../merkle/prefix-tree.ts';
+import { bytesKey } from '../util/bytes.ts';
 import type { StateTable } from '../wire/entries.ts';
 import { ChangeLog } from './change-log.ts';
 import { entryId, type StateEntry } from './entry.ts';
@@ -54,7 +55,7 @@ export class CrdtGossipState {
   readonly #log = new ChangeLog();
   readonly #cursors = new Map<string, number>();
   readonly #lwm = new Map<string, number>();
-  /** Key hash (latin1) → register id, to list a bucket's entries. */
+  /** bytesKey(key hash) → register id, to list a bucket's entries. */
   readonly #byHash = new Map<string, string>();
   readonly #changed: Array<(e: StateEntry, from: string | undefined) => void> = [];
   readonly #caps: StateCaps | undefined;
@@ -96,7 +97,7 @@ export class CrdtGossipState {
       this.#bytes += e.size - (held?.size ?? 0);
       this.metrics.merged++;
       this.tree.set(e.idHash, e.digest);
-      this.#byHash.set(hashKey(e.idHash), e.id);
+      this.#byHash.set(bytesKey(e.idHash), e.id);
       this.#log.append(e.id, from);
       changed.push(e);
       for (const fn of this.#changed) fn(e, from);
@@ -169,7 +170,7 @@ export class CrdtGossipState {
     const [from, to] = PrefixTree.bucketRange(level, index);
     for (let bucket = from; bucket < to; bucket++) {
       for (const h of this.tree.bucketIds(bucket)) {
-        const id = this.#byHash.get(hashKey(h));
+        const id = this.#byHash.get(bytesKey(h));
         const e = id === undefined ? undefined : this.map.get(id);
         if (e) out.push(e);
       }
@@ -215,11 +216,7 @@ export class CrdtGossipState {
     this.#bytes -= e.size;
     this.map.remove(e.id);
     this.tree.delete(e.idHash);
-    this.#byHash.delete(hashKey(e.idHash));
+    this.#byHash.delete(bytesKey(e.idHash));
     this.#log.forget(e.id);
   }
-}
-
-function hashKey(h: Uint8Array): string {
-  return String.fromCharCode.apply(null, h as unknown as number[]);
 }
