@@ -21,7 +21,7 @@ import type { SignatureVerifier } from '../identity/verifier.ts';
 import { AntiEntropy } from '../state/anti-entropy.ts';
 import { interpretEntry, type StateEntry, signEntry } from '../state/entry.ts';
 import { CrdtGossipState } from '../state/gossip-state.ts';
-import { supersedes } from '../state/lww-map.ts';
+import { lwwWins } from '../state/lww-map.ts';
 import { DistributedProcessTable } from '../state/process-table.ts';
 import { ClusterServiceRegistry } from '../state/service-registry.ts';
 import {
@@ -268,7 +268,7 @@ export class StateReplica {
         } else {
           this.#hlc.passOwn(e.ts);
           const held = this.state.get(e.table, e.origin, e.key);
-          if (held && this.#written.has(held) && supersedes(e, held)) rewrite.push(held);
+          if (held && this.#written.has(held) && lwwWins(e, held)) rewrite.push(held);
           else good.push(e);
         }
       }

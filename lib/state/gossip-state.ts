@@ -18,7 +18,7 @@ import { bytesKey } from '../util/bytes.ts';
 import type { StateTable } from '../wire/entries.ts';
 import { ChangeLog } from './change-log.ts';
 import { entryId, type StateEntry } from './entry.ts';
-import { LwwMap, supersedes } from './lww-map.ts';
+import { LwwMap, lwwWins } from './lww-map.ts';
 
 /**
  * Bounds on what a replica holds, all origins together. An entry that needs room (a new
@@ -85,7 +85,7 @@ export class CrdtGossipState {
         continue;
       }
       const held = this.map.get(e.id);
-      if (held && !supersedes(e, held)) {
+      if (held && !lwwWins(e, held)) {
         this.metrics.ignored++;
         continue;
       }

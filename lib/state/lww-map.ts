@@ -9,8 +9,11 @@ import { compareHlc } from '../time/hlc.ts';
 import { compareBytes } from '../util/bytes.ts';
 import type { StateEntry } from './entry.ts';
 
-/** Whether version `a` supersedes version `b` of the same register. */
-export function supersedes(a: StateEntry, b: StateEntry): boolean {
+/**
+ * Whether version `a` wins over version `b` of the same register (last writer wins). Not
+ * membership's `supersedes`, which orders claims by incarnation and state.
+ */
+export function lwwWins(a: StateEntry, b: StateEntry): boolean {
   const c = compareHlc(a.ts, b.ts);
   return c > 0 || (c === 0 && compareBytes(a.digest, b.digest) > 0);
 }
@@ -40,10 +43,10 @@ export class LwwMap {
     return this.#byOrigin.keys();
   }
 
-  /** Stores `e` if it supersedes what is held; true if it did. */
+  /** Stores `e` if it wins over what is held; true if it did. */
   merge(e: StateEntry): boolean {
     const held = this.#entries.get(e.id);
-    if (held && !supersedes(e, held)) return false;
+    if (held && !lwwWins(e, held)) return false;
     this.#entries.set(e.id, e);
     let ids = this.#byOrigin.get(e.origin);
     if (!ids) {

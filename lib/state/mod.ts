@@ -1,7 +1,7 @@
 export { AntiEntropy, type AntiEntropyIO, type AntiEntropyMetrics } from './anti-entropy.ts';
 export { entryId, interpretEntry, type StateEntry, signEntry } from './entry.ts';
 export { CrdtGossipState, type StateCaps, type StateMetrics } from './gossip-state.ts';
-export { LwwMap, supersedes } from './lww-map.ts';
+export { LwwMap, lwwWins } from './lww-map.ts';
 export {
   DistributedProcessTable,
   type GlobalPid,
