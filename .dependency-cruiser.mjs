@@ -99,26 +99,11 @@ export default {
       name: 'state-builds-only-on-merkle',
       comment:
         'state’s anti-entropy and gossip digests are built on merkle’s prefix tree (documented in ' +
-        'docs/ARCHITECTURE.md); no other core, except the two named exceptions below.',
+        'docs/ARCHITECTURE.md); no other core. What state shares with others sits below it: ' +
+        'the Signer in identity, hash64 in util.',
       severity: 'error',
-      from: { path: '^lib/state/', pathNot: '^lib/state/(entry|service-registry)\\.ts$' },
+      from: { path: '^lib/state/' },
       to: { path: `^${CORES}/`, pathNot: '^lib/(state|merkle)/' },
-    },
-    {
-      // Exception (issue 12, item 5): the ClaimSigner type lives in membership but state signs
-      // entries with it; it moves to identity, below both, and this rule goes.
-      name: 'exception-state-entry-uses-membership-claim-signer',
-      severity: 'error',
-      from: { path: '^lib/state/entry\\.ts$' },
-      to: { path: `^${CORES}/`, pathNot: ['^lib/(state|merkle)/', '^lib/membership/claims\\.ts$'] },
-    },
-    {
-      // Exception (issue 12, item 5): hash64 lives in the ring but the service registry orders
-      // instances with it; it moves to a shared hash module below both, and this rule goes.
-      name: 'exception-state-registry-uses-ring-hash64',
-      severity: 'error',
-      from: { path: '^lib/state/service-registry\\.ts$' },
-      to: { path: `^${CORES}/`, pathNot: ['^lib/(state|merkle)/', '^lib/ring/consistent-hash-ring\\.ts$'] },
     },
 
     // ── node and the root entry ──────────────────────────────────────────────────────────

@@ -9,6 +9,7 @@ export { acceptablePublicKey, hasSmallOrderEncoding, verifyStrict } from './ed25
 export { IdentityError, NodeIdentity, nodeIdOf } from './node-identity.ts';
 export { loadOrCreateIdentity } from './persist.ts';
 export { Domain, type SignedEnvelope, signEnvelope, signingInput } from './signed.ts';
+export type { Signer } from './signer.ts';
 export {
   CachedVerifier,
   fastVerifier,

@@ -1,6 +1,7 @@
 import { shake256 } from '@noble/hashes/sha3.js';
 import { copyBytes, toHex } from '../util/bytes.ts';
 import { publicKeyFromSeed, randomSeed, signWithSeed, verifyStrict } from './ed25519.ts';
+import type { Signer } from './signer.ts';
 import { webCryptoAvailable, webCryptoSign, webCryptoSigningKey, webCryptoVerify } from './webcrypto.ts';
 
 /** Thrown for malformed key material given to NodeIdentity. */
@@ -15,7 +16,7 @@ export function nodeIdOf(publicKey: Uint8Array): string {
 }
 
 /** A node's Ed25519 key pair and the node id derived from it. */
-export class NodeIdentity {
+export class NodeIdentity implements Signer {
   readonly publicKey: Uint8Array;
   readonly nodeId: string;
   readonly #seed: Uint8Array;

@@ -5,6 +5,7 @@
  */
 import { nodeIdOf } from '../identity/node-identity.ts';
 import { Domain, signingInput } from '../identity/signed.ts';
+import type { Signer } from '../identity/signer.ts';
 import { fromHex, toHex } from '../util/bytes.ts';
 import { encodeCbor } from '../wire/cbor.ts';
 import { type ClaimBody, claimBody, decodeClaimBody, type WireClaim } from '../wire/claims.ts';
@@ -93,12 +94,8 @@ export function interpretClaim(wire: WireClaim): Claim {
   };
 }
 
-/** What a node needs to make claims: its key and a signing function. NodeIdentity fits. */
-export interface ClaimSigner {
-  readonly nodeId: string;
-  readonly publicKey: Uint8Array;
-  sign(data: Uint8Array): Uint8Array;
-}
+/** What a node needs to make claims: the identity layer's Signer (NodeIdentity fits). */
+export type ClaimSigner = Signer;
 
 export interface ClaimFields {
   incarnation: number;

@@ -3,23 +3,14 @@
  * ring; a key belongs to the first point clockwise from its hash. Adding or removing one
  * node moves only about 1/n of the keys.
  *
- * The hash (stable across runtimes, documented so other implementations can agree):
- * hash64(s) = the first 8 bytes of SHA-256(UTF-8(s)), read big-endian. A node's points are
- * hash64(`${nodeId}#${i}`) for i in [0, virtualNodes).
+ * Positions come from hash64 (lib/util/hash64.ts: the first 8 bytes of SHA-256(UTF-8(s)),
+ * big-endian). A node's points are hash64(`${nodeId}#${i}`) for i in [0, virtualNodes).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
-import { utf8 } from '../util/bytes.ts';
+import { hash64 } from '../util/hash64.ts';
 
 export interface RingOptions {
   /** Points per node. Default 128 (max/mean load ≈ 1.1–1.3 for 10–1000 nodes). */
   virtualNodes?: number;
-}
-
-/** 64-bit ring position as two unsigned 32-bit halves. */
-export function hash64(s: string): [number, number] {
-  const h = sha256(utf8(s));
-  const v = new DataView(h.buffer, h.byteOffset, 8);
-  return [v.getUint32(0), v.getUint32(4)];
 }
 
 export class ConsistentHashRing {

@@ -1,1 +1,2 @@
-export { ConsistentHashRing, hash64, type RingOptions } from './consistent-hash-ring.ts';
+export { hash64 } from '../util/hash64.ts';
+export { ConsistentHashRing, type RingOptions } from './consistent-hash-ring.ts';

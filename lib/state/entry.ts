@@ -5,7 +5,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Domain, signingInput } from '../identity/signed.ts';
-import type { ClaimSigner } from '../membership/claims.ts';
+import type { Signer } from '../identity/signer.ts';
 import type { HlcTimestamp } from '../time/hlc.ts';
 import { fromHex, toHex, utf8 } from '../util/bytes.ts';
 import { encodeCbor } from '../wire/cbor.ts';
@@ -55,7 +55,7 @@ export function interpretEntry(wire: WireClaim): StateEntry {
 
 /** Makes and signs an entry of this node at HLC time `ts` (ts.node must be the signer). */
 export function signEntry(
-  signer: ClaimSigner,
+  signer: Signer,
   table: StateTable,
   key: string,
   value: Uint8Array | undefined,

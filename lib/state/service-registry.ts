@@ -8,7 +8,7 @@
  * clients spread over its ring successors instead of piling onto one. Degraded instances
  * come after every healthy one (same order); Unhealthy instances are never resolved.
  */
-import { hash64 } from '../ring/consistent-hash-ring.ts';
+import { hash64 } from '../util/hash64.ts';
 import type { StateEntry } from './entry.ts';
 import type { CrdtGossipState } from './gossip-state.ts';
 import { decodeService, type ServiceFields, ServiceHealth } from './values.ts';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConsistentHashRing, hash64 } from '../../lib/ring/mod.ts';
+import { hash64 as sharedHash64 } from '../../lib/util/hash64.ts';
 import type { Suite } from './case.ts';
 
 const nodes = (n: number) => Array.from({ length: n }, (_, i) => `node-${String(i).padStart(3, '0')}`);
@@ -9,6 +10,10 @@ export const ringCases: Suite = {
   'hash64 is the first 8 bytes of SHA-256 (values computed independently with Python hashlib)'() {
     assert.deepEqual(hash64('weftmesh'), [0xea513e09, 0x9b980f66]);
     assert.deepEqual(hash64('node-a#0'), [0xf0395da1, 0x8c0b14fa]);
+  },
+
+  "the ring's hash64 is the shared one of lib/util, which the service registry orders by"() {
+    assert.equal(hash64, sharedHash64);
   },
 
   'owners are deterministic and independent of insertion order'() {

@@ -1,9 +1,9 @@
 /** Entries for state tests: real encoding, a signer that does not bother to sign (cores do not verify). */
-import type { ClaimSigner } from '../../lib/membership/claims.ts';
+import type { Signer } from '../../lib/identity/signer.ts';
 import { type StateEntry, signEntry } from '../../lib/state/entry.ts';
 import type { StateTable } from '../../lib/wire/entries.ts';
 
-export function fakeSigner(index: number): ClaimSigner {
+export function fakeSigner(index: number): Signer {
   const nodeId = index.toString(16).padStart(32, '0');
   return { nodeId, publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) };
 }
