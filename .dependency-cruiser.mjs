@@ -176,6 +176,22 @@ export default {
       to: { path: '(^|/)node_modules/(ws|@roamhq/wrtc)/' },
     },
     {
+      name: 'redis-only-behind-the-signaling-server-entry-points',
+      comment:
+        'The Redis client serves signaling servers only: redis-backplane.ts alone imports it, and ' +
+        'only the Node and Deno server entries (and tests, benchmarks) import that file, so no ' +
+        'browser bundle of weftmesh can contain it.',
+      severity: 'error',
+      from: { pathNot: ['^signaling/(redis-backplane|node|deno)\\.ts$', '^(test|bench)/'] },
+      to: { path: ['(^|/)node_modules/(redis|@redis/[^/]+)/', '^signaling/redis-backplane\\.ts$'] },
+    },
+    {
+      name: 'redis-client-only-in-the-backplane',
+      severity: 'error',
+      from: { path: '^signaling/(node|deno)\\.ts$' },
+      to: { path: '(^|/)node_modules/(redis|@redis/[^/]+)/' },
+    },
+    {
       name: 'portable-code-imports-no-node-entry-point',
       severity: 'error',
       from: { path: '^(lib|signaling|browser-demo)/', pathNot: NODE_ONLY },

@@ -16,8 +16,8 @@ import { SignalingClient, type WebSocketConstructor } from '../signaling/client.
 export interface LaunchOptions {
   identity: NodeIdentity;
   cluster: string;
-  /** Signaling server: discovery through its room (every transport), and WebRTC links. */
-  signal?: string;
+  /** Signaling server(s): discovery through the room (every transport), and WebRTC links. Several: failover. */
+  signal?: string | readonly string[];
   webrtc: boolean;
   /** Accept WebSocket links here. */
   listen?: { host: string; port: number };

@@ -3,7 +3,9 @@
  * and the WebSocket addresses they advertise (discovery, see joinThroughSignaling),
  * exchanges opaque signals for the WebRTC transport, and reconnects with jittered
  * exponential backoff (re-announcing itself) when the server restarts or the network drops.
- * A server it cannot reach is reported (an `error` event, `unreachable`), once per outage.
+ * Given several servers (instances sharing rooms through Redis), it moves to the next one
+ * when one fails, so the node stays in its room while any of them is up. Servers it cannot
+ * reach are reported (an `error` event, `unreachable`), once per outage.
  * Portable: uses the standard WebSocket API; Node 20 passes the `ws` package's class.
  */
 import type { NodeIdentity } from '../lib/identity/node-identity.ts';
@@ -33,8 +35,14 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface SignalingClientOptions {
-  /** ws:// or wss:// URL of the signaling server. */
-  url: string;
+  /**
+   * ws:// or wss:// URL of the signaling server, or several (instances that share rooms
+   * through Redis): it connects to the first, and when a connection fails or drops moves on
+   * to the next, in order and round again — each listed server tried once after a short
+   * jittered pause, then backing off per round (minBackoffMs … maxBackoffMs). It does not
+   * move back while the one it is on works. To spread clients, list them in different orders.
+   */
+  url: string | readonly string[];
   identity: NodeIdentity;
   /** Room = cluster name. */
   room: string;
@@ -50,7 +58,7 @@ export interface SignalingClientOptions {
   advertise?: string[];
   /** Default: globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;
-  /** Reconnect backoff bounds, ms. Default 500 … 30,000. */
+  /** Reconnect backoff bounds, ms (jittered ±50%). Default 500 … 30,000. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** Largest signal payload sent (after JSON), bytes. Default 60,000. */
@@ -80,8 +88,12 @@ export class SignalingClient {
   readonly #events = new Emitter<SignalingEvents>();
   /** The room's peers (not this node), each with the WebSocket addresses it advertised. */
   readonly #peers = new Map<string, readonly string[]>();
+  readonly #urls: readonly string[];
+  /** The server it is on, or tries next. */
+  #current = 0;
   #ws: WebSocketLike | undefined;
   #state: SignalingState = 'disconnected';
+  /** Failed attempts since the last join. */
   #attempt = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -93,6 +105,9 @@ export class SignalingClient {
       throw new TypeError(
         `SignalingClient advertise: at most ${MAX_ADVERTISED_ADDRESSES} ws:// or wss:// URLs of at most ${MAX_ADDRESS_LENGTH} printable ASCII characters`,
       );
+    const urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url];
+    if (urls.length === 0) throw new TypeError('SignalingClient url: at least one server');
+    this.#urls = urls;
     this.#o = opts;
   }
 
@@ -100,8 +115,14 @@ export class SignalingClient {
     return this.#state;
   }
 
+  /** The server it is connected to (or tries next). */
   get url(): string {
-    return this.#o.url;
+    return this.#urls[this.#current]!;
+  }
+
+  /** Every server it may use, in the order it tries them. */
+  get urls(): readonly string[] {
+    return this.#urls;
   }
 
   /** Peers currently in the room (not counting this node). */
@@ -150,9 +171,10 @@ export class SignalingClient {
     const Ctor = this.#o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) throw new Error('no WebSocket implementation: pass one (the `ws` package on Node 20)');
     this.#setState('connecting');
+    const url = this.url;
     let ws: WebSocketLike;
     try {
-      ws = new Ctor(this.#o.url);
+      ws = new Ctor(url);
     } catch (e) {
       this.#events.emit('error', { code: 'connect', message: (e as Error).message });
       this.#scheduleReconnect();
@@ -177,11 +199,15 @@ export class SignalingClient {
         this.#events.emit('peer-left', { id });
       }
       if (this.#closed) return;
-      if (!opened && !this.#reported) {
+      // Reported once a round of every listed server failed to open, once per outage.
+      if (!opened && !this.#reported && (this.#attempt + 1) % this.#urls.length === 0) {
         this.#reported = true;
         this.#events.emit('error', {
           code: 'unreachable',
-          message: `cannot reach ${this.#o.url}: ${failure}`,
+          message:
+            this.#urls.length === 1
+              ? `cannot reach ${url}: ${failure}`
+              : `cannot reach any of ${this.#urls.join(', ')} (last: ${failure})`,
         });
       }
       this.#setState('disconnected');
@@ -198,7 +224,10 @@ export class SignalingClient {
     if (this.#closed) return;
     const min = this.#o.minBackoffMs ?? 500;
     const max = this.#o.maxBackoffMs ?? 30_000;
-    const wait = Math.min(max, min * 2 ** this.#attempt++) * (0.5 + Math.random());
+    // The next server; backing off per round of them (one server: per attempt).
+    this.#current = (this.#current + 1) % this.#urls.length;
+    const round = Math.floor(this.#attempt++ / this.#urls.length);
+    const wait = Math.min(max, min * 2 ** round) * (0.5 + Math.random());
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       this.#connect();

@@ -4,6 +4,7 @@
  * how long it waits for them: unlike the Node adapter this one cannot time out slow
  * requests (nor cap TCP connections before they upgrade) — a proxy in front can.
  */
+import type { RedisBackplaneOptions } from './redis-backplane.ts';
 import { SignalingServer, type SignalingServerOptions } from './server.ts';
 
 interface DenoApi {
@@ -22,6 +23,14 @@ export interface DenoSignalingOptions extends SignalingServerOptions {
    * entry counts), for the per-source cap. Opt-in, and only behind a proxy that sets it.
    */
   sourceHeader?: string;
+  /**
+   * Share rooms with the other instances on this Redis (`redis://HOST:PORT[/DB]`, or the
+   * backplane's options), as on Node. Needs `--allow-net` to reach it (and `--allow-env`,
+   * `--allow-read` for the npm client). Default none: rooms live in this process.
+   */
+  redis?: string | RedisBackplaneOptions;
+  /** Where the server logs state changes (Redis connection lost and restored). Default nowhere. */
+  log?: (line: string) => void;
 }
 
 export async function serveSignalingDeno(
@@ -29,7 +38,15 @@ export async function serveSignalingDeno(
 ): Promise<{ url: string; server: SignalingServer; close(): Promise<void> }> {
   const deno = (globalThis as unknown as { Deno?: DenoApi }).Deno;
   if (!deno) throw new Error('serveSignalingDeno runs on Deno only');
-  const server = new SignalingServer(opts);
+  // Loaded only when asked for: a Deno server without Redis never loads the client.
+  const backplane =
+    opts.redis === undefined
+      ? undefined
+      : new (await import('./redis-backplane.ts')).RedisBackplane({
+          ...(typeof opts.redis === 'string' ? { url: opts.redis } : opts.redis),
+          ...(opts.log ? { log: opts.log } : {}),
+        });
+  const server = new SignalingServer({ ...opts, ...(backplane ? { backplane } : {}) });
   const sweepers = new Set<() => void>();
   let listening!: (addr: { hostname: string; port: number }) => void;
   const ready = new Promise<{ hostname: string; port: number }>((ok) => {
@@ -43,7 +60,9 @@ export async function serveSignalingDeno(
     { hostname: opts.hostname ?? '127.0.0.1', port: opts.port ?? 8787, onListen: (a) => listening(a) },
     (req, info) => {
       if (new URL(req.url).pathname === '/health') {
-        return new Response(JSON.stringify({ ok: true, ...server.stats() }), {
+        const stats = server.stats();
+        const degraded = stats.backplane ? { degraded: stats.backplane.state !== 'up' } : {};
+        return new Response(JSON.stringify({ ok: true, ...degraded, ...stats }), {
           headers: { 'content-type': 'application/json' },
         });
       }
@@ -95,6 +114,7 @@ export async function serveSignalingDeno(
     close: async () => {
       for (const s of sweepers) s();
       await http.shutdown();
+      await server.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { CLOSE_TIMEOUT_MS, guardConnections, guardedServerOptions } from '../lib/websocket/http-guard.ts';
+import { RedisBackplane, type RedisBackplaneOptions } from './redis-backplane.ts';
 import { SignalingServer, type SignalingServerOptions } from './server.ts';
 
 export interface NodeSignalingOptions extends SignalingServerOptions {
@@ -24,6 +25,14 @@ export interface NodeSignalingOptions extends SignalingServerOptions {
    * counts, and one source's TCP connections are capped before they even upgrade.
    */
   sourceHeader?: string;
+  /**
+   * Share rooms with every other instance that uses the same Redis (`redis://HOST:PORT[/DB]`,
+   * or the backplane's options): clients of any instance meet in the same rooms. Default
+   * none: rooms live in this process (see RedisBackplaneOptions for what is shared).
+   */
+  redis?: string | RedisBackplaneOptions;
+  /** Where the server logs state changes (Redis connection lost and restored). Default nowhere. */
+  log?: (line: string) => void;
 }
 
 export interface RunningSignalingServer {
@@ -72,15 +81,29 @@ function sourceOf(req: IncomingMessage, header: string | undefined): string | un
 }
 
 export async function startSignalingServer(opts: NodeSignalingOptions = {}): Promise<RunningSignalingServer> {
-  const server = new SignalingServer(opts);
+  const backplane =
+    opts.redis === undefined
+      ? undefined
+      : new RedisBackplane({
+          ...(typeof opts.redis === 'string' ? { url: opts.redis } : opts.redis),
+          ...(opts.log ? { log: opts.log } : {}),
+        });
+  const server = new SignalingServer({ ...opts, ...(backplane ? { backplane } : {}) });
   const limits = server.limits;
   const started = performance.now();
   const options = guardedServerOptions({ headersTimeoutMs: opts.headersTimeoutMs ?? 5_000 });
   const http = createServer(options, (req, res) => {
     if (req.method === 'GET' && req.url === '/health') {
+      const stats = server.stats();
       res.writeHead(200, { 'content-type': 'application/json' });
+      // degraded: Redis is away, rooms are served from this instance alone until it is back.
       res.end(
-        JSON.stringify({ ok: true, uptimeMs: Math.round(performance.now() - started), ...server.stats() }),
+        JSON.stringify({
+          ok: true,
+          ...(stats.backplane ? { degraded: stats.backplane.state !== 'up' } : {}),
+          uptimeMs: Math.round(performance.now() - started),
+          ...stats,
+        }),
       );
       return;
     }
@@ -130,10 +153,16 @@ export async function startSignalingServer(opts: NodeSignalingOptions = {}): Pro
     }
   }, server.sweepIntervalMs);
   sweep.unref();
-  await new Promise<void>((ok, fail) => {
-    http.once('error', fail);
-    http.listen(opts.port ?? 8787, opts.host ?? '127.0.0.1', () => ok());
-  });
+  try {
+    await new Promise<void>((ok, fail) => {
+      http.once('error', fail);
+      http.listen(opts.port ?? 8787, opts.host ?? '127.0.0.1', () => ok());
+    });
+  } catch (e) {
+    clearInterval(sweep);
+    await server.close();
+    throw e;
+  }
   const { port, address } = http.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   return {
@@ -147,6 +176,7 @@ export async function startSignalingServer(opts: NodeSignalingOptions = {}): Pro
       await new Promise<void>((ok) => wss.close(() => ok()));
       http.closeAllConnections();
       await new Promise<void>((ok) => http.close(() => ok()));
+      await server.close();
     },
   };
 }

@@ -31,6 +31,7 @@ export type SignalingErrorCode =
   | 'room-full'
   | 'too-many-rooms'
   | 'unknown-peer'
+  | 'peer-unreachable'
   | 'replaced'
   | 'server-full'
   | 'source-full'

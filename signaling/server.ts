@@ -8,12 +8,17 @@
  * after joinTimeoutMs), a signal is forwarded only once its frame passed the size and depth
  * checks, nothing one client sends can get another one disconnected, and an empty room is
  * forgotten with everything it held.
+ *
+ * With a backplane (backplane.ts; Redis in the Node and Deno entries), several instances
+ * serve the same rooms: joins are registered there under caps that span the instances,
+ * listings include the peers connected elsewhere, and signals to those are routed through it.
  */
 import { Admission, type AdmissionPolicy } from '../lib/identity/admission.ts';
 import { verifyStrict } from '../lib/identity/ed25519.ts';
 import { nodeIdOf } from '../lib/identity/node-identity.ts';
 import { Domain, signingInput } from '../lib/identity/signed.ts';
-import { ConnectionGate } from '../lib/util/connection-gate.ts';
+import { ConnectionGate, sourceKey } from '../lib/util/connection-gate.ts';
+import type { Backplane, JoinVerdict } from './backplane.ts';
 import {
   fromBase64Url,
   joinTranscript,
@@ -58,6 +63,11 @@ export interface SignalingLimits {
   idleTimeoutMs: number;
   /** A connection must join within this, or it is closed (`not-joined`). Default 5,000. */
   joinTimeoutMs: number;
+  /**
+   * With a backplane only: joins per second from one source, counted across all instances
+   * (a single instance has no such limit). Default 50.
+   */
+  joinsPerSecondPerSource: number;
 }
 
 export const DEFAULT_SIGNALING_LIMITS: Readonly<SignalingLimits> = Object.freeze({
@@ -71,6 +81,7 @@ export const DEFAULT_SIGNALING_LIMITS: Readonly<SignalingLimits> = Object.freeze
   maxBufferedBytes: 1 << 20,
   idleTimeoutMs: 30_000,
   joinTimeoutMs: 5_000,
+  joinsPerSecondPerSource: 50,
 });
 
 /** What an adapter gives the core for one WebSocket. */
@@ -89,6 +100,13 @@ export interface SignalingServerOptions {
   now?: () => number;
   /** Wall-clock ms (token expiry). */
   wallNow?: () => number;
+  /**
+   * Share rooms with other instances through this backplane (see backplane.ts). Then
+   * maxPeersPerRoom, maxRooms and maxConnectionsPerSource (for joined connections) hold
+   * across instances, as does joinsPerSecondPerSource; maxConnections stays per instance.
+   * Default none: rooms live in this process only.
+   */
+  backplane?: Backplane;
 }
 
 export interface SignalingStats {
@@ -98,6 +116,8 @@ export interface SignalingStats {
   framesIn: number;
   framesForwarded: number;
   rejected: Record<string, number>;
+  /** The backplane's state, when there is one. */
+  backplane?: ReturnType<Backplane['health']>;
 }
 
 /** Per-connection handle the adapter calls back into. */
@@ -122,6 +142,12 @@ interface Room {
 interface Client {
   socket: SignalingSocket;
   nonce: Uint8Array;
+  /** The source it counts against (sourceKey of its address). */
+  source: string | undefined;
+  /** Its join is waiting for the backplane. */
+  joining: boolean;
+  /** It joined again on another instance: leave without telling the room (it is still there). */
+  movedAway: boolean;
   room?: string;
   id?: string;
   /** Where it accepts WebSocket links, as its join advertised them (validated; see protocol.ts). */
@@ -145,6 +171,7 @@ export class SignalingServer {
   readonly #clients: ConnectionGate<Client>;
   readonly #now: () => number;
   readonly #newAdmission: (room: string) => Admission;
+  readonly #backplane: Backplane | undefined;
   readonly #stats = { framesIn: 0, framesForwarded: 0, rejected: {} as Record<string, number> };
 
   constructor(opts: SignalingServerOptions = {}) {
@@ -160,6 +187,7 @@ export class SignalingServer {
         ? opts.admission
         : () => (opts.admission as AdmissionPolicy) ?? { mode: 'open' };
     this.#newAdmission = (room) => new Admission(policyOf(room), room, wallNow);
+    this.#backplane = opts.backplane;
     this.#clients = new ConnectionGate<Client>(this.limits, (displaced) =>
       this.#reject(
         displaced,
@@ -167,6 +195,15 @@ export class SignalingServer {
         'server is full; connections that have not joined make room',
         CLOSE_POLICY,
       ),
+    );
+    this.#backplane?.start(
+      {
+        remoteJoined: (room, id, addrs) => this.#remoteJoined(room, id, addrs),
+        remoteLeft: (room, id) => this.#remoteLeft(room, id),
+        deliver: (room, from, to, data) => this.#deliver(room, from, to, data),
+        replaced: (room, id) => this.#replacedElsewhere(room, id),
+      },
+      this.limits,
     );
   }
 
@@ -180,7 +217,13 @@ export class SignalingServer {
       framesIn: this.#stats.framesIn,
       framesForwarded: this.#stats.framesForwarded,
       rejected: { ...this.#stats.rejected },
+      ...(this.#backplane ? { backplane: this.#backplane.health() } : {}),
     };
+  }
+
+  /** Stops the backplane (the adapters close the sockets). */
+  async close(): Promise<void> {
+    await this.#backplane?.close();
   }
 
   /**
@@ -192,6 +235,9 @@ export class SignalingServer {
     const client: Client = {
       socket,
       nonce: crypto.getRandomValues(new Uint8Array(32)),
+      source: source === undefined ? undefined : sourceKey(source),
+      joining: false,
+      movedAway: false,
       addrs: [],
       tokens: this.limits.burst,
       lastRefill: now,
@@ -237,23 +283,28 @@ export class SignalingServer {
    * problem only: the target is never closed for what someone else sent it.
    */
   #forward(from: Client, to: Client, data: unknown): void {
+    const refusal = this.#sendSignal(from.id!, to, data);
+    if (refusal === 'bad-message') this.#error(from, 'bad-message', 'signal data cannot be forwarded');
+    else if (refusal === 'target-busy')
+      this.#error(from, 'target-busy', 'the peer is not reading; signal dropped');
+  }
+
+  /** Sends a signal to a local client: what went wrong, if it was the sender's problem. */
+  #sendSignal(from: string, to: Client, data: unknown): 'bad-message' | 'target-busy' | undefined {
     let frame: string;
     try {
-      frame = JSON.stringify({ t: 'signal', from: from.id, data });
+      frame = JSON.stringify({ t: 'signal', from, data });
     } catch {
-      this.#error(from, 'bad-message', 'signal data cannot be forwarded');
-      return;
+      return 'bad-message';
     }
-    if (to.socket.bufferedAmount() > this.limits.maxBufferedBytes) {
-      this.#error(from, 'target-busy', 'the peer is not reading; signal dropped');
-      return;
-    }
+    if (to.socket.bufferedAmount() > this.limits.maxBufferedBytes) return 'target-busy';
     try {
       to.socket.send(frame);
       this.#stats.framesForwarded++;
     } catch {
       this.#count('forward-failed');
     }
+    return undefined;
   }
 
   #error(client: Client, code: SignalingErrorCode, message: string): void {
@@ -346,11 +397,12 @@ export class SignalingServer {
           return;
         }
         const target = this.#rooms.get(client.room)?.peers.get(msg.to);
-        if (!target) {
-          this.#error(client, 'unknown-peer', `no peer ${msg.to} in this room`);
-          return;
-        }
-        this.#forward(client, target, msg.data);
+        if (target) this.#forward(client, target, msg.data);
+        else if (this.#backplane?.remote(client.room).has(msg.to))
+          this.#backplane.route(client.room, client.id, msg.to, msg.data, (why) => {
+            if (!client.closed) this.#error(client, 'peer-unreachable', why);
+          });
+        else this.#error(client, 'unknown-peer', `no peer ${msg.to} in this room`);
         return;
       }
     }
@@ -360,7 +412,7 @@ export class SignalingServer {
     client: Client,
     msg: { room: string; key: string; sig: string; token?: string; addrs?: string[] },
   ): void {
-    if (client.id) {
+    if (client.id || client.joining) {
       this.#error(client, 'already-joined', 'this connection already joined');
       return;
     }
@@ -375,49 +427,92 @@ export class SignalingServer {
       return;
     }
     const token = msg.token === undefined ? undefined : fromBase64Url(msg.token);
-    let room = this.#rooms.get(msg.room);
-    const admission = room?.admission ?? this.#newAdmission(msg.room);
+    const admission = this.#rooms.get(msg.room)?.admission ?? this.#newAdmission(msg.room);
     const refusal = admission.check(key, token);
     if (refusal !== undefined) {
       this.#reject(client, 'not-admitted', refusal, CLOSE_POLICY);
       return;
     }
-    if (!room) {
-      if (this.#rooms.size >= this.limits.maxRooms) {
-        this.#reject(client, 'too-many-rooms', 'server is at its room limit', CLOSE_POLICY);
-        return;
-      }
-      room = { peers: new Map(), admission };
-      this.#rooms.set(msg.room, room);
-    }
-    const peers = room.peers;
     const id = nodeIdOf(key);
-    const previous = peers.get(id);
-    if (!previous && peers.size >= this.limits.maxPeersPerRoom) {
-      this.#reject(client, 'room-full', 'room is full', CLOSE_POLICY);
+    const addrs = msg.addrs ?? [];
+    if (!this.#roomFor(client, msg.room, id)) return;
+    const backplane = this.#backplane;
+    if (!backplane) {
+      this.#enter(client, msg.room, id, addrs, admission);
       return;
     }
+    // Registered across instances first (global caps); the room may change meanwhile.
+    client.joining = true;
+    const admitted = (verdict: JoinVerdict) => {
+      client.joining = false;
+      if (client.closed) {
+        if (verdict.ok && !this.#rooms.get(msg.room)?.peers.has(id))
+          backplane.leave(msg.room, id, client.source);
+        return;
+      }
+      if (!verdict.ok) this.#reject(client, verdict.code, verdict.message, CLOSE_POLICY);
+      else if (this.#roomFor(client, msg.room, id))
+        this.#enter(client, msg.room, id, addrs, this.#rooms.get(msg.room)?.admission ?? admission);
+      else backplane.leave(msg.room, id, client.source);
+    };
+    backplane.join(msg.room, id, addrs, client.source).then(admitted, () => {
+      this.#count('backplane-error');
+      admitted({ ok: true });
+    });
+  }
+
+  /** Whether this instance has room for `id` in `room` (its own caps); refuses the client if not. */
+  #roomFor(client: Client, name: string, id: string): boolean {
+    const room = this.#rooms.get(name);
+    if (!room && this.#rooms.size >= this.limits.maxRooms) {
+      this.#reject(client, 'too-many-rooms', 'server is at its room limit', CLOSE_POLICY);
+      return false;
+    }
+    if (room && !room.peers.has(id) && room.peers.size >= this.limits.maxPeersPerRoom) {
+      this.#reject(client, 'room-full', 'room is full', CLOSE_POLICY);
+      return false;
+    }
+    return true;
+  }
+
+  /** The client is admitted: lists the room to it and announces it to the room. */
+  #enter(client: Client, name: string, id: string, addrs: string[], admission: Admission): void {
+    let room = this.#rooms.get(name);
+    if (!room) {
+      room = { peers: new Map(), admission };
+      this.#rooms.set(name, room);
+    }
+    const peers = room.peers;
+    const previous = peers.get(id);
     if (previous) {
       // The same key again: a reconnect whose old socket has not timed out yet. Newest wins.
       peers.delete(id);
       this.#reject(previous, 'replaced', 'replaced by a newer connection of the same node', 4000);
     }
-    client.room = msg.room;
+    client.room = name;
     client.id = id;
-    client.addrs = msg.addrs ?? [];
+    client.addrs = addrs;
     this.#clients.settle(client);
-    const addrs: Record<string, string[]> = {};
-    for (const [peer, other] of peers) if (other.addrs.length > 0) addrs[peer] = other.addrs;
+    const listed = new Map<string, readonly string[]>();
+    for (const [peer, remote] of this.#backplane?.remote(name) ?? []) listed.set(peer, remote.addrs);
+    for (const [peer, other] of peers) listed.set(peer, other.addrs);
+    listed.delete(id);
+    const listedAddrs: Record<string, string[]> = {};
+    for (const [peer, a] of listed) if (a.length > 0) listedAddrs[peer] = [...a];
     this.#send(client, {
       t: 'joined',
       id,
-      peers: [...peers.keys()],
-      ...(Object.keys(addrs).length > 0 ? { addrs } : {}),
+      peers: [...listed.keys()],
+      ...(Object.keys(listedAddrs).length > 0 ? { addrs: listedAddrs } : {}),
     });
-    const announce: ServerMessage =
-      client.addrs.length > 0 ? { t: 'peer-joined', id, addrs: client.addrs } : { t: 'peer-joined', id };
-    for (const other of peers.values()) this.#send(other, announce);
+    this.#announce(room, id, addrs);
     peers.set(id, client);
+  }
+
+  #announce(room: Room, id: string, addrs: readonly string[]): void {
+    const msg: ServerMessage =
+      addrs.length > 0 ? { t: 'peer-joined', id, addrs: [...addrs] } : { t: 'peer-joined', id };
+    for (const other of room.peers.values()) this.#send(other, msg);
   }
 
   #onClosed(client: Client): void {
@@ -427,7 +522,37 @@ export class SignalingServer {
     const room = this.#rooms.get(client.room);
     if (room?.peers.get(client.id) !== client) return;
     room.peers.delete(client.id);
-    for (const other of room.peers.values()) this.#send(other, { t: 'peer-left', id: client.id });
+    if (!client.movedAway) {
+      this.#backplane?.leave(client.room, client.id, client.source);
+      for (const other of room.peers.values()) this.#send(other, { t: 'peer-left', id: client.id });
+    }
     if (room.peers.size === 0) this.#rooms.delete(client.room);
+  }
+
+  // ── from the backplane: what happened on other instances ──────────────────────────
+
+  #remoteJoined(name: string, id: string, addrs: readonly string[]): void {
+    const room = this.#rooms.get(name);
+    if (room && !room.peers.has(id)) this.#announce(room, id, addrs);
+  }
+
+  #remoteLeft(name: string, id: string): void {
+    const room = this.#rooms.get(name);
+    if (!room || room.peers.has(id)) return;
+    for (const other of room.peers.values()) this.#send(other, { t: 'peer-left', id });
+  }
+
+  #deliver(name: string, from: string, to: string, data: unknown): void {
+    const target = this.#rooms.get(name)?.peers.get(to);
+    if (!target || target.closed) this.#count('routed-to-unknown-peer');
+    else if (this.#sendSignal(from, target, data) !== undefined) this.#count('routed-dropped');
+  }
+
+  /** The node joined the room on another instance: its connection here is stale. */
+  #replacedElsewhere(name: string, id: string): void {
+    const client = this.#rooms.get(name)?.peers.get(id);
+    if (!client) return;
+    client.movedAway = true;
+    this.#reject(client, 'replaced', 'replaced by a newer connection of the same node', 4000);
   }
 }

@@ -7,7 +7,7 @@ import { identityFromFile } from '../identity-file.ts';
 import { launchNode } from '../launch-node.ts';
 import { onShutdown } from '../shutdown.ts';
 
-const usage = `Usage: weftmesh node --cluster NAME [--signal ws://HOST:PORT] [flags]
+const usage = `Usage: weftmesh node --cluster NAME [--signal ws://HOST:PORT]… [flags]
 
 Runs a headless node that joins the cluster, advertises the processes and services given,
 and prints membership changes and other nodes' process/service updates until Ctrl-C (then
@@ -17,7 +17,9 @@ at --listen for others to join. Still Joining after 10 s, it prints why.
 
   --cluster NAME        cluster to join (required)
   --signal URL          signaling server: discovery through its room, and WebRTC
-                        signaling (required for --transport webrtc)
+                        signaling (required for --transport webrtc); repeatable:
+                        instances sharing rooms through Redis, tried in order, the
+                        next one taking over when one fails
   --transport T         webrtc (default) or websocket
   --listen HOST:PORT    also accept WebSocket links here (edge nodes dial it; the
                         signaling room lists it)
@@ -55,7 +57,7 @@ export const nodeCommand: Command = {
   async run(argv) {
     const { values } = parseFlags(argv, {
       cluster: { type: 'string' },
-      signal: { type: 'string' },
+      signal: { type: 'string', multiple: true },
       transport: { type: 'string' },
       listen: { type: 'string' },
       seed: { type: 'string', multiple: true },
@@ -72,9 +74,10 @@ export const nodeCommand: Command = {
     const kind = stringFlag(values.transport, 'transport', 'webrtc');
     if (kind !== 'webrtc' && kind !== 'websocket')
       throw new UsageError('--transport must be webrtc or websocket');
-    const signal = values.signal === undefined ? undefined : stringFlag(values.signal, 'signal', '');
-    if (signal !== undefined && !/^wss?:\/\//.test(signal))
+    const signals = list(values.signal);
+    if (signals.some((u) => !/^wss?:\/\//.test(u)))
       throw new UsageError('--signal must be a ws:// or wss:// URL');
+    const signal = signals.length > 0 ? signals : undefined;
     if (kind === 'webrtc' && !signal) throw new UsageError('--signal is required with --transport webrtc');
     const seeds = list(values.seed);
     const maxLinks = intFlag(values['max-links'], 'max-links', 24, 1, 1024);

@@ -22,8 +22,8 @@ export function loadWrtc(): Promise<WebRtcImplementation> {
 }
 
 export interface NodeWebRtcOptions extends Omit<WebRtcTransportOptions, 'signaling' | 'wrtc'> {
-  /** ws:// URL of the signaling server. */
-  signal: string;
+  /** ws:// URL of the signaling server, or several instances sharing rooms (failover; see SignalingClientOptions.url). */
+  signal: string | readonly string[];
   identity: NodeIdentity;
   cluster: string;
   token?: Uint8Array;

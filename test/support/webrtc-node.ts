@@ -5,17 +5,19 @@ import { MeshNode, type MeshNodeOptions } from '../../lib/node/mod.ts';
 import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
 import { createNodeWebRtc } from '../../lib/webrtc/node.ts';
 import type { WebRtcTransport } from '../../lib/webrtc/transport.ts';
+import type { SignalingClient } from '../../signaling/client.ts';
 
 export const loopbackOnly = (candidate: string) => / (127\.0\.0\.1|::1) /.test(candidate);
 
 export interface RtcNode {
   node: MeshNode;
   transport: WebRtcTransport;
+  signaling: SignalingClient;
   close(): void;
 }
 
 export async function rtcNode(
-  signal: string,
+  signal: string | readonly string[],
   cluster: string,
   extra: Partial<MeshNodeOptions> = {},
 ): Promise<RtcNode> {
@@ -39,6 +41,7 @@ export async function rtcNode(
   return {
     node,
     transport,
+    signaling,
     close: () => {
       off();
       node.close();
