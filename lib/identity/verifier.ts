@@ -12,6 +12,32 @@ import { webCryptoAvailable, webCryptoVerify } from './webcrypto.ts';
 
 export type MaybePromise<T> = T | Promise<T>;
 
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
+ * Continues with a verification result that may or may not be a promise: `then(value)` at
+ * once when it is a value — so a synchronous verifier keeps its callers synchronous, and the
+ * simulator's order of events stays what it was — else when the promise settles, with
+ * `onError(error)` if it rejects (without `onError`, the rejection is passed on). Returns what
+ * `then` or `onError` return: synchronously for a value, as a promise for a promise.
+ */
+export function whenVerified<T, U>(
+  result: MaybePromise<T>,
+  then: (value: T) => U,
+  onError?: (error: unknown) => U,
+): MaybePromise<U> {
+  return isPromise(result) ? result.then(then, onError) : then(result);
+}
+
+/** A batch of maybe-async results as one: synchronous when none is a promise, else a promise of all. */
+export function allVerified<T>(results: readonly MaybePromise<T>[]): MaybePromise<T[]> {
+  return results.some(isPromise) ? Promise.all(results) : (results as T[]);
+}
+
 export interface SignatureVerifier {
   /** Verifies `signature` over signingInput(domain, payload) under `publicKey`. */
   verify(
@@ -71,12 +97,7 @@ export class CachedVerifier implements SignatureVerifier {
       return known;
     }
     this.#misses++;
-    const result = this.#inner.verify(publicKey, domain, payload, signature);
-    if (typeof result === 'boolean') {
-      this.#remember(key, result);
-      return result;
-    }
-    return result.then((ok) => {
+    return whenVerified(this.#inner.verify(publicKey, domain, payload, signature), (ok) => {
       this.#remember(key, ok);
       return ok;
     });

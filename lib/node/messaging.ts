@@ -20,7 +20,7 @@
 
 import { type NodeIdentity, nodeIdOf } from '../identity/node-identity.ts';
 import { Domain, signingInput } from '../identity/signed.ts';
-import type { SignatureVerifier } from '../identity/verifier.ts';
+import { type MaybePromise, type SignatureVerifier, whenVerified } from '../identity/verifier.ts';
 import type { Env } from '../time/types.ts';
 import type { Link, MeshRelay } from '../transport/types.ts';
 import { fromHex, fromUtf8, toHex, utf8 } from '../util/bytes.ts';
@@ -399,14 +399,13 @@ export class Messenger {
       if (ok) then();
       else this.#drop('rejected');
     };
-    let ok: boolean | Promise<boolean>;
+    let ok: MaybePromise<boolean>;
     try {
       ok = this.#h.verifier.verify(key, domain, payload, sig);
     } catch {
       ok = false;
     }
-    if (typeof ok === 'boolean') done(ok);
-    else ok.then(done, () => done(false));
+    whenVerified(ok, done, () => done(false));
   }
 
   /** A verified message: new from its origin (else a copy), and within the origin's quota. */

@@ -6,7 +6,7 @@
  * verified once — and a simulator can share one verifier among all its nodes, which also
  * shares the decoded objects' memory.
  */
-import type { MaybePromise, SignatureVerifier } from '../identity/verifier.ts';
+import { type MaybePromise, type SignatureVerifier, whenVerified } from '../identity/verifier.ts';
 import { type Claim, claimDomain, interpretClaim } from '../membership/claims.ts';
 import { copyBytes, equalBytes } from '../util/bytes.ts';
 import type { WireClaim } from '../wire/claims.ts';
@@ -78,10 +78,9 @@ export class SignedVerifier<T> {
     if (admit && !admit(value)) return null;
     const signer = this.#kind.signerKey(value);
     if (!signer) return null;
-    const ok = this.#verifier.verify(signer, this.#kind.domain(value), copy.b, copy.s);
-    if (typeof ok === 'boolean') return this.#remember(key, copy, value, ok);
-    return ok.then(
-      (v) => this.#remember(key, copy, value, v),
+    return whenVerified(
+      this.#verifier.verify(signer, this.#kind.domain(value), copy.b, copy.s),
+      (ok) => this.#remember(key, copy, value, ok),
       () => this.#remember(key, copy, value, false),
     );
   }

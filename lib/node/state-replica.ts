@@ -17,7 +17,7 @@
  */
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { Domain } from '../identity/signed.ts';
-import type { SignatureVerifier } from '../identity/verifier.ts';
+import { allVerified, type SignatureVerifier, whenVerified } from '../identity/verifier.ts';
 import { AntiEntropy } from '../state/anti-entropy.ts';
 import { interpretEntry, type StateEntry, signEntry } from '../state/entry.ts';
 import { CrdtGossipState } from '../state/gossip-state.ts';
@@ -278,8 +278,7 @@ export class StateReplica {
         this.#write(held.table, held.key, held.value);
       }
     };
-    if (results.every((r) => !(r instanceof Promise))) finish(results as Array<StateEntry | null>);
-    else void Promise.all(results).then(finish);
+    void whenVerified(allVerified(results), finish);
   }
 
   onTree(from: string, msg: MessageOf<'tree'>): void {

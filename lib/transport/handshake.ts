@@ -14,7 +14,7 @@
  */
 import { nodeIdOf } from '../identity/node-identity.ts';
 import { Domain, signingInput } from '../identity/signed.ts';
-import type { MaybePromise } from '../identity/verifier.ts';
+import { whenVerified } from '../identity/verifier.ts';
 import type { TimerId } from '../time/types.ts';
 import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../util/bytes.ts';
 import { decodeMessage, encodeMessage } from '../wire/codec.ts';
@@ -78,11 +78,6 @@ function transcript(
   );
 }
 
-function then<T>(value: MaybePromise<T>, fn: (v: T) => void, onError: (e: unknown) => void): void {
-  if (value instanceof Promise) value.then(fn, onError);
-  else fn(value);
-}
-
 /**
  * Runs the handshake over `raw`; calls `done` exactly once, with a Link or an error. On
  * failure the raw channel is closed (after a `refuse` frame when the peer deserves a reason).
@@ -140,7 +135,7 @@ export function runHandshake(
   const verifyPeer = (signature: Uint8Array, roleByte: number, next: () => void): void => {
     const prior = state;
     state = 'verifying';
-    then(
+    whenVerified(
       cfg.verifier.verify(peer!.publicKey, Domain.Handshake, withRole(script!, roleByte), signature),
       (ok) => {
         if (state !== 'verifying') return;
