@@ -1,3 +1,10 @@
+// Verifier memos a simulation shares between its nodes (MeshNodeOptions.claimVerifier, entryVerifier).
+export {
+  ClaimVerifier,
+  type SignedKind,
+  SignedVerifier,
+  type VerifierStats,
+} from '../node/signed-verifier.ts';
 export { SimChannelEnd } from './channel.ts';
 export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
 export { SimHost, type SimHostOptions } from './host.ts';

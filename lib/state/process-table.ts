@@ -28,6 +28,7 @@ export class DistributedProcessTable {
   readonly #state: CrdtGossipState;
   readonly #reachable: (nodeId: string) => boolean;
 
+  /** @internal Built by MeshNode (`node.processes`, `node.services`). */
   constructor(state: CrdtGossipState, reachable: (nodeId: string) => boolean) {
     this.#state = state;
     this.#reachable = reachable;

@@ -39,6 +39,7 @@ export class ClusterServiceRegistry {
   readonly #reachable: (nodeId: string) => boolean;
   readonly #cursors = new Map<string, number>();
 
+  /** @internal Built by MeshNode (`node.processes`, `node.services`). */
   constructor(state: CrdtGossipState, reachable: (nodeId: string) => boolean) {
     this.#state = state;
     this.#reachable = reachable;

@@ -153,8 +153,8 @@ export function dict<V>(key: Schema<string>, value: Schema<V>, max: number): Sch
   };
 }
 
-type Shape = Record<string, Schema<unknown>>;
-type Struct<R extends Shape, O extends Shape> = { [K in keyof R]: Infer<R[K]> } & {
+export type Shape = Record<string, Schema<unknown>>;
+export type Struct<R extends Shape, O extends Shape> = { [K in keyof R]: Infer<R[K]> } & {
   [K in keyof O]?: Infer<O[K]>;
 };
 
@@ -195,8 +195,8 @@ export function struct<R extends Shape, O extends Shape = Record<never, never>>(
   };
 }
 
-type Variants = Record<string, Schema<object>>;
-type Tagged<T extends string, V extends Variants> = {
+export type Variants = Record<string, Schema<object>>;
+export type Tagged<T extends string, V extends Variants> = {
   [K in keyof V & string]: { [P in T]: K } & Infer<V[K]>;
 }[keyof V & string];
 

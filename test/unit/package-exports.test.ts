@@ -29,6 +29,10 @@ const EXPECTED: Record<string, string[]> = {
   'weftmesh/signaling': ['SignalingClient', 'SignalingServer'],
   'weftmesh/signaling/node': ['startSignalingServer'],
   'weftmesh/signaling/deno': ['serveSignalingDeno'],
+  'weftmesh/membership': ['Membership', 'heartbeatConfig', 'signClaim'],
+  'weftmesh/transport': ['AuthenticatedLink', 'runHandshake'],
+  'weftmesh/wire': ['decodeMessage', 'encodeMessage', 'WireError'],
+  'weftmesh/time': ['SeededRandom', 'VirtualClock', 'VirtualScheduler'],
 };
 
 const STRICT = {
@@ -43,11 +47,15 @@ const STRICT = {
 
 /** A browser app building a node from the documented parts (no Node types needed). */
 const BROWSER_APP = `
-import { MeshNode, NodeIdentity, NodeState, type MeshNodeOptions } from 'weftmesh';
+import { MeshNode, NodeIdentity, NodeState, type Env, type MeshNodeOptions } from 'weftmesh';
 import { joinThroughSignaling, WebRtcTransport } from 'weftmesh/webrtc';
 import { SignalingClient } from 'weftmesh/signaling';
 import { WebSocketTransport } from 'weftmesh/websocket';
 import { SimCluster } from 'weftmesh/sim';
+import { heartbeatConfig } from 'weftmesh/membership';
+import type { Transport } from 'weftmesh/transport';
+import { encodeMessage, WIRE_VERSION } from 'weftmesh/wire';
+import { SeededRandom, VirtualClock, VirtualScheduler } from 'weftmesh/time';
 
 const identity = NodeIdentity.generate();
 const signaling = new SignalingClient({ url: 'ws://127.0.0.1:1', identity, room: 'demo' });
@@ -57,7 +65,12 @@ const node = new MeshNode(options);
 node.on('error', ({ error, context }) => console.warn(context, error));
 joinThroughSignaling(node, signaling);
 const active: boolean = node.members().every((m) => m.state === NodeState.Active);
-export { active, SimCluster, WebSocketTransport };
+const custom: Transport = transport;
+const frame: [number, Uint8Array] = [WIRE_VERSION, encodeMessage({ type: 'refuse', reason: 'bye' })];
+const scheduler = new VirtualScheduler();
+const virtual: Env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(1) };
+const probeMs: number = heartbeatConfig().probeIntervalMs;
+export { active, custom, frame, probeMs, SimCluster, virtual, WebSocketTransport };
 `;
 
 const NODE_APP = `
