@@ -3,7 +3,7 @@ export {
   DEFAULT_PEER_CHANNEL_LIMITS,
   PeerChannel,
   type PeerChannelLimits,
-  type SimplePeerLike,
+  type PeerLike,
   sdpFingerprint,
 } from './peer-channel.ts';
 export {

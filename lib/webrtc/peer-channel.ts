@@ -1,5 +1,5 @@
 /**
- * A RawChannel over one WebRTC peer connection (simple-peer): a reliable ordered data
+ * A RawChannel over one WebRTC peer connection (simple-peer, through SimplePeerAdapter): a reliable ordered data
  * channel for the stream (messages chunked at 16 KiB, with back-pressure on
  * bufferedAmount) and an unordered, no-retransmit channel for datagrams, so probes never
  * wait behind bulk data. Both channels are pre-negotiated (same ids on both sides), so no
@@ -23,10 +23,12 @@ export interface PeerChannelLimits {
 }
 
 /**
- * What a PeerChannel uses of a simple-peer instance. Declared here so that the package's
- * typings never name simple-peer's (its types are not a dependency of weftmesh).
+ * What a PeerChannel uses of a peer connection (SimplePeerAdapter fits). Declared here so that
+ * the package's typings never name simple-peer's (its types are not a dependency of weftmesh).
  */
-export interface SimplePeerLike {
+export interface PeerLike {
+  /** The peer connection: its local and remote SDP give the channel binding. */
+  readonly pc: Pick<RTCPeerConnection, 'localDescription' | 'remoteDescription'>;
   /** Bytes queued on the data channel. */
   readonly bufferSize: number;
   on(event: 'data', fn: (data: Uint8Array) => void): unknown;
@@ -56,7 +58,7 @@ export function sdpFingerprint(sdp: string | undefined): Uint8Array {
 
 export class PeerChannel implements RawChannel {
   readonly binding: ChannelBinding;
-  readonly #peer: SimplePeerLike;
+  readonly #peer: PeerLike;
   readonly #dgram: RTCDataChannel;
   readonly #limits: PeerChannelLimits;
   readonly #scheduler: Scheduler;
@@ -70,7 +72,7 @@ export class PeerChannel implements RawChannel {
   datagramsDropped = 0;
 
   constructor(
-    peer: SimplePeerLike,
+    peer: PeerLike,
     dgram: RTCDataChannel,
     scheduler: Scheduler,
     limits: Partial<PeerChannelLimits> = {},
@@ -80,10 +82,9 @@ export class PeerChannel implements RawChannel {
     this.#scheduler = scheduler;
     this.#limits = { ...DEFAULT_PEER_CHANNEL_LIMITS, ...limits };
     this.#reassembler = new Reassembler(this.#limits.maxMessageBytes);
-    const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
     this.binding = {
-      local: sdpFingerprint(pc.localDescription?.sdp),
-      remote: sdpFingerprint(pc.remoteDescription?.sdp),
+      local: sdpFingerprint(peer.pc.localDescription?.sdp),
+      remote: sdpFingerprint(peer.pc.remoteDescription?.sdp),
     };
     peer.on('data', (data: Uint8Array) => this.#onChunk(plainBytes(data)));
     peer.on('close', () => this.#gone('peer connection closed'));

@@ -11,8 +11,6 @@
  *   reported, and the node's link manager redials with backoff;
  * - a link is handed over only after the authenticated handshake round-tripped over it.
  */
-// simple-peer itself on Node and Deno, its self-contained browser build in bundlers (package.json imports).
-import SimplePeer from '#simple-peer';
 import { runHandshake } from '../transport/handshake.ts';
 import type {
   ConnectOptions,
@@ -24,18 +22,14 @@ import type {
 } from '../transport/types.ts';
 import { fromUtf8, toHex, utf8 } from '../util/bytes.ts';
 import { PeerChannel, type PeerChannelLimits } from './peer-channel.ts';
+import { type PeerSignal, SimplePeerAdapter, type WebRtcImplementation } from './simple-peer-adapter.ts';
+
+export type { WebRtcImplementation };
 
 /** The signaling server path (a SignalingClient fits). */
 export interface SignalingPath {
   send(to: string, data: unknown): boolean;
   on(type: 'signal', fn: (e: { from: string; data: unknown }) => void): () => void;
-}
-
-/** RTCPeerConnection and friends, for runtimes without them (Node, Deno: @roamhq/wrtc). */
-export interface WebRtcImplementation {
-  RTCPeerConnection: unknown;
-  RTCSessionDescription: unknown;
-  RTCIceCandidate: unknown;
 }
 
 export interface WebRtcTransportOptions {
@@ -60,7 +54,7 @@ type Path = 'mesh' | 'server';
 interface Session {
   peerId: string;
   sid: string;
-  peer: SimplePeer.Instance;
+  peer: SimplePeerAdapter;
   timer: number;
   /** The address this node dialled, when the attempt answers a connect(). */
   dialed: string | undefined;
@@ -72,11 +66,11 @@ interface Session {
 /** Signals for a session not created yet (a candidate that overtook its offer). */
 interface Early {
   sid: string;
-  data: SimplePeer.SignalData;
+  data: PeerSignal;
   at: number;
 }
 
-type SignalMessage = { k: 'dial-me'; sid: string } | { k: 'sig'; sid: string; d: SimplePeer.SignalData };
+type SignalMessage = { k: 'dial-me'; sid: string } | { k: 'sig'; sid: string; d: PeerSignal };
 
 const NODE_ID = /^[0-9a-f]{32}$/;
 /** simple-peer error codes that mean this runtime failed, not the peer or the network. */
@@ -99,7 +93,7 @@ function parseSignal(v: unknown): SignalMessage | undefined {
   if (typeof m.sid !== 'string' || m.sid.length > 64) return undefined;
   if (m.k === 'dial-me') return { k: 'dial-me', sid: m.sid };
   if (m.k === 'sig' && typeof m.d === 'object' && m.d !== null)
-    return { k: 'sig', sid: m.sid, d: m.d as SimplePeer.SignalData };
+    return { k: 'sig', sid: m.sid, d: m.d as PeerSignal };
   return undefined;
 }
 
@@ -254,7 +248,7 @@ export class WebRtcTransport implements Transport {
   }
 
   /** Hands a peer's signal to its session; one simple-peer rejects (malformed) ends the attempt. */
-  #signal(session: Session, data: SimplePeer.SignalData): void {
+  #signal(session: Session, data: PeerSignal): void {
     if (this.#sessions.get(session.peerId) !== session) return;
     try {
       session.peer.signal(data);
@@ -268,7 +262,7 @@ export class WebRtcTransport implements Transport {
   }
 
   /** Keeps a signal that overtook its offer (bounded, short-lived). */
-  #keepEarly(from: string, sid: string, data: SimplePeer.SignalData): void {
+  #keepEarly(from: string, sid: string, data: PeerSignal): void {
     if (!this.#early.has(from) && this.#early.size >= 256)
       this.#early.delete(this.#early.keys().next().value!);
     const list = this.#early.get(from) ?? [];
@@ -303,8 +297,8 @@ export class WebRtcTransport implements Transport {
     const session: Session = { peerId, sid, peer, timer, dialed, connected: false, path };
     this.#sessions.set(peerId, session);
     const filter = this.#o.candidateFilter;
-    peer.on('signal', (d: SimplePeer.SignalData) => {
-      const cand = (d as { candidate?: { candidate?: string } }).candidate;
+    peer.on('signal', (d) => {
+      const cand = d.candidate;
       if (cand && filter && !filter(cand.candidate ?? '')) return;
       this.#sendSignal(peerId, { k: 'sig', sid, d }, session.path);
     });
@@ -331,33 +325,29 @@ export class WebRtcTransport implements Transport {
     peerId: string,
     initiator: boolean,
     dialed: string | undefined,
-  ): { peer: SimplePeer.Instance; dgram: RTCDataChannel } | undefined {
+  ): { peer: SimplePeerAdapter; dgram: RTCDataChannel } | undefined {
     const failed = (error: unknown) => {
       this.stats.failed++;
       this.#events?.error?.(error, `webrtc: creating a peer connection to ${peerId}`);
       if (dialed) this.#events?.dialFailed(dialed, error instanceof Error ? error : new Error(String(error)));
     };
-    let peer: SimplePeer.Instance;
+    let peer: SimplePeerAdapter | undefined;
     try {
-      peer = new SimplePeer({
-        initiator,
-        trickle: true,
-        config: { iceServers: this.#o.iceServers ?? [] },
-        channelConfig: { negotiated: true, id: 0 },
-        ...(this.#o.wrtc ? { wrtc: this.#o.wrtc as SimplePeer.Options['wrtc'] } : {}),
-      });
+      peer = SimplePeerAdapter.create(
+        {
+          initiator,
+          iceServers: this.#o.iceServers ?? [],
+          ...(this.#o.wrtc ? { wrtc: this.#o.wrtc } : {}),
+        },
+        failed,
+      );
     } catch (e) {
       failed(e);
       return undefined;
     }
-    const pc = (peer as unknown as { _pc: RTCPeerConnection | null })._pc;
-    if (!pc) {
-      // simple-peer caught the RTCPeerConnection constructor's exception; it emits it next.
-      peer.on('error', failed);
-      return undefined;
-    }
+    if (!peer) return undefined;
     try {
-      const dgram = pc.createDataChannel('weftmesh-datagrams', {
+      const dgram = peer.pc.createDataChannel('weftmesh-datagrams', {
         negotiated: true,
         id: 1,
         ordered: false,
