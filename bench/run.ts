@@ -3,12 +3,16 @@
  * Without names it runs the default set; `scale` and `load-5000` are long (tens of minutes)
  * and run only when named (`load-5000` is `load` plus a preconverged cluster of 5,000), as does
  * `bundle` (browser bundle and tarball sizes of the built package: `npm run build` first).
+ * `redis-relay` and `redis-restart` (signaling over Redis) start Debian's redis-server;
+ * `redis-capacity` (10,000 clients on one instance, twice) runs only when named: it needs
+ * `ulimit -n` ≥ 20,000.
  */
 import { bundleBench } from './bundle.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
 import { meshFormationBench, probeLatencyBench, signalingLoadBench } from './network.bench.ts';
+import { redisCapacityBench, redisRelayBench, redisRestartBench } from './signaling-redis.bench.ts';
 import { antiEntropyBench, propagationBench, ringBench } from './state.bench.ts';
 import { wireBench } from './wire.bench.ts';
 
@@ -27,6 +31,9 @@ const benches: Record<string, () => Promise<void>> = {
   'anti-entropy': antiEntropyBench,
   ring: ringBench,
   bundle: bundleBench,
+  'redis-relay': redisRelayBench,
+  'redis-capacity': redisCapacityBench,
+  'redis-restart': redisRestartBench,
 };
 const DEFAULT = [
   'crypto',
@@ -40,9 +47,18 @@ const DEFAULT = [
   'propagation',
   'anti-entropy',
   'ring',
+  'redis-relay',
+  'redis-restart',
 ];
 /** These open real sockets: they run inside a loopback-only network namespace when possible. */
-const NETWORK = new Set(['signaling', 'probe-latency', 'mesh-formation']);
+const NETWORK = new Set([
+  'signaling',
+  'probe-latency',
+  'mesh-formation',
+  'redis-relay',
+  'redis-capacity',
+  'redis-restart',
+]);
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !(w in benches));

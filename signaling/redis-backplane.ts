@@ -127,8 +127,8 @@ export class RedisBackplane implements Backplane {
       disableOfflineQueue: true,
       socket: {
         connectTimeout: this.#o.commandTimeoutMs,
-        // Quick to come back (≤ 2 s between tries), jittered so instances do not stampede.
-        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000) * (0.5 + Math.random()),
+        // Quick to come back (≤ 1.5 s between tries), jittered so instances do not stampede.
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000) * (0.5 + Math.random()),
       },
     };
     this.#main = createClient(options);

@@ -6,7 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 
-export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
+/** Debian's redis-server (.ci/run installs it when missing); REDIS_SERVER names another. */
+export const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server';
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -65,11 +66,15 @@ async function launch(port: number): Promise<ChildProcess> {
   );
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
+  let failed: Error | undefined;
+  proc.once('error', (e) => {
+    failed = e; // not installed: reported below
+  });
   const end = Date.now() + 5_000;
   while (!(await pong(port))) {
-    if (proc.exitCode !== null || Date.now() > end) {
+    if (failed || proc.exitCode !== null || Date.now() > end) {
       proc.kill('SIGKILL');
-      throw new Error(`redis-server did not start on port ${port}`);
+      throw new Error(`${REDIS_SERVER} did not start on port ${port}${failed ? `: ${failed.message}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 20));
   }
