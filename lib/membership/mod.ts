@@ -27,6 +27,6 @@ export {
   Membership,
   type MembershipEvent,
   type MembershipOptions,
-  type MemberToCheck,
+  type MemberAddress,
   type RecentlyReaped,
 } from './swim.ts';

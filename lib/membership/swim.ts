@@ -7,6 +7,7 @@
 import type { Env, TimerId } from '../time/types.ts';
 import type { DeliveryClass } from '../transport/types.ts';
 import { equalBytes, fromHex, toHex } from '../util/bytes.ts';
+import { Outbox } from '../util/outbox.ts';
 import type { Message } from '../wire/messages.ts';
 import { LocalHealth } from './awareness.ts';
 import { type Claim, type ClaimSigner, claimState, signClaim } from './claims.ts';
@@ -79,8 +80,8 @@ export interface MembershipOptions {
   interner?: IdInterner;
 }
 
-/** A member to dial (see Membership.memberToCheck). */
-export interface MemberToCheck {
+/** Where a member can be dialled: the addresses of its alive claim, at that claim's incarnation. */
+export interface MemberAddress {
   nodeId: string;
   addrs: readonly string[];
   incarnation: number;
@@ -112,17 +113,26 @@ const CHECK_EVERY_FRACTION = 1 / 6;
 const CHECK_TIMEOUT_FRACTION = 1 / 4;
 const NEIGHBOURS_DEBOUNCE_MS = 500;
 
-export class Membership implements MembershipContext {
-  readonly env: Env;
+/** What the core hands its owner, after the input that produced it (see lib/util/outbox.ts). */
+export type MembershipOutput =
+  | { type: 'message'; to: string; cls: DeliveryClass; msg: Message }
+  | MembershipEvent;
+
+/**
+ * Inputs are the public methods and the core's timers; each runs to its end before any of
+ * its outputs (messages through `send`, events through `event`) reach the owner, so an event
+ * handler that calls back in (setMeta, leave) never finds the core mid-update.
+ */
+export class Membership {
   readonly config: HeartbeatConfig;
-  readonly table: MemberTable;
   readonly selfId: string;
-  readonly selfIndex: number;
-  readonly health: LocalHealth;
   readonly metrics: MembershipMetrics = emptyMembershipMetrics();
+  readonly #env: Env;
+  readonly #table: MemberTable;
+  readonly #selfIndex: number;
+  readonly #health: LocalHealth;
+  readonly #out: Outbox<MembershipOutput>;
   readonly #signer: ClaimSigner;
-  readonly #send: MembershipOptions['send'];
-  readonly #event: MembershipOptions['event'];
   readonly #prober: Prober;
   readonly #dissem: Disseminator;
   readonly #pushPull: PushPull;
@@ -151,116 +161,146 @@ export class Membership implements MembershipContext {
   #neighboursTimer: TimerId | undefined;
 
   constructor(opts: MembershipOptions) {
-    this.env = opts.env;
+    this.#out = new Outbox((o) => (o.type === 'message' ? opts.send(o.to, o.cls, o.msg) : opts.event(o)));
+    this.#env = this.#out.wrap(opts.env);
     this.config = heartbeatConfig(opts.heartbeat);
     this.#signer = opts.signer;
-    this.#send = opts.send;
-    this.#event = opts.event;
     this.selfId = opts.signer.nodeId;
-    this.table = new MemberTable(opts.interner ?? new IdInterner());
-    this.selfIndex = this.table.admit(this.selfId);
-    const now = () => this.env.clock.now();
+    this.#table = new MemberTable(opts.interner ?? new IdInterner());
+    this.#selfIndex = this.#table.admit(this.selfId);
+    const now = () => this.#env.clock.now();
     this.#newcomers = new NewcomerQuota(
       this.config.newMembersPerMinute,
       this.config.newMembersPerLinkPerMinute,
       now,
     );
-    this.health = new LocalHealth(this.config.maxLocalHealth);
+    this.#health = new LocalHealth(this.config.maxLocalHealth);
     this.#meta = { ...(opts.meta ?? {}) };
     this.#addrs = [...(opts.addrs ?? [])];
     this.#token = opts.token;
     this.#self = this.#sign('alive', opts.incarnation);
-    this.table.set(this.selfIndex, StateCode.Joining, opts.incarnation, this.env.clock.now(), this.#self);
-    this.#prober = new Prober(this, {
+    this.#table.set(this.#selfIndex, StateCode.Joining, opts.incarnation, now(), this.#self);
+    // The parts see what they need of the core, not the core.
+    const ctx: MembershipContext = {
+      env: this.#env,
+      config: this.config,
+      table: this.#table,
+      selfId: this.selfId,
+      selfIndex: this.#selfIndex,
+      health: this.#health,
+      metrics: this.metrics,
+      send: (to, cls, msg) => this.#send(to, cls, msg),
+      linked: () => this.#links,
+      piggyback: (budget, peer) => this.#piggyback(budget, peer),
+    };
+    this.#prober = new Prober(ctx, {
       failed: (target) => this.#suspect(target),
       sign: (data) => this.#signer.sign(data),
     });
-    this.#pushPull = new PushPull(this, {
+    this.#pushPull = new PushPull(ctx, {
       claimsOf: (i) => this.#claimsOf(i),
       replied: () => this.#joinedIfJoining(),
       answered: (from) => this.#event({ type: 'exchanged', nodeId: from }),
     });
-    this.#dissem = new Disseminator(this, this.#pushPull);
+    this.#dissem = new Disseminator(ctx, this.#pushPull);
   }
 
   // ---- lifecycle ----
 
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#prober.start();
-    this.#dissem.start();
-    const every = Math.max(1_000, Math.min(this.config.reapAfterMs / 4, 10_000));
-    const reap = () => {
-      this.#reapTimer = this.env.scheduler.setTimer(every, () => {
-        this.#reap();
-        reap();
-      });
-    };
-    reap();
-    // Suspicions held when the node stopped (a freeze) start over: only our timer ends them.
-    for (const i of this.table.known()) {
-      const accusation = this.table.accusation(i);
-      if (this.table.state(i) === StateCode.Suspect && accusation) this.#startSuspicion(i, accusation);
-    }
+    this.#out.run(() => {
+      if (this.#running) return;
+      this.#running = true;
+      this.#prober.start();
+      this.#dissem.start();
+      const every = Math.max(1_000, Math.min(this.config.reapAfterMs / 4, 10_000));
+      const reap = () => {
+        this.#reapTimer = this.#env.scheduler.setTimer(every, () => {
+          this.#reap();
+          reap();
+        });
+      };
+      reap();
+      // Suspicions held when the node stopped (a freeze) start over: only our timer ends them.
+      for (const i of this.#table.known()) {
+        const accusation = this.#table.accusation(i);
+        if (this.#table.state(i) === StateCode.Suspect && accusation) this.#startSuspicion(i, accusation);
+      }
+    });
   }
 
   stop(): void {
-    this.#running = false;
-    this.#prober.stop();
-    this.#dissem.stop();
-    for (const s of this.#suspicions.values()) s.cancel();
-    this.#suspicions.clear();
-    for (const t of [this.#reapTimer, this.#neighboursTimer, this.#refuteTimer, this.#check?.timer])
-      if (t !== undefined) this.env.scheduler.cancelTimer(t);
-    this.#reapTimer = this.#neighboursTimer = this.#refuteTimer = this.#check = undefined;
+    this.#out.run(() => {
+      this.#running = false;
+      this.#prober.stop();
+      this.#dissem.stop();
+      for (const s of this.#suspicions.values()) s.cancel();
+      this.#suspicions.clear();
+      for (const t of [this.#reapTimer, this.#neighboursTimer, this.#refuteTimer, this.#check?.timer])
+        if (t !== undefined) this.#env.scheduler.cancelTimer(t);
+      this.#reapTimer = this.#neighboursTimer = this.#refuteTimer = this.#check = undefined;
+    });
   }
 
   /** No seeds to join through: this node starts the cluster and is Active at once. */
   bootstrap(): void {
-    this.#setSelfState(StateCode.Active);
+    this.#out.run(() => {
+      this.#setSelfState(StateCode.Active);
+    });
   }
 
   /** Starts a push-pull exchange over an established link (joining through a seed, or healing). */
   exchangeWith(nodeId: string): void {
-    this.#pushPull.start(nodeId);
+    this.#out.run(() => {
+      this.#pushPull.start(nodeId);
+    });
   }
 
   /** Signs and spreads a goodbye; probing stops, gossip continues until the node closes. */
   leave(): void {
-    if (this.#leaving) return;
-    this.#leaving = true;
-    this.#prober.stop();
-    const claim = this.#sign('leave', this.incarnation);
-    this.#setSelf(claim, StateCode.Left);
-    // A closing browser tab may have only this turn of the event loop: tell every neighbour
-    // now, reliably; gossip spreads it further (and repeats it) while the node drains.
-    for (const peer of this.linked()) this.send(peer, 'stream', { type: 'gossip', g: [claim.wire] });
+    this.#out.run(() => {
+      if (this.#leaving) return;
+      this.#leaving = true;
+      this.#prober.stop();
+      const claim = this.#sign('leave', this.incarnation);
+      this.#setSelf(claim, StateCode.Left);
+      // A closing browser tab may have only this turn of the event loop: tell every neighbour
+      // now, reliably; gossip spreads it further (and repeats it) while the node drains.
+      for (const peer of this.#links) this.#send(peer, 'stream', { type: 'gossip', g: [claim.wire] });
+    });
   }
 
   /** Re-announces this node with new metadata (a higher incarnation). */
   setMeta(meta: Record<string, string>): void {
-    this.#meta = { ...meta };
-    this.#reissue(this.incarnation + 1);
+    this.#out.run(() => {
+      this.#meta = { ...meta };
+      this.#reissue(this.incarnation + 1);
+    });
   }
 
   /** Declares this node's state entries older than `wall` (ms) void, so replicas can drop them. */
   setLowWaterMark(wall: number): void {
-    if (wall <= this.#lowWaterMark) return;
-    this.#lowWaterMark = wall;
-    this.#reissue(this.incarnation + 1);
+    this.#out.run(() => {
+      if (wall <= this.#lowWaterMark) return;
+      this.#lowWaterMark = wall;
+      this.#reissue(this.incarnation + 1);
+    });
   }
 
   /** Re-announces this node with new transport addresses. */
   setAddrs(addrs: string[]): void {
-    this.#addrs = [...addrs];
-    this.#reissue(this.incarnation + 1);
+    this.#out.run(() => {
+      this.#addrs = [...addrs];
+      this.#reissue(this.incarnation + 1);
+    });
   }
 
   /** Re-announces this node with a new membership token (a renewal), at a higher incarnation. */
   setToken(token: Uint8Array): void {
-    this.#token = token;
-    this.#reissue(this.incarnation + 1);
+    this.#out.run(() => {
+      this.#token = token;
+      this.#reissue(this.incarnation + 1);
+    });
   }
 
   /**
@@ -269,27 +309,29 @@ export class Membership implements MembershipContext {
    * node boundary refuses its claims from then on, so it stays out unless admitted anew.
    */
   expel(nodeId: string): boolean {
-    const i = this.table.ids.lookup(nodeId);
-    if (i === undefined || i === this.selfIndex) return false;
-    const previous = this.table.state(i);
-    if (previous === StateCode.Unknown) return false;
-    this.#suspicions.get(i)?.cancel();
-    this.#suspicions.delete(i);
-    if (this.#check?.nodeId === nodeId) {
-      this.env.scheduler.cancelTimer(this.#check.timer);
-      this.#check = undefined;
-    }
-    if (previous !== StateCode.Unreachable && previous !== StateCode.Left) {
-      this.table.setState(i, StateCode.Unreachable, this.env.clock.now());
-      this.#emitState(i, previous);
-    }
-    this.#down.delete(i);
-    this.#refuted.delete(i);
-    this.table.remove(i);
-    this.#dissem.queue.forget(nodeId);
-    this.#reaped.delete(nodeId);
-    this.#event({ type: 'reaped', nodeId });
-    return true;
+    return this.#out.run(() => {
+      const i = this.#table.ids.lookup(nodeId);
+      if (i === undefined || i === this.#selfIndex) return false;
+      const previous = this.#table.state(i);
+      if (previous === StateCode.Unknown) return false;
+      this.#suspicions.get(i)?.cancel();
+      this.#suspicions.delete(i);
+      if (this.#check?.nodeId === nodeId) {
+        this.#env.scheduler.cancelTimer(this.#check.timer);
+        this.#check = undefined;
+      }
+      if (previous !== StateCode.Unreachable && previous !== StateCode.Left) {
+        this.#table.setState(i, StateCode.Unreachable, this.#env.clock.now());
+        this.#emitState(i, previous);
+      }
+      this.#down.delete(i);
+      this.#refuted.delete(i);
+      this.#table.remove(i);
+      this.#dissem.queue.forget(nodeId);
+      this.#reaped.delete(nodeId);
+      this.#event({ type: 'reaped', nodeId });
+      return true;
+    });
   }
 
   get incarnation(): number {
@@ -297,17 +339,7 @@ export class Membership implements MembershipContext {
   }
 
   get selfState(): NodeState {
-    return stateName(this.table.state(this.selfIndex));
-  }
-
-  // ---- MembershipContext ----
-
-  send(to: string, cls: DeliveryClass, msg: Message): void {
-    this.#send(to, cls, msg);
-  }
-
-  linked(): ReadonlySet<string> {
-    return this.#links;
+    return stateName(this.#table.state(this.#selfIndex));
   }
 
   /**
@@ -315,22 +347,32 @@ export class Membership implements MembershipContext {
    * accusation, so a member that was paused past the accusation's retransmissions still
    * learns of it and refutes before the suspicion times out.
    */
-  piggyback(budget: number, peer: string): Claim[] {
-    const i = this.table.ids.lookup(peer);
+  #piggyback(budget: number, peer: string): Claim[] {
+    const i = this.#table.ids.lookup(peer);
     const acc =
-      i !== undefined && this.table.state(i) === StateCode.Suspect ? this.table.accusation(i) : undefined;
+      i !== undefined && this.#table.state(i) === StateCode.Suspect ? this.#table.accusation(i) : undefined;
     if (!acc || acc.size > budget) return this.#dissem.piggyback(budget, peer);
     return [acc, ...this.#dissem.piggyback(budget - acc.size, peer).filter((c) => c !== acc)];
+  }
+
+  #send(to: string, cls: DeliveryClass, msg: Message): void {
+    this.#out.push({ type: 'message', to, cls, msg });
+  }
+
+  #event(e: MembershipEvent): void {
+    this.#out.push(e);
   }
 
   // ---- inputs ----
 
   linkUp(nodeId: string): void {
-    if (nodeId === this.selfId || this.#links.has(nodeId)) return;
-    this.vouch(nodeId);
-    this.#links.add(nodeId);
-    this.#prober.linkUp(nodeId);
-    this.#neighboursChanged();
+    this.#out.run(() => {
+      if (nodeId === this.selfId || this.#links.has(nodeId)) return;
+      this.vouch(nodeId);
+      this.#links.add(nodeId);
+      this.#prober.linkUp(nodeId);
+      this.#neighboursChanged();
+    });
   }
 
   /**
@@ -339,15 +381,17 @@ export class Membership implements MembershipContext {
    * and with its links gone nobody would probe it again: check it through witnesses.
    */
   linkDown(nodeId: string, unexpected = false): void {
-    if (!this.#links.delete(nodeId)) return;
-    this.vouch(nodeId);
-    this.#prober.linkDown(nodeId);
-    this.#pushPull.forget(nodeId);
-    this.#neighboursChanged();
-    if (!unexpected || !this.#running || this.#leaving) return;
-    const i = this.table.ids.lookup(nodeId);
-    // Only a member still believed Active needs a check (a Suspect one is being decided).
-    if (i !== undefined && this.table.state(i) === StateCode.Active) this.#prober.checkLost(nodeId);
+    this.#out.run(() => {
+      if (!this.#links.delete(nodeId)) return;
+      this.vouch(nodeId);
+      this.#prober.linkDown(nodeId);
+      this.#pushPull.forget(nodeId);
+      this.#neighboursChanged();
+      if (!unexpected || !this.#running || this.#leaving) return;
+      const i = this.#table.ids.lookup(nodeId);
+      // Only a member still believed Active needs a check (a Suspect one is being decided).
+      if (i !== undefined && this.#table.state(i) === StateCode.Active) this.#prober.checkLost(nodeId);
+    });
   }
 
   /** What a witness-relayed ack (seq, target, nonce) would do to this node's probes (see Prober.ackFor). */
@@ -361,35 +405,37 @@ export class Membership implements MembershipContext {
    * limits per link; without it, limits are per peer.
    */
   onMessage(from: string, cls: DeliveryClass, msg: Message, link?: object): void {
-    this.#heardFrom(from);
-    switch (msg.type) {
-      case 'ping':
-        this.#prober.onPing(from, msg, cls);
-        break;
-      case 'ack':
-        this.#prober.onAck(from, msg);
-        break;
-      case 'ping-req':
-        this.#prober.onPingReq(from, msg);
-        break;
-      case 'nack':
-        this.#prober.onNack(from, msg.seq);
-        break;
-      case 'digest':
-        this.#pushPull.onDigest(from, msg, link ?? from);
-        break;
-      case 'claims':
-        this.#pushPull.onClaims(from, msg);
-        break;
-      case 'want':
-        this.#pushPull.onWant(from, msg);
-        break;
-      case 'neighbours':
-        this.#prober.neighbours.set(from, new Set(msg.ids.map(toHex)));
-        break;
-      default:
-        break;
-    }
+    this.#out.run(() => {
+      this.#heardFrom(from);
+      switch (msg.type) {
+        case 'ping':
+          this.#prober.onPing(from, msg, cls);
+          break;
+        case 'ack':
+          this.#prober.onAck(from, msg);
+          break;
+        case 'ping-req':
+          this.#prober.onPingReq(from, msg);
+          break;
+        case 'nack':
+          this.#prober.onNack(from, msg.seq);
+          break;
+        case 'digest':
+          this.#pushPull.onDigest(from, msg, link ?? from);
+          break;
+        case 'claims':
+          this.#pushPull.onClaims(from, msg);
+          break;
+        case 'want':
+          this.#pushPull.onWant(from, msg);
+          break;
+        case 'neighbours':
+          this.#prober.neighbours.set(from, new Set(msg.ids.map(toHex)));
+          break;
+        default:
+          break;
+      }
+    });
   }
 
   /**
@@ -398,44 +444,82 @@ export class Membership implements MembershipContext {
    * false (news every member already has, such as a converged cluster's view adopted at start).
    */
   applyClaims(claims: readonly Claim[], from?: string, relay = true): void {
-    if (from !== undefined) this.#heardFrom(from);
-    // Members first, then accusations: an accusation counts only if its signer is a member.
-    const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
-    const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
-    for (const c of ordered) {
-      if (this.#apply(c, from)) {
-        this.metrics.claimsApplied++;
-        if (relay) this.#dissem.queue.push(c, from);
-      } else {
-        this.metrics.claimsIgnored++;
-        if (from !== undefined) this.#dissem.queue.markKnown(c, from);
+    this.#out.run(() => {
+      if (from !== undefined) this.#heardFrom(from);
+      // Members first, then accusations: an accusation counts only if its signer is a member.
+      const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
+      const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
+      for (const c of ordered) {
+        if (this.#apply(c, from)) {
+          this.metrics.claimsApplied++;
+          if (relay) this.#dissem.queue.push(c, from);
+        } else {
+          this.metrics.claimsIgnored++;
+          if (from !== undefined) this.#dissem.queue.markKnown(c, from);
+        }
       }
-    }
+    });
   }
 
   // ---- queries ----
 
   members(): MemberInfo[] {
     const out: MemberInfo[] = [];
-    for (const i of this.table.known()) out.push(this.#info(i));
+    for (const i of this.#table.known()) out.push(this.#info(i));
     return out;
   }
 
   member(nodeId: string): MemberInfo | undefined {
-    const i = this.table.ids.lookup(nodeId);
-    return i === undefined || this.table.state(i) === StateCode.Unknown ? undefined : this.#info(i);
+    const i = this.#table.ids.lookup(nodeId);
+    return i === undefined || this.#table.state(i) === StateCode.Unknown ? undefined : this.#info(i);
   }
 
   stateOf(nodeId: string): NodeState | undefined {
-    const i = this.table.ids.lookup(nodeId);
-    const s = i === undefined ? StateCode.Unknown : this.table.state(i);
+    const i = this.#table.ids.lookup(nodeId);
+    const s = i === undefined ? StateCode.Unknown : this.#table.state(i);
     return s === StateCode.Unknown ? undefined : stateName(s);
+  }
+
+  /** Whether `nodeId` is a member held Active or Suspect (this node included). */
+  isReachable(nodeId: string): boolean {
+    const i = this.#table.ids.lookup(nodeId);
+    return i !== undefined && isReachable(this.#table.state(i));
+  }
+
+  /** How many members this node holds, itself included (Unreachable and Left ones until reaped). */
+  get size(): number {
+    return this.#table.size;
+  }
+
+  /** Node ids the interner holds (released when members are reaped: memory stays bounded). */
+  get internedIds(): number {
+    return this.#table.ids.size;
+  }
+
+  /** Where to dial the other members held in `state` (as their alive claims say). */
+  addressesIn(state: NodeState): MemberAddress[] {
+    const out: MemberAddress[] = [];
+    for (const i of this.#table.known()) {
+      if (i === this.#selfIndex || stateName(this.#table.state(i)) !== state) continue;
+      const alive = this.#table.aliveClaim(i);
+      if (alive) out.push({ nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation });
+    }
+    return out;
+  }
+
+  /** Where to dial `nodeId`, if it is another member held in `state`. */
+  addressOf(nodeId: string, state: NodeState): MemberAddress | undefined {
+    const i = this.#table.ids.lookup(nodeId);
+    if (i === undefined || i === this.#selfIndex || stateName(this.#table.state(i)) !== state)
+      return undefined;
+    const alive = this.#table.aliveClaim(i);
+    return alive && { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
   }
 
   /** Every claim this node holds, its own first: what a full-state exchange would carry. */
   claims(): Claim[] {
-    const out = this.#claimsOf(this.selfIndex);
-    for (const i of this.table.known()) if (i !== this.selfIndex) out.push(...this.#claimsOf(i));
+    const out = this.#claimsOf(this.#selfIndex);
+    for (const i of this.#table.known()) if (i !== this.#selfIndex) out.push(...this.#claimsOf(i));
     return out;
   }
 
@@ -453,12 +537,14 @@ export class Membership implements MembershipContext {
    * or not the link was kept. (Links, neighbours' link reports and link-ups count without it.)
    */
   vouch(nodeId: string): void {
-    const i = this.table.ids.lookup(nodeId);
-    if (i === undefined || this.table.state(i) === StateCode.Unknown) return;
-    this.table.vouch(i, this.env.clock.now());
-    if (this.#check?.nodeId !== nodeId) return;
-    this.env.scheduler.cancelTimer(this.#check.timer);
-    this.#check = undefined;
+    this.#out.run(() => {
+      const i = this.#table.ids.lookup(nodeId);
+      if (i === undefined || this.#table.state(i) === StateCode.Unknown) return;
+      this.#table.vouch(i, this.#env.clock.now());
+      if (this.#check?.nodeId !== nodeId) return;
+      this.#env.scheduler.cancelTimer(this.#check.timer);
+      this.#check = undefined;
+    });
   }
 
   /**
@@ -472,59 +558,61 @@ export class Membership implements MembershipContext {
    * at a time, one per ghostTimeoutMs / 6, at random among the candidates: a fixed cost per
    * node, whatever the cluster size, and one an attacker cannot steer.
    */
-  memberToCheck(): MemberToCheck | undefined {
-    const now = this.env.clock.now();
-    if (!this.#running || this.#leaving || this.#check !== undefined || now < this.#nextCheckAt)
-      return undefined;
-    if (this.table.state(this.selfIndex) !== StateCode.Active) return undefined;
-    const ghost = this.config.ghostTimeoutMs;
-    this.#nextCheckAt = now + ghost * CHECK_EVERY_FRACTION;
-    const reported = [...this.#prober.neighbours.values()];
-    let pick: number | undefined;
-    let seen = 0;
-    for (const i of this.table.known()) {
-      if (i === this.selfIndex || this.table.state(i) !== StateCode.Active) continue;
-      const id = this.table.ids.idOf(i);
-      if (this.#links.has(id) || reported.some((s) => s.has(id))) this.table.vouch(i, now);
-      else if (now - this.table.vouchedAt(i) >= ghost && this.env.random.int(++seen) === 0) pick = i;
-    }
-    if (pick === undefined) return undefined;
-    const alive = this.table.aliveClaim(pick)!;
-    const check = {
-      nodeId: alive.subject,
-      startedAt: now,
-      timer: this.env.scheduler.setTimer(ghost * CHECK_TIMEOUT_FRACTION, () => {
-        this.#check = undefined;
-        const i = this.table.ids.lookup(check.nodeId);
-        if (i === undefined || this.table.state(i) !== StateCode.Active) return;
-        if (this.table.vouchedAt(i) >= check.startedAt) return;
-        this.metrics.ghostsSuspected++;
-        this.#suspect(check.nodeId);
-      }),
-    };
-    this.#check = check;
-    this.metrics.membersChecked++;
-    return { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
+  memberToCheck(): MemberAddress | undefined {
+    return this.#out.run(() => {
+      const now = this.#env.clock.now();
+      if (!this.#running || this.#leaving || this.#check !== undefined || now < this.#nextCheckAt)
+        return undefined;
+      if (this.#table.state(this.#selfIndex) !== StateCode.Active) return undefined;
+      const ghost = this.config.ghostTimeoutMs;
+      this.#nextCheckAt = now + ghost * CHECK_EVERY_FRACTION;
+      const reported = [...this.#prober.neighbours.values()];
+      let pick: number | undefined;
+      let seen = 0;
+      for (const i of this.#table.known()) {
+        if (i === this.#selfIndex || this.#table.state(i) !== StateCode.Active) continue;
+        const id = this.#table.ids.idOf(i);
+        if (this.#links.has(id) || reported.some((s) => s.has(id))) this.#table.vouch(i, now);
+        else if (now - this.#table.vouchedAt(i) >= ghost && this.#env.random.int(++seen) === 0) pick = i;
+      }
+      if (pick === undefined) return undefined;
+      const alive = this.#table.aliveClaim(pick)!;
+      const check = {
+        nodeId: alive.subject,
+        startedAt: now,
+        timer: this.#env.scheduler.setTimer(ghost * CHECK_TIMEOUT_FRACTION, () => {
+          this.#check = undefined;
+          const i = this.#table.ids.lookup(check.nodeId);
+          if (i === undefined || this.#table.state(i) !== StateCode.Active) return;
+          if (this.#table.vouchedAt(i) >= check.startedAt) return;
+          this.metrics.ghostsSuspected++;
+          this.#suspect(check.nodeId);
+        }),
+      };
+      this.#check = check;
+      this.metrics.membersChecked++;
+      return { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
+    });
   }
 
   /** Local health score (0 = healthy); timeouts are stretched by 1 + score. */
   get localHealth(): number {
-    return this.health.score;
+    return this.#health.score;
   }
 
   // ---- internals ----
 
   #info(i: number): MemberInfo {
-    const alive = this.table.aliveClaim(i)!;
+    const alive = this.#table.aliveClaim(i)!;
     return {
-      nodeId: this.table.ids.idOf(i),
+      nodeId: this.#table.ids.idOf(i),
       publicKey: alive.signerKey,
-      state: stateName(this.table.state(i)),
-      incarnation: this.table.incarnation(i),
+      state: stateName(this.#table.state(i)),
+      incarnation: this.#table.incarnation(i),
       meta: alive.meta,
       addrs: alive.addrs,
       lowWaterMark: alive.lowWaterMark,
-      changedAt: this.table.changedAt(i),
+      changedAt: this.#table.changedAt(i),
     };
   }
 
@@ -546,34 +634,34 @@ export class Membership implements MembershipContext {
       return false;
     }
     const claim = this.#sign('alive', incarnation);
-    const state = this.table.state(this.selfIndex);
+    const state = this.#table.state(this.#selfIndex);
     this.#setSelf(claim, state === StateCode.Joining ? StateCode.Joining : StateCode.Active);
     this.#event({ type: 'incarnation', incarnation });
     return true;
   }
 
   #setSelf(claim: Claim, state: StateCode): void {
-    const previous = this.table.state(this.selfIndex);
+    const previous = this.#table.state(this.#selfIndex);
     if (claim.kind === 'alive') this.#self = claim;
-    this.table.set(this.selfIndex, state, claim.incarnation, this.env.clock.now(), claim);
+    this.#table.set(this.#selfIndex, state, claim.incarnation, this.#env.clock.now(), claim);
     this.#dissem.queue.push(claim);
-    if (previous !== state) this.#emitState(this.selfIndex, previous);
+    if (previous !== state) this.#emitState(this.#selfIndex, previous);
   }
 
   #setSelfState(state: StateCode): void {
-    const previous = this.table.state(this.selfIndex);
+    const previous = this.#table.state(this.#selfIndex);
     if (previous === state) return;
-    this.table.setState(this.selfIndex, state, this.env.clock.now());
-    this.#emitState(this.selfIndex, previous);
+    this.#table.setState(this.#selfIndex, state, this.#env.clock.now());
+    this.#emitState(this.#selfIndex, previous);
   }
 
   #emitState(i: number, previous: StateCode): void {
     this.#event({
       type: 'state',
-      nodeId: this.table.ids.idOf(i),
+      nodeId: this.#table.ids.idOf(i),
       previous: previous === StateCode.Unknown ? null : stateName(previous),
-      state: stateName(this.table.state(i)),
-      incarnation: this.table.incarnation(i),
+      state: stateName(this.#table.state(i)),
+      incarnation: this.#table.incarnation(i),
     });
   }
 
@@ -595,12 +683,12 @@ export class Membership implements MembershipContext {
     const r = this.#reaped.get(c.subject);
     if (r === undefined || from === undefined || from === c.subject || c.incarnation > r.incarnation)
       return false;
-    return this.env.clock.now() - r.reapedAt < this.config.reapAfterMs;
+    return this.#env.clock.now() - r.reapedAt < this.config.reapAfterMs;
   }
 
   /** The highest incarnation an alive or leave claim may bring, given the one held (see MAX_INCARNATION_LEAD). */
   #incarnationCeiling(held: number): number {
-    return Math.max(held, Math.floor(this.env.clock.wallNow() / 1000)) + MAX_INCARNATION_LEAD;
+    return Math.max(held, Math.floor(this.#env.clock.wallNow() / 1000)) + MAX_INCARNATION_LEAD;
   }
 
   /**
@@ -610,7 +698,7 @@ export class Membership implements MembershipContext {
    * claims made or adopted here).
    */
   #applyOwn(c: Claim, from: string | undefined): boolean {
-    const t = this.table;
+    const t = this.#table;
     const known = t.ids.lookup(c.subject);
     const current = known === undefined ? StateCode.Unknown : t.state(known);
     if (c.incarnation > this.#incarnationCeiling(current === StateCode.Unknown ? 0 : t.incarnation(known!))) {
@@ -619,7 +707,7 @@ export class Membership implements MembershipContext {
     }
     if (current === StateCode.Unknown) {
       if (c.kind !== 'alive' || this.#zombie(c, from)) return false;
-      const quota = from !== undefined && t.state(this.selfIndex) !== StateCode.Joining;
+      const quota = from !== undefined && t.state(this.#selfIndex) !== StateCode.Joining;
       if (t.size >= this.config.maxMembers || (quota && !this.#newcomers.take(from))) {
         this.metrics.membersRefused++;
         return false;
@@ -631,7 +719,7 @@ export class Membership implements MembershipContext {
       return this.#twin(known!, c);
     }
     const i = current === StateCode.Unknown ? t.admit(c.subject) : known!;
-    const now = this.env.clock.now();
+    const now = this.#env.clock.now();
     if (current === StateCode.Suspect && next === StateCode.Active) this.#rememberRefuted(i, now);
     this.#endSuspicion(i);
     t.set(i, next, c.incarnation, now, c);
@@ -661,7 +749,7 @@ export class Membership implements MembershipContext {
    * that timer has run most of its course (DECLARATION_RIPE_FRACTION).
    */
   #applyAccusation(c: Claim, from: string | undefined): boolean {
-    const t = this.table;
+    const t = this.#table;
     const i = t.ids.lookup(c.subject);
     const current = i === undefined ? StateCode.Unknown : t.state(i);
     if (current !== StateCode.Active && current !== StateCode.Suspect) return false;
@@ -681,12 +769,12 @@ export class Membership implements MembershipContext {
     }
     if (current === StateCode.Suspect) {
       const s = this.#suspicions.get(i!);
-      const ripe = s && this.env.clock.now() - s.startedAt >= s.timeoutMs() * DECLARATION_RIPE_FRACTION;
+      const ripe = s && this.#env.clock.now() - s.startedAt >= s.timeoutMs() * DECLARATION_RIPE_FRACTION;
       if (c.kind !== 'unreachable' || !ripe) return this.#confirm(i!, c);
       this.#markUnreachable(i!, c);
       return true;
     }
-    t.set(i!, StateCode.Suspect, held, this.env.clock.now(), c);
+    t.set(i!, StateCode.Suspect, held, this.#env.clock.now(), c);
     this.#startSuspicion(i!, c);
     this.#emitState(i!, current);
     return true;
@@ -695,15 +783,15 @@ export class Membership implements MembershipContext {
   /** This node, or a reachable member: only they may accuse. */
   #isAccuser(signer: string): boolean {
     if (signer === this.selfId) return true;
-    const j = this.table.ids.lookup(signer);
-    return j !== undefined && isReachable(this.table.state(j));
+    const j = this.#table.ids.lookup(signer);
+    return j !== undefined && isReachable(this.#table.state(j));
   }
 
   /** Whether `signer` accused `subject` in a suspicion the member refuted within suspectTimeoutMs. */
   #refutedLately(signer: string, subject: number): boolean {
     const r = this.#refuted.get(subject);
     if (r === undefined) return false;
-    if (r.until <= this.env.clock.now()) {
+    if (r.until <= this.#env.clock.now()) {
       this.#refuted.delete(subject);
       return false;
     }
@@ -736,7 +824,7 @@ export class Membership implements MembershipContext {
    * the member itself, which reports the conflict and re-announces itself.
    */
   #twin(i: number, c: Claim): boolean {
-    const mine = this.table.aliveClaim(i);
+    const mine = this.#table.aliveClaim(i);
     if (
       c.kind !== 'alive' ||
       !mine ||
@@ -764,9 +852,9 @@ export class Membership implements MembershipContext {
         accuser: c.signer,
         minMs: min,
         maxMs: max,
-        expectedConfirmations: Math.min(cfg.indirectWitnesses, Math.max(0, this.table.size - 2)),
-        scheduler: this.env.scheduler,
-        now: () => this.env.clock.now(),
+        expectedConfirmations: Math.min(cfg.indirectWitnesses, Math.max(0, this.#table.size - 2)),
+        scheduler: this.#env.scheduler,
+        now: () => this.#env.clock.now(),
         onExpire: () => this.#declareUnreachable(i, incarnation),
       }),
     );
@@ -775,8 +863,8 @@ export class Membership implements MembershipContext {
   /** Our suspicion timer ran out: the member is Unreachable here, and we say so (others take it as an accusation). */
   #declareUnreachable(i: number, incarnation: number): void {
     this.#suspicions.delete(i);
-    if (this.table.state(i) !== StateCode.Suspect || this.table.incarnation(i) !== incarnation) return;
-    const claim = signClaim(this.#signer, 'unreachable', { incarnation, subject: this.table.ids.idOf(i) });
+    if (this.#table.state(i) !== StateCode.Suspect || this.#table.incarnation(i) !== incarnation) return;
+    const claim = signClaim(this.#signer, 'unreachable', { incarnation, subject: this.#table.ids.idOf(i) });
     this.metrics.declaredUnreachable++;
     this.metrics.claimsApplied++;
     this.#markUnreachable(i, claim);
@@ -786,16 +874,16 @@ export class Membership implements MembershipContext {
   /** Suspect → Unreachable at the same incarnation, on `claim` (ours or a ripe declaration). */
   #markUnreachable(i: number, claim: Claim): void {
     this.#endSuspicion(i);
-    this.table.set(i, StateCode.Unreachable, claim.incarnation, this.env.clock.now(), claim);
+    this.#table.set(i, StateCode.Unreachable, claim.incarnation, this.#env.clock.now(), claim);
     this.#down.add(i);
     this.#emitState(i, StateCode.Suspect);
   }
 
   /** A probe failed: accuse the target (signed by us) and spread it. */
   #suspect(target: string): void {
-    const i = this.table.ids.lookup(target);
-    if (i === undefined || this.table.state(i) !== StateCode.Active) return;
-    const incarnation = this.table.incarnation(i);
+    const i = this.#table.ids.lookup(target);
+    if (i === undefined || this.#table.state(i) !== StateCode.Active) return;
+    const incarnation = this.#table.incarnation(i);
     this.metrics.suspicions++;
     this.#event({ type: 'suspected', nodeId: target, incarnation });
     this.applyClaims([signClaim(this.#signer, 'suspect', { incarnation, subject: target })]);
@@ -819,7 +907,7 @@ export class Membership implements MembershipContext {
       // An alive claim for our id that we did not sign: a restarted twin or a copied key.
       this.metrics.identityConflicts++;
       this.#event({ type: 'identity-conflict', incarnation: c.incarnation });
-      const now = this.env.clock.now();
+      const now = this.#env.clock.now();
       if (now - this.#lastConflictAt < CONFLICT_BACKOFF_MS) return false;
       this.#lastConflictAt = now;
       this.#reissue(c.incarnation + 1);
@@ -845,13 +933,13 @@ export class Membership implements MembershipContext {
    * well before any accuser's suspicion timer runs out.
    */
   #refute(by: string): void {
-    const now = this.env.clock.now();
+    const now = this.#env.clock.now();
     const wait = this.#lastRefuteAt + this.config.suspectTimeoutMs * REFUTE_INTERVAL_FRACTION - now;
     if (wait > 0) {
       this.metrics.refutationsDeferred++;
       if (this.#refuteTimer !== undefined) return;
       const accused = this.incarnation;
-      this.#refuteTimer = this.env.scheduler.setTimer(wait, () => {
+      this.#refuteTimer = this.#env.scheduler.setTimer(wait, () => {
         this.#refuteTimer = undefined;
         if (this.incarnation === accused) this.#refute(by);
       });
@@ -859,13 +947,13 @@ export class Membership implements MembershipContext {
     }
     this.#lastRefuteAt = now;
     this.metrics.refutations++;
-    if (this.config.lifeguard) this.health.apply(1);
+    if (this.config.lifeguard) this.#health.apply(1);
     if (this.#reissue(this.incarnation + 1))
       this.#event({ type: 'refuted', incarnation: this.incarnation, by });
   }
 
   #joinedIfJoining(): void {
-    if (this.table.state(this.selfIndex) !== StateCode.Joining) return;
+    if (this.#table.state(this.#selfIndex) !== StateCode.Joining) return;
     this.#setSelfState(StateCode.Active);
     // Announce ourselves too: the seed may have judged our claim old news (a same-incarnation twin).
     this.#dissem.queue.push(this.#self);
@@ -874,21 +962,21 @@ export class Membership implements MembershipContext {
 
   /** What describes member i in an exchange: its alive claim, then its accusation (or goodbye). */
   #claimsOf(i: number): Claim[] {
-    const alive = i === this.selfIndex ? this.#self : this.table.aliveClaim(i);
-    const acc = this.table.accusation(i);
+    const alive = i === this.#selfIndex ? this.#self : this.#table.aliveClaim(i);
+    const acc = this.#table.accusation(i);
     return acc ? (alive ? [alive, acc] : [acc]) : alive ? [alive] : [];
   }
 
   #reap(): void {
-    const now = this.env.clock.now();
+    const now = this.#env.clock.now();
     for (const i of [...this.#down]) {
-      if (now - this.table.changedAt(i) < this.config.reapAfterMs) continue;
-      const id = this.table.ids.idOf(i);
-      const addrs = this.table.aliveClaim(i)?.addrs ?? [];
-      const incarnation = this.table.incarnation(i);
+      if (now - this.#table.changedAt(i) < this.config.reapAfterMs) continue;
+      const id = this.#table.ids.idOf(i);
+      const addrs = this.#table.aliveClaim(i)?.addrs ?? [];
+      const incarnation = this.#table.incarnation(i);
       this.#down.delete(i);
       this.#refuted.delete(i);
-      this.table.remove(i);
+      this.#table.remove(i);
       this.#dissem.queue.forget(id);
       this.#reaped.delete(id);
       this.#reaped.set(id, { nodeId: id, addrs, incarnation, reapedAt: now });
@@ -907,14 +995,14 @@ export class Membership implements MembershipContext {
    * hear what it knows.
    */
   #heardFrom(id: string): void {
-    const i = this.table.ids.lookup(id);
-    if (i === undefined || this.table.state(i) !== StateCode.Unreachable) return;
+    const i = this.#table.ids.lookup(id);
+    if (i === undefined || this.#table.state(i) !== StateCode.Unreachable) return;
     if (this.#running && this.#links.has(id) && this.#pushPull.canStart(id)) this.#pushPull.start(id);
   }
 
   #neighboursChanged(): void {
     if (this.#neighboursTimer !== undefined || !this.#running) return;
-    this.#neighboursTimer = this.env.scheduler.setTimer(NEIGHBOURS_DEBOUNCE_MS, () => {
+    this.#neighboursTimer = this.#env.scheduler.setTimer(NEIGHBOURS_DEBOUNCE_MS, () => {
       this.#neighboursTimer = undefined;
       const ids = [...this.#links].slice(0, 256).map(fromHex);
       for (const peer of this.#links) this.#send(peer, 'stream', { type: 'neighbours', ids });

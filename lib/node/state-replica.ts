@@ -123,6 +123,29 @@ export interface StateReplicaMetrics {
 
 const DELTA_BUDGET = 32 * 1024;
 
+/** What metrics() reports before a replica exists (a node not started yet). */
+export function emptyStateMetrics(): StateReplicaMetrics {
+  return {
+    entries: 0,
+    bytes: 0,
+    tombstones: 0,
+    merged: 0,
+    ignored: 0,
+    voided: 0,
+    refusedFull: 0,
+    evicted: 0,
+    rejected: 0,
+    throttled: 0,
+    deltasSent: 0,
+    antiEntropySessions: 0,
+    antiEntropyHashes: 0,
+    antiEntropyEntries: 0,
+    antiEntropyThrottled: 0,
+    restamped: 0,
+    bytesSent: 0,
+  };
+}
+
 export class StateReplica {
   readonly state: CrdtGossipState;
   readonly processes: DistributedProcessTable;

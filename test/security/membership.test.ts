@@ -262,7 +262,7 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
       'x',
     );
     t.m.linkUp(linked!.nodeId);
-    const idsBefore = t.m.table.ids.size;
+    const idsBefore = t.m.internedIds;
     let unreachableAt: number | undefined;
     // The node's link maintenance, once a second: dial what it is asked to check. The honest
     // member answers (its link comes up); the ghost never does.
@@ -282,8 +282,8 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
     for (const id of [linked!, dialled!]) expect(t.m.stateOf(id.nodeId)).toBe(NodeState.Active);
     t.scheduler.runFor(60_000);
     expect(t.m.stateOf(ghost!.nodeId)).toBeUndefined();
-    expect(t.m.table.ids.lookup(ghost!.nodeId)).toBeUndefined();
-    expect(t.m.table.ids.size).toBe(idsBefore - 1);
+    expect(t.m.member(ghost!.nodeId)).toBeUndefined();
+    expect(t.m.internedIds).toBe(idsBefore - 1);
   });
 
   it('finding 3: 1,000 throwaway identities at 1,000/s over one link: admitted at most at the per-link rate', async () => {

@@ -1,0 +1,21 @@
+/** Why a MeshNode call was refused or a running node reports trouble (`MeshNodeError.code`). */
+export type MeshNodeErrorCode =
+  /** A method that needs a started node was called before start() finished. */
+  | 'not-started'
+  /** start() was called a second time, or after close(). */
+  | 'already-started'
+  /** The node was closed (close() or leave()). */
+  | 'closed'
+  /** The node's incarnation is at the top of its range: it cannot refute any more (restart with a new identity). */
+  | 'incarnation-exhausted'
+  /** Still Joining long after start() (reported as an `error` event when nobody listens for `stranded`). */
+  | 'stranded';
+
+export class MeshNodeError extends Error {
+  override name = 'MeshNodeError';
+  readonly code: MeshNodeErrorCode;
+  constructor(code: MeshNodeErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

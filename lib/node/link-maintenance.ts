@@ -1,0 +1,197 @@
+/**
+ * The node's link-maintenance policy, beside the link manager that carries it out: once a
+ * second or so (jittered) it keeps enough links, retries seeds while joining or cut off,
+ * checks members nobody links to, lets expired members go, and now and then re-contacts lost
+ * members (Serf-style reconnect). It also redials a link that closed without a goodbye and
+ * says when the node is stranded in Joining.
+ */
+import type { Admission } from '../identity/admission.ts';
+import { NodeState } from '../membership/node-state.ts';
+import type { Membership } from '../membership/swim.ts';
+import type { Env, TimerId } from '../time/types.ts';
+import type { DialTarget, LinkManager } from './link-manager.ts';
+
+const MAINTAIN_INTERVAL_MS = 1_000;
+/**
+ * Errors of a runtime refusing a dial outright (Deno without --allow-net: NotCapable, or
+ * PermissionDenied before Deno 2; a browser's mixed-content or CSP rule: SecurityError).
+ * Every retry fails the same way, so each address's first refusal is reported as an error.
+ */
+const REFUSED_BY_RUNTIME = new Set(['NotCapable', 'PermissionDenied', 'SecurityError']);
+
+/** Why the node is still Joining (MeshEvents.stranded). */
+export interface Stranded {
+  waitedMs: number;
+  reason: string;
+  seeds: Array<{ address: string; error: string }>;
+}
+
+export interface MaintenanceOptions {
+  env: Env;
+  links: LinkManager;
+  admission: Admission;
+  /** Still Joining this long after start: `stranded` (default 10,000 ms). */
+  strandedAfterMs: number;
+  frozen(): boolean;
+  stranded(report: Stranded): void;
+  failed(error: unknown, context: string): void;
+}
+
+export class LinkMaintenance {
+  readonly #o: MaintenanceOptions;
+  #core: Membership | undefined;
+  #seeds: string[] = [];
+  /** Why each seed's last dial failed (keys: current seeds only). */
+  readonly #seedFailures = new Map<string, string>();
+  /** Addresses whose dial the runtime refused, reported once each (REFUSED_BY_RUNTIME). */
+  readonly #refused = new Set<string>();
+  #startedAt = 0;
+  #strandedReported = false;
+  #lastHeal: number;
+  #timer: TimerId | undefined;
+
+  constructor(opts: MaintenanceOptions) {
+    this.#o = opts;
+    this.#lastHeal = opts.env.clock.now();
+  }
+
+  start(core: Membership): void {
+    this.#core = core;
+    this.#startedAt = this.#o.env.clock.now();
+    this.#schedule();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) this.#o.env.scheduler.cancelTimer(this.#timer);
+    this.#timer = undefined;
+    this.#core = undefined;
+  }
+
+  /** Seeds to join through, and to return to when cut off. */
+  setSeeds(seeds: readonly string[]): void {
+    this.#seeds = [...seeds];
+    this.#seedFailures.clear();
+  }
+
+  dialFailed(address: string, error: Error): void {
+    if (REFUSED_BY_RUNTIME.has(error.name) && !this.#refused.has(address)) {
+      if (this.#refused.size >= 256) this.#refused.clear();
+      this.#refused.add(address);
+      this.#o.failed(error, `dialling ${address}: refused by the runtime`);
+    }
+    this.#o.links.dialEnded(address, true);
+    if (this.#seeds.includes(address)) this.#seedFailures.set(address, error.message);
+  }
+
+  /**
+   * A link closed without a goodbye: dial the member again at once. If it is alive (the
+   * goodbye was lost, the connection failed) the link is back before the lost-link check
+   * ends, so it is not suspected; if it crashed, the dial fails and changes nothing.
+   */
+  redial(nodeId: string): void {
+    if (!this.#core || this.#o.frozen()) return;
+    const target = this.#core.addressOf(nodeId, NodeState.Active);
+    if (target) this.#o.links.dialMember(target);
+  }
+
+  #schedule(): void {
+    const { env } = this.#o;
+    const delay = MAINTAIN_INTERVAL_MS * (0.5 + env.random.next());
+    this.#timer = env.scheduler.setTimer(delay, () => {
+      this.#timer = undefined;
+      if (!this.#core) return;
+      if (!this.#o.frozen()) this.#maintain(this.#core);
+      this.#schedule();
+    });
+  }
+
+  #maintain(core: Membership): void {
+    const { links } = this.#o;
+    if (core.selfState === NodeState.Left) return;
+    if (links.wantsMore()) links.fill(core.addressesIn(NodeState.Active));
+    links.checkIdle();
+    this.#checkReachability(core);
+    this.#checkStranded(core);
+    if (this.#o.admission.policy.mode === 'token') this.#enforceExpiry(core);
+    // Joining or cut off: keep trying the seeds without backing off.
+    const stranded = core.selfState === NodeState.Joining || links.size === 0;
+    if (stranded) for (const s of this.#seeds) links.dial(s, undefined, true);
+    const now = this.#o.env.clock.now();
+    if (now - this.#lastHeal >= core.config.reconnectIntervalMs) {
+      this.#lastHeal = now;
+      this.#heal(core);
+    }
+  }
+
+  /**
+   * Dials a member nobody seems to link to (Membership.memberToCheck): a completed handshake
+   * vouches for it, silence gets it suspected. A member whose addresses only another kind of
+   * node can dial (a browser's `webrtc:` address seen from a WebSocket-only process) is left
+   * to those nodes; one that advertises nothing any transport knows is left to its check.
+   */
+  #checkReachability(core: Membership): void {
+    const check = core.memberToCheck();
+    if (!check) return;
+    if (!this.#o.links.canDialAny(check.addrs) && check.addrs.some(isKnownAddress)) core.vouch(check.nodeId);
+    else this.#o.links.dialMember(check);
+  }
+
+  /** Still Joining strandedAfterMs after start(): says so, once, and why. */
+  #checkStranded(core: Membership): void {
+    if (this.#strandedReported || core.selfState !== NodeState.Joining) return;
+    const waitedMs = this.#o.env.clock.now() - this.#startedAt;
+    if (waitedMs < this.#o.strandedAfterMs) return;
+    this.#strandedReported = true;
+    const { links } = this.#o;
+    const seeds = this.#seeds.map((address) => ({
+      address,
+      error:
+        this.#seedFailures.get(address) ??
+        (links.canDialAny([address]) ? 'no answer yet' : 'no transport of this node dials it'),
+    }));
+    const shown = seeds.slice(0, 4).map((s) => `${s.address} (${s.error})`);
+    if (seeds.length > 4) shown.push(`${seeds.length - 4} more`);
+    const reason =
+      links.size > 0
+        ? `linked to ${links.size} node(s), but no join exchange has completed`
+        : seeds.length === 0
+          ? 'no seeds to join through (join() was not called with any yet) and no node has linked to this one'
+          : `no seed answered: ${shown.join(', ')}`;
+    this.#o.stranded({ waitedMs, reason, seeds });
+  }
+
+  /**
+   * Token clusters: a member whose token expired is let go at once — links closed, removed
+   * from membership (and so from the ring and queries), its state entries dropped; the
+   * boundary refuses its claims, messages and entries from then on (Admission.check).
+   */
+  #enforceExpiry(core: Membership): void {
+    const { links, admission } = this.#o;
+    for (const id of links.peers()) {
+      const link = links.get(id);
+      if (link && admission.expired(link.peer.publicKey)) links.close(id, 'membership token expired');
+    }
+    for (const m of core.members()) {
+      if (m.nodeId !== core.selfId && admission.expired(m.publicKey)) core.expel(m.nodeId);
+    }
+  }
+
+  /**
+   * Serf-style reconnect: dial one random Unreachable or recently reaped member (it may be
+   * alive on the other side of a healed partition), and rarely a seed that is not linked.
+   */
+  #heal(core: Membership): void {
+    const { env, links } = this.#o;
+    const lost: DialTarget[] = [...core.recentlyReaped(), ...core.addressesIn(NodeState.Unreachable)];
+    if (lost.length > 0) links.dialMember(lost[env.random.int(lost.length)]!);
+    // About one node of the cluster per interval contacts a seed.
+    if (this.#seeds.length > 0 && env.random.next() < 1 / Math.max(1, core.size)) {
+      links.dial(this.#seeds[env.random.int(this.#seeds.length)]!);
+    }
+  }
+}
+
+/** Address schemes some weftmesh transport can dial (sim memory, WebSocket, WebRTC). */
+function isKnownAddress(address: string): boolean {
+  return /^(mem:|wss?:\/\/|webrtc:)/.test(address);
+}

@@ -1,0 +1,247 @@
+/**
+ * What a started node runs, built in one piece at start(): the membership core, the state
+ * replica and the messenger, wired to the frame boundary, the link manager and the node's
+ * events. Nothing in it is optional: before start() a MeshNode has none of it, after start()
+ * all of it. Core outputs reach the application here, after the core handled its input.
+ */
+import type { Admission } from '../identity/admission.ts';
+import type { NodeIdentity } from '../identity/node-identity.ts';
+import type { SignatureVerifier } from '../identity/verifier.ts';
+import { NodeState } from '../membership/node-state.ts';
+import { Membership, type MembershipEvent } from '../membership/swim.ts';
+import type { ConsistentHashRing } from '../ring/consistent-hash-ring.ts';
+import type { Env } from '../time/types.ts';
+import type { Link, Transport, TransportContext } from '../transport/types.ts';
+import type { FrameBoundary } from './boundary.ts';
+import type { MeshEvents } from './events.ts';
+import type { LinkMaintenance } from './link-maintenance.ts';
+import type { LinkManager } from './link-manager.ts';
+import { Messenger, type TopicHandlers } from './messaging.ts';
+import type { MeshNodeOptions } from './options.ts';
+import type { NodePersistence } from './persistence.ts';
+import { StateReplica } from './state-replica.ts';
+
+/** The parts a MeshNode has from construction on, which the running cores are wired to. */
+export interface NodeParts {
+  readonly identity: NodeIdentity;
+  readonly env: Env;
+  readonly opts: MeshNodeOptions;
+  readonly verifier: SignatureVerifier;
+  readonly links: LinkManager;
+  readonly boundary: FrameBoundary;
+  readonly admission: Admission;
+  readonly persistence: NodePersistence;
+  readonly maintenance: LinkMaintenance;
+  readonly ring: ConsistentHashRing;
+  readonly handlers: TopicHandlers;
+  readonly transports: readonly Transport[];
+  /** Emits an application event (a throwing handler becomes an `error` event). */
+  emit<K extends keyof MeshEvents>(type: K, payload: MeshEvents[K]): void;
+  failed(error: unknown, context: string): void;
+  /** This node's join exchange completed. */
+  joined(incarnation: number): void;
+}
+
+export class RunningNode {
+  readonly membership: Membership;
+  readonly messenger: Messenger;
+  readonly replica: StateReplica;
+  /** What each transport was started with; the token in them is renewed by setToken. */
+  readonly transportContexts: TransportContext[] = [];
+  readonly #p: NodeParts;
+
+  constructor(p: NodeParts, incarnation: number, hlcNotBefore: number | undefined) {
+    this.#p = p;
+    const { identity, env, opts, links, admission } = p;
+    const admits = (key: Uint8Array) => admission.check(key) === undefined;
+    const core = new Membership({
+      signer: identity,
+      env,
+      send: (to, cls, msg) => p.boundary.send(to, cls, msg),
+      event: (e) => this.#onMembershipEvent(e),
+      heartbeat: opts.heartbeat ?? {},
+      incarnation,
+      meta: opts.meta ?? {},
+      ...(opts.token ? { token: opts.token } : {}),
+      addrs: p.transports.flatMap((t) => t.localAddresses(identity.nodeId)).slice(0, 4),
+      ...(opts.interner ? { interner: opts.interner } : {}),
+    });
+    this.membership = core;
+    this.messenger = new Messenger(
+      {
+        identity,
+        env,
+        verifier: p.verifier,
+        wireLimits: opts.wireLimits,
+        epoch: incarnation,
+        link: (id) => links.get(id),
+        peers: () => links.peers(),
+        neighboursOf: (id) => core.neighboursOf(id),
+        admits,
+        isReachable: (id) => core.isReachable(id),
+      },
+      opts.messaging ?? {},
+      p.handlers,
+    );
+    this.replica = new StateReplica(
+      {
+        identity,
+        env,
+        verifier: p.verifier,
+        send: (peer, msg) => p.boundary.send(peer, 'stream', msg),
+        peers: () => links.peers(),
+        memberKey: (id) => core.member(id)?.publicKey,
+        isReachable: (id) => core.isReachable(id),
+        admits,
+        setLowWaterMark: (wall) => core.setLowWaterMark(wall),
+        changed: (e, from) =>
+          p.emit('state-changed', {
+            table: e.table,
+            origin: e.origin,
+            key: e.key,
+            deleted: e.value === undefined,
+            ...(from === undefined ? {} : { from }),
+          }),
+        repairing: (peer, subtrees, entries) => p.emit('repairing', { peer, subtrees, entries }),
+      },
+      {
+        ...(opts.state ?? {}),
+        ...(hlcNotBefore === undefined ? {} : { hlcNotBefore }),
+        onHlcReserve: (until) => p.persistence.reserveHlc(until),
+      },
+      opts.entryVerifier,
+    );
+    p.boundary.bind(this);
+  }
+
+  /** Starts the transports, then the cores' timers and link maintenance. */
+  start(): void {
+    const p = this.#p;
+    for (const t of p.transports) {
+      const ctx: TransportContext = {
+        relay: this.messenger.relay,
+        identity: p.identity,
+        cluster: p.opts.cluster,
+        verifier: p.verifier,
+        scheduler: p.env.scheduler,
+        random: p.env.random,
+        timeoutMs: p.opts.handshakeTimeoutMs ?? 10_000,
+        ...(p.opts.token ? { token: p.opts.token } : {}),
+        admit: (peer, token) => p.admission.check(peer.publicKey, token),
+      };
+      this.transportContexts.push(ctx);
+      t.start(ctx, {
+        link: (link, dialed) => this.#accept(link, dialed),
+        dialFailed: (address, error) => p.maintenance.dialFailed(address, error),
+        error: (error, context) => p.failed(error, context),
+      });
+    }
+    this.resume();
+    p.maintenance.start(this.membership);
+  }
+
+  /** The cores' timers run (again): after start, or an unfreeze. */
+  resume(): void {
+    this.membership.start();
+    this.replica.start();
+  }
+
+  /** The cores' timers stop (a freeze, or closing); links and transports are the node's to close. */
+  pause(): void {
+    this.membership.stop();
+    this.replica.stop();
+  }
+
+  close(): void {
+    this.#p.maintenance.stop();
+    this.pause();
+    this.messenger.close();
+  }
+
+  linkUp(link: Link, transient: boolean): void {
+    const p = this.#p;
+    const core = this.membership;
+    const id = link.peer.nodeId;
+    // A transient link (this node is full) only carries the newcomer's join exchange.
+    if (transient) return;
+    core.linkUp(id);
+    this.replica.linkUp(id, link.initiator);
+    p.emit('link-up', { nodeId: id, transport: link.transport });
+    // Exchange state when joining, when this is our only link (we were cut off), or when we
+    // dialled a peer that is news to us (healing after a partition). The dialler starts it.
+    const isolated = p.links.size === 1;
+    if (core.selfState === NodeState.Joining || (link.initiator && (!core.isReachable(id) || isolated)))
+      core.exchangeWith(id);
+  }
+
+  linkDown(nodeId: string, reason: string, expected: boolean): void {
+    this.membership.linkDown(nodeId, !expected);
+    if (!expected) this.#p.maintenance.redial(nodeId);
+    this.replica.linkDown(nodeId);
+    this.#p.emit('link-down', { nodeId, reason });
+  }
+
+  /** A transport completed a handshake (`dialed`: the address this node dialled, if it did). */
+  #accept(link: Link, dialed: string | undefined): void {
+    const { links } = this.#p;
+    if (dialed !== undefined) links.dialEnded(dialed, false);
+    // A completed handshake proves the peer reachable (see Membership.memberToCheck).
+    const id = link.peer.nodeId;
+    this.membership.vouch(id);
+    const replacing = links.get(id) !== undefined;
+    links.accept(link);
+    // A link that replaced another (both ends dialled at once, a seed redialled) brings no
+    // link-up, and a join exchange in flight on the old one is lost: a joiner asks again.
+    if (replacing && links.get(id) === link && this.membership.selfState === NodeState.Joining)
+      this.membership.exchangeWith(id);
+  }
+
+  #onMembershipEvent(e: MembershipEvent): void {
+    const p = this.#p;
+    switch (e.type) {
+      case 'alive':
+        this.replica.memberAlive(e.nodeId, e.lowWaterMark);
+        return;
+      case 'state': {
+        if (e.state === NodeState.Active) p.ring.add(e.nodeId);
+        else p.ring.remove(e.nodeId);
+        const change = { nodeId: e.nodeId, previous: e.previous, state: e.state, incarnation: e.incarnation };
+        p.emit('member-state', change);
+        if (e.nodeId === p.identity.nodeId) {
+          if (e.state === NodeState.Active && e.previous === NodeState.Joining) p.joined(e.incarnation);
+          return;
+        }
+        const back =
+          e.previous === null || e.previous === NodeState.Unreachable || e.previous === NodeState.Left;
+        if (e.state === NodeState.Active && back) p.emit('member-joined', change);
+        if (e.state === NodeState.Left) p.emit('member-left', change);
+        return;
+      }
+      case 'reaped':
+        this.replica.memberReaped(e.nodeId);
+        p.emit('member-reaped', { nodeId: e.nodeId });
+        return;
+      case 'suspected':
+        p.emit('suspected', { nodeId: e.nodeId, incarnation: e.incarnation });
+        return;
+      case 'refuted':
+        p.emit('refuted', { incarnation: e.incarnation, by: e.by });
+        return;
+      case 'incarnation':
+        void p.persistence.saveIncarnation(e.incarnation);
+        return;
+      case 'identity-conflict':
+        p.emit('identity-conflict', { incarnation: e.incarnation });
+        return;
+      case 'incarnation-exhausted':
+        p.failed(
+          new Error(`incarnation ${e.incarnation} is the last one: restart with a new identity`),
+          'refuting a claim about this node',
+        );
+        return;
+      case 'exchanged':
+        p.links.release(e.nodeId);
+        return;
+    }
+  }
+}
