@@ -23,10 +23,10 @@ export { isReachable, NodeState, StateCode, stateName, supersedes } from './node
 export { RetransmitQueue } from './retransmit-queue.ts';
 export { SuspicionTimer } from './suspicion.ts';
 export {
+  type MemberAddress,
   type MemberInfo,
   Membership,
   type MembershipEvent,
   type MembershipOptions,
-  type MemberAddress,
   type RecentlyReaped,
 } from './swim.ts';

@@ -49,7 +49,8 @@ describe('membership outbox', () => {
     const [a, b] = ids(2);
     let calls = 0;
     const t = core((m, e) => {
-      if (e.type === 'state' && e.nodeId === a!.nodeId && calls++ === 0) m.setMeta({ saw: a!.nodeId.slice(0, 8) });
+      if (e.type === 'state' && e.nodeId === a!.nodeId && calls++ === 0)
+        m.setMeta({ saw: a!.nodeId.slice(0, 8) });
     });
     const before = t.m.incarnation;
     t.m.applyClaims([a!, b!].map((id) => signClaim(id, 'alive', { incarnation: INC })));
