@@ -17,8 +17,14 @@ const loopbackOnly = params.get('loopback') === '1';
 
 const log = new EventLog(byId<HTMLOListElement>('log'));
 const { identity, storage, slot } = await claimIdentity();
+// ?signal=wss://a,wss://b (or repeated): signaling instances sharing rooms through Redis,
+// tried in order with failover; by default the server that served the page.
+const listed = params
+  .getAll('signal')
+  .flatMap((v) => v.split(','))
+  .filter((u) => /^wss?:\/\/\S+$/.test(u));
 const signaling = new SignalingClient({
-  url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`,
+  url: listed.length > 0 ? listed : `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`,
   identity,
   room: cluster,
 });
@@ -38,7 +44,7 @@ const node = new MeshNode({
   meta: { runtime: 'browser' },
 });
 log.watch(node);
-signaling.on('state', (e) => log.add('info', `signaling server: ${e.state}`));
+signaling.on('state', (e) => log.add('info', `signaling server ${signaling.url}: ${e.state}`));
 await node.start();
 joinThroughSignaling(node, signaling);
 signaling.start();
