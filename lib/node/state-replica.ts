@@ -34,6 +34,7 @@ import {
 } from '../state/values.ts';
 import { HybridLogicalClock } from '../time/hlc.ts';
 import type { Env, TimerId } from '../time/types.ts';
+import { Outbox } from '../util/outbox.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import type { StateTable } from '../wire/entries.ts';
@@ -146,11 +147,28 @@ export function emptyStateMetrics(): StateReplicaMetrics {
   };
 }
 
+/** What the replica hands its node after an input (see lib/util/outbox.ts). */
+type StateOutput =
+  | { type: 'changed'; entry: StateEntry; from: string | undefined }
+  | { type: 'repairing'; peer: string; subtrees: number; entries: number }
+  | { type: 'low-water-mark'; wall: number }
+  | { type: 'hlc-reserve'; until: number };
+
+/**
+ * Inputs are the public methods and the replica's timers; what they produce for the node and
+ * the application (change events, repairs, the low-water mark for membership, the HLC
+ * reservation to persist) is delivered after the input, so a `state-changed` handler that
+ * writes again finds the replica consistent. Deltas and tree messages go to links directly:
+ * the link layer only queues bytes and never calls back in.
+ */
 export class StateReplica {
   readonly state: CrdtGossipState;
   readonly processes: DistributedProcessTable;
   readonly services: ClusterServiceRegistry;
   readonly #h: StateHost;
+  readonly #out: Outbox<StateOutput>;
+  /** The host's environment, its timers handled as inputs. */
+  readonly #env: Env;
   readonly #o: Required<Omit<StateOptions, 'hlcNotBefore' | 'onHlcReserve'>>;
   readonly #hlc: HybridLogicalClock;
   readonly #entries: SignedVerifier<StateEntry>;
@@ -167,6 +185,14 @@ export class StateReplica {
 
   constructor(host: StateHost, opts: StateOptions = {}, shared?: SignedVerifier<StateEntry>) {
     this.#h = host;
+    const reserve = opts.onHlcReserve;
+    this.#out = new Outbox((o) => {
+      if (o.type === 'changed') host.changed(o.entry, o.from);
+      else if (o.type === 'repairing') host.repairing(o.peer, o.subtrees, o.entries);
+      else if (o.type === 'low-water-mark') host.setLowWaterMark(o.wall);
+      else reserve?.(o.until);
+    });
+    this.#env = this.#out.wrap(host.env);
     this.#o = {
       gossipIntervalMs: opts.gossipIntervalMs ?? 500,
       antiEntropyIntervalMs: opts.antiEntropyIntervalMs ?? 10_000,
@@ -194,7 +220,7 @@ export class StateReplica {
       maxSkewMs: this.#o.maxSkewMs,
       maxDriftMs: this.#o.maxDriftMs,
       ...(opts.hlcNotBefore !== undefined ? { notBefore: opts.hlcNotBefore } : {}),
-      ...(opts.onHlcReserve ? { onReserve: opts.onHlcReserve } : {}),
+      ...(reserve ? { onReserve: (until: number) => this.#out.push({ type: 'hlc-reserve', until }) } : {}),
     });
     this.#entries =
       shared ??
@@ -207,10 +233,10 @@ export class StateReplica {
     this.#answers = new RateLimiter(answerRate, answerRate * 8, now);
     this.#antiEntropy = new AntiEntropy(this.state, {
       send: (peer, msg) => this.#send(peer, msg),
-      repairing: (peer, subtrees, entries) => host.repairing(peer, subtrees, entries),
+      repairing: (peer, subtrees, entries) => this.#out.push({ type: 'repairing', peer, subtrees, entries }),
       spend: (peer, bytes) => this.#answers.take(peer, bytes),
     });
-    this.state.onChange((e, from) => host.changed(e, from));
+    this.state.onChange((entry, from) => this.#out.push({ type: 'changed', entry, from }));
     const rate = this.#o.writesPerOriginPerSecond;
     this.#quota = new RateLimiter(rate, rate * 10, now);
     this.processes = new DistributedProcessTable(this.state, (id) => host.isReachable(id));
@@ -229,88 +255,102 @@ export class StateReplica {
   }
 
   stop(): void {
-    for (const t of this.#timers) this.#h.env.scheduler.cancelTimer(t);
+    for (const t of this.#timers) this.#env.scheduler.cancelTimer(t);
     this.#timers.clear();
   }
 
   // ---- own writes ----
 
   advertiseProcess(pid: string, fields: ProcessFields): StateEntry {
-    return this.#write('p', pid, encodeProcess(fields));
+    return this.#out.run(() => this.#write('p', pid, encodeProcess(fields)));
   }
 
   removeProcess(pid: string): StateEntry {
-    return this.#write('p', pid, undefined);
+    return this.#out.run(() => this.#write('p', pid, undefined));
   }
 
   advertiseService(name: string, fields: ServiceFields): StateEntry {
-    return this.#write('s', name, encodeService(fields));
+    return this.#out.run(() => this.#write('s', name, encodeService(fields)));
   }
 
   withdrawService(name: string): StateEntry {
-    return this.#write('s', name, undefined);
+    return this.#out.run(() => this.#write('s', name, undefined));
   }
 
   // ---- inputs ----
 
   linkUp(peer: string, initiator: boolean): void {
-    this.state.linkUp(peer);
-    if (initiator) this.#antiEntropy.start(peer);
+    this.#out.run(() => {
+      this.state.linkUp(peer);
+      if (initiator) this.#antiEntropy.start(peer);
+    });
   }
 
   linkDown(peer: string): void {
-    this.state.linkDown(peer);
+    this.#out.run(() => {
+      this.state.linkDown(peer);
+    });
   }
 
   /** A member's alive claim changed: apply its low-water mark. */
   memberAlive(nodeId: string, lowWaterMark: number): void {
-    if (!this.#seniority.has(nodeId)) this.#seniority.set(nodeId, ++this.#seen);
-    this.state.setLowWaterMark(nodeId, lowWaterMark);
+    this.#out.run(() => {
+      if (!this.#seniority.has(nodeId)) this.#seniority.set(nodeId, ++this.#seen);
+      this.state.setLowWaterMark(nodeId, lowWaterMark);
+    });
   }
 
   /** A member was reaped: its entries go (on every replica alike). */
   memberReaped(nodeId: string): void {
-    this.#seniority.delete(nodeId);
-    this.state.dropOrigin(nodeId);
+    this.#out.run(() => {
+      this.#seniority.delete(nodeId);
+      this.state.dropOrigin(nodeId);
+    });
   }
 
   onDelta(from: string, wires: WireClaim[]): void {
-    const admit = (e: StateEntry) => this.#acceptable(e);
-    const results = wires.map((w) => this.#entries.verify(w, admit));
-    const self = this.#h.identity.nodeId;
-    const finish = (entries: Array<StateEntry | null>) => {
-      const good: StateEntry[] = [];
-      const rewrite: StateEntry[] = [];
-      for (const e of entries) {
-        // Checked again: the wall clock may have stepped back while verification ran.
-        if (e === null || !this.#hlc.acceptable(e.ts)) this.#counters.rejected++;
-        else if (!this.#quota.take(e.origin)) this.#counters.throttled++;
-        else if (e.origin !== self) {
-          this.#hlc.receive(e.ts);
-          good.push(e);
-        } else {
-          this.#hlc.passOwn(e.ts);
-          const held = this.state.get(e.table, e.origin, e.key);
-          if (held && this.#written.has(held) && lwwWins(e, held)) rewrite.push(held);
-          else good.push(e);
+    this.#out.run(() => {
+      const admit = (e: StateEntry) => this.#acceptable(e);
+      const results = wires.map((w) => this.#entries.verify(w, admit));
+      const self = this.#h.identity.nodeId;
+      const finish = (entries: Array<StateEntry | null>) => {
+        const good: StateEntry[] = [];
+        const rewrite: StateEntry[] = [];
+        for (const e of entries) {
+          // Checked again: the wall clock may have stepped back while verification ran.
+          if (e === null || !this.#hlc.acceptable(e.ts)) this.#counters.rejected++;
+          else if (!this.#quota.take(e.origin)) this.#counters.throttled++;
+          else if (e.origin !== self) {
+            this.#hlc.receive(e.ts);
+            good.push(e);
+          } else {
+            this.#hlc.passOwn(e.ts);
+            const held = this.state.get(e.table, e.origin, e.key);
+            if (held && this.#written.has(held) && lwwWins(e, held)) rewrite.push(held);
+            else good.push(e);
+          }
         }
-      }
-      this.state.merge(good, from);
-      for (const held of rewrite) {
-        this.#counters.restamped++;
-        this.#write(held.table, held.key, held.value);
-      }
-    };
-    void whenVerified(allVerified(results), finish);
+        this.state.merge(good, from);
+        for (const held of rewrite) {
+          this.#counters.restamped++;
+          this.#write(held.table, held.key, held.value);
+        }
+      };
+      void whenVerified(allVerified(results), (entries) => this.#out.run(() => finish(entries)));
+    });
   }
 
   onTree(from: string, msg: MessageOf<'tree'>): void {
-    this.#antiEntropy.onTree(from, msg);
+    this.#out.run(() => {
+      this.#antiEntropy.onTree(from, msg);
+    });
   }
 
   /** Starts an anti-entropy session with `peer` now. */
   syncWith(peer: string): void {
-    this.#antiEntropy.start(peer);
+    this.#out.run(() => {
+      this.#antiEntropy.start(peer);
+    });
   }
 
   root(): Uint8Array {
@@ -386,7 +426,7 @@ export class StateReplica {
     const own = [...this.state.map.ofOrigin(this.#h.identity.nodeId)];
     if (own.some((e) => !e.value && e.ts.wall < mark)) {
       this.state.setLowWaterMark(this.#h.identity.nodeId, mark);
-      this.#h.setLowWaterMark(mark);
+      this.#out.push({ type: 'low-water-mark', wall: mark });
     }
   }
 
@@ -395,7 +435,7 @@ export class StateReplica {
   }
 
   #every(ms: number, fn: () => void): void {
-    const { scheduler, random } = this.#h.env;
+    const { scheduler, random } = this.#env;
     const run = (delay: number) => {
       const t = scheduler.setTimer(delay, () => {
         this.#timers.delete(t);
