@@ -60,6 +60,12 @@ async function until(pred: () => Promise<boolean> | boolean, ms: number): Promis
   return false;
 }
 
+/** CPU time a process used so far, ms (utime + stime). */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 function rssOf(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
   return m ? Number(m[1]) * 1024 : 0;
@@ -197,6 +203,7 @@ export async function redisCapacityBench(): Promise<void> {
     if (mode === 'Redis') await until(async () => (await health(server)).degraded === false, 10_000);
     await sleep(300);
     const idle = rssOf(server.proc.pid!);
+    const cpuBefore = cpuOf(server.proc.pid!);
     const clients: Client[] = [];
     const started = performance.now();
     // 200 joins in flight; rooms of 50 (every join is announced to its room).
@@ -215,6 +222,7 @@ export async function redisCapacityBench(): Promise<void> {
       }),
     );
     const joinMs = performance.now() - started;
+    const cpuMs = cpuOf(server.proc.pid!) - cpuBefore;
     await sleep(1_000);
     const loaded = rssOf(server.proc.pid!);
     const h = await health(server);
@@ -223,6 +231,7 @@ export async function redisCapacityBench(): Promise<void> {
       `${fmt(clients.length)}${failed ? ` (${failed} failed)` : ''}`,
       `${fmt(h.peers as number)}`,
       `${fmt((clients.length * 1000) / joinMs)}/s`,
+      `${fmt(cpuMs / Math.max(1, clients.length), 2)} ms`,
       `${fmt(idle / 2 ** 20)} → ${fmt(loaded / 2 ** 20)} MiB`,
       `${fmt((loaded - idle) / Math.max(1, clients.length) / 1024, 1)} KiB`,
     ]);
@@ -233,7 +242,15 @@ export async function redisCapacityBench(): Promise<void> {
   await stopAllRedis();
   table(
     `Signaling capacity: ${fmt(CLIENTS)} idle clients on one instance (rooms of 50), 200 joins in flight`,
-    ['mode', 'clients joined', 'peers (health)', 'joins', 'instance RSS idle → loaded', 'per connection'],
+    [
+      'mode',
+      'clients joined',
+      'peers (health)',
+      'joins',
+      'instance CPU per join',
+      'instance RSS idle → loaded',
+      'per connection',
+    ],
     rows,
   );
 }

@@ -10,8 +10,12 @@ import type { MeshNode } from '../../lib/node/mesh-node.ts';
 import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
 import { fromBase64Url, joinTranscript, toBase64Url } from '../../signaling/protocol.ts';
 import { type RawClient, rawClient, waitFor } from '../support/net.ts';
+import { killAll, startChild } from '../support/processes.ts';
 import { startRedis, stopAllRedis, type TestRedis } from '../support/redis-server.ts';
 import { fullyConverged, type RtcNode, rtcNode } from '../support/webrtc-node.ts';
+
+const DENO = new URL('../../node_modules/.bin/deno', import.meta.url).pathname;
+const DENO_SERVER = new URL('../deno/programs/signal-server-redis.ts', import.meta.url).pathname;
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -22,6 +26,7 @@ afterAll(stopAllRedis);
 const servers: RunningSignalingServer[] = [];
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
+  await killAll();
   for (const c of cleanups.splice(0).reverse()) await c();
   for (const s of servers.splice(0)) await s.close();
 });
@@ -124,6 +129,33 @@ describe('signaling instances sharing Redis', () => {
       expect(bp.routedIn).toBeGreaterThan(0);
       expect(bp.dropped).toEqual({});
     }
+  });
+
+  it('the Deno server entry shares rooms with a Node instance through the same Redis', async () => {
+    const { prefix, list } = await instances(1);
+    const deno = startChild(
+      DENO,
+      ['run', '--allow-net', '--allow-env', '--allow-read', DENO_SERVER, redis.url, prefix],
+      { NO_COLOR: '1' },
+    );
+    await waitFor(
+      () => deno.json.some((e) => /connected as instance/.test(String(e.log))),
+      30_000,
+      'the Deno instance on Redis',
+    );
+    const url = deno.json.find((e) => typeof e.url === 'string')!.url as string;
+    const onDeno = await joinRaw(url, 'mixed');
+    const onNode = await joinRaw(list[0]!.url, 'mixed');
+    expect(onNode.answer.peers).toEqual([onDeno.id]);
+    onNode.c.sendJson({ t: 'signal', to: onDeno.id, data: 'from Node' });
+    expect((await onDeno.c.next('signal')).data).toBe('from Node');
+    const health = await (await fetch(`http://${url.slice('ws://'.length)}/health`)).json();
+    expect(health).toMatchObject({
+      ok: true,
+      degraded: false,
+      peers: 1,
+      backplane: { state: 'up', remotePeers: 1 },
+    });
   });
 
   it('room size, room count, connections per source and joins per second are capped across instances', async () => {
