@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
 import { buildHarness, contextFor, launchChromium } from '../support/chromium.ts';
+import { waitFor } from '../support/net.ts';
 import { type RtcNode, rtcNode } from '../support/webrtc-node.ts';
 
 const DIR = new URL('../../artifacts/e2e', import.meta.url).pathname;
@@ -43,20 +44,19 @@ describe('browsers and Node nodes in one cluster', () => {
     }
     for (let i = 0; i < 2; i++) nodes.push(await rtcNode(server.url, 'mixed'));
     const ids = [...(await Promise.all(pages.map(idOf))), ...nodes.map((n) => n.node.nodeId)];
+    /** How many of the six each page, then each Node node, sees Active. */
+    let seen: number[] = [];
     const everyoneSeesEveryone = async () => {
       const views = await Promise.all(pages.map(view));
-      const pagesOk = views.every((v) =>
-        ids.every((id) => v.some((m) => m.nodeId === id && m.state === 'Active')),
-      );
-      const nodesOk = nodes.every((n) => ids.every((id) => n.node.member(id)?.state === NodeState.Active));
-      return pagesOk && nodesOk;
+      seen = [
+        ...views.map(
+          (v) => ids.filter((id) => v.some((m) => m.nodeId === id && m.state === 'Active')).length,
+        ),
+        ...nodes.map((n) => ids.filter((id) => n.node.member(id)?.state === NodeState.Active).length),
+      ];
+      return seen.every((k) => k === ids.length);
     };
-    let ok = false;
-    for (let t = 0; t < 150 && !ok; t++) {
-      ok = await everyoneSeesEveryone();
-      if (!ok) await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(ok).toBe(true);
+    await waitFor(everyoneSeesEveryone, 30_000, () => `all six Active everywhere (seen: ${seen})`, 100);
     const runtimes = (await view(pages[0]!)).map((m) => m.runtime).sort();
     expect(runtimes).toEqual(['browser', 'browser', 'browser', 'browser', 'node', 'node']);
 
@@ -64,16 +64,15 @@ describe('browsers and Node nodes in one cluster', () => {
     const closedId = await idOf(closing);
     await closing.close({ runBeforeUnload: true });
     const rest = pages.filter((p) => p !== closing);
-    let detected = false;
-    for (let t = 0; t < 100 && !detected; t++) {
+    const gone = (s?: string) => s === 'Left' || s === 'Unreachable';
+    const everyoneSawItGo = async () => {
       const views = await Promise.all(rest.map(view));
-      const gone = (s?: string) => s === 'Left' || s === 'Unreachable';
-      detected =
+      return (
         views.every((v) => gone(v.find((m) => m.nodeId === closedId)?.state)) &&
-        nodes.every((n) => gone(n.node.member(closedId)?.state));
-      if (!detected) await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(detected).toBe(true);
+        nodes.every((n) => gone(n.node.member(closedId)?.state))
+      );
+    };
+    await waitFor(everyoneSawItGo, 20_000, 'the others to see the closed page Left or Unreachable', 100);
     await context.close();
   }, 90_000);
 });

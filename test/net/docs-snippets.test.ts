@@ -103,31 +103,41 @@ describe('the README examples, run as written', () => {
     const server = await signalingServer();
     const a = nodeExample(server.url);
     const b = nodeExample(server.url);
-    await waitFor(() => !!listening(a) && !!listening(b), 30_000, 'both listening');
+    await waitFor(
+      () => !!listening(a) && !!listening(b),
+      30_000,
+      () => `both listening\n${output(a)}\n${output(b)}`,
+    );
     const [ia, ib] = [listening(a)!, listening(b)!];
     expect(ia.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
     await waitFor(
       () => says(a, `${ib.id} Active`) && says(b, `${ia.id} Active`),
       30_000,
-      `each sees the other Active\n${output(a)}\n${output(b)}`,
+      () => `each sees the other Active\n${output(a)}\n${output(b)}`,
     );
     b.proc.kill('SIGTERM');
     expect(await exited(b)).toBe(0);
-    await waitFor(() => says(a, `${ib.id} Left`), 10_000, `a sees b leave\n${output(a)}`);
+    await waitFor(
+      () => says(a, `${ib.id} Left`),
+      10_000,
+      () => `a sees b leave\n${output(a)}`,
+    );
     expect(a.stderr.join('')).toBe('');
   }, 90_000);
 
   it('Deno: run with --allow-net --allow-env, joins the Node example through its listener and gets its time', async () => {
     const server = await signalingServer();
     const hub = nodeExample(server.url);
-    await waitFor(() => !!listening(hub), 30_000, 'hub listening');
+    await waitFor(
+      () => !!listening(hub),
+      30_000,
+      () => `hub listening\n${output(hub)}`,
+    );
     const { id, url } = listening(hub)!;
     const edge = denoExample(['--allow-net', '--allow-env'], url);
-    const code = await Promise.race([
-      exited(edge),
-      new Promise<'hung'>((ok) => setTimeout(() => ok('hung'), 45_000)),
-    ]);
-    expect(code, output(edge)).toBe(0);
+    const done = () => edge.proc.exitCode !== null || edge.proc.signalCode !== null;
+    await waitFor(done, 45_000, () => `the Deno example to exit\n${output(edge)}`, 100);
+    expect(await exited(edge), output(edge)).toBe(0);
     expect(edge.lines.join('\n')).toMatch(new RegExp(`^time at ${id}: \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$`, 'm'));
     // The hub saw the edge node come and leave.
     const edgeStates = hub.lines.filter((l) => / (Active|Left)$/.test(l) && !l.startsWith(id));
@@ -139,7 +149,11 @@ describe('the README examples, run as written', () => {
 
   it('Deno without --allow-net: the example prints an error naming the flag instead of hanging silently', async () => {
     const edge = denoExample(['--allow-env'], 'ws://127.0.0.1:9');
-    await waitFor(() => edge.stderr.join('').includes('--allow-net'), 30_000, 'an error naming --allow-net');
+    await waitFor(
+      () => edge.stderr.join('').includes('--allow-net'),
+      30_000,
+      () => `an error naming --allow-net\n${output(edge)}`,
+    );
     expect(edge.stderr.join('')).toContain('run again with the --allow-net flag');
     expect(edge.stderr.join('')).toContain('dialling ws://127.0.0.1:9: refused by the runtime');
   }, 60_000);
@@ -196,7 +210,11 @@ describe('the README examples, run as written', () => {
         const [g0, g1] = [greetings(logs[0]!), greetings(logs[1]!)];
         return g0.some(([f, t]) => f !== t && g1.some(([f1, t1]) => f1 === t && t1 === f));
       };
-      await waitFor(() => greeted() || problems.length > 0, 30_000, `greetings\n${logs.flat().join('\n')}`);
+      await waitFor(
+        () => greeted() || problems.length > 0,
+        30_000,
+        () => `greetings\n${logs.flat().join('\n')}`,
+      );
       expect(problems).toEqual([]);
       expect(greeted()).toBe(true);
     } finally {

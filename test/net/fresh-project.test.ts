@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextFor, launchChromium } from '../support/chromium.ts';
+import { waitFor } from '../support/net.ts';
 import { BIN, installConsumer, type Packed, packWeftmesh, sh } from '../support/packed.ts';
 
 /** The app, as a user would write it (no top-level await: any build target takes it). */
@@ -63,7 +64,7 @@ async function serve(app: string, dir: string): Promise<Server> {
   return server;
 }
 
-/** Opens two pages of the app and waits (bounded) until each sees both nodes Active. */
+/** Opens two pages of the app and waits (bounded) until each sees both nodes Active, or one logs a problem. */
 async function twoPagesActive(port: number, cluster: string): Promise<{ ok: boolean; console: string[] }> {
   const origin = `http://127.0.0.1:${port}`;
   const context = await contextFor(browser, origin);
@@ -91,10 +92,11 @@ async function twoPagesActive(port: number, cluster: string): Promise<{ ok: bool
       return views.every((v) => v.length === 2 && v.every((m) => m.state === 'Active'));
     };
     let ok = false;
-    for (let t = 0; t < 150 && !ok && messages.length === 0; t++) {
+    const done = async () => {
       ok = await bothActive();
-      if (!ok) await new Promise((r) => setTimeout(r, 200));
-    }
+      return ok || messages.length > 0; // a console message: the caller's assertion shows it
+    };
+    await waitFor(done, 30_000, 'both pages Active', 100);
     return { ok, console: messages };
   } finally {
     await context.close();

@@ -88,7 +88,7 @@ describe('signaling server', () => {
     );
     c.sendJson({ t: 'join', room: 'alpha', key: toBase64Url(victim.publicKey), sig: toBase64Url(sig) });
     expect((await c.next('error')).code).toBe('auth-failed');
-    await waitFor(() => c.closed !== undefined);
+    await waitFor(() => c.closed !== undefined, 10_000, 'the server to close the forger');
     // A signature over another nonce (replay) fails too.
     const d = await rawClient(s.url);
     cleanups.push(() => d.ws.terminate());
@@ -114,7 +114,11 @@ describe('signaling server', () => {
     c.sendJson([1, 2, 3]);
     c.sendJson({ t: 'signal', to: bystander.identity.nodeId, data: 'hi' });
     c.sendJson({ t: 'join', room: 'bad room!', key: 'x', sig: 'y' });
-    await waitFor(() => c.messages.filter((m) => m.t === 'error').length >= 6);
+    await waitFor(
+      () => c.messages.filter((m) => m.t === 'error').length >= 6,
+      10_000,
+      () => `six errors (got: ${JSON.stringify(c.messages)})`,
+    );
     expect(c.messages.filter((m) => m.t === 'error').map((m) => m.code)).toEqual([
       'bad-message',
       'bad-message',
@@ -134,12 +138,12 @@ describe('signaling server', () => {
     const big = await rawClient(s.url);
     cleanups.push(() => big.ws.terminate());
     big.ws.send('x'.repeat(4096));
-    await waitFor(() => big.closed !== undefined);
+    await waitFor(() => big.closed !== undefined, 10_000, 'the oversized frame to close its connection');
     expect(big.closed!.code).toBe(1009);
     const flood = await joined(s.url, 'alpha');
     await flood.c.next('joined');
     for (let i = 0; i < 200; i++) flood.c.sendJson({ t: 'ping' });
-    await waitFor(() => flood.c.closed !== undefined);
+    await waitFor(() => flood.c.closed !== undefined, 10_000, 'the flood to close its connection');
     expect(flood.c.messages.some((m) => m.t === 'error' && m.code === 'rate-limited')).toBe(true);
     expect(flood.c.closed!.code).toBe(1008);
     expect(s.server.stats().rejected['rate-limited']).toBeGreaterThan(0);
@@ -154,7 +158,7 @@ describe('signaling server', () => {
     await first.c.next('joined');
     const second = await joined(s.url, 'alpha', id);
     await second.c.next('joined');
-    await waitFor(() => first.c.closed !== undefined);
+    await waitFor(() => first.c.closed !== undefined, 10_000, 'the replaced connection to close');
     expect(first.c.closed!.code).toBe(4000);
     expect(s.server.stats().peers).toBe(1);
   });
@@ -207,15 +211,15 @@ describe('signaling client', () => {
     const got: unknown[] = [];
     b.on('signal', (e) => got.push(e));
     a.start();
-    await waitFor(() => a.state === 'joined');
+    await waitFor(() => a.state === 'joined', 10_000, 'a joined');
     b.start();
-    await waitFor(() => a.peers().length === 1 && b.peers().length === 1);
+    await waitFor(() => a.peers().length === 1 && b.peers().length === 1, 10_000, 'each to list the other');
     const bId = a.peers()[0]!;
     expect(a.send(bId, { hello: 1 })).toBe(true);
-    await waitFor(() => got.length === 1);
+    await waitFor(() => got.length === 1, 10_000, 'the signal at b');
     expect(got[0]).toMatchObject({ data: { hello: 1 } });
     b.close();
-    await waitFor(() => a.peers().length === 0);
+    await waitFor(() => a.peers().length === 0, 10_000, 'b gone from the peers of a');
   });
 
   it('reconnects with backoff after a server restart and re-announces itself', async () => {
@@ -223,14 +227,18 @@ describe('signaling client', () => {
     const port = first.port;
     const a = client(first.url, 'room');
     a.start();
-    await waitFor(() => a.state === 'joined');
+    await waitFor(() => a.state === 'joined', 10_000, 'a joined');
     servers.splice(servers.indexOf(first), 1);
     await first.close();
-    await waitFor(() => a.state !== 'joined');
+    await waitFor(() => a.state !== 'joined', 10_000, 'a to notice the server gone');
     const again = await server({ port });
     const b = client(again.url, 'room');
     b.start();
-    await waitFor(() => a.state === 'joined' && b.peers().length === 1, 15_000);
+    await waitFor(
+      () => a.state === 'joined' && b.peers().length === 1,
+      15_000,
+      () => `a rejoined (state ${a.state}) and b lists it (peers: ${b.peers().length})`,
+    );
     expect(again.server.stats().peers).toBe(2);
   });
 });

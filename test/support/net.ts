@@ -1,12 +1,22 @@
 /** Helpers for tests on real sockets (loopback only). */
 import WebSocket from 'ws';
 
-/** Polls `pred` until true or `ms` elapse. */
-export async function waitFor(pred: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+/**
+ * Waits until `pred` holds (checked every `everyMs`; it may be async, e.g. a page query), and
+ * fails after `ms` naming `what`. Pass `what` as a function to describe the state at the
+ * failure (process output, counters) rather than at the call.
+ */
+export async function waitFor(
+  pred: () => boolean | Promise<boolean>,
+  ms = 10_000,
+  what: string | (() => string) = 'condition',
+  everyMs = 10,
+): Promise<void> {
   const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+  while (!(await pred())) {
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
