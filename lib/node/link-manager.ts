@@ -74,8 +74,6 @@ export function dialTargetOf(alive: Claim): DialTarget {
 const EVICT_MIN_AGE_MS = 1_000;
 /** A transient link that has not been used for a join exchange by then is closed; also the longest a gentle close waits for its send buffer to drain. */
 const TRANSIENT_TTL_MS = 5_000;
-/** How often a link being closed gently checks its send buffer. */
-const DRAIN_POLL_MS = 50;
 /** Transient links open at once: at least this, or the link cap. */
 const MIN_TRANSIENT = 16;
 
@@ -254,15 +252,21 @@ export class LinkManager {
    */
   #closeGently(link: Link, reason: string, mayClose: () => boolean = () => true): void {
     this.#o.bye(link);
-    const started = this.#o.env.clock.now();
-    const attempt = () => {
-      if (link.bufferedAmount > 0 && this.#o.env.clock.now() - started < TRANSIENT_TTL_MS) {
-        this.#o.env.scheduler.setTimer(DRAIN_POLL_MS, attempt);
-        return;
-      }
+    if (link.bufferedAmount === 0) {
+      if (mayClose()) link.close(reason);
+      return;
+    }
+    const scheduler = this.#o.env.scheduler;
+    let done = false;
+    const close = () => {
+      if (done) return;
+      done = true;
+      scheduler.cancelTimer(timer);
       if (mayClose()) link.close(reason);
     };
-    attempt();
+    const timer = scheduler.setTimer(TRANSIENT_TTL_MS, close);
+    // Drained, or closed meanwhile (drained() rejects): either way nothing is left to wait for.
+    link.drained().then(close, close);
   }
 
   /** Transport event: a dial ended (link or failure). */

@@ -118,7 +118,6 @@ const KIND_RES = 2;
 const KIND_ERR = 3;
 const TOPIC = /^[A-Za-z0-9._/-]{1,64}$/;
 const PENDING_LIMIT = 4096;
-const POLL_MS = 20;
 const U32_MAX = 0xffffffff;
 
 interface Pending {
@@ -540,13 +539,22 @@ export class Messenger {
     link.send(frame);
   }
 
+  /** Waits (at most sendTimeoutMs) until the link holds no more than the high-water mark. */
   async #drained(link: Link): Promise<void> {
-    const deadline = this.#h.env.clock.now() + this.#o.sendTimeoutMs;
-    while (link.bufferedAmount > this.#o.highWaterMark) {
-      if (link.closed) throw new MessagingError('no-route', 'link closed');
-      if (this.#h.env.clock.now() > deadline)
-        throw new MessagingError('backpressure', 'link stayed congested');
-      await new Promise<void>((ok) => this.#h.env.scheduler.setTimer(POLL_MS, ok));
+    if (link.bufferedAmount <= this.#o.highWaterMark) return;
+    const scheduler = this.#h.env.scheduler;
+    let timer: number | undefined;
+    const stuck = new Promise<never>((_, fail) => {
+      timer = scheduler.setTimer(this.#o.sendTimeoutMs, () =>
+        fail(new MessagingError('backpressure', 'link stayed congested')),
+      );
+    });
+    try {
+      await Promise.race([link.drained(this.#o.highWaterMark), stuck]);
+    } catch (e) {
+      throw e instanceof MessagingError ? e : new MessagingError('no-route', 'link closed');
+    } finally {
+      scheduler.cancelTimer(timer!);
     }
   }
 

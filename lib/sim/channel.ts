@@ -1,3 +1,4 @@
+import { closedError } from '../transport/drain.ts';
 import type { ChannelBinding, DeliveryClass, RawChannel, RawChannelHandlers } from '../transport/types.ts';
 import type { SimHost } from './host.ts';
 import type { SimNetwork } from './network.ts';
@@ -44,6 +45,11 @@ export class SimChannelEnd implements RawChannel {
 
   get alive(): boolean {
     return !this.closed && this.host.up && this.host.epoch === this.epoch;
+  }
+
+  /** Nothing queues at this end (stream frames wait in the network, as in a kernel): drained at once. */
+  drained(): Promise<void> {
+    return this.alive ? Promise.resolve() : Promise.reject(closedError('simulated connection gone'));
   }
 
   setHandlers(handlers: RawChannelHandlers): void {

@@ -1,3 +1,4 @@
+import { closedError } from './drain.ts';
 import type { Link, LinkHandlers, PeerInfo, RawChannel } from './types.ts';
 
 /** Frames held for a link whose owner has not attached handlers yet. */
@@ -39,6 +40,11 @@ export class AuthenticatedLink implements Link {
 
   get bufferedAmount(): number {
     return this.#raw.bufferedAmount;
+  }
+
+  drained(threshold = 0): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError(this.#closeReason ?? 'closed'));
+    return this.#raw.drained(threshold);
   }
 
   setHandlers(handlers: LinkHandlers): void {

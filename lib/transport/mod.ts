@@ -1,3 +1,4 @@
+export { TransportError, type TransportErrorCode } from './errors.ts';
 export {
   HandshakeError,
   type HandshakeErrorCode,

@@ -29,6 +29,8 @@ export interface RawChannel {
   readonly binding: ChannelBinding;
   /** Bytes accepted for the stream but not yet handed to the network. */
   readonly bufferedAmount: number;
+  /** As Link.drained: the channel's own drain events, never a timer where the runtime has them. */
+  drained(threshold: number): Promise<void>;
   /** Must be called before any frame can arrive (transports deliver asynchronously). */
   setHandlers(handlers: RawChannelHandlers): void;
   send(cls: DeliveryClass, frame: Uint8Array): void;
@@ -57,6 +59,15 @@ export interface Link {
   readonly closed: boolean;
   /** Stream bytes queued locally; callers stop sending above their high-water mark. */
   readonly bufferedAmount: number;
+  /**
+   * Resolves once `bufferedAmount` is at or below `threshold` bytes (default 0: everything
+   * handed to the network), at once if it already is. Event-driven: each transport resolves it
+   * from its own drain events (WebSocket send completions, the data channel's
+   * `bufferedamountlow`), not by polling — except where the runtime offers no such event (see
+   * the transports). Rejects with a TransportError, code `closed`, if the link is or becomes
+   * closed first: what was queued will not be sent. Attach a rejection handler.
+   */
+  drained(threshold?: number): Promise<void>;
   /** Frames that arrive before this is called are held (bounded) and then delivered. */
   setHandlers(handlers: LinkHandlers): void;
   sendDatagram(frame: Uint8Array): void;

@@ -1,13 +1,20 @@
 /**
- * A RawChannel over one WebRTC peer connection (simple-peer, through SimplePeerAdapter): a reliable ordered data
- * channel for the stream (messages chunked at 16 KiB, with back-pressure on
- * bufferedAmount) and an unordered, no-retransmit channel for datagrams, so probes never
- * wait behind bulk data. Both channels are pre-negotiated (same ids on both sides), so no
- * extra signaling round trip is needed. Channel binding: both DTLS fingerprints, from the
- * local and remote SDP.
+ * A RawChannel over one WebRTC peer connection (simple-peer, through SimplePeerAdapter): a
+ * reliable ordered data channel for the stream (messages chunked at 16 KiB, with
+ * back-pressure on bufferedAmount) and an unordered, no-retransmit channel for datagrams, so
+ * probes never wait behind bulk data. Both channels are pre-negotiated (same ids on both
+ * sides), so no extra signaling round trip is needed. Channel binding: both DTLS
+ * fingerprints, from the local and remote SDP.
+ *
+ * Chunks beyond the high-water mark wait in a queue; the data channel's `bufferedamountlow`
+ * event (its threshold set to what is waited for: room for the queue, or the next
+ * drained() threshold) moves them on and settles drained(). @roamhq/wrtc has neither the
+ * event nor `bufferedAmountLowThreshold`: there, and only there, the channel looks every
+ * DRAIN_POLL_MS while chunks wait or drained() is waited on.
  */
-import type { Scheduler } from '../time/types.ts';
+import type { Scheduler, TimerId } from '../time/types.ts';
 import { ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
+import { closedError, DrainWaiters } from '../transport/drain.ts';
 import type { ChannelBinding, DeliveryClass, RawChannel, RawChannelHandlers } from '../transport/types.ts';
 import { plainBytes, utf8 } from '../util/bytes.ts';
 
@@ -31,6 +38,11 @@ export interface PeerLike {
   readonly pc: Pick<RTCPeerConnection, 'localDescription' | 'remoteDescription'>;
   /** Bytes queued on the data channel. */
   readonly bufferSize: number;
+  /** The stream's data channel: its `bufferedamountlow` events drive the queue and drained(). */
+  readonly channel: Pick<
+    RTCDataChannel,
+    'bufferedAmountLowThreshold' | 'addEventListener' | 'removeEventListener'
+  >;
   on(event: 'data', fn: (data: Uint8Array) => void): unknown;
   on(event: 'close', fn: () => void): unknown;
   on(event: 'error', fn: (err: Error & { code?: string }) => void): unknown;
@@ -45,7 +57,7 @@ export const DEFAULT_PEER_CHANNEL_LIMITS: Readonly<PeerChannelLimits> = Object.f
   maxDatagramBytes: 16 * 1024,
 });
 
-/** @roamhq/wrtc never fires bufferedamountlow, so back-pressure polls. */
+/** Data channels without `bufferedamountlow` (@roamhq/wrtc): how often waiting chunks and drained() look. */
 const DRAIN_POLL_MS = 10;
 /** Datagrams are dropped (not queued) while the datagram channel holds this much. */
 const DATAGRAM_HIGH_WATER = 256 * 1024;
@@ -66,7 +78,10 @@ export class PeerChannel implements RawChannel {
   #handlers: RawChannelHandlers | undefined;
   #queue: Uint8Array[] = [];
   #queued = 0;
-  #draining = false;
+  readonly #waiters = new DrainWaiters();
+  /** Whether the data channel fires `bufferedamountlow` (it has a threshold to set). */
+  readonly #lowEvents: boolean;
+  #poll: TimerId | undefined;
   #closed = false;
   /** Datagrams dropped (channel not open, too large, or congested). */
   datagramsDropped = 0;
@@ -86,6 +101,8 @@ export class PeerChannel implements RawChannel {
       local: sdpFingerprint(peer.pc.localDescription?.sdp),
       remote: sdpFingerprint(peer.pc.remoteDescription?.sdp),
     };
+    this.#lowEvents = typeof peer.channel.bufferedAmountLowThreshold === 'number';
+    if (this.#lowEvents) peer.channel.addEventListener('bufferedamountlow', this.#onLow);
     peer.on('data', (data: Uint8Array) => this.#onChunk(plainBytes(data)));
     peer.on('close', () => this.#gone('peer connection closed'));
     peer.on('error', (err: Error & { code?: string }) => this.#gone(err.code ?? err.message));
@@ -101,6 +118,13 @@ export class PeerChannel implements RawChannel {
 
   get bufferedAmount(): number {
     return this.#queued + (this.#closed ? 0 : this.#peer.bufferSize);
+  }
+
+  drained(threshold: number): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError('peer connection closed'));
+    const done = this.#waiters.wait(threshold, this.bufferedAmount);
+    this.#arm();
+    return done;
   }
 
   setHandlers(handlers: RawChannelHandlers): void {
@@ -142,8 +166,9 @@ export class PeerChannel implements RawChannel {
     this.#peer.destroy();
   }
 
+  /** Moves waiting chunks to the data channel while it is below the high-water mark. */
   #drain(): void {
-    if (this.#draining || this.#closed) return;
+    if (this.#closed) return;
     while (this.#queue.length > 0 && this.#peer.bufferSize < this.#limits.highWaterMark) {
       const c = this.#queue.shift()!;
       this.#queued -= c.length;
@@ -154,10 +179,26 @@ export class PeerChannel implements RawChannel {
         return;
       }
     }
-    if (this.#queue.length === 0) return;
-    this.#draining = true;
-    this.#scheduler.setTimer(DRAIN_POLL_MS, () => {
-      this.#draining = false;
+    this.#waiters.check(this.bufferedAmount);
+    this.#arm();
+  }
+
+  readonly #onLow = (): void => this.#drain();
+
+  /**
+   * Asks for the next drain event: room for waiting chunks (half the high-water mark, so the
+   * channel never runs dry), else the next threshold drained() waits for.
+   */
+  #arm(): void {
+    if (this.#closed) return;
+    const target = this.#queue.length > 0 ? this.#limits.highWaterMark / 2 : this.#waiters.next;
+    if (target === undefined) return;
+    if (this.#lowEvents) {
+      this.#peer.channel.bufferedAmountLowThreshold = Math.max(0, Math.floor(target));
+      return;
+    }
+    this.#poll ??= this.#scheduler.setTimer(DRAIN_POLL_MS, () => {
+      this.#poll = undefined;
       this.#drain();
     });
   }
@@ -179,6 +220,10 @@ export class PeerChannel implements RawChannel {
     this.#closed = true;
     this.#queue = [];
     this.#queued = 0;
+    if (this.#poll !== undefined) this.#scheduler.cancelTimer(this.#poll);
+    this.#poll = undefined;
+    if (this.#lowEvents) this.#peer.channel.removeEventListener('bufferedamountlow', this.#onLow);
+    this.#waiters.fail(reason);
     this.#handlers?.close(reason);
   }
 }

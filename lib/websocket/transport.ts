@@ -68,8 +68,12 @@ export class WebSocketTransport implements Transport {
         ws.close(1001, 'closing');
         return;
       }
-      this.#handshake(new WsChannel(ws, this.#o.channel ?? {}), 'acceptor', undefined, {}, () =>
-        listener.linked?.(ws),
+      this.#handshake(
+        new WsChannel(ws, ctx.scheduler, this.#o.channel ?? {}),
+        'acceptor',
+        undefined,
+        {},
+        () => listener.linked?.(ws),
       );
     });
   }
@@ -108,7 +112,7 @@ export class WebSocketTransport implements Transport {
       if (settled) return;
       settled = true;
       ctx.scheduler.cancelTimer(timer);
-      this.#handshake(new WsChannel(ws, this.#o.channel ?? {}), 'dialer', address, opts);
+      this.#handshake(new WsChannel(ws, ctx.scheduler, this.#o.channel ?? {}), 'dialer', address, opts);
     };
   }
 

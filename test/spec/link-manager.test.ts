@@ -150,7 +150,7 @@ describe('LinkManager: staying within min/max links', () => {
 });
 
 describe('LinkManager: one link per peer, closes and idleness', () => {
-  it('two links to one peer: the one dialled by the lower node id stays', () => {
+  it('two links to one peer: the one dialled by the lower node id stays', async () => {
     // We (8…) dialled a higher id: ours stays, theirs is closed.
     const t = setup();
     const ours = t.accept(high(1), true);
@@ -173,8 +173,9 @@ describe('LinkManager: one link per peer, closes and idleness', () => {
     mine.deliver(new Uint8Array([1]));
     lower.deliver(new Uint8Array([2]));
     expect(t.frames).toEqual([low(1)]);
+    expect(mine.closed).toBe(false);
     mine.bufferedAmount = 0;
-    t.scheduler.runFor(50);
+    await Promise.resolve(); // drained() settles on a microtask
     expect(mine.closeReason).toBe('duplicate link');
   });
 
@@ -199,7 +200,7 @@ describe('LinkManager: one link per peer, closes and idleness', () => {
     ]);
   });
 
-  it('closing on purpose says goodbye and waits for the send buffer to drain, at most 5 s', () => {
+  it('closing on purpose says goodbye and closes when the send buffer drained (its drain event, no polling), at most 5 s later', async () => {
     const t = setup();
     const draining = t.accept(high(1));
     const stuck = t.accept(high(2));
@@ -214,13 +215,17 @@ describe('LinkManager: one link per peer, closes and idleness', () => {
     ]);
     t.scheduler.runFor(200);
     expect(draining.closed).toBe(false);
+    // One timer per gentle close (its 5 s bound), none for watching the buffer.
+    expect(t.scheduler.pending).toBe(2);
     draining.bufferedAmount = 0;
-    t.scheduler.runFor(50);
+    await Promise.resolve(); // drained() settles on a microtask
     expect(draining.closed).toBe(true);
-    t.scheduler.runFor(4_700);
+    expect(t.scheduler.pending).toBe(1);
+    t.scheduler.runFor(4_750);
     expect(stuck.closed).toBe(false);
-    t.scheduler.runFor(100);
+    t.scheduler.runFor(50);
     expect(stuck.closed).toBe(true);
+    expect(t.scheduler.pending).toBe(0);
   });
 
   it('a link that receives nothing for idleTimeoutMs is torn down; a quiet one gets a keepalive at a third of it', () => {

@@ -429,4 +429,24 @@ describe('Messaging: requests', () => {
     }
     expect(await stuck).toBe('backpressure');
   });
+
+  it('a congested send goes out on the link’s drain event, with no timer but its deadline; a link closing meanwhile fails it with no-route', async () => {
+    const t = setup({ options: { highWaterMark: 100, sendTimeoutMs: 1_000 } });
+    const link = t.links.get(a.nodeId)!;
+    link.bufferedAmount = 1_000;
+    const sent = t.m.send(a.nodeId, 't', utf8('on drain')).then(() => 'sent');
+    await flush();
+    expect(t.scheduler.pending).toBe(1);
+    link.bufferedAmount = 100; // at the high-water mark: enough
+    await flush();
+    expect(await sent).toBe('sent');
+    expect(link.frames).toHaveLength(1);
+    expect(t.scheduler.pending).toBe(0);
+    link.bufferedAmount = 1_000;
+    const lost = t.m.send(a.nodeId, 't', utf8('lost')).catch((e) => e.code);
+    await flush();
+    link.close('closed by peer');
+    expect(await lost).toBe('no-route');
+    expect(t.scheduler.pending).toBe(0);
+  });
 });

@@ -1,8 +1,10 @@
 /**
  * A Link made by hand for the node-layer specification tests (test/spec/): it records what
- * is sent on it, lets the test deliver frames and close either side, and behaves like
- * AuthenticatedLink where the node depends on it (closing locally also reports the close).
+ * is sent on it, lets the test deliver frames, set its send buffer and close either side,
+ * and behaves like AuthenticatedLink where the node depends on it (closing locally also
+ * reports the close; drained() settles when the test lowers bufferedAmount or closes it).
  */
+import { closedError, DrainWaiters } from '../../lib/transport/drain.ts';
 import type { Link, LinkHandlers, PeerInfo } from '../../lib/transport/types.ts';
 import { decodeMessage } from '../../lib/wire/codec.ts';
 import type { Message } from '../../lib/wire/messages.ts';
@@ -11,17 +13,33 @@ export class FakeLink implements Link {
   readonly peer: PeerInfo;
   readonly transport = 'fake';
   readonly initiator: boolean;
-  bufferedAmount = 0;
   closed = false;
   closeReason: string | undefined;
   /** Stream frames sent, in order. */
   readonly frames: Uint8Array[] = [];
   readonly datagrams: Uint8Array[] = [];
   #handlers: LinkHandlers | undefined;
+  #buffered = 0;
+  readonly #waiters = new DrainWaiters();
 
   constructor(nodeId: string, opts: { initiator?: boolean; publicKey?: Uint8Array } = {}) {
     this.peer = { nodeId, publicKey: opts.publicKey ?? new Uint8Array(32) };
     this.initiator = opts.initiator ?? false;
+  }
+
+  get bufferedAmount(): number {
+    return this.#buffered;
+  }
+
+  /** The test sets the send buffer; lowering it is the drain event drained() waits for. */
+  set bufferedAmount(bytes: number) {
+    this.#buffered = bytes;
+    this.#waiters.check(bytes);
+  }
+
+  drained(threshold = 0): Promise<void> {
+    if (this.closed) return Promise.reject(closedError(this.closeReason ?? 'closed'));
+    return this.#waiters.wait(threshold, this.#buffered);
   }
 
   setHandlers(handlers: LinkHandlers): void {
@@ -40,6 +58,7 @@ export class FakeLink implements Link {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
+    this.#waiters.fail(reason);
     this.#handlers?.close(reason);
   }
 

@@ -21,6 +21,9 @@ class PairEnd implements RawChannel {
     private readonly scheduler: VirtualScheduler,
     private readonly tamper: Tamper,
   ) {}
+  drained(): Promise<void> {
+    return this.closed ? Promise.reject(new Error('closed')) : Promise.resolve();
+  }
   setHandlers(h: RawChannelHandlers): void {
     this.handlers = h;
   }
