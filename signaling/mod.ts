@@ -1,3 +1,11 @@
+export type {
+  Backplane,
+  BackplaneCaps,
+  BackplaneHealth,
+  BackplaneSink,
+  JoinVerdict,
+  RemotePeer,
+} from './backplane.ts';
 export {
   SignalingClient,
   type SignalingClientOptions,

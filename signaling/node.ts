@@ -6,6 +6,9 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { CLOSE_TIMEOUT_MS, guardConnections, guardedServerOptions } from '../lib/websocket/http-guard.ts';
 import { RedisBackplane, type RedisBackplaneOptions } from './redis-backplane.ts';
+
+export { RedisBackplane, type RedisBackplaneOptions } from './redis-backplane.ts';
+
 import { SignalingServer, type SignalingServerOptions } from './server.ts';
 
 export interface NodeSignalingOptions extends SignalingServerOptions {

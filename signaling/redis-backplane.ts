@@ -77,6 +77,8 @@ interface RoomState {
 }
 
 const CLOSE_GRACE_MS = 1_000;
+/** Leaves kept for a Redis that is away (each one's entry is removed when it is back). */
+const MAX_DEFERRED_LEAVES = 100_000;
 
 /** Keys may hold a source that came from a proxy header: only a tame, bounded form of it. */
 function keySafe(source: string): string {
@@ -108,6 +110,8 @@ export class RedisBackplane implements Backplane {
   #timer: ReturnType<typeof setInterval> | undefined;
   /** A command's outcome was unknown: register everything again at the next heartbeat. */
   #reregister = false;
+  /** Local peers that left while their leave could not reach Redis ("room id"): removed on recovery. Bounded. */
+  readonly #leftWhileDown = new Set<string>();
   readonly #onInstance = (message: string) => this.#onInstanceFrame(message);
   readonly #counts = { routedOut: 0, routedIn: 0, dropped: {} as Record<string, number> };
 
@@ -252,7 +256,18 @@ export class RedisBackplane implements Backplane {
     if (!r?.local.has(id)) return;
     this.#dropLocal(room, r, id);
     if (source !== undefined) this.#countSource(source, -1);
-    if (this.#state !== 'up') return; // its entry expires, or is not registered again
+    // A leave Redis did not get is done on recovery (source counts are rewritten then).
+    if (this.#state === 'up') this.#unregister(room, id, source);
+    else this.#deferLeave(room, id);
+  }
+
+  #deferLeave(room: string, id: string): void {
+    if (this.#leftWhileDown.size < MAX_DEFERRED_LEAVES) this.#leftWhileDown.add(`${room} ${id}`);
+    else this.#drop('leave-not-deferred'); // its entry stays until this instance stops
+  }
+
+  /** Removes `id`'s entry from `room` if this instance still owns it, and announces the leave. */
+  #unregister(room: string, id: string, source: string | undefined): void {
     this.#command(
       this.#main.eval(LEAVE, {
         keys: [this.#key('room', room), this.#key('src', keySafe(source ?? ''))],
@@ -264,7 +279,11 @@ export class RedisBackplane implements Backplane {
           source === undefined ? '0' : '1',
         ],
       }),
-    ).catch((e: Error) => this.#failed(`leave: ${e.message}`));
+    ).catch((e: Error) => {
+      this.#failed(`leave: ${e.message}`);
+      this.#deferLeave(room, id);
+      this.#reregister = true;
+    });
   }
 
   route(room: string, from: string, to: string, data: unknown, failed: (why: string) => void): void {
@@ -549,6 +568,23 @@ export class RedisBackplane implements Backplane {
   async #register(): Promise<void> {
     this.#reregister = false;
     const ops: Array<Promise<unknown>> = [];
+    for (const entry of this.#leftWhileDown) {
+      const [room = '', id = ''] = entry.split(' ');
+      this.#leftWhileDown.delete(entry);
+      if (this.#rooms.get(room)?.local.has(id)) continue; // back again
+      ops.push(
+        this.#main.eval(LEAVE, {
+          keys: [this.#key('room', room), this.#key('src', '')],
+          arguments: [
+            id,
+            this.instance,
+            this.#roomChannel(room),
+            JSON.stringify({ t: 'l', r: room, n: id, i: this.instance }),
+            '0',
+          ],
+        }),
+      );
+    }
     for (const [room, r] of this.#rooms) {
       if (r.local.size === 0) continue;
       const key = this.#key('room', room);

@@ -310,8 +310,12 @@ describe('signaling instances sharing Redis', () => {
     inMesh.c.sendJson({ t: 'signal', to: remote, data: 'far' });
     expect((await inMesh.c.next('error')).code).toBe('peer-unreachable');
 
+    y.c.ws.close(); // leaves while Redis is away: removed from Redis when it is back
+    await waitFor(() => x.c.messages.some((m) => m.t === 'peer-left' && m.id === y.id), 5_000, 'y gone');
+
     await redis.restart();
     await waitFor(() => list.every((s) => s.server.stats().backplane?.state === 'up'), 15_000, 'recovered');
+    expect((await joinRaw(list[1]!.url, 'local')).answer.peers).toEqual([x.id]);
     expect(logs.some((l) => /connection lost/.test(l)) && logs.some((l) => /restored after/.test(l))).toBe(
       true,
     );
