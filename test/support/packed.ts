@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 
 const run = promisify(execFile);
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -154,4 +155,53 @@ export async function sh(
       `${cmd} ${args.join(' ')} failed in ${cwd}:\n${err.stdout ?? ''}\n${err.stderr ?? err.message}`,
     );
   }
+}
+
+/** A TypeScript project in a consumer: its compiler options and root files. */
+export interface Project {
+  compilerOptions: Record<string, unknown>;
+  files: string[];
+}
+
+/**
+ * Type-checks each project (written to `<dir>/tsconfig.<name>.json`) in one TypeScript build,
+ * as `tsc -b` would: one compiler start and shared parsing instead of one `tsc -p` per
+ * project. Resolves with each project's diagnostics, formatted as tsc prints them ('' when
+ * it type-checks); throws if a project was not checked.
+ */
+export async function typecheck(
+  dir: string,
+  projects: Record<string, Project>,
+): Promise<Record<string, string>> {
+  const configs = new Map<string, string>();
+  for (const [name, project] of Object.entries(projects)) {
+    const config = join(dir, `tsconfig.${name}.json`);
+    await writeFile(config, JSON.stringify(project));
+    configs.set(config, name);
+  }
+  const out: Record<string, string> = {};
+  let current: string | undefined;
+  const formatHost: ts.FormatDiagnosticsHost = {
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => dir,
+    getNewLine: () => '\n',
+  };
+  const report = (d: ts.Diagnostic) => {
+    if (current === undefined)
+      throw new Error(
+        `diagnostic outside a project: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+      );
+    out[current] += ts.formatDiagnostic(d, formatHost);
+  };
+  const host = ts.createSolutionBuilderHost(ts.sys, undefined, report, () => {});
+  const builder = ts.createSolutionBuilder(host, [...configs.keys()], {});
+  for (let p = builder.getNextInvalidatedProject(); p; p = builder.getNextInvalidatedProject()) {
+    current = configs.get(p.project);
+    if (current === undefined) throw new Error(`unexpected project ${p.project}`);
+    out[current] = '';
+    p.done();
+  }
+  const unchecked = [...configs.values()].filter((name) => out[name] === undefined);
+  if (unchecked.length > 0) throw new Error(`not type-checked: ${unchecked.join(', ')}`);
+  return out;
 }
