@@ -362,16 +362,18 @@ describe('cbor codec: strict decoding, as the cbor-x pipeline decoded', () => {
     );
   });
 
-  it('50,000 random and mutated encodings: same verdict and value', () => {
+  // 10,000 reach every block of lib/wire and of the legacy pipeline that 50,000 reached
+  // (V8 block coverage, compared run against run): the rest was time, not coverage.
+  it('10,000 random and mutated encodings: same verdict and value', () => {
     const r = new SeededRandom('cbor-codec');
     const samples = fc.sample(subsetValue, { numRuns: 200, seed: 11 }).map((v) => encodeCbor(v));
     let accepted = 0;
-    for (let i = 0; i < 50_000; i++) {
+    for (let i = 0; i < 10_000; i++) {
       const bytes = i % 5 === 0 ? r.bytes(r.int(64)) : mutate(samples[r.int(samples.length)]!, r);
       const l = { maxDepth: 1 + r.int(6), maxItems: r.int(300) };
       if ('value' in sameVerdict(bytes, l)) accepted++;
     }
-    expect(accepted).toBeGreaterThan(2_500);
+    expect(accepted).toBeGreaterThan(500);
   });
 
   it('every rule of the scan, by its code', () => {
