@@ -11,7 +11,7 @@
  */
 
 export { type AdmissionPolicy, issueMembershipToken } from './identity/admission.ts';
-export { IdentityError, NodeIdentity, nodeIdOf } from './identity/node-identity.ts';
+export { IdentityError, type IdentityErrorCode, NodeIdentity, nodeIdOf } from './identity/node-identity.ts';
 export { loadOrCreateIdentity } from './identity/persist.ts';
 export type { Signer } from './identity/signer.ts';
 export {
@@ -20,7 +20,7 @@ export {
   type SignatureVerifier,
   strictVerifier,
 } from './identity/verifier.ts';
-export { ConfigError, type HeartbeatConfig } from './membership/config.ts';
+export { ConfigError, type ConfigErrorCode, type HeartbeatConfig } from './membership/config.ts';
 export type { MembershipMetrics } from './membership/metrics.ts';
 export { NodeState } from './membership/node-state.ts';
 export type { MemberInfo } from './membership/swim.ts';
@@ -30,6 +30,7 @@ export {
   leafHash,
   MerkleProof,
   MerkleProofError,
+  type MerkleProofErrorCode,
   merkleRoot,
   nodeHash,
   verifyConsistency,
@@ -66,11 +67,12 @@ export {
   ServiceHealth,
 } from './state/values.ts';
 export { MemoryStorage } from './storage/memory.ts';
-export { checkStorageKey, type Storage, StorageError } from './storage/types.ts';
+export { checkStorageKey, type Storage, StorageError, type StorageErrorCode } from './storage/types.ts';
 export { WebStorage, type WebStorageArea } from './storage/web.ts';
 export { HlcSkewError, type HlcTimestamp } from './time/hlc.ts';
 export { realEnv } from './time/real.ts';
 export type { Clock, Env, Random, Scheduler, TimerId } from './time/types.ts';
+export { TransportError, type TransportErrorCode } from './transport/errors.ts';
 export { HandshakeError, type HandshakeErrorCode } from './transport/handshake.ts';
 export type { Transport } from './transport/types.ts';
 export { fromHex, toHex } from './util/bytes.ts';

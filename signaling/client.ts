@@ -10,6 +10,7 @@
  */
 import type { NodeIdentity } from '../lib/identity/node-identity.ts';
 import { Domain, signingInput } from '../lib/identity/signed.ts';
+import { TransportError } from '../lib/transport/errors.ts';
 import { Emitter } from '../lib/util/emitter.ts';
 import {
   fromBase64Url,
@@ -169,7 +170,11 @@ export class SignalingClient {
 
   #connect(): void {
     const Ctor = this.#o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!Ctor) throw new Error('no WebSocket implementation: pass one (the `ws` package on Node 20)');
+    if (!Ctor)
+      throw new TransportError(
+        'unsupported-runtime',
+        'no WebSocket implementation: pass one (the `ws` package on Node 20)',
+      );
     this.#setState('connecting');
     const url = this.url;
     let ws: WebSocketLike;

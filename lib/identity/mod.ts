@@ -6,7 +6,7 @@ export {
   TOKEN_DOMAIN,
 } from './admission.ts';
 export { acceptablePublicKey, hasSmallOrderEncoding, verifyStrict } from './ed25519.ts';
-export { IdentityError, NodeIdentity, nodeIdOf } from './node-identity.ts';
+export { IdentityError, type IdentityErrorCode, NodeIdentity, nodeIdOf } from './node-identity.ts';
 export { loadOrCreateIdentity } from './persist.ts';
 export { Domain, type SignedEnvelope, signEnvelope, signingInput } from './signed.ts';
 export type { Signer } from './signer.ts';

@@ -4,14 +4,27 @@ import { publicKeyFromSeed, randomSeed, signWithSeed, verifyStrict } from './ed2
 import type { Signer } from './signer.ts';
 import { webCryptoAvailable, webCryptoSign, webCryptoSigningKey, webCryptoVerify } from './webcrypto.ts';
 
-/** Thrown for malformed key material given to NodeIdentity. */
+/** Why key material was refused (`IdentityError.code`). */
+export type IdentityErrorCode =
+  /** A public key that is not 32 bytes. */
+  | 'invalid-public-key'
+  /** A secret key (seed) that is not 32 bytes. */
+  | 'invalid-secret-key';
+
+/** Thrown for malformed key material given to NodeIdentity or nodeIdOf. */
 export class IdentityError extends Error {
   override name = 'IdentityError';
+  readonly code: IdentityErrorCode;
+  constructor(code: IdentityErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Node id: lowercase hex of the first 16 bytes of SHAKE-256 over the raw 32-byte public key. */
 export function nodeIdOf(publicKey: Uint8Array): string {
-  if (publicKey.length !== 32) throw new IdentityError('an Ed25519 public key is 32 bytes');
+  if (publicKey.length !== 32)
+    throw new IdentityError('invalid-public-key', 'an Ed25519 public key is 32 bytes');
   return toHex(shake256(publicKey, { dkLen: 16 }));
 }
 
@@ -36,7 +49,7 @@ export class NodeIdentity implements Signer {
   /** Restore an identity from its 32-byte seed (what exportSecretKey returned). */
   static fromSecretKey(seed: Uint8Array): NodeIdentity {
     if (!(seed instanceof Uint8Array) || seed.length !== 32) {
-      throw new IdentityError('an Ed25519 secret key (seed) is 32 bytes');
+      throw new IdentityError('invalid-secret-key', 'an Ed25519 secret key (seed) is 32 bytes');
     }
     return new NodeIdentity(seed);
   }

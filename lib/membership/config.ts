@@ -85,8 +85,21 @@ export const DEFAULT_HEARTBEAT: Readonly<HeartbeatConfig> = Object.freeze({
   newMembersPerLinkPerMinute: 300,
 });
 
+/** Why a setting was refused (`ConfigError.code`). */
+export type ConfigErrorCode =
+  /** A setting out of its range, of the wrong type, or at odds with another; `option` names it. */
+  'invalid-option';
+
+/** A bad setting (node options, heartbeat config, a service's limits), thrown where it is given. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  readonly code: ConfigErrorCode = 'invalid-option';
+  /** The offending setting ('heartbeat.pingTimeoutMs', 'maxLinks', …), when the thrower names it. */
+  readonly option: string | undefined;
+  constructor(message: string, option?: string) {
+    super(message);
+    this.option = option;
+  }
 }
 
 /** Fills defaults and checks ranges; throws ConfigError with the offending field. */
@@ -106,7 +119,7 @@ export function heartbeatConfig(partial: Partial<HeartbeatConfig> = {}): Heartbe
   ];
   for (const k of positive) {
     if (!(typeof c[k] === 'number' && Number.isFinite(c[k]) && (c[k] as number) > 0)) {
-      throw new ConfigError(`heartbeat.${k} must be a positive number`);
+      throw new ConfigError(`heartbeat.${k} must be a positive number`, `heartbeat.${k}`);
     }
   }
   const counts: Array<[keyof HeartbeatConfig, number]> = [
@@ -121,12 +134,15 @@ export function heartbeatConfig(partial: Partial<HeartbeatConfig> = {}): Heartbe
   ];
   for (const [k, min] of counts) {
     if (!(Number.isInteger(c[k]) && (c[k] as number) >= min))
-      throw new ConfigError(`heartbeat.${k} must be an integer ≥ ${min}`);
+      throw new ConfigError(`heartbeat.${k} must be an integer ≥ ${min}`, `heartbeat.${k}`);
   }
   if (c.pingTimeoutMs >= c.probeIntervalMs)
-    throw new ConfigError('heartbeat.pingTimeoutMs must be below probeIntervalMs');
+    throw new ConfigError('heartbeat.pingTimeoutMs must be below probeIntervalMs', 'heartbeat.pingTimeoutMs');
   if (c.dynamicSuspicion && !(c.dynamicSuspicion.maxMultiplier >= 1)) {
-    throw new ConfigError('heartbeat.dynamicSuspicion.maxMultiplier must be ≥ 1');
+    throw new ConfigError(
+      'heartbeat.dynamicSuspicion.maxMultiplier must be ≥ 1',
+      'heartbeat.dynamicSuspicion.maxMultiplier',
+    );
   }
   return c;
 }

@@ -11,6 +11,7 @@ export {
 } from './claims.ts';
 export {
   ConfigError,
+  type ConfigErrorCode,
   DEFAULT_HEARTBEAT,
   type HeartbeatConfig,
   heartbeatConfig,

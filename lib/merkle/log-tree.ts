@@ -49,14 +49,29 @@ function path(m: number, hashes: Uint8Array[], lo: number, hi: number): Uint8Arr
     : [...path(m - k, hashes, lo + k, hi), mth(hashes, lo, lo + k)];
 }
 
+/** Why a proof could not be made (`MerkleProofError.code`); verifying never throws. */
+export type MerkleProofErrorCode =
+  /** inclusionProof: the leaf index is outside the tree. */
+  | 'index-out-of-range'
+  /** consistencyProof: the old size is not within 1..the tree's size. */
+  | 'size-out-of-range';
+
 export class MerkleProofError extends Error {
   override name = 'MerkleProofError';
+  readonly code: MerkleProofErrorCode;
+  constructor(code: MerkleProofErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** PATH(m, D[n]): the audit path of leaf `index`. */
 export function inclusionProof(leaves: Uint8Array[], index: number): Uint8Array[] {
   if (!Number.isInteger(index) || index < 0 || index >= leaves.length) {
-    throw new MerkleProofError(`leaf index ${index} outside a tree of ${leaves.length}`);
+    throw new MerkleProofError(
+      'index-out-of-range',
+      `leaf index ${index} outside a tree of ${leaves.length}`,
+    );
   }
   return path(index, leaves.map(leafHash), 0, leaves.length);
 }
@@ -73,7 +88,7 @@ function subproof(m: number, hashes: Uint8Array[], lo: number, hi: number, compl
 /** PROOF(m, D[n]): that the first `oldSize` leaves form a prefix of `leaves`. */
 export function consistencyProof(leaves: Uint8Array[], oldSize: number): Uint8Array[] {
   if (!Number.isInteger(oldSize) || oldSize < 1 || oldSize > leaves.length) {
-    throw new MerkleProofError(`old size ${oldSize} not within 1..${leaves.length}`);
+    throw new MerkleProofError('size-out-of-range', `old size ${oldSize} not within 1..${leaves.length}`);
   }
   return subproof(oldSize, leaves.map(leafHash), 0, leaves.length, true);
 }

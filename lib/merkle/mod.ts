@@ -4,6 +4,7 @@ export {
   leafHash,
   MerkleProof,
   MerkleProofError,
+  type MerkleProofErrorCode,
   merkleRoot,
   nodeHash,
   verifyConsistency,

@@ -1,6 +1,7 @@
 import type { SeededRandom } from '../time/random.ts';
 import type { Env } from '../time/types.ts';
 import { TimerScope, VirtualClock } from '../time/virtual.ts';
+import { SimError } from './errors.ts';
 import type { SimNetwork } from './network.ts';
 import { emptyTraffic, type HostTraffic } from './stats.ts';
 import { SimTransport } from './transport.ts';
@@ -66,7 +67,7 @@ export class SimHost {
 
   /** A new transport for a node running on this host; it listens at this host's address. */
   transport(): SimTransport {
-    if (!this.up) throw new Error(`host ${this.address} is down`);
+    if (!this.up) throw new SimError('host-down', `host ${this.address} is down`);
     return new SimTransport(this.#net, this);
   }
 

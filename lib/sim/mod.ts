@@ -7,6 +7,7 @@ export {
 } from '../node/signed-verifier.ts';
 export { SimChannelEnd } from './channel.ts';
 export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
+export { SimError, type SimErrorCode } from './errors.ts';
 export { SimHost, type SimHostOptions } from './host.ts';
 export { type LatencyModel, type Reorder, SimNetwork, type SimNetworkOptions } from './network.ts';
 export { ClusterObserver, type DetectionRecord } from './observer.ts';

@@ -5,8 +5,10 @@
  */
 import { SeededRandom } from '../time/random.ts';
 import { VirtualScheduler } from '../time/virtual.ts';
+import { TransportError } from '../transport/errors.ts';
 import type { ConnectOptions, DeliveryClass } from '../transport/types.ts';
 import { SimChannelEnd } from './channel.ts';
+import { SimError } from './errors.ts';
 import { SimHost, type SimHostOptions } from './host.ts';
 import { addTraffic, emptyTraffic, type HostTraffic } from './stats.ts';
 import type { SimTransport } from './transport.ts';
@@ -95,7 +97,7 @@ export class SimNetwork {
 
   addHost(opts: SimHostOptions = {}): SimHost {
     const address = opts.address ?? `h${this.#hosts.size}`;
-    if (this.#hosts.has(address)) throw new Error(`host ${address} already exists`);
+    if (this.#hosts.has(address)) throw new SimError('duplicate-host', `host ${address} already exists`);
     const host = new SimHost(this, address, this.random.fork(), opts.clockOffsetMs ?? 0);
     this.#hosts.set(address, host);
     return host;
@@ -165,7 +167,7 @@ export class SimNetwork {
         // Silence: the dialer finds out only when its connect timeout expires.
         const wait = Math.max(0, started + this.#connectTimeoutMs - this.now);
         this.scheduler.setTimer(wait, () =>
-          from.dialed(address, opts, new Error(`connect to ${address} timed out`)),
+          from.dialed(address, opts, new TransportError('timeout', `connect to ${address} timed out`)),
         );
         return;
       }
@@ -173,7 +175,11 @@ export class SimNetwork {
       const back = this.#latency(target, from.host, this.random);
       if (!listener?.active) {
         this.scheduler.setTimer(back, () =>
-          from.dialed(address, opts, new Error(`connection to ${address} refused`)),
+          from.dialed(
+            address,
+            opts,
+            new TransportError('connect-failed', `connection to ${address} refused`),
+          ),
         );
         return;
       }

@@ -1,3 +1,4 @@
+import { TransportError } from '../transport/errors.ts';
 import { HandshakeError, runHandshake } from '../transport/handshake.ts';
 import { AuthenticatedLink } from '../transport/link.ts';
 import type {
@@ -43,17 +44,20 @@ export class SimTransport implements Transport {
   }
 
   start(ctx: TransportContext, events: TransportEvents): void {
-    if (this.#ctx) throw new Error('transport already started');
+    if (this.#ctx) throw new TransportError('already-started', 'transport already started');
     this.#ctx = ctx;
     this.#events = events;
     this.host.listener = this;
   }
 
   connect(address: string, opts: ConnectOptions = {}): void {
-    if (!this.#ctx) throw new Error('start() the transport before connect()');
+    if (!this.#ctx) throw new TransportError('not-started', 'start() the transport before connect()');
     if (!this.active) return;
     if (!this.canDial(address)) {
-      this.#events!.dialFailed(address, new Error(`the memory transport cannot dial ${address}`));
+      this.#events!.dialFailed(
+        address,
+        new TransportError('cannot-dial', `the memory transport cannot dial ${address}`),
+      );
       return;
     }
     this.#net.dial(this, address.slice('mem:'.length), opts);

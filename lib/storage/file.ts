@@ -18,7 +18,7 @@ export class FileStorage implements Storage {
       return new Uint8Array(await readFile(join(this.#dir, checkStorageKey(key))));
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return undefined;
-      throw new StorageError(`cannot read ${key}: ${(e as Error).message}`);
+      throw new StorageError('read-failed', `cannot read ${key}: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -32,7 +32,7 @@ export class FileStorage implements Storage {
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });
-      throw new StorageError(`cannot write ${key}: ${(e as Error).message}`);
+      throw new StorageError('write-failed', `cannot write ${key}: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -1,3 +1,3 @@
 export { MemoryStorage } from './memory.ts';
-export { checkStorageKey, type Storage, StorageError } from './types.ts';
+export { checkStorageKey, type Storage, StorageError, type StorageErrorCode } from './types.ts';
 export { WebStorage, type WebStorageArea } from './web.ts';

@@ -8,13 +8,29 @@ export interface Storage {
   delete(key: string): Promise<void>;
 }
 
+/** Why a storage call failed (`StorageError.code`). */
+export type StorageErrorCode =
+  /** A key outside 1..64 characters of [a-z0-9._-]. */
+  | 'invalid-key'
+  /** The backing store could not be read (FileStorage). */
+  | 'read-failed'
+  /** The backing store refused the write (quota, permissions, disk). */
+  | 'write-failed'
+  /** What is stored under the key is not what this storage writes (WebStorage: not hex). */
+  | 'corrupt-value';
+
 export class StorageError extends Error {
   override name = 'StorageError';
+  readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
 }
 
 const KEY = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function checkStorageKey(key: string): string {
-  if (!KEY.test(key)) throw new StorageError(`invalid storage key ${JSON.stringify(key)}`);
+  if (!KEY.test(key)) throw new StorageError('invalid-key', `invalid storage key ${JSON.stringify(key)}`);
   return key;
 }

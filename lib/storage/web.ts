@@ -29,7 +29,7 @@ export class WebStorage implements Storage {
     try {
       return fromHex(v);
     } catch {
-      throw new StorageError(`stored value of ${key} is not hex`);
+      throw new StorageError('corrupt-value', `stored value of ${key} is not hex`);
     }
   }
 
@@ -38,7 +38,7 @@ export class WebStorage implements Storage {
       this.#area.setItem(this.#ns + checkStorageKey(key), toHex(value));
     } catch (e) {
       if (e instanceof StorageError) throw e;
-      throw new StorageError(`cannot store ${key}: ${(e as Error).message}`);
+      throw new StorageError('write-failed', `cannot store ${key}: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -19,9 +19,11 @@ export function compareHlc(a: HlcTimestamp, b: HlcTimestamp): number {
   return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
 }
 
-/** A remote timestamp lies further in the future than the skew bound allows. */
+/** A remote timestamp lies further in the future than the skew bound allows (code `clock-skew`). */
 export class HlcSkewError extends Error {
   override name = 'HlcSkewError';
+  readonly code = 'clock-skew' as const;
+  /** How far ahead of the local wall clock the timestamp was, ms. */
   readonly aheadMs: number;
   constructor(aheadMs: number) {
     super(`timestamp is ${aheadMs} ms ahead of the local wall clock`);

@@ -28,8 +28,16 @@ export function chunk(message: Uint8Array, size = CHUNK_BYTES): Uint8Array[] {
   return chunks;
 }
 
+/** Why a chunk sequence was refused (`ChunkError.code`): the peer sent something no sender makes. */
+export type ChunkErrorCode = 'empty-chunk' | 'bad-flag' | 'unexpected-whole' | 'too-large';
+
 export class ChunkError extends Error {
   override name = 'ChunkError';
+  readonly code: ChunkErrorCode;
+  constructor(code: ChunkErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Reassembles chunks; throws ChunkError on a malformed sequence or a message over the cap. */
@@ -44,17 +52,18 @@ export class Reassembler {
 
   /** The completed message, or undefined while pieces are still expected. */
   push(c: Uint8Array): Uint8Array | undefined {
-    if (c.length === 0) throw new ChunkError('empty chunk');
+    if (c.length === 0) throw new ChunkError('empty-chunk', 'empty chunk');
     const flag = c[0];
     const piece = c.subarray(1);
     if (flag === WHOLE) {
-      if (this.#parts.length > 0) throw new ChunkError('whole message inside a chunked one');
-      if (piece.length > this.#max) throw new ChunkError('message too large');
+      if (this.#parts.length > 0)
+        throw new ChunkError('unexpected-whole', 'whole message inside a chunked one');
+      if (piece.length > this.#max) throw new ChunkError('too-large', 'message too large');
       return piece;
     }
-    if (flag !== MORE && flag !== LAST) throw new ChunkError(`bad chunk flag ${flag}`);
+    if (flag !== MORE && flag !== LAST) throw new ChunkError('bad-flag', `bad chunk flag ${flag}`);
     this.#size += piece.length;
-    if (this.#size > this.#max) throw new ChunkError(`message over ${this.#max} bytes`);
+    if (this.#size > this.#max) throw new ChunkError('too-large', `message over ${this.#max} bytes`);
     this.#parts.push(piece);
     if (flag === MORE) return undefined;
     const out = new Uint8Array(this.#size);

@@ -23,16 +23,27 @@ import type { Message, MessageOf } from '../wire/messages.ts';
 import { AuthenticatedLink } from './link.ts';
 import type { ChannelBinding, HandshakeConfig, Link, PeerInfo, RawChannel } from './types.ts';
 
+/** Why a link handshake failed (`HandshakeError.code`; a dial's failure in `dialFailed`). */
 export type HandshakeErrorCode =
+  /** Not complete within the handshake timeout (default 10 s). */
   | 'timeout'
+  /** The channel closed during the handshake. */
   | 'closed'
+  /** A frame that does not belong at this step, or does not decode. */
   | 'protocol'
+  /** The peer belongs to another cluster. */
   | 'wrong-cluster'
+  /** The node id the peer claims is not the one its key gives. */
   | 'node-id-mismatch'
+  /** The peer is not the node this dial expected (ConnectOptions.expectNodeId). */
   | 'unexpected-peer'
+  /** This node dialled itself. */
   | 'self'
+  /** The peer's transcript signature does not verify. */
   | 'bad-signature'
+  /** This node's admission policy refuses the peer (allow-list, token). */
   | 'not-admitted'
+  /** The peer refused this node (its reason is the message). */
   | 'refused';
 
 export class HandshakeError extends Error {

@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { SignalingClient, type WebSocketConstructor } from '../../signaling/client.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
+import { TransportError } from '../transport/errors.ts';
 import { type WebRtcImplementation, WebRtcTransport, type WebRtcTransportOptions } from './transport.ts';
 
 let wrtc: Promise<WebRtcImplementation> | undefined;
@@ -15,7 +16,11 @@ export function loadWrtc(): Promise<WebRtcImplementation> {
   wrtc ??= import('@roamhq/wrtc').then(
     (m) => (m.default ?? m) as WebRtcImplementation,
     (e) => {
-      throw new Error(`WebRTC on Node needs the optional dependency @roamhq/wrtc (${(e as Error).message})`);
+      throw new TransportError(
+        'unsupported-runtime',
+        `WebRTC on Node needs the optional dependency @roamhq/wrtc (${(e as Error).message})`,
+        { cause: e },
+      );
     },
   );
   return wrtc;

@@ -7,11 +7,12 @@
  * adapter makes the RTCPeerConnection itself and gives it to simple-peer through simple-peer's
  * public `wrtc` option (an object with RTCPeerConnection, RTCSessionDescription and
  * RTCIceCandidate), and notes the data channel simple-peer creates on it while its
- * constructor runs. If a simple-peer release stops doing either, construction throws
- * SimplePeerShapeError (test/unit/simple-peer-adapter.test.ts checks the real package).
+ * constructor runs. If a simple-peer release stops doing either, construction throws a
+ * TransportError (test/unit/simple-peer-adapter.test.ts checks the real package).
  */
 // simple-peer itself on Node and Deno, its self-contained browser build in bundlers (package.json imports).
 import SimplePeer from '#simple-peer';
+import { TransportError } from '../transport/errors.ts';
 
 /** RTCPeerConnection and friends, for runtimes without them (Node, Deno: @roamhq/wrtc). */
 export interface WebRtcImplementation {
@@ -36,11 +37,6 @@ export interface PeerOptions {
   iceServers: RTCIceServer[];
   /** Default: the runtime's own (browsers). */
   wrtc?: WebRtcImplementation;
-}
-
-/** simple-peer's construction did not go as this adapter relies on (a release changed it). */
-export class SimplePeerShapeError extends Error {
-  override name = 'SimplePeerShapeError';
 }
 
 /** One peer connection being negotiated, then carrying a link. */
@@ -105,8 +101,9 @@ export class SimplePeerAdapter {
     if (!channel) {
       peer.on('error', () => {});
       peer.destroy();
-      throw new SimplePeerShapeError(
-        'simple-peer did not create its data channel on the given RTCPeerConnection',
+      throw new TransportError(
+        'peer-connection',
+        'simple-peer did not create its data channel on the given RTCPeerConnection (has its shape changed?)',
       );
     }
     return new SimplePeerAdapter(peer, pc, channel);

@@ -11,7 +11,8 @@
  *   reported, and the node's link manager redials with backoff;
  * - a link is handed over only after the authenticated handshake round-tripped over it.
  */
-import { runHandshake } from '../transport/handshake.ts';
+import { TransportError } from '../transport/errors.ts';
+import { HandshakeError, runHandshake } from '../transport/handshake.ts';
 import type {
   ConnectOptions,
   Link,
@@ -126,7 +127,7 @@ export class WebRtcTransport implements Transport {
   }
 
   start(ctx: TransportContext, events: TransportEvents): void {
-    if (this.#ctx) throw new Error('transport already started');
+    if (this.#ctx) throw new TransportError('already-started', 'transport already started');
     this.#ctx = ctx;
     this.#events = events;
     if (this.#o.signaling) {
@@ -152,7 +153,7 @@ export class WebRtcTransport implements Transport {
     if (!ctx || this.#closed) return;
     const peerId = address.slice('webrtc:'.length);
     if (!this.canDial(address) || peerId === ctx.identity.nodeId) {
-      this.#events!.dialFailed(address, new Error(`cannot dial ${address}`));
+      this.#events!.dialFailed(address, new TransportError('cannot-dial', `cannot dial ${address}`));
       return;
     }
     const existing = this.#sessions.get(peerId);
@@ -168,13 +169,19 @@ export class WebRtcTransport implements Transport {
     if (this.#awaiting.has(peerId)) return;
     const sid = this.#newSid();
     if (!this.#sendSignal(peerId, { k: 'dial-me', sid }, this.#pathTo(peerId))) {
-      this.#events!.dialFailed(address, new Error(`no signaling path to ${peerId}`));
+      this.#events!.dialFailed(
+        address,
+        new TransportError('no-signaling-path', `no signaling path to ${peerId}`),
+      );
       return;
     }
     const timer = ctx.scheduler.setTimer(this.#timeout(), () => {
       if (this.#awaiting.get(peerId)?.timer !== timer) return;
       this.#awaiting.delete(peerId);
-      this.#events!.dialFailed(address, new Error(`webrtc connect to ${peerId} timed out`));
+      this.#events!.dialFailed(
+        address,
+        new TransportError('timeout', `webrtc connect to ${peerId} timed out`),
+      );
     });
     this.#awaiting.set(peerId, { address, timer });
   }
@@ -282,7 +289,11 @@ export class WebRtcTransport implements Transport {
     }
     const budget = this.#o.peerConnectionBudget ?? Number.POSITIVE_INFINITY;
     if (this.#sessions.size >= (this.#o.maxPeerConnections ?? 64) || this.#created >= budget) {
-      if (dialed) this.#events!.dialFailed(dialed, new Error('peer connection budget exhausted'));
+      if (dialed)
+        this.#events!.dialFailed(
+          dialed,
+          new TransportError('budget-exhausted', 'peer connection budget exhausted'),
+        );
       return undefined;
     }
     const initiator = ctx.identity.nodeId < peerId;
@@ -292,7 +303,7 @@ export class WebRtcTransport implements Transport {
     this.#created++;
     this.stats.created++;
     const timer = ctx.scheduler.setTimer(this.#timeout(), () => {
-      if (!session.connected) this.#endSession(session, 'connect timed out', true);
+      if (!session.connected) this.#endSession(session, 'connect timed out', true, 'timeout');
     });
     const session: Session = { peerId, sid, peer, timer, dialed, connected: false, path };
     this.#sessions.set(peerId, session);
@@ -329,7 +340,13 @@ export class WebRtcTransport implements Transport {
     const failed = (error: unknown) => {
       this.stats.failed++;
       this.#events?.error?.(error, `webrtc: creating a peer connection to ${peerId}`);
-      if (dialed) this.#events?.dialFailed(dialed, error instanceof Error ? error : new Error(String(error)));
+      if (dialed)
+        this.#events?.dialFailed(
+          dialed,
+          new TransportError('peer-connection', error instanceof Error ? error.message : String(error), {
+            cause: error,
+          }),
+        );
     };
     let peer: SimplePeerAdapter | undefined;
     try {
@@ -374,7 +391,10 @@ export class WebRtcTransport implements Transport {
         if (error || !link) {
           this.stats.failed++;
           if (session.dialed)
-            this.#events!.dialFailed(session.dialed, error ?? new Error('handshake failed'));
+            this.#events!.dialFailed(
+              session.dialed,
+              error ?? new HandshakeError('protocol', 'handshake failed'),
+            );
           return;
         }
         for (const l of this.#links) if (l.closed) this.#links.delete(l);
@@ -384,7 +404,12 @@ export class WebRtcTransport implements Transport {
     );
   }
 
-  #endSession(session: Session, reason: string, failed: boolean): void {
+  #endSession(
+    session: Session,
+    reason: string,
+    failed: boolean,
+    code: 'timeout' | 'connect-failed' = 'connect-failed',
+  ): void {
     if (this.#sessions.get(session.peerId) !== session) return;
     this.#sessions.delete(session.peerId);
     this.#ctx?.scheduler.cancelTimer(session.timer);
@@ -392,7 +417,10 @@ export class WebRtcTransport implements Transport {
     if (failed) {
       this.stats.failed++;
       if (session.dialed)
-        this.#events?.dialFailed(session.dialed, new Error(`webrtc to ${session.peerId}: ${reason}`));
+        this.#events?.dialFailed(
+          session.dialed,
+          new TransportError(code, `webrtc to ${session.peerId}: ${reason}`),
+        );
     }
   }
 }

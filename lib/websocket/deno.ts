@@ -8,6 +8,7 @@
  * for how long it waits for them, so unlike the Node listener this one cannot time out a
  * slow upgrade request itself — put a proxy with header timeouts in front where that matters.
  */
+import { TransportError } from '../transport/errors.ts';
 import { ConnectionGate } from '../util/connection-gate.ts';
 import type { StandardWebSocket } from './channel.ts';
 import type { WebSocketListener } from './transport.ts';
@@ -29,7 +30,7 @@ export async function listenWebSocketDeno(opts: {
   maxConnectionsPerSource?: number;
 }): Promise<WebSocketListener> {
   const deno = (globalThis as unknown as { Deno?: DenoServe }).Deno;
-  if (!deno) throw new Error('listenWebSocketDeno runs on Deno only');
+  if (!deno) throw new TransportError('unsupported-runtime', 'listenWebSocketDeno runs on Deno only');
   let handler: ((ws: StandardWebSocket) => void) | undefined;
   // Gate entries exist before the upgrade, so a refused request is never upgraded.
   const gate = new ConnectionGate<{ socket?: StandardWebSocket }>(

@@ -4,7 +4,8 @@
  * nodes can also listen. Same Link semantics and the same authenticated handshake as
  * every transport.
  */
-import { runHandshake } from '../transport/handshake.ts';
+import { TransportError } from '../transport/errors.ts';
+import { HandshakeError, runHandshake } from '../transport/handshake.ts';
 import type {
   ConnectOptions,
   Link,
@@ -59,7 +60,7 @@ export class WebSocketTransport implements Transport {
   }
 
   start(ctx: TransportContext, events: TransportEvents): void {
-    if (this.#ctx) throw new Error('transport already started');
+    if (this.#ctx) throw new TransportError('already-started', 'transport already started');
     this.#ctx = ctx;
     this.#events = events;
     const listener = this.#o.listener;
@@ -83,7 +84,7 @@ export class WebSocketTransport implements Transport {
     if (!ctx || this.#closed) return;
     const Ctor = this.#o.WebSocket ?? (globalThis as { WebSocket?: StandardWebSocketConstructor }).WebSocket;
     if (!Ctor || !this.canDial(address)) {
-      this.#events!.dialFailed(address, new Error(`cannot dial ${address}`));
+      this.#events!.dialFailed(address, new TransportError('cannot-dial', `cannot dial ${address}`));
       return;
     }
     let ws: StandardWebSocket;
@@ -94,7 +95,7 @@ export class WebSocketTransport implements Transport {
       return;
     }
     let settled = false;
-    const fail = (why: string) => {
+    const fail = (code: 'timeout' | 'connect-failed', why: string) => {
       if (settled) return;
       settled = true;
       ctx.scheduler.cancelTimer(timer);
@@ -103,11 +104,13 @@ export class WebSocketTransport implements Transport {
       } catch {
         // never opened
       }
-      this.#events!.dialFailed(address, new Error(`websocket to ${address}: ${why}`));
+      this.#events!.dialFailed(address, new TransportError(code, `websocket to ${address}: ${why}`));
     };
-    const timer = ctx.scheduler.setTimer(this.#o.connectTimeoutMs ?? 10_000, () => fail('timed out'));
-    ws.onerror = () => fail('connection failed');
-    ws.onclose = () => fail('closed before open');
+    const timer = ctx.scheduler.setTimer(this.#o.connectTimeoutMs ?? 10_000, () =>
+      fail('timeout', 'timed out'),
+    );
+    ws.onerror = () => fail('connect-failed', 'connection failed');
+    ws.onclose = () => fail('connect-failed', 'closed before open');
     ws.onopen = () => {
       if (settled) return;
       settled = true;
@@ -138,7 +141,8 @@ export class WebSocketTransport implements Transport {
     runHandshake(channel, this.#ctx!, role, handshake, (error, link?: Link) => {
       if (error || !link) {
         this.#channels.delete(channel);
-        if (address !== undefined) this.#events!.dialFailed(address, error ?? new Error('handshake failed'));
+        if (address !== undefined)
+          this.#events!.dialFailed(address, error ?? new HandshakeError('protocol', 'handshake failed'));
         return;
       }
       if (this.#closed) {
