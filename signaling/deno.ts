@@ -4,6 +4,7 @@
  * how long it waits for them: unlike the Node adapter this one cannot time out slow
  * requests (nor cap TCP connections before they upgrade) — a proxy in front can.
  */
+import { TransportError } from '../lib/transport/errors.ts';
 import type { RedisBackplaneOptions } from './redis-backplane.ts';
 
 export type { RedisBackplaneOptions } from './redis-backplane.ts';
@@ -40,7 +41,7 @@ export async function serveSignalingDeno(
   opts: DenoSignalingOptions = {},
 ): Promise<{ url: string; server: SignalingServer; close(): Promise<void> }> {
   const deno = (globalThis as unknown as { Deno?: DenoApi }).Deno;
-  if (!deno) throw new Error('serveSignalingDeno runs on Deno only');
+  if (!deno) throw new TransportError('unsupported-runtime', 'serveSignalingDeno runs on Deno only');
   // Loaded only when asked for: a Deno server without Redis never loads the client.
   const backplane =
     opts.redis === undefined
