@@ -97,6 +97,10 @@ async function client(
   const ws = new WebSocket(url);
   const c: Client = { id: identity.nodeId, ws, peers: new Set(), errors: [] };
   await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      fail(new Error('no answer to the join within 60 s'));
+    }, 60_000);
     ws.once('error', fail);
     ws.once('close', (code) => fail(new Error(`closed (${code}) before joining`)));
     ws.on('message', (raw) => {
@@ -110,6 +114,7 @@ async function client(
         );
       } else if (msg.t === 'joined') {
         for (const p of msg.peers) c.peers.add(p);
+        clearTimeout(timer);
         ok();
       } else if (msg.t === 'peer-joined') c.peers.add(msg.id);
       else if (msg.t === 'peer-left') c.peers.delete(msg.id);

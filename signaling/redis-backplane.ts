@@ -34,7 +34,7 @@ import {
   parseRoomEvent,
 } from './backplane-frames.ts';
 import type { SignalingErrorCode } from './protocol.ts';
-import { HEARTBEAT, JOIN, LEAVE, REAP } from './redis-scripts.ts';
+import { HEARTBEAT, JOIN, LEAVE, READ, REAP } from './redis-scripts.ts';
 
 export interface RedisBackplaneOptions {
   /** `redis://[user:password@]host:port[/db]` (`rediss://` for TLS). A single Redis primary. */
@@ -107,6 +107,8 @@ export class RedisBackplane implements Backplane {
   #graceUntil = 0;
   #nextReconcile = 0;
   #recovering = false;
+  /** Connection losses so far (a recovery that saw one is not complete). */
+  #drops = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   /** A command's outcome was unknown: register everything again at the next heartbeat. */
   #reregister = false;
@@ -406,10 +408,17 @@ export class RedisBackplane implements Backplane {
     const start = ++this.#seq;
     r.reads++;
     try {
-      const all = await this.#command(this.#main.hGetAll(this.#key('room', name)));
+      const reply = (await this.#command(
+        this.#main.eval(READ, {
+          keys: [this.#key('room', name), this.#key('instances')],
+          arguments: [String(this.#caps.maxPeersPerRoom)],
+        }),
+      )) as unknown;
       if (this.#rooms.get(name) !== r) return;
+      const flat = Array.isArray(reply) ? (reply as unknown[]) : [];
       const seen = new Set<string>();
-      for (const [field, value] of Object.entries(all)) {
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const [field, value] = [flat[i], flat[i + 1]];
         const p = parseEntry(field, value);
         if (!p.ok) {
           this.#drop(p.reason);
@@ -417,8 +426,6 @@ export class RedisBackplane implements Backplane {
         }
         const { id, instance, addrs } = p.value;
         if (instance === this.instance || r.local.has(id)) continue;
-        if (this.#live.size > 0 && !this.#live.has(instance) && performance.now() >= this.#graceUntil)
-          continue;
         seen.add(id);
         if ((r.left.get(id) ?? -1) > start) continue;
         const known = r.remote.get(id);
@@ -627,6 +634,7 @@ export class RedisBackplane implements Backplane {
     if (this.#recovering || this.#state === 'closed' || !this.#main.isReady || !this.#sub.isReady) return;
     this.#recovering = true;
     const downSince = this.#since;
+    const drops = this.#drops;
     try {
       this.#graceUntil = performance.now() + this.#o.instanceTtlMs;
       await this.#resubscribe();
@@ -635,6 +643,8 @@ export class RedisBackplane implements Backplane {
       await Promise.all([...this.#rooms].map(([name, r]) => this.#read(name, r, false)));
       this.#nextReconcile = this.#graceUntil;
       const peers = [...this.#rooms.values()].reduce((n, r) => n + r.local.size, 0);
+      // A connection that dropped meanwhile: not up; the next heartbeat recovers again.
+      if (this.#drops !== drops || !this.#main.isReady || !this.#sub.isReady) return;
       const was = this.#state;
       this.#setState('up');
       if (was === 'down')
@@ -668,6 +678,7 @@ export class RedisBackplane implements Backplane {
   }
 
   #down(why: string): void {
+    this.#drops++;
     if (this.#state === 'closed' || this.#state === 'down') return;
     const was = this.#state;
     this.#setState('down');

@@ -102,3 +102,26 @@ export const REAP = `for i = 2, #ARGV do
   if v and string.sub(v, 1, 16) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return 1`;
+
+/**
+ * KEYS: room hash, instances. Returns the room's entries (field, value, …) of live instances
+ * only, at most `ARGV[1]` of them: a reader never lists a dead instance's peers, and sees an
+ * instance that registered a moment ago.
+ */
+export const READ = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+local live = {}
+for i = 1, #all, 2 do
+  local inst = string.sub(all[i + 1], 1, 16)
+  if live[inst] == nil then
+    local s = redis.call('ZSCORE', KEYS[2], inst)
+    live[inst] = s ~= false and tonumber(s) > now
+  end
+  if live[inst] and #out < 2 * tonumber(ARGV[1]) then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+return out`;
