@@ -62,7 +62,8 @@ async function memoryOf(i: Instance): Promise<{ rss: number; heapUsed: number }>
 }
 
 async function health(i: Instance): Promise<Record<string, unknown>> {
-  return (await fetch(`http://127.0.0.1:${i.port}/health`)).json() as Promise<Record<string, unknown>>;
+  const res = await fetch(`http://127.0.0.1:${i.port}/health`, { signal: AbortSignal.timeout(10_000) });
+  return res.json() as Promise<Record<string, unknown>>;
 }
 
 async function until(pred: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
@@ -202,9 +203,10 @@ export async function redisRelayBench(): Promise<void> {
 /** 10,000 idle clients on one instance, without and with Redis: memory per connection, joins per second. */
 export async function redisCapacityBench(): Promise<void> {
   const redis = await startRedis();
+  // Room for the clients and for /health requests from the same address.
   const limits = {
-    maxConnections: CLIENTS,
-    maxConnectionsPerSource: CLIENTS,
+    maxConnections: CLIENTS + 16,
+    maxConnectionsPerSource: CLIENTS + 16,
     joinsPerSecondPerSource: 100_000,
     // Idle clients: no ping traffic during the run; a starved machine may take long to answer a join.
     idleTimeoutMs: 600_000,
