@@ -19,8 +19,14 @@ const ROOT = new URL('..', import.meta.url).pathname;
 /** Entry points, each keeping the named exports alive (a consumer would use them). */
 const BUNDLES: Record<string, string> = {
   'core (MeshNode + NodeIdentity)': `export { MeshNode, NodeIdentity } from 'weftmesh';`,
+  'core + replicated state + messaging': `export { MeshNode, NodeIdentity, replicatedState, messaging } from 'weftmesh';`,
   'core + WebRTC + signaling client': [
     `export { MeshNode, NodeIdentity } from 'weftmesh';`,
+    `export { WebRtcTransport, joinThroughSignaling } from 'weftmesh/webrtc';`,
+    `export { SignalingClient } from 'weftmesh/signaling';`,
+  ].join('\n'),
+  'all: core + state + messaging + WebRTC + signaling client': [
+    `export { MeshNode, NodeIdentity, replicatedState, messaging } from 'weftmesh';`,
     `export { WebRtcTransport, joinThroughSignaling } from 'weftmesh/webrtc';`,
     `export { SignalingClient } from 'weftmesh/signaling';`,
   ].join('\n'),

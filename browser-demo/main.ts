@@ -1,5 +1,5 @@
 // The live browser demo: this tab is a node of the cluster; the page shows what it sees.
-import { MeshNode, NodeState } from '../lib/mod.ts';
+import { hashRing, MeshNode, messaging, NodeState, replicatedState } from '../lib/mod.ts';
 import { joinThroughSignaling } from '../lib/webrtc/discovery.ts';
 import { WebRtcTransport } from '../lib/webrtc/transport.ts';
 import { WebSocketTransport } from '../lib/websocket/transport.ts';
@@ -29,6 +29,9 @@ const signaling = new SignalingClient({
   room: cluster,
 });
 const node = new MeshNode({
+  state: replicatedState(),
+  messaging: messaging(),
+  ring: hashRing(),
   identity,
   cluster,
   storage,

@@ -6,6 +6,9 @@
  */
 import type { NodeIdentity } from '../lib/identity/node-identity.ts';
 import { MeshNode, type MeshNodeOptions } from '../lib/node/mesh-node.ts';
+import { messaging } from '../lib/node/messaging-service.ts';
+import { hashRing } from '../lib/node/ring-service.ts';
+import { replicatedState } from '../lib/node/state-service.ts';
 import type { Transport } from '../lib/transport/types.ts';
 import { joinThroughSignaling } from '../lib/webrtc/discovery.ts';
 import { createNodeWebRtc } from '../lib/webrtc/node.ts';
@@ -75,6 +78,9 @@ export async function launchNode(o: LaunchOptions): Promise<LaunchedNode> {
   let node: MeshNode;
   try {
     node = new MeshNode({
+      state: replicatedState(),
+      messaging: messaging(),
+      ring: hashRing(),
       identity: o.identity,
       cluster: o.cluster,
       transport: transports,

@@ -38,6 +38,7 @@ export {
 } from './merkle/log-tree.ts';
 export { compareTreeRoots, type NodeSummary, PrefixTree, type SyncAction } from './merkle/prefix-tree.ts';
 export type { DialPolicy } from './node/dial-policy.ts';
+export { MeshNodeError, type MeshNodeErrorCode } from './node/errors.ts';
 export type { MemberStateChange, MeshEvents } from './node/events.ts';
 export { type MeshMetrics, MeshNode } from './node/mesh-node.ts';
 export {
@@ -48,8 +49,11 @@ export {
   type MessagingOptions,
   type Responder,
 } from './node/messaging.ts';
+export { type MessagingService, messaging } from './node/messaging-service.ts';
 export type { MeshNodeOptions } from './node/options.ts';
+export { hashRing, type RingService } from './node/ring-service.ts';
 export type { StateOptions, StateReplicaMetrics } from './node/state-replica.ts';
+export { replicatedState, type StateService } from './node/state-service.ts';
 export { ConsistentHashRing, type RingOptions } from './ring/consistent-hash-ring.ts';
 export type { StateEntry } from './state/entry.ts';
 export {

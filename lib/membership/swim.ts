@@ -4,13 +4,15 @@
  * injected Env); outputs are messages (through `send`) and events. No I/O, no wall-clock
  * reads except through Env, so a simulation seed reproduces a run exactly.
  */
+
+import type { Signer } from '../identity/signer.ts';
 import type { Env, TimerId } from '../time/types.ts';
 import type { DeliveryClass } from '../transport/types.ts';
-import { equalBytes, fromHex, toHex } from '../util/bytes.ts';
+import { bytesKey, equalBytes, fromHex, toHex } from '../util/bytes.ts';
 import { Outbox } from '../util/outbox.ts';
 import type { Message } from '../wire/messages.ts';
 import { LocalHealth } from './awareness.ts';
-import { type Claim, type ClaimSigner, claimState, signClaim } from './claims.ts';
+import { type Claim, claimState, signClaim } from './claims.ts';
 import { type HeartbeatConfig, heartbeatConfig } from './config.ts';
 import type { MembershipContext } from './context.ts';
 import { Disseminator } from './disseminator.ts';
@@ -65,7 +67,7 @@ export interface RecentlyReaped {
 }
 
 export interface MembershipOptions {
-  signer: ClaimSigner;
+  signer: Signer;
   env: Env;
   send(to: string, cls: DeliveryClass, msg: Message): void;
   event(e: MembershipEvent): void;
@@ -132,7 +134,7 @@ export class Membership {
   readonly #selfIndex: number;
   readonly #health: LocalHealth;
   readonly #out: Outbox<MembershipOutput>;
-  readonly #signer: ClaimSigner;
+  readonly #signer: Signer;
   readonly #prober: Prober;
   readonly #dissem: Disseminator;
   readonly #pushPull: PushPull;
@@ -833,7 +835,7 @@ export class Membership {
     ) {
       return false;
     }
-    const key = String.fromCharCode.apply(null, c.wire.s as unknown as number[]);
+    const key = bytesKey(c.wire.s);
     if (this.#twinsSeen.has(key)) return false;
     this.#twinsSeen.add(key);
     if (this.#twinsSeen.size > 1024) this.#twinsSeen.delete(this.#twinsSeen.values().next().value!);

@@ -5,7 +5,12 @@
  */
 import type { Admission } from '../identity/admission.ts';
 import { Domain } from '../identity/signed.ts';
-import type { MaybePromise, SignatureVerifier } from '../identity/verifier.ts';
+import {
+  allVerified,
+  type MaybePromise,
+  type SignatureVerifier,
+  whenVerified,
+} from '../identity/verifier.ts';
 import type { Claim } from '../membership/claims.ts';
 import { probeAckPayload } from '../membership/prober.ts';
 import type { Membership } from '../membership/swim.ts';
@@ -49,11 +54,11 @@ export interface BoundaryOptions {
   failed(error: unknown, context: string): void;
 }
 
-/** The cores frames are handed to. */
+/** The cores frames are handed to (a service the node was built without is absent). */
 export interface BoundaryCores {
-  membership: Membership;
-  replica: StateReplica;
-  messenger: Messenger;
+  readonly membership: Membership;
+  readonly replica: StateReplica | undefined;
+  readonly messenger: Messenger | undefined;
 }
 
 export class FrameBoundary {
@@ -141,17 +146,22 @@ export class FrameBoundary {
       case 'bye':
         this.#o.links.farewell(link);
         return;
+      // Frames of a service this node runs without: dropped, counted as `not-served`.
       case 'state-delta':
-        cores.replica.onDelta(from, msg.entries);
+        if (cores.replica) cores.replica.onDelta(from, msg.entries);
+        else this.#reject('not-served');
         return;
       case 'tree':
-        cores.replica.onTree(from, msg);
+        if (cores.replica) cores.replica.onTree(from, msg);
+        else this.#reject('not-served');
         return;
       case 'app':
-        cores.messenger.onApp(from, msg);
+        if (cores.messenger) cores.messenger.onApp(from, msg);
+        else this.#reject('not-served');
         return;
       case 'broadcast':
-        cores.messenger.onBroadcast(from, msg);
+        if (cores.messenger) cores.messenger.onBroadcast(from, msg);
+        else this.#reject('not-served');
         return;
       default:
         this.#reject('unexpected-type');
@@ -200,9 +210,7 @@ export class FrameBoundary {
       if (valid) then();
       else this.#reject('bad-ack-signature');
     };
-    const ok = this.#o.verifier.verify(key, Domain.ProbeAck, payload, msg.sig);
-    if (typeof ok === 'boolean') done(ok);
-    else void ok.then(done, () => done(false));
+    whenVerified(this.#o.verifier.verify(key, Domain.ProbeAck, payload, msg.sig), done, () => done(false));
   }
 
   /** Verifies claims, applies the good ones, then runs `then`. */
@@ -213,11 +221,9 @@ export class FrameBoundary {
       this.#cores!.membership.applyClaims(this.#screen(claims), from);
       then?.();
     };
-    if (results.every((r) => !(r instanceof Promise))) finish(results as Array<Claim | null>);
-    else
-      void Promise.all(results)
-        .then(finish)
-        .catch((error) => this.#o.failed(error, 'applying membership claims'));
+    const applied = whenVerified(allVerified(results), finish);
+    if (applied instanceof Promise)
+      applied.catch((error) => this.#o.failed(error, 'applying membership claims'));
   }
 
   #verifyClaims(wires: readonly WireClaim[]): Array<MaybePromise<Claim | null>> {

@@ -6,6 +6,12 @@ export type MeshNodeErrorCode =
   | 'already-started'
   /** The node was closed (close() or leave()). */
   | 'closed'
+  /** A state call on a node built without `state: replicatedState()`. */
+  | 'no-state'
+  /** `ring` or `assignPid()` on a node built without `ring: hashRing()`. */
+  | 'no-ring'
+  /** A messaging call on a node built without `messaging: messaging()`. */
+  | 'no-messaging'
   /** The node's incarnation is at the top of its range: it cannot refute any more (restart with a new identity). */
   | 'incarnation-exhausted'
   /** Still Joining long after start() (reported as an `error` event when nobody listens for `stranded`). */

@@ -13,7 +13,7 @@ import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
 import { NodeState } from '../membership/node-state.ts';
 import type { MemberInfo } from '../membership/swim.ts';
-import { ConsistentHashRing } from '../ring/consistent-hash-ring.ts';
+import type { ConsistentHashRing } from '../ring/consistent-hash-ring.ts';
 import type { StateEntry } from '../state/entry.ts';
 import type { DistributedProcessTable } from '../state/process-table.ts';
 import type { ClusterServiceRegistry } from '../state/service-registry.ts';
@@ -38,14 +38,15 @@ import {
   type AppMessage,
   emptyMessagingMetrics,
   type MessagingMetrics,
+  type Messenger,
   type Responder,
-  TopicHandlers,
+  type TopicHandlers,
 } from './messaging.ts';
 import { checkMeshNodeOptions, type MeshNodeOptions } from './options.ts';
 import { NodePersistence } from './persistence.ts';
 import { RunningNode } from './running.ts';
 import { ClaimVerifier } from './signed-verifier.ts';
-import { emptyStateMetrics, type StateReplicaMetrics } from './state-replica.ts';
+import { emptyStateMetrics, type StateReplica, type StateReplicaMetrics } from './state-replica.ts';
 
 export interface MeshMetrics extends MembershipMetrics, Traffic {
   links: number;
@@ -62,7 +63,6 @@ export class MeshNode {
   readonly identity: NodeIdentity;
   readonly cluster: string;
   readonly env: Env;
-  readonly ring: ConsistentHashRing;
   readonly #events = new Emitter<MeshEvents>();
   readonly #opts: MeshNodeOptions;
   readonly #transports: Transport[];
@@ -73,7 +73,8 @@ export class MeshNode {
   readonly #maintenance: LinkMaintenance;
   readonly #persistence: NodePersistence;
   /** Subscriptions and responders, registered at any time (before start() too). */
-  readonly #handlers = new TopicHandlers();
+  readonly #handlers: TopicHandlers | undefined;
+  readonly #ring: ConsistentHashRing | undefined;
   /** The running cores: present from the end of start() on. */
   #run: RunningNode | undefined;
   #phase: 'new' | 'starting' | 'running' | 'closed' = 'new';
@@ -137,7 +138,18 @@ export class MeshNode {
       stranded: (s) => this.#stranded(s),
       failed,
     });
-    this.ring = new ConsistentHashRing({ virtualNodes: opts.ringVirtualNodes ?? 128 });
+    this.#handlers = opts.messaging?.topics();
+    this.#ring = opts.ring?.create();
+  }
+
+  /**
+   * The consistent hash ring of Active members (kept from construction on), or a
+   * MeshNodeError (`no-ring`) for a node built without `ring: hashRing()`.
+   */
+  get ring(): ConsistentHashRing {
+    if (!this.#ring)
+      throw new MeshNodeError('no-ring', 'MeshNode: built without a hash ring (pass ring: hashRing())');
+    return this.#ring;
   }
 
   get nodeId(): string {
@@ -184,7 +196,7 @@ export class MeshNode {
         admission: this.#admission,
         persistence: this.#persistence,
         maintenance: this.#maintenance,
-        ring: this.ring,
+        ring: this.#ring,
         handlers: this.#handlers,
         transports: this.#transports,
         emit: (type, payload) => this.#emit(type, payload),
@@ -293,8 +305,8 @@ export class MeshNode {
       links: this.#links.size,
       members: run?.membership.size ?? 0,
       localHealth: run?.membership.localHealth ?? 0,
-      messaging: { ...(run?.messenger.metrics ?? emptyMessagingMetrics()) },
-      state: run?.replica.metrics() ?? emptyStateMetrics(),
+      messaging: { ...(run?.messenger?.metrics ?? emptyMessagingMetrics()) },
+      state: run?.replica?.metrics() ?? emptyStateMetrics(),
     };
   }
 
@@ -305,22 +317,22 @@ export class MeshNode {
    * signed and gossiped; the returned entry is the version written (its receipt).
    */
   advertiseProcess(pid: string, fields: ProcessFields): StateEntry {
-    return this.#running().replica.advertiseProcess(pid, fields);
+    return this.#replica().advertiseProcess(pid, fields);
   }
 
   /** Removes a process advertisement of this node (a tombstone). */
   removeProcess(pid: string): StateEntry {
-    return this.#running().replica.removeProcess(pid);
+    return this.#replica().removeProcess(pid);
   }
 
   /** Advertises (or updates) this node's instance of a service. */
   advertiseService(serviceName: string, fields: ServiceFields): StateEntry {
-    return this.#running().replica.advertiseService(serviceName, fields);
+    return this.#replica().advertiseService(serviceName, fields);
   }
 
   /** Withdraws this node's instance of a service (a tombstone). */
   withdrawService(serviceName: string): StateEntry {
-    return this.#running().replica.withdrawService(serviceName);
+    return this.#replica().withdrawService(serviceName);
   }
 
   /**
@@ -328,22 +340,22 @@ export class MeshNode {
    * origins included (the queries hide those): for inspection, tests and tooling.
    */
   stateEntry(table: StateTable, origin: string, key: string): StateEntry | undefined {
-    return this.#running().replica.state.get(table, origin, key);
+    return this.#replica().state.get(table, origin, key);
   }
 
   /** The distributed process table (queries see reachable nodes only). */
   get processes(): DistributedProcessTable {
-    return this.#running().replica.processes;
+    return this.#replica().processes;
   }
 
   /** The cluster service registry. */
   get services(): ClusterServiceRegistry {
-    return this.#running().replica.services;
+    return this.#replica().services;
   }
 
   /** Merkle root of this replica's state (equal roots: equal state). */
   stateRoot(): Uint8Array {
-    return this.#running().replica.root();
+    return this.#replica().root();
   }
 
   /**
@@ -351,35 +363,36 @@ export class MeshNode {
    * members. Advisory: during membership churn two nodes may briefly disagree on the owner.
    */
   assignPid(): { pid: string; owner: string | undefined } {
+    const ring = this.ring;
     const pid = toHex(this.env.random.bytes(8));
-    return { pid, owner: this.ring.ownerOf(pid) };
+    return { pid, owner: ring.ownerOf(pid) };
   }
 
   // ---- messaging ----
 
   /** Sends `data` on `topic` to one node: over a direct link, or relayed through the mesh. */
   send(to: string, topic: string, data: Uint8Array): Promise<void> {
-    return this.#live().messenger.send(to, topic, data);
+    return settled(() => this.#messenger().send(to, topic, data));
   }
 
   /** Sends a request on `topic` and resolves with the reply (rejects on timeout or remote error). */
   request(to: string, topic: string, data: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
-    return this.#live().messenger.request(to, topic, data, timeoutMs);
+    return settled(() => this.#messenger().request(to, topic, data, timeoutMs));
   }
 
   /** Answers requests on `topic` (one responder per topic); may be called before start(). */
   respond(topic: string, responder: Responder): () => void {
-    return this.#handlers.respond(topic, responder);
+    return this.#topics().respond(topic, responder);
   }
 
   /** Sends `data` on `topic` to every node (flooded over the links, signed). */
   broadcast(topic: string, data: Uint8Array): void {
-    this.#live().messenger.broadcast(topic, data);
+    this.#messenger().broadcast(topic, data);
   }
 
   /** Messages on `topic`, sent to this node or broadcast; may be called before start(). */
   subscribe(topic: string, handler: (msg: AppMessage) => void): () => void {
-    return this.#handlers.subscribe(topic, handler);
+    return this.#topics().subscribe(topic, handler);
   }
 
   // ---- lifecycle ----
@@ -445,6 +458,38 @@ export class MeshNode {
     return this.#running();
   }
 
+  /** Subscriptions and responders (kept from construction on), or a MeshNodeError without messaging. */
+  #topics(): TopicHandlers {
+    if (!this.#handlers)
+      throw new MeshNodeError(
+        'no-messaging',
+        'MeshNode: built without messaging (pass messaging: messaging())',
+      );
+    return this.#handlers;
+  }
+
+  /** The state replica, or a MeshNodeError: not started, or built without `state: replicatedState()`. */
+  #replica(): StateReplica {
+    const replica = this.#running().replica;
+    if (!replica)
+      throw new MeshNodeError(
+        'no-state',
+        'MeshNode: built without replicated state (pass state: replicatedState())',
+      );
+    return replica;
+  }
+
+  /** The messenger of a running node, or a MeshNodeError: not started, closed, or built without `messaging: messaging()`. */
+  #messenger(): Messenger {
+    const messenger = this.#live().messenger;
+    if (!messenger)
+      throw new MeshNodeError(
+        'no-messaging',
+        'MeshNode: built without messaging (pass messaging: messaging())',
+      );
+    return messenger;
+  }
+
   #emit<K extends keyof MeshEvents>(type: K, payload: MeshEvents[K]): void {
     this.#events.emit(type, payload, (error) => {
       if (type !== 'error') this.#events.emit('error', { error, context: `a ${String(type)} handler` });
@@ -469,5 +514,14 @@ export class MeshNode {
         ),
         context: 'joining the cluster',
       });
+  }
+}
+
+/** An async call's refusal (not started, closed, no messaging) as a rejection, not a throw. */
+function settled<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

@@ -25,6 +25,7 @@ import type { Env } from '../time/types.ts';
 import type { Link, MeshRelay } from '../transport/types.ts';
 import { fromHex, fromUtf8, toHex, utf8 } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
+import { Outbox } from '../util/outbox.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
 import { encodeMessage, type WireLimits } from '../wire/codec.ts';
 import { MAX_APP_BYTES, type MessageOf } from '../wire/messages.ts';
@@ -211,6 +212,8 @@ export class Messenger {
   readonly #h: MessengerHost;
   readonly #o: Required<MessagingOptions>;
   readonly #handlers: TopicHandlers;
+  /** Deliveries to subscribers wait for the end of the input that routed them (lib/util/outbox.ts). */
+  readonly #out: Outbox<AppMessage>;
   readonly #pending = new Map<number, Pending>();
   readonly #windows: OriginWindows;
   readonly #quota: RateLimiter;
@@ -224,6 +227,7 @@ export class Messenger {
   constructor(host: MessengerHost, opts: MessagingOptions = {}, handlers = new TopicHandlers()) {
     this.#h = host;
     this.#handlers = handlers;
+    this.#out = new Outbox((m) => handlers.topics.emit(m.topic, m));
     this.#o = {
       maxMessageBytes: Math.min(opts.maxMessageBytes ?? MAX_APP_BYTES, MAX_APP_BYTES),
       maxHops: Math.min(opts.maxHops ?? 16, 16),
@@ -309,69 +313,73 @@ export class Messenger {
 
   /** An `app` frame from neighbour `via` (the link's authenticated peer). */
   onApp(via: string, msg: MessageOf<'app'>): void {
-    const from = toHex(msg.from);
-    const to = toHex(msg.to);
-    const self = this.#h.identity.nodeId;
-    if (from === self) {
-      // Our own message, back from a flood (or a forgery of it): never taken from a link.
-      this.metrics.duplicates++;
-      return;
-    }
-    if (from === via && to === self) {
-      // Direct: the link authenticated the sender, who pays.
-      if (!this.#quota.take(via)) this.#drop('throttled');
-      else this.#deliver(from, msg, false);
-      return;
-    }
-    // Relayed, or handed to us to relay: only what the origin signed, and only where a route is known.
-    if (to !== self && (msg.ttl === 0 || this.#nextHops(to, [via, from]).length === 0)) {
-      this.#drop('unroutable');
-      return;
-    }
-    const { sig, epoch, seq } = msg;
-    if (!sig || epoch === undefined || seq === undefined) {
-      this.#drop('rejected');
-      return;
-    }
-    const key = this.#screen(via, from, msg.key, epoch, seq);
-    if (!key) return;
-    this.#verify(key, Domain.App, appPayload({ ...msg, epoch, seq }), sig, () => {
-      if (!this.#admit(from, epoch, seq)) return;
-      if (to === self) {
-        this.#deliver(from, msg, from !== via);
+    this.#out.run(() => {
+      const from = toHex(msg.from);
+      const to = toHex(msg.to);
+      const self = this.#h.identity.nodeId;
+      if (from === self) {
+        // Our own message, back from a flood (or a forgery of it): never taken from a link.
+        this.metrics.duplicates++;
         return;
       }
-      const hops = this.#nextHops(to, [via, from]);
-      if (hops.length === 0) {
+      if (from === via && to === self) {
+        // Direct: the link authenticated the sender, who pays.
+        if (!this.#quota.take(via)) this.#drop('throttled');
+        else this.#deliver(from, msg, false);
+        return;
+      }
+      // Relayed, or handed to us to relay: only what the origin signed, and only where a route is known.
+      if (to !== self && (msg.ttl === 0 || this.#nextHops(to, [via, from]).length === 0)) {
         this.#drop('unroutable');
         return;
       }
-      this.metrics.relayed++;
-      for (const p of hops) this.#write(p, { ...msg, ttl: msg.ttl - 1 });
+      const { sig, epoch, seq } = msg;
+      if (!sig || epoch === undefined || seq === undefined) {
+        this.#drop('rejected');
+        return;
+      }
+      const key = this.#screen(via, from, msg.key, epoch, seq);
+      if (!key) return;
+      this.#verify(key, Domain.App, appPayload({ ...msg, epoch, seq }), sig, () => {
+        if (!this.#admit(from, epoch, seq)) return;
+        if (to === self) {
+          this.#deliver(from, msg, from !== via);
+          return;
+        }
+        const hops = this.#nextHops(to, [via, from]);
+        if (hops.length === 0) {
+          this.#drop('unroutable');
+          return;
+        }
+        this.metrics.relayed++;
+        for (const p of hops) this.#write(p, { ...msg, ttl: msg.ttl - 1 });
+      });
     });
   }
 
   /** A `broadcast` frame from neighbour `via`. */
   onBroadcast(via: string, msg: MessageOf<'broadcast'>): void {
-    const origin = toHex(msg.origin);
-    if (origin === this.#h.identity.nodeId) {
-      this.metrics.duplicates++; // our own, back from the flood: never delivered to ourselves
-      return;
-    }
-    const key = this.#screen(via, origin, msg.key, msg.epoch, msg.seq);
-    if (!key) return;
-    this.#verify(key, Domain.Broadcast, broadcastPayload(msg), msg.sig, () => {
-      if (!this.#admit(origin, msg.epoch, msg.seq)) return;
-      this.metrics.broadcastsReceived++;
-      if (msg.ttl > 0)
-        for (const peer of this.#h.peers())
-          if (peer !== via && peer !== origin) this.#write(peer, { ...msg, ttl: msg.ttl - 1 });
-      this.#handlers.topics.emit(msg.topic, {
-        from: origin,
-        topic: msg.topic,
-        data: msg.data,
-        broadcast: true,
-        relayed: via !== origin,
+    this.#out.run(() => {
+      const origin = toHex(msg.origin);
+      if (origin === this.#h.identity.nodeId) {
+        this.metrics.duplicates++; // our own, back from the flood: never delivered to ourselves
+        return;
+      }
+      const key = this.#screen(via, origin, msg.key, msg.epoch, msg.seq);
+      if (!key) return;
+      this.#verify(key, Domain.Broadcast, broadcastPayload(msg), msg.sig, () => {
+        if (!this.#admit(origin, msg.epoch, msg.seq)) return;
+        this.metrics.broadcastsReceived++;
+        if (msg.ttl > 0)
+          for (const peer of this.#h.peers())
+            if (peer !== via && peer !== origin) this.#write(peer, { ...msg, ttl: msg.ttl - 1 });
+        this.#out.push({
+          from: origin,
+          topic: msg.topic,
+          data: msg.data,
+          broadcast: true,
+          relayed: via !== origin,
+        });
       });
     });
   }
@@ -412,7 +420,11 @@ export class Messenger {
     } catch {
       ok = false;
     }
-    whenVerified(ok, done, () => done(false));
+    whenVerified(
+      ok,
+      (valid) => this.#out.run(() => done(valid)),
+      () => this.#out.run(() => done(false)),
+    );
   }
 
   /** A verified message: new from its origin (else a copy), and within the origin's quota. */
@@ -453,7 +465,7 @@ export class Messenger {
       this.#answer(from, msg);
       return;
     }
-    this.#handlers.topics.emit(msg.topic, {
+    this.#out.push({
       from,
       topic: msg.topic,
       data: msg.data,

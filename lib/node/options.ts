@@ -5,7 +5,7 @@
 import type { AdmissionPolicy } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
-import { ConfigError, type HeartbeatConfig, heartbeatConfig } from '../membership/config.ts';
+import { type HeartbeatConfig, heartbeatConfig } from '../membership/config.ts';
 import type { IdInterner } from '../membership/interner.ts';
 import type { StateEntry } from '../state/entry.ts';
 import type { Storage } from '../storage/types.ts';
@@ -14,9 +14,11 @@ import type { Transport } from '../transport/types.ts';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/codec.ts';
 import { CLUSTER_NAME } from '../wire/fields.ts';
 import type { DialPolicy } from './dial-policy.ts';
-import type { MessagingOptions } from './messaging.ts';
+import type { MessagingService } from './messaging-service.ts';
+import { atLeast, check, positive } from './option-checks.ts';
+import type { RingService } from './ring-service.ts';
 import type { ClaimVerifier, SignedVerifier } from './signed-verifier.ts';
-import type { StateOptions } from './state-replica.ts';
+import type { StateService } from './state-service.ts';
 
 export interface MeshNodeOptions {
   identity: NodeIdentity;
@@ -66,14 +68,26 @@ export interface MeshNodeOptions {
   strandedAfterMs?: number;
   /** After leave(), keep gossiping this long before closing links. Default 1,000 ms. */
   leaveDrainMs?: number;
-  /** Application messaging limits. */
-  messaging?: MessagingOptions;
-  /** Replicated state (process table, service registry) settings. */
-  state?: StateOptions;
+  /**
+   * Application messaging (send, request, broadcast; the relay of peer-assisted WebRTC
+   * signaling): `messaging()` or `messaging({ …limits })`. Without it those calls throw a
+   * MeshNodeError (`no-messaging`) and the node's bundle leaves that code out.
+   */
+  messaging?: MessagingService;
+  /**
+   * Replicated state (process table, service registry): `replicatedState()` or
+   * `replicatedState({ …settings })`. Without it state calls throw a MeshNodeError
+   * (`no-state`) and the node's bundle leaves that code out. Every node of a cluster should
+   * run the same services.
+   */
+  state?: StateService;
   /** Share one state-entry verifier (memo) between nodes of a simulation. */
   entryVerifier?: SignedVerifier<StateEntry>;
-  /** Virtual nodes per member on the consistent hash ring. Default 128. */
-  ringVirtualNodes?: number;
+  /**
+   * The consistent hash ring of Active members (`node.ring`, `assignPid()`): `hashRing()` or
+   * `hashRing({ virtualNodes })`. Without it those throw a MeshNodeError (`no-ring`).
+   */
+  ring?: RingService;
 }
 
 /** Alive claims carry at most this many metadata entries (see wire/claims.ts metaField). */
@@ -81,18 +95,6 @@ export const MAX_META_ENTRIES = 16;
 const META_KEY = /^[A-Za-z0-9._-]{1,32}$/;
 /** Below this a node could not send its own state entries. */
 const MIN_FRAME_BYTES = 16 * 1024;
-
-function check(ok: boolean, field: string, rule: string): void {
-  if (!ok) throw new ConfigError(`${field} ${rule}`);
-}
-
-function positive(v: number | undefined, field: string): void {
-  if (v !== undefined) check(Number.isFinite(v) && v > 0, field, 'must be a positive number');
-}
-
-function atLeast(v: number | undefined, min: number, field: string): void {
-  if (v !== undefined) check(Number.isInteger(v) && v >= min, field, `must be an integer ≥ ${min}`);
-}
 
 /** Throws ConfigError for the first setting out of range; returns the options unchanged. */
 export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
@@ -128,7 +130,6 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   positive(o.strandedAfterMs, 'strandedAfterMs');
   if (o.leaveDrainMs !== undefined)
     check(Number.isFinite(o.leaveDrainMs) && o.leaveDrainMs >= 0, 'leaveDrainMs', 'must be ≥ 0');
-  atLeast(o.ringVirtualNodes, 1, 'ringVirtualNodes');
   // Frames the node itself sends: datagrams up to heartbeat.maxDatagramBytes, state entries
   // of a few KiB, application messages up to messaging.maxMessageBytes.
   atLeast(o.wireLimits?.maxFrameBytes, MIN_FRAME_BYTES, 'wireLimits.maxFrameBytes');
@@ -140,31 +141,13 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   );
   atLeast(o.wireLimits?.maxDepth, 4, 'wireLimits.maxDepth');
   atLeast(o.wireLimits?.maxItems, 16, 'wireLimits.maxItems');
-  const m = o.messaging ?? {};
-  atLeast(m.maxMessageBytes, 1, 'messaging.maxMessageBytes');
-  if (m.maxMessageBytes !== undefined)
+  // The services checked their own settings; what depends on the frame limit is checked here.
+  const maxMessageBytes = o.messaging?.options.maxMessageBytes;
+  if (maxMessageBytes !== undefined)
     check(
-      m.maxMessageBytes + 1024 <= frame,
+      maxMessageBytes + 1024 <= frame,
       'messaging.maxMessageBytes',
       'must leave room in wireLimits.maxFrameBytes',
     );
-  atLeast(m.maxHops, 1, 'messaging.maxHops');
-  positive(m.requestTimeoutMs, 'messaging.requestTimeoutMs');
-  positive(m.sendTimeoutMs, 'messaging.sendTimeoutMs');
-  positive(m.highWaterMark, 'messaging.highWaterMark');
-  positive(m.perOriginRate, 'messaging.perOriginRate');
-  positive(m.perLinkRate, 'messaging.perLinkRate');
-  atLeast(m.maxOrigins, 1, 'messaging.maxOrigins');
-  const s = o.state ?? {};
-  positive(s.gossipIntervalMs, 'state.gossipIntervalMs');
-  positive(s.antiEntropyIntervalMs, 'state.antiEntropyIntervalMs');
-  positive(s.tombstoneLifetimeMs, 'state.tombstoneLifetimeMs');
-  positive(s.maxSkewMs, 'state.maxSkewMs');
-  atLeast(s.maxEntriesPerOrigin, 1, 'state.maxEntriesPerOrigin');
-  positive(s.writesPerOriginPerSecond, 'state.writesPerOriginPerSecond');
-  positive(s.maxDriftMs, 'state.maxDriftMs');
-  atLeast(s.maxEntries, 1, 'state.maxEntries');
-  atLeast(s.maxBytes, 1, 'state.maxBytes');
-  positive(s.antiEntropyBytesPerSecond, 'state.antiEntropyBytesPerSecond');
   return o;
 }

@@ -1,8 +1,9 @@
 /**
- * What a started node runs, built in one piece at start(): the membership core, the state
- * replica and the messenger, wired to the frame boundary, the link manager and the node's
- * events. Nothing in it is optional: before start() a MeshNode has none of it, after start()
- * all of it. Core outputs reach the application here, after the core handled its input.
+ * What a started node runs, built in one piece at start(): the membership core and the
+ * services the node was built with (state replica, messenger), wired to the frame boundary,
+ * the link manager and the node's events. Before start() a MeshNode has none of it, after
+ * start() all of it; a service is absent only when the node was built without it. Core
+ * outputs reach the application here, after the core handled its input.
  */
 import type { Admission } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
@@ -16,10 +17,11 @@ import type { FrameBoundary } from './boundary.ts';
 import type { MeshEvents } from './events.ts';
 import type { LinkMaintenance } from './link-maintenance.ts';
 import type { LinkManager } from './link-manager.ts';
-import { Messenger, type TopicHandlers } from './messaging.ts';
+import type { Messenger, TopicHandlers } from './messaging.ts';
 import type { MeshNodeOptions } from './options.ts';
 import type { NodePersistence } from './persistence.ts';
-import { StateReplica } from './state-replica.ts';
+import type { ServiceContext } from './service-context.ts';
+import type { StateReplica } from './state-replica.ts';
 
 /** The parts a MeshNode has from construction on, which the running cores are wired to. */
 export interface NodeParts {
@@ -32,8 +34,9 @@ export interface NodeParts {
   readonly admission: Admission;
   readonly persistence: NodePersistence;
   readonly maintenance: LinkMaintenance;
-  readonly ring: ConsistentHashRing;
-  readonly handlers: TopicHandlers;
+  readonly ring: ConsistentHashRing | undefined;
+  /** Subscriptions and responders (present when the node has messaging). */
+  readonly handlers: TopicHandlers | undefined;
   readonly transports: readonly Transport[];
   /** Emits an application event (a throwing handler becomes an `error` event). */
   emit<K extends keyof MeshEvents>(type: K, payload: MeshEvents[K]): void;
@@ -44,8 +47,8 @@ export interface NodeParts {
 
 export class RunningNode {
   readonly membership: Membership;
-  readonly messenger: Messenger;
-  readonly replica: StateReplica;
+  readonly messenger: Messenger | undefined;
+  readonly replica: StateReplica | undefined;
   /** What each transport was started with; the token in them is renewed by setToken. */
   readonly transportContexts: TransportContext[] = [];
   readonly #p: NodeParts;
@@ -67,45 +70,22 @@ export class RunningNode {
       ...(opts.interner ? { interner: opts.interner } : {}),
     });
     this.membership = core;
-    this.messenger = new Messenger(
+    const ctx: ServiceContext = {
+      identity,
+      env,
+      verifier: p.verifier,
+      wireLimits: opts.wireLimits,
+      epoch: incarnation,
+      links,
+      membership: core,
+      admits,
+      send: (to, cls, msg) => p.boundary.send(to, cls, msg),
+      emit: p.emit,
+    };
+    this.messenger = p.handlers && opts.messaging?.create(ctx, p.handlers);
+    this.replica = opts.state?.create(
+      ctx,
       {
-        identity,
-        env,
-        verifier: p.verifier,
-        wireLimits: opts.wireLimits,
-        epoch: incarnation,
-        link: (id) => links.get(id),
-        peers: () => links.peers(),
-        neighboursOf: (id) => core.neighboursOf(id),
-        admits,
-        isReachable: (id) => core.isReachable(id),
-      },
-      opts.messaging ?? {},
-      p.handlers,
-    );
-    this.replica = new StateReplica(
-      {
-        identity,
-        env,
-        verifier: p.verifier,
-        send: (peer, msg) => p.boundary.send(peer, 'stream', msg),
-        peers: () => links.peers(),
-        memberKey: (id) => core.member(id)?.publicKey,
-        isReachable: (id) => core.isReachable(id),
-        admits,
-        setLowWaterMark: (wall) => core.setLowWaterMark(wall),
-        changed: (e, from) =>
-          p.emit('state-changed', {
-            table: e.table,
-            origin: e.origin,
-            key: e.key,
-            deleted: e.value === undefined,
-            ...(from === undefined ? {} : { from }),
-          }),
-        repairing: (peer, subtrees, entries) => p.emit('repairing', { peer, subtrees, entries }),
-      },
-      {
-        ...(opts.state ?? {}),
         ...(hlcNotBefore === undefined ? {} : { hlcNotBefore }),
         onHlcReserve: (until) => p.persistence.reserveHlc(until),
       },
@@ -119,7 +99,7 @@ export class RunningNode {
     const p = this.#p;
     for (const t of p.transports) {
       const ctx: TransportContext = {
-        relay: this.messenger.relay,
+        ...(this.messenger ? { relay: this.messenger.relay } : {}),
         identity: p.identity,
         cluster: p.opts.cluster,
         verifier: p.verifier,
@@ -143,19 +123,19 @@ export class RunningNode {
   /** The cores' timers run (again): after start, or an unfreeze. */
   resume(): void {
     this.membership.start();
-    this.replica.start();
+    this.replica?.start();
   }
 
   /** The cores' timers stop (a freeze, or closing); links and transports are the node's to close. */
   pause(): void {
     this.membership.stop();
-    this.replica.stop();
+    this.replica?.stop();
   }
 
   close(): void {
     this.#p.maintenance.stop();
     this.pause();
-    this.messenger.close();
+    this.messenger?.close();
   }
 
   linkUp(link: Link, transient: boolean): void {
@@ -165,7 +145,7 @@ export class RunningNode {
     // A transient link (this node is full) only carries the newcomer's join exchange.
     if (transient) return;
     core.linkUp(id);
-    this.replica.linkUp(id, link.initiator);
+    this.replica?.linkUp(id, link.initiator);
     p.emit('link-up', { nodeId: id, transport: link.transport });
     // Exchange state when joining, when this is our only link (we were cut off), or when we
     // dialled a peer that is news to us (healing after a partition). The dialler starts it.
@@ -177,7 +157,7 @@ export class RunningNode {
   linkDown(nodeId: string, reason: string, expected: boolean): void {
     this.membership.linkDown(nodeId, !expected);
     if (!expected) this.#p.maintenance.redial(nodeId);
-    this.replica.linkDown(nodeId);
+    this.replica?.linkDown(nodeId);
     this.#p.emit('link-down', { nodeId, reason });
   }
 
@@ -200,11 +180,11 @@ export class RunningNode {
     const p = this.#p;
     switch (e.type) {
       case 'alive':
-        this.replica.memberAlive(e.nodeId, e.lowWaterMark);
+        this.replica?.memberAlive(e.nodeId, e.lowWaterMark);
         return;
       case 'state': {
-        if (e.state === NodeState.Active) p.ring.add(e.nodeId);
-        else p.ring.remove(e.nodeId);
+        if (e.state === NodeState.Active) p.ring?.add(e.nodeId);
+        else p.ring?.remove(e.nodeId);
         const change = { nodeId: e.nodeId, previous: e.previous, state: e.state, incarnation: e.incarnation };
         p.emit('member-state', change);
         if (e.nodeId === p.identity.nodeId) {
@@ -218,7 +198,7 @@ export class RunningNode {
         return;
       }
       case 'reaped':
-        this.replica.memberReaped(e.nodeId);
+        this.replica?.memberReaped(e.nodeId);
         p.emit('member-reaped', { nodeId: e.nodeId });
         return;
       case 'suspected':

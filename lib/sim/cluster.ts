@@ -8,8 +8,11 @@ import type { HeartbeatConfig } from '../membership/config.ts';
 import { IdInterner } from '../membership/interner.ts';
 import { NodeState } from '../membership/node-state.ts';
 import { MeshNode, type MeshNodeOptions } from '../node/mesh-node.ts';
+import { messaging } from '../node/messaging-service.ts';
+import { hashRing } from '../node/ring-service.ts';
 import { ClaimVerifier, SignedVerifier } from '../node/signed-verifier.ts';
 import { entryKind } from '../node/state-replica.ts';
+import { replicatedState } from '../node/state-service.ts';
 import type { StateEntry } from '../state/entry.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import type { SimHost } from './host.ts';
@@ -186,6 +189,9 @@ export class SimCluster {
   async #boot(entry: SimNode): Promise<void> {
     const o = this.#opts;
     const node = new MeshNode({
+      state: replicatedState(),
+      messaging: messaging(),
+      ring: hashRing(),
       identity: entry.identity,
       cluster: o.cluster ?? 'sim',
       transport: entry.host.transport(),

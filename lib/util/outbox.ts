@@ -6,7 +6,11 @@
  * input runs to its end, its outputs join the queue, and the one drain loop delivers them in
  * order — nothing re-enters a core mid-loop, and nothing recurses without bound.
  */
-import type { Env } from '../time/types.ts';
+
+/** The part of an environment (lib/time's Env) whose timers an outbox takes as inputs. */
+interface TimerEnv {
+  readonly scheduler: { setTimer(delayMs: number, fn: () => void): number; cancelTimer(id: number): void };
+}
 
 export class Outbox<T> {
   readonly #sink: (output: T) => void;
@@ -38,11 +42,10 @@ export class Outbox<T> {
    * The same environment, with every timer callback handled as an input of this outbox: a
    * core's timers (probe rounds, suspicion timeouts) deliver their outputs after they ran.
    */
-  wrap(env: Env): Env {
+  wrap<E extends TimerEnv>(env: E): E {
     const { scheduler } = env;
     return {
-      clock: env.clock,
-      random: env.random,
+      ...env,
       scheduler: {
         setTimer: (delayMs, fn) => scheduler.setTimer(delayMs, () => this.run(fn)),
         cancelTimer: (id) => scheduler.cancelTimer(id),

@@ -1,6 +1,6 @@
 // A browser node for the end-to-end tests: joins the cluster named in the URL and exposes
 // its view on window.weftmesh for Playwright to read.
-import { MeshNode, NodeIdentity } from '../../lib/mod.ts';
+import { hashRing, MeshNode, messaging, NodeIdentity, replicatedState } from '../../lib/mod.ts';
 import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
 import { WebRtcTransport } from '../../lib/webrtc/transport.ts';
 import { SignalingClient } from '../../signaling/client.ts';
@@ -17,7 +17,15 @@ const transport = new WebRtcTransport({
   peerConnectionBudget: 450,
   ...(loopback ? { candidateFilter: (c: string) => / (127\.0\.0\.1|::1) /.test(c) } : {}),
 });
-const node = new MeshNode({ identity, cluster, transport, meta: { runtime: 'browser' } });
+const node = new MeshNode({
+  state: replicatedState(),
+  messaging: messaging(),
+  ring: hashRing(),
+  identity,
+  cluster,
+  transport,
+  meta: { runtime: 'browser' },
+});
 const w = window as unknown as { weftmesh: unknown };
 w.weftmesh = {
   nodeId: node.nodeId,

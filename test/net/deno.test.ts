@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
-import { MeshNode } from '../../lib/node/mod.ts';
+import { hashRing, MeshNode, messaging, replicatedState } from '../../lib/node/mod.ts';
 import { listenWebSocket, NodeWebSocket } from '../../lib/websocket/node.ts';
 import { type WebSocketListener, WebSocketTransport } from '../../lib/websocket/transport.ts';
 import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
@@ -40,11 +40,17 @@ describe('Deno in the cluster', () => {
     const listener = await listenWebSocket({ port: 0 });
     listeners.push(listener);
     const hub = new MeshNode({
+      state: replicatedState(),
+      messaging: messaging(),
+      ring: hashRing(),
       identity: NodeIdentity.generate(),
       cluster: 'edge',
       transport: new WebSocketTransport({ listener, WebSocket: NodeWebSocket }),
     });
     const spoke = new MeshNode({
+      state: replicatedState(),
+      messaging: messaging(),
+      ring: hashRing(),
       identity: NodeIdentity.generate(),
       cluster: 'edge',
       transport: new WebSocketTransport({ WebSocket: NodeWebSocket }),

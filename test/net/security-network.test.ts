@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Domain, NodeIdentity, signingInput } from '../../lib/identity/mod.ts';
 import { MeshNode } from '../../lib/node/mesh-node.ts';
+import { hashRing, messaging, replicatedState } from '../../lib/node/mod.ts';
 import { sourceKey } from '../../lib/util/connection-gate.ts';
 import { listenWebSocket, NodeWebSocket } from '../../lib/websocket/node.ts';
 import { type WebSocketListener, WebSocketTransport } from '../../lib/websocket/transport.ts';
@@ -193,6 +194,9 @@ describe('WebSocket listener under hostile clients', () => {
   it('finding 14: an upgraded socket that never completes the link handshake is closed', async () => {
     const l: WebSocketListener = await listener();
     const node = new MeshNode({
+      state: replicatedState(),
+      messaging: messaging(),
+      ring: hashRing(),
       identity: NodeIdentity.generate(),
       cluster: 'sec',
       transport: new WebSocketTransport({ listener: l, WebSocket: NodeWebSocket }),
@@ -211,7 +215,14 @@ describe('WebSocket listener under hostile clients', () => {
     // Header timeout far beyond the test: only displacement can make room.
     const l = await listener({ maxConnections: 20, headersTimeoutMs: 60_000 });
     const node = (transport: WebSocketTransport) =>
-      new MeshNode({ identity: NodeIdentity.generate(), cluster: 'sec', transport });
+      new MeshNode({
+        state: replicatedState(),
+        messaging: messaging(),
+        ring: hashRing(),
+        identity: NodeIdentity.generate(),
+        cluster: 'sec',
+        transport,
+      });
     const hub = node(new WebSocketTransport({ listener: l, WebSocket: NodeWebSocket }));
     const spoke = node(new WebSocketTransport({ WebSocket: NodeWebSocket }));
     cleanups.push(() => hub.close());

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Domain, NodeIdentity, signingInput } from '../../lib/identity/mod.ts';
 import { MeshNode } from '../../lib/node/mesh-node.ts';
+import { hashRing, messaging, replicatedState } from '../../lib/node/mod.ts';
 import { joinThroughSignaling } from '../../lib/webrtc/mod.ts';
 import { listenWebSocket, NodeWebSocket } from '../../lib/websocket/node.ts';
 import { WebSocketTransport } from '../../lib/websocket/transport.ts';
@@ -78,6 +79,9 @@ describe('WebSocket nodes discover each other through signaling', () => {
       const listener = listen ? await listenWebSocket({ port: 0 }) : undefined;
       if (listener) cleanups.push(() => listener.close());
       const node = new MeshNode({
+        state: replicatedState(),
+        messaging: messaging(),
+        ring: hashRing(),
         identity,
         cluster: 'edge',
         transport: new WebSocketTransport({ WebSocket: NodeWebSocket, ...(listener ? { listener } : {}) }),

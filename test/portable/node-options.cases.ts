@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { ConfigError } from '../../lib/membership/mod.ts';
-import { checkMeshNodeOptions, MeshNode, type MeshNodeOptions } from '../../lib/node/mod.ts';
+import {
+  checkMeshNodeOptions,
+  hashRing,
+  MeshNode,
+  type MeshNodeOptions,
+  messaging,
+  replicatedState,
+} from '../../lib/node/mod.ts';
 import type { Transport } from '../../lib/transport/types.ts';
 import type { Suite } from './case.ts';
 
@@ -21,9 +28,9 @@ const base = (): MeshNodeOptions => ({
   transport: idle,
 });
 
-function rejects(patch: Partial<MeshNodeOptions>, field: RegExp): void {
+function rejects(patch: Partial<MeshNodeOptions> | (() => Partial<MeshNodeOptions>), field: RegExp): void {
   assert.throws(
-    () => new MeshNode({ ...base(), ...patch }),
+    () => new MeshNode({ ...base(), ...(typeof patch === 'function' ? patch() : patch) }),
     (e: unknown) => e instanceof ConfigError && field.test(e.message),
     `expected a ConfigError naming ${field}`,
   );
@@ -31,7 +38,14 @@ function rejects(patch: Partial<MeshNodeOptions>, field: RegExp): void {
 
 export const nodeOptionCases: Suite = {
   'defaults and sensible settings are accepted unchanged'() {
-    const o = { ...base(), maxLinks: 8, minLinks: 8, meta: { runtime: 'node' }, state: { maxSkewMs: 1 } };
+    const o = {
+      ...base(),
+      maxLinks: 8,
+      minLinks: 8,
+      meta: { runtime: 'node' },
+      state: replicatedState({ maxSkewMs: 1 }),
+      messaging: messaging(),
+    };
     assert.equal(checkMeshNodeOptions(o), o);
     assert.equal(new MeshNode(base()).cluster, 'prod.eu-1');
   },
@@ -45,7 +59,7 @@ export const nodeOptionCases: Suite = {
     rejects({ maxLinks: 4, minLinks: 5 }, /^minLinks must not exceed maxLinks/);
     rejects({ linkIdleTimeoutMs: -1 }, /^linkIdleTimeoutMs /);
     rejects({ leaveDrainMs: Number.NaN }, /^leaveDrainMs /);
-    rejects({ ringVirtualNodes: 0 }, /^ringVirtualNodes /);
+    rejects(() => ({ ring: hashRing({ virtualNodes: 0 }) }), /^ring\.virtualNodes /);
     rejects({ heartbeat: { pingTimeoutMs: 2_000 } }, /^heartbeat\.pingTimeoutMs/);
     rejects({ meta: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, /^meta /);
     rejects({ meta: { 'bad key': 'x' } }, /^meta key "bad key" /);
@@ -57,9 +71,12 @@ export const nodeOptionCases: Suite = {
       { wireLimits: { maxFrameBytes: 20_000 }, heartbeat: { maxDatagramBytes: 19_900 } },
       /^heartbeat\.maxDatagramBytes must leave room/,
     );
-    rejects({ messaging: { maxMessageBytes: 64 * 1024 } }, /^messaging\.maxMessageBytes must leave room/);
-    rejects({ messaging: { maxHops: 0 } }, /^messaging\.maxHops/);
-    rejects({ state: { tombstoneLifetimeMs: 0 } }, /^state\.tombstoneLifetimeMs/);
-    rejects({ state: { maxEntriesPerOrigin: -3 } }, /^state\.maxEntriesPerOrigin/);
+    rejects(
+      { messaging: messaging({ maxMessageBytes: 64 * 1024 }) },
+      /^messaging\.maxMessageBytes must leave room/,
+    );
+    rejects(() => ({ messaging: messaging({ maxHops: 0 }) }), /^messaging\.maxHops/);
+    rejects(() => ({ state: replicatedState({ tombstoneLifetimeMs: 0 }) }), /^state\.tombstoneLifetimeMs/);
+    rejects(() => ({ state: replicatedState({ maxEntriesPerOrigin: -3 }) }), /^state\.maxEntriesPerOrigin/);
   },
 };

@@ -8,6 +8,7 @@ import { signClaim } from '../../lib/membership/claims.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { probeAckPayload } from '../../lib/membership/prober.ts';
 import { MeshNode } from '../../lib/node/mesh-node.ts';
+import { hashRing, messaging, replicatedState } from '../../lib/node/mod.ts';
 import type { SimCluster } from '../../lib/sim/cluster.ts';
 import type { Link } from '../../lib/transport/types.ts';
 import { concatBytes, fromHex } from '../../lib/util/bytes.ts';
@@ -258,6 +259,9 @@ describe('security: probes and push-pull', () => {
     c.runFor(1_000);
     const host = c.net.addHost();
     const newcomer = new MeshNode({
+      state: replicatedState(),
+      messaging: messaging(),
+      ring: hashRing(),
       identity: NodeIdentity.fromSecretKey(host.env.random.bytes(32)),
       cluster: 'sim',
       transport: host.transport(),

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { signClaim } from '../../lib/membership/claims.ts';
+import { replicatedState } from '../../lib/node/state-service.ts';
 import type { SimCluster } from '../../lib/sim/cluster.ts';
 import { type StateEntry, signEntry } from '../../lib/state/entry.ts';
 import { decodeService, encodeService, ProcessStatus } from '../../lib/state/values.ts';
@@ -70,7 +71,7 @@ describe('hostile peers against the replicated state', () => {
     const budget = 64 * 1024; // bytes per second, bursting to 8 s worth
     const c = await cluster({
       nodes: 1,
-      nodeOptions: () => ({ state: { antiEntropyBytesPerSecond: budget } }),
+      nodeOptions: () => ({ state: replicatedState({ antiEntropyBytesPerSecond: budget }) }),
     });
     runUntil(c, () => c.nodes[0]!.node.state === 'Active', 10_000);
     const target = c.nodes[0]!;
@@ -109,7 +110,11 @@ describe('hostile peers against the replicated state', () => {
 
   it("finding 9: throwaway origins cannot push the replica past its global cap; a member's entries are still accepted", async () => {
     const caps = { maxEntries: 300, maxBytes: 256 * 1024 };
-    const c = await cluster({ nodes: 3, ...fullMesh, nodeOptions: () => ({ ...ownVerifier, state: caps }) });
+    const c = await cluster({
+      nodes: 3,
+      ...fullMesh,
+      nodeOptions: () => ({ ...ownVerifier, state: replicatedState(caps) }),
+    });
     runUntil(c, () => converged(c), 30_000);
     const throwaway = Array.from({ length: 4 }, () => NodeIdentity.fromSecretKey(c.net.random.bytes(32)));
     const { send } = member(c, 0, throwaway);

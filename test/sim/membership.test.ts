@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Domain, NodeIdentity, signingInput, strictVerifier } from '../../lib/identity/mod.ts';
 import { signClaim } from '../../lib/membership/claims.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
-import { MeshNode } from '../../lib/node/mod.ts';
+import { hashRing, MeshNode, messaging, replicatedState } from '../../lib/node/mod.ts';
 import { decodeCbor, encodeCbor, encodeMessage } from '../../lib/wire/mod.ts';
 import { startPeer } from '../support/sim-peer.ts';
 import { allSee, cluster, converged, runUntil, viewsOf, watchUntilAllSee } from './helpers.ts';
@@ -388,6 +388,9 @@ describe('Lifeguard and hostile input in simulation', () => {
     // A second process starts with a copy of node 2's key (and its own storage).
     const twinHost = c.net.addHost();
     const twin = new MeshNode({
+      state: replicatedState(),
+      messaging: messaging(),
+      ring: hashRing(),
       identity: original.identity,
       cluster: 'sim',
       transport: twinHost.transport(),

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import type { MeshEvents } from '../../lib/node/events.ts';
-import { MeshNode } from '../../lib/node/mod.ts';
+import { hashRing, MeshNode, messaging, replicatedState } from '../../lib/node/mod.ts';
 import { type SimHost, SimNetwork } from '../../lib/sim/mod.ts';
 import { utf8 } from '../../lib/util/bytes.ts';
 import { opensslVerifier, signWithOpenssl } from './openssl-crypto.ts';
@@ -27,6 +27,9 @@ const KINDS = [
 
 function node(host: SimHost, id: NodeIdentity): MeshNode {
   return new MeshNode({
+    state: replicatedState(),
+    messaging: messaging(),
+    ring: hashRing(),
     identity: id,
     cluster: 'reentrant',
     transport: host.transport(),

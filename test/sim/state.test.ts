@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
+import { replicatedState } from '../../lib/node/state-service.ts';
 import type { SimCluster } from '../../lib/sim/mod.ts';
 import { StateWorkload } from '../../lib/sim/state-workload.ts';
 import { signEntry } from '../../lib/state/entry.ts';
@@ -136,7 +137,7 @@ describe('replicated state in simulation', () => {
       nodes: 6,
       ...fullMesh,
       heartbeat: { reapAfterMs: 600_000 },
-      nodeOptions: () => ({ state }),
+      nodeOptions: () => ({ state: replicatedState(state) }),
     });
     runUntil(c, () => converged(c), 30_000);
     const writer = c.nodes[1]!;

@@ -1,7 +1,7 @@
 /** In-process MeshNodes over real WebRTC (loopback) through a real signaling server. */
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
-import { MeshNode, type MeshNodeOptions } from '../../lib/node/mod.ts';
+import { hashRing, MeshNode, type MeshNodeOptions, messaging, replicatedState } from '../../lib/node/mod.ts';
 import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
 import { createNodeWebRtc } from '../../lib/webrtc/node.ts';
 import type { WebRtcTransport } from '../../lib/webrtc/transport.ts';
@@ -29,6 +29,9 @@ export async function rtcNode(
     candidateFilter: loopbackOnly,
   });
   const node = new MeshNode({
+    state: replicatedState(),
+    messaging: messaging(),
+    ring: hashRing(),
     identity,
     cluster,
     transport,

@@ -3,7 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity, strictVerifier } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
-import { type AppMessage, MeshNode, MessagingError } from '../../lib/node/mod.ts';
+import {
+  type AppMessage,
+  hashRing,
+  MeshNode,
+  MessagingError,
+  messaging,
+  replicatedState,
+} from '../../lib/node/mod.ts';
 import { SimNetwork } from '../../lib/sim/mod.ts';
 import { utf8 } from '../../lib/util/bytes.ts';
 
@@ -12,6 +19,9 @@ function pair() {
   const [ha, hb] = [net.addHost(), net.addHost()];
   const make = (host: typeof ha) =>
     new MeshNode({
+      state: replicatedState(),
+      messaging: messaging(),
+      ring: hashRing(),
       identity: NodeIdentity.fromSecretKey(host.env.random.bytes(32)),
       cluster: 'early',
       transport: host.transport(),

@@ -1,6 +1,6 @@
 // A Deno CLI node on WebRTC through @roamhq/wrtc (Node-API addon; Deno CLI only).
 // Usage: deno run -A test/deno/programs/webrtc-node.ts <signal-url> <cluster>
-import { MeshNode, NodeIdentity } from '../../../lib/mod.ts';
+import { hashRing, MeshNode, messaging, NodeIdentity, replicatedState } from '../../../lib/mod.ts';
 import { joinThroughSignaling } from '../../../lib/webrtc/discovery.ts';
 import { createNodeWebRtc } from '../../../lib/webrtc/node.ts';
 
@@ -8,7 +8,15 @@ const [signal, cluster] = Deno.args;
 if (!signal || !cluster) throw new Error('usage: webrtc-node.ts <signal-url> <cluster>');
 const identity = NodeIdentity.generate();
 const { transport, signaling } = await createNodeWebRtc({ signal, identity, cluster });
-const node = new MeshNode({ identity, cluster, transport, meta: { runtime: 'deno' } });
+const node = new MeshNode({
+  state: replicatedState(),
+  messaging: messaging(),
+  ring: hashRing(),
+  identity,
+  cluster,
+  transport,
+  meta: { runtime: 'deno' },
+});
 node.on('member-state', (e) =>
   console.log(JSON.stringify({ event: 'state', nodeId: e.nodeId, state: e.state })),
 );
