@@ -7,9 +7,7 @@ export type { MeshNodeOptions } from './options.ts';
  * persistence (NodePersistence) are modules of their own. Methods here check the node's
  * phase and delegate.
  */
-import { Admission } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
-import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
 import { NodeState } from '../membership/node-state.ts';
 import type { MemberInfo } from '../membership/swim.ts';
@@ -18,22 +16,16 @@ import type { StateEntry } from '../state/entry.ts';
 import type { DistributedProcessTable } from '../state/process-table.ts';
 import type { ClusterServiceRegistry } from '../state/service-registry.ts';
 import type { ProcessFields, ServiceFields } from '../state/values.ts';
-import { MemoryStorage } from '../storage/memory.ts';
 import { realEnv } from '../time/real.ts';
 import type { Env } from '../time/types.ts';
-import type { Transport } from '../transport/types.ts';
 import { toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
-import { RateLimiter } from '../util/rate-limit.ts';
 import type { WireClaim } from '../wire/claims.ts';
-import { encodeMessage } from '../wire/codec.ts';
 import type { StateTable } from '../wire/entries.ts';
-import { FrameBoundary, type Traffic } from './boundary.ts';
-import { DEFAULT_DIAL_POLICY } from './dial-policy.ts';
+import type { Traffic } from './boundary.ts';
 import { MeshNodeError } from './errors.ts';
 import type { MeshEvents } from './events.ts';
-import { LinkMaintenance, type Stranded } from './link-maintenance.ts';
-import { LinkManager } from './link-manager.ts';
+import type { Stranded } from './link-maintenance.ts';
 import {
   type AppMessage,
   emptyMessagingMetrics,
@@ -43,9 +35,8 @@ import {
   type TopicHandlers,
 } from './messaging.ts';
 import { checkMeshNodeOptions, type MeshNodeOptions } from './options.ts';
-import { NodePersistence } from './persistence.ts';
-import { RunningNode } from './running.ts';
-import { ClaimVerifier } from './signed-verifier.ts';
+import { nodeParts } from './parts.ts';
+import { type NodeParts, RunningNode } from './running.ts';
 import { emptyStateMetrics, type StateReplica, type StateReplicaMetrics } from './state-replica.ts';
 
 export interface MeshMetrics extends MembershipMetrics, Traffic {
@@ -56,25 +47,14 @@ export interface MeshMetrics extends MembershipMetrics, Traffic {
   state: StateReplicaMetrics;
 }
 
-const KEEPALIVE = encodeMessage({ type: 'keepalive' });
-const BYE = encodeMessage({ type: 'bye' });
-
 export class MeshNode {
   readonly identity: NodeIdentity;
   readonly cluster: string;
   readonly env: Env;
   readonly #events = new Emitter<MeshEvents>();
   readonly #opts: MeshNodeOptions;
-  readonly #transports: Transport[];
-  readonly #verifier: SignatureVerifier;
-  readonly #admission: Admission;
-  readonly #links: LinkManager;
-  readonly #boundary: FrameBoundary;
-  readonly #maintenance: LinkMaintenance;
-  readonly #persistence: NodePersistence;
-  /** Subscriptions and responders, registered at any time (before start() too). */
-  readonly #handlers: TopicHandlers | undefined;
-  readonly #ring: ConsistentHashRing | undefined;
+  /** What the node has from construction on (links, boundary, maintenance, persistence…). */
+  readonly #parts: NodeParts;
   /** The running cores: present from the end of start() on. */
   #run: RunningNode | undefined;
   #phase: 'new' | 'starting' | 'running' | 'closed' = 'new';
@@ -86,60 +66,15 @@ export class MeshNode {
     this.identity = opts.identity;
     this.cluster = opts.cluster;
     this.env = opts.env ?? realEnv();
-    this.#transports = Array.isArray(opts.transport) ? opts.transport : [opts.transport];
-    this.#verifier = opts.verifier ?? fastVerifier;
-    this.#admission = new Admission(opts.admission ?? { mode: 'open' }, opts.cluster, () =>
-      this.env.clock.wallNow(),
-    );
-    const failed = (error: unknown, context: string) => this.#events.emit('error', { error, context });
-    this.#persistence = new NodePersistence(opts.storage ?? new MemoryStorage(), failed);
-    const maxLinks = opts.maxLinks ?? 24;
-    this.#links = new LinkManager({
-      env: this.env,
-      selfId: this.identity.nodeId,
-      transports: this.#transports,
-      policy: {
-        maxLinks,
-        minLinks: Math.min(maxLinks, opts.minLinks ?? Math.ceil(maxLinks / 2)),
-        idleTimeoutMs: opts.linkIdleTimeoutMs ?? 30_000,
-      },
-      dialing: { ...DEFAULT_DIAL_POLICY, ...(opts.dialing ?? {}) },
-      onUp: (link, transient) => this.#run?.linkUp(link, transient),
-      onDown: (id, reason, expected) => this.#run?.linkDown(id, reason, expected),
-      onFrame: (id, cls, frame, link) => this.#boundary.onFrame(id, cls, frame, link),
-      isNewcomer: (id) => !this.#run?.membership.isReachable(id),
-      peerDegree: (id) => this.#run?.membership.neighboursOf(id)?.size,
-      keepalive: (link) => {
-        if (!this.#frozen) link.send(KEEPALIVE);
-      },
-      bye: (link) => {
-        if (!this.#frozen) link.send(BYE);
-      },
-    });
-    const rate = opts.claimsPerSignerPerSecond ?? 50;
-    this.#boundary = new FrameBoundary({
-      selfId: this.identity.nodeId,
-      links: this.#links,
-      verifier: this.#verifier,
-      claims: opts.claimVerifier ?? new ClaimVerifier(this.#verifier),
-      admission: this.#admission,
-      claimQuota: new RateLimiter(rate, rate * 10, () => this.env.clock.now()),
-      wireLimits: opts.wireLimits,
+    this.#parts = nodeParts(opts, this.env, {
+      run: () => this.#run,
       frozen: () => this.#frozen,
       closed: () => this.#phase === 'closed',
-      failed,
-    });
-    this.#maintenance = new LinkMaintenance({
-      env: this.env,
-      links: this.#links,
-      admission: this.#admission,
-      strandedAfterMs: opts.strandedAfterMs ?? 10_000,
-      frozen: () => this.#frozen,
+      emit: (type, payload) => this.#emit(type, payload),
+      failed: (error, context) => this.#events.emit('error', { error, context }),
       stranded: (s) => this.#stranded(s),
-      failed,
+      joined: (incarnation) => this.#joined(incarnation),
     });
-    this.#handlers = opts.messaging?.topics();
-    this.#ring = opts.ring?.create();
   }
 
   /**
@@ -147,9 +82,9 @@ export class MeshNode {
    * MeshNodeError (`no-ring`) for a node built without `ring: hashRing()`.
    */
   get ring(): ConsistentHashRing {
-    if (!this.#ring)
+    if (!this.#parts.ring)
       throw new MeshNodeError('no-ring', 'MeshNode: built without a hash ring (pass ring: hashRing())');
-    return this.#ring;
+    return this.#parts.ring;
   }
 
   get nodeId(): string {
@@ -182,30 +117,10 @@ export class MeshNode {
     if (this.#phase !== 'new')
       throw new MeshNodeError('already-started', `start() called on a ${this.#phase} node`);
     this.#phase = 'starting';
-    const incarnation = await this.#persistence.startIncarnation(this.env.clock.wallNow());
-    const hlcNotBefore = await this.#persistence.hlcNotBefore();
+    const incarnation = await this.#parts.persistence.startIncarnation(this.env.clock.wallNow());
+    const hlcNotBefore = await this.#parts.persistence.hlcNotBefore();
     if (this.#phase !== 'starting') return;
-    const run = new RunningNode(
-      {
-        identity: this.identity,
-        env: this.env,
-        opts: this.#opts,
-        verifier: this.#verifier,
-        links: this.#links,
-        boundary: this.#boundary,
-        admission: this.#admission,
-        persistence: this.#persistence,
-        maintenance: this.#maintenance,
-        ring: this.#ring,
-        handlers: this.#handlers,
-        transports: this.#transports,
-        emit: (type, payload) => this.#emit(type, payload),
-        failed: (error, context) => this.#events.emit('error', { error, context }),
-        joined: (inc) => this.#joined(inc),
-      },
-      incarnation,
-      hlcNotBefore,
-    );
+    const run = new RunningNode(this.#parts, incarnation, hlcNotBefore);
     this.#run = run;
     run.start();
     this.#phase = 'running';
@@ -217,27 +132,27 @@ export class MeshNode {
    */
   join(seeds: string[] = []): Promise<void> {
     const core = this.#running().membership;
-    this.#maintenance.setSeeds(seeds);
+    this.#parts.maintenance.setSeeds(seeds);
     if (seeds.length === 0) core.bootstrap();
     if (core.selfState !== NodeState.Joining) return Promise.resolve();
-    for (const s of seeds) this.#links.dial(s);
+    for (const s of seeds) this.#parts.links.dial(s);
     return new Promise((resolve) => this.#joinWaiters.push(resolve));
   }
 
   /** Whether a transport of this node can dial `address` (e.g. `ws://…`, `webrtc:<id>`). */
   canDial(address: string): boolean {
-    return this.#links.canDialAny([address]);
+    return this.#parts.links.canDialAny([address]);
   }
 
   /** Dials a node at `address` (any transport that can) and keeps the link if it is admitted. */
   connect(address: string, expectNodeId?: string): void {
     this.#live();
-    this.#links.dial(address, expectNodeId, true);
+    this.#parts.links.dial(address, expectNodeId, true);
   }
 
   /** Closes the direct link to `nodeId`, if any (the node may dial a replacement later). */
   disconnect(nodeId: string, reason = 'disconnected by the application'): void {
-    this.#links.close(nodeId, reason);
+    this.#parts.links.close(nodeId, reason);
   }
 
   /** The signed claims this node holds about the cluster, its own first (as a full exchange carries them). */
@@ -256,7 +171,7 @@ export class MeshNode {
    */
   adoptClaims(wires: readonly WireClaim[]): Promise<number> {
     this.#running();
-    return this.#boundary.adopt(wires);
+    return this.#parts.boundary.adopt(wires);
   }
 
   /** Every member this node knows, itself included. */
@@ -270,7 +185,7 @@ export class MeshNode {
 
   /** Node ids of the current direct links. */
   links(): string[] {
-    return this.#links.peers();
+    return this.#parts.links.peers();
   }
 
   /** The link set `nodeId` last reported (known for this node's neighbours only). */
@@ -300,9 +215,9 @@ export class MeshNode {
     const run = this.#run;
     return {
       ...(run?.membership.metrics ?? ({} as MembershipMetrics)),
-      ...this.#boundary.traffic,
-      framesRejectedBy: { ...this.#boundary.traffic.framesRejectedBy },
-      links: this.#links.size,
+      ...this.#parts.boundary.traffic,
+      framesRejectedBy: { ...this.#parts.boundary.traffic.framesRejectedBy },
+      links: this.#parts.links.size,
       members: run?.membership.size ?? 0,
       localHealth: run?.membership.localHealth ?? 0,
       messaging: { ...(run?.messenger?.metrics ?? emptyMessagingMetrics()) },
@@ -440,8 +355,8 @@ export class MeshNode {
     if (this.#phase === 'closed') return;
     this.#phase = 'closed';
     this.#run?.close();
-    this.#links.closeAll('node closed');
-    for (const t of this.#transports) t.close();
+    this.#parts.links.closeAll('node closed');
+    for (const t of this.#parts.transports) t.close();
   }
 
   // ---- internals ----
@@ -460,12 +375,12 @@ export class MeshNode {
 
   /** Subscriptions and responders (kept from construction on), or a MeshNodeError without messaging. */
   #topics(): TopicHandlers {
-    if (!this.#handlers)
+    if (!this.#parts.handlers)
       throw new MeshNodeError(
         'no-messaging',
         'MeshNode: built without messaging (pass messaging: messaging())',
       );
-    return this.#handlers;
+    return this.#parts.handlers;
   }
 
   /** The state replica, or a MeshNodeError: not started, or built without `state: replicatedState()`. */
