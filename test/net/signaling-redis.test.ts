@@ -242,8 +242,9 @@ describe('signaling instances sharing Redis', () => {
     const ghost = 'f'.repeat(32);
     await evil.publish(room, `{"t":"j","r":"calm","n":"${ghost}","i":"00000000deadbeef"}`);
 
+    // Each instance reaps it at its next heartbeat after finding its instance is not alive.
     await waitFor(
-      () => onB.c.messages.some((m) => m.t === 'peer-left' && m.id === ghost),
+      () => [onB, onC].every((o) => o.c.messages.some((m) => m.t === 'peer-left' && m.id === ghost)),
       5_000,
       'ghost reaped',
     );
