@@ -10,8 +10,13 @@ import type { ServiceContext } from './service-context.ts';
 
 export interface MessagingService {
   readonly options: Readonly<MessagingOptions>;
-  /** A node's subscriptions and responders: made at its construction, so they may be registered before start(). */
+  /**
+   * A node's subscriptions and responders: made at its construction, so they may be
+   * registered before start().
+   * @internal
+   */
   topics(): TopicHandlers;
+  /** The node's messenger, built at start(). @internal */
   create(ctx: ServiceContext, handlers: TopicHandlers): Messenger;
 }
 

@@ -9,6 +9,7 @@ import { check } from './option-checks.ts';
 
 export interface RingService {
   readonly options: Readonly<RingOptions>;
+  /** The node's ring, built at its construction. @internal */
   create(): ConsistentHashRing;
 }
 

@@ -15,6 +15,7 @@ export type StatePersistence = Pick<StateOptions, 'hlcNotBefore' | 'onHlcReserve
 
 export interface StateService {
   readonly options: Readonly<StateOptions>;
+  /** The node's replica, built at start(). @internal */
   create(
     ctx: ServiceContext,
     persistence: StatePersistence,
