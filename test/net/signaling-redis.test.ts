@@ -271,6 +271,34 @@ describe('signaling instances sharing Redis', () => {
     expect((await joinRaw(c.url, 'calm')).answer.peers).not.toContain(ghost);
   });
 
+  it('connections to Redis cut while it keeps its data: instances reconnect and resubscribe; pairs across them signal again', async () => {
+    const { list } = await instances(2);
+    const a = await joinRaw(list[0]!.url, 'cut');
+    const b = await joinRaw(list[1]!.url, 'cut');
+    await waitFor(() => a.c.messages.some((m) => m.t === 'peer-joined' && m.id === b.id), 5_000, 'a sees b');
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    cleanups.push(() => admin.destroy());
+    // Every other client: the instances' command and subscription connections.
+    for (const type of ['normal', 'pubsub'])
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', type, 'SKIPME', 'yes']);
+    await waitFor(
+      () =>
+        list.every(
+          (s) =>
+            (s.server.stats().backplane?.outages ?? 0) >= 1 && s.server.stats().backplane?.state === 'up',
+        ),
+      10_000,
+      'reconnected',
+    );
+    // The same two clients, never re-joined: signals cross both ways (both instance channels are back).
+    a.c.sendJson({ t: 'signal', to: b.id, data: 'a→b' });
+    b.c.sendJson({ t: 'signal', to: a.id, data: 'b→a' });
+    expect((await b.c.next('signal')).data).toBe('a→b');
+    expect((await a.c.next('signal')).data).toBe('b→a');
+    expect((await joinRaw(list[1]!.url, 'cut')).answer.peers).toEqual(expect.arrayContaining([a.id, b.id]));
+  });
+
   it('Redis killed and restarted: instances report it, signal locally meanwhile, then cross-instance joins work again; the formed mesh never noticed', async () => {
     const logs: string[] = [];
     const { list } = await instances(3, {}, logs);
