@@ -70,6 +70,13 @@ interface RoomState {
   /** Leaves seen while a read of the room was in flight (that read must not bring them back). */
   left: Map<string, number>;
   reads: number;
+  /**
+   * Signals from a remote peer this instance does not mirror yet, by sender: the signal can
+   * outrun the sender's join (they travel on different channels), so it waits here for the
+   * join (or a read of the room) until the next heartbeat but one, bounded by
+   * EARLY_SIGNALS_PER_ROOM; what its join does not release by then is dropped and counted.
+   */
+  early: Map<string, Array<{ to: string; data: unknown; at: number }>>;
   subscribed: boolean;
   /** Subscribed and read once (or failed to: then it is read on reconnection). */
   ready: Promise<void> | undefined;
@@ -77,6 +84,8 @@ interface RoomState {
 }
 
 const CLOSE_GRACE_MS = 1_000;
+/** Signals from peers not mirrored yet, held per room (see RoomState.early); each waits one heartbeat or two. */
+const EARLY_SIGNALS_PER_ROOM = 64;
 /** Leaves kept for a Redis that is away (each one's entry is removed when it is back). */
 const MAX_DEFERRED_LEAVES = 100_000;
 
@@ -363,6 +372,7 @@ export class RedisBackplane implements Backplane {
       remote: new Map(),
       left: new Map(),
       reads: 0,
+      early: new Map(),
       subscribed: false,
       ready: undefined,
       listener: (message) => this.#onRoomEvent(name, message),
@@ -435,7 +445,10 @@ export class RedisBackplane implements Backplane {
           continue;
         }
         r.remote.set(id, { instance, addrs, seq: start });
-        if (!known) this.#sink?.remoteJoined(name, id, addrs);
+        if (!known) {
+          this.#sink?.remoteJoined(name, id, addrs);
+          this.#releaseEarly(name, r, id);
+        }
       }
       if (remove)
         for (const [id, known] of r.remote)
@@ -487,7 +500,10 @@ export class RedisBackplane implements Backplane {
       return;
     }
     r.remote.set(e.n, { instance: e.i, addrs: e.a, seq });
-    if (!known) this.#sink?.remoteJoined(name, e.n, e.a);
+    if (!known) {
+      this.#sink?.remoteJoined(name, e.n, e.a);
+      this.#releaseEarly(name, r, e.n);
+    }
   }
 
   #onInstanceFrame(message: string): void {
@@ -501,16 +517,57 @@ export class RedisBackplane implements Backplane {
     if (f.t === 'p') return; // our probe: its delivery was counted by PUBLISH
     const r = this.#rooms.get(f.r);
     if (!r?.local.has(f.o)) this.#drop('to-unknown-peer');
-    else if (!r.remote.has(f.f)) this.#drop('from-unknown-peer');
+    else if (!r.remote.has(f.f)) this.#holdEarly(r, f.f, f.o, f.d);
     else {
       this.#counts.routedIn++;
       this.#sink?.deliver(f.r, f.f, f.o, f.d);
     }
   }
 
+  /** A signal whose sender's join has not reached this instance yet: held, bounded in count and age. */
+  #holdEarly(r: RoomState, from: string, to: string, data: unknown): void {
+    let held = 0;
+    for (const list of r.early.values()) held += list.length;
+    if (held >= EARLY_SIGNALS_PER_ROOM) {
+      this.#drop('from-unknown-peer');
+      return;
+    }
+    const list = r.early.get(from) ?? [];
+    list.push({ to, data, at: performance.now() });
+    r.early.set(from, list);
+  }
+
+  /** At each heartbeat: held signals older than a heartbeat are dropped (their sender never joined here). */
+  #expireEarly(): void {
+    const before = performance.now() - this.#o.heartbeatMs;
+    for (const r of this.#rooms.values())
+      for (const [sender, list] of r.early) {
+        const fresh = list.filter((e) => e.at > before);
+        for (let k = fresh.length; k < list.length; k++) this.#drop('from-unknown-peer');
+        if (fresh.length === 0) r.early.delete(sender);
+        else r.early.set(sender, fresh);
+      }
+  }
+
+  /** `id` is mirrored now: the signals it sent ahead of its join are delivered. */
+  #releaseEarly(name: string, r: RoomState, id: string): void {
+    const list = r.early.get(id);
+    if (!list) return;
+    r.early.delete(id);
+    for (const e of list) {
+      if (!r.local.has(e.to)) {
+        this.#drop('from-unknown-peer');
+        continue;
+      }
+      this.#counts.routedIn++;
+      this.#sink?.deliver(name, id, e.to, e.data);
+    }
+  }
+
   // ── liveness, outages ──────────────────────────────────────────────────────────────
 
   async #heartbeat(): Promise<void> {
+    this.#expireEarly();
     if (this.#state === 'closed' || this.#recovering || !this.#main.isReady) return;
     if (this.#state !== 'up') {
       await this.#recover();

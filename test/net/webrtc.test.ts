@@ -73,7 +73,7 @@ describe('WebRTC mesh', () => {
           bridged(a, n.node.nodeId) &&
           bridged(n, a.node.nodeId),
       );
-    await waitFor(() => relayed() !== undefined, 15_000, 'a node two hops from the first, both ways');
+    await waitFor(() => relayed() !== undefined, 30_000, 'a node two hops from the first, both ways');
     const b = relayed()!;
     b.node.respond('whoami', (_data, from) => new TextEncoder().encode(`${b.node.nodeId} answers ${from}`));
     const reply = new TextDecoder().decode(
