@@ -271,6 +271,35 @@ describe('signaling instances sharing Redis', () => {
     expect((await joinRaw(c.url, 'calm')).answer.peers).not.toContain(ghost);
   });
 
+  it("a signal that reaches an instance before its sender's join waits for the join; one whose sender never joins is dropped and counted", async () => {
+    const { prefix, list } = await instances(1);
+    const b = list[0]!;
+    const onB = await joinRaw(b.url, 'early');
+    const redisClient = createClient({ url: redis.url });
+    await redisClient.connect();
+    cleanups.push(() => redisClient.destroy());
+    const toB = `${prefix}:i:${b.server.stats().backplane!.instance}`;
+    // Routed signals travel on the instance's channel, joins on the room's: the signal can win.
+    const early = '1'.repeat(32);
+    const never = '2'.repeat(32);
+    await redisClient.publish(toB, `{"t":"s","r":"early","f":"${early}","o":"${onB.id}","d":"offer"}`);
+    await redisClient.publish(toB, `{"t":"s","r":"early","f":"${never}","o":"${onB.id}","d":"lost"}`);
+    await redisClient.publish(
+      `${prefix}:r:early`,
+      `{"t":"j","r":"early","n":"${early}","i":"0123456789abcdef"}`,
+    );
+    const signal = await onB.c.next('signal');
+    expect(signal).toMatchObject({ from: early, data: 'offer' });
+    // The other one waits at most two heartbeats (200 ms here) for a join that never comes.
+    await waitFor(
+      () => (b.server.stats().backplane!.dropped['from-unknown-peer'] ?? 0) === 1,
+      5_000,
+      () => `one from-unknown-peer drop (dropped: ${JSON.stringify(b.server.stats().backplane!.dropped)})`,
+    );
+    // Nothing from the sender that never joined (next() took the one delivered).
+    expect(onB.c.messages.filter((m) => m.t === 'signal')).toEqual([]);
+  });
+
   it('connections to Redis cut while it keeps its data: instances reconnect and resubscribe; pairs across them signal again', async () => {
     const { list } = await instances(2);
     const a = await joinRaw(list[0]!.url, 'cut');
