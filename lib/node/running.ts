@@ -14,6 +14,7 @@ import type { ConsistentHashRing } from '../ring/consistent-hash-ring.ts';
 import type { Env } from '../time/types.ts';
 import type { Link, Transport, TransportContext } from '../transport/types.ts';
 import type { FrameBoundary } from './boundary.ts';
+import { MeshNodeError } from './errors.ts';
 import type { MeshEvents } from './events.ts';
 import type { LinkMaintenance } from './link-maintenance.ts';
 import type { LinkManager } from './link-manager.ts';
@@ -215,7 +216,10 @@ export class RunningNode {
         return;
       case 'incarnation-exhausted':
         p.failed(
-          new Error(`incarnation ${e.incarnation} is the last one: restart with a new identity`),
+          new MeshNodeError(
+            'incarnation-exhausted',
+            `incarnation ${e.incarnation} is the last one: restart with a new identity`,
+          ),
           'refuting a claim about this node',
         );
         return;
