@@ -279,21 +279,24 @@ export class RedisBackplane implements Backplane {
 
   /** Removes `id`'s entry from `room` if this instance still owns it, and announces the leave. */
   #unregister(room: string, id: string, source: string | undefined): void {
-    this.#command(
-      this.#main.eval(LEAVE, {
-        keys: [this.#key('room', room), this.#key('src', keySafe(source ?? ''))],
-        arguments: [
-          id,
-          this.instance,
-          this.#roomChannel(room),
-          JSON.stringify({ t: 'l', r: room, n: id, i: this.instance }),
-          source === undefined ? '0' : '1',
-        ],
-      }),
-    ).catch((e: Error) => {
+    this.#command(this.#leaveScript(room, id, source)).catch((e: Error) => {
       this.#failed(`leave: ${e.message}`);
       this.#deferLeave(room, id);
       this.#reregister = true;
+    });
+  }
+
+  /** The LEAVE script for `id` in `room` (its source's count lowered when `source` is given). */
+  #leaveScript(room: string, id: string, source?: string): Promise<unknown> {
+    return this.#main.eval(LEAVE, {
+      keys: [this.#key('room', room), this.#key('src', keySafe(source ?? ''))],
+      arguments: [
+        id,
+        this.instance,
+        this.#roomChannel(room),
+        JSON.stringify({ t: 'l', r: room, n: id, i: this.instance }),
+        source === undefined ? '0' : '1',
+      ],
     });
   }
 
@@ -335,19 +338,7 @@ export class RedisBackplane implements Backplane {
       // Leave at once rather than expire: the other instances list our peers no longer.
       const leaves: Array<Promise<unknown>> = [this.#main.zRem(this.#key('instances'), this.instance)];
       for (const [room, r] of this.#rooms)
-        for (const id of r.local.keys())
-          leaves.push(
-            this.#main.eval(LEAVE, {
-              keys: [this.#key('room', room), this.#key('src', '')],
-              arguments: [
-                id,
-                this.instance,
-                this.#roomChannel(room),
-                JSON.stringify({ t: 'l', r: room, n: id, i: this.instance }),
-                '0',
-              ],
-            }),
-          );
+        for (const id of r.local.keys()) leaves.push(this.#leaveScript(room, id));
       for (const source of this.#sources.keys())
         leaves.push(this.#main.hDel(this.#key('src', keySafe(source)), this.instance));
       await Promise.race([Promise.allSettled(leaves), new Promise((ok) => setTimeout(ok, CLOSE_GRACE_MS))]);
@@ -636,18 +627,7 @@ export class RedisBackplane implements Backplane {
       const [room = '', id = ''] = entry.split(' ');
       this.#leftWhileDown.delete(entry);
       if (this.#rooms.get(room)?.local.has(id)) continue; // back again
-      ops.push(
-        this.#main.eval(LEAVE, {
-          keys: [this.#key('room', room), this.#key('src', '')],
-          arguments: [
-            id,
-            this.instance,
-            this.#roomChannel(room),
-            JSON.stringify({ t: 'l', r: room, n: id, i: this.instance }),
-            '0',
-          ],
-        }),
-      );
+      ops.push(this.#leaveScript(room, id));
     }
     for (const [room, r] of this.#rooms) {
       if (r.local.size === 0) continue;
