@@ -80,6 +80,7 @@ export { TransportError, type TransportErrorCode } from './transport/errors.ts';
 export { HandshakeError, type HandshakeErrorCode } from './transport/handshake.ts';
 export type { Transport } from './transport/types.ts';
 export { fromHex, toHex } from './util/bytes.ts';
+export { CodedError } from './util/coded-error.ts';
 export { hash64 } from './util/hash64.ts';
 export type { WireClaim } from './wire/claims.ts';
 export type { WireLimits } from './wire/codec.ts';

@@ -1,5 +1,6 @@
 import { shake256 } from '@noble/hashes/sha3.js';
 import { copyBytes, toHex } from '../util/bytes.ts';
+import { CodedError } from '../util/coded-error.ts';
 import { publicKeyFromSeed, randomSeed, signWithSeed, verifyStrict } from './ed25519.ts';
 import type { Signer } from './signer.ts';
 import { webCryptoAvailable, webCryptoSign, webCryptoSigningKey, webCryptoVerify } from './webcrypto.ts';
@@ -12,13 +13,8 @@ export type IdentityErrorCode =
   | 'invalid-secret-key';
 
 /** Thrown for malformed key material given to NodeIdentity or nodeIdOf. */
-export class IdentityError extends Error {
+export class IdentityError extends CodedError<IdentityErrorCode> {
   override name = 'IdentityError';
-  readonly code: IdentityErrorCode;
-  constructor(code: IdentityErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /** Node id: lowercase hex of the first 16 bytes of SHAKE-256 over the raw 32-byte public key. */

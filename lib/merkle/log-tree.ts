@@ -8,6 +8,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes } from '../util/bytes.ts';
+import { CodedError } from '../util/coded-error.ts';
 
 const LEAF = Uint8Array.of(0);
 const NODE = Uint8Array.of(1);
@@ -56,13 +57,8 @@ export type MerkleProofErrorCode =
   /** consistencyProof: the old size is not within 1..the tree's size. */
   | 'size-out-of-range';
 
-export class MerkleProofError extends Error {
+export class MerkleProofError extends CodedError<MerkleProofErrorCode> {
   override name = 'MerkleProofError';
-  readonly code: MerkleProofErrorCode;
-  constructor(code: MerkleProofErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /** PATH(m, D[n]): the audit path of leaf `index`. */

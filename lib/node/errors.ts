@@ -1,4 +1,5 @@
 /** Why a MeshNode call was refused or a running node reports trouble (`MeshNodeError.code`). */
+import { CodedError } from '../util/coded-error.ts';
 export type MeshNodeErrorCode =
   /** A method that needs a started node was called before start() finished. */
   | 'not-started'
@@ -17,11 +18,6 @@ export type MeshNodeErrorCode =
   /** Still Joining long after start() (reported as an `error` event when nobody listens for `stranded`). */
   | 'stranded';
 
-export class MeshNodeError extends Error {
+export class MeshNodeError extends CodedError<MeshNodeErrorCode> {
   override name = 'MeshNodeError';
-  readonly code: MeshNodeErrorCode;
-  constructor(code: MeshNodeErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }

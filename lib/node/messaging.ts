@@ -24,6 +24,7 @@ import { type MaybePromise, type SignatureVerifier, whenVerified } from '../iden
 import type { Env } from '../time/types.ts';
 import type { Link, MeshRelay } from '../transport/types.ts';
 import { fromHex, fromUtf8, toHex, utf8 } from '../util/bytes.ts';
+import { CodedError } from '../util/coded-error.ts';
 import { Emitter } from '../util/emitter.ts';
 import { Outbox } from '../util/outbox.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
@@ -49,12 +50,10 @@ export type MessagingErrorCode =
   /** A topic outside 1..64 characters of [A-Za-z0-9._/-]. */
   | 'bad-topic';
 
-export class MessagingError extends Error {
+export class MessagingError extends CodedError<MessagingErrorCode> {
   override name = 'MessagingError';
-  readonly code: MessagingErrorCode;
   constructor(code: MessagingErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.code = code;
+    super(code, `${code}: ${message}`);
   }
 }
 

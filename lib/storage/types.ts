@@ -2,6 +2,7 @@
  * A small key/value store for what must survive a restart: the identity seed, the last
  * incarnation number, the HLC high-water mark. Keys: 1..64 characters of [a-z0-9._-].
  */
+import { CodedError } from '../util/coded-error.ts';
 export interface Storage {
   get(key: string): Promise<Uint8Array | undefined>;
   set(key: string, value: Uint8Array): Promise<void>;
@@ -19,13 +20,8 @@ export type StorageErrorCode =
   /** What is stored under the key is not what this storage writes (WebStorage: not hex). */
   | 'corrupt-value';
 
-export class StorageError extends Error {
+export class StorageError extends CodedError<StorageErrorCode> {
   override name = 'StorageError';
-  readonly code: StorageErrorCode;
-  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 const KEY = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -3,6 +3,7 @@
  * the transport's `dialFailed` event (and in `stranded` reports); a failure of this node's
  * runtime also as an `error` event.
  */
+import { CodedError } from '../util/coded-error.ts';
 export type TransportErrorCode =
   /** The link closed before what was asked of it happened (drained()). */
   | 'closed'
@@ -26,11 +27,6 @@ export type TransportErrorCode =
   | 'unsupported-runtime';
 
 /** A failure of a link or a transport; `cause` holds the underlying error when there is one. */
-export class TransportError extends Error {
+export class TransportError extends CodedError<TransportErrorCode> {
   override name = 'TransportError';
-  readonly code: TransportErrorCode;
-  constructor(code: TransportErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -56,12 +56,12 @@ afterEach(() => {
 });
 
 describe('every error class the root entry exports carries a code', () => {
-  it('each *Error class has its *ErrorCode type beside it (HlcSkewError: one constant code)', () => {
+  it('each *Error class has its *ErrorCode type beside it (HlcSkewError: one constant code; CodedError: the generic base)', () => {
     const source = readFileSync(new URL('../../lib/mod.ts', import.meta.url), 'utf8');
     const classes = Object.keys(root).filter((k) => k.endsWith('Error'));
     expect(classes.length).toBeGreaterThanOrEqual(9);
     const missing = classes.filter(
-      (c) => c !== 'HlcSkewError' && !new RegExp(`type ${c}Code\\b`).test(source),
+      (c) => c !== 'HlcSkewError' && c !== 'CodedError' && !new RegExp(`type ${c}Code\\b`).test(source),
     );
     expect(missing).toEqual([]);
   });
@@ -210,5 +210,27 @@ describe('transports: TransportError', () => {
     expect(e).toBeInstanceOf(TransportError);
     expect(codeOf(e)).toBe('unsupported-runtime');
     client.close();
+  });
+});
+
+describe('CodedError', () => {
+  it('every typed error of the root is a CodedError carrying its code', () => {
+    const classes = Object.entries(root).filter(
+      ([k, v]) => k.endsWith('Error') && k !== 'CodedError' && typeof v === 'function',
+    ) as Array<[string, new (...args: never[]) => Error]>;
+    const notCoded = classes
+      .filter(([, C]) => !(C.prototype instanceof root.CodedError))
+      .map(([k]) => k)
+      .sort();
+    // ConfigError (code plus the option), HandshakeError, WireError, HlcSkewError and
+    // ChunkError keep their own constructors; the rest share the base.
+    expect(notCoded).toEqual(
+      ['ChunkError', 'ConfigError', 'HandshakeError', 'HlcSkewError', 'WireError']
+        .filter((k) => k in root)
+        .sort(),
+    );
+    const e = new root.MeshNodeError('closed', 'x');
+    expect(e).toBeInstanceOf(root.CodedError);
+    expect([e.code, e.name, e.message]).toEqual(['closed', 'MeshNodeError', 'x']);
   });
 });

@@ -14,6 +14,7 @@ const ROOT = fileURLToPath(new URL('../../lib/mod.ts', import.meta.url));
 const VALUES = [
   'checkStorageKey',
   'ClusterServiceRegistry',
+  'CodedError',
   'compareTreeRoots',
   'ConfigError',
   'consistencyProof',
