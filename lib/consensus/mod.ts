@@ -1,0 +1,26 @@
+// weftmesh/consensus: Raft (opt-in; applications that do not import it do not ship it).
+export { ConsensusError, type ConsensusErrorCode } from './errors.ts';
+export {
+  type ConsensusMessage,
+  type ConsensusMessageType,
+  defaultMessageLimits,
+  type Entry,
+  type MessageLimits,
+  parseMessage,
+  type Snapshot,
+} from './messages.ts';
+export {
+  ConsensusRole,
+  type ConsensusStatus,
+  RaftCore,
+  type RaftMetrics,
+  type RaftOptions,
+  type Ready,
+} from './raft.ts';
+export type { ReadState } from './read-index.ts';
+export {
+  type ConsensusStorage,
+  emptyHardState,
+  type HardState,
+  MemoryConsensusStorage,
+} from './storage.ts';
