@@ -121,8 +121,17 @@ export default {
     {
       name: 'transports-and-simulator-are-independent',
       severity: 'error',
-      from: { path: '^lib/(webrtc|websocket|sim)/' },
-      to: { path: '^lib/(webrtc|websocket|sim)/', pathNot: '^lib/$1/' },
+      from: { path: '^lib/(webrtc|websocket|sim|broadcast-channel)/' },
+      to: { path: '^lib/(webrtc|websocket|sim|broadcast-channel)/', pathNot: '^lib/$1/' },
+    },
+    {
+      name: 'broadcast-channel-imports-only-the-bottom-layer',
+      comment:
+        'MeshNode makes this transport itself in browsers (zero configuration, issue 14), so it ' +
+        'stands on the bottom layer alone, like the interfaces it implements.',
+      severity: 'error',
+      from: { path: '^lib/broadcast-channel/' },
+      to: { path: OURS, pathNot: [`^${BOTTOM}/`, '^lib/broadcast-channel/'] },
     },
     {
       name: 'only-webrtc-uses-the-signaling-client',

@@ -85,6 +85,11 @@ export interface TransportEvents {
    * the node reports it as an `error` event instead of the failure passing silently.
    */
   error?(error: unknown, context: string): void;
+  /**
+   * The transport found node `nodeId` on its own, dialable at `address` (a tab heard on the
+   * BroadcastChannel): the node may join or heal through it.
+   */
+  nearby?(nodeId: string, address: string): void;
 }
 
 export interface ConnectOptions {
@@ -127,6 +132,14 @@ export interface Transport {
   localAddresses(nodeId: string): string[];
   /** Whether this transport knows how to dial `address` (by its scheme). */
   canDial(address: string): boolean;
+  /**
+   * An address at which this transport reaches `nodeId` directly, found on its own (a tab
+   * heard on the BroadcastChannel). The node dials it there rather than at any address the
+   * member advertised, so one pair never holds two kinds of link. Optional.
+   */
+  nearbyAddress?(nodeId: string): string | undefined;
+  /** The node an address names, for transports whose addresses name nodes (`webrtc:<id>`). Optional. */
+  nodeIdOf?(address: string): string | undefined;
   /** Binds the transport to its node; called once by the node before any connect(). */
   start(ctx: TransportContext, events: TransportEvents): void;
   /** Start connecting; the outcome arrives as a `link` or `dialFailed` event. */

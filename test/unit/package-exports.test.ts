@@ -25,6 +25,7 @@ const EXPECTED: Record<string, string[]> = {
   'weftmesh/websocket': ['WebSocketTransport'],
   'weftmesh/websocket/node': ['listenWebSocket', 'NodeWebSocket'],
   'weftmesh/websocket/deno': ['listenWebSocketDeno'],
+  'weftmesh/broadcast-channel': ['BroadcastChannelTransport'],
   'weftmesh/signaling': ['SignalingClient', 'SignalingServer'],
   'weftmesh/signaling/node': ['startSignalingServer'],
   'weftmesh/signaling/deno': ['serveSignalingDeno'],

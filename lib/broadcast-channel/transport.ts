@@ -1,0 +1,367 @@
+/**
+ * BroadcastChannel transport: links between contexts of one origin and one browser profile
+ * (tabs, dedicated and shared workers) with no network and no server. One named channel per
+ * cluster carries every link as a logical channel of addressed frames (frames.ts, link.ts).
+ * Address: `bc:<nodeId>`, dialable once that node has been heard on the channel.
+ *
+ * Presence: a transport says HELLO when it starts, every other one answers HERE, and BYE
+ * when it closes; the node is told of each context it hears (TransportEvents.nearby) and
+ * dials there in preference to any other address (Transport.nearbyAddress), so two tabs of
+ * one browser never open a WebRTC connection to each other. A closed, crashed or frozen tab
+ * tells nobody: liveness is SWIM's, as on every transport.
+ *
+ * Links run the shared handshake. There is no DTLS to bind, so each link's binding is the
+ * channel name and the two link nonces (the dialler's, which is the link id, and the
+ * acceptor's): a transcript signed for one logical channel does not verify on another.
+ * Every script of the origin can read and post on the channel: the handshake proves who a
+ * peer is, but it cannot keep same-origin code from reading or forging frames (see
+ * docs/BROADCAST-CHANNEL.md). Frames that do not decode, are not addressed here, or name a
+ * link this transport does not have, are dropped and counted (`stats`).
+ */
+import { TransportError } from '../transport/errors.ts';
+import { HandshakeError, runHandshake } from '../transport/handshake.ts';
+import type {
+  ConnectOptions,
+  Link,
+  Transport,
+  TransportContext,
+  TransportEvents,
+} from '../transport/types.ts';
+import { concatBytes, fromHex, toHex, utf8 } from '../util/bytes.ts';
+import { BroadcastLink, type BroadcastLinkLimits } from './channel.ts';
+import {
+  addressedTo,
+  type Decoded,
+  decodeFrame,
+  isPresence,
+  Kind,
+  type KindCode,
+  linkFrame,
+  linkHeader,
+  NONCE_BYTES,
+  presenceFrame,
+} from './frames.ts';
+
+/** What the transport uses of a BroadcastChannel (the standard one fits). */
+export interface BroadcastChannelLike {
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  postMessage(data: unknown): void;
+  close(): void;
+}
+
+export type BroadcastChannelConstructor = new (name: string) => BroadcastChannelLike;
+
+export interface BroadcastChannelTransportOptions {
+  /** The channel's name. Default `weftmesh/<cluster>`: one channel per cluster. */
+  channelName?: string;
+  /** Default: the runtime's `BroadcastChannel` (browsers, workers, Deno, Node ≥ 18). */
+  BroadcastChannel?: BroadcastChannelConstructor;
+  /** A dial must be accepted within this (the peer is gone otherwise). Default 3,000 ms. */
+  connectTimeoutMs?: number;
+  /** Handshakes run at once for links other contexts opened; further opens are dropped. Default 64. */
+  maxPendingAccepts?: number;
+  /** Contexts remembered as heard on the channel (the least recently heard is forgotten). Default 1,024. */
+  maxPeers?: number;
+  /** Per-link limits: message size, unacknowledged bytes, datagram size. */
+  link?: Partial<BroadcastLinkLimits>;
+}
+
+/** Counters for diagnostics, tests and benchmarks. */
+export interface BroadcastChannelStats {
+  /** Frames received on the channel (for any context). */
+  framesIn: number;
+  /** Frames received that were addressed to this node, or presence. */
+  framesForUs: number;
+  framesOut: number;
+  /** Frames refused, in total and by reason (malformed, unknown-link, replayed, busy…). */
+  dropped: number;
+  droppedBy: Record<string, number>;
+  linksUp: number;
+}
+
+export const BROADCAST_CHANNEL_SCHEME = 'bc:';
+const NODE_ID = /^[0-9a-f]{32}$/;
+
+interface Entry {
+  readonly link: BroadcastLink;
+  readonly peer: string;
+  readonly peerInstance: string;
+}
+
+interface Dial {
+  readonly peer: string;
+  readonly address: string;
+  readonly nonce: Uint8Array;
+  readonly opts: ConnectOptions;
+  readonly timer: number;
+}
+
+/** The address of node `nodeId` on a BroadcastChannel. */
+export function broadcastAddress(nodeId: string): string {
+  return `${BROADCAST_CHANNEL_SCHEME}${nodeId}`;
+}
+
+export class BroadcastChannelTransport implements Transport {
+  readonly name = 'broadcast-channel';
+  readonly stats: BroadcastChannelStats = {
+    framesIn: 0,
+    framesForUs: 0,
+    framesOut: 0,
+    dropped: 0,
+    droppedBy: {},
+    linksUp: 0,
+  };
+  readonly #o: BroadcastChannelTransportOptions;
+  #ctx: TransportContext | undefined;
+  #events: TransportEvents | undefined;
+  #bc: BroadcastChannelLike | undefined;
+  #channelName = '';
+  #me: Uint8Array = new Uint8Array(0);
+  #instance: Uint8Array = new Uint8Array(0);
+  /** Contexts heard on the channel: node id → instance, least recently heard first. */
+  readonly #peers = new Map<string, string>();
+  /** Links (in handshake or up) by link id. */
+  readonly #links = new Map<string, Entry>();
+  /** Dials waiting for ACCEPT, by link id. */
+  readonly #dials = new Map<string, Dial>();
+  #accepting = 0;
+  #closed = false;
+
+  constructor(opts: BroadcastChannelTransportOptions = {}) {
+    this.#o = opts;
+  }
+
+  /** Nothing to advertise: contexts that can dial this one hear it on the channel. */
+  localAddresses(): string[] {
+    return [];
+  }
+
+  canDial(address: string): boolean {
+    if (!address.startsWith(BROADCAST_CHANNEL_SCHEME)) return false;
+    const id = address.slice(BROADCAST_CHANNEL_SCHEME.length);
+    return NODE_ID.test(id) && this.#peers.has(id);
+  }
+
+  nearbyAddress(nodeId: string): string | undefined {
+    return this.#peers.has(nodeId) ? broadcastAddress(nodeId) : undefined;
+  }
+
+  nodeIdOf(address: string): string | undefined {
+    const id = address.slice(BROADCAST_CHANNEL_SCHEME.length);
+    return address.startsWith(BROADCAST_CHANNEL_SCHEME) && NODE_ID.test(id) ? id : undefined;
+  }
+
+  /** Node ids of the contexts heard on the channel. */
+  heard(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  start(ctx: TransportContext, events: TransportEvents): void {
+    if (this.#ctx) throw new TransportError('already-started', 'transport already started');
+    const Ctor =
+      this.#o.BroadcastChannel ??
+      (globalThis as { BroadcastChannel?: BroadcastChannelConstructor }).BroadcastChannel;
+    if (!Ctor) throw new TransportError('unsupported-runtime', 'this runtime has no BroadcastChannel');
+    this.#ctx = ctx;
+    this.#events = events;
+    this.#me = fromHex(ctx.identity.nodeId);
+    this.#instance = ctx.random.bytes(8);
+    this.#channelName = this.#o.channelName ?? `weftmesh/${ctx.cluster}`;
+    const bc = new Ctor(this.#channelName);
+    bc.onmessage = (ev) => this.#onMessage(ev.data);
+    this.#bc = bc;
+    this.#post(presenceFrame(Kind.Hello, this.#me, this.#instance));
+  }
+
+  connect(address: string, opts: ConnectOptions = {}): void {
+    const ctx = this.#ctx;
+    if (!ctx || this.#closed) return;
+    const peer = this.nodeIdOf(address);
+    if (peer === undefined || !this.canDial(address) || peer === ctx.identity.nodeId) {
+      this.#events!.dialFailed(address, new TransportError('cannot-dial', `cannot dial ${address}`));
+      return;
+    }
+    const nonce = ctx.random.bytes(NONCE_BYTES);
+    const id = toHex(nonce);
+    const timer = ctx.scheduler.setTimer(this.#o.connectTimeoutMs ?? 3_000, () => {
+      if (this.#dials.get(id)?.timer !== timer) return;
+      this.#dials.delete(id);
+      this.#events!.dialFailed(
+        address,
+        new TransportError('timeout', `${address}: no answer on the BroadcastChannel`),
+      );
+    });
+    this.#dials.set(id, { peer, address, nonce, opts, timer });
+    this.#post(linkFrame(linkHeader(this.#me, this.#instance, peer, nonce), Kind.Open));
+  }
+
+  close(): void {
+    if (this.#closed || !this.#bc) return;
+    this.#closed = true;
+    for (const d of this.#dials.values()) this.#ctx!.scheduler.cancelTimer(d.timer);
+    this.#dials.clear();
+    for (const e of [...this.#links.values()]) e.link.close('transport closed');
+    this.#links.clear();
+    this.#post(presenceFrame(Kind.Bye, this.#me, this.#instance));
+    this.#bc.onmessage = null;
+    this.#bc.close();
+  }
+
+  #post(frame: Uint8Array): void {
+    if (!this.#bc) return;
+    this.stats.framesOut++;
+    this.#bc.postMessage(frame);
+  }
+
+  #drop(reason: string): void {
+    this.stats.dropped++;
+    this.stats.droppedBy[reason] = (this.stats.droppedBy[reason] ?? 0) + 1;
+  }
+
+  #onMessage(data: unknown): void {
+    if (this.#closed) return;
+    this.stats.framesIn++;
+    if (!(data instanceof Uint8Array) || data.length === 0) {
+      this.#drop('malformed');
+      return;
+    }
+    // Most traffic on a shared channel is other links': skip it before decoding anything.
+    if (!isPresence(data[0]!) && !addressedTo(data, this.#me)) return;
+    this.stats.framesForUs++;
+    let f: Decoded;
+    try {
+      f = decodeFrame(data);
+    } catch {
+      this.#drop('malformed');
+      return;
+    }
+    if (f.from === this.#ctx!.identity.nodeId) {
+      // Another context runs this identity: membership reports the conflict; links refuse `self`.
+      this.#drop('own-id');
+      return;
+    }
+    if (!('frame' in f)) {
+      this.#onPresence(f.kind, f.from, f.instance);
+      return;
+    }
+    const { frame } = f;
+    if (frame.kind === Kind.Open) this.#onOpen(f.from, f.instance, f.link);
+    else if (frame.kind === Kind.Accept) this.#onAccept(f.from, f.instance, f.link, frame.nonce);
+    else {
+      const entry = this.#links.get(f.link);
+      if (!entry || entry.peer !== f.from || entry.peerInstance !== f.instance) {
+        this.#drop('unknown-link');
+        return;
+      }
+      entry.link.deliver(frame);
+    }
+  }
+
+  #onPresence(kind: KindCode, from: string, instance: string): void {
+    if (kind === Kind.Bye) {
+      if (this.#peers.get(from) === instance) this.#peers.delete(from);
+      return;
+    }
+    this.#heard(from, instance);
+    if (kind === Kind.Hello) this.#post(presenceFrame(Kind.Here, this.#me, this.#instance));
+  }
+
+  /**
+   * `from` is on the channel as `instance`. A new instance of a known node (a reloaded tab
+   * keeping its identity) ends the links of the old one, which will never answer again.
+   */
+  #heard(from: string, instance: string): void {
+    const known = this.#peers.get(from);
+    this.#peers.delete(from);
+    this.#peers.set(from, instance);
+    const max = this.#o.maxPeers ?? 1_024;
+    if (this.#peers.size > max) this.#peers.delete(this.#peers.keys().next().value!);
+    if (known === instance) return;
+    if (known !== undefined)
+      for (const e of [...this.#links.values()])
+        if (e.peer === from && e.peerInstance !== instance) e.link.end('peer restarted');
+    this.#events?.nearby?.(from, broadcastAddress(from));
+  }
+
+  #onOpen(from: string, instance: string, id: string): void {
+    if (this.#links.has(id) || this.#dials.has(id)) {
+      this.#drop('duplicate-link');
+      return;
+    }
+    if (this.#accepting >= (this.#o.maxPendingAccepts ?? 64)) {
+      this.#drop('busy');
+      return;
+    }
+    this.#heard(from, instance);
+    const ctx = this.#ctx!;
+    const nonce = ctx.random.bytes(NONCE_BYTES);
+    const header = linkHeader(this.#me, this.#instance, from, fromHex(id));
+    const link = this.#newLink(id, from, instance, header, nonce, fromHex(id));
+    this.#post(linkFrame(header, Kind.Accept, nonce));
+    this.#accepting++;
+    runHandshake(link, ctx, 'acceptor', { transport: this.name }, (error, authenticated) => {
+      this.#accepting--;
+      if (error || !authenticated) return;
+      this.#up(authenticated);
+    });
+  }
+
+  #onAccept(from: string, instance: string, id: string, peerNonce: Uint8Array): void {
+    const dial = this.#dials.get(id);
+    if (!dial || dial.peer !== from) {
+      this.#drop('unknown-link');
+      return;
+    }
+    this.#dials.delete(id);
+    this.#ctx!.scheduler.cancelTimer(dial.timer);
+    this.#heard(from, instance);
+    const header = linkHeader(this.#me, this.#instance, from, dial.nonce);
+    const link = this.#newLink(id, from, instance, header, dial.nonce, peerNonce);
+    runHandshake(
+      link,
+      this.#ctx!,
+      'dialer',
+      { transport: this.name, expectNodeId: dial.opts.expectNodeId ?? dial.peer },
+      (error, authenticated) => {
+        if (error || !authenticated) {
+          this.#events!.dialFailed(dial.address, error ?? new HandshakeError('protocol', 'handshake failed'));
+          return;
+        }
+        this.#up(authenticated, dial.address);
+      },
+    );
+  }
+
+  #newLink(
+    id: string,
+    peer: string,
+    peerInstance: string,
+    header: Uint8Array,
+    localNonce: Uint8Array,
+    remoteNonce: Uint8Array,
+  ): BroadcastLink {
+    const name = utf8(this.#channelName);
+    const link: BroadcastLink = new BroadcastLink(
+      {
+        post: (kind, body) => this.#post(linkFrame(header, kind, body)),
+        dropped: (reason) => this.#drop(reason),
+        gone: () => {
+          if (this.#links.get(id)?.link === link) this.#links.delete(id);
+        },
+      },
+      { local: concatBytes(name, localNonce), remote: concatBytes(name, remoteNonce) },
+      this.#o.link,
+    );
+    this.#links.set(id, { link, peer, peerInstance });
+    return link;
+  }
+
+  #up(link: Link, dialed?: string): void {
+    if (this.#closed) {
+      link.close('transport closed');
+      return;
+    }
+    this.stats.linksUp++;
+    this.#events!.link(link, dialed);
+  }
+}
