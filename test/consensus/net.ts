@@ -28,11 +28,12 @@ export class TestNet {
   /** Messages for which this returns false are dropped. */
   filter: (m: ConsensusMessage) => boolean = () => true;
   readonly #down = new Set<string>();
-  readonly #random = new SeededRandom(1);
+  readonly #random: SeededRandom;
   readonly #opts: CoreOptions;
 
-  constructor(ids: string[], opts: CoreOptions = {}, voters: string[] = ids) {
+  constructor(ids: string[], opts: CoreOptions = {}, voters: string[] = ids, seed = 1) {
     this.#opts = opts;
+    this.#random = new SeededRandom(seed);
     for (const id of ids) this.add(id, voters);
   }
 
@@ -72,7 +73,7 @@ export class TestNet {
     this.applied.set(id, []);
     const storage = this.storages.get(id)!;
     this.texts.set(id, decodeTexts(storage.snapshot().data));
-    this.invariants.restarted(id, storage.lastIndex());
+    this.invariants.restarted(id, storage.lastIndex(), storage.snapshot().index);
     return this.#start(id);
   }
 
@@ -126,6 +127,40 @@ export class TestNet {
       this.flush();
     }
     return batch.length;
+  }
+
+  /**
+   * Delivers what is queued now through a hostile network: each message is lost with
+   * probability `loss`, duplicated with `duplicate`, held for a later round with `delay`,
+   * and the batch is shuffled (reordering).
+   */
+  deliverChaos(random: SeededRandom, faults: { loss: number; duplicate: number; delay: number }): void {
+    this.flush();
+    const batch = this.queue;
+    this.queue = [];
+    const later: ConsensusMessage[] = [];
+    for (let i = batch.length - 1; i > 0; i--) {
+      const j = random.int(i + 1);
+      [batch[i], batch[j]] = [batch[j]!, batch[i]!];
+    }
+    for (const m of batch) {
+      if (random.next() < faults.loss) continue;
+      if (random.next() < faults.delay) {
+        later.push(m);
+        continue;
+      }
+      const copies = random.next() < faults.duplicate ? 2 : 1;
+      for (let c = 0; c < copies; c++) {
+        if (this.#down.has(m.to) || !this.filter(m)) continue;
+        this.core(m.to).step(m);
+        this.flush();
+      }
+    }
+    this.queue.push(...later);
+  }
+
+  isDown(id: string): boolean {
+    return this.#down.has(id);
   }
 
   /** Delivers until nothing is in flight (bounded). */

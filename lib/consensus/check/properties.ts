@@ -40,11 +40,11 @@ export class RaftInvariants {
   /** Highest applied index per node. */
   readonly #appliedBy = new Map<string, number>();
 
-  /** The node restarted from storage whose last index is `last`. */
-  restarted(id: string, last: number): void {
+  /** The node restarted from storage whose last index is `last` and whose state machine is at `applied` (its snapshot's). */
+  restarted(id: string, last: number, applied: number): void {
     const n = this.#nodes.get(id);
     if (n) n.last = last;
-    this.#appliedBy.delete(id);
+    this.#appliedBy.set(id, applied);
   }
 
   /**
