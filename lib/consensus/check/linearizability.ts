@@ -154,9 +154,9 @@ export function checkLinearizable(history: readonly HistoryOp[], budget = 5_000_
   const byKey = new Map<string, HistoryOp[]>();
   for (const op of history) {
     if (op.f === 'read' && op.return === null) continue;
-    let ops = byKey.get(op.key);
-    if (!ops) byKey.set(op.key, (ops = []));
-    ops.push(op);
+    const ops = byKey.get(op.key);
+    if (ops) ops.push(op);
+    else byKey.set(op.key, [op]);
   }
   let steps = 0;
   for (const [key, ops] of byKey) {
