@@ -90,10 +90,19 @@ export default {
     },
     {
       name: 'cores-import-no-other-core',
-      comment: 'membership, ring, merkle (and chain, consensus) stand alone.',
+      comment: 'membership, ring, merkle (and consensus) stand alone.',
       severity: 'error',
-      from: { path: '^lib/(membership|ring|merkle|chain|consensus)/' },
+      from: { path: '^lib/(membership|ring|merkle|consensus)/' },
       to: { path: `^${CORES}/`, pathNot: '^lib/$1/' },
+    },
+    {
+      name: 'chain-builds-only-on-merkle',
+      comment:
+        'A chain signs RFC 6962 tree heads: it builds on merkle’s log tree (documented in ' +
+        'docs/ARCHITECTURE.md), no other core.',
+      severity: 'error',
+      from: { path: '^lib/chain/' },
+      to: { path: `^${CORES}/`, pathNot: '^lib/(chain|merkle)/' },
     },
     {
       name: 'state-builds-only-on-merkle',

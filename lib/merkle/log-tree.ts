@@ -216,3 +216,95 @@ export class MerkleProof {
       : verifyConsistency(a.oldSize!, a.newSize, a.oldRoot!, a.root, a.path);
   }
 }
+
+/**
+ * An RFC 6962 tree that grows one leaf at a time (for logs and chains). It keeps the hash
+ * of every complete, aligned subtree (about two hashes per leaf), so a root — at the current
+ * size or any earlier one — costs O(log n) hashes and a proof O(log² n), instead of the
+ * O(n) of the list functions above. Its proofs are exactly theirs (test/unit/log-tree.test.ts).
+ */
+export class LogTree {
+  /** levels[h][i]: hash of the complete subtree of 2^h leaves starting at leaf i·2^h. */
+  readonly #levels: Uint8Array[][] = [[]];
+
+  get size(): number {
+    return this.#levels[0]!.length;
+  }
+
+  /** Appends a leaf given as its leaf hash (leafHash(data)). */
+  appendHash(hash: Uint8Array): void {
+    const levels = this.#levels;
+    levels[0]!.push(hash);
+    let i = levels[0]!.length - 1;
+    for (let h = 0; i % 2 === 1; h++) {
+      const below = levels[h]!;
+      if (levels.length === h + 1) levels.push([]);
+      levels[h + 1]!.push(nodeHash(below[i - 1]!, below[i]!));
+      i = (i - 1) / 2;
+    }
+  }
+
+  /** Forgets every leaf from `size` on (a rolled-back append). */
+  truncate(size: number): void {
+    for (let h = 0; h < this.#levels.length; h++)
+      this.#levels[h]!.length = Math.min(this.#levels[h]!.length, size >> h);
+  }
+
+  /** The leaf hash at `index`. */
+  leafHashAt(index: number): Uint8Array | undefined {
+    return this.#levels[0]![index];
+  }
+
+  /** MTH of the first `size` leaves (default: all). */
+  root(size = this.size): Uint8Array {
+    this.#checkSize(size, 0);
+    return this.#mth(0, size);
+  }
+
+  /** PATH(index, D[size]). */
+  inclusionProof(index: number, size = this.size): Uint8Array[] {
+    this.#checkSize(size, 1);
+    if (!Number.isInteger(index) || index < 0 || index >= size)
+      throw new MerkleProofError('index-out-of-range', `leaf index ${index} outside a tree of ${size}`);
+    return this.#path(index, 0, size);
+  }
+
+  /** PROOF(oldSize, D[newSize]). */
+  consistencyProof(oldSize: number, newSize = this.size): Uint8Array[] {
+    this.#checkSize(newSize, 1);
+    if (!Number.isInteger(oldSize) || oldSize < 1 || oldSize > newSize)
+      throw new MerkleProofError('size-out-of-range', `old size ${oldSize} not within 1..${newSize}`);
+    return this.#subproof(oldSize, 0, newSize, true);
+  }
+
+  #checkSize(size: number, min: number): void {
+    if (!Number.isInteger(size) || size < min || size > this.size)
+      throw new MerkleProofError('size-out-of-range', `size ${size} not within ${min}..${this.size}`);
+  }
+
+  #mth(lo: number, hi: number): Uint8Array {
+    const n = hi - lo;
+    if (n === 0) return sha256(new Uint8Array(0));
+    if ((n & (n - 1)) === 0 && lo % n === 0) return this.#levels[Math.log2(n)]![lo / n]!;
+    const k = split(n);
+    return nodeHash(this.#mth(lo, lo + k), this.#mth(lo + k, hi));
+  }
+
+  #path(m: number, lo: number, hi: number): Uint8Array[] {
+    const n = hi - lo;
+    if (n <= 1) return [];
+    const k = split(n);
+    return m < k
+      ? [...this.#path(m, lo, lo + k), this.#mth(lo + k, hi)]
+      : [...this.#path(m - k, lo + k, hi), this.#mth(lo, lo + k)];
+  }
+
+  #subproof(m: number, lo: number, hi: number, complete: boolean): Uint8Array[] {
+    const n = hi - lo;
+    if (m === n) return complete ? [] : [this.#mth(lo, hi)];
+    const k = split(n);
+    return m <= k
+      ? [...this.#subproof(m, lo, lo + k, complete), this.#mth(lo + k, hi)]
+      : [...this.#subproof(m - k, lo + k, hi, false), this.#mth(lo, lo + k)];
+  }
+}

@@ -1,6 +1,7 @@
 export {
   consistencyProof,
   inclusionProof,
+  LogTree,
   leafHash,
   MerkleProof,
   MerkleProofError,

@@ -1,0 +1,77 @@
+// Shared by the chain tests: a stepping clock, authors, chains of n entries, and a link
+// between two logs that carries requests and answers as bytes (the codec is always on).
+
+import { ChainLog, type ChainLogOptions } from '../../lib/chain/chain-log.ts';
+import {
+  decodeSyncRequest,
+  decodeSyncResponse,
+  encodeSyncRequest,
+  encodeSyncResponse,
+} from '../../lib/chain/codec.ts';
+import type { ChainSyncRequest, ChainSyncResponse } from '../../lib/chain/sync.ts';
+import { NodeIdentity } from '../../lib/identity/node-identity.ts';
+import { strictVerifier } from '../../lib/identity/verifier.ts';
+import type { Clock } from '../../lib/time/types.ts';
+
+/** Wall time that advances 1 ms per reading, from a fixed origin: runs are reproducible. */
+export function steppingClock(start = 1_700_000_000_000): Clock {
+  let t = start;
+  return { now: () => t - start, wallNow: () => t++ };
+}
+
+export function author(seed = 1): NodeIdentity {
+  return NodeIdentity.fromSecretKey(new Uint8Array(32).fill(seed));
+}
+
+export const base: ChainLogOptions = { verifier: strictVerifier };
+
+export async function authorChain(
+  n: number,
+  opts: ChainLogOptions & { seed?: number; name?: string } = {},
+): Promise<ChainLog> {
+  const log = await ChainLog.open({
+    ...base,
+    clock: steppingClock(),
+    ...opts,
+    identity: author(opts.seed ?? 1),
+    name: opts.name ?? 'feed',
+    create: true,
+  });
+  for (let i = 0; i < n; i += 100)
+    await log.appendBatch(Array.from({ length: Math.min(100, n - i) }, (_, j) => ({ n: i + j })));
+  return log;
+}
+
+export function replicaOf(log: ChainLog, opts: ChainLogOptions = {}): Promise<ChainLog> {
+  return ChainLog.replica({ ...base, ...opts, chainId: log.chainId, author: log.author });
+}
+
+export interface Wire {
+  ask(req: ChainSyncRequest): Promise<ChainSyncResponse>;
+  requests: ChainSyncRequest[];
+  bytes: number;
+}
+
+/** `responder` answers over bytes; `alter` may change an answer in flight; `dropAfter` rejects from that request on. */
+export function wire(
+  responder: ChainLog,
+  opts: { alter?: (res: ChainSyncResponse, i: number) => ChainSyncResponse; dropAfter?: number } = {},
+): Wire {
+  const w: Wire = {
+    requests: [],
+    bytes: 0,
+    async ask(req) {
+      const i = w.requests.length;
+      if (opts.dropAfter !== undefined && i >= opts.dropAfter) throw new Error('link dropped');
+      const reqBytes = encodeSyncRequest(req);
+      const decoded = decodeSyncRequest(reqBytes);
+      w.requests.push(decoded);
+      let res = decodeSyncResponse(encodeSyncResponse(responder.serveSync(decoded)));
+      if (opts.alter) res = opts.alter(res, i);
+      const resBytes = encodeSyncResponse(res);
+      w.bytes += reqBytes.length + resBytes.length;
+      return decodeSyncResponse(resBytes);
+    },
+  };
+  return w;
+}
