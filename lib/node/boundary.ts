@@ -3,6 +3,7 @@
  * probe ack verified and admitted, before a core sees it; bad input is dropped and counted,
  * never thrown. Outgoing messages are encoded and counted here too.
  */
+import type { BroadcastTree } from '../broadcast/tree.ts';
 import type { Admission } from '../identity/admission.ts';
 import { Domain } from '../identity/signed.ts';
 import {
@@ -59,6 +60,7 @@ export interface BoundaryCores {
   readonly membership: Membership;
   readonly replica: StateReplica | undefined;
   readonly messenger: Messenger | undefined;
+  readonly tree: BroadcastTree;
 }
 
 export class FrameBoundary {
@@ -140,6 +142,12 @@ export class FrameBoundary {
       case 'want':
       case 'neighbours':
         core.onMessage(from, cls, msg);
+        return;
+      case 'ihave':
+      case 'graft':
+      case 'prune':
+      case 'dontwant':
+        cores.tree.onMessage(from, msg);
         return;
       case 'keepalive':
         return;

@@ -52,5 +52,6 @@ function messengerHost(ctx: ServiceContext): MessengerHost {
     neighboursOf: (id) => membership.neighboursOf(id),
     admits: (key) => ctx.admits(key),
     isReachable: (id) => membership.isReachable(id),
+    tree: ctx.tree,
   };
 }

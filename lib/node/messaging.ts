@@ -1,7 +1,7 @@
 /**
  * Application messaging over the mesh: `send` to one node (direct link, or relayed hop by
  * hop when there is none), `request` with a reply and a timeout, `broadcast` to every node
- * (flooded over the links), and subscriptions per topic.
+ * (along the broadcast tree, lib/broadcast/tree.ts), and subscriptions per topic.
  *
  * Routing of a message for node T: over the link to T if there is one; else through a
  * neighbour that reported a link to T; else, when T is a reachable member, to every
@@ -18,6 +18,10 @@
  * one can still talk to its direct neighbours.
  */
 
+import { HeldMessages } from '../broadcast/held.ts';
+import { messageId } from '../broadcast/ids.ts';
+import { BroadcastKind } from '../broadcast/metrics.ts';
+import type { BroadcastTree } from '../broadcast/tree.ts';
 import { type NodeIdentity, nodeIdOf } from '../identity/node-identity.ts';
 import { Domain, signingInput } from '../identity/signed.ts';
 import { type MaybePromise, type SignatureVerifier, whenVerified } from '../identity/verifier.ts';
@@ -118,6 +122,8 @@ export interface MessengerHost {
   admits(publicKey: Uint8Array): boolean;
   /** Whether `nodeId` is a reachable member (so the mesh has a route to it). */
   isReachable(nodeId: string): boolean;
+  /** The node's broadcast tree: which links carry broadcasts in full, which only announce them. */
+  readonly tree: BroadcastTree;
 }
 
 const KIND_MSG = 0;
@@ -126,6 +132,9 @@ const KIND_RES = 2;
 const KIND_ERR = 3;
 const TOPIC = /^[A-Za-z0-9._/-]{1,64}$/;
 const PENDING_LIMIT = 4096;
+/** Broadcasts held for grafts: how many, and how long (a graft comes within seconds). */
+const HELD_BROADCASTS = 1024;
+const HELD_BROADCAST_MS = 30_000;
 const U32_MAX = 0xffffffff;
 
 interface Pending {
@@ -217,6 +226,8 @@ export class Messenger {
   readonly #windows: OriginWindows;
   readonly #quota: RateLimiter;
   readonly #linkQuota: RateLimiter;
+  /** Broadcasts delivered lately, for neighbours that graft them. */
+  readonly #held: HeldMessages<MessageOf<'broadcast'>>;
   readonly metrics: MessagingMetrics = emptyMessagingMetrics();
   #nextId: number;
   #epoch: number;
@@ -243,6 +254,13 @@ export class Messenger {
     this.#windows = new OriginWindows(this.#o.maxOrigins, (id) => host.isReachable(id));
     this.#epoch = host.epoch;
     this.#nextId = host.env.random.int(0x7fffffff);
+    this.#held = new HeldMessages({
+      max: HELD_BROADCASTS,
+      maxAgeMs: HELD_BROADCAST_MS,
+      now,
+      send: (peer, msg) => this.#write(peer, msg),
+    });
+    host.tree.channel(BroadcastKind.App, this.#held);
   }
 
   /** Sends to one node; resolves once handed to a link (waiting out back-pressure). */
@@ -287,7 +305,9 @@ export class Messenger {
     const key = this.#h.identity.publicKey;
     const msg: MessageOf<'broadcast'> = { type: 'broadcast', ...fields, key, ttl: this.#o.maxHops, sig };
     this.metrics.broadcastsSent++;
-    for (const peer of this.#h.peers()) this.#write(peer, msg);
+    const id = broadcastId(msg);
+    this.#held.hold(id, msg);
+    for (const peer of this.#h.tree.spread(BroadcastKind.App, id)) this.#write(peer, msg);
   }
 
   /** Small control payloads for transports (peer-assisted signaling). */
@@ -356,22 +376,28 @@ export class Messenger {
     });
   }
 
-  /** A `broadcast` frame from neighbour `via`. */
+  /** A `broadcast` frame from neighbour `via` (sent along the tree, or grafted). */
   onBroadcast(via: string, msg: MessageOf<'broadcast'>): void {
     this.#out.run(() => {
       const origin = toHex(msg.origin);
-      if (origin === this.#h.identity.nodeId) {
-        this.metrics.duplicates++; // our own, back from the flood: never delivered to ourselves
+      const tree = this.#h.tree;
+      // Our own, back along the tree, or a copy: never delivered again, and a sign of a redundant link.
+      if (origin === this.#h.identity.nodeId || this.#windows.seen(origin, msg.epoch, msg.seq)) {
+        this.metrics.duplicates++;
+        tree.duplicate(BroadcastKind.App, via);
         return;
       }
       const key = this.#screen(via, origin, msg.key, msg.epoch, msg.seq);
       if (!key) return;
       this.#verify(key, Domain.Broadcast, broadcastPayload(msg), msg.sig, () => {
+        if (this.#windows.seen(origin, msg.epoch, msg.seq)) tree.duplicate(BroadcastKind.App, via);
         if (!this.#admit(origin, msg.epoch, msg.seq)) return;
         this.metrics.broadcastsReceived++;
-        if (msg.ttl > 0)
-          for (const peer of this.#h.peers())
-            if (peer !== via && peer !== origin) this.#write(peer, { ...msg, ttl: msg.ttl - 1 });
+        const id = broadcastId(msg);
+        const next = { ...msg, ttl: Math.max(0, msg.ttl - 1) };
+        this.#held.hold(id, next);
+        const targets = tree.spread(BroadcastKind.App, id, via, msg.data.length);
+        if (msg.ttl > 0) for (const peer of targets) if (peer !== origin) this.#write(peer, next);
         this.#out.push({
           from: origin,
           topic: msg.topic,
@@ -605,4 +631,14 @@ function fromUtf8Safe(b: Uint8Array): string {
   } catch {
     return 'remote error';
   }
+}
+
+/** A broadcast's tree id: its origin, epoch and sequence number identify it. */
+function broadcastId(msg: MessageOf<'broadcast'>): Uint8Array {
+  const b = new Uint8Array(msg.origin.length + 8);
+  b.set(msg.origin);
+  const v = new DataView(b.buffer);
+  v.setUint32(msg.origin.length, msg.epoch);
+  v.setUint32(msg.origin.length + 4, msg.seq);
+  return messageId(b);
 }

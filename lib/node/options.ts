@@ -2,6 +2,7 @@
  * What a MeshNode is built from, and the checks that turn a bad setting into a ConfigError
  * at construction — naming the field — rather than odd behaviour later.
  */
+import type { TreeOptions } from '../broadcast/tree.ts';
 import type { AdmissionPolicy } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
@@ -69,6 +70,13 @@ export interface MeshNodeOptions {
   /** After leave(), keep gossiping this long before closing links. Default 1,000 ms. */
   leaveDrainMs?: number;
   /**
+   * The epidemic broadcast tree that carries broadcasts, state changes and join news
+   * (Plumtree; docs/ARCHITECTURE.md): when a link is pruned from the tree, how long an
+   * announced message may take before it is asked for, how announcements are batched and
+   * bounded. The defaults suit clusters of a few to thousands of nodes.
+   */
+  broadcastTree?: TreeOptions;
+  /**
    * Application messaging (send, request, broadcast; the relay of peer-assisted WebRTC
    * signaling): `messaging()` or `messaging({ …limits })`. Without it those calls throw a
    * MeshNodeError (`no-messaging`) and the node's bundle leaves that code out.
@@ -128,6 +136,14 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   positive(o.claimsPerSignerPerSecond, 'claimsPerSignerPerSecond');
   positive(o.handshakeTimeoutMs, 'handshakeTimeoutMs');
   positive(o.strandedAfterMs, 'strandedAfterMs');
+  const tree = o.broadcastTree;
+  atLeast(tree?.pruneAfter, 1, 'broadcastTree.pruneAfter');
+  positive(tree?.graftAfterMs, 'broadcastTree.graftAfterMs');
+  positive(tree?.announceIntervalMs, 'broadcastTree.announceIntervalMs');
+  atLeast(tree?.maxQueuedAnnouncements, 1, 'broadcastTree.maxQueuedAnnouncements');
+  atLeast(tree?.maxMissing, 1, 'broadcastTree.maxMissing');
+  positive(tree?.graftsPerSecond, 'broadcastTree.graftsPerSecond');
+  positive(tree?.dontWantBytes, 'broadcastTree.dontWantBytes');
   if (o.leaveDrainMs !== undefined)
     check(Number.isFinite(o.leaveDrainMs) && o.leaveDrainMs >= 0, 'leaveDrainMs', 'must be ≥ 0');
   // Frames the node itself sends: datagrams up to heartbeat.maxDatagramBytes, state entries

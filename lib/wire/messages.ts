@@ -22,6 +22,8 @@ export const WIRE_VERSION = 1;
 export const DIGEST_PAGE_BYTES = 63_000;
 /** Largest application payload in one message (fits the default 64 KiB frame). */
 export const MAX_APP_BYTES = 48 * 1024;
+/** Packed ids in one tree frame: 512 ids of 8 bytes. */
+const TREE_ID_BYTES = 512 * 8;
 /** Topics: 1..64 characters of [A-Za-z0-9._/-]. */
 const topicField = text(1, 64, /^[A-Za-z0-9._/-]+$/);
 
@@ -113,6 +115,16 @@ export const registry = {
    */
   bye: { code: 22, body: struct({}) },
 
+  // ---- epidemic broadcast tree (lib/broadcast/tree.ts); `k`: the kind of broadcast ----
+  /** Lazy push: ids (8 bytes each, packed) of messages the sender delivered. */
+  ihave: { code: 23, body: struct({ k: uint(15), ids: bytes(0, TREE_ID_BYTES) }) },
+  /** Send me these messages (announced by you), and be a tree edge again. */
+  graft: { code: 24, body: struct({ k: uint(15), ids: bytes(0, TREE_ID_BYTES) }) },
+  /** Stop sending me messages in full: this link is lazy from now on. */
+  prune: { code: 25, body: struct({}) },
+  /** I have these (large) messages already: do not send them to me. */
+  dontwant: { code: 26, body: struct({ k: uint(15), ids: bytes(0, TREE_ID_BYTES) }) },
+
   // ---- application messaging ----
   /**
    * A message for one node, direct or relayed hop by hop (`ttl` hops left). Relayed
@@ -136,7 +148,7 @@ export const registry = {
     ),
   },
   /**
-   * A message for every node, flooded over the links; signed by its origin over everything
+   * A message for every node, sent along the broadcast tree; signed by its origin over everything
    * but `ttl`. (`epoch`, `seq`): the origin's boot epoch and its signing counter, so copies
    * and replays are recognised per origin.
    */

@@ -2,7 +2,9 @@
 // (origin-windows.ts), driven directly: a fake host with fake links, virtual time. Names
 // state the routing, hop-limit, replay and quota rules of the module comment and of
 // docs/SECURITY.md.
+
 import { describe, expect, it } from 'vitest';
+import { BroadcastTree } from '../../lib/broadcast/tree.ts';
 import type { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { Domain, signingInput } from '../../lib/identity/signed.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
@@ -42,6 +44,9 @@ function setup(
   const reachable = new Set([...links.keys(), ...(opts.reachable ?? [origin, target]).map((n) => n.nodeId)]);
   const neighbours = new Map<string, Set<string>>();
   const handlers = new TopicHandlers();
+  // Every link starts eager: broadcasts go out on all of them, as a flood would.
+  const tree = new BroadcastTree({ env, send: () => {} });
+  for (const id of links.keys()) tree.linkUp(id);
   const m = new Messenger(
     {
       identity: me,
@@ -54,6 +59,7 @@ function setup(
       neighboursOf: (id) => neighbours.get(id),
       admits: () => true,
       isReachable: (id) => reachable.has(id),
+      tree,
     },
     opts.options,
     handlers,

@@ -1,0 +1,58 @@
+/**
+ * Messages a node delivered, held a while so that it can answer grafts: a tree channel for
+ * a kind of broadcast whose messages are not kept anywhere else (application broadcasts).
+ * Bounded by count and by age: a graft for something older finds nothing, and the asking
+ * node falls back on its next announcer.
+ */
+
+import { idKey } from './ids.ts';
+import type { TreeChannel } from './tree.ts';
+
+export class HeldMessages<M> implements TreeChannel {
+  readonly #held = new Map<string, { msg: M; at: number }>();
+  readonly #max: number;
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
+  readonly #send: (peer: string, msg: M) => void;
+
+  constructor(opts: {
+    max: number;
+    maxAgeMs: number;
+    now: () => number;
+    send: (peer: string, msg: M) => void;
+  }) {
+    this.#max = opts.max;
+    this.#maxAgeMs = opts.maxAgeMs;
+    this.#now = opts.now;
+    this.#send = opts.send;
+  }
+
+  hold(id: Uint8Array, msg: M): void {
+    const key = idKey(0, id);
+    this.#held.delete(key);
+    this.#held.set(key, { msg, at: this.#now() });
+    if (this.#held.size > this.#max) this.#held.delete(this.#held.keys().next().value!);
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.#get(id) !== undefined;
+  }
+
+  resend(peer: string, ids: Uint8Array[]): void {
+    for (const id of ids) {
+      const msg = this.#get(id);
+      if (msg !== undefined) this.#send(peer, msg);
+    }
+  }
+
+  #get(id: Uint8Array): M | undefined {
+    const key = idKey(0, id);
+    const h = this.#held.get(key);
+    if (!h) return undefined;
+    if (this.#now() - h.at > this.#maxAgeMs) {
+      this.#held.delete(key);
+      return undefined;
+    }
+    return h.msg;
+  }
+}

@@ -1,0 +1,386 @@
+/**
+ * Epidemic broadcast trees (Plumtree: Leitão, Pereira, Rodrigues 2007) over the node's links.
+ *
+ * Every link starts eager: a new message goes out on it in full. A copy that arrives again
+ * over an eager link is a duplicate; after `pruneAfter` duplicates in a row from one peer
+ * (no first delivery in between) the link turns lazy on both ends (PRUNE), so the eager
+ * links settle into a spanning tree shared by every sender: a one-off duplicate from a
+ * second sender's path does not flap the tree. Lazy links carry only announcements (IHAVE:
+ * 8-byte message ids, batched). A node that hears of a message it lacks waits `graftAfterMs`
+ * for the tree to bring it, then asks the announcer (GRAFT), which sends it and makes the
+ * link eager again: that is how the tree repairs itself after a link loss or a crash.
+ *
+ * The tree knows ids, not payloads: each kind of broadcast (membership claims, state
+ * entries, application messages) is a channel that says whether it holds an id and
+ * re-sends payloads a graft asked for. A large message is announced before it is sent on
+ * (DONTWANT, after gossipsub v1.2's IDONTWANT) so that neighbours which are about to send
+ * it to us do not.
+ *
+ * Bounded everywhere, because every peer may lie: announcements queued per lazy peer (the
+ * oldest are dropped under pressure: anti-entropy repairs what that costs), ids awaited at
+ * once, announcers remembered per id, grafts served per peer per second, DONTWANT ids per
+ * peer. Frames from a peer with no link are ignored.
+ */
+import type { Env } from '../time/types.ts';
+import { Outbox } from '../util/outbox.ts';
+import { RateLimiter } from '../util/rate-limit.ts';
+import type { MessageOf } from '../wire/messages.ts';
+import { idKey, packIds, unpackIds } from './ids.ts';
+import { type BroadcastKind, emptyTreeMetrics, type TreeMetrics } from './metrics.ts';
+
+export interface TreeOptions {
+  /** Duplicates in a row from one eager peer before the link is pruned to lazy. Default 3. */
+  pruneAfter?: number;
+  /** How long an announced message may take to arrive along the tree before it is grafted. Default 500 ms. */
+  graftAfterMs?: number;
+  /** Announcements are sent in batches at this interval. Default 200 ms. */
+  announceIntervalMs?: number;
+  /** Announcements queued per lazy peer; beyond it the oldest are dropped. Default 1,024. */
+  maxQueuedAnnouncements?: number;
+  /** Messages awaited after an announcement, at once. Default 4,096. */
+  maxMissing?: number;
+  /** Ids a peer may graft per second (burst ×4). Default 512. */
+  graftsPerSecond?: number;
+  /** Payloads at least this large are preceded by DONTWANT to eager peers. Default 2,048 bytes. */
+  dontWantBytes?: number;
+}
+
+/** One kind of broadcast, as the tree sees it. */
+export interface TreeChannel {
+  /** Whether this node already holds the message with this id. */
+  has(id: Uint8Array): boolean;
+  /** Sends the messages with these ids (those it still holds) to `peer`, which grafted them. */
+  resend(peer: string, ids: Uint8Array[]): void;
+}
+
+export type TreeMessage =
+  | MessageOf<'ihave'>
+  | MessageOf<'graft'>
+  | MessageOf<'prune'>
+  | MessageOf<'dontwant'>;
+
+export interface TreeHost {
+  readonly env: Env;
+  send(peer: string, msg: TreeMessage): void;
+}
+
+type Output = { to: string; msg: TreeMessage } | { resend: TreeChannel; to: string; ids: Uint8Array[] };
+
+interface Missing {
+  kind: BroadcastKind;
+  id: Uint8Array;
+  /** Peers that announced it, in order; the next to ask is at `next`. */
+  announcers: string[];
+  next: number;
+}
+
+/** Most ids in one announcement or graft frame (the wire allows this many). */
+export const MAX_IDS_PER_FRAME = 512;
+const MAX_ANNOUNCERS = 4;
+const MAX_UNWANTED_PER_PEER = 256;
+
+export class BroadcastTree {
+  readonly metrics: TreeMetrics = emptyTreeMetrics();
+  readonly #host: TreeHost;
+  readonly #env: Env;
+  readonly #out: Outbox<Output>;
+  readonly #o: Required<TreeOptions>;
+  readonly #channels = new Map<BroadcastKind, TreeChannel>();
+  readonly #eager = new Set<string>();
+  readonly #lazy = new Set<string>();
+  readonly #dups = new Map<string, number>();
+  /** Per lazy peer: kind → ids to announce at the next flush. */
+  readonly #queued = new Map<string, Map<BroadcastKind, Uint8Array[]>>();
+  readonly #queuedCount = new Map<string, number>();
+  readonly #missing = new Map<string, Missing>();
+  /** Per peer: ids it said it does not want (FIFO, bounded). */
+  readonly #unwanted = new Map<string, Set<string>>();
+  readonly #graftQuota: RateLimiter;
+  #flushTimer: number | undefined;
+  #stopped = false;
+
+  constructor(host: TreeHost, opts: TreeOptions = {}) {
+    this.#host = host;
+    this.#o = {
+      pruneAfter: opts.pruneAfter ?? 3,
+      graftAfterMs: opts.graftAfterMs ?? 500,
+      announceIntervalMs: opts.announceIntervalMs ?? 200,
+      maxQueuedAnnouncements: opts.maxQueuedAnnouncements ?? 1_024,
+      maxMissing: opts.maxMissing ?? 4_096,
+      graftsPerSecond: opts.graftsPerSecond ?? 512,
+      dontWantBytes: opts.dontWantBytes ?? 2_048,
+    };
+    this.#out = new Outbox((o) => {
+      if ('msg' in o) host.send(o.to, o.msg);
+      else o.resend.resend(o.to, o.ids);
+    });
+    this.#env = this.#out.wrap(host.env);
+    const rate = this.#o.graftsPerSecond;
+    this.#graftQuota = new RateLimiter(rate, rate * 4, () => host.env.clock.now(), 1_024);
+  }
+
+  /** Registers the channel that holds and re-sends the messages of `kind`. */
+  channel(kind: BroadcastKind, channel: TreeChannel): void {
+    this.#channels.set(kind, channel);
+  }
+
+  /** Stops the announcement timer; awaited messages are no longer grafted. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#flushTimer !== undefined) this.#env.scheduler.cancelTimer(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#missing.clear();
+  }
+
+  linkUp(peer: string): void {
+    this.#lazy.delete(peer);
+    this.#eager.add(peer);
+    this.#dups.delete(peer);
+  }
+
+  linkDown(peer: string): void {
+    this.#eager.delete(peer);
+    this.#lazy.delete(peer);
+    this.#dups.delete(peer);
+    this.#queued.delete(peer);
+    this.#queuedCount.delete(peer);
+    this.#unwanted.delete(peer);
+  }
+
+  isEager(peer: string): boolean {
+    return this.#eager.has(peer);
+  }
+
+  /** Current eager and lazy neighbours (for metrics and tests). */
+  get shape(): { eager: string[]; lazy: string[] } {
+    return { eager: [...this.#eager], lazy: [...this.#lazy] };
+  }
+
+  /**
+   * A message this node delivers for the first time (`from`: the peer it came from, none for
+   * its own). Returns the peers to send it to in full (eager, minus the sender and those that
+   * declined it); the lazy peers get an announcement. `bytes`: its size, for DONTWANT.
+   */
+  spread(kind: BroadcastKind, id: Uint8Array, from?: string, bytes = 0): string[] {
+    return this.#out.run(() => {
+      const key = idKey(kind, id);
+      const announced = this.#missing.get(key)?.announcers;
+      this.#missing.delete(key);
+      this.metrics.delivered[kind]++;
+      if (from !== undefined) {
+        this.#dups.set(from, 0);
+        // A message that came over a lazy link (a graft answered): that link is a tree edge now.
+        if (this.#lazy.delete(from)) this.#eager.add(from);
+      }
+      const targets: string[] = [];
+      for (const p of this.#eager) {
+        if (p === from) continue;
+        if (this.#unwanted.get(p)?.has(key)) continue;
+        targets.push(p);
+      }
+      if (from !== undefined && bytes >= this.#o.dontWantBytes) {
+        for (const p of targets)
+          this.#out.push({ to: p, msg: { type: 'dontwant', k: kind, ids: packIds([id]) } });
+      }
+      // Not to those that announced it to us: they have it.
+      for (const p of this.#lazy) if (p !== from && !announced?.includes(p)) this.#announce(p, kind, id);
+      return targets;
+    });
+  }
+
+  /** A copy of a message this node already held arrived from `from`. */
+  duplicate(kind: BroadcastKind, from: string): void {
+    this.#out.run(() => {
+      this.metrics.duplicates[kind]++;
+      if (!this.#eager.has(from)) return;
+      const n = (this.#dups.get(from) ?? 0) + 1;
+      this.#dups.set(from, n);
+      if (n < this.#o.pruneAfter) return;
+      this.#eager.delete(from);
+      this.#lazy.add(from);
+      this.#dups.delete(from);
+      this.metrics.prunesSent++;
+      this.#out.push({ to: from, msg: { type: 'prune' } });
+    });
+  }
+
+  onMessage(from: string, msg: TreeMessage): void {
+    this.#out.run(() => {
+      if (!this.#eager.has(from) && !this.#lazy.has(from)) {
+        this.metrics.ignored++;
+        return;
+      }
+      switch (msg.type) {
+        case 'prune':
+          if (this.#eager.delete(from)) this.#lazy.add(from);
+          return;
+        case 'ihave':
+          this.#onIHave(from, msg.k as BroadcastKind, msg.ids);
+          return;
+        case 'graft':
+          this.#onGraft(from, msg.k as BroadcastKind, msg.ids);
+          return;
+        case 'dontwant':
+          this.#onDontWant(from, msg.k as BroadcastKind, msg.ids);
+          return;
+      }
+    });
+  }
+
+  #onIHave(from: string, kind: BroadcastKind, packed: Uint8Array): void {
+    const channel = this.#channels.get(kind);
+    const ids = unpackIds(packed);
+    if (!channel || !ids) {
+      this.metrics.ignored++;
+      return;
+    }
+    this.metrics.announcementsReceived += ids.length;
+    const fresh: string[] = [];
+    for (const id of ids) {
+      if (channel.has(id)) continue;
+      const key = idKey(kind, id);
+      const m = this.#missing.get(key);
+      if (m) {
+        if (m.announcers.length < MAX_ANNOUNCERS && !m.announcers.includes(from)) m.announcers.push(from);
+        continue;
+      }
+      if (this.#missing.size >= this.#o.maxMissing) {
+        this.metrics.missingDropped++;
+        continue;
+      }
+      this.#missing.set(key, { kind, id, announcers: [from], next: 0 });
+      fresh.push(key);
+    }
+    if (fresh.length > 0) this.#graftLater(fresh, this.#o.graftAfterMs);
+  }
+
+  /** Asks for those of `keys` still missing, each from its next announcer; again later if that fails. */
+  #graftLater(keys: string[], delayMs: number): void {
+    if (this.#stopped) return;
+    this.#env.scheduler.setTimer(delayMs, () => {
+      if (this.#stopped) return;
+      const byPeer = new Map<string, Map<BroadcastKind, Uint8Array[]>>();
+      const again: string[] = [];
+      for (const key of keys) {
+        const m = this.#missing.get(key);
+        if (!m) continue;
+        const channel = this.#channels.get(m.kind);
+        if (!channel || channel.has(m.id)) {
+          this.#missing.delete(key);
+          continue;
+        }
+        let peer: string | undefined;
+        while (m.next < m.announcers.length && peer === undefined) {
+          const p = m.announcers[m.next++]!;
+          if (this.#eager.has(p) || this.#lazy.has(p)) peer = p;
+        }
+        if (peer === undefined) {
+          this.#missing.delete(key); // nobody left to ask: anti-entropy's to repair
+          this.metrics.missingDropped++;
+          continue;
+        }
+        listIn(byPeer, peer, m.kind).push(m.id);
+        again.push(key);
+      }
+      for (const [peer, kinds] of byPeer) {
+        // The graft makes the link a tree edge again (Plumtree's repair).
+        if (this.#lazy.delete(peer)) this.#eager.add(peer);
+        this.#dups.delete(peer);
+        for (const [kind, ids] of kinds) {
+          for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
+            const part = ids.slice(i, i + MAX_IDS_PER_FRAME);
+            this.metrics.graftsSent += part.length;
+            this.#out.push({ to: peer, msg: { type: 'graft', k: kind, ids: packIds(part) } });
+          }
+        }
+      }
+      // The graft may be lost too: try the next announcer (or the same one) after half the wait.
+      if (again.length > 0) this.#graftLater(again, this.#o.graftAfterMs / 2);
+    });
+  }
+
+  #onGraft(from: string, kind: BroadcastKind, packed: Uint8Array): void {
+    const channel = this.#channels.get(kind);
+    const ids = unpackIds(packed);
+    if (!channel || !ids) {
+      this.metrics.ignored++;
+      return;
+    }
+    if (this.#lazy.delete(from)) this.#eager.add(from);
+    this.#dups.delete(from);
+    if (!this.#graftQuota.take(from, ids.length)) {
+      this.metrics.graftsRefused += ids.length;
+      return;
+    }
+    this.metrics.graftsServed += ids.length;
+    this.#out.push({ resend: channel, to: from, ids });
+  }
+
+  #onDontWant(from: string, kind: BroadcastKind, packed: Uint8Array): void {
+    const ids = unpackIds(packed);
+    if (!this.#channels.has(kind) || !ids) {
+      this.metrics.ignored++;
+      return;
+    }
+    const set = this.#unwanted.get(from) ?? new Set<string>();
+    this.#unwanted.set(from, set);
+    for (const id of ids) {
+      set.add(idKey(kind, id));
+      if (set.size > MAX_UNWANTED_PER_PEER) set.delete(set.values().next().value!);
+    }
+  }
+
+  #announce(peer: string, kind: BroadcastKind, id: Uint8Array): void {
+    const list = listIn(this.#queued, peer, kind);
+    list.push(id);
+    const kinds = this.#queued.get(peer)!;
+    const count = (this.#queuedCount.get(peer) ?? 0) + 1;
+    this.#queuedCount.set(peer, count);
+    if (count > this.#o.maxQueuedAnnouncements) {
+      // Under pressure the oldest announcement goes (of the longest list): repair is anti-entropy's.
+      let longest = list;
+      for (const l of kinds.values()) if (l.length > longest.length) longest = l;
+      longest.shift();
+      this.#queuedCount.set(peer, count - 1);
+      this.metrics.announcementsDropped++;
+    }
+    if (this.#flushTimer === undefined && !this.#stopped) {
+      this.#flushTimer = this.#env.scheduler.setTimer(this.#o.announceIntervalMs, () => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushTimer = undefined;
+    for (const [peer, kinds] of this.#queued) {
+      if (!this.#lazy.has(peer)) continue; // became eager since: it gets messages in full
+      for (const [kind, ids] of kinds) {
+        for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
+          const part = ids.slice(i, i + MAX_IDS_PER_FRAME);
+          this.metrics.announcementsSent += part.length;
+          this.#out.push({ to: peer, msg: { type: 'ihave', k: kind, ids: packIds(part) } });
+        }
+      }
+    }
+    this.#queued.clear();
+    this.#queuedCount.clear();
+  }
+}
+
+/** The id list of `kind` for `peer` in a two-level map, made if absent. */
+function listIn(
+  map: Map<string, Map<BroadcastKind, Uint8Array[]>>,
+  peer: string,
+  kind: BroadcastKind,
+): Uint8Array[] {
+  let kinds = map.get(peer);
+  if (!kinds) {
+    kinds = new Map();
+    map.set(peer, kinds);
+  }
+  let list = kinds.get(kind);
+  if (!list) {
+    list = [];
+    kinds.set(kind, list);
+  }
+  return list;
+}

@@ -1,0 +1,237 @@
+// The epidemic broadcast tree (lib/broadcast/tree.ts), driven directly with virtual time:
+// one tree, its neighbours as names, and the frames it would send. Names follow Plumtree
+// (Leitão, Pereira, Rodrigues 2007, §3: eagerPushPeers, lazyPushPeers, IHAVE, GRAFT, PRUNE).
+import { describe, expect, it } from 'vitest';
+import { HeldMessages } from '../../lib/broadcast/held.ts';
+import { messageId, packIds, unpackIds } from '../../lib/broadcast/ids.ts';
+import { BroadcastKind } from '../../lib/broadcast/metrics.ts';
+import { BroadcastTree, type TreeMessage, type TreeOptions } from '../../lib/broadcast/tree.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
+import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
+import { toHex } from '../../lib/util/bytes.ts';
+
+const App = BroadcastKind.App;
+const id = (n: number) => messageId(new Uint8Array([n]));
+
+function setup(peers: string[], opts: TreeOptions = {}) {
+  const scheduler = new VirtualScheduler();
+  const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(1) };
+  const sent: Array<{ to: string; msg: TreeMessage }> = [];
+  const tree = new BroadcastTree({ env, send: (to, msg) => sent.push({ to, msg }) }, opts);
+  const held = new Set<string>();
+  const resent: Array<{ peer: string; ids: string[] }> = [];
+  tree.channel(App, {
+    has: (i) => held.has(toHex(i)),
+    resend: (peer, ids) => resent.push({ peer, ids: ids.map(toHex) }),
+  });
+  for (const p of peers) tree.linkUp(p);
+  /** Frames sent since the last call, as "type→peer" with ids where they carry some. */
+  const frames = () =>
+    sent.splice(0).map(({ to, msg }) => ({
+      to,
+      type: msg.type,
+      ids: 'ids' in msg ? (unpackIds(msg.ids) ?? []).map(toHex) : [],
+    }));
+  return { tree, scheduler, held, resent, frames };
+}
+
+describe('eager push and lazy push', () => {
+  it('a new link is eager: a message goes out in full on every link but the one it came from', () => {
+    const { tree, frames } = setup(['a', 'b', 'c']);
+    expect(tree.spread(App, id(1), 'a').sort()).toEqual(['b', 'c']);
+    expect(tree.spread(App, id(2)).sort()).toEqual(['a', 'b', 'c']);
+    expect(frames()).toEqual([]);
+  });
+
+  it('lazy links get the ids only, batched per announcement interval', () => {
+    const { tree, scheduler, frames } = setup(['a', 'b'], { announceIntervalMs: 200 });
+    tree.onMessage('b', { type: 'prune' });
+    expect(tree.shape).toEqual({ eager: ['a'], lazy: ['b'] });
+    expect(tree.spread(App, id(1), 'a')).toEqual([]);
+    expect(tree.spread(App, id(2), 'a')).toEqual([]);
+    scheduler.runFor(199);
+    expect(frames()).toEqual([]);
+    scheduler.runFor(1);
+    expect(frames()).toEqual([{ to: 'b', type: 'ihave', ids: [toHex(id(1)), toHex(id(2))] }]);
+    expect(tree.metrics.announcementsSent).toBe(2);
+  });
+
+  it('a lazy peer is not told of a message it sent us', () => {
+    const { tree, scheduler, frames } = setup(['a', 'b']);
+    tree.onMessage('b', { type: 'prune' });
+    tree.spread(App, id(1), 'b');
+    scheduler.runFor(1_000);
+    expect(frames()).toEqual([]);
+  });
+});
+
+describe('PRUNE: duplicates turn a link lazy, after a threshold', () => {
+  it('the third duplicate in a row from one eager peer prunes the link, on both ends', () => {
+    const { tree, frames } = setup(['a', 'b'], { pruneAfter: 3 });
+    tree.duplicate(App, 'b');
+    tree.duplicate(App, 'b');
+    expect(tree.isEager('b')).toBe(true);
+    expect(frames()).toEqual([]);
+    tree.duplicate(App, 'b');
+    expect(tree.isEager('b')).toBe(false);
+    expect(frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
+    expect(tree.metrics.duplicates[App]).toBe(3);
+  });
+
+  it('a first delivery from the peer in between resets the count: another sender’s path does not flap', () => {
+    const { tree, frames } = setup(['a', 'b'], { pruneAfter: 3 });
+    tree.duplicate(App, 'b');
+    tree.duplicate(App, 'b');
+    tree.spread(App, id(7), 'b');
+    tree.duplicate(App, 'b');
+    tree.duplicate(App, 'b');
+    expect(tree.isEager('b')).toBe(true);
+    expect(frames()).toEqual([]);
+  });
+
+  it('a PRUNE received makes the sender lazy here too', () => {
+    const { tree } = setup(['a', 'b']);
+    tree.onMessage('a', { type: 'prune' });
+    expect(tree.shape).toEqual({ eager: ['b'], lazy: ['a'] });
+  });
+});
+
+describe('GRAFT: an announced message that the tree does not bring is asked for', () => {
+  it('after graftAfterMs the announcer is asked, and becomes eager', () => {
+    const { tree, scheduler, frames } = setup(['a', 'b'], { graftAfterMs: 500 });
+    tree.onMessage('b', { type: 'prune' });
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    scheduler.runFor(499);
+    expect(frames()).toEqual([]);
+    scheduler.runFor(1);
+    expect(frames()).toEqual([{ to: 'b', type: 'graft', ids: [toHex(id(1))] }]);
+    expect(tree.isEager('b')).toBe(true);
+  });
+
+  it('no graft when the message arrives along the tree in time', () => {
+    const { tree, scheduler, frames } = setup(['a', 'b']);
+    tree.onMessage('b', { type: 'prune' });
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    tree.spread(App, id(1), 'a');
+    scheduler.runFor(5_000);
+    expect(frames()).toEqual([]);
+  });
+
+  it('what this node holds already is not awaited', () => {
+    const { tree, scheduler, held, frames } = setup(['a', 'b']);
+    held.add(toHex(id(1)));
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    scheduler.runFor(5_000);
+    expect(frames()).toEqual([]);
+  });
+
+  it('an unanswered graft goes to the next announcer after half the wait; then it is given up', () => {
+    const { tree, scheduler, frames } = setup(['a', 'b', 'c'], { graftAfterMs: 400 });
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    tree.onMessage('c', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    scheduler.runFor(400);
+    expect(frames()).toEqual([{ to: 'b', type: 'graft', ids: [toHex(id(1))] }]);
+    scheduler.runFor(200);
+    expect(frames()).toEqual([{ to: 'c', type: 'graft', ids: [toHex(id(1))] }]);
+    scheduler.runFor(10_000);
+    expect(frames()).toEqual([]);
+    expect(tree.metrics.missingDropped).toBe(1);
+  });
+
+  it('an announcer whose link went down is skipped', () => {
+    const { tree, scheduler, frames } = setup(['a', 'b', 'c'], { graftAfterMs: 400 });
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    tree.onMessage('c', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    tree.linkDown('b');
+    scheduler.runFor(400);
+    expect(frames()).toEqual([{ to: 'c', type: 'graft', ids: [toHex(id(1))] }]);
+  });
+
+  it('a graft received is served through the channel and makes the link eager', () => {
+    const { tree, resent } = setup(['a', 'b']);
+    tree.onMessage('b', { type: 'prune' });
+    tree.onMessage('b', { type: 'graft', k: App, ids: packIds([id(1), id(2)]) });
+    expect(resent).toEqual([{ peer: 'b', ids: [toHex(id(1)), toHex(id(2))] }]);
+    expect(tree.isEager('b')).toBe(true);
+  });
+});
+
+describe('hostile and excessive input is bounded', () => {
+  it('frames from a peer with no link, of an unknown kind or with a torn id list are ignored and counted', () => {
+    const { tree, scheduler, resent, frames } = setup(['a']);
+    tree.onMessage('x', { type: 'graft', k: App, ids: packIds([id(1)]) });
+    tree.onMessage('a', { type: 'graft', k: 9, ids: packIds([id(1)]) });
+    tree.onMessage('a', { type: 'ihave', k: App, ids: new Uint8Array(7) });
+    tree.onMessage('x', { type: 'prune' });
+    scheduler.runFor(5_000);
+    expect(resent).toEqual([]);
+    expect(frames()).toEqual([]);
+    expect(tree.metrics.ignored).toBe(4);
+    expect(tree.isEager('a')).toBe(true);
+  });
+
+  it('grafts beyond a peer’s quota are refused, so one peer cannot make this node re-send without end', () => {
+    const { tree, resent } = setup(['a'], { graftsPerSecond: 10 });
+    const ids = Array.from({ length: 30 }, (_, i) => id(i));
+    tree.onMessage('a', { type: 'graft', k: App, ids: packIds(ids) });
+    tree.onMessage('a', { type: 'graft', k: App, ids: packIds(ids.slice(0, 20)) });
+    expect(resent.map((r) => r.ids.length)).toEqual([30]);
+    expect(tree.metrics.graftsRefused).toBe(20);
+  });
+
+  it('announcements queued for one lazy peer are bounded: the oldest are dropped', () => {
+    const { tree, scheduler, frames } = setup(['a', 'b'], { maxQueuedAnnouncements: 4 });
+    tree.onMessage('b', { type: 'prune' });
+    for (let i = 0; i < 6; i++) tree.spread(App, id(i), 'a');
+    scheduler.runFor(1_000);
+    expect(frames()).toEqual([{ to: 'b', type: 'ihave', ids: [2, 3, 4, 5].map((i) => toHex(id(i))) }]);
+    expect(tree.metrics.announcementsDropped).toBe(2);
+  });
+
+  it('ids awaited at once are bounded', () => {
+    const { tree, scheduler, frames } = setup(['a'], { maxMissing: 3 });
+    tree.onMessage('a', { type: 'ihave', k: App, ids: packIds([1, 2, 3, 4, 5].map(id)) });
+    expect(tree.metrics.missingDropped).toBe(2);
+    scheduler.runFor(500);
+    expect(frames()).toEqual([{ to: 'a', type: 'graft', ids: [1, 2, 3].map((i) => toHex(id(i))) }]);
+  });
+});
+
+describe('DONTWANT (gossipsub v1.2 IDONTWANT) for large messages', () => {
+  it('a large message is announced as unwanted to the eager peers it is about to be sent to', () => {
+    const { tree, frames } = setup(['a', 'b', 'c'], { dontWantBytes: 1_000 });
+    tree.spread(App, id(1), 'a', 999);
+    expect(frames()).toEqual([]);
+    const targets = tree.spread(App, id(2), 'a', 1_000);
+    expect(frames()).toEqual(targets.map((to) => ({ to, type: 'dontwant', ids: [toHex(id(2))] })));
+  });
+
+  it('a peer that said it does not want a message is not sent it', () => {
+    const { tree } = setup(['a', 'b', 'c']);
+    tree.onMessage('b', { type: 'dontwant', k: App, ids: packIds([id(1)]) });
+    expect(tree.spread(App, id(1), 'a')).toEqual(['c']);
+    expect(tree.spread(App, id(2), 'a').sort()).toEqual(['b', 'c']);
+  });
+});
+
+describe('held messages answer grafts while they are fresh', () => {
+  it('holds by count and by age', () => {
+    const scheduler = new VirtualScheduler();
+    const clock = new VirtualClock(scheduler);
+    const sent: string[] = [];
+    const held = new HeldMessages<string>({
+      max: 2,
+      maxAgeMs: 1_000,
+      now: () => clock.now(),
+      send: (peer, m) => sent.push(`${peer}:${m}`),
+    });
+    held.hold(id(1), 'one');
+    held.hold(id(2), 'two');
+    held.hold(id(3), 'three');
+    expect([held.has(id(1)), held.has(id(2)), held.has(id(3))]).toEqual([false, true, true]);
+    held.resend('p', [id(1), id(2)]);
+    expect(sent).toEqual(['p:two']);
+    scheduler.runFor(1_001);
+    expect(held.has(id(3))).toBe(false);
+  });
+});
