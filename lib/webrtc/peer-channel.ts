@@ -11,6 +11,12 @@
  * drained() threshold) moves them on and settles drained(). @roamhq/wrtc has neither the
  * event nor `bufferedAmountLowThreshold`: there, and only there, the channel looks every
  * DRAIN_POLL_MS while chunks wait or drained() is waited on.
+ *
+ * Closing: the datagram channel is ours, not simple-peer's, so it is closed here, before the
+ * peer connection (simple-peer closes its own channel first too), and never after it (closing
+ * a data channel of a closed connection is a known crash of node-webrtc). A channel that
+ * closes under a send (the remote end went away; @roamhq/wrtc's readyState may still read
+ * 'open') makes send() throw: that datagram is dropped, and the channel closes.
  */
 import type { Scheduler, TimerId } from '../time/types.ts';
 import { ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
@@ -107,6 +113,7 @@ export class PeerChannel implements RawChannel {
     peer.on('close', () => this.#gone('peer connection closed'));
     peer.on('error', (err: Error & { code?: string }) => this.#gone(err.code ?? err.message));
     dgram.binaryType = 'arraybuffer';
+    dgram.onclose = () => this.close('datagram channel closed');
     dgram.onmessage = (ev: MessageEvent) => {
       if (this.#closed || !this.#handlers) return;
       const data = ev.data;
@@ -142,7 +149,12 @@ export class PeerChannel implements RawChannel {
         this.datagramsDropped++;
         return;
       }
-      this.#dgram.send(frame as Uint8Array<ArrayBuffer>);
+      try {
+        this.#dgram.send(frame as Uint8Array<ArrayBuffer>);
+      } catch (e) {
+        this.datagramsDropped++;
+        this.close(`datagram send failed: ${(e as Error).message}`);
+      }
       return;
     }
     if (frame.length > this.#limits.maxMessageBytes) {
@@ -163,6 +175,12 @@ export class PeerChannel implements RawChannel {
   close(reason = 'closed locally'): void {
     if (this.#closed) return;
     this.#gone(reason);
+    // The connection is still open here (simple-peer reports its close before we see it).
+    try {
+      this.#dgram.close();
+    } catch {
+      // already closing
+    }
     this.#peer.destroy();
   }
 
@@ -223,6 +241,8 @@ export class PeerChannel implements RawChannel {
     if (this.#poll !== undefined) this.#scheduler.cancelTimer(this.#poll);
     this.#poll = undefined;
     if (this.#lowEvents) this.#peer.channel.removeEventListener('bufferedamountlow', this.#onLow);
+    this.#dgram.onclose = null;
+    this.#dgram.onmessage = null;
     this.#waiters.fail(reason);
     this.#handlers?.close(reason);
   }
