@@ -121,10 +121,12 @@ export default {
       name: 'node-imports-no-concrete-transport',
       comment:
         'MeshNode is given its transports: lib/node and the root entry import the cores and the ' +
-        'bottom layer, never webrtc, websocket, the simulator, signaling or an application.',
+        'bottom layer, never webrtc, websocket, the simulator, signaling or an application. ' +
+        'Exception: the BroadcastChannel transport, which a node adds itself in browsers (zero ' +
+        'configuration, issue 14; it stands on the bottom layer alone).',
       severity: 'error',
       from: { path: ['^lib/node/', '^lib/mod\\.ts$'] },
-      to: { path: OURS, pathNot: [`^${BOTTOM}/`, `^${CORES}/`, '^lib/node/'] },
+      to: { path: OURS, pathNot: [`^${BOTTOM}/`, `^${CORES}/`, '^lib/node/', '^lib/broadcast-channel/'] },
     },
 
     // ── concrete transports, signaling, the simulator ────────────────────────────────────

@@ -1,5 +1,6 @@
 export { BroadcastLink, type BroadcastLinkLimits, DEFAULT_BROADCAST_LINK_LIMITS } from './channel.ts';
 export {
+  BROADCAST_CHANNEL,
   BROADCAST_CHANNEL_SCHEME,
   type BroadcastChannelConstructor,
   type BroadcastChannelLike,

@@ -79,6 +79,8 @@ export interface BroadcastChannelStats {
   linksUp: number;
 }
 
+/** The transport's name, which its links carry (`Link.transport`). */
+export const BROADCAST_CHANNEL = 'broadcast-channel';
 export const BROADCAST_CHANNEL_SCHEME = 'bc:';
 const NODE_ID = /^[0-9a-f]{32}$/;
 
@@ -102,7 +104,7 @@ export function broadcastAddress(nodeId: string): string {
 }
 
 export class BroadcastChannelTransport implements Transport {
-  readonly name = 'broadcast-channel';
+  readonly name = BROADCAST_CHANNEL;
   readonly stats: BroadcastChannelStats = {
     framesIn: 0,
     framesForUs: 0,

@@ -12,6 +12,10 @@ import type { Env, TimerId } from '../time/types.ts';
 import type { DialTarget, LinkManager } from './link-manager.ts';
 
 const MAINTAIN_INTERVAL_MS = 1_000;
+/** A node that joins by itself starts the cluster alone when it heard nobody within this. */
+const NEARBY_WAIT_MS = 250;
+/** Nearby nodes remembered to dial (a tab heard on the BroadcastChannel that is no member yet). */
+const NEARBY_LIMIT = 256;
 /**
  * Errors of a runtime refusing a dial outright (Deno without --allow-net: NotCapable, or
  * PermissionDenied before Deno 2; a browser's mixed-content or CSP rule: SecurityError).
@@ -32,6 +36,11 @@ export interface MaintenanceOptions {
   admission: Admission;
   /** Still Joining this long after start: `stranded` (default 10,000 ms). */
   strandedAfterMs: number;
+  /**
+   * Given no transport, the node joins by itself (zero configuration): through the nodes its
+   * transports find nearby, or alone when none answers within NEARBY_WAIT_MS.
+   */
+  joinsByItself?: boolean;
   frozen(): boolean;
   stranded(report: Stranded): void;
   failed(error: unknown, context: string): void;
@@ -49,6 +58,8 @@ export class LinkMaintenance {
   #strandedReported = false;
   #lastHeal: number;
   #timer: TimerId | undefined;
+  /** Nodes transports found nearby that are neither linked nor reachable members: node id → address. */
+  readonly #nearby = new Map<string, string>();
 
   constructor(opts: MaintenanceOptions) {
     this.#o = opts;
@@ -59,6 +70,10 @@ export class LinkMaintenance {
     this.#core = core;
     this.#startedAt = this.#o.env.clock.now();
     this.#schedule();
+    if (this.#o.joinsByItself)
+      this.#o.env.scheduler.setTimer(NEARBY_WAIT_MS, () => {
+        if (this.#core === core) this.#startAloneIfNobodyAnswered(core);
+      });
   }
 
   stop(): void {
@@ -81,6 +96,22 @@ export class LinkMaintenance {
     }
     this.#o.links.dialEnded(address, true);
     if (this.#seeds.includes(address)) this.#seedFailures.set(address, error.message);
+  }
+
+  /**
+   * A transport found `nodeId` on its own (a tab on the BroadcastChannel). A joining node joins
+   * through it at once, as through a seed; otherwise a node that is not a reachable member yet
+   * (another cluster of the same origin) is dialled at the next maintenance round, one a round.
+   */
+  nearby(nodeId: string, address: string): void {
+    const core = this.#core;
+    const { links } = this.#o;
+    if (!core || this.#o.frozen() || links.get(nodeId) || core.isReachable(nodeId)) return;
+    if (core.selfState === NodeState.Joining && links.wantsMore() && links.dial(address, nodeId, true))
+      return;
+    this.#nearby.delete(nodeId);
+    this.#nearby.set(nodeId, address);
+    if (this.#nearby.size > NEARBY_LIMIT) this.#nearby.delete(this.#nearby.keys().next().value!);
   }
 
   /**
@@ -116,11 +147,30 @@ export class LinkMaintenance {
     // Joining or cut off: keep trying the seeds without backing off.
     const stranded = core.selfState === NodeState.Joining || links.size === 0;
     if (stranded) for (const s of this.#seeds) links.dial(s, undefined, true);
+    this.#dialNearby(core);
+    if (this.#o.joinsByItself) this.#startAloneIfNobodyAnswered(core);
     const now = this.#o.env.clock.now();
     if (now - this.#lastHeal >= core.config.reconnectIntervalMs) {
       this.#lastHeal = now;
       this.#heal(core);
     }
+  }
+
+  /** Dials one remembered nearby node that is still neither linked nor a reachable member. */
+  #dialNearby(core: Membership): void {
+    const { links } = this.#o;
+    for (const [id, address] of this.#nearby) {
+      this.#nearby.delete(id);
+      if (links.get(id) || core.isReachable(id)) continue;
+      if (links.dial(address, id)) return;
+    }
+  }
+
+  /** Joining by itself with no link, no dial in flight and nobody heard: starts the cluster. */
+  #startAloneIfNobodyAnswered(core: Membership): void {
+    const { links } = this.#o;
+    if (core.selfState === NodeState.Joining && links.size === 0 && links.pendingDials === 0)
+      core.bootstrap();
   }
 
   /**

@@ -10,6 +10,7 @@
  * dial policy (dial-policy.ts): one at a time per endpoint, backoff after failures, and
  * addresses from claims that never complete a handshake are given up.
  */
+import { BROADCAST_CHANNEL } from '../broadcast-channel/transport.ts';
 import type { Claim } from '../membership/claims.ts';
 import { shuffle } from '../time/random.ts';
 import type { Env } from '../time/types.ts';
@@ -125,7 +126,8 @@ export class LinkManager {
     return this.#dial(address, expectNodeId, eager ? 'eager' : undefined);
   }
 
-  #dial(address: string, expectNodeId: string | undefined, advert: Advert | 'eager' | undefined): boolean {
+  #dial(to: string, expectNodeId: string | undefined, advert: Advert | 'eager' | undefined): boolean {
+    const address = this.#nearbyAddress(expectNodeId ?? this.#nodeIdOf(to)) ?? to;
     const endpoint = endpointOf(address);
     if (this.#closed || this.#pending.has(endpoint)) return false;
     if (expectNodeId !== undefined && (this.#links.has(expectNodeId) || expectNodeId === this.#o.selfId))
@@ -137,6 +139,21 @@ export class LinkManager {
     this.#pending.set(endpoint, claimed);
     transport.connect(address, expectNodeId === undefined ? {} : { expectNodeId });
     return true;
+  }
+
+  /** Where a transport found `nodeId` on its own (a tab on the BroadcastChannel): dialled there first. */
+  #nearbyAddress(nodeId: string | undefined): string | undefined {
+    if (nodeId === undefined) return undefined;
+    for (const t of this.#o.transports) {
+      const address = t.nearbyAddress?.(nodeId);
+      if (address !== undefined) return address;
+    }
+    return undefined;
+  }
+
+  /** The node an address names, if its transport's addresses name nodes (`webrtc:<id>`). */
+  #nodeIdOf(address: string): string | undefined {
+    return this.#o.transports.find((t) => t.canDial(address))?.nodeIdOf?.(address);
   }
 
   /** Below minLinks, counting dials in progress. */
@@ -165,7 +182,9 @@ export class LinkManager {
   }
 
   dialMember(target: DialTarget): boolean {
-    const address = target.addrs.find((a) => this.#o.transports.some((t) => t.canDial(a)));
+    const address =
+      target.addrs.find((a) => this.#o.transports.some((t) => t.canDial(a))) ??
+      this.#nearbyAddress(target.nodeId);
     if (address === undefined) return false;
     return this.#dial(address, target.nodeId, {
       nodeId: target.nodeId,
@@ -345,11 +364,14 @@ export class LinkManager {
   }
 
   /**
-   * Both ends pick the same survivor: the link dialled by the lower node id. When the same
-   * side dialled both, the newer wins: the old one is most likely dead (a restarted peer
-   * redials before its old link has timed out).
+   * Both ends pick the same survivor: a BroadcastChannel link over any other kind (it costs no
+   * network), else the link dialled by the lower node id. When the same side dialled both, the
+   * newer wins: the old one is most likely dead (a restarted peer redials before its old link
+   * has timed out).
    */
   #keepsExisting(existing: Link, incoming: Link): boolean {
+    const nearby = (l: Link) => l.transport === BROADCAST_CHANNEL;
+    if (nearby(existing) !== nearby(incoming)) return nearby(existing);
     const dialer = (l: Link) => (l.initiator ? this.#o.selfId : l.peer.nodeId);
     const a = dialer(existing);
     const b = dialer(incoming);

@@ -3,6 +3,7 @@
  * at construction — naming the field — rather than odd behaviour later.
  */
 import type { TreeOptions } from '../broadcast/tree.ts';
+import type { BroadcastChannelTransportOptions } from '../broadcast-channel/transport.ts';
 import type { AdmissionPolicy } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
@@ -20,12 +21,26 @@ import { atLeast, check, positive } from './option-checks.ts';
 import type { RingService } from './ring-service.ts';
 import type { ClaimVerifier, SignedVerifier } from './signed-verifier.ts';
 import type { StateService } from './state-service.ts';
+import { addsBroadcastChannel } from './zero-config.ts';
 
 export interface MeshNodeOptions {
   identity: NodeIdentity;
   /** Cluster name; links to nodes of other clusters are refused. */
   cluster: string;
-  transport: Transport | Transport[];
+  /**
+   * How the node links to others: one transport or several (WebRTC, WebSocket, …). Optional
+   * in a browser: with none, the node links to the other contexts of its origin over
+   * BroadcastChannel and joins them by itself at start() (see `broadcastChannel`).
+   */
+  transport?: Transport | Transport[];
+  /**
+   * The BroadcastChannel transport the node adds for itself (weftmesh/broadcast-channel): links
+   * to tabs and workers of the same origin and browser profile without network or server, used
+   * in preference to any other link to them. Default: on in browsers (pages, dedicated and
+   * shared workers), off elsewhere. `false` turns it off; `true` or its options turn it on
+   * anywhere the runtime has BroadcastChannel.
+   */
+  broadcastChannel?: boolean | BroadcastChannelTransportOptions;
   heartbeat?: Partial<HeartbeatConfig>;
   /** Application metadata carried in this node's alive claim (≤ 16 entries). */
   meta?: Record<string, string>;
@@ -112,8 +127,17 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
     'cluster',
     'must be 1..64 characters of [A-Za-z0-9._-]',
   );
-  const transports = Array.isArray(o.transport) ? o.transport : [o.transport];
-  check(transports.length > 0 && transports.every((t) => t != null), 'transport', 'is required');
+  const transports = Array.isArray(o.transport) ? o.transport : o.transport ? [o.transport] : [];
+  check(
+    transports.every((t) => t != null),
+    'transport',
+    'holds no transport',
+  );
+  check(
+    transports.length > 0 || addsBroadcastChannel(o),
+    'transport',
+    'is required (outside browsers there is no BroadcastChannel to use by default)',
+  );
   const heartbeat = heartbeatConfig(o.heartbeat);
   const meta = Object.entries(o.meta ?? {});
   check(meta.length <= MAX_META_ENTRIES, 'meta', `holds at most ${MAX_META_ENTRIES} entries`);

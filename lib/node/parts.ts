@@ -19,6 +19,7 @@ import type { MeshNodeOptions } from './options.ts';
 import { NodePersistence } from './persistence.ts';
 import type { NodeParts, RunningNode } from './running.ts';
 import { ClaimVerifier } from './signed-verifier.ts';
+import { joinsByItself, nodeTransports } from './zero-config.ts';
 
 const KEEPALIVE = encodeMessage({ type: 'keepalive' });
 const BYE = encodeMessage({ type: 'bye' });
@@ -37,7 +38,7 @@ export interface PartsHooks {
 
 export function nodeParts(opts: MeshNodeOptions, env: Env, hooks: PartsHooks): NodeParts {
   const { identity } = opts;
-  const transports = Array.isArray(opts.transport) ? opts.transport : [opts.transport];
+  const transports = nodeTransports(opts);
   const verifier = opts.verifier ?? fastVerifier;
   const admission = new Admission(opts.admission ?? { mode: 'open' }, opts.cluster, () =>
     env.clock.wallNow(),
@@ -83,6 +84,7 @@ export function nodeParts(opts: MeshNodeOptions, env: Env, hooks: PartsHooks): N
     links,
     admission,
     strandedAfterMs: opts.strandedAfterMs ?? 10_000,
+    joinsByItself: joinsByItself(opts),
     frozen: hooks.frozen,
     stranded: hooks.stranded,
     failed: hooks.failed,

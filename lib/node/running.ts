@@ -123,6 +123,7 @@ export class RunningNode {
         link: (link, dialed) => this.#accept(link, dialed),
         dialFailed: (address, error) => p.maintenance.dialFailed(address, error),
         error: (error, context) => p.failed(error, context),
+        nearby: (nodeId, address) => p.maintenance.nearby(nodeId, address),
       });
     }
     this.resume();

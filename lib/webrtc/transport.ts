@@ -126,6 +126,10 @@ export class WebRtcTransport implements Transport {
     return address.startsWith('webrtc:') && NODE_ID.test(address.slice(7));
   }
 
+  nodeIdOf(address: string): string | undefined {
+    return this.canDial(address) ? address.slice(7) : undefined;
+  }
+
   start(ctx: TransportContext, events: TransportEvents): void {
     if (this.#ctx) throw new TransportError('already-started', 'transport already started');
     this.#ctx = ctx;

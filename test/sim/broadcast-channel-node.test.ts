@@ -1,0 +1,184 @@
+// MeshNodes over the BroadcastChannel transport, in virtual time: each fake hub is one browser
+// profile (its contexts share channels), each sim host one tab (a crashed host's channel goes
+// silent). Zero configuration, mixed clusters (BroadcastChannel inside a profile, the
+// simulator's network between profiles and to server nodes), no pair linked over the network
+// once it shares a channel, crash detection, and a throttled background tab kept Active.
+import { describe, expect, it } from 'vitest';
+import { NodeIdentity } from '../../lib/identity/mod.ts';
+import { NodeState } from '../../lib/membership/node-state.ts';
+import { MeshNode, type MeshNodeOptions } from '../../lib/node/mod.ts';
+import { type SimHost, SimNetwork } from '../../lib/sim/mod.ts';
+import { FakeBroadcastHub } from '../support/fake-broadcast-channel.ts';
+import { opensslVerifier, signWithOpenssl } from './openssl-crypto.ts';
+
+interface Tab {
+  host: SimHost;
+  node: MeshNode;
+  hub: FakeBroadcastHub | undefined;
+  /** Transport of each link that came up, by peer (latest last). */
+  linkUps: Array<[string, string]>;
+}
+
+function tab(host: SimHost, hub: FakeBroadcastHub | undefined, opts: Partial<MeshNodeOptions> = {}): Tab {
+  const identity = NodeIdentity.fromSecretKey(host.env.random.bytes(32));
+  signWithOpenssl(identity);
+  const node = new MeshNode({
+    identity,
+    cluster: 'tabs',
+    env: host.env,
+    verifier: opensslVerifier,
+    ...(hub ? { broadcastChannel: { BroadcastChannel: hub.ctor(() => host.up) } } : {}),
+    ...opts,
+  });
+  const t: Tab = { host, node, hub, linkUps: [] };
+  node.on('link-up', (e) => t.linkUps.push([e.nodeId, e.transport]));
+  return t;
+}
+
+async function runUntil(net: SimNetwork, done: () => boolean, maxMs: number): Promise<number> {
+  const start = net.now;
+  while (!done() && net.now - start < maxMs) {
+    net.runFor(50);
+    await new Promise((r) => setImmediate(r));
+  }
+  return net.now - start;
+}
+
+const allSeeAll = (tabs: Tab[]) =>
+  tabs.every((a) => tabs.every((b) => a.node.member(b.node.nodeId)?.state === NodeState.Active));
+
+describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
+  it('zero configuration: nodes given no transport join the contexts they hear, with no server', async () => {
+    const net = new SimNetwork({ seed: 14 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    const tabs: Tab[] = [];
+    for (let i = 0; i < 6; i++) {
+      const t = tab(net.addHost(), hub);
+      tabs.push(t);
+      await t.node.start();
+      net.runFor(20 * i);
+    }
+    const took = await runUntil(net, () => allSeeAll(tabs), 10_000);
+    expect(allSeeAll(tabs)).toBe(true);
+    expect(took).toBeLessThan(2_000);
+    for (const t of tabs) {
+      expect(t.node.links().length).toBeGreaterThan(0);
+      expect(new Set(t.linkUps.map(([, kind]) => kind))).toEqual(new Set(['broadcast-channel']));
+    }
+  });
+
+  it('a lone context starts the cluster by itself; one that comes later joins it', async () => {
+    const net = new SimNetwork({ seed: 15 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    const first = tab(net.addHost(), hub);
+    await first.node.start();
+    await runUntil(net, () => first.node.state === NodeState.Active, 2_000);
+    expect(first.node.state).toBe(NodeState.Active);
+    await runUntil(net, () => false, 5_000);
+    const second = tab(net.addHost(), hub);
+    await second.node.start();
+    await runUntil(net, () => allSeeAll([first, second]), 2_000);
+    expect(allSeeAll([first, second])).toBe(true);
+    expect(second.node.links()).toEqual([first.node.nodeId]);
+  });
+
+  it('outside browsers a node given no transport is refused, and broadcastChannel: false turns it off', () => {
+    const identity = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(1));
+    expect(() => new MeshNode({ identity, cluster: 'c' })).toThrow(/transport/);
+    const net = new SimNetwork({ seed: 1 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    expect(
+      () =>
+        new MeshNode({
+          identity,
+          cluster: 'c',
+          broadcastChannel: false,
+          transport: [],
+          env: net.addHost().env,
+        }),
+    ).toThrow(/transport/);
+    expect(
+      new MeshNode({ identity, cluster: 'c', broadcastChannel: { BroadcastChannel: hub.ctor() } }),
+    ).toBeTruthy();
+  });
+
+  it('a mixed cluster links over BroadcastChannel within a profile and over the network otherwise, never both', async () => {
+    const net = new SimNetwork({ seed: 16 });
+    const profileA = new FakeBroadcastHub(net.scheduler);
+    const profileB = new FakeBroadcastHub(net.scheduler);
+    // The server node: network only (it is no browser context).
+    const serverHost = net.addHost();
+    const srv = tab(serverHost, undefined, { transport: serverHost.transport() });
+    const tabs: Tab[] = [];
+    for (const hub of [profileA, profileA, profileA, profileB, profileB]) {
+      const host = net.addHost();
+      tabs.push(tab(host, hub, { transport: host.transport() }));
+    }
+    await srv.node.start();
+    void srv.node.join([]);
+    for (const t of tabs) {
+      await t.node.start();
+      void t.node.join([serverHost.url]);
+    }
+    const all = [srv, ...tabs];
+    await runUntil(net, () => allSeeAll(all), 20_000);
+    expect(allSeeAll(all)).toBe(true);
+    await runUntil(net, () => false, 10_000);
+    for (const t of tabs) {
+      for (const [peer, kind] of t.linkUps) {
+        const other = tabs.find((o) => o.node.nodeId === peer);
+        const shared = other !== undefined && other.hub === t.hub;
+        expect(`${kind} (${shared ? 'same profile' : 'elsewhere'})`).toBe(
+          shared ? 'broadcast-channel (same profile)' : 'memory (elsewhere)',
+        );
+      }
+      expect(new Set(t.linkUps.map(([, kind]) => kind))).toEqual(new Set(['broadcast-channel', 'memory']));
+      // Within its profile every tab is linked to every other (few enough for minLinks).
+      const mates = tabs.filter((o) => o !== t && o.hub === t.hub).map((o) => o.node.nodeId);
+      for (const m of mates) expect(t.node.links()).toContain(m);
+    }
+  });
+
+  it('a crashed tab tells nobody: SWIM declares it Unreachable in every other tab', async () => {
+    const net = new SimNetwork({ seed: 17 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    const tabs: Tab[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = tab(net.addHost(), hub);
+      tabs.push(t);
+      await t.node.start();
+    }
+    await runUntil(net, () => allSeeAll(tabs), 10_000);
+    const [dead, ...rest] = tabs;
+    dead!.host.crash();
+    const gone = () => rest.every((t) => t.node.member(dead!.node.nodeId)?.state === NodeState.Unreachable);
+    const took = await runUntil(net, gone, 60_000);
+    expect(gone()).toBe(true);
+    expect(took).toBeLessThan(30_000);
+    expect(
+      rest.every((t) => rest.every((o) => t.node.member(o.node.nodeId)?.state === NodeState.Active)),
+    ).toBe(true);
+  });
+
+  it('a background tab with throttled timers (1 s wake-ups) is not declared Unreachable', async () => {
+    const net = new SimNetwork({ seed: 18 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    const tabs: Tab[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = tab(net.addHost(), hub);
+      tabs.push(t);
+      await t.node.start();
+    }
+    await runUntil(net, () => allSeeAll(tabs), 10_000);
+    const [background, ...rest] = tabs;
+    background!.host.throttle(1_000);
+    const states = new Set<string>();
+    for (const t of rest)
+      t.node.on('member-state', (e) => {
+        if (e.nodeId === background!.node.nodeId) states.add(e.state);
+      });
+    await runUntil(net, () => false, 120_000);
+    expect(states.has(NodeState.Unreachable)).toBe(false);
+    expect(rest.every((t) => t.node.member(background!.node.nodeId)?.state === NodeState.Active)).toBe(true);
+  });
+});
