@@ -103,6 +103,10 @@ function isIndex(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
+function isBool(v: unknown): v is boolean {
+  return typeof v === 'boolean';
+}
+
 function isId(v: unknown, limits: MessageLimits): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= limits.maxIdLength;
 }
@@ -157,81 +161,58 @@ export function parseMessage(
   v: unknown,
   limits: MessageLimits = defaultMessageLimits,
 ): ConsensusMessage | undefined {
-  if (!isObj(v) || !isId(v.from, limits) || !isId(v.to, limits) || !isIndex(v.term)) return undefined;
-  const h = { from: v.from, to: v.to, term: v.term };
-  const bool = (x: unknown) => typeof x === 'boolean';
+  if (!isObj(v)) return undefined;
+  const { from, to, term } = v;
+  if (!isId(from, limits) || !isId(to, limits) || !isIndex(term)) return undefined;
   switch (v.type) {
-    case 'vote':
-      if (!isIndex(v.lastIndex) || !isIndex(v.lastTerm) || !bool(v.pre) || !bool(v.transfer))
-        return undefined;
-      return {
-        ...h,
-        type: 'vote',
-        lastIndex: v.lastIndex,
-        lastTerm: v.lastTerm,
-        pre: v.pre as boolean,
-        transfer: v.transfer as boolean,
-      };
-    case 'vote-reply':
-      if (!bool(v.granted) || !bool(v.pre)) return undefined;
-      return { ...h, type: 'vote-reply', granted: v.granted as boolean, pre: v.pre as boolean };
-    case 'append': {
-      if (!isIndex(v.prevIndex) || !isIndex(v.prevTerm) || !isIndex(v.commit) || v.prevTerm > v.term)
-        return undefined;
-      const es = entries(v, v.term, limits);
-      if (!es) return undefined;
-      return {
-        ...h,
-        type: 'append',
-        prevIndex: v.prevIndex,
-        prevTerm: v.prevTerm,
-        entries: es,
-        commit: v.commit,
-      };
+    case 'vote': {
+      const { lastIndex, lastTerm, pre, transfer } = v;
+      if (!isIndex(lastIndex) || !isIndex(lastTerm) || !isBool(pre) || !isBool(transfer)) return undefined;
+      return { type: 'vote', from, to, term, lastIndex, lastTerm, pre, transfer };
     }
-    case 'append-reply':
-      if (!bool(v.success) || !isIndex(v.index) || !isIndex(v.hintIndex) || !isIndex(v.hintTerm))
-        return undefined;
-      return {
-        ...h,
-        type: 'append-reply',
-        success: v.success as boolean,
-        index: v.index,
-        hintIndex: v.hintIndex,
-        hintTerm: v.hintTerm,
-      };
-    case 'heartbeat':
-      if (!isIndex(v.commit) || !isIndex(v.ctx)) return undefined;
-      return { ...h, type: 'heartbeat', commit: v.commit, ctx: v.ctx };
+    case 'vote-reply': {
+      const { granted, pre } = v;
+      if (!isBool(granted) || !isBool(pre)) return undefined;
+      return { type: 'vote-reply', from, to, term, granted, pre };
+    }
+    case 'append': {
+      const { prevIndex, prevTerm, commit } = v;
+      if (!isIndex(prevIndex) || !isIndex(prevTerm) || !isIndex(commit) || prevTerm > term) return undefined;
+      const es = entries(v, term, limits);
+      if (!es) return undefined;
+      return { type: 'append', from, to, term, prevIndex, prevTerm, entries: es, commit };
+    }
+    case 'append-reply': {
+      const { success, index, hintIndex, hintTerm } = v;
+      if (!isBool(success) || !isIndex(index) || !isIndex(hintIndex) || !isIndex(hintTerm)) return undefined;
+      return { type: 'append-reply', from, to, term, success, index, hintIndex, hintTerm };
+    }
+    case 'heartbeat': {
+      const { commit, ctx } = v;
+      if (!isIndex(commit) || !isIndex(ctx)) return undefined;
+      return { type: 'heartbeat', from, to, term, commit, ctx };
+    }
     case 'heartbeat-reply':
       if (!isIndex(v.ctx)) return undefined;
-      return { ...h, type: 'heartbeat-reply', ctx: v.ctx };
+      return { type: 'heartbeat-reply', from, to, term, ctx: v.ctx };
     case 'snapshot': {
+      const { index, snapTerm, offset, size, chunk } = v;
       const vs = voters(v.voters, limits);
-      const chunk = v.chunk;
-      if (!vs || vs.length === 0 || !isIndex(v.index) || !isIndex(v.snapTerm) || !isIndex(v.offset))
+      if (!vs || vs.length === 0 || !isIndex(index) || !isIndex(snapTerm) || !isIndex(offset))
         return undefined;
-      if (!isIndex(v.size) || v.size > limits.maxSnapshotBytes || !(chunk instanceof Uint8Array))
+      if (!isIndex(size) || size > limits.maxSnapshotBytes || !(chunk instanceof Uint8Array))
         return undefined;
-      if (chunk.length > limits.maxBytes || v.offset + chunk.length > v.size || v.snapTerm > v.term)
-        return undefined;
-      if (v.index === 0 || v.snapTerm === 0) return undefined;
-      return {
-        ...h,
-        type: 'snapshot',
-        index: v.index,
-        snapTerm: v.snapTerm,
-        voters: vs,
-        offset: v.offset,
-        size: v.size,
-        chunk,
-      };
+      if (chunk.length > limits.maxBytes || offset + chunk.length > size || snapTerm > term) return undefined;
+      if (index === 0 || snapTerm === 0) return undefined;
+      return { type: 'snapshot', from, to, term, index, snapTerm, voters: vs, offset, size, chunk };
     }
-    case 'snapshot-reply':
-      if (!isIndex(v.index) || !isIndex(v.received)) return undefined;
-      return { ...h, type: 'snapshot-reply', index: v.index, received: v.received };
+    case 'snapshot-reply': {
+      const { index, received } = v;
+      if (!isIndex(index) || !isIndex(received)) return undefined;
+      return { type: 'snapshot-reply', from, to, term, index, received };
+    }
     case 'timeout-now':
-      return { ...h, type: 'timeout-now' };
+      return { type: 'timeout-now', from, to, term };
     default:
       return undefined;
   }

@@ -34,6 +34,11 @@ export class Inflights {
     if (n > 0) this.#items.splice(0, n);
   }
 
+  /** Frees the oldest (a heartbeat answered while the window is full: appends may have been lost). */
+  freeFirst(): void {
+    this.#items.shift();
+  }
+
   reset(): void {
     this.#items = [];
   }

@@ -585,6 +585,8 @@ export class RaftCore {
       case 'heartbeat-reply':
         pr.recentActive = true;
         pr.probeSent = false;
+        // A full window with the follower alive means appends were lost: let one more go.
+        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
         if (pr.state === 'snapshot') this.#sendSnapshot(m.from, pr);
         else if (pr.match < this.#log.lastIndex()) this.#sendAppend(m.from);
         if (m.ctx > 0) {
