@@ -1,0 +1,33 @@
+// Page of test/net/chain-idb.test.ts: an author's chain in IndexedDB that appends as fast
+// as it can, publishing the length it has had acknowledged, until the browser is killed.
+import { ChainLog } from '../../lib/chain/chain-log.ts';
+import { IndexedDbChainStorage } from '../../lib/chain/idb-storage.ts';
+import { NodeIdentity } from '../../lib/identity/node-identity.ts';
+import { toHex } from '../../lib/util/bytes.ts';
+
+let log: ChainLog | undefined;
+const api = {
+  acked: 0,
+  /** Opens the chain; its length and entry hashes. */
+  async open(): Promise<{ length: number; hashes: string[]; intact: boolean }> {
+    const storage = await IndexedDbChainStorage.open();
+    log = await ChainLog.open({
+      identity: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(4)),
+      name: 'idb',
+      storage,
+      create: true,
+    });
+    const hashes = log.entriesAfter(-1).map((e) => toHex(e.hash));
+    return { length: log.length, hashes, intact: await log.verifyIntegrity() };
+  },
+  /** Appends until the page dies. */
+  async run(): Promise<void> {
+    for (let i = 0; ; i++) {
+      await log!.appendBatch(
+        Array.from({ length: 1 + (i % 4) }, (_, j) => new Uint8Array(50 + j * 30).fill(i)),
+      );
+      api.acked = log!.length;
+    }
+  },
+};
+(window as unknown as { chainTest: typeof api }).chainTest = api;
