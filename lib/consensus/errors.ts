@@ -4,9 +4,9 @@ import { CodedError } from '../util/coded-error.ts';
 export type ConsensusErrorCode =
   /** This node is not the leader; `leaderHint` names the leader it knows of, if any. */
   | 'not-leader'
-  /** No answer in time: the operation may or may not have taken effect (outcome unknown). */
+  /** No outcome in time (for owners to raise): the operation may or may not have taken effect. */
   | 'timeout'
-  /** The proposal's log slot was taken by another leader's entry: it did not take effect. */
+  /** The proposal's log slot was taken by another leader's entry (for owners to raise): it did not take effect. */
   | 'superseded'
   /** The leader is handing leadership over; retry at `leaderHint` or after the transfer. */
   | 'transferring'
@@ -15,9 +15,7 @@ export type ConsensusErrorCode =
   /** A membership change is still uncommitted (changes go one at a time). */
   | 'config-change-pending'
   /** An argument the core cannot accept (unknown transfer target, empty voter set, …). */
-  | 'invalid-argument'
-  /** The consensus service was closed. */
-  | 'closed';
+  | 'invalid-argument';
 
 export class ConsensusError extends CodedError<ConsensusErrorCode> {
   override name = 'ConsensusError';

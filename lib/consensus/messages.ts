@@ -27,7 +27,8 @@ export interface Snapshot {
   readonly data: Uint8Array;
 }
 
-interface Header {
+/** The fields every consensus message carries. */
+export interface MessageHeader {
   readonly from: string;
   readonly to: string;
   readonly term: number;
@@ -35,10 +36,10 @@ interface Header {
 
 export type ConsensusMessage =
   /** RequestVote (`pre`: a pre-vote, which changes no term; `transfer`: leadership handed over, skips the lease). */
-  | (Header & { type: 'vote'; lastIndex: number; lastTerm: number; pre: boolean; transfer: boolean })
-  | (Header & { type: 'vote-reply'; granted: boolean; pre: boolean })
+  | (MessageHeader & { type: 'vote'; lastIndex: number; lastTerm: number; pre: boolean; transfer: boolean })
+  | (MessageHeader & { type: 'vote-reply'; granted: boolean; pre: boolean })
   /** AppendEntries. */
-  | (Header & {
+  | (MessageHeader & {
       type: 'append';
       prevIndex: number;
       prevTerm: number;
@@ -50,12 +51,18 @@ export type ConsensusMessage =
    * the rejected prevIndex and (`hintIndex`, `hintTerm`) the follower's last entry at or below it
    * whose term is at most the leader's prevTerm (fast back-tracking).
    */
-  | (Header & { type: 'append-reply'; success: boolean; index: number; hintIndex: number; hintTerm: number })
+  | (MessageHeader & {
+      type: 'append-reply';
+      success: boolean;
+      index: number;
+      hintIndex: number;
+      hintTerm: number;
+    })
   /** The leader's heartbeat; `ctx` is the newest ReadIndex round it confirms (0: none). */
-  | (Header & { type: 'heartbeat'; commit: number; ctx: number })
-  | (Header & { type: 'heartbeat-reply'; ctx: number })
+  | (MessageHeader & { type: 'heartbeat'; commit: number; ctx: number })
+  | (MessageHeader & { type: 'heartbeat-reply'; ctx: number })
   /** InstallSnapshot, one chunk of `data` at byte `offset`; `done` on the last. */
-  | (Header & {
+  | (MessageHeader & {
       type: 'snapshot';
       index: number;
       snapTerm: number;
@@ -65,9 +72,9 @@ export type ConsensusMessage =
       chunk: Uint8Array;
     })
   /** How many bytes of snapshot `index` the follower holds. */
-  | (Header & { type: 'snapshot-reply'; index: number; received: number })
+  | (MessageHeader & { type: 'snapshot-reply'; index: number; received: number })
   /** Leadership transfer: campaign now. */
-  | (Header & { type: 'timeout-now' });
+  | (MessageHeader & { type: 'timeout-now' });
 
 export type ConsensusMessageType = ConsensusMessage['type'];
 

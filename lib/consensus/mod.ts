@@ -1,10 +1,19 @@
 // weftmesh/consensus: Raft (opt-in; applications that do not import it do not ship it).
+// docs/CONSENSUS.md describes the API, its guarantees and the persistence contract.
 export { ConsensusError, type ConsensusErrorCode } from './errors.ts';
+export {
+  decodeKvCommand,
+  encodeKvCommand,
+  type KvCommand,
+  type KvResult,
+  KvStateMachine,
+} from './kv.ts';
 export {
   type ConsensusMessage,
   type ConsensusMessageType,
   defaultMessageLimits,
   type Entry,
+  type MessageHeader,
   type MessageLimits,
   parseMessage,
   type Snapshot,

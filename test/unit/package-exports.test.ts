@@ -33,6 +33,9 @@ const EXPECTED: Record<string, string[]> = {
   'weftmesh/transport': ['AuthenticatedLink', 'runHandshake'],
   'weftmesh/wire': ['decodeMessage', 'encodeMessage', 'WireError'],
   'weftmesh/time': ['SeededRandom', 'VirtualClock', 'VirtualScheduler'],
+  'weftmesh/chain': ['ChainLog', 'detectChainFork', 'MemoryChainStorage', 'IndexedDbChainStorage'],
+  'weftmesh/chain/fs': ['FileChainStorage'],
+  'weftmesh/consensus': ['RaftCore', 'ConsensusRole', 'MemoryConsensusStorage', 'KvStateMachine'],
 };
 
 const STRICT = {
