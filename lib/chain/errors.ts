@@ -18,8 +18,6 @@ export type ChainErrorCode =
   | 'not-author'
   /** The author's storage held no copy of the chain: it must re-sync from the mesh before appending. */
   | 'needs-resync'
-  /** `open` with `create` of a chain the storage already holds (or the reverse). */
-  | 'exists'
   /** An argument out of range (a sequence, a size, a payload that cannot be encoded or is too large). */
   | 'invalid-argument'
   /** The chain storage failed to read or write (`cause`: the backend's error). */

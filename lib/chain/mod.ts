@@ -40,6 +40,7 @@ export {
   RemoteChainView,
   verifyForkProof,
 } from './fork.ts';
+export { IndexedDbChainStorage } from './idb-storage.ts';
 export { type PullOptions, type PullResult, pullChain } from './pull.ts';
 export { type ChainStorage, MemoryChainStorage, type StoredChain } from './storage.ts';
 export {

@@ -4,7 +4,7 @@
  * that drops mid-pull rejects `ask`; pulling again later starts after what was appended
  * (nothing is fetched twice).
  */
-import type { SignatureVerifier } from '../identity/verifier.ts';
+import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { ChainLog } from './chain-log.ts';
 import { ChainError } from './errors.ts';
 import { buildForkProof, detectChainFork, type ForkProof, RemoteChainView } from './fork.ts';
@@ -20,8 +20,8 @@ export interface PullResult {
 }
 
 export interface PullOptions {
-  /** Checks the signed heads of probes. */
-  readonly verifier: SignatureVerifier;
+  /** Checks the signed heads of probes. Default: WebCrypto where present, else pure JavaScript. */
+  readonly verifier?: SignatureVerifier;
   /** Stop after this many requests (a responder that always has more cannot hold the loop). Default 100,000. */
   readonly maxRoundTrips?: number;
 }
@@ -30,7 +30,7 @@ export interface PullOptions {
 export async function pullChain(
   log: ChainLog,
   ask: (request: ChainSyncRequest) => Promise<ChainSyncResponse>,
-  opts: PullOptions,
+  opts: PullOptions = {},
 ): Promise<PullResult> {
   const max = opts.maxRoundTrips ?? 100_000;
   let appended = 0;
@@ -42,13 +42,18 @@ export async function pullChain(
     const r = await log.applySync(res);
     appended += r.appended;
     if (r.diverged && res.treeHead) {
-      const remote = new RemoteChainView(res.treeHead, log.author, opts.verifier, async (probe) => {
-        roundTrips++;
-        const answer = await ask({ ...log.syncRequest(0), probe });
-        if (answer.chainId !== log.chainId)
-          throw new ChainError('unknown-chain', 'a probe answered about another chain');
-        return answer;
-      });
+      const remote = new RemoteChainView(
+        res.treeHead,
+        log.author,
+        opts.verifier ?? fastVerifier,
+        async (probe) => {
+          roundTrips++;
+          const answer = await ask({ ...log.syncRequest(0), probe });
+          if (answer.chainId !== log.chainId)
+            throw new ChainError('unknown-chain', 'a probe answered about another chain');
+          return answer;
+        },
+      );
       const found = await detectChainFork(log, remote);
       const proof =
         found.status === 'Forked'
