@@ -1,7 +1,8 @@
 /**
  * The mesh as a graph: this node in the centre, every other member on a circle (sorted by
- * node id, so positions are stable), coloured by state. Edges: this node's links, and the
- * links its neighbours reported (the only link sets a node learns), at most MAX_EDGES.
+ * node id, so positions are stable), coloured by state. Edges: this node's links, drawn by
+ * kind (BroadcastChannel, WebRTC, WebSocket), and the links its neighbours reported (the only
+ * link sets a node learns, kind unknown), at most MAX_EDGES.
  */
 import type { MemberInfo, MeshNode } from '../lib/mod.ts';
 import { short, svg } from './dom.ts';
@@ -12,7 +13,20 @@ const C = SIZE / 2;
 
 const RUNTIME_LETTER: Record<string, string> = { browser: 'B', node: 'N', deno: 'D' };
 
-export function renderGraph(root: SVGSVGElement, node: MeshNode, members: MemberInfo[]): void {
+/** Link kinds shown, by transport name (`Link.transport`). */
+export const LINK_KINDS: Record<string, string> = {
+  'broadcast-channel': 'BroadcastChannel',
+  webrtc: 'WebRTC',
+  websocket: 'WebSocket',
+};
+
+/** `linkKinds`: the transport of each of this node's links, by peer (from link-up events). */
+export function renderGraph(
+  root: SVGSVGElement,
+  node: MeshNode,
+  members: MemberInfo[],
+  linkKinds: ReadonlyMap<string, string>,
+): void {
   root.setAttribute('viewBox', `0 0 ${SIZE} ${SIZE}`);
   const others = members
     .filter((m) => m.nodeId !== node.nodeId)
@@ -26,15 +40,21 @@ export function renderGraph(root: SVGSVGElement, node: MeshNode, members: Member
 
   const edges: SVGElement[] = [];
   const seen = new Set<string>();
-  const edge = (a: string, b: string, cls: string) => {
+  const edge = (a: string, b: string, cls: string, transport?: string) => {
     const key = a < b ? `${a}|${b}` : `${b}|${a}`;
     const pa = pos.get(a);
     const pb = pos.get(b);
     if (seen.has(key) || !pa || !pb || edges.length >= MAX_EDGES) return;
     seen.add(key);
-    edges.push(svg('line', { class: `edge ${cls}`, x1: pa[0], y1: pa[1], x2: pb[0], y2: pb[1] }));
+    const kind: Record<string, string> = transport === undefined ? {} : { 'data-transport': transport };
+    const line = svg('line', { class: `edge ${cls}`, ...kind, x1: pa[0], y1: pa[1], x2: pb[0], y2: pb[1] });
+    if (transport !== undefined) line.append(svg('title', {}, LINK_KINDS[transport] ?? transport));
+    edges.push(line);
   };
-  for (const peer of node.links()) edge(node.nodeId, peer, 'own');
+  for (const peer of node.links()) {
+    const transport = linkKinds.get(peer) ?? 'unknown';
+    edge(node.nodeId, peer, `own link-${transport}`, transport);
+  }
   for (const peer of node.links())
     for (const far of node.neighboursOf(peer) ?? []) if (far !== node.nodeId) edge(peer, far, 'reported');
 

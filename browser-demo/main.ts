@@ -35,7 +35,8 @@ const node = new MeshNode({
   identity,
   cluster,
   storage,
-  // WebSocket first: Node and Deno nodes that listen are reached directly; tabs use WebRTC.
+  // WebSocket first: Node and Deno nodes that listen are reached directly; tabs of other
+  // browsers use WebRTC, and tabs of this browser the BroadcastChannel the node adds itself.
   transport: [
     new WebSocketTransport(),
     new WebRtcTransport({
@@ -202,12 +203,17 @@ function render(): void {
   freeze.classList.toggle('active', node.frozen);
   document.title = `${short(node.nodeId)} · ${state} · weftmesh`;
 
-  renderGraph(byId('graph') as unknown as SVGSVGElement, node, members);
+  renderGraph(byId('graph') as unknown as SVGSVGElement, node, members, linkKinds);
   fill(byId('members-body'), memberRows(node, members));
   fill(byId('processes-body'), processRows(node));
   fill(byId('services-body'), serviceRows(node));
   renderQueries();
 }
+
+/** The transport of each link (the graph draws links by kind). */
+const linkKinds = new Map<string, string>();
+node.on('link-up', (e) => linkKinds.set(e.nodeId, e.transport));
+node.on('link-down', (e) => linkKinds.delete(e.nodeId));
 
 let queued = false;
 const soon = () => {

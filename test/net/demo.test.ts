@@ -106,6 +106,13 @@ describe('weftmesh demo in real browser tabs', () => {
       { timeout: 15_000 },
     );
     expect(await pages[3]!.locator('#services-body tr[data-service="api"]').count()).toBe(1);
+    // The graph draws this tab's links by kind: the other tabs over BroadcastChannel, the Node
+    // nodes over the network.
+    const kinds = await pages[0]!.$$eval('#graph line.edge.own', (ls) =>
+      ls.map((l) => l.getAttribute('data-transport')),
+    );
+    expect(kinds).toContain('broadcast-channel');
+    expect(kinds.filter((k) => k !== 'broadcast-channel' && k !== 'websocket' && k !== 'webrtc')).toEqual([]);
     await shot(pages[0]!, 'converged');
   }, 90_000);
 
