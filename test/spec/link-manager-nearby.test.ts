@@ -1,0 +1,102 @@
+// The link manager with a transport that finds nodes on its own (BroadcastChannel, issue 14):
+// a node heard there is dialled there, whatever address it advertised or a seed named, and a
+// BroadcastChannel link wins a duplicate over any other kind, whoever dialled.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DIAL_POLICY } from '../../lib/node/dial-policy.ts';
+import { LinkManager } from '../../lib/node/link-manager.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
+import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
+import type { Link, Transport } from '../../lib/transport/types.ts';
+import { FakeLink } from '../support/fake-link.ts';
+
+const SELF = '8'.repeat(32);
+const LOW = `0${'1'.repeat(31)}`;
+const HIGH = `f${'1'.repeat(31)}`;
+
+function setup() {
+  const scheduler = new VirtualScheduler();
+  const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(3) };
+  const dialled: string[] = [];
+  const heard = new Set<string>();
+  const network = {
+    name: 'webrtc',
+    canDial: (a: string) => a.startsWith('webrtc:'),
+    nodeIdOf: (a: string) => a.slice(7),
+    connect: (a: string) => dialled.push(a),
+    localAddresses: () => [],
+  } as unknown as Transport;
+  const nearby = {
+    name: 'broadcast-channel',
+    canDial: (a: string) => a.startsWith('bc:') && heard.has(a.slice(3)),
+    nearbyAddress: (id: string) => (heard.has(id) ? `bc:${id}` : undefined),
+    connect: (a: string) => dialled.push(a),
+    localAddresses: () => [],
+  } as unknown as Transport;
+  const closed: string[] = [];
+  const links = new LinkManager({
+    env,
+    selfId: SELF,
+    transports: [network, nearby],
+    policy: { maxLinks: 8, minLinks: 4, idleTimeoutMs: 30_000 },
+    dialing: DEFAULT_DIAL_POLICY,
+    onUp: () => {},
+    onDown: () => {},
+    onFrame: () => {},
+    keepalive: () => {},
+    bye: () => {},
+    isNewcomer: () => false,
+    peerDegree: () => undefined,
+  });
+  const link = (id: string, transport: string, initiator: boolean): Link => {
+    const l = new FakeLink(id, { initiator });
+    Object.defineProperty(l, 'transport', { value: transport });
+    const close = l.close.bind(l);
+    l.close = (reason) => {
+      closed.push(`${transport}:${reason}`);
+      close(reason);
+    };
+    return l;
+  };
+  return { links, dialled, heard, link, closed };
+}
+
+describe('LinkManager with a nearby transport', () => {
+  it('dials a member heard nearby there, not at the address it advertised', () => {
+    const t = setup();
+    t.heard.add(HIGH);
+    expect(t.links.dialMember({ nodeId: HIGH, addrs: [`webrtc:${HIGH}`] })).toBe(true);
+    expect(t.links.dialMember({ nodeId: LOW, addrs: [`webrtc:${LOW}`] })).toBe(true);
+    expect(t.dialled).toEqual([`bc:${HIGH}`, `webrtc:${LOW}`]);
+  });
+
+  it('dials a member that advertises nothing where it was heard', () => {
+    const t = setup();
+    expect(t.links.dialMember({ nodeId: HIGH, addrs: [] })).toBe(false);
+    t.heard.add(HIGH);
+    expect(t.links.dialMember({ nodeId: HIGH, addrs: [] })).toBe(true);
+    expect(t.dialled).toEqual([`bc:${HIGH}`]);
+  });
+
+  it('a seed that names a node heard nearby is dialled there', () => {
+    const t = setup();
+    t.heard.add(LOW);
+    t.links.dial(`webrtc:${LOW}`, undefined, true);
+    expect(t.dialled).toEqual([`bc:${LOW}`]);
+  });
+
+  it('a BroadcastChannel link wins a duplicate over a network link, whichever came first and whoever dialled', () => {
+    for (const [first, second] of [
+      ['webrtc', 'broadcast-channel'],
+      ['broadcast-channel', 'webrtc'],
+    ] as const) {
+      const t = setup();
+      // The network link was dialled by the lower id, which would keep it under the plain rule.
+      const a = t.link(LOW, first, first !== 'webrtc');
+      const b = t.link(LOW, second, second !== 'webrtc');
+      t.links.accept(a);
+      t.links.accept(b);
+      expect(t.links.get(LOW)?.transport).toBe('broadcast-channel');
+      expect(t.closed).toEqual(['webrtc:duplicate link']);
+    }
+  });
+});
