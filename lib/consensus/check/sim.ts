@@ -77,6 +77,8 @@ export interface ConsensusSimReport {
   commits: number;
   /** From a client's call to its acknowledgement, for writes and cas. */
   commitLatencyMs: { p50: number; p99: number };
+  /** From the leader's propose to its apply of the entry (no client hops). */
+  proposalCommitMs: { p50: number; p99: number };
   /** Virtual ms without a live leader. */
   unavailableMs: number;
   /** Property violations, a non-linearizable history, a liveness failure, diverging replicas. */
@@ -98,7 +100,7 @@ interface SimNode {
   /** Bumped by each restart: messages and timers of an older life are void. */
   epoch: number;
   /** Proposals waiting to be applied: index → (term, client op). */
-  proposals: Map<number, { term: number; op: number }>;
+  proposals: Map<number, { term: number; op: number; at: number }>;
   /** Reads waiting for the ReadIndex answer (ctx → op). */
   reads: Map<number, number>;
   /** Reads confirmed, waiting for the state machine to reach their index. */
@@ -134,6 +136,7 @@ export class ConsensusSim {
   readonly #ops: ClientOp[] = [];
   readonly #history: HistoryOp[] = [];
   readonly #latencies: number[] = [];
+  readonly #commitMs: number[] = [];
   readonly #failures: string[] = [];
   readonly #leaderTerms = new Set<number>();
   #clientsOn = true;
@@ -212,11 +215,13 @@ export class ConsensusSim {
     if (lin.verdict === 'violation')
       this.#fail(`linearizability: the history of key ${lin.key} is not linearizable`);
     const sorted = [...this.#latencies].sort((a, b) => a - b);
+    const commits = [...this.#commitMs].sort((a, b) => a - b);
     return {
       seed: this.#o.seed,
       leaderElections: this.#leaderTerms.size,
       commits: this.#latencies.length,
       commitLatencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
+      proposalCommitMs: { p50: percentile(commits, 50), p99: percentile(commits, 99) },
       unavailableMs: this.#unavailableMs,
       safetyViolations: this.#failures.length,
       failures: this.#failures,
@@ -252,6 +257,17 @@ export class ConsensusSim {
       this.#after(this.#o.tickMs, tick);
     };
     this.#after(this.#random.next() * this.#o.tickMs, tick);
+  }
+
+  /** Crashes a node now (its storage survives; the faulty phase restarts it, healing does). */
+  crash(id: string): void {
+    const node = this.nodes.find((n) => n.id === id);
+    if (node) this.#crash(node);
+  }
+
+  /** The live leader, if any. */
+  leader(): string | undefined {
+    return this.nodes.find((n) => n.up && n.core.role === 'Leader')?.id;
   }
 
   #crash(node: SimNode): void {
@@ -312,6 +328,7 @@ export class ConsensusSim {
       return;
     }
     const op = this.#ops[waiting.op]!;
+    this.#commitMs.push(this.now - waiting.at);
     this.#reply(waiting.op, { kind: 'ok', result: op.f === 'cas' ? result?.ok === true : null });
   }
 
@@ -444,7 +461,7 @@ export class ConsensusSim {
                 value: (op.value as readonly [string | null, string])[1],
               };
         const at = node.core.propose(encodeKvCommand(cmd));
-        node.proposals.set(at.index, { term: at.term, op: index });
+        node.proposals.set(at.index, { term: at.term, op: index, at: this.now });
       }
     } catch (e) {
       if (!(e instanceof ConsensusError)) throw e;
