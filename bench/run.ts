@@ -8,6 +8,7 @@
  * `ulimit -n` ≥ 20,000.
  */
 import { bundleBench } from './bundle.bench.ts';
+import { consensusBench } from './consensus.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
@@ -31,6 +32,7 @@ const benches: Record<string, () => Promise<void>> = {
   'anti-entropy': antiEntropyBench,
   ring: ringBench,
   bundle: bundleBench,
+  consensus: consensusBench,
   'redis-relay': redisRelayBench,
   'redis-capacity': redisCapacityBench,
   'redis-restart': redisRestartBench,
@@ -47,6 +49,7 @@ const DEFAULT = [
   'propagation',
   'anti-entropy',
   'ring',
+  'consensus',
   'redis-relay',
   'redis-restart',
 ];
