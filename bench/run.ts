@@ -8,6 +8,7 @@
  * `ulimit -n` ≥ 20,000.
  */
 import { bundleBench } from './bundle.bench.ts';
+import { chainBench } from './chain.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
@@ -36,6 +37,7 @@ const benches: Record<string, () => Promise<void>> = {
   'redis-relay': redisRelayBench,
   'redis-capacity': redisCapacityBench,
   'redis-restart': redisRestartBench,
+  chain: chainBench,
 };
 const DEFAULT = [
   'crypto',
@@ -52,6 +54,7 @@ const DEFAULT = [
   'consensus',
   'redis-relay',
   'redis-restart',
+  'chain',
 ];
 /** These open real sockets: they run inside a loopback-only network namespace when possible. */
 const NETWORK = new Set([
