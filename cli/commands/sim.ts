@@ -3,6 +3,7 @@ import { runScenario, type ScenarioReport } from '../../lib/sim/scenario.ts';
 import type { Summary } from '../../lib/sim/stats-summary.ts';
 import { type Command, intFlag, numberFlag, parseFlags, stringFlag, UsageError } from '../command.ts';
 import { simSvg } from '../sim-svg.ts';
+import { consensusUsage, simConsensus } from './sim-consensus.ts';
 
 const usage = `Usage: weftmesh sim [flags]
 
@@ -25,7 +26,7 @@ and prints a report; the same --seed reproduces the run exactly.
                      the steady state of clusters too large to simulate joining
   --json             print one JSON object instead of the human report
   --svg FILE         also write an SVG plot: convergence over time and the distribution of
-                     detection times (crash → Suspect / Unreachable at each live node)`;
+                     detection times (crash → Suspect / Unreachable at each live node)${consensusUsage}`;
 
 function fmt(s: Summary | null): string {
   return s ? `mean ${s.mean} ms, p50 ${s.p50}, p99 ${s.p99}, max ${s.max}` : 'n/a';
@@ -74,7 +75,12 @@ export const simCommand: Command = {
       preconverged: { type: 'boolean' },
       json: { type: 'boolean' },
       svg: { type: 'string' },
+      consensus: { type: 'boolean' },
+      voters: { type: 'string' },
+      clients: { type: 'string' },
+      history: { type: 'string' },
     });
+    if (values.consensus) return simConsensus(values);
     const svg = values.svg === undefined ? undefined : stringFlag(values.svg, 'svg', '');
     if (svg === '') throw new UsageError('--svg needs a file name');
     const nodes = intFlag(values.nodes, 'nodes', 50, 2, 20_000);
