@@ -1,11 +1,12 @@
 /**
  * The randomized Raft sweep: 1,000 seeds of a simulated key/value cluster (3 or 5 voters,
- * 2–4 clients) with message loss, duplication, reordering and delay, partitions, and
- * crashes with restarts from storage (lib/consensus/check/sim.ts). Each seed checks the five
- * properties of Figure 3 on every ready record, the client history for linearizability,
- * liveness (after the network heals, a proposal commits within 10 election timeouts) and
- * that the replicas converge. A failing seed is printed; once fixed, it joins
- * sweep-regressions.json. More seeds: `npm run soak:consensus -- --seeds 20000`.
+ * 3–5 clients; every third seed also adds and removes voters, with a spare node to add) with
+ * message loss, duplication, reordering and delay, partitions, and crashes with restarts
+ * from storage (lib/consensus/check/sim.ts). Each seed checks the five properties of
+ * Figure 3 on every ready record, the client history for linearizability, liveness (after
+ * the network heals, a proposal commits within 10 election timeouts) and that the replicas
+ * converge. A failing seed is printed; once fixed, it joins sweep-regressions.json. More
+ * seeds: `npm run soak:consensus -- --seeds 20000`.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -21,6 +21,8 @@ export interface ConsensusSimOptions {
   seed: number;
   /** Voters (3 or 5 are typical). Default 3. */
   voters?: number;
+  /** Nodes that start outside the voter set (membership changes may add them). Default 0. */
+  spares?: number;
   /** Concurrent clients. Default 2. */
   clients?: number;
   /** Keys the clients use. Default 3. */
@@ -35,7 +37,7 @@ export interface ConsensusSimOptions {
   latency?: { meanMs: number; jitterMs: number };
   /** Faults during the faulty phase. Default: all on (see `defaultFaults`). */
   faults?: Partial<SimFaults>;
-  /** A client gives up (outcome unknown) after this long. Default 400. */
+  /** A client gives up (outcome unknown) after this long. Default 200. */
   clientTimeoutMs?: number;
   /** Compact a node's log once it applied this many entries past its snapshot. Default 40. */
   compactEvery?: number;
@@ -55,6 +57,8 @@ export interface SimFaults {
   crash: boolean;
   /** Split the voters. */
   partition: boolean;
+  /** Add and remove voters (single-server changes) at random times. */
+  reconfigure: boolean;
   /** Mean ms between fault events. */
   everyMs: number;
 }
@@ -66,6 +70,7 @@ export const defaultFaults: SimFaults = {
   reorderMs: 30,
   crash: true,
   partition: true,
+  reconfigure: false,
   everyMs: 150,
 };
 
@@ -151,6 +156,7 @@ export class ConsensusSim {
     this.#o = {
       seed: opts.seed,
       voters: opts.voters ?? 3,
+      spares: opts.spares ?? 0,
       clients: opts.clients ?? 2,
       keys: opts.keys ?? 3,
       durationMs: opts.durationMs ?? 1_000,
@@ -158,16 +164,17 @@ export class ConsensusSim {
       electionTicks: opts.electionTicks ?? 10,
       heartbeatTicks: opts.heartbeatTicks ?? 3,
       latency: opts.latency ?? { meanMs: 5, jitterMs: 3 },
-      clientTimeoutMs: opts.clientTimeoutMs ?? 400,
+      clientTimeoutMs: opts.clientTimeoutMs ?? 200,
       compactEvery: opts.compactEvery ?? 40,
       livenessTimeouts: opts.livenessTimeouts ?? 10,
       snapshotChunkBytes: opts.snapshotChunkBytes ?? 256,
     };
     this.#faults = { ...defaultFaults, ...opts.faults };
     this.#random = new SeededRandom(opts.seed);
-    this.#ids = Array.from({ length: this.#o.voters }, (_, i) => `n${i}`);
+    this.#ids = Array.from({ length: this.#o.voters + this.#o.spares }, (_, i) => `n${i}`);
+    const founders = this.#ids.slice(0, this.#o.voters);
     for (const id of this.#ids) {
-      const storage = new MemoryConsensusStorage(this.#ids);
+      const storage = new MemoryConsensusStorage(founders.includes(id) ? founders : []);
       const node: SimNode = {
         id,
         storage,
@@ -393,6 +400,28 @@ export class ConsensusSim {
     else if (f.partition && r < 0.7) {
       this.#groups = new Map(this.#ids.map((id) => [id, this.#random.int(2)]));
     } else if (r < 0.9) this.#groups = undefined;
+    else if (f.reconfigure) this.#reconfigure();
+  }
+
+  /** The leader adds a node that is not a voter, or removes a voter (perhaps itself). */
+  #reconfigure(): void {
+    const leader = this.nodes.find((n) => n.up && n.core.role === 'Leader');
+    if (!leader) return;
+    const voters = leader.core.voters;
+    const outside = this.#ids.filter((id) => !voters.includes(id));
+    let next: string[];
+    if (outside.length > 0 && (voters.length <= 2 || this.#random.next() < 0.5))
+      next = [...voters, outside[this.#random.int(outside.length)]!];
+    else {
+      const gone = voters[this.#random.int(voters.length)];
+      next = voters.filter((v) => v !== gone);
+    }
+    try {
+      leader.core.proposeConfig(next);
+    } catch (e) {
+      if (!(e instanceof ConsensusError)) throw e;
+    }
+    this.#process(leader);
   }
 
   #heal(): void {
@@ -501,9 +530,12 @@ export class ConsensusSim {
     this.#history.push(h);
   }
 
+  /** Every live voter (of the most advanced node's configuration) applied the same map. */
   #checkConvergence(): void {
-    const up = this.nodes.filter((n) => n.up);
-    const commit = Math.max(...up.map((n) => n.core.commitIndex));
+    const ahead = this.nodes.reduce((a, b) => (b.core.commitIndex > a.core.commitIndex ? b : a));
+    const members = ahead.core.voters;
+    const up = this.nodes.filter((n) => n.up && members.includes(n.id));
+    const commit = ahead.core.commitIndex;
     const behind = up.filter((n) => n.applied < commit);
     if (behind.length > 0) {
       this.#fail(
@@ -527,5 +559,7 @@ export function runConsensusSim(opts: ConsensusSimOptions): ConsensusSimReport {
 
 /** The sweep's scenario for a seed (npm test and npm run soak:consensus share it). */
 export function sweepOptions(seed: number): ConsensusSimOptions {
-  return { seed, voters: seed % 2 === 1 ? 3 : 5, clients: 2 + (seed % 3), durationMs: 800 };
+  const base = { seed, voters: seed % 2 === 1 ? 3 : 5, clients: 3 + (seed % 3), durationMs: 1_200 };
+  // Every third seed adds and removes voters, with one node outside the set to add.
+  return seed % 3 === 0 ? { ...base, spares: 1, faults: { reconfigure: true, everyMs: 100 } } : base;
 }
