@@ -11,6 +11,8 @@ export type MeshNodeErrorCode =
   | 'no-state'
   /** `ring` or `assignPid()` on a node built without `ring: hashRing()`. */
   | 'no-ring'
+  /** `node.chains` on a node built without `chains: chains()`. */
+  | 'no-chains'
   /** A messaging call on a node built without `messaging: messaging()`. */
   | 'no-messaging'
   /** The node's incarnation is at the top of its range: it cannot refute any more (restart with a new identity). */

@@ -23,6 +23,7 @@ import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import type { StateTable } from '../wire/entries.ts';
 import type { Traffic } from './boundary.ts';
+import type { ChainHost } from './chain-service.ts';
 import { MeshNodeError } from './errors.ts';
 import type { MeshEvents } from './events.ts';
 import type { Stranded } from './link-maintenance.ts';
@@ -60,6 +61,8 @@ export class MeshNode {
   #phase: 'new' | 'starting' | 'running' | 'closed' = 'new';
   #frozen = false;
   #joinWaiters: Array<() => void> = [];
+  /** Hosted chains (a node built with `chains: chains()`). */
+  readonly #chains: ChainHost | undefined;
 
   constructor(opts: MeshNodeOptions) {
     this.#opts = checkMeshNodeOptions(opts);
@@ -75,6 +78,7 @@ export class MeshNode {
       stranded: (s) => this.#stranded(s),
       joined: (incarnation) => this.#joined(incarnation),
     });
+    this.#chains = opts.chains?.create(this);
   }
 
   /**
@@ -85,6 +89,16 @@ export class MeshNode {
     if (!this.#parts.ring)
       throw new MeshNodeError('no-ring', 'MeshNode: built without a hash ring (pass ring: hashRing())');
     return this.#parts.ring;
+  }
+
+  /**
+   * The chains this node hosts (kept from construction on), or a MeshNodeError (`no-chains`)
+   * for a node built without `chains: chains()`.
+   */
+  get chains(): ChainHost {
+    if (!this.#chains)
+      throw new MeshNodeError('no-chains', 'MeshNode: built without chains (pass chains: chains())');
+    return this.#chains;
   }
 
   get nodeId(): string {
@@ -354,6 +368,7 @@ export class MeshNode {
   close(): void {
     if (this.#phase === 'closed') return;
     this.#phase = 'closed';
+    this.#chains?.close();
     this.#run?.close();
     this.#parts.links.closeAll('node closed');
     for (const t of this.#parts.transports) t.close();

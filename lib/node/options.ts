@@ -15,6 +15,7 @@ import type { Env } from '../time/types.ts';
 import type { Transport } from '../transport/types.ts';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/codec.ts';
 import { CLUSTER_NAME } from '../wire/fields.ts';
+import type { ChainService } from './chain-service.ts';
 import type { DialPolicy } from './dial-policy.ts';
 import type { MessagingService } from './messaging-service.ts';
 import { atLeast, check, positive } from './option-checks.ts';
@@ -111,6 +112,13 @@ export interface MeshNodeOptions {
    * `hashRing({ virtualNodes })`. Without it those throw a MeshNodeError (`no-ring`).
    */
   ring?: RingService;
+  /**
+   * Chains (`node.chains`): hosted chain logs advertised in the gossip state, pulled from
+   * peers and served over messaging, fork proofs spread to every node: `chains()`. Needs
+   * `messaging()` and `replicatedState()`. Without it `node.chains` throws a MeshNodeError
+   * (`no-chains`). See docs/CHAIN.md.
+   */
+  chains?: ChainService;
 }
 
 /** Alive claims carry at most this many metadata entries (see wire/claims.ts metaField). */

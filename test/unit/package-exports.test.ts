@@ -35,6 +35,7 @@ const EXPECTED: Record<string, string[]> = {
   'weftmesh/time': ['SeededRandom', 'VirtualClock', 'VirtualScheduler'],
   'weftmesh/chain': ['ChainLog', 'detectChainFork', 'MemoryChainStorage', 'IndexedDbChainStorage'],
   'weftmesh/chain/fs': ['FileChainStorage'],
+  'weftmesh/chain/service': ['chains', 'ChainHost'],
   'weftmesh/consensus': ['RaftCore', 'ConsensusRole', 'MemoryConsensusStorage', 'KvStateMachine'],
 };
 

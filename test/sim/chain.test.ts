@@ -1,0 +1,122 @@
+// Chains hosted by MeshNodes over the simulated network (issue 15): followers catch up with
+// the author's chain through heads advertised in the gossip state; an author that forks its
+// chain while the mesh is partitioned is found out after the heal, and every node ends up
+// holding a valid fork proof — including nodes that do not host the chain.
+import { describe, expect, it } from 'vitest';
+import { ChainLog } from '../../lib/chain/chain-log.ts';
+import { verifyForkProof } from '../../lib/chain/fork.ts';
+import { MemoryChainStorage } from '../../lib/chain/storage.ts';
+import { NodeIdentity } from '../../lib/identity/node-identity.ts';
+import { strictVerifier } from '../../lib/identity/verifier.ts';
+import { chains } from '../../lib/node/chain-service.ts';
+import { SimCluster } from '../../lib/sim/mod.ts';
+import { converged, runUntil } from './helpers.ts';
+
+/** Runs in small steps, letting promise continuations (pulls) run between them, until `done`. */
+async function settleUntil(c: SimCluster, done: () => boolean, maxMs: number, step = 100): Promise<number> {
+  const start = c.now;
+  while (!done() && c.now - start < maxMs) {
+    c.runFor(step);
+    await new Promise((r) => setImmediate(r));
+  }
+  return c.now - start;
+}
+
+const author = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(21));
+
+async function mesh(n: number): Promise<SimCluster> {
+  const c = await SimCluster.create({
+    nodes: n,
+    seed: 15,
+    network: { linkAuth: 'trusted' },
+    nodeOptions: () => ({ chains: chains({ verifier: strictVerifier, pullIntervalMs: 500 }) }),
+  });
+  runUntil(c, () => converged(c), 60_000);
+  return c;
+}
+
+describe('chains on MeshNodes (simulated network)', () => {
+  it('followers that join late catch up exactly with the author’s chain', async () => {
+    const c = await mesh(6);
+    const storage = new MemoryChainStorage();
+    const log = await ChainLog.open({
+      identity: author,
+      name: 'feed',
+      storage,
+      create: true,
+      verifier: strictVerifier,
+      clock: c.nodes[0]!.node.env.clock,
+    });
+    await log.appendBatch(Array.from({ length: 300 }, (_, i) => ({ i })));
+    c.nodes[0]!.node.chains.host(log);
+    const followers = await Promise.all(
+      c.nodes.slice(1).map((n) => n.node.chains.follow(log.chainId, author.publicKey)),
+    );
+    await settleUntil(c, () => followers.every((f) => f.length === 300), 30_000);
+    for (const f of followers) {
+      expect(f.length).toBe(300);
+      expect(f.head()).toEqual(log.head());
+      expect(await f.verifyIntegrity()).toBe(true);
+    }
+    await log.appendBatch(['more', 'entries']);
+    await settleUntil(c, () => followers.every((f) => f.length === 302), 10_000);
+    expect(followers.map((f) => f.length)).toEqual(followers.map(() => 302));
+  });
+
+  it('an author that forks in a partitioned mesh is proven forked to every node after the heal', async () => {
+    const c = await mesh(8);
+    const storage = new MemoryChainStorage();
+    const clock = c.nodes[0]!.node.env.clock;
+    const log = await ChainLog.open({
+      identity: author,
+      name: 'feed',
+      storage,
+      create: true,
+      verifier: strictVerifier,
+      clock,
+    });
+    await log.appendBatch(Array.from({ length: 50 }, (_, i) => i));
+    c.nodes[0]!.node.chains.host(log);
+    // Nodes 1..5 follow; 6 and 7 host nothing of it.
+    const followers = await Promise.all(
+      c.nodes.slice(1, 6).map((n) => n.node.chains.follow(log.chainId, author.publicKey)),
+    );
+    await settleUntil(c, () => followers.every((f) => f.length === 50), 30_000);
+
+    c.partition([
+      [0, 1, 2, 6],
+      [3, 4, 5, 7],
+    ]);
+    // The author's key also runs on node 3's side, from a copy of its storage: a second history.
+    const copy = new MemoryChainStorage();
+    const stored = (await storage.load(log.chainId))!;
+    await copy.append(log.chainId, stored.entries, stored.head);
+    const fork = await ChainLog.open({
+      identity: author,
+      name: 'feed',
+      storage: copy,
+      verifier: strictVerifier,
+      clock,
+    });
+    c.nodes[3]!.node.chains.host(fork);
+    await log.appendBatch(['left', 'side']);
+    await fork.appendBatch(['right', 'side', 'too']);
+    await settleUntil(c, () => followers[0]!.length === 52 && followers[3]!.length === 53, 20_000);
+    expect(c.nodes.every((n) => n.node.chains.forked().length === 0)).toBe(true);
+
+    c.heal();
+    const everyone = () => c.nodes.every((n) => n.node.chains.forkProof(log.chainId) !== undefined);
+    const took = await settleUntil(c, everyone, 60_000);
+    expect(everyone()).toBe(true);
+    expect(took).toBeLessThan(60_000);
+    for (const n of c.nodes)
+      expect(await verifyForkProof(n.node.chains.forkProof(log.chainId)!, strictVerifier)).toBe(true);
+    // Nothing invalid was accepted: every hosted copy is one valid branch, now closed.
+    const hosted = c.nodes.map((n) => n.node.chains.get(log.chainId)).filter((l) => l !== undefined);
+    expect(hosted.length).toBe(6);
+    for (const l of hosted) {
+      expect(await l.verifyIntegrity()).toBe(true);
+      expect(l.forkProof).toBeDefined();
+    }
+  });
+});
