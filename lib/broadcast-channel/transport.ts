@@ -1,7 +1,13 @@
 /**
  * BroadcastChannel transport: links between contexts of one origin and one browser profile
  * (tabs, dedicated and shared workers) with no network and no server. One named channel per
- * cluster carries every link as a logical channel of addressed frames (frames.ts, link.ts).
+ * cluster carries presence and the opening of links; the links themselves are logical
+ * channels of addressed frames (frames.ts, channel.ts) on a channel per pair of nodes, named
+ * `<cluster channel>/<lower id>~<higher id>`, which only those two contexts hold. (On the
+ * cluster channel every frame reaches every context — and so does every frame on any channel
+ * a context holds to post, such as another's inbox: at 32 tabs each would receive some 90
+ * frames a second to drop. Per pair, a tab receives only its own links' traffic: SWIM's
+ * constant load.)
  * Address: `bc:<nodeId>`, dialable once that node has been heard on the channel.
  *
  * Presence: a transport says HELLO when it starts, every other one answers HERE, and BYE
@@ -52,7 +58,7 @@ export interface BroadcastChannelLike {
 export type BroadcastChannelConstructor = new (name: string) => BroadcastChannelLike;
 
 export interface BroadcastChannelTransportOptions {
-  /** The channel's name. Default `weftmesh/<cluster>`: one channel per cluster. */
+  /** The cluster channel's name (pair channels are `<name>/<id>~<id>`). Default `weftmesh/<cluster>`. */
   channelName?: string;
   /** Default: the runtime's `BroadcastChannel` (browsers, workers, Deno, Node ≥ 18). */
   BroadcastChannel?: BroadcastChannelConstructor;
@@ -62,13 +68,15 @@ export interface BroadcastChannelTransportOptions {
   maxPendingAccepts?: number;
   /** Contexts remembered as heard on the channel (the least recently heard is forgotten). Default 1,024. */
   maxPeers?: number;
+  /** Pair channels kept open (the least recently used is closed; keep it above maxLinks). Default 64. */
+  maxPairChannels?: number;
   /** Per-link limits: message size, unacknowledged bytes, datagram size. */
   link?: Partial<BroadcastLinkLimits>;
 }
 
 /** Counters for diagnostics, tests and benchmarks. */
 export interface BroadcastChannelStats {
-  /** Frames received on the channel (for any context). */
+  /** Frames received (on the cluster channel and this node's pair channels). */
   framesIn: number;
   /** Frames received that were addressed to this node, or presence. */
   framesForUs: number;
@@ -116,7 +124,10 @@ export class BroadcastChannelTransport implements Transport {
   readonly #o: BroadcastChannelTransportOptions;
   #ctx: TransportContext | undefined;
   #events: TransportEvents | undefined;
+  #Ctor: BroadcastChannelConstructor | undefined;
   #bc: BroadcastChannelLike | undefined;
+  /** Pair channels by peer, least recently used first. */
+  readonly #pairs = new Map<string, BroadcastChannelLike>();
   #channelName = '';
   #me: Uint8Array = new Uint8Array(0);
   #instance: Uint8Array = new Uint8Array(0);
@@ -169,8 +180,9 @@ export class BroadcastChannelTransport implements Transport {
     this.#me = fromHex(ctx.identity.nodeId);
     this.#instance = ctx.random.bytes(8);
     this.#channelName = this.#o.channelName ?? `weftmesh/${ctx.cluster}`;
+    this.#Ctor = Ctor;
     const bc = new Ctor(this.#channelName);
-    bc.onmessage = (ev) => this.#onMessage(ev.data);
+    bc.onmessage = (ev) => this.#onMessage(ev.data, false);
     this.#bc = bc;
     this.#post(presenceFrame(Kind.Hello, this.#me, this.#instance));
   }
@@ -194,25 +206,56 @@ export class BroadcastChannelTransport implements Transport {
       );
     });
     this.#dials.set(id, { peer, address, nonce, opts, timer });
+    this.#pair(peer); // open before asking, so the answer finds it
     this.#post(linkFrame(linkHeader(this.#me, this.#instance, peer, nonce), Kind.Open));
   }
 
   close(): void {
     if (this.#closed || !this.#bc) return;
-    this.#closed = true;
     for (const d of this.#dials.values()) this.#ctx!.scheduler.cancelTimer(d.timer);
     this.#dials.clear();
     for (const e of [...this.#links.values()]) e.link.close('transport closed');
     this.#links.clear();
     this.#post(presenceFrame(Kind.Bye, this.#me, this.#instance));
-    this.#bc.onmessage = null;
-    this.#bc.close();
+    this.#closed = true;
+    for (const c of [this.#bc, ...this.#pairs.values()]) {
+      c.onmessage = null;
+      c.close();
+    }
+    this.#pairs.clear();
   }
 
+  /** Posts on the cluster channel (presence, opens). */
   #post(frame: Uint8Array): void {
     if (!this.#bc) return;
     this.stats.framesOut++;
     this.#bc.postMessage(frame);
+  }
+
+  /** The channel this node shares with `peer` alone (opened on first use). */
+  #pair(peer: string): BroadcastChannelLike {
+    let c = this.#pairs.get(peer);
+    if (c) this.#pairs.delete(peer);
+    else {
+      const me = this.#ctx!.identity.nodeId;
+      c = new this.#Ctor!(`${this.#channelName}/${me < peer ? `${me}~${peer}` : `${peer}~${me}`}`);
+      c.onmessage = (ev) => this.#onMessage(ev.data, true);
+    }
+    this.#pairs.set(peer, c);
+    if (this.#pairs.size > (this.#o.maxPairChannels ?? 64)) {
+      const [oldest, old] = this.#pairs.entries().next().value!;
+      this.#pairs.delete(oldest);
+      old.onmessage = null;
+      old.close();
+    }
+    return c;
+  }
+
+  /** Posts a link frame on the pair channel: one channel object per peer keeps its frames in order. */
+  #postTo(peer: string, frame: Uint8Array): void {
+    if (this.#closed || !this.#Ctor) return;
+    this.stats.framesOut++;
+    this.#pair(peer).postMessage(frame);
   }
 
   #drop(reason: string): void {
@@ -220,15 +263,24 @@ export class BroadcastChannelTransport implements Transport {
     this.stats.droppedBy[reason] = (this.stats.droppedBy[reason] ?? 0) + 1;
   }
 
-  #onMessage(data: unknown): void {
+  /** A frame on the cluster channel (presence, opens) or on a pair channel (the other link frames). */
+  #onMessage(data: unknown, pair: boolean): void {
     if (this.#closed) return;
     this.stats.framesIn++;
     if (!(data instanceof Uint8Array) || data.length === 0) {
       this.#drop('malformed');
       return;
     }
-    // Most traffic on a shared channel is other links': skip it before decoding anything.
-    if (!isPresence(data[0]!) && !addressedTo(data, this.#me)) return;
+    const kind = data[0]!;
+    if ((isPresence(kind) || kind === Kind.Open) === pair) {
+      this.#drop('wrong-channel');
+      return;
+    }
+    if (!isPresence(kind) && !addressedTo(data, this.#me)) {
+      // Opens on the cluster channel are for everyone to see; elsewhere it is a stranger's frame.
+      if (pair) this.#drop('not-addressed-here');
+      return;
+    }
     this.stats.framesForUs++;
     let f: Decoded;
     try {
@@ -299,7 +351,7 @@ export class BroadcastChannelTransport implements Transport {
     const nonce = ctx.random.bytes(NONCE_BYTES);
     const header = linkHeader(this.#me, this.#instance, from, fromHex(id));
     const link = this.#newLink(id, from, instance, header, nonce, fromHex(id));
-    this.#post(linkFrame(header, Kind.Accept, nonce));
+    this.#postTo(from, linkFrame(header, Kind.Accept, nonce));
     this.#accepting++;
     runHandshake(link, ctx, 'acceptor', { transport: this.name }, (error, authenticated) => {
       this.#accepting--;
@@ -345,7 +397,7 @@ export class BroadcastChannelTransport implements Transport {
     const name = utf8(this.#channelName);
     const link: BroadcastLink = new BroadcastLink(
       {
-        post: (kind, body) => this.#post(linkFrame(header, kind, body)),
+        post: (kind, body) => this.#postTo(peer, linkFrame(header, kind, body)),
         dropped: (reason) => this.#drop(reason),
         gone: () => {
           if (this.#links.get(id)?.link === link) this.#links.delete(id);

@@ -3,6 +3,7 @@
 //   ?mode=mixed   WebSocket + WebRTC through the signaling server, BroadcastChannel added by the node
 //   ?mode=rtc     WebRTC through the signaling server only (broadcastChannel: false)
 //   ?worker=dedicated|shared   also runs a zero-configuration node in a worker (bc-worker.js)
+//   ?expect=N     record when N members are first seen Active (benchmarks)
 //   ?throttle=MS  timers fire only at MS wake-ups, as in a background tab (set before the node starts)
 import { MeshNode, messaging, NodeIdentity } from '../../lib/mod.ts';
 import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
@@ -37,7 +38,7 @@ if (mode === 'zero') {
   joinThroughSignaling(node, signaling);
   signaling.start();
 }
-const view = watch(node);
+const view = watch(node, Number(params.get('expect') ?? '0'));
 if (mode === 'zero') await node.start();
 
 let workerView: NodeView | undefined;

@@ -14,6 +14,17 @@ export interface NodeView {
   framesIn: number;
   framesOut: number;
   peerConnections: number;
+  /** BroadcastChannel messages this context received and posted (all channels). */
+  channelIn: number;
+  channelOut: number;
+  /** Date.now() when the node was made, and when it first saw `expect` members Active (0: not yet). */
+  startedAt: number;
+  allActiveAt: number;
+  /** Date.now() of this node's first link, and of its own Active (0: not yet). */
+  firstLinkAt: number;
+  joinedAt: number;
+  /** Date.now() when each member was first seen Unreachable. */
+  unreachableAt: Record<string, number>;
 }
 
 let peerConnections = 0;
@@ -27,11 +38,45 @@ if (Native) {
   };
 }
 
-/** Follows `node`; returns a function giving its current view. */
-export function watch(node: MeshNode): () => NodeView {
+let channelIn = 0;
+let channelOut = 0;
+const NativeChannel = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
+if (NativeChannel) {
+  (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel = class extends NativeChannel {
+    constructor(name: string) {
+      super(name);
+      this.addEventListener('message', () => channelIn++);
+    }
+    override postMessage(data: unknown): void {
+      channelOut++;
+      super.postMessage(data);
+    }
+  };
+}
+
+/** Follows `node`; returns a function giving its current view. `expect`: members to wait for (allActiveAt). */
+export function watch(node: MeshNode, expect = 0): () => NodeView {
   const links: Record<string, string> = {};
   const linkUps: Array<[string, string]> = [];
+  const startedAt = Date.now();
+  let allActiveAt = 0;
+  let firstLinkAt = 0;
+  let joinedAt = 0;
+  node.on('joined', () => {
+    joinedAt ||= Date.now();
+  });
+  const unreachableAt: Record<string, number> = {};
+  node.on('member-state', (e) => {
+    if (e.state === 'Unreachable') unreachableAt[e.nodeId] ??= Date.now();
+    if (
+      expect > 0 &&
+      allActiveAt === 0 &&
+      node.members().filter((m) => m.state === 'Active').length >= expect
+    )
+      allActiveAt = Date.now();
+  });
   node.on('link-up', (e) => {
+    firstLinkAt ||= Date.now();
     links[e.nodeId] = e.transport;
     linkUps.push([e.nodeId, e.transport]);
   });
@@ -49,6 +94,13 @@ export function watch(node: MeshNode): () => NodeView {
       framesIn: m.messagesIn,
       framesOut: m.messagesOut,
       peerConnections,
+      channelIn,
+      channelOut,
+      startedAt,
+      allActiveAt,
+      firstLinkAt,
+      joinedAt,
+      unreachableAt: { ...unreachableAt },
     };
   };
 }

@@ -195,6 +195,13 @@ describe('a mixed cluster', () => {
           framesIn: 0,
           framesOut: 0,
           peerConnections: 0,
+          channelIn: 0,
+          channelOut: 0,
+          startedAt: 0,
+          allActiveAt: 0,
+          firstLinkAt: 0,
+          joinedAt: 0,
+          unreachableAt: {},
         });
         return views;
       },
