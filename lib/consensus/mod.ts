@@ -8,6 +8,7 @@ export {
   type KvResult,
   KvStateMachine,
 } from './kv.ts';
+export { type ConsensusMessenger, MeshConsensus, type MeshConsensusOptions } from './mesh.ts';
 export {
   type ConsensusMessage,
   type ConsensusMessageType,

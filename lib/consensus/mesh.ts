@@ -1,0 +1,264 @@
+/**
+ * Raft over a node's messaging: `MeshConsensus` runs a RaftCore with a key/value state
+ * machine on any messenger that can send, request and respond by topic — a `MeshNode`
+ * built with `messaging()` is one. Raft messages travel as CBOR on one topic (checked by
+ * `parseMessage`, and their `from` must be the authenticated sender); `propose` and `read`
+ * at a node that is not the leader are forwarded to the leader it knows of.
+ */
+import type { Env, TimerId } from '../time/types.ts';
+import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
+import { WireError } from '../wire/errors.ts';
+import { ConsensusError, type ConsensusErrorCode } from './errors.ts';
+import { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine } from './kv.ts';
+import { type ConsensusStatus, RaftCore, type RaftOptions } from './raft.ts';
+import { MemoryConsensusStorage } from './storage.ts';
+
+/** What MeshConsensus needs of a node: a MeshNode with `messaging()` has it. */
+export interface ConsensusMessenger {
+  readonly nodeId: string;
+  send(to: string, topic: string, data: Uint8Array): Promise<void>;
+  request(to: string, topic: string, data: Uint8Array, timeoutMs?: number): Promise<Uint8Array>;
+  respond(
+    topic: string,
+    responder: (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>,
+  ): () => void;
+  subscribe(topic: string, handler: (msg: { from: string; data: Uint8Array }) => void): () => void;
+}
+
+export interface MeshConsensusOptions {
+  messenger: ConsensusMessenger;
+  /** Timers and randomness (the node's Env). */
+  env: Env;
+  /** The founding voters (node ids); ignored when `storage` already holds a log. */
+  voters: readonly string[];
+  /** Durable state; default a fresh MemoryConsensusStorage of `voters`. */
+  storage?: MemoryConsensusStorage;
+  /** ms per tick. Default 100 (election timeout 1–2 s, heartbeats every 100 ms). */
+  tickMs?: number;
+  /** A proposal or read without an outcome after this long fails with `timeout`. Default 5,000. */
+  timeoutMs?: number;
+  /** Compact the log once this many entries were applied past the snapshot. Default 1,000. */
+  compactEvery?: number;
+  raft?: Partial<Omit<RaftOptions, 'id' | 'storage' | 'random'>>;
+}
+
+const RAFT = 'weftmesh/raft';
+const PROPOSE = 'weftmesh/raft/propose';
+const READ = 'weftmesh/raft/read';
+const LIMITS = { maxDepth: 8, maxItems: 1 << 16 };
+
+/** A forwarded command, checked as the state machine would (hostile input). */
+function commandIn(data: Uint8Array): KvCommand {
+  const cmd = decodeKvCommand(new TextEncoder().encode(JSON.stringify(decodeCbor(data, LIMITS))));
+  if (!cmd) throw new ConsensusError('invalid-argument', 'not a key/value command');
+  return cmd;
+}
+
+function keyIn(data: Uint8Array): string {
+  const key = decodeCbor(data, LIMITS);
+  if (typeof key !== 'string') throw new ConsensusError('invalid-argument', 'not a key');
+  return key;
+}
+
+type Answer = { ok: true; value: unknown } | { ok: false; code: ConsensusErrorCode; hint: string };
+
+interface Waiter {
+  resolve(v: unknown): void;
+  reject(e: ConsensusError): void;
+  timer: TimerId;
+}
+
+export class MeshConsensus {
+  readonly kv = new KvStateMachine();
+  /** Raft messages dropped: undecodable, or claiming another sender. */
+  dropped = 0;
+  readonly #m: ConsensusMessenger;
+  readonly #env: Env;
+  readonly #storage: MemoryConsensusStorage;
+  readonly #core: RaftCore;
+  readonly #tickMs: number;
+  readonly #timeoutMs: number;
+  readonly #compactEvery: number;
+  readonly #proposals = new Map<number, { term: number; w: Waiter }>();
+  readonly #reads = new Map<number, { key: string; w: Waiter }>();
+  #confirmed: { index: number; key: string; w: Waiter }[] = [];
+  #applied: number;
+  #ctx = 0;
+  #tick: TimerId | undefined;
+  readonly #off: (() => void)[] = [];
+
+  constructor(opts: MeshConsensusOptions) {
+    this.#m = opts.messenger;
+    this.#env = opts.env;
+    this.#storage = opts.storage ?? new MemoryConsensusStorage(opts.voters);
+    this.#tickMs = opts.tickMs ?? 100;
+    this.#timeoutMs = opts.timeoutMs ?? 5_000;
+    this.#compactEvery = opts.compactEvery ?? 1_000;
+    this.kv.restore(this.#storage.snapshot().data);
+    this.#applied = this.#storage.snapshot().index;
+    this.#core = new RaftCore({
+      ...opts.raft,
+      id: this.#m.nodeId,
+      storage: this.#storage,
+      random: this.#env.random,
+    });
+  }
+
+  /** Subscribes to the consensus topics and starts ticking. */
+  start(): void {
+    this.#off.push(
+      this.#m.subscribe(RAFT, (msg) => this.#received(msg.from, msg.data)),
+      this.#m.respond(PROPOSE, (data) => this.#serve(() => this.propose(commandIn(data)))),
+      this.#m.respond(READ, (data) => this.#serve(() => this.read(keyIn(data)))),
+    );
+    const tick = () => {
+      this.#core.tick();
+      this.#drain();
+      this.#tick = this.#env.scheduler.setTimer(this.#tickMs, tick);
+    };
+    this.#tick = this.#env.scheduler.setTimer(this.#tickMs, tick);
+  }
+
+  close(): void {
+    if (this.#tick !== undefined) this.#env.scheduler.cancelTimer(this.#tick);
+    for (const off of this.#off.splice(0)) off();
+  }
+
+  status(): ConsensusStatus {
+    return this.#core.status();
+  }
+
+  /** Applies a command once committed (forwarded to the leader from other nodes). */
+  propose(cmd: KvCommand): Promise<KvResult> {
+    if (this.#core.role !== 'Leader') return this.#forward(PROPOSE, encodeCbor(cmd)) as Promise<KvResult>;
+    return this.#wait((w) => {
+      const at = this.#core.propose(encodeKvCommand(cmd));
+      this.#proposals.set(at.index, { term: at.term, w });
+      this.#drain();
+    }) as Promise<KvResult>;
+  }
+
+  /** A linearizable read (ReadIndex at the leader). */
+  read(key: string): Promise<string | null> {
+    if (this.#core.role !== 'Leader') return this.#forward(READ, encodeCbor(key)) as Promise<string | null>;
+    return this.#wait((w) => {
+      const ctx = ++this.#ctx;
+      this.#core.readIndex(ctx);
+      this.#reads.set(ctx, { key, w });
+      this.#drain();
+    }) as Promise<string | null>;
+  }
+
+  #wait(start: (w: Waiter) => void): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        resolve,
+        reject,
+        timer: this.#env.scheduler.setTimer(this.#timeoutMs, () =>
+          reject(new ConsensusError('timeout', 'no outcome in time: it may or may not have taken effect')),
+        ),
+      };
+      try {
+        start(w);
+      } catch (e) {
+        this.#env.scheduler.cancelTimer(w.timer);
+        reject(e);
+      }
+    });
+  }
+
+  async #forward(topic: string, body: Uint8Array): Promise<unknown> {
+    const leader = this.#core.leader;
+    if (leader === '' || leader === this.#m.nodeId)
+      throw new ConsensusError('not-leader', 'no leader known yet: retry later');
+    let reply: Uint8Array;
+    try {
+      reply = await this.#m.request(leader, topic, body, this.#timeoutMs);
+    } catch (e) {
+      throw new ConsensusError('timeout', `no answer from the leader ${leader}`, { cause: e });
+    }
+    const a = decodeCbor(reply, LIMITS) as Answer;
+    if (a.ok) return a.value;
+    throw new ConsensusError(
+      a.code,
+      `refused by ${leader}: ${a.code}`,
+      a.hint === '' ? {} : { leaderHint: a.hint },
+    );
+  }
+
+  /** Answers a forwarded request (at most one hop: a non-leader refuses with its hint). */
+  async #serve(run: () => Promise<unknown>): Promise<Uint8Array> {
+    let a: Answer;
+    try {
+      if (this.#core.role !== 'Leader')
+        throw new ConsensusError('not-leader', 'not the leader', { leaderHint: this.#core.leader });
+      a = { ok: true, value: await run() };
+    } catch (e) {
+      if (e instanceof WireError) a = { ok: false, code: 'invalid-argument', hint: '' };
+      else if (e instanceof ConsensusError) a = { ok: false, code: e.code, hint: e.leaderHint ?? '' };
+      else throw e;
+    }
+    return encodeCbor(a);
+  }
+
+  #received(from: string, data: Uint8Array): void {
+    let m: unknown;
+    try {
+      m = decodeCbor(data, LIMITS);
+    } catch {
+      this.dropped++;
+      return;
+    }
+    if (typeof m !== 'object' || m === null || (m as { from?: unknown }).from !== from) {
+      this.dropped++;
+      return;
+    }
+    this.#core.step(m);
+    this.#drain();
+  }
+
+  /** The persistence contract: persist, then send, then apply (see raft.ts). */
+  #drain(): void {
+    const core = this.#core;
+    while (core.hasReady()) {
+      const r = core.ready();
+      const s = this.#storage;
+      if (r.snapshot) s.applySnapshot(r.snapshot);
+      s.append(r.entries);
+      if (r.hardState) s.setHardState(r.hardState);
+      for (const m of r.messages) this.#m.send(m.to, RAFT, encodeCbor(m)).catch(() => {});
+      if (r.snapshot) {
+        this.kv.restore(r.snapshot.data);
+        this.#applied = r.snapshot.index;
+      }
+      for (const e of r.committed) {
+        const result = e.kind === 'command' ? this.kv.apply(e.data) : undefined;
+        this.#applied = e.index;
+        const p = this.#proposals.get(e.index);
+        if (!p) continue;
+        this.#proposals.delete(e.index);
+        this.#env.scheduler.cancelTimer(p.w.timer);
+        if (p.term === e.term && result) p.w.resolve(result);
+        else p.w.reject(new ConsensusError('superseded', `another leader's entry took index ${e.index}`));
+      }
+      for (const read of r.reads) {
+        const q = this.#reads.get(read.ctx);
+        this.#reads.delete(read.ctx);
+        if (!q) continue;
+        if (read.index === null) {
+          this.#env.scheduler.cancelTimer(q.w.timer);
+          q.w.reject(new ConsensusError('not-leader', 'leadership was lost before the read was confirmed'));
+        } else this.#confirmed.push({ index: read.index, key: q.key, w: q.w });
+      }
+      core.advance(r);
+      this.#confirmed = this.#confirmed.filter((q) => {
+        if (q.index > this.#applied) return true;
+        this.#env.scheduler.cancelTimer(q.w.timer);
+        q.w.resolve(this.kv.get(q.key));
+        return false;
+      });
+      if (this.#applied - s.snapshot().index >= this.#compactEvery)
+        s.compact(this.#applied, core.votersAt(this.#applied), this.kv.snapshot());
+    }
+  }
+}
