@@ -22,6 +22,11 @@ and prints a report; the same --seed reproduces the run exactly.
   --writes N         process/service advertisements written at random nodes during the
                      first half of the run (default 0); the report gains a state section
   --partition        split the cluster in two halves from 1/6 of the run until half time
+  --chains N         chains of N authors, each hosted on one node and followed by all the
+                     others (default 0); the report gains a chain section
+  --entries M        entries per chain (default 100)
+  --fork             the first chain's author also writes a second history on a node of
+                     the other half: every node should end up holding the fork proof
   --preconverged     start as if the joins were long over (every node knows every other):
                      the steady state of clusters too large to simulate joining
   --json             print one JSON object instead of the human report
@@ -52,6 +57,12 @@ export function humanReport(r: ScenarioReport): string {
             `${r.state.lostWrites} lost writes, ${r.state.bytesPerNodePerSec} B/s per node`,
         ]
       : []),
+    ...(r.chain
+      ? [
+          `  chains:              ${r.chain.chains} × ${r.chain.entries} entries, synced at ${r.chain.syncedAtMs === null ? 'never' : `${r.chain.syncedAtMs} ms`}, ` +
+            `${r.chain.bytesPerNodePerSec} B/s per node, fork proof held by ${r.chain.forksDetectedBy} nodes, ${r.chain.invalidAccepted} invalid accepted`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -72,6 +83,9 @@ export const simCommand: Command = {
       'link-auth': { type: 'string' },
       writes: { type: 'string' },
       partition: { type: 'boolean' },
+      chains: { type: 'string' },
+      entries: { type: 'string' },
+      fork: { type: 'boolean' },
       preconverged: { type: 'boolean' },
       json: { type: 'boolean' },
       svg: { type: 'string' },
@@ -110,6 +124,9 @@ export const simCommand: Command = {
       linkAuth,
       writes: intFlag(values.writes, 'writes', 0, 0, 1_000_000),
       partition: values.partition === true,
+      chains: intFlag(values.chains, 'chains', 0, 0, 10_000),
+      entries: intFlag(values.entries, 'entries', 100, 1, 1_000_000),
+      fork: values.fork === true,
       preconverged: values.preconverged === true,
       timeline: svg !== undefined,
       progress: (t) => {

@@ -5,6 +5,7 @@
  */
 import type { HeartbeatConfig } from '../membership/config.ts';
 import { toHex } from '../util/bytes.ts';
+import { type ChainReport, ChainWorkload, chainService } from './chain-workload.ts';
 import { SimCluster } from './cluster.ts';
 import { type StateReport, StateWorkload } from './state-workload.ts';
 import { type Summary, summarize } from './stats-summary.ts';
@@ -39,6 +40,12 @@ export interface ScenarioOptions {
   writes?: number;
   /** Split the cluster in two halves from 1/6 of the run until half time (writes go on on both sides). */
   partition?: boolean;
+  /** Chains written by as many authors (one per node, round robin) and followed by every node. */
+  chains?: number;
+  /** Entries per chain (default 100). */
+  entries?: number;
+  /** The first chain's author also writes a second history on a node of the other half. */
+  fork?: boolean;
   /**
    * Also count traffic over the last this-many ms of the run (report.steadyTraffic).
    * Convergence needs only the first copy of each join claim at each node; the join burst
@@ -80,6 +87,8 @@ export interface ScenarioReport {
   steadyTraffic?: Traffic;
   /** Present when the run wrote state or was partitioned. */
   state?: StateReport;
+  /** Present when the run had chains. */
+  chain?: ChainReport;
   /** Present when asked for (options.timeline). */
   timeline?: Timeline;
   config: {
@@ -132,6 +141,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     ...(o.heartbeat ? { heartbeat: o.heartbeat } : {}),
     joinWindowMs: o.joinWindowMs ?? (o.nodes > 1000 ? o.nodes * 10 : 0),
     ...(o.preconverged ? { preconverged: true } : {}),
+    ...((o.chains ?? 0) > 0 ? { nodeOptions: () => ({ chains: chainService() }) } : {}),
     network: { loss, latency: { meanMs: latencyMs, jitterMs: latencyMs / 2 }, linkAuth },
   });
   const crashCount = Math.min(o.crash ?? 0, Math.max(0, o.nodes - 2));
@@ -149,6 +159,16 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     c.net.scheduler.setTimer(o.durationMs / 6, () => c.partition(halves));
     c.net.scheduler.setTimer(half, () => c.heal());
   }
+  const chainLoad =
+    (o.chains ?? 0) > 0
+      ? new ChainWorkload(c, {
+          chains: o.chains!,
+          entries: o.entries ?? 100,
+          fork: o.fork === true,
+          seed: o.seed,
+        })
+      : undefined;
+  await chainLoad?.start();
   const membership: number[] = [];
   const agreement: number[] = [];
   let window = { at: 0, msgs: 0, bytes: 0 };
@@ -165,6 +185,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     c.runFor(Math.min(STEP_MS, o.durationMs - c.now));
     o.progress?.(c.now);
     workload?.observe();
+    if (chainLoad) {
+      chainLoad.observe();
+      // Pulls continue in promise callbacks: let them run before time moves on.
+      await new Promise<void>((r) => setTimeout(r, 0));
+    }
     if (o.timeline && c.now % SAMPLE_MS === 0) {
       membership.push(c.observer.convergence());
       if (workload) agreement.push(replicaAgreement(c));
@@ -218,6 +243,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     ),
     ...(tail ? { steadyTraffic: traffic(tail) } : {}),
     ...(workload ? { state: workload.report(o.durationMs) } : {}),
+    ...(chainLoad ? { chain: await chainLoad.report(o.durationMs) } : {}),
     ...(o.timeline
       ? {
           timeline: {

@@ -9,7 +9,7 @@ import { MemoryChainStorage } from '../../lib/chain/storage.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
 import { chains } from '../../lib/node/chain-service.ts';
-import { SimCluster } from '../../lib/sim/mod.ts';
+import { runScenario, SimCluster } from '../../lib/sim/mod.ts';
 import { converged, runUntil } from './helpers.ts';
 
 /** Runs in small steps, letting promise continuations (pulls) run between them, until `done`. */
@@ -118,5 +118,24 @@ describe('chains on MeshNodes (simulated network)', () => {
       expect(await l.verifyIntegrity()).toBe(true);
       expect(l.forkProof).toBeDefined();
     }
+  });
+
+  it('weftmesh sim --chains 2 --entries 150 --fork --partition: synced, the proof at every node, nothing invalid, the same report for the same seed', async () => {
+    const run = () =>
+      runScenario({
+        nodes: 10,
+        durationMs: 20_000,
+        seed: 3,
+        chains: 2,
+        entries: 150,
+        fork: true,
+        partition: true,
+      });
+    const a = await run();
+    expect(a.chain).toMatchObject({ chains: 2, entries: 150, forksDetectedBy: 10, invalidAccepted: 0 });
+    expect(a.chain!.syncedAtMs).not.toBeNull();
+    expect(a.chain!.bytesPerNodePerSec).toBeGreaterThan(0);
+    const b = await run();
+    expect(b.chain).toEqual(a.chain);
   });
 });
