@@ -24,7 +24,7 @@ import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { ServiceAdvertisement } from '../state/service-registry.ts';
 import { type ServiceFields, ServiceHealth } from '../state/values.ts';
 import type { Env } from '../time/types.ts';
-import { equalBytes, fromHex, toHex } from '../util/bytes.ts';
+import { concatBytes, equalBytes, fromHex, toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { AppMessage, Responder } from './messaging.ts';
 import { atLeast, positive } from './option-checks.ts';
@@ -80,6 +80,7 @@ export function chains(options: ChainsOptions = {}): ChainService {
 
 const serviceName = (chainId: string) => `chain.${chainId}`;
 const FORK_PREFIX = 'chain-fork.';
+const proofKey = (chainId: string, author: Uint8Array) => `${chainId}/${toHex(author)}`;
 
 /** The chains a node hosts, and what it knows of forks. */
 export class ChainHost {
@@ -88,7 +89,11 @@ export class ChainHost {
   readonly #intervalMs: number;
   readonly #maxProofs: number;
   readonly #logs = new Map<string, ChainLog>();
-  /** Fork proofs by chain id (of hosted chains and others), in arrival order. */
+  /**
+   * Fork proofs by chain id and author key (`<id>/<key hex>`), in arrival order. Keyed by the
+   * author too: an impostor's valid-looking proof under its own key for someone's chain id
+   * must not stand in for (or block) a real one.
+   */
   readonly #proofs = new Map<string, ForkProof>();
   readonly #pulling = new Set<string>();
   readonly #advertised = new Map<string, string>();
@@ -105,7 +110,10 @@ export class ChainHost {
     this.#maxProofs = options.maxProofs ?? 1_024;
     node.respond(CHAIN_SYNC_TOPIC, (data) => this.#serve(data));
     node.respond(CHAIN_FORK_GET_TOPIC, (data) => {
-      const proof = this.#proofs.get(toHex(data));
+      const proof =
+        data.length === 64
+          ? this.#proofs.get(`${toHex(data.subarray(0, 32))}/${toHex(data.subarray(32))}`)
+          : this.#proofFor(toHex(data));
       if (!proof) throw new ChainError('unknown-chain', 'no fork proof for that chain');
       return encodeForkProof(proof);
     });
@@ -120,8 +128,8 @@ export class ChainHost {
   /** Hosts a log (the node's own chain or a replica): advertised, served, kept in sync. */
   host(log: ChainLog): ChainLog {
     this.#logs.set(log.chainId, log);
-    const proof = this.#proofs.get(log.chainId);
-    if (proof && equalBytes(proof.author, log.author)) log.markForked(proof);
+    const proof = this.#proofs.get(proofKey(log.chainId, log.author));
+    if (proof) log.markForked(proof);
     return log;
   }
 
@@ -138,11 +146,19 @@ export class ChainHost {
 
   /** Chain ids this node holds a valid fork proof for. */
   forked(): string[] {
-    return [...this.#proofs.keys()];
+    return [...new Set([...this.#proofs.values()].map((p) => p.chainId))].filter((id) => this.#proofFor(id));
   }
 
+  /** The proof that a chain is forked: for a hosted chain, one under its author's key. */
   forkProof(chainId: string): ForkProof | undefined {
-    return this.#proofs.get(chainId);
+    return this.#proofFor(chainId);
+  }
+
+  #proofFor(chainId: string): ForkProof | undefined {
+    const log = this.#logs.get(chainId);
+    if (log) return this.#proofs.get(proofKey(chainId, log.author));
+    for (const p of this.#proofs.values()) if (p.chainId === chainId) return p;
+    return undefined;
   }
 
   /** Stops pulling (the node closes). */
@@ -170,7 +186,7 @@ export class ChainHost {
   /** Advertises every proof held, and fetches those others advertise (how a node cut off during the broadcast gets them). */
   #spreadProofs(): void {
     try {
-      for (const chainId of this.#proofs.keys()) {
+      for (const { chainId } of this.#proofs.values()) {
         if (this.#advertised.get(FORK_PREFIX + chainId)) continue;
         this.#node.advertiseService(FORK_PREFIX + chainId, {
           endpoint: '',
@@ -181,8 +197,7 @@ export class ChainHost {
       }
       for (const name of this.#node.services.names()) {
         const chainId = name.slice(FORK_PREFIX.length);
-        if (!name.startsWith(FORK_PREFIX) || this.#proofs.has(chainId) || this.#fetching.has(chainId))
-          continue;
+        if (!name.startsWith(FORK_PREFIX) || this.#proofFor(chainId) || this.#fetching.has(chainId)) continue;
         const ads = this.#node.services.resolveAll(name);
         if (ads.length === 0) continue;
         this.#fetching.add(chainId);
@@ -227,8 +242,6 @@ export class ChainHost {
     const candidates: string[] = [];
     for (const ad of ads) {
       const n = Number(ad.metadata.n);
-      if (ad.metadata.f === '1' && !this.#proofs.has(log.chainId))
-        void this.#fetchProof(log.chainId, ad.nodeId);
       if (!Number.isInteger(n)) continue;
       // Ahead of this log, or another head at its length (a fork to find).
       if (n > mine || (n === mine && n > 0 && ad.metadata.h !== myHash)) candidates.push(ad.nodeId);
@@ -267,7 +280,10 @@ export class ChainHost {
 
   async #fetchProof(chainId: string, peer: string): Promise<void> {
     try {
-      await this.#receiveProof(await this.#node.request(peer, CHAIN_FORK_GET_TOPIC, fromHex(chainId)), peer);
+      // For a hosted chain, ask for a proof under its author's key (not just any).
+      const author = this.#logs.get(chainId)?.author;
+      const ask = author ? concatBytes(fromHex(chainId), author) : fromHex(chainId);
+      await this.#receiveProof(await this.#node.request(peer, CHAIN_FORK_GET_TOPIC, ask), peer);
     } catch {
       // The peer no longer has it or is gone: another advertiser will do.
     }
@@ -280,7 +296,7 @@ export class ChainHost {
     } catch {
       return; // hostile or broken: dropped
     }
-    if (this.#proofs.has(proof.chainId)) return;
+    if (this.#proofs.has(proofKey(proof.chainId, proof.author))) return;
     const log = this.#logs.get(proof.chainId);
     if (log && !equalBytes(log.author, proof.author)) return; // someone else's key: proves nothing here
     if (!(await verifyForkProof(proof, this.#verifier))) return;
@@ -288,13 +304,15 @@ export class ChainHost {
   }
 
   #adopt(proof: ForkProof, from: string | undefined, found: boolean): void {
-    if (this.#proofs.has(proof.chainId)) return;
+    const key = proofKey(proof.chainId, proof.author);
+    if (this.#proofs.has(key)) return;
     if (this.#proofs.size >= this.#maxProofs) {
-      const oldest = [...this.#proofs.keys()].find((id) => !this.#logs.has(id));
+      const oldest = [...this.#proofs].find(([, p]) => !this.#logs.has(p.chainId))?.[0];
       if (oldest !== undefined) this.#proofs.delete(oldest);
     }
-    this.#proofs.set(proof.chainId, proof);
-    this.#logs.get(proof.chainId)?.markForked(proof);
+    this.#proofs.set(key, proof);
+    const log = this.#logs.get(proof.chainId);
+    if (log && equalBytes(log.author, proof.author)) log.markForked(proof);
     if (found) {
       try {
         this.#node.broadcast(CHAIN_FORK_TOPIC, encodeForkProof(proof));

@@ -4,11 +4,13 @@
 // holding a valid fork proof — including nodes that do not host the chain.
 import { describe, expect, it } from 'vitest';
 import { ChainLog } from '../../lib/chain/chain-log.ts';
-import { verifyForkProof } from '../../lib/chain/fork.ts';
+import { encodeForkProof } from '../../lib/chain/codec.ts';
+import { forkProofFromHeads, verifyForkProof } from '../../lib/chain/fork.ts';
 import { MemoryChainStorage } from '../../lib/chain/storage.ts';
+import { signTreeHead } from '../../lib/chain/tree-head.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
-import { chains } from '../../lib/node/chain-service.ts';
+import { CHAIN_FORK_TOPIC, chains } from '../../lib/node/chain-service.ts';
 import { runScenario, SimCluster } from '../../lib/sim/mod.ts';
 import { converged, runUntil } from './helpers.ts';
 
@@ -63,7 +65,7 @@ describe('chains on MeshNodes (simulated network)', () => {
     expect(followers.map((f) => f.length)).toEqual(followers.map(() => 302));
   });
 
-  it('an author that forks in a partitioned mesh is proven forked to every node after the heal', async () => {
+  it('an author that forks in a partitioned mesh is proven forked to every node after the heal; an impostor’s proof is ignored by the chain’s hosts', async () => {
     const c = await mesh(8);
     const storage = new MemoryChainStorage();
     const clock = c.nodes[0]!.node.env.clock;
@@ -103,6 +105,24 @@ describe('chains on MeshNodes (simulated network)', () => {
     await fork.appendBatch(['right', 'side', 'too']);
     await settleUntil(c, () => followers[0]!.length === 52 && followers[3]!.length === 53, 20_000);
     expect(c.nodes.every((n) => n.node.chains.forked().length === 0)).toBe(true);
+    // An impostor's proof: two inconsistent heads for this chain id, validly signed — by
+    // another key. Nodes hosting the chain know its author and ignore it.
+    const impostor = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(99));
+    const head = (root: number) =>
+      signTreeHead(impostor, {
+        chainId: log.chainId,
+        size: 1,
+        root: new Uint8Array(32).fill(root),
+        wall: 1,
+        counter: 0,
+      });
+    c.nodes[6]!.node.broadcast(
+      CHAIN_FORK_TOPIC,
+      encodeForkProof(forkProofFromHeads(impostor.publicKey, head(1), head(2))!),
+    );
+    await settleUntil(c, () => false, 3_000);
+    for (const i of [0, 1, 2]) expect(c.nodes[i]!.node.chains.get(log.chainId)!.forkProof).toBeUndefined();
+    for (const i of [0, 1, 2]) expect(c.nodes[i]!.node.chains.forked()).toEqual([]);
 
     c.heal();
     const everyone = () => c.nodes.every((n) => n.node.chains.forkProof(log.chainId) !== undefined);
@@ -116,7 +136,7 @@ describe('chains on MeshNodes (simulated network)', () => {
     expect(hosted.length).toBe(6);
     for (const l of hosted) {
       expect(await l.verifyIntegrity()).toBe(true);
-      expect(l.forkProof).toBeDefined();
+      expect(l.forkProof?.author).toEqual(author.publicKey);
     }
   });
 
