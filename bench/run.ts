@@ -7,9 +7,10 @@
  * `redis-capacity` (10,000 clients on one instance, twice) runs only when named: it needs
  * `ulimit -n` ≥ 20,000.
  */
+import { broadcastChannelBench } from './broadcast-channel.bench.ts';
 import { bundleBench } from './bundle.bench.ts';
-import { chainBench } from './chain.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
+import { chainBench } from './chain.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
@@ -38,6 +39,7 @@ const benches: Record<string, () => Promise<void>> = {
   'redis-capacity': redisCapacityBench,
   'redis-restart': redisRestartBench,
   chain: chainBench,
+  'broadcast-channel': broadcastChannelBench,
 };
 const DEFAULT = [
   'crypto',
@@ -55,6 +57,7 @@ const DEFAULT = [
   'redis-relay',
   'redis-restart',
   'chain',
+  'broadcast-channel',
 ];
 /** These open real sockets: they run inside a loopback-only network namespace when possible. */
 const NETWORK = new Set([
@@ -64,6 +67,7 @@ const NETWORK = new Set([
   'redis-relay',
   'redis-capacity',
   'redis-restart',
+  'broadcast-channel',
 ]);
 
 const wanted = process.argv.slice(2);

@@ -126,6 +126,7 @@ export class WebRtcTransport implements Transport {
     return address.startsWith('webrtc:') && NODE_ID.test(address.slice(7));
   }
 
+  /** The node a `webrtc:<id>` address names (a node heard nearby is dialled there instead). */
   nodeIdOf(address: string): string | undefined {
     return this.canDial(address) ? address.slice(7) : undefined;
   }
