@@ -151,6 +151,8 @@ export class RaftCore {
   #heartbeatElapsed = 0;
   #randomizedTimeout = 0;
   #transferee = '';
+  /** Entries were appended at the leader since appends last went out (see #appendAsLeader). */
+  #appendPending = false;
   /** Reads that arrived before this leader committed an entry of its term. */
   #waitingReads: number[] = [];
   #messages: ConsensusMessage[] = [];
@@ -375,6 +377,7 @@ export class RaftCore {
 
   hasReady(): boolean {
     return (
+      this.#appendPending ||
       this.#messages.length > 0 ||
       this.#readStates.length > 0 ||
       this.#log.unstableEntries().length > 0 ||
@@ -386,6 +389,7 @@ export class RaftCore {
 
   /** What to persist, send and apply now (see the module comment); then call advance(). */
   ready(): Ready {
+    this.#flushAppends();
     const snapshot = this.#log.unstableSnapshot();
     if (snapshot && this.#handedOut < snapshot.index) this.#handedOut = snapshot.index;
     const committed =
@@ -697,10 +701,20 @@ export class RaftCore {
     return this.#leader === '' ? {} : { leaderHint: this.#leader };
   }
 
+  /**
+   * Appends at the leader. The appends to followers go out when the owner takes the next
+   * ready record, so every proposal made meanwhile travels in one append per follower.
+   */
   #appendAsLeader(entries: Entry[]): void {
     this.#appendToLog(entries);
     this.#maybeCommit();
-    for (const to of this.#progress.keys()) this.#sendAppend(to);
+    this.#appendPending = true;
+  }
+
+  #flushAppends(): void {
+    if (!this.#appendPending) return;
+    this.#appendPending = false;
+    if (this.#role === ConsensusRole.Leader) for (const to of this.#progress.keys()) this.#sendAppend(to);
   }
 
   /** Appends to the log and brings the voter set up to date (config entries count once appended). */
