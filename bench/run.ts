@@ -9,8 +9,8 @@
  */
 import { broadcastChannelBench } from './broadcast-channel.bench.ts';
 import { bundleBench } from './bundle.bench.ts';
+import { chainBench, chainSimBench } from './chain.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
-import { chainBench } from './chain.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
@@ -39,6 +39,7 @@ const benches: Record<string, () => Promise<void>> = {
   'redis-capacity': redisCapacityBench,
   'redis-restart': redisRestartBench,
   chain: chainBench,
+  'chain-sim': () => chainSimBench(),
   'broadcast-channel': broadcastChannelBench,
 };
 const DEFAULT = [
@@ -57,6 +58,7 @@ const DEFAULT = [
   'redis-relay',
   'redis-restart',
   'chain',
+  'chain-sim',
   'broadcast-channel',
 ];
 /** These open real sockets: they run inside a loopback-only network namespace when possible. */

@@ -305,8 +305,12 @@ export class ChainLog {
     };
   }
 
-  /** Answers a peer's pull (any replica serves, not only the author). Throws ChainError `unknown-chain`. */
-  serveSync(request: ChainSyncRequest): ChainSyncResponse {
+  /**
+   * Answers a peer's pull (any replica serves, not only the author), within this log's
+   * serve limits or tighter ones (`limits`: a transport with smaller messages). Throws
+   * ChainError `unknown-chain`.
+   */
+  serveSync(request: ChainSyncRequest, limits?: Partial<ServeLimits>): ChainSyncResponse {
     return serve(
       {
         chainId: this.chainId,
@@ -316,7 +320,7 @@ export class ChainLog {
         inclusionProof: (i, n) => this.#tree.inclusionProof(i, n),
       },
       request,
-      this.#limits,
+      limits ? { ...this.#limits, ...limits } : this.#limits,
     );
   }
 

@@ -32,8 +32,8 @@ import { atLeast, positive } from './option-checks.ts';
 export const CHAIN_SYNC_TOPIC = 'weftmesh.chain.sync';
 export const CHAIN_FORK_TOPIC = 'weftmesh.chain.fork';
 export const CHAIN_FORK_GET_TOPIC = 'weftmesh.chain.fork-get';
-/** Sync answers are cut to this many bytes (messages carry at most 48 KiB). */
-const MAX_ANSWER_BYTES = 40 * 1024;
+/** Entries per sync answer are cut to about this many bytes (messages carry at most 48 KiB; a proof and a head add < 3 KiB). */
+const ANSWER_BYTES = 40 * 1024;
 
 export interface ChainsOptions {
   /** Checks tree heads and fork proofs. Default: WebCrypto where present, else pure JavaScript. */
@@ -268,14 +268,10 @@ export class ChainHost {
   }
 
   #serve(data: Uint8Array): Uint8Array {
-    let req = decodeSyncRequest(data);
+    const req = decodeSyncRequest(data);
     const log = this.#logs.get(req.chainId);
     if (!log) throw new ChainError('unknown-chain', `chain ${req.chainId.slice(0, 8)} not hosted here`);
-    for (;;) {
-      const answer = encodeSyncResponse(log.serveSync(req));
-      if (answer.length <= MAX_ANSWER_BYTES || req.maxEntries <= 1) return answer;
-      req = { ...req, maxEntries: Math.max(1, Math.min(req.maxEntries, log.length) >> 1) };
-    }
+    return encodeSyncResponse(log.serveSync(req, { maxBytes: ANSWER_BYTES }));
   }
 
   async #fetchProof(chainId: string, peer: string): Promise<void> {
