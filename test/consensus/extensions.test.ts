@@ -3,6 +3,7 @@
  * pre-vote with check-quorum, InstallSnapshot in chunks, single-server membership changes,
  * leadership transfer, ReadIndex reads, and hostile input.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConsensusError } from '../../lib/consensus/errors.ts';
 import { lone } from './lone.ts';
@@ -367,5 +368,52 @@ describe('hostile input', () => {
       commit: 2,
     });
     expect(core.lastIndex).toBe(3);
+  });
+});
+
+describe('sans-IO and the persistence contract', () => {
+  it('a vote and an acknowledgement leave in the same ready record as the state they promise', () => {
+    const { core } = lone({ id: 'b' });
+    core.step({
+      type: 'vote',
+      from: 'a',
+      to: 'b',
+      term: 1,
+      lastIndex: 0,
+      lastTerm: 0,
+      pre: false,
+      transfer: false,
+    });
+    const vote = core.ready();
+    expect(vote.hardState).toMatchObject({ term: 1, vote: 'a' });
+    expect(vote.messages).toMatchObject([{ type: 'vote-reply', granted: true }]);
+    core.advance(vote);
+    core.step({
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [{ index: 1, term: 1, kind: 'noop' }],
+      commit: 0,
+    });
+    const append = core.ready();
+    expect(append.entries.map((e) => e.index)).toEqual([1]);
+    expect(append.messages).toMatchObject([{ type: 'append-reply', success: true, index: 1 }]);
+    core.advance(append);
+    expect(core.hasReady()).toBe(false);
+  });
+
+  it('lib/consensus reads no clock, timer or randomness but the injected ones', () => {
+    const dir = new URL('../../lib/consensus/', import.meta.url);
+    const files = readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const text = readFileSync(new URL(String(f), dir), 'utf8');
+      expect(text, String(f)).not.toMatch(
+        /\b(Date\.now|Math\.random|setTimeout|setInterval|performance\.now)\b/,
+      );
+    }
   });
 });
