@@ -50,6 +50,7 @@ export function humanReport(r: ScenarioReport): string {
     `  false positives:     ${r.falsePositives.suspected} suspicions of live nodes, ${r.falsePositives.unreachable} live nodes declared unreachable` +
       (r.config.partition ? ' (expected: the partition cuts live nodes off)' : ''),
     `  traffic per node:    ${r.traffic.msgsPerNodePerSec} msgs/s, ${r.traffic.bytesPerNodePerSec} B/s (over the last ${r.traffic.windowMs / 1000} s)`,
+    `  duplicates:          ${r.traffic.duplicatesPerDelivery} copies per first delivery (${kindsLine(r)})`,
     ...(r.state
       ? [
           `  state:               ${r.state.writes} writes to ${r.state.registers} registers${r.config.partition ? ' across a partition' : ''}, ` +
@@ -64,6 +65,15 @@ export function humanReport(r: ScenarioReport): string {
         ]
       : []),
   ].join('\n');
+}
+
+/** Copies per delivery of each kind of broadcast, for the human report. */
+function kindsLine(r: ScenarioReport): string {
+  const k = r.traffic.broadcasts;
+  if (!k) return 'none';
+  const per = (c: { delivered: number; duplicates: number }) =>
+    c.delivered === 0 ? '–' : (c.duplicates / c.delivered).toFixed(2);
+  return `claims ${per(k.claims)}, state entries ${per(k.entries)}, broadcasts ${per(k.app)}`;
 }
 
 export const simCommand: Command = {

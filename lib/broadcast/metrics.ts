@@ -39,3 +39,54 @@ export function emptyTreeMetrics(): TreeMetrics {
     ignored: 0,
   };
 }
+
+/** First deliveries and redundant copies of one kind of broadcast. */
+export interface KindCount {
+  delivered: number;
+  duplicates: number;
+}
+
+/** What a node reports of its broadcasts (MeshNode.metrics().broadcast). */
+export interface BroadcastMetrics extends Omit<TreeMetrics, 'delivered' | 'duplicates'> {
+  eagerLinks: number;
+  lazyLinks: number;
+  /** Per kind: membership claims, state entries, application broadcasts. */
+  kinds: { claims: KindCount; entries: KindCount; app: KindCount };
+  /** Copies received per first delivery, over all kinds (0 when nothing was delivered). */
+  duplicatesPerDelivery: number;
+}
+
+/**
+ * A node's broadcast figures: the tree's, with membership claims counted by the membership
+ * core (`applied`: news taken, `ignored`: copies of known or older claims).
+ */
+export function broadcastMetrics(
+  tree: TreeMetrics,
+  shape: { eager: number; lazy: number },
+  claims: { applied: number; ignored: number },
+): BroadcastMetrics {
+  const { delivered, duplicates, ...rest } = tree;
+  const kinds = {
+    claims: { delivered: claims.applied, duplicates: claims.ignored },
+    entries: { delivered: delivered[BroadcastKind.Entry], duplicates: duplicates[BroadcastKind.Entry] },
+    app: { delivered: delivered[BroadcastKind.App], duplicates: duplicates[BroadcastKind.App] },
+  };
+  return {
+    ...rest,
+    eagerLinks: shape.eager,
+    lazyLinks: shape.lazy,
+    kinds,
+    duplicatesPerDelivery: perDelivery(kinds),
+  };
+}
+
+/** Copies per first delivery over all kinds. */
+export function perDelivery(kinds: Record<string, KindCount>): number {
+  let d = 0;
+  let c = 0;
+  for (const k of Object.values(kinds)) {
+    d += k.delivered;
+    c += k.duplicates;
+  }
+  return d === 0 ? 0 : Math.round((c / d) * 1000) / 1000;
+}

@@ -7,6 +7,7 @@ export type { MeshNodeOptions } from './options.ts';
  * persistence (NodePersistence) are modules of their own. Methods here check the node's
  * phase and delegate.
  */
+import { type BroadcastMetrics, broadcastMetrics, emptyTreeMetrics } from '../broadcast/metrics.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
 import { NodeState } from '../membership/node-state.ts';
@@ -46,6 +47,8 @@ export interface MeshMetrics extends MembershipMetrics, Traffic {
   localHealth: number;
   messaging: MessagingMetrics;
   state: StateReplicaMetrics;
+  /** The broadcast tree: eager and lazy links, deliveries and copies per kind, grafts, prunes. */
+  broadcast: BroadcastMetrics;
 }
 
 export class MeshNode {
@@ -236,6 +239,14 @@ export class MeshNode {
       localHealth: run?.membership.localHealth ?? 0,
       messaging: { ...(run?.messenger?.metrics ?? emptyMessagingMetrics()) },
       state: run?.replica?.metrics() ?? emptyStateMetrics(),
+      broadcast: broadcastMetrics(
+        run?.tree.metrics ?? emptyTreeMetrics(),
+        { eager: run?.tree.shape.eager.length ?? 0, lazy: run?.tree.shape.lazy.length ?? 0 },
+        {
+          applied: run?.membership.metrics.claimsApplied ?? 0,
+          ignored: run?.membership.metrics.claimsIgnored ?? 0,
+        },
+      ),
     };
   }
 

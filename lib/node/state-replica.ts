@@ -1,7 +1,7 @@
 /**
  * The node's replica of the cluster state: the CRDT core plus what makes it run — own
  * writes (signed, HLC-stamped), entry verification at the boundary, delta gossip to
- * neighbours, Merkle anti-entropy (on link-up and periodically with a random neighbour),
+ * neighbours (in full along the broadcast tree's eager links, announced on the lazy ones), Merkle anti-entropy (on link-up and periodically with a random neighbour),
  * low-water-mark maintenance for tombstone collection, per-origin quotas, the global caps
  * and the byte budget of anti-entropy answers per link.
  *
@@ -15,6 +15,9 @@
  * than a write of this run (it was written before the restart, or by a clock since set back)
  * moves the clock past it, and the current value is written again above it.
  */
+import { ID_BYTES, idKey } from '../broadcast/ids.ts';
+import { BroadcastKind } from '../broadcast/metrics.ts';
+import type { BroadcastTree } from '../broadcast/tree.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import { Domain } from '../identity/signed.ts';
 import { allVerified, type SignatureVerifier, whenVerified } from '../identity/verifier.ts';
@@ -95,6 +98,8 @@ export interface StateHost {
   changed(e: StateEntry, from: string | undefined): void;
   /** Anti-entropy with `peer` found differing subtrees and is repairing them. */
   repairing(peer: string, subtrees: number, entries: number): void;
+  /** The node's broadcast tree: deltas go in full to its eager links, as announcements to the lazy ones. */
+  readonly tree: BroadcastTree;
 }
 
 export interface StateReplicaMetrics {
@@ -123,6 +128,8 @@ export interface StateReplicaMetrics {
 }
 
 const DELTA_BUDGET = 32 * 1024;
+/** Versions changed lately, remembered by tree id so that grafts for them can be answered. */
+const RECENT_VERSIONS = 8_192;
 
 /** What metrics() reports before a replica exists (a node not started yet). */
 export function emptyStateMetrics(): StateReplicaMetrics {
@@ -181,6 +188,8 @@ export class StateReplica {
   /** Versions written by this run (not learnt back from an earlier one). */
   readonly #written = new WeakSet<StateEntry>();
   readonly #timers = new Set<TimerId>();
+  /** Tree id (idKey) of a version changed lately → its register (grafts name versions by id). */
+  readonly #recent = new Map<string, string>();
   readonly #counters = { rejected: 0, throttled: 0, deltasSent: 0, bytesSent: 0, restamped: 0 };
 
   constructor(host: StateHost, opts: StateOptions = {}, shared?: SignedVerifier<StateEntry>) {
@@ -236,7 +245,14 @@ export class StateReplica {
       repairing: (peer, subtrees, entries) => this.#out.push({ type: 'repairing', peer, subtrees, entries }),
       spend: (peer, bytes) => this.#answers.take(peer, bytes),
     });
-    this.state.onChange((entry, from) => this.#out.push({ type: 'changed', entry, from }));
+    this.state.onChange((entry, from) => {
+      this.#remember(entry);
+      this.#out.push({ type: 'changed', entry, from });
+    });
+    host.tree.channel(BroadcastKind.Entry, {
+      has: (id) => this.#recent.has(idKey(BroadcastKind.Entry, id)),
+      resend: (peer, ids) => this.#resend(peer, ids),
+    });
     const rate = this.#o.writesPerOriginPerSecond;
     this.#quota = new RateLimiter(rate, rate * 10, now);
     this.processes = new DistributedProcessTable(this.state, (id) => host.isReachable(id));
@@ -330,7 +346,13 @@ export class StateReplica {
             else good.push(e);
           }
         }
-        this.state.merge(good, from);
+        const changed = this.state.merge(good, from);
+        // Along the tree: new entries make the link a tree edge; copies of what we hold (or
+        // older) count towards pruning it.
+        const tree = this.#h.tree;
+        if (changed.length > 0) tree.delivered(BroadcastKind.Entry, from, changed.length);
+        if (good.length > changed.length)
+          tree.duplicate(BroadcastKind.Entry, from, good.length - changed.length);
         for (const held of rewrite) {
           this.#counters.restamped++;
           this.#write(held.table, held.key, held.value);
@@ -403,12 +425,53 @@ export class StateReplica {
   }
 
   #gossip(): void {
+    const tree = this.#h.tree;
     for (const peer of this.#h.peers()) {
       const delta = this.state.deltaFor(peer, DELTA_BUDGET);
       if (delta.length === 0) continue;
+      if (!tree.isEager(peer)) {
+        tree.announce(peer, BroadcastKind.Entry, delta.map(versionId));
+        continue;
+      }
       this.#counters.deltasSent++;
       this.#send(peer, { type: 'state-delta', entries: delta.map((e) => e.wire) });
     }
+  }
+
+  #remember(e: StateEntry): void {
+    const key = idKey(BroadcastKind.Entry, versionId(e));
+    this.#recent.delete(key);
+    this.#recent.set(key, e.id);
+    if (this.#recent.size > RECENT_VERSIONS) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
+  /**
+   * A neighbour grafted these versions: it gets the registers' current entries (never older),
+   * within the same byte budget as anti-entropy answers to it — a graft is repair too, and
+   * must not crowd the link's probes out; what does not fit waits for anti-entropy.
+   */
+  #resend(peer: string, ids: Uint8Array[]): void {
+    const entries = new Set<StateEntry>();
+    for (const id of ids) {
+      const register = this.#recent.get(idKey(BroadcastKind.Entry, id));
+      const e = register === undefined ? undefined : this.state.map.get(register);
+      if (e) entries.add(e);
+    }
+    let batch: StateEntry[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (batch.length === 0 || !this.#answers.take(peer, bytes)) return;
+      this.#counters.deltasSent++;
+      this.#send(peer, { type: 'state-delta', entries: batch.map((e) => e.wire) });
+      batch = [];
+      bytes = 0;
+    };
+    for (const e of entries) {
+      if (bytes + e.size > DELTA_BUDGET) flush();
+      batch.push(e);
+      bytes += e.size;
+    }
+    flush();
   }
 
   /**
@@ -455,6 +518,11 @@ function valid(f: () => unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/** A version's tree id: its digest (a hash of the signed entry) names it. */
+function versionId(e: StateEntry): Uint8Array {
+  return e.digest.subarray(0, ID_BYTES);
 }
 
 /** State entries are signed by their origin, whose key comes from membership. */

@@ -65,5 +65,6 @@ function stateHost(ctx: ServiceContext): StateHost {
         ...(from === undefined ? {} : { from }),
       }),
     repairing: (peer, subtrees, entries) => ctx.emit('repairing', { peer, subtrees, entries }),
+    tree: ctx.tree,
   };
 }

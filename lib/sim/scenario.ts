@@ -3,6 +3,7 @@
  * wait for convergence, crash some nodes, write state (optionally across a partition), keep
  * going, and report what was measured.
  */
+import { type BroadcastMetrics, perDelivery } from '../broadcast/metrics.ts';
 import type { HeartbeatConfig } from '../membership/config.ts';
 import { toHex } from '../util/bytes.ts';
 import { type ChainReport, ChainWorkload, chainService } from './chain-workload.ts';
@@ -106,6 +107,10 @@ export interface Traffic {
   msgsPerNodePerSec: number;
   bytesPerNodePerSec: number;
   windowMs: number;
+  /** Over the whole run, all nodes: copies received per first delivery, all kinds of broadcast. */
+  duplicatesPerDelivery?: number;
+  /** …and per kind: membership claims, state entries, application broadcasts. */
+  broadcasts?: BroadcastMetrics['kinds'];
 }
 
 /** The run over time, sampled once per simulated second. */
@@ -238,9 +243,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       undetected: det.filter((d) => d.allUnreachableMs === undefined).length,
     },
     falsePositives: { suspected: c.observer.suspectedLive, unreachable: c.observer.unreachableLive.size },
-    traffic: traffic(
-      window.at > 0 && o.durationMs - window.at >= 1_000 ? window : { at: 0, msgs: 0, bytes: 0 },
-    ),
+    traffic: {
+      ...traffic(window.at > 0 && o.durationMs - window.at >= 1_000 ? window : { at: 0, msgs: 0, bytes: 0 }),
+      ...broadcastTotals(c),
+    },
     ...(tail ? { steadyTraffic: traffic(tail) } : {}),
     ...(workload ? { state: workload.report(o.durationMs) } : {}),
     ...(chainLoad ? { chain: await chainLoad.report(o.durationMs) } : {}),
@@ -282,4 +288,21 @@ function replicaAgreement(c: SimCluster): number {
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+/** Deliveries and copies of every kind of broadcast, summed over all nodes of the run. */
+function broadcastTotals(c: SimCluster): Pick<Traffic, 'duplicatesPerDelivery' | 'broadcasts'> {
+  const kinds: BroadcastMetrics['kinds'] = {
+    claims: { delivered: 0, duplicates: 0 },
+    entries: { delivered: 0, duplicates: 0 },
+    app: { delivered: 0, duplicates: 0 },
+  };
+  for (const n of c.nodes) {
+    const b = n.node.metrics().broadcast.kinds;
+    for (const k of ['claims', 'entries', 'app'] as const) {
+      kinds[k].delivered += b[k].delivered;
+      kinds[k].duplicates += b[k].duplicates;
+    }
+  }
+  return { duplicatesPerDelivery: perDelivery(kinds), broadcasts: kinds };
 }

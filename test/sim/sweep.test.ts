@@ -17,6 +17,14 @@ describe('seed sweep: mixed faults, invariants held (seeds 1-100)', () => {
     expect((await runCase(c)).violations).toEqual([]);
   });
 
+  const dormant = CASES.filter((c) => c.status === 'dormant').map((c) => [c.file, c.caught, c] as const);
+  it.each(dormant)(
+    'dormant case %s (open bug: %s) keeps every invariant as the run goes now',
+    async (_f, _caught, c) => {
+      expect((await runCase(c)).violations).toEqual([]);
+    },
+  );
+
   const open = CASES.filter((c) => c.status === 'open').map((c) => [c.file, c.caught, c] as const);
   it.each(open)('open case %s still shows its bug: %s', async (_f, _caught, c) => {
     const { violations } = await runCase(c);

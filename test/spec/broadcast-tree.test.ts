@@ -89,6 +89,13 @@ describe('PRUNE: duplicates turn a link lazy, after a threshold', () => {
     expect(frames()).toEqual([]);
   });
 
+  it('a batch of copies in one frame counts once towards pruning', () => {
+    const { tree } = setup(['a', 'b'], { pruneAfter: 2 });
+    tree.duplicate(App, 'b', 50);
+    expect(tree.isEager('b')).toBe(true);
+    expect(tree.metrics.duplicates[App]).toBe(50);
+  });
+
   it('a PRUNE received makes the sender lazy here too', () => {
     const { tree } = setup(['a', 'b']);
     tree.onMessage('a', { type: 'prune' });
