@@ -5,6 +5,7 @@ export {
   SignedVerifier,
   type VerifierStats,
 } from '../node/signed-verifier.ts';
+export type { ChainReport } from './chain-workload.ts';
 export { SimChannelEnd } from './channel.ts';
 export { SimCluster, type SimClusterOptions, type SimNode } from './cluster.ts';
 export { SimError, type SimErrorCode } from './errors.ts';
