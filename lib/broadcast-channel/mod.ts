@@ -1,4 +1,4 @@
-export { BroadcastLink, type BroadcastLinkLimits, DEFAULT_BROADCAST_LINK_LIMITS } from './channel.ts';
+export { type BroadcastLinkLimits, DEFAULT_BROADCAST_LINK_LIMITS } from './channel.ts';
 export {
   BROADCAST_CHANNEL,
   BROADCAST_CHANNEL_SCHEME,
