@@ -27,6 +27,8 @@ and prints a report; the same --seed reproduces the run exactly.
   --entries M        entries per chain (default 100)
   --fork             the first chain's author also writes a second history on a node of
                      the other half: every node should end up holding the fork proof
+  --join-window S    spread the joins over S seconds, node i at i/n of it (default 0
+                     up to 1,000 nodes, then 10 ms per node)
   --preconverged     start as if the joins were long over (every node knows every other):
                      the steady state of clusters too large to simulate joining
   --json             print one JSON object instead of the human report
@@ -96,6 +98,7 @@ export const simCommand: Command = {
       chains: { type: 'string' },
       entries: { type: 'string' },
       fork: { type: 'boolean' },
+      'join-window': { type: 'string' },
       preconverged: { type: 'boolean' },
       json: { type: 'boolean' },
       svg: { type: 'string' },
@@ -137,6 +140,9 @@ export const simCommand: Command = {
       chains: intFlag(values.chains, 'chains', 0, 0, 10_000),
       entries: intFlag(values.entries, 'entries', 100, 1, 1_000_000),
       fork: values.fork === true,
+      ...(values['join-window'] === undefined
+        ? {}
+        : { joinWindowMs: numberFlag(values['join-window'], 'join-window', 0, 0, 3600) * 1000 }),
       preconverged: values.preconverged === true,
       timeline: svg !== undefined,
       progress: (t) => {

@@ -92,6 +92,22 @@ describe('weftmesh CLI', () => {
     );
   });
 
+  it('sim --join-window spreads the joins; the report counts copies per delivery, per kind of broadcast', () => {
+    const args = ['sim', '--nodes', '10', '--duration', '20', '--json'];
+    const spread = JSON.parse(cli(...args, '--join-window', '8').out);
+    // Node 9 joins at 9/10 of the window: nobody sees everyone Active before it is up.
+    expect(spread.convergedAtMs).toBeGreaterThan(7_200);
+    const burst = JSON.parse(cli(...args).out);
+    expect(burst.convergedAtMs).toBeLessThan(7_200);
+    const { broadcasts, duplicatesPerDelivery } = burst.traffic;
+    expect(broadcasts.claims.delivered).toBeGreaterThan(0);
+    const { claims, entries, app } = broadcasts;
+    const copies = claims.duplicates + entries.duplicates + app.duplicates;
+    const firsts = claims.delivered + entries.delivered + app.delivered;
+    expect(duplicatesPerDelivery).toBeCloseTo(copies / firsts, 2);
+    expect(cli(...args, '--join-window', '-1').code).not.toBe(0);
+  });
+
   it('sim --writes --partition reports state convergence, lost writes and state traffic', () => {
     const args = ['sim', '--nodes', '12', '--duration', '30', '--writes', '150', '--partition', '--json'];
     const r = cli(...args);
