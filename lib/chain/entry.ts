@@ -70,7 +70,7 @@ export function checkKind(kind: string): string {
 /** The entry's hash from its fields (what `hash` must equal). */
 export function entryHash(chainId: Uint8Array, e: Omit<ChainEntry, 'hash'>): Uint8Array {
   const body = encodeCbor([chainId, e.sequence, e.prev, e.wall, e.counter, e.kind, e.payload]);
-  return sha256(concatBytes(ENTRY_TAG, body));
+  return sha256.create().update(ENTRY_TAG).update(body).digest();
 }
 
 /** The entry with the given fields and its hash. */
