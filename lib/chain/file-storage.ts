@@ -118,7 +118,7 @@ export class FileChainStorage implements ChainStorage {
       this.#check();
       const stored = this.#next.get(chainId) ?? 0;
       checkNext(chainId, stored, entries);
-      const bytes = encodeRecord(chainId, entries, head);
+      const bytes = encodeRecord(chainId, stored, entries, head);
       this.#next.set(chainId, stored + entries.length);
       return new Promise((resolve, reject) => {
         this.#pending.push({ chainId, bytes, done: (error) => (error ? reject(error) : resolve()) });

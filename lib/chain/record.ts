@@ -23,8 +23,10 @@ export interface RecordInfo {
   readonly size: number;
 }
 
+/** `first`: the sequence the record starts at (for a record of a head alone, the chain's next one). */
 export function encodeRecord(
   chainId: string,
+  first: number,
   entries: readonly ChainEntry[],
   head: SignedTreeHead | undefined,
 ): Uint8Array {
@@ -33,7 +35,7 @@ export function encodeRecord(
   const view = new DataView(out.buffer);
   view.setUint32(0, body.length);
   out.set(fromHex(chainId), 8);
-  view.setUint32(40, entries[0]?.sequence ?? 0);
+  view.setUint32(40, first);
   view.setUint32(44, entries.length);
   out.set(body, RECORD_HEADER);
   view.setUint32(4, crc32(out.subarray(8)));

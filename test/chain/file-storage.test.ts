@@ -42,6 +42,23 @@ describe('FileChainStorage', () => {
     await again.close();
   });
 
+  it('a record of a head alone (re-signed after a crash, or a replica’s newer head) is kept on reopen', async () => {
+    const dir = freshDir();
+    const store = await FileChainStorage.open(dir);
+    const log = await authorOn(store);
+    await log.appendBatch([1, 2, 3]);
+    const loaded = (await store.load(log.chainId))!;
+    await store.append(log.chainId, [], loaded.head);
+    await log.append(4);
+    await store.close();
+    const again = await FileChainStorage.open(dir);
+    expect(again.recovery.truncatedBytes).toBe(0);
+    const reopened = await authorOn(again, 'feed', false);
+    expect(reopened.length).toBe(4);
+    expect(await reopened.verifyIntegrity()).toBe(true);
+    await again.close();
+  });
+
   it('refuses a sequence gap and calls after close', async () => {
     const store = await FileChainStorage.open(freshDir());
     const log = await authorOn(store);
