@@ -346,7 +346,8 @@ export class ChainLog {
       const nothing = { appended: 0, hasMore: false, diverged: false };
       if (!remote) {
         if (res.entries.length > 0) throw new ChainError('tampered', 'entries without a signed tree head');
-        return this.#caughtUp(nothing);
+        // A peer that holds nothing proves nothing: an author re-syncing stays read-only.
+        return nothing;
       }
       await this.#checkHead(remote);
       this.noteRemoteSize(remote.size);
@@ -459,7 +460,7 @@ export class ChainLog {
       throw new ChainError('invalid-argument', `size ${size} not within ${min}..${this.length}`);
   }
 
-  /** A fully applied answer: an author that was re-syncing may append again. */
+  /** A fully applied answer under a signed head: an author that was re-syncing may append again. */
   #caughtUp(result: ApplyResult): ApplyResult {
     if (this.#needsResync && !result.diverged) {
       this.#needsResync = false;

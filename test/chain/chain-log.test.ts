@@ -140,6 +140,9 @@ describe('ChainLog (author)', () => {
     expect(refused).toBeInstanceOf(ChainError);
     expect(refused.code).toBe('needs-resync');
     expect(restarted.length).toBe(0);
+    // A peer that holds nothing of the chain does not make it writable.
+    await pullChain(restarted, wire(await replicaOf(log)).ask, { verifier: strictVerifier });
+    expect(restarted.needsResync).toBe(true);
     await pullChain(restarted, wire(replica).ask, { verifier: strictVerifier });
     expect(restarted.length).toBe(50);
     expect(restarted.writable).toBe(true);
