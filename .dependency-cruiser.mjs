@@ -7,6 +7,8 @@
 const BOTTOM = 'lib/(util|wire|time|storage|identity|transport)';
 /** Protocol cores: state machines with no I/O (chain and consensus are on the roadmap). */
 const CORES = 'lib/(membership|state|ring|merkle|broadcast|chain|consensus)';
+/** The consensus service: a core's file that also uses node's option checks (see its rule). */
+const CONSENSUS_SERVICE = '^lib/consensus/service\\.ts$';
 /** Everything of ours; what a rule's `to` ranges over (npm packages and built-ins are not). */
 const OURS = '^(lib|signaling|cli|browser-demo|test|bench|scripts)/';
 
@@ -86,8 +88,21 @@ export default {
         'A core is sans-IO: it imports the bottom layer (not storage: persistence is the node’s) ' +
         'and cores, never node, a transport, signaling or the simulator.',
       severity: 'error',
-      from: { path: `^${CORES}/` },
+      from: { path: `^${CORES}/`, pathNot: CONSENSUS_SERVICE },
       to: { path: OURS, pathNot: [`^${CORES}/`, '^lib/(util|wire|time|identity|transport)/'] },
+    },
+    {
+      name: 'consensus-service-uses-only-the-option-checks-of-node',
+      comment:
+        'Exception (issue 16): `consensus()`, the MeshNode service of weftmesh/consensus, checks its ' +
+        'settings as every service does (a ConfigError naming the field), so it imports ' +
+        'lib/node/option-checks.ts; lib/node names the service by type only. Nothing else of node.',
+      severity: 'error',
+      from: { path: CONSENSUS_SERVICE },
+      to: {
+        path: OURS,
+        pathNot: ['^lib/consensus/', '^lib/(util|wire|time|identity|transport)/', '^lib/node/option-checks\\.ts$'],
+      },
     },
     {
       name: 'cores-import-no-other-core',
@@ -127,6 +142,16 @@ export default {
       severity: 'error',
       from: { path: ['^lib/node/', '^lib/mod\\.ts$'] },
       to: { path: OURS, pathNot: [`^${BOTTOM}/`, `^${CORES}/`, '^lib/node/', '^lib/broadcast-channel/'] },
+    },
+
+    {
+      name: 'node-names-consensus-by-type-only',
+      comment:
+        'Raft is opt-in (issue 16): lib/node and the root entry name the consensus service and ' +
+        'MeshConsensus by type only, so the root bundle carries none of lib/consensus.',
+      severity: 'error',
+      from: { path: ['^lib/node/', '^lib/mod\\.ts$'] },
+      to: { path: '^lib/consensus/', dependencyTypesNot: ['type-only'] },
     },
 
     // ── concrete transports, signaling, the simulator ────────────────────────────────────

@@ -28,6 +28,7 @@ export {
   type Ready,
 } from './raft.ts';
 export type { ReadState } from './read-index.ts';
+export { type ConsensusNode, type ConsensusOptions, type ConsensusService, consensus } from './service.ts';
 export {
   type ConsensusStorage,
   emptyHardState,

@@ -15,6 +15,8 @@ export type MeshNodeErrorCode =
   | 'no-chains'
   /** A messaging call on a node built without `messaging: messaging()`. */
   | 'no-messaging'
+  /** `node.consensus` on a node built without `consensus: consensus({ voters })`. */
+  | 'no-consensus'
   /** The node's incarnation is at the top of its range: it cannot refute any more (restart with a new identity). */
   | 'incarnation-exhausted'
   /** Still Joining long after start() (reported as an `error` event when nobody listens for `stranded`). */

@@ -8,6 +8,7 @@ export type { MeshNodeOptions } from './options.ts';
  * phase and delegate.
  */
 import { type BroadcastMetrics, broadcastMetrics, emptyTreeMetrics } from '../broadcast/metrics.ts';
+import type { MeshConsensus } from '../consensus/mesh.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
 import { NodeState } from '../membership/node-state.ts';
@@ -66,6 +67,8 @@ export class MeshNode {
   #joinWaiters: Array<() => void> = [];
   /** Hosted chains (a node built with `chains: chains()`). */
   readonly #chains: ChainHost | undefined;
+  /** Raft (a node built with `consensus: consensus(…)`): present from the end of start() on. */
+  #consensus: MeshConsensus | undefined;
 
   constructor(opts: MeshNodeOptions) {
     this.#opts = checkMeshNodeOptions(opts);
@@ -102,6 +105,20 @@ export class MeshNode {
     if (!this.#chains)
       throw new MeshNodeError('no-chains', 'MeshNode: built without chains (pass chains: chains())');
     return this.#chains;
+  }
+
+  /**
+   * This node's Raft consensus (propose, read, status), or a MeshNodeError: `not-started`
+   * before start(), `no-consensus` for a node built without `consensus: consensus(…)`.
+   */
+  get consensus(): MeshConsensus {
+    this.#running();
+    if (!this.#consensus)
+      throw new MeshNodeError(
+        'no-consensus',
+        'MeshNode: built without consensus (pass consensus: consensus({ voters }) from weftmesh/consensus)',
+      );
+    return this.#consensus;
   }
 
   get nodeId(): string {
@@ -141,6 +158,7 @@ export class MeshNode {
     this.#run = run;
     run.start();
     this.#phase = 'running';
+    this.#consensus = this.#opts.consensus?.create(this);
   }
 
   /**
@@ -380,6 +398,7 @@ export class MeshNode {
     if (this.#phase === 'closed') return;
     this.#phase = 'closed';
     this.#chains?.close();
+    this.#consensus?.close();
     this.#run?.close();
     this.#parts.links.closeAll('node closed');
     for (const t of this.#parts.transports) t.close();

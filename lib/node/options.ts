@@ -4,6 +4,7 @@
  */
 import type { TreeOptions } from '../broadcast/tree.ts';
 import type { BroadcastChannelTransportOptions } from '../broadcast-channel/transport.ts';
+import type { ConsensusService } from '../consensus/service.ts';
 import type { AdmissionPolicy } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
@@ -119,6 +120,12 @@ export interface MeshNodeOptions {
    * (`no-chains`). See docs/CHAIN.md.
    */
   chains?: ChainService;
+  /**
+   * Raft consensus (`node.consensus`: propose, read, status), built at start():
+   * `consensus({ voters })` from `weftmesh/consensus`. Needs `messaging()`. Without it
+   * `node.consensus` throws a MeshNodeError (`no-consensus`). See docs/CONSENSUS.md.
+   */
+  consensus?: ConsensusService;
 }
 
 /** Alive claims carry at most this many metadata entries (see wire/claims.ts metaField). */
@@ -189,6 +196,7 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   );
   atLeast(o.wireLimits?.maxDepth, 4, 'wireLimits.maxDepth');
   atLeast(o.wireLimits?.maxItems, 16, 'wireLimits.maxItems');
+  check(o.consensus === undefined || o.messaging !== undefined, 'consensus', 'needs messaging: messaging()');
   // The services checked their own settings; what depends on the frame limit is checked here.
   const maxMessageBytes = o.messaging?.options.maxMessageBytes;
   if (maxMessageBytes !== undefined)
