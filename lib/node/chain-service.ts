@@ -19,6 +19,7 @@ import {
 import { ChainError } from '../chain/errors.ts';
 import { type ForkProof, verifyForkProof } from '../chain/fork.ts';
 import { pullChain } from '../chain/pull.ts';
+import { type ChainStorage, MemoryChainStorage } from '../chain/storage.ts';
 import type { ChainSyncRequest } from '../chain/sync.ts';
 import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { ServiceAdvertisement } from '../state/service-registry.ts';
@@ -40,6 +41,8 @@ export interface ChainsOptions {
   verifier?: SignatureVerifier;
   /** How often hosted chains look for peers ahead of them. Default 1,000 ms. */
   pullIntervalMs?: number;
+  /** Where `follow` keeps the replicas it makes (one store for all of them). Default: a MemoryChainStorage. */
+  storage?: ChainStorage;
   /** Fork proofs kept for chains this node does not host (oldest dropped first). Default 1,024. */
   maxProofs?: number;
 }
@@ -88,6 +91,7 @@ export class ChainHost {
   readonly #verifier: SignatureVerifier;
   readonly #intervalMs: number;
   readonly #maxProofs: number;
+  readonly #storage: ChainStorage;
   readonly #logs = new Map<string, ChainLog>();
   /**
    * Fork proofs by chain id and author key (`<id>/<key hex>`), in arrival order. Keyed by the
@@ -108,6 +112,7 @@ export class ChainHost {
     this.#verifier = options.verifier ?? fastVerifier;
     this.#intervalMs = options.pullIntervalMs ?? 1_000;
     this.#maxProofs = options.maxProofs ?? 1_024;
+    this.#storage = options.storage ?? new MemoryChainStorage();
     node.respond(CHAIN_SYNC_TOPIC, (data) => this.#serve(data));
     node.respond(CHAIN_FORK_GET_TOPIC, (data) => {
       const proof =
@@ -133,11 +138,13 @@ export class ChainHost {
     return log;
   }
 
-  /** A replica of someone's chain (in memory), hosted. */
+  /** A replica of someone's chain (in the service's storage, continuing what it holds), hosted. */
   async follow(chainId: string, author: Uint8Array): Promise<ChainLog> {
     const known = this.#logs.get(chainId);
     if (known) return known;
-    return this.host(await ChainLog.replica({ chainId, author, verifier: this.#verifier }));
+    return this.host(
+      await ChainLog.replica({ chainId, author, verifier: this.#verifier, storage: this.#storage }),
+    );
   }
 
   get(chainId: string): ChainLog | undefined {

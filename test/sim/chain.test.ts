@@ -26,20 +26,29 @@ async function settleUntil(c: SimCluster, done: () => boolean, maxMs: number, st
 
 const author = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(21));
 
-async function mesh(n: number): Promise<SimCluster> {
+async function mesh(
+  n: number,
+  storageOf: (i: number) => MemoryChainStorage | undefined = () => undefined,
+): Promise<SimCluster> {
   const c = await SimCluster.create({
     nodes: n,
     seed: 15,
     network: { linkAuth: 'trusted' },
-    nodeOptions: () => ({ chains: chains({ verifier: strictVerifier, pullIntervalMs: 500 }) }),
+    nodeOptions: (i) => {
+      const storage = storageOf(i);
+      return {
+        chains: chains({ verifier: strictVerifier, pullIntervalMs: 500, ...(storage ? { storage } : {}) }),
+      };
+    },
   });
   runUntil(c, () => converged(c), 60_000);
   return c;
 }
 
 describe('chains on MeshNodes (simulated network)', () => {
-  it('followers that join late catch up exactly with the author’s chain', async () => {
-    const c = await mesh(6);
+  it('followers that join late catch up exactly with the author’s chain (one keeps it in the storage it was given)', async () => {
+    const kept = new MemoryChainStorage();
+    const c = await mesh(6, (i) => (i === 1 ? kept : undefined));
     const storage = new MemoryChainStorage();
     const log = await ChainLog.open({
       identity: author,
@@ -63,6 +72,7 @@ describe('chains on MeshNodes (simulated network)', () => {
     await log.appendBatch(['more', 'entries']);
     await settleUntil(c, () => followers.every((f) => f.length === 302), 10_000);
     expect(followers.map((f) => f.length)).toEqual(followers.map(() => 302));
+    expect((await kept.load(log.chainId))?.entries.length).toBe(302);
   });
 
   it('an author that forks in a partitioned mesh is proven forked to every node after the heal; an impostor’s proof is ignored by the chain’s hosts', async () => {
