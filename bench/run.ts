@@ -8,6 +8,7 @@
  * `ulimit -n` ≥ 20,000.
  */
 import { broadcastChannelBench } from './broadcast-channel.bench.ts';
+import { broadcastTreeBench } from './broadcast-tree.bench.ts';
 import { bundleBench } from './bundle.bench.ts';
 import { chainBench, chainSimBench } from './chain.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
@@ -41,6 +42,7 @@ const benches: Record<string, () => Promise<void>> = {
   chain: chainBench,
   'chain-sim': () => chainSimBench(),
   'broadcast-channel': broadcastChannelBench,
+  'broadcast-tree': broadcastTreeBench,
 };
 const DEFAULT = [
   'crypto',
@@ -60,6 +62,7 @@ const DEFAULT = [
   'chain',
   'chain-sim',
   'broadcast-channel',
+  'broadcast-tree',
 ];
 /** These open real sockets: they run inside a loopback-only network namespace when possible. */
 const NETWORK = new Set([
