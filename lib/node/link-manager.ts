@@ -88,6 +88,8 @@ export class LinkManager {
   readonly #transient = new Map<string, Link>();
   /** Links whose peer said goodbye (`bye`): their close is expected. */
   readonly #farewells = new Set<Link>();
+  /** Duplicate links let go, each with what closes it once the peer's goodbye arrives on it. */
+  readonly #retiring = new Map<Link, () => void>();
   /** Dials in flight, per endpoint: the claim that named the address, if any. */
   readonly #pending = new Map<string, Advert | undefined>();
   readonly #backoff: DialBackoff;
@@ -203,13 +205,29 @@ export class LinkManager {
     let transient = false;
     if (existing) {
       // A link the peer said goodbye on is on its way out: the new one replaces it.
+      // A network link that lost to a BroadcastChannel one (or the reverse) was likely in use
+      // (it came first): it is retired, so that what the peer sent on it still arrives. Two
+      // network links racing are still closed at once (their loser carried little, if anything).
+      const mixed = (existing.transport === BROADCAST_CHANNEL) !== (link.transport === BROADCAST_CHANNEL);
       if (!this.#farewells.has(existing) && this.#keepsExisting(existing, link)) {
-        this.#closeGently(link, 'duplicate link');
+        if (!mixed) {
+          this.#closeGently(link, 'duplicate link');
+          return;
+        }
+        link.setHandlers({
+          datagram: () => {},
+          message: (f) => {
+            if (this.#retiring.has(link)) this.#o.onFrame(id, 'stream', f, link);
+          },
+          close: () => this.#retiring.delete(link),
+        });
+        this.#retire(link);
         return;
       }
       transient = this.#transient.has(id);
       this.#forget(id);
-      this.#closeGently(existing, 'duplicate link');
+      if (mixed) this.#retire(existing);
+      else this.#closeGently(existing, 'duplicate link');
     } else if (this.#links.size >= this.#o.policy.maxLinks) {
       const slots = Math.max(MIN_TRANSIENT, this.#o.policy.maxLinks);
       if (this.#o.isNewcomer(id) && this.#transient.size < slots) transient = true;
@@ -229,11 +247,16 @@ export class LinkManager {
         this.#o.onFrame(id, 'datagram', f, link);
       },
       message: (f) => {
-        if (this.get(id) !== link) return;
+        if (this.get(id) !== link) {
+          // Replaced by a duplicate: what the peer sent on it before it switched still counts.
+          if (this.#retiring.has(link)) this.#o.onFrame(id, 'stream', f, link);
+          return;
+        }
         this.#lastIn.set(id, this.#o.env.clock.now());
         this.#o.onFrame(id, 'stream', f, link);
       },
       close: (reason) => {
+        this.#retiring.delete(link);
         if (this.get(id) !== link) return;
         const expected = this.#farewells.delete(link);
         this.#forget(id);
@@ -262,6 +285,27 @@ export class LinkManager {
   /** The peer said goodbye on `link`: its close that follows is on purpose. */
   farewell(link: Link): void {
     if (this.get(link.peer.nodeId) === link) this.#farewells.add(link);
+    this.#retiring.get(link)?.();
+  }
+
+  /**
+   * Lets a duplicate link go (a network link beside a BroadcastChannel one). Both ends retire the same one (#keepsExisting), each saying
+   * goodbye on it; a stream is ordered, so once the peer's goodbye arrives everything it sent
+   * on this link before switching has arrived too (and was taken). Then it closes, once our
+   * side drained too; at most TRANSIENT_TTL_MS after.
+   */
+  #retire(link: Link): void {
+    this.#o.bye(link);
+    const scheduler = this.#o.env.scheduler;
+    const close = () => {
+      if (!this.#retiring.delete(link)) return;
+      scheduler.cancelTimer(timer);
+      const shut = () => link.close('duplicate link');
+      if (link.bufferedAmount === 0) shut();
+      else link.drained().then(shut, shut);
+    };
+    const timer = scheduler.setTimer(TRANSIENT_TTL_MS, close);
+    this.#retiring.set(link, close);
   }
 
   /**

@@ -6,7 +6,7 @@ import { DEFAULT_DIAL_POLICY } from '../../lib/node/dial-policy.ts';
 import { LinkManager } from '../../lib/node/link-manager.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
 import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
-import type { Link, Transport } from '../../lib/transport/types.ts';
+import type { Transport } from '../../lib/transport/types.ts';
 import { FakeLink } from '../support/fake-link.ts';
 
 const SELF = '8'.repeat(32);
@@ -33,6 +33,7 @@ function setup() {
     localAddresses: () => [],
   } as unknown as Transport;
   const closed: string[] = [];
+  const frames: string[] = [];
   const links = new LinkManager({
     env,
     selfId: SELF,
@@ -41,13 +42,13 @@ function setup() {
     dialing: DEFAULT_DIAL_POLICY,
     onUp: () => {},
     onDown: () => {},
-    onFrame: () => {},
+    onFrame: (id, _cls, _f, link) => frames.push(`${link.transport}:${id}`),
     keepalive: () => {},
     bye: () => {},
     isNewcomer: () => false,
     peerDegree: () => undefined,
   });
-  const link = (id: string, transport: string, initiator: boolean): Link => {
+  const link = (id: string, transport: string, initiator: boolean): FakeLink => {
     const l = new FakeLink(id, { initiator });
     Object.defineProperty(l, 'transport', { value: transport });
     const close = l.close.bind(l);
@@ -57,7 +58,7 @@ function setup() {
     };
     return l;
   };
-  return { links, dialled, heard, link, closed };
+  return { links, dialled, heard, link, closed, frames };
 }
 
 describe('LinkManager with a nearby transport', () => {
@@ -96,7 +97,17 @@ describe('LinkManager with a nearby transport', () => {
       t.links.accept(a);
       t.links.accept(b);
       expect(t.links.get(LOW)?.transport).toBe('broadcast-channel');
+      // The network link is retired: what the peer sent on it before it switched is still
+      // taken (the README's greeting was lost here), and it closes once the peer's goodbye
+      // arrives on it.
+      const network = first === 'webrtc' ? a : b;
+      expect(t.closed).toEqual([]);
+      network.deliver(new Uint8Array([1]));
+      expect(t.frames).toEqual([`webrtc:${LOW}`]);
+      t.links.farewell(network);
       expect(t.closed).toEqual(['webrtc:duplicate link']);
+      network.deliver(new Uint8Array([2]));
+      expect(t.frames).toEqual([`webrtc:${LOW}`]);
     }
   });
 });
