@@ -135,6 +135,10 @@ const PENDING_LIMIT = 4096;
 /** Broadcasts held for grafts: how many, and how long (a graft comes within seconds). */
 const HELD_BROADCASTS = 1024;
 const HELD_BROADCAST_MS = 30_000;
+/** Re-sent broadcasts per asking neighbour: 256 KiB/s, 1 MiB at once (as anti-entropy answers). */
+const GRAFT_BYTES_PER_SECOND = 256 * 1024;
+/** A broadcast's bytes besides its data (origin, key, signature, topic, counters). */
+const BROADCAST_OVERHEAD = 200;
 const U32_MAX = 0xffffffff;
 
 interface Pending {
@@ -228,6 +232,8 @@ export class Messenger {
   readonly #linkQuota: RateLimiter;
   /** Broadcasts delivered lately, for neighbours that graft them. */
   readonly #held: HeldMessages<MessageOf<'broadcast'>>;
+  /** Bytes of grafted broadcasts each neighbour may have re-sent (per second, burst ×4). */
+  readonly #graftBytes: RateLimiter;
   readonly metrics: MessagingMetrics = emptyMessagingMetrics();
   #nextId: number;
   #epoch: number;
@@ -258,8 +264,14 @@ export class Messenger {
       max: HELD_BROADCASTS,
       maxAgeMs: HELD_BROADCAST_MS,
       now,
-      send: (peer, msg) => this.#write(peer, msg),
+      send: (peer, msg) => {
+        // A graft re-sends what it names: paid in bytes by the asking link, so that asking for
+        // the same large broadcasts over and over cannot make this node stream them without end.
+        if (this.#graftBytes.take(peer, msg.data.length + BROADCAST_OVERHEAD)) this.#write(peer, msg);
+        else this.#drop('throttled');
+      },
     });
+    this.#graftBytes = new RateLimiter(GRAFT_BYTES_PER_SECOND, GRAFT_BYTES_PER_SECOND * 4, now);
     host.tree.channel(BroadcastKind.App, this.#held);
   }
 

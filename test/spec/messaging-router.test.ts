@@ -4,7 +4,8 @@
 // docs/SECURITY.md.
 
 import { describe, expect, it } from 'vitest';
-import { BroadcastTree } from '../../lib/broadcast/tree.ts';
+import { BroadcastKind } from '../../lib/broadcast/metrics.ts';
+import { BroadcastTree, type TreeMessage } from '../../lib/broadcast/tree.ts';
 import type { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { Domain, signingInput } from '../../lib/identity/signed.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
@@ -45,7 +46,8 @@ function setup(
   const neighbours = new Map<string, Set<string>>();
   const handlers = new TopicHandlers();
   // Every link starts eager: broadcasts go out on all of them, as a flood would.
-  const tree = new BroadcastTree({ env, send: () => {} });
+  const treeSent: Array<{ to: string; msg: TreeMessage }> = [];
+  const tree = new BroadcastTree({ env, send: (to, msg) => treeSent.push({ to, msg }) });
   for (const id of links.keys()) tree.linkUp(id);
   const m = new Messenger(
     {
@@ -76,7 +78,7 @@ function setup(
     }
     return got;
   };
-  return { m, scheduler, links, reachable, neighbours, handlers, delivered, out };
+  return { m, scheduler, links, reachable, neighbours, handlers, delivered, out, tree, treeSent };
 }
 
 /** An app message from `from` to `to`, signed by `signer` (default: from) as a relayed one is. */
@@ -454,5 +456,28 @@ describe('Messaging: requests', () => {
     link.close('closed by peer');
     expect(await lost).toBe('no-route');
     expect(t.scheduler.pending).toBe(0);
+  });
+});
+
+describe('Messaging: grafts of held broadcasts', () => {
+  it('a neighbour grafting the same large broadcast over and over gets it within a byte budget (1 MiB at once, 256 KiB/s), the rest dropped as throttled', () => {
+    const t = setup();
+    t.tree.onMessage(a.nodeId, { type: 'prune' }); // a is lazy: it hears of broadcasts by id
+    t.m.broadcast('t', new Uint8Array(40 * 1024));
+    t.scheduler.runFor(1_000);
+    const ihave = t.treeSent.find((f) => f.to === a.nodeId && f.msg.type === 'ihave')?.msg;
+    expect(ihave?.type).toBe('ihave');
+    const ids = ihave?.type === 'ihave' ? ihave.ids : new Uint8Array(0);
+    t.out();
+    const before = t.m.metrics.throttled;
+    for (let k = 0; k < 100; k++) t.tree.onMessage(a.nodeId, { type: 'graft', k: BroadcastKind.App, ids });
+    const sent = t.out().get(a.nodeId)?.length ?? 0;
+    // 1 MiB of 40 KiB broadcasts: 25 of the 100 asked for.
+    expect(sent).toBe(25);
+    expect(t.m.metrics.throttled - before).toBe(75);
+    // A second later the budget has refilled by 256 KiB: 6 more.
+    t.scheduler.runFor(1_000);
+    for (let k = 0; k < 100; k++) t.tree.onMessage(a.nodeId, { type: 'graft', k: BroadcastKind.App, ids });
+    expect(t.out().get(a.nodeId)?.length ?? 0).toBe(6);
   });
 });
