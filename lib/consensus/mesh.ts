@@ -8,10 +8,12 @@
 import type { Env, TimerId } from '../time/types.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { WireError } from '../wire/errors.ts';
+import { AutoVoters } from './auto-voters.ts';
 import { ConsensusError, type ConsensusErrorCode } from './errors.ts';
 import { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine } from './kv.ts';
 import { type ConsensusStatus, RaftCore, type RaftOptions } from './raft.ts';
-import { MemoryConsensusStorage } from './storage.ts';
+import { MemoryConsensusStorage, type WritableConsensusStorage } from './storage.ts';
+import type { MemberView, ProbeResult } from './voters.ts';
 
 /** What MeshConsensus needs of a node: a MeshNode with `messaging()` has it. */
 export interface ConsensusMessenger {
@@ -23,16 +25,31 @@ export interface ConsensusMessenger {
     responder: (data: Uint8Array, from: string) => Uint8Array | Promise<Uint8Array>,
   ): () => void;
   subscribe(topic: string, handler: (msg: { from: string; data: Uint8Array }) => void): () => void;
+  /** The membership view (every member known, itself included): needed without a `voters` list. */
+  members?(): readonly MemberView[];
+  /** A frozen node (MeshNode.freeze) pauses Raft: no ticks, no messages, and a leader steps down. */
+  readonly frozen?: boolean;
 }
 
 export interface MeshConsensusOptions {
   messenger: ConsensusMessenger;
   /** Timers and randomness (the node's Env). */
   env: Env;
-  /** The founding voters (node ids); ignored when `storage` already holds a log. */
-  voters: readonly string[];
+  /**
+   * The founding voters (node ids); ignored when `storage` already holds a log. Without it
+   * the voters are chosen automatically from stable members (`voterCount`, `stableMs`; see
+   * docs/CONSENSUS.md), which needs the messenger's `members()`.
+   */
+  voters?: readonly string[];
+  /** Voters wanted when they are chosen automatically: 3 or 5. Default 3. */
+  voterCount?: number;
+  /**
+   * Automatic voters: a member is a candidate after this long Active, and a voter is
+   * replaced after this long neither Active nor heard from. Default 10,000.
+   */
+  stableMs?: number;
   /** Durable state; default a fresh MemoryConsensusStorage of `voters`. */
-  storage?: MemoryConsensusStorage;
+  storage?: WritableConsensusStorage;
   /** ms per tick. Default 100 (election timeout 1–2 s, heartbeats every 100 ms). */
   tickMs?: number;
   /** A proposal or read without an outcome after this long fails with `timeout`. Default 5,000. */
@@ -45,6 +62,9 @@ export interface MeshConsensusOptions {
 const RAFT = 'weftmesh/raft';
 const PROPOSE = 'weftmesh/raft/propose';
 const READ = 'weftmesh/raft/read';
+const GROUP = 'weftmesh/raft/group';
+/** Automatic voters: the rules run every this many ticks. */
+const POLICY_TICKS = 5;
 const LIMITS = { maxDepth: 8, maxItems: 1 << 16 };
 
 /** A forwarded command, checked as the state machine would (hostile input). */
@@ -74,8 +94,15 @@ export class MeshConsensus {
   dropped = 0;
   readonly #m: ConsensusMessenger;
   readonly #env: Env;
-  readonly #storage: MemoryConsensusStorage;
-  readonly #core: RaftCore;
+  readonly #storage: WritableConsensusStorage;
+  readonly #raftOptions: MeshConsensusOptions['raft'];
+  #core: RaftCore;
+  readonly #auto: AutoVoters | undefined;
+  #ticks = 0;
+  #paused = false;
+  /** The leader a probe or a refusal named, for a node that hears none itself. */
+  #hint: { id: string; at: number } | undefined;
+  #closed = false;
   readonly #tickMs: number;
   readonly #timeoutMs: number;
   readonly #compactEvery: number;
@@ -90,18 +117,98 @@ export class MeshConsensus {
   constructor(opts: MeshConsensusOptions) {
     this.#m = opts.messenger;
     this.#env = opts.env;
-    this.#storage = opts.storage ?? new MemoryConsensusStorage(opts.voters);
+    this.#storage = opts.storage ?? new MemoryConsensusStorage(opts.voters ?? []);
     this.#tickMs = opts.tickMs ?? 100;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
     this.#compactEvery = opts.compactEvery ?? 1_000;
     this.kv.restore(this.#storage.snapshot().data);
     this.#applied = this.#storage.snapshot().index;
-    this.#core = new RaftCore({
-      ...opts.raft,
+    this.#raftOptions = opts.raft;
+    this.#core = this.#newCore();
+    this.#auto = opts.voters === undefined ? this.#autoVoters(opts) : undefined;
+  }
+
+  #newCore(): RaftCore {
+    return new RaftCore({
+      ...this.#raftOptions,
       id: this.#m.nodeId,
       storage: this.#storage,
       random: this.#env.random,
     });
+  }
+
+  #autoVoters(opts: MeshConsensusOptions): AutoVoters {
+    const m = this.#m;
+    const members = m.members?.bind(m);
+    if (!members)
+      throw new ConsensusError('invalid-argument', 'automatic voters need a messenger with members()');
+    const voterCount = opts.voterCount ?? 3;
+    if (voterCount !== 3 && voterCount !== 5)
+      throw new ConsensusError('invalid-argument', 'voterCount must be 3 or 5');
+    return new AutoVoters(
+      {
+        self: m.nodeId,
+        now: () => this.#env.clock.now(),
+        members,
+        probe: (id) => this.#probe(id),
+        core: () => this.#core,
+        storage: this.#storage,
+        found: () => {
+          this.#storage.bootstrap([m.nodeId]);
+          this.#core = this.#newCore();
+          this.#core.campaign();
+          this.#drain();
+        },
+        changed: () => this.#drain(),
+        idle: () => this.#closed || this.#frozen(),
+      },
+      { voterCount, stableMs: opts.stableMs ?? 10_000 },
+    );
+  }
+
+  /** Asks `id` which group it knows of (it answers only if it runs consensus). */
+  async #probe(id: string): Promise<ProbeResult> {
+    let reply: Uint8Array;
+    try {
+      reply = await this.#m.request(id, GROUP, new Uint8Array(0), Math.min(this.#timeoutMs, 2_000));
+    } catch (e) {
+      return String((e as Error)?.message).includes('no responder') ? 'incapable' : 'unknown';
+    }
+    try {
+      const a = decodeCbor(reply, LIMITS) as { voters?: unknown; leader?: unknown };
+      const voters = a?.voters;
+      if (
+        Array.isArray(voters) &&
+        voters.length <= 64 &&
+        voters.every((v) => typeof v === 'string') &&
+        typeof a.leader === 'string'
+      )
+        return { voters, leader: a.leader };
+    } catch {}
+    this.dropped++;
+    return 'unknown';
+  }
+
+  #frozen(): boolean {
+    return this.#m.frozen === true;
+  }
+
+  /**
+   * A frozen node pauses Raft: on the first input after freezing, a leader (or candidate)
+   * steps down, so it neither keeps answering as leader nor counts on a lease when it thaws.
+   * True while frozen.
+   */
+  #checkFrozen(): boolean {
+    if (!this.#frozen()) {
+      this.#paused = false;
+      return false;
+    }
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#core.stepDown();
+      this.#drain();
+    }
+    return true;
   }
 
   /** Subscribes to the consensus topics and starts ticking. */
@@ -110,16 +217,23 @@ export class MeshConsensus {
       this.#m.subscribe(RAFT, (msg) => this.#received(msg.from, msg.data)),
       this.#m.respond(PROPOSE, (data) => this.#serve(() => this.propose(commandIn(data)))),
       this.#m.respond(READ, (data) => this.#serve(() => this.read(keyIn(data)))),
+      this.#m.respond(GROUP, (_, from) => {
+        this.#auto?.probedBy(from);
+        return encodeCbor({ voters: this.#core.voters, leader: this.#core.leader });
+      }),
     );
     const tick = () => {
+      this.#tick = this.#env.scheduler.setTimer(this.#tickMs, tick);
+      if (this.#checkFrozen()) return;
       this.#core.tick();
       this.#drain();
-      this.#tick = this.#env.scheduler.setTimer(this.#tickMs, tick);
+      if (this.#auto && ++this.#ticks % POLICY_TICKS === 0) this.#auto.run();
     };
     this.#tick = this.#env.scheduler.setTimer(this.#tickMs, tick);
   }
 
   close(): void {
+    this.#closed = true;
     if (this.#tick !== undefined) this.#env.scheduler.cancelTimer(this.#tick);
     for (const off of this.#off.splice(0)) off();
   }
@@ -130,6 +244,7 @@ export class MeshConsensus {
 
   /** Applies a command once committed (forwarded to the leader from other nodes). */
   propose(cmd: KvCommand): Promise<KvResult> {
+    if (this.#checkFrozen()) return Promise.reject(frozenError());
     if (this.#core.role !== 'Leader') return this.#forward(PROPOSE, encodeCbor(cmd)) as Promise<KvResult>;
     return this.#wait((w) => {
       const at = this.#core.propose(encodeKvCommand(cmd));
@@ -140,6 +255,7 @@ export class MeshConsensus {
 
   /** A linearizable read (ReadIndex at the leader). */
   read(key: string): Promise<string | null> {
+    if (this.#checkFrozen()) return Promise.reject(frozenError());
     if (this.#core.role !== 'Leader') return this.#forward(READ, encodeCbor(key)) as Promise<string | null>;
     return this.#wait((w) => {
       const ctx = ++this.#ctx;
@@ -168,22 +284,47 @@ export class MeshConsensus {
   }
 
   async #forward(topic: string, body: Uint8Array): Promise<unknown> {
-    const leader = this.#core.leader;
+    const leader = this.#core.leader || (await this.#findLeader());
     if (leader === '' || leader === this.#m.nodeId)
       throw new ConsensusError('not-leader', 'no leader known yet: retry later');
     let reply: Uint8Array;
     try {
       reply = await this.#m.request(leader, topic, body, this.#timeoutMs);
     } catch (e) {
+      this.#hint = undefined;
       throw new ConsensusError('timeout', `no answer from the leader ${leader}`, { cause: e });
     }
     const a = decodeCbor(reply, LIMITS) as Answer;
     if (a.ok) return a.value;
+    if (a.code === 'not-leader')
+      this.#hint = a.hint === '' ? undefined : { id: a.hint, at: this.#env.clock.now() };
     throw new ConsensusError(
       a.code,
       `refused by ${leader}: ${a.code}`,
       a.hint === '' ? {} : { leaderHint: a.hint },
     );
+  }
+
+  /**
+   * A node outside the voter set hears no leader: it asks up to 16 Active members (lowest
+   * ids first) which leader they know, and keeps the first answer for `timeoutMs`.
+   */
+  async #findLeader(): Promise<string> {
+    const now = this.#env.clock.now();
+    if (this.#hint && now - this.#hint.at < this.#timeoutMs) return this.#hint.id;
+    const members = this.#m.members?.() ?? [];
+    const ids = members
+      .filter((x) => x.state === 'Active' && x.nodeId !== this.#m.nodeId)
+      .map((x) => x.nodeId)
+      .sort()
+      .slice(0, 16);
+    const answers = await Promise.all(ids.map((id) => this.#probe(id)));
+    for (const a of answers)
+      if (typeof a === 'object' && a.leader !== '') {
+        this.#hint = { id: a.leader, at: this.#env.clock.now() };
+        return a.leader;
+      }
+    return '';
   }
 
   /** Answers a forwarded request (at most one hop: a non-leader refuses with its hint). */
@@ -202,6 +343,7 @@ export class MeshConsensus {
   }
 
   #received(from: string, data: Uint8Array): void {
+    if (this.#checkFrozen()) return;
     let m: unknown;
     try {
       m = decodeCbor(data, LIMITS);
@@ -213,6 +355,7 @@ export class MeshConsensus {
       this.dropped++;
       return;
     }
+    this.#auto?.heard(from);
     this.#core.step(m);
     this.#drain();
   }
@@ -261,4 +404,8 @@ export class MeshConsensus {
         s.compact(this.#applied, core.votersAt(this.#applied), this.kv.snapshot());
     }
   }
+}
+
+function frozenError(): ConsensusError {
+  return new ConsensusError('not-leader', 'this node is frozen: its Raft is paused');
 }

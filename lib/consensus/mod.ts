@@ -33,5 +33,8 @@ export {
   type ConsensusStorage,
   emptyHardState,
   type HardState,
+  isPristine,
   MemoryConsensusStorage,
+  type WritableConsensusStorage,
 } from './storage.ts';
+export type { MemberView } from './voters.ts';

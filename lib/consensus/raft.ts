@@ -368,6 +368,25 @@ export class RaftCore {
     else this.#sendAppend(to);
   }
 
+  /** Whether `proposeConfig` would be accepted now (leader, previous change committed, a commit of its term). */
+  canChangeConfig(): boolean {
+    return (
+      this.#role === ConsensusRole.Leader &&
+      this.#transferee === '' &&
+      this.#configs.latestIndex <= this.#log.committed &&
+      this.#log.term(this.#log.committed) === this.#term
+    );
+  }
+
+  /**
+   * Gives up leadership (or a campaign) without changing the term: the node follows again
+   * and waits a whole election timeout before campaigning. Pending reads are answered as
+   * abandoned. For an owner that is about to stop hearing the network (a frozen node).
+   */
+  stepDown(): void {
+    if (this.#role !== ConsensusRole.Follower) this.#becomeFollower(this.#term, '');
+  }
+
   /** Campaigns now (tests and operators; an election timeout does the same). */
   campaign(): void {
     if (this.#role !== ConsensusRole.Leader) this.#campaign(this.#preVote ? 'pre' : 'real');

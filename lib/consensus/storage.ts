@@ -32,10 +32,35 @@ export interface ConsensusStorage {
 }
 
 /**
+ * A storage an owner can write: the three calls it makes with each ready record
+ * (`applySnapshot`, `append`, `setHardState`, in that order), compaction, and `bootstrap`
+ * for a node that founds a group. Durable implementations make each call durable before
+ * returning.
+ */
+export interface WritableConsensusStorage extends ConsensusStorage {
+  setHardState(hard: HardState): void;
+  append(entries: readonly Entry[]): void;
+  applySnapshot(snapshot: Snapshot): void;
+  compact(index: number, voters: readonly string[], data: Uint8Array): void;
+  /**
+   * Sets the first configuration of a pristine log (no term, no entries, no snapshot): the
+   * founding voters. Throws ConsensusError `invalid-argument` on a log that is not pristine.
+   */
+  bootstrap(voters: readonly string[]): void;
+}
+
+/** Whether a storage holds nothing yet: no term, no vote, no entries, no snapshot, no voters. */
+export function isPristine(s: ConsensusStorage): boolean {
+  const snap = s.snapshot();
+  const hard = s.hardState();
+  return snap.index === 0 && snap.voters.length === 0 && s.lastIndex() === 0 && hard.term === 0;
+}
+
+/**
  * An in-memory ConsensusStorage (tests, simulations, and a base for durable ones: write
  * through to disk in the same three calls the owner makes after each ready record).
  */
-export class MemoryConsensusStorage implements ConsensusStorage {
+export class MemoryConsensusStorage implements WritableConsensusStorage {
   #hard: HardState = emptyHardState;
   #snapshot: Snapshot;
   /** Entries after the snapshot, #entries[i] at index snapshot.index + 1 + i. */
@@ -106,6 +131,12 @@ export class MemoryConsensusStorage implements ConsensusStorage {
     if (snapshot.index <= this.#snapshot.index) return;
     this.#snapshot = snapshot;
     this.#entries = [];
+  }
+
+  bootstrap(voters: readonly string[]): void {
+    if (!isPristine(this))
+      throw new ConsensusError('invalid-argument', 'bootstrap of a log that is not pristine');
+    this.#snapshot = { ...this.#snapshot, voters: [...voters] };
   }
 
   // ---- compaction, called by the owner once its state machine has applied `index` ----
