@@ -68,8 +68,7 @@ export function decodeSyncRequest(bytes: Uint8Array): ChainSyncRequest {
   const [chainId, after, afterHash, maxEntries, probe] = v;
   if (!isChainId(chainId)) fail('chain id invalid');
   const afterSequence = after === -1 ? -1 : seq(after, 0);
-  if ((afterSequence === -1) !== (afterHash === null))
-    fail('afterHash is null exactly when afterSequence is -1');
+  if (afterSequence === -1 && afterHash !== null) fail('afterHash is null when afterSequence is -1');
   return {
     chainId,
     afterSequence,

@@ -22,7 +22,7 @@ export type ChainErrorCode =
   | 'invalid-argument'
   /** The chain storage failed to read or write (`cause`: the backend's error). */
   | 'storage-failed'
-  /** The storage was closed. */
+  /** The storage was closed (or the node's chain host, for a pull waiting its turn). */
   | 'closed';
 
 export class ChainError extends CodedError<ChainErrorCode> {

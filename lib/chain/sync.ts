@@ -15,7 +15,11 @@ export interface ChainSyncRequest {
   readonly chainId: string;
   /** The requester's last sequence (-1: it holds nothing). */
   readonly afterSequence: number;
-  /** Its hash (null when afterSequence is -1). */
+  /**
+   * Its hash, which the responder checks (a divergence shows as `mismatch`). Null when
+   * afterSequence is -1, or for a range request of a pipelined pull: the entries after
+   * afterSequence, unchecked (the requester checks their links when it applies them in order).
+   */
   readonly afterHash: Uint8Array | null;
   /** At most this many entries in the answer (the responder may send fewer). */
   readonly maxEntries: number;
@@ -96,7 +100,7 @@ export function serve(src: SyncSource, req: ChainSyncRequest, limits: ServeLimit
   const after = req.afterSequence;
   // The requester holds at least what is served: it compares its own root at `size`.
   if (after >= size) return answer([], size, false);
-  if (after >= 0 && !(req.afterHash && equalBytes(src.get(after)!.hash, req.afterHash)))
+  if (after >= 0 && req.afterHash && !equalBytes(src.get(after)!.hash, req.afterHash))
     return answer([], size, true);
   const entries: ChainEntry[] = [];
   const maxEntries = Math.min(Math.max(0, req.maxEntries), limits.maxEntries);

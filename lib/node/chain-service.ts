@@ -27,6 +27,7 @@ import { type ServiceFields, ServiceHealth } from '../state/values.ts';
 import type { Env } from '../time/types.ts';
 import { concatBytes, equalBytes, fromHex, toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
+import { RateLimiter } from '../util/rate-limit.ts';
 import type { AppMessage, Responder } from './messaging.ts';
 import { atLeast, positive } from './option-checks.ts';
 
@@ -45,6 +46,18 @@ export interface ChainsOptions {
   storage?: ChainStorage;
   /** Fork proofs kept for chains this node does not host (oldest dropped first). Default 1,024. */
   maxProofs?: number;
+  /**
+   * Sync requests in flight at once per pull (each for the entries after the previous one's
+   * end): a catch-up moves about this many answers (~40 KiB each) per round trip. Default 8.
+   */
+  pullWindow?: number;
+  /**
+   * Sync requests per second to one peer (burst ×4). A peer takes at most
+   * `messaging.perOriginRate` messages a second from this node (default 200, burst ×4) and
+   * drops the rest, which would cost a request timeout each: a long catch-up keeps under it.
+   * Default 150.
+   */
+  pullRate?: number;
 }
 
 export type ChainEvents = {
@@ -77,6 +90,8 @@ export interface ChainService {
 export function chains(options: ChainsOptions = {}): ChainService {
   positive(options.pullIntervalMs, 'chains.pullIntervalMs');
   atLeast(options.maxProofs, 1, 'chains.maxProofs');
+  atLeast(options.pullWindow, 1, 'chains.pullWindow');
+  positive(options.pullRate, 'chains.pullRate');
   const frozen = Object.freeze({ ...options });
   return { options: frozen, create: (node) => new ChainHost(node, frozen) };
 }
@@ -91,6 +106,9 @@ export class ChainHost {
   readonly #verifier: SignatureVerifier;
   readonly #intervalMs: number;
   readonly #maxProofs: number;
+  readonly #window: number;
+  readonly #pace: RateLimiter;
+  readonly #pauseMs: number;
   readonly #storage: ChainStorage;
   readonly #logs = new Map<string, ChainLog>();
   /**
@@ -112,6 +130,10 @@ export class ChainHost {
     this.#verifier = options.verifier ?? fastVerifier;
     this.#intervalMs = options.pullIntervalMs ?? 1_000;
     this.#maxProofs = options.maxProofs ?? 1_024;
+    this.#window = options.pullWindow ?? 8;
+    const rate = options.pullRate ?? 150;
+    this.#pace = new RateLimiter(rate, rate * 4, () => node.env.clock.now());
+    this.#pauseMs = Math.max(1, 1000 / rate);
     this.#storage = options.storage ?? new MemoryChainStorage();
     node.respond(CHAIN_SYNC_TOPIC, (data) => this.#serve(data));
     node.respond(CHAIN_FORK_GET_TOPIC, (data) => {
@@ -261,16 +283,26 @@ export class ChainHost {
   }
 
   async #pull(log: ChainLog, peer: string): Promise<void> {
-    const ask = async (req: ChainSyncRequest) =>
-      decodeSyncResponse(await this.#node.request(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req)));
+    const ask = async (req: ChainSyncRequest) => {
+      await this.#paced(peer);
+      return decodeSyncResponse(await this.#node.request(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req)));
+    };
     try {
-      const r = await pullChain(log, ask, { verifier: this.#verifier });
+      const r = await pullChain(log, ask, { verifier: this.#verifier, window: this.#window });
       if (r.appended > 0)
         this.#events.emit('synced', { chainId: log.chainId, appended: r.appended, from: peer });
       if (r.forked) this.#adopt(r.forked, undefined, true);
       this.#advertise(log);
     } catch (error) {
       this.#events.emit('sync-error', { chainId: log.chainId, from: peer, error });
+    }
+  }
+
+  /** Resolves once a request to `peer` keeps within pullRate (rejects once the host closed). */
+  async #paced(peer: string): Promise<void> {
+    while (!this.#pace.take(peer)) {
+      if (this.#closed) throw new ChainError('closed', 'the chain host closed');
+      await new Promise<void>((resolve) => this.#node.env.scheduler.setTimer(this.#pauseMs, resolve));
     }
   }
 
