@@ -75,6 +75,11 @@ export function dialTargetOf(alive: Claim): DialTarget {
 const EVICT_MIN_AGE_MS = 1_000;
 /** A transient link that has not been used for a join exchange by then is closed; also the longest a gentle close waits for its send buffer to drain. */
 const TRANSIENT_TTL_MS = 5_000;
+/**
+ * A dial its transport has not ended after this long is taken as failed: well past every
+ * transport's own bounds (WebRTC: 15 s to connect, then a 10 s handshake).
+ */
+const DIAL_STUCK_MS = 60_000;
 /** Transient links open at once: at least this, or the link cap. */
 const MIN_TRANSIENT = 16;
 
@@ -90,10 +95,11 @@ export class LinkManager {
   readonly #farewells = new Set<Link>();
   /** Duplicate links let go, each with what closes it once the peer's goodbye arrives on it. */
   readonly #retiring = new Map<Link, () => void>();
-  /** Dials in flight, per endpoint: the claim that named the address, if any. */
-  readonly #pending = new Map<string, Advert | undefined>();
+  /** Dials in flight, per endpoint: the claim that named the address, if any, and when it started. */
+  readonly #pending = new Map<string, { advert: Advert | undefined; at: number }>();
   readonly #backoff: DialBackoff;
   #closed = false;
+  #stuck = 0;
 
   constructor(opts: LinkManagerOptions) {
     this.#o = opts;
@@ -104,8 +110,29 @@ export class LinkManager {
     return this.#links.size;
   }
 
+  /** Dials taken as failed because their transport never ended them (DIAL_STUCK_MS). */
+  get dialsStuck(): number {
+    return this.#stuck;
+  }
+
   get pendingDials(): number {
+    this.#expireStuckDials();
     return this.#pending.size;
+  }
+
+  /**
+   * A dial in flight blocks its endpoint and counts towards minLinks, so one that its
+   * transport never ends (a bug, or a third-party transport that forgets to report) would
+   * stop this node from ever dialling again. Past DIAL_STUCK_MS it counts as failed.
+   */
+  #expireStuckDials(): void {
+    const now = this.#o.env.clock.now();
+    for (const [endpoint, p] of this.#pending) {
+      if (now - p.at < DIAL_STUCK_MS) continue;
+      this.#pending.delete(endpoint);
+      this.#backoff.failed(endpoint, now, p.advert);
+      this.#stuck++;
+    }
   }
 
   get(nodeId: string): Link | undefined {
@@ -131,6 +158,7 @@ export class LinkManager {
   #dial(to: string, expectNodeId: string | undefined, advert: Advert | 'eager' | undefined): boolean {
     const address = this.#nearbyAddress(expectNodeId ?? this.#nodeIdOf(to)) ?? to;
     const endpoint = endpointOf(address);
+    this.#expireStuckDials();
     if (this.#closed || this.#pending.has(endpoint)) return false;
     if (expectNodeId !== undefined && (this.#links.has(expectNodeId) || expectNodeId === this.#o.selfId))
       return false;
@@ -138,7 +166,7 @@ export class LinkManager {
     if (!transport) return false;
     const claimed = advert === 'eager' ? undefined : advert;
     if (advert !== 'eager' && !this.#backoff.allows(endpoint, this.#o.env.clock.now(), claimed)) return false;
-    this.#pending.set(endpoint, claimed);
+    this.#pending.set(endpoint, { advert: claimed, at: this.#o.env.clock.now() });
     transport.connect(address, expectNodeId === undefined ? {} : { expectNodeId });
     return true;
   }
@@ -160,12 +188,12 @@ export class LinkManager {
 
   /** Below minLinks, counting dials in progress. */
   wantsMore(): boolean {
-    return this.#links.size + this.#pending.size < this.#o.policy.minLinks;
+    return this.#links.size + this.pendingDials < this.#o.policy.minLinks;
   }
 
   /** Dials up to the deficit below minLinks from `candidates` (random order). */
   fill(candidates: DialTarget[]): void {
-    let deficit = this.#o.policy.minLinks - this.#links.size - this.#pending.size;
+    let deficit = this.#o.policy.minLinks - this.#links.size - this.pendingDials;
     if (deficit <= 0) return;
     for (const c of shuffle(candidates, this.#o.env.random)) {
       if (deficit <= 0) break;
@@ -335,7 +363,7 @@ export class LinkManager {
   /** Transport event: a dial ended (link or failure). */
   dialEnded(address: string, failed: boolean): void {
     const endpoint = endpointOf(address);
-    const advert = this.#pending.get(endpoint);
+    const advert = this.#pending.get(endpoint)?.advert;
     this.#pending.delete(endpoint);
     if (failed) this.#backoff.failed(endpoint, this.#o.env.clock.now(), advert);
     else this.#backoff.succeeded(endpoint);

@@ -44,6 +44,10 @@ import { emptyStateMetrics, type StateReplica, type StateReplicaMetrics } from '
 
 export interface MeshMetrics extends MembershipMetrics, Traffic {
   links: number;
+  /** Dials in flight (they count towards minLinks). */
+  pendingDials: number;
+  /** Dials a transport never ended, taken as failed after 60 s (a transport bug if not 0). */
+  dialsStuck: number;
   members: number;
   localHealth: number;
   messaging: MessagingMetrics;
@@ -253,6 +257,8 @@ export class MeshNode {
       ...this.#parts.boundary.traffic,
       framesRejectedBy: { ...this.#parts.boundary.traffic.framesRejectedBy },
       links: this.#parts.links.size,
+      pendingDials: this.#parts.links.pendingDials,
+      dialsStuck: this.#parts.links.dialsStuck,
       members: run?.membership.size ?? 0,
       localHealth: run?.membership.localHealth ?? 0,
       messaging: { ...(run?.messenger?.metrics ?? emptyMessagingMetrics()) },

@@ -248,9 +248,10 @@ export class WebRtcTransport implements Transport {
       this.#keepEarly(from, msg.sid, msg.d);
       return;
     }
-    // A new offer from the (lower-id) peer: a fresh attempt replaces any older one.
+    // A new offer from the (lower-id) peer: a fresh attempt replaces any older one, and
+    // takes over its dial (else the dial would never end, blocking redials of the peer).
     if (session) this.#endSession(session, 'superseded by a new offer', false);
-    const s = this.#startSession(from, msg.sid, undefined, path);
+    const s = this.#startSession(from, msg.sid, session?.dialed, path);
     if (!s) return;
     this.#signal(s, msg.d);
     const early = this.#early.get(from);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
 import { waitFor } from '../support/net.ts';
 import { type Child, cli, killAll } from '../support/processes.ts';
-import { fullyConverged, type RtcNode, rtcNode } from '../support/webrtc-node.ts';
+import { convergenceReport, fullyConverged, type RtcNode, rtcNode } from '../support/webrtc-node.ts';
 
 let server: RunningSignalingServer | undefined;
 const nodes: RtcNode[] = [];
@@ -50,7 +50,11 @@ describe('WebRTC mesh', () => {
   it('ten nodes with at most four links each: membership converges and requests cross the mesh', async () => {
     server = await startSignalingServer({ port: 0 });
     for (let i = 0; i < 10; i++) nodes.push(await rtcNode(server.url, 'sparse', { maxLinks: 4 }));
-    await waitFor(() => fullyConverged(nodes), 30_000, 'sparse converged');
+    await waitFor(
+      () => fullyConverged(nodes),
+      30_000,
+      () => `sparse converged:\n${convergenceReport(nodes)}`,
+    );
     // Newcomers may hold a transient link above maxLinks: wait for every node to shed it.
     await waitFor(
       () => nodes.every((n) => n.node.links().length <= 4),
@@ -73,7 +77,11 @@ describe('WebRTC mesh', () => {
           bridged(a, n.node.nodeId) &&
           bridged(n, a.node.nodeId),
       );
-    await waitFor(() => relayed() !== undefined, 30_000, 'a node two hops from the first, both ways');
+    await waitFor(
+      () => relayed() !== undefined,
+      30_000,
+      () => `a node two hops from the first, both ways:\n${convergenceReport(nodes)}`,
+    );
     const b = relayed()!;
     b.node.respond('whoami', (_data, from) => new TextEncoder().encode(`${b.node.nodeId} answers ${from}`));
     const reply = new TextDecoder().decode(

@@ -301,6 +301,26 @@ describe('LinkManager: dialling', () => {
     expect(t.links.dial('fake:seed', undefined, true)).toBe(true);
   });
 
+  it('a dial its transport never ends is taken as failed after 60 s: the node dials again', () => {
+    const t = setup({ maxLinks: 4, minLinks: 1 });
+    expect(t.links.dialMember(t.target(1))).toBe(true);
+    t.scheduler.runFor(59_000);
+    // Still in flight: it blocks its endpoint and fills the one wanted link.
+    expect(t.links.wantsMore()).toBe(false);
+    expect(t.links.dialMember(t.target(1))).toBe(false);
+    t.scheduler.runFor(1_000);
+    expect(t.links.wantsMore()).toBe(true);
+    expect(t.links.pendingDials).toBe(0);
+    expect(t.links.dialsStuck).toBe(1);
+    // It counts as a failure: that endpoint backs off, another member is dialled at once.
+    expect(t.links.dialMember(t.target(1))).toBe(false);
+    t.links.fill([t.target(1), t.target(2)]);
+    expect(t.dialled).toEqual(['fake:1', 'fake:2']);
+    // A late end of the expired dial changes nothing.
+    t.links.dialEnded('fake:1', false);
+    expect(t.links.pendingDials).toBe(1);
+  });
+
   it('a completed handshake clears the endpoint’s failures', () => {
     const t = setup();
     const m = t.target(1);

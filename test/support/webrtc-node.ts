@@ -13,6 +13,8 @@ export interface RtcNode {
   node: MeshNode;
   transport: WebRtcTransport;
   signaling: SignalingClient;
+  /** The last few links lost, and why (for failure messages). */
+  downs: string[];
   close(): void;
 }
 
@@ -39,18 +41,44 @@ export async function rtcNode(
     meta: { runtime: 'node' },
     ...extra,
   });
+  const downs: string[] = [];
+  node.on('link-down', ({ nodeId, reason }) => {
+    downs.push(`${nodeId.slice(0, 6)}: ${reason}`);
+    if (downs.length > 6) downs.shift();
+  });
   await node.start();
   const off = joinThroughSignaling(node, signaling);
   return {
     node,
     transport,
     signaling,
+    downs,
     close: () => {
       off();
       node.close();
       signaling.close();
     },
   };
+}
+
+/**
+ * What each node is missing for `fullyConverged`: its links and the peers it does not see
+ * Active (with the state it has for them), for a failure message.
+ */
+export function convergenceReport(nodes: RtcNode[]): string {
+  const short = (id: string) => id.slice(0, 6);
+  return nodes
+    .map((a) => {
+      const missing = nodes
+        .filter((b) => a !== b && a.node.member(b.node.nodeId)?.state !== NodeState.Active)
+        .map((b) => `${short(b.node.nodeId)}=${a.node.member(b.node.nodeId)?.state ?? 'unknown'}`);
+      const m = a.node.metrics();
+      const dials = `dials ${m.pendingDials} pending, ${m.dialsStuck} stuck`;
+      const rtc = JSON.stringify(a.transport.stats);
+      const lost = a.downs.join(', ');
+      return `${short(a.node.nodeId)} links [${a.node.links().map(short).join(' ')}] ${dials} rtc ${rtc} lost [${lost}] missing [${missing.join(' ')}]`;
+    })
+    .join('\n');
 }
 
 /** Every node sees every other node Active. */
