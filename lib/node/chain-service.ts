@@ -48,7 +48,7 @@ export interface ChainsOptions {
   maxProofs?: number;
   /**
    * Sync requests in flight at once per pull (each for the entries after the previous one's
-   * end): a catch-up moves about this many answers (~40 KiB each) per round trip. Default 8.
+   * end): a catch-up moves about this many answers (~40 KiB each) per round trip. Default 16.
    */
   pullWindow?: number;
   /**
@@ -130,7 +130,7 @@ export class ChainHost {
     this.#verifier = options.verifier ?? fastVerifier;
     this.#intervalMs = options.pullIntervalMs ?? 1_000;
     this.#maxProofs = options.maxProofs ?? 1_024;
-    this.#window = options.pullWindow ?? 8;
+    this.#window = options.pullWindow ?? 16;
     const rate = options.pullRate ?? 150;
     this.#pace = new RateLimiter(rate, rate * 4, () => node.env.clock.now());
     this.#pauseMs = Math.max(1, 1000 / rate);
