@@ -60,7 +60,7 @@ export interface BoundaryCores {
   readonly membership: Membership;
   readonly replica: StateReplica | undefined;
   readonly messenger: Messenger | undefined;
-  readonly tree: BroadcastTree;
+  readonly tree: BroadcastTree | undefined;
 }
 
 export class FrameBoundary {
@@ -147,7 +147,8 @@ export class FrameBoundary {
       case 'graft':
       case 'prune':
       case 'dontwant':
-        cores.tree.onMessage(from, msg);
+        if (cores.tree) cores.tree.onMessage(from, msg);
+        else this.#reject('not-served');
         return;
       case 'keepalive':
         return;

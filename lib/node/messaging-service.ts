@@ -7,6 +7,7 @@
 import { type MessagingOptions, Messenger, type MessengerHost, TopicHandlers } from './messaging.ts';
 import { atLeast, positive } from './option-checks.ts';
 import type { ServiceContext } from './service-context.ts';
+import { sharedTree } from './tree-service.ts';
 
 export interface MessagingService {
   readonly options: Readonly<MessagingOptions>;
@@ -52,6 +53,6 @@ function messengerHost(ctx: ServiceContext): MessengerHost {
     neighboursOf: (id) => membership.neighboursOf(id),
     admits: (key) => ctx.admits(key),
     isReachable: (id) => membership.isReachable(id),
-    tree: ctx.tree,
+    tree: sharedTree(ctx),
   };
 }

@@ -5,7 +5,7 @@
  * start() all of it; a service is absent only when the node was built without it. Core
  * outputs reach the application here, after the core handled its input.
  */
-import { BroadcastTree } from '../broadcast/tree.ts';
+import type { BroadcastTree } from '../broadcast/tree.ts';
 import type { Admission } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
@@ -51,8 +51,11 @@ export class RunningNode {
   readonly membership: Membership;
   readonly messenger: Messenger | undefined;
   readonly replica: StateReplica | undefined;
-  /** Which links carry broadcasts in full and which only announce them (lib/broadcast/tree.ts). */
-  readonly tree: BroadcastTree;
+  /**
+   * Which links carry broadcasts in full and which only announce them (lib/broadcast/tree.ts):
+   * made by the first service that broadcasts; a node with none has no tree.
+   */
+  tree: BroadcastTree | undefined;
   /** What each transport was started with; the token in them is renewed by setToken. */
   readonly transportContexts: TransportContext[] = [];
   readonly #p: NodeParts;
@@ -74,10 +77,6 @@ export class RunningNode {
       ...(opts.interner ? { interner: opts.interner } : {}),
     });
     this.membership = core;
-    this.tree = new BroadcastTree(
-      { env, send: (to, msg) => p.boundary.send(to, 'stream', msg) },
-      opts.broadcastTree ?? {},
-    );
     const ctx: ServiceContext = {
       identity,
       env,
@@ -86,7 +85,11 @@ export class RunningNode {
       epoch: incarnation,
       links,
       membership: core,
-      tree: this.tree,
+      tree: (make) =>
+        (this.tree ??= make(
+          { env, send: (to, msg) => p.boundary.send(to, 'stream', msg) },
+          opts.broadcastTree ?? {},
+        )),
       admits,
       send: (to, cls, msg) => p.boundary.send(to, cls, msg),
       emit: p.emit,
@@ -145,7 +148,7 @@ export class RunningNode {
   close(): void {
     this.#p.maintenance.stop();
     this.pause();
-    this.tree.stop();
+    this.tree?.stop();
     this.messenger?.close();
   }
 
@@ -156,7 +159,7 @@ export class RunningNode {
     // A transient link (this node is full) only carries the newcomer's join exchange.
     if (transient) return;
     core.linkUp(id);
-    this.tree.linkUp(id);
+    this.tree?.linkUp(id);
     this.replica?.linkUp(id, link.initiator);
     p.emit('link-up', { nodeId: id, transport: link.transport });
     // Exchange state when joining, when this is our only link (we were cut off), or when we
@@ -168,7 +171,7 @@ export class RunningNode {
 
   linkDown(nodeId: string, reason: string, expected: boolean): void {
     this.membership.linkDown(nodeId, !expected);
-    this.tree.linkDown(nodeId);
+    this.tree?.linkDown(nodeId);
     if (!expected) this.#p.maintenance.redial(nodeId);
     this.replica?.linkDown(nodeId);
     this.#p.emit('link-down', { nodeId, reason });
