@@ -1,14 +1,16 @@
 // The live browser demo: this tab is a node of the cluster; the page shows what it sees.
 import { hashRing, MeshNode, messaging, NodeState, replicatedState } from '../lib/mod.ts';
+import { chains } from '../lib/node/chain-service.ts';
 import { joinThroughSignaling } from '../lib/webrtc/discovery.ts';
 import { WebRtcTransport } from '../lib/webrtc/transport.ts';
 import { WebSocketTransport } from '../lib/websocket/transport.ts';
 import { SignalingClient } from '../signaling/client.ts';
+import { ChainPanel } from './chain-panel.ts';
 import { byId, fill, short } from './dom.ts';
 import { EventLog } from './event-log.ts';
 import { renderGraph } from './graph.ts';
 import { claimIdentity, forgetIdentity } from './identity.ts';
-import { memberRows, processRows, serviceRows, syncOptions } from './tables.ts';
+import { isChainService, memberRows, processRows, serviceRows, syncOptions } from './tables.ts';
 
 const params = new URLSearchParams(location.search);
 const cluster = params.get('cluster') ?? 'demo';
@@ -32,6 +34,7 @@ const node = new MeshNode({
   state: replicatedState(),
   messaging: messaging(),
   ring: hashRing(),
+  chains: chains(),
   identity,
   cluster,
   storage,
@@ -57,6 +60,7 @@ log.add(
   `this tab is node ${short(node.nodeId)} in cluster "${cluster}"${slot === undefined ? ' (identity not persisted)' : ` (identity slot ${slot})`}`,
 );
 addEventListener('pagehide', () => void node.leave());
+const chainPanel = await ChainPanel.create(node, identity, slot, log);
 
 // ---- controls ----
 
@@ -137,7 +141,7 @@ byId('ring-key').addEventListener('input', () => render());
 // ---- rendering ----
 
 function renderQueries(): void {
-  const services = node.services.names();
+  const services = node.services.names().filter((name) => !isChainService(name));
   const serviceSelect = byId<HTMLSelectElement>('resolve-service');
   syncOptions(
     serviceSelect,
@@ -207,6 +211,7 @@ function render(): void {
   fill(byId('members-body'), memberRows(node, members));
   fill(byId('processes-body'), processRows(node));
   fill(byId('services-body'), serviceRows(node));
+  chainPanel.render();
   renderQueries();
 }
 

@@ -48,8 +48,12 @@ export function processRows(node: MeshNode): HTMLTableRowElement[] {
     );
 }
 
+/** The chains service's own advertisements (heads, fork proofs): the Chains card shows them. */
+export const isChainService = (name: string): boolean => /^(chain\.|chain-fork\.|demo-chain$)/.test(name);
+
 export function serviceRows(node: MeshNode): HTMLTableRowElement[] {
-  return node.services.names().flatMap((name) =>
+  const names = node.services.names().filter((name) => !isChainService(name));
+  return names.flatMap((name) =>
     node.services.resolveAll(name).map((s) =>
       el(
         'tr',

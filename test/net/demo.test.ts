@@ -135,6 +135,59 @@ describe('weftmesh demo in real browser tabs', () => {
     expect(await b.textContent('#resolve-result')).toContain('http://127.0.0.1:7000/cache');
   }, 30_000);
 
+  it('chains: a tab appends 500 entries, the other tabs catch up, and its fork is proven and shown in every tab', async () => {
+    const author = pages[0]!;
+    const rowOf = (p: Page, id: string) =>
+      p.evaluate((chain) => {
+        const row = document.querySelector<HTMLElement>(`#chains-body tr[data-chain="${chain}"]`);
+        return row ? { status: row.dataset.status, length: Number(row.dataset.length) } : undefined;
+      }, id);
+    await author.bringToFront();
+    await author.click('#chain-many');
+    const chainId = (await (
+      await author.waitForFunction(
+        () =>
+          document.querySelector<HTMLElement>('#chains-body tr[data-status="author"][data-length="500"]')
+            ?.dataset.chain,
+        undefined,
+        { timeout: 10_000, polling: 100 },
+      )
+    ).jsonValue()) as string;
+    // Every other tab follows the chain and pulls all 500, each checked against signed heads.
+    for (const p of pages.slice(1))
+      await p.waitForFunction(
+        (chain) => {
+          const row = document.querySelector<HTMLElement>(`#chains-body tr[data-chain="${chain}"]`);
+          return row?.dataset.status === 'synced' && row.dataset.length === '500';
+        },
+        chainId,
+        { timeout: 20_000, polling: 200 },
+      );
+    await shot(pages[1]!, 'chain-synced');
+    // The author writes two histories: the replicas prove it, and every tab shows it forked.
+    await author.bringToFront();
+    await author.click('#chain-fork');
+    for (const p of pages)
+      await p.waitForFunction(
+        (chain) =>
+          document.querySelector<HTMLElement>(`#chains-body tr[data-chain="${chain}"]`)?.dataset.status ===
+          'forked',
+        chainId,
+        { timeout: 30_000, polling: 200 },
+      );
+    for (const p of pages.slice(1)) {
+      expect(await p.textContent('#log')).toContain(`chain ${chainId.slice(0, 8)} is FORKED`);
+      // A replica keeps what it verified: the 500, and one of the two histories unless the
+      // proof reached it first; nothing after the fork point.
+      const row = await rowOf(p, chainId);
+      expect(row?.status).toBe('forked');
+      expect([500, 501]).toContain(row?.length);
+    }
+    // The forked chain takes no more entries from its author.
+    expect(await author.isDisabled('#chain-append')).toBe(true);
+    await shot(pages[1]!, 'chain-forked');
+  }, 60_000);
+
   it('a frozen tab is suspected, and after unfreezing refutes with a higher incarnation', async () => {
     const [watcher, frozen, frozenId] = [pages[0]!, pages[1]!, ids[1]!];
     const before = await shownIncarnation(watcher, frozenId);
