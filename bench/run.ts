@@ -11,6 +11,7 @@ import { broadcastChannelBench } from './broadcast-channel.bench.ts';
 import { broadcastTreeBench } from './broadcast-tree.bench.ts';
 import { bundleBench } from './bundle.bench.ts';
 import { chainBench, chainSimBench } from './chain.bench.ts';
+import { chainWebRtcBench } from './chain-webrtc.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
@@ -41,6 +42,7 @@ const benches: Record<string, () => Promise<void>> = {
   'redis-restart': redisRestartBench,
   chain: chainBench,
   'chain-sim': () => chainSimBench(),
+  'chain-webrtc': chainWebRtcBench,
   'broadcast-channel': broadcastChannelBench,
   'broadcast-tree': broadcastTreeBench,
 };
@@ -61,6 +63,7 @@ const DEFAULT = [
   'redis-restart',
   'chain',
   'chain-sim',
+  'chain-webrtc',
   'broadcast-channel',
   'broadcast-tree',
 ];
@@ -73,6 +76,7 @@ const NETWORK = new Set([
   'redis-capacity',
   'redis-restart',
   'broadcast-channel',
+  'chain-webrtc',
 ]);
 
 const wanted = process.argv.slice(2);
