@@ -20,6 +20,7 @@ const OURS = '^(lib|signaling|cli|browser-demo|test|bench|scripts)/';
 const NODE_ONLY = [
   '^lib/storage/file\\.ts$',
   '^lib/chain/file-storage\\.ts$',
+  '^lib/consensus/file-storage\\.ts$',
   '^lib/webrtc/node\\.ts$',
   '^lib/websocket/node\\.ts$',
   '^lib/websocket/http-guard\\.ts$',

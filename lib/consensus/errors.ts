@@ -14,6 +14,8 @@ export type ConsensusErrorCode =
   | 'overloaded'
   /** A membership change is still uncommitted (changes go one at a time). */
   | 'config-change-pending'
+  /** The consensus storage failed to persist: this node stopped taking part (close it). */
+  | 'storage-failed'
   /** An argument the core cannot accept (unknown transfer target, empty voter set, …). */
   | 'invalid-argument';
 

@@ -11,7 +11,7 @@ import { WireError } from '../wire/errors.ts';
 import { AutoVoters } from './auto-voters.ts';
 import { ConsensusError, type ConsensusErrorCode } from './errors.ts';
 import { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine } from './kv.ts';
-import { type ConsensusStatus, RaftCore, type RaftOptions } from './raft.ts';
+import { type ConsensusStatus, RaftCore, type RaftOptions, type Ready } from './raft.ts';
 import { MemoryConsensusStorage, type WritableConsensusStorage } from './storage.ts';
 import type { MemberView, ProbeResult } from './voters.ts';
 
@@ -103,6 +103,10 @@ export class MeshConsensus {
   /** The leader a probe or a refusal named, for a node that hears none itself. */
   #hint: { id: string; at: number } | undefined;
   #closed = false;
+  /** A durable storage is flushing the last ready record (its messages wait for it). */
+  #flushing = false;
+  /** Set when the storage failed: the node no longer takes part. */
+  #broken: ConsensusError | undefined;
   readonly #tickMs: number;
   readonly #timeoutMs: number;
   readonly #compactEvery: number;
@@ -244,6 +248,7 @@ export class MeshConsensus {
 
   /** Applies a command once committed (forwarded to the leader from other nodes). */
   propose(cmd: KvCommand): Promise<KvResult> {
+    if (this.#broken) return Promise.reject(this.#broken);
     if (this.#checkFrozen()) return Promise.reject(frozenError());
     if (this.#core.role !== 'Leader') return this.#forward(PROPOSE, encodeCbor(cmd)) as Promise<KvResult>;
     return this.#wait((w) => {
@@ -255,6 +260,7 @@ export class MeshConsensus {
 
   /** A linearizable read (ReadIndex at the leader). */
   read(key: string): Promise<string | null> {
+    if (this.#broken) return Promise.reject(this.#broken);
     if (this.#checkFrozen()) return Promise.reject(frozenError());
     if (this.#core.role !== 'Leader') return this.#forward(READ, encodeCbor(key)) as Promise<string | null>;
     return this.#wait((w) => {
@@ -360,48 +366,102 @@ export class MeshConsensus {
     this.#drain();
   }
 
-  /** The persistence contract: persist, then send, then apply (see raft.ts). */
+  /**
+   * The persistence contract: persist, then send, then apply (see raft.ts). A durable
+   * storage's `flush()` is awaited before the record's messages go out; inputs that arrive
+   * meanwhile wait in the core for the next record.
+   */
   #drain(): void {
+    if (this.#flushing || this.#broken) return;
     const core = this.#core;
     while (core.hasReady()) {
       const r = core.ready();
       const s = this.#storage;
-      if (r.snapshot) s.applySnapshot(r.snapshot);
-      s.append(r.entries);
-      if (r.hardState) s.setHardState(r.hardState);
-      for (const m of r.messages) this.#m.send(m.to, RAFT, encodeCbor(m)).catch(() => {});
-      if (r.snapshot) {
-        this.kv.restore(r.snapshot.data);
-        this.#applied = r.snapshot.index;
+      try {
+        if (r.snapshot) s.applySnapshot(r.snapshot);
+        s.append(r.entries);
+        if (r.hardState) s.setHardState(r.hardState);
+      } catch (e) {
+        this.#fail(e);
+        return;
       }
-      for (const e of r.committed) {
-        const result = e.kind === 'command' ? this.kv.apply(e.data) : undefined;
-        this.#applied = e.index;
-        const p = this.#proposals.get(e.index);
-        if (!p) continue;
-        this.#proposals.delete(e.index);
-        this.#env.scheduler.cancelTimer(p.w.timer);
-        if (p.term === e.term && result) p.w.resolve(result);
-        else p.w.reject(new ConsensusError('superseded', `another leader's entry took index ${e.index}`));
+      const flushed = s.flush?.();
+      if (flushed) {
+        this.#flushing = true;
+        flushed.then(
+          () => {
+            this.#flushing = false;
+            this.#handle(core, r);
+            this.#drain();
+          },
+          (e) => this.#fail(e),
+        );
+        return;
       }
-      for (const read of r.reads) {
-        const q = this.#reads.get(read.ctx);
-        this.#reads.delete(read.ctx);
-        if (!q) continue;
-        if (read.index === null) {
-          this.#env.scheduler.cancelTimer(q.w.timer);
-          q.w.reject(new ConsensusError('not-leader', 'leadership was lost before the read was confirmed'));
-        } else this.#confirmed.push({ index: read.index, key: q.key, w: q.w });
-      }
-      core.advance(r);
-      this.#confirmed = this.#confirmed.filter((q) => {
-        if (q.index > this.#applied) return true;
+      this.#handle(core, r);
+    }
+  }
+
+  /** Steps 2–4 of the contract, once `r` is durable. */
+  #handle(core: RaftCore, r: Ready): void {
+    if (this.#closed) return;
+    const s = this.#storage;
+    for (const m of r.messages) this.#m.send(m.to, RAFT, encodeCbor(m)).catch(() => {});
+    if (r.snapshot) {
+      this.kv.restore(r.snapshot.data);
+      this.#applied = r.snapshot.index;
+    }
+    for (const e of r.committed) {
+      const result = e.kind === 'command' ? this.kv.apply(e.data) : undefined;
+      this.#applied = e.index;
+      const p = this.#proposals.get(e.index);
+      if (!p) continue;
+      this.#proposals.delete(e.index);
+      this.#env.scheduler.cancelTimer(p.w.timer);
+      if (p.term === e.term && result) p.w.resolve(result);
+      else p.w.reject(new ConsensusError('superseded', `another leader's entry took index ${e.index}`));
+    }
+    for (const read of r.reads) {
+      const q = this.#reads.get(read.ctx);
+      this.#reads.delete(read.ctx);
+      if (!q) continue;
+      if (read.index === null) {
         this.#env.scheduler.cancelTimer(q.w.timer);
-        q.w.resolve(this.kv.get(q.key));
-        return false;
-      });
-      if (this.#applied - s.snapshot().index >= this.#compactEvery)
-        s.compact(this.#applied, core.votersAt(this.#applied), this.kv.snapshot());
+        q.w.reject(new ConsensusError('not-leader', 'leadership was lost before the read was confirmed'));
+      } else this.#confirmed.push({ index: read.index, key: q.key, w: q.w });
+    }
+    core.advance(r);
+    this.#confirmed = this.#confirmed.filter((q) => {
+      if (q.index > this.#applied) return true;
+      this.#env.scheduler.cancelTimer(q.w.timer);
+      q.w.resolve(this.kv.get(q.key));
+      return false;
+    });
+    if (this.#applied - s.snapshot().index >= this.#compactEvery)
+      s.compact(this.#applied, core.votersAt(this.#applied), this.kv.snapshot());
+  }
+
+  /**
+   * The storage failed: what this node promised may not be durable, so it stops taking part
+   * (no ticks, no messages) and fails what waits with `storage-failed`; `close()` it.
+   */
+  #fail(e: unknown): void {
+    this.#broken = new ConsensusError('storage-failed', `consensus storage: ${(e as Error)?.message}`, {
+      cause: e,
+    });
+    this.#flushing = false;
+    if (this.#tick !== undefined) this.#env.scheduler.cancelTimer(this.#tick);
+    const waiting = [
+      ...[...this.#proposals.values()].map((p) => p.w),
+      ...[...this.#reads.values()].map((q) => q.w),
+      ...this.#confirmed.map((q) => q.w),
+    ];
+    this.#proposals.clear();
+    this.#reads.clear();
+    this.#confirmed = [];
+    for (const w of waiting) {
+      this.#env.scheduler.cancelTimer(w.timer);
+      w.reject(this.#broken);
     }
   }
 }

@@ -118,7 +118,8 @@ function isId(v: unknown, limits: MessageLimits): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= limits.maxIdLength;
 }
 
-function voters(v: unknown, limits: MessageLimits): string[] | undefined {
+/** A voter set as a message or a stored record carries it, or undefined. */
+export function parseVoters(v: unknown, limits: MessageLimits = defaultMessageLimits): string[] | undefined {
   if (!Array.isArray(v) || v.length > limits.maxVoters) return undefined;
   const out: string[] = [];
   for (const id of v) {
@@ -128,14 +129,15 @@ function voters(v: unknown, limits: MessageLimits): string[] | undefined {
   return out;
 }
 
-function entry(v: unknown, limits: MessageLimits): Entry | undefined {
+/** One log entry as a message or a stored record carries it, or undefined. */
+export function parseEntry(v: unknown, limits: MessageLimits = defaultMessageLimits): Entry | undefined {
   if (!isObj(v) || !isIndex(v.index) || !isIndex(v.term) || v.index === 0 || v.term === 0) return undefined;
   const { index, term } = v;
   if (v.kind === 'command' && v.data instanceof Uint8Array)
     return { index, term, kind: 'command', data: v.data };
   if (v.kind === 'noop') return { index, term, kind: 'noop' };
   if (v.kind === 'config') {
-    const vs = voters(v.voters, limits);
+    const vs = parseVoters(v.voters, limits);
     if (vs && vs.length > 0) return { index, term, kind: 'config', voters: vs };
   }
   return undefined;
@@ -149,7 +151,7 @@ function entries(m: Obj, term: number, limits: MessageLimits): Entry[] | undefin
   let bytes = 0;
   let lastTerm = m.prevTerm as number;
   for (let i = 0; i < raw.length; i++) {
-    const e = entry(raw[i], limits);
+    const e = parseEntry(raw[i], limits);
     if (!e || e.index !== (m.prevIndex as number) + 1 + i || e.term < lastTerm || e.term > term)
       return undefined;
     if (e.kind === 'command') bytes += e.data.length;
@@ -204,7 +206,7 @@ export function parseMessage(
       return { type: 'heartbeat-reply', from, to, term, ctx: v.ctx };
     case 'snapshot': {
       const { index, snapTerm, offset, size, chunk } = v;
-      const vs = voters(v.voters, limits);
+      const vs = parseVoters(v.voters, limits);
       if (!vs || vs.length === 0 || !isIndex(index) || !isIndex(snapTerm) || !isIndex(offset))
         return undefined;
       if (!isIndex(size) || size > limits.maxSnapshotBytes || !(chunk instanceof Uint8Array))

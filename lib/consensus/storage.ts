@@ -34,8 +34,8 @@ export interface ConsensusStorage {
 /**
  * A storage an owner can write: the three calls it makes with each ready record
  * (`applySnapshot`, `append`, `setHardState`, in that order), compaction, and `bootstrap`
- * for a node that founds a group. Durable implementations make each call durable before
- * returning.
+ * for a node that founds a group. Durable implementations make the calls durable by
+ * `flush()`.
  */
 export interface WritableConsensusStorage extends ConsensusStorage {
   setHardState(hard: HardState): void;
@@ -47,6 +47,12 @@ export interface WritableConsensusStorage extends ConsensusStorage {
    * founding voters. Throws ConsensusError `invalid-argument` on a log that is not pristine.
    */
   bootstrap(voters: readonly string[]): void;
+  /**
+   * A durable storage: makes every call since the last flush durable (resolving once it is);
+   * the owner sends the ready record's messages only then. A storage that is durable when
+   * each call returns (or is not durable at all) has none.
+   */
+  flush?(): Promise<void>;
 }
 
 /** Whether a storage holds nothing yet: no term, no vote, no entries, no snapshot, no voters. */

@@ -37,6 +37,7 @@ const EXPECTED: Record<string, string[]> = {
   'weftmesh/chain/fs': ['FileChainStorage'],
   'weftmesh/chain/service': ['chains', 'ChainHost'],
   'weftmesh/consensus': ['RaftCore', 'ConsensusRole', 'MemoryConsensusStorage', 'KvStateMachine'],
+  'weftmesh/consensus/fs': ['FileConsensusStorage'],
 };
 
 const STRICT = {
