@@ -15,7 +15,7 @@ import { LogTree, leafHash, verifyConsistency } from '../merkle/log-tree.ts';
 import { HybridLogicalClock } from '../time/hlc.ts';
 import { realClock } from '../time/real.ts';
 import type { Clock } from '../time/types.ts';
-import { bytesKey, concatBytes, equalBytes } from '../util/bytes.ts';
+import { equalBytes } from '../util/bytes.ts';
 import { encodeCbor } from '../wire/cbor.ts';
 import {
   type ChainEntry,
@@ -24,7 +24,6 @@ import {
   chainIdOf,
   checkKind,
   DEFAULT_KIND,
-  entryHash,
   GENESIS_PREV,
   isChainId,
   MAX_PAYLOAD_BYTES,
@@ -32,6 +31,7 @@ import {
 } from './entry.ts';
 import { ChainError } from './errors.ts';
 import type { ForkProof } from './fork.ts';
+import { loadChain } from './load.ts';
 import { type ChainStorage, MemoryChainStorage } from './storage.ts';
 import {
   type ChainSyncRequest,
@@ -40,7 +40,8 @@ import {
   type ServeLimits,
   serve,
 } from './sync.ts';
-import { type SignedTreeHead, signTreeHead, treeHeadPayload, verifyTreeHead } from './tree-head.ts';
+import { type SignedTreeHead, signTreeHead } from './tree-head.ts';
+import { checkEntries, HeadVerifier } from './verify.ts';
 
 export interface ChainLogOptions {
   /** Default: a new MemoryChainStorage. */
@@ -98,7 +99,7 @@ export class ChainLog {
   readonly author: Uint8Array;
   readonly #idBytes: Uint8Array;
   readonly #storage: ChainStorage;
-  readonly #verifier: SignatureVerifier;
+  readonly #heads: HeadVerifier;
   readonly #signer: Signer | undefined;
   readonly #hlc: HybridLogicalClock | undefined;
   readonly #threshold: number;
@@ -112,8 +113,6 @@ export class ChainLog {
   #needsResync = false;
   #forked: ForkProof | undefined;
   #lock: Promise<unknown> = Promise.resolve();
-  /** The last head verified, signed bytes and signature (a catch-up proves many chunks against one head). */
-  #verifiedKey = '';
 
   private constructor(
     chainId: string,
@@ -125,7 +124,7 @@ export class ChainLog {
     this.author = author;
     this.#idBytes = chainIdBytes(chainId);
     this.#storage = opts.storage ?? new MemoryChainStorage();
-    this.#verifier = opts.verifier ?? fastVerifier;
+    this.#heads = new HeadVerifier(chainId, author, opts.verifier ?? fastVerifier);
     this.#signer = signer;
     this.#hlc = signer && new HybridLogicalClock(signer.nodeId, opts.clock ?? realClock);
     const t = opts.checkpointThreshold ?? 1000;
@@ -349,7 +348,7 @@ export class ChainLog {
         // A peer that holds nothing proves nothing: an author re-syncing stays read-only.
         return nothing;
       }
-      await this.#checkHead(remote);
+      await this.#heads.check(remote);
       this.noteRemoteSize(remote.size);
       if (res.mismatch) return { ...nothing, diverged: true };
       if (remote.size <= L) {
@@ -367,7 +366,7 @@ export class ChainLog {
       const end = L + entries.length;
       if (end > remote.size)
         throw new ChainError('tampered', 'more entries than the signed tree head covers');
-      this.#checkEntries(L, entries);
+      checkEntries(this.#idBytes, L, this.head().hash, entries);
       for (const e of entries) this.#tree.appendHash(leafHash(e.hash));
       const root = this.#tree.root(end);
       const proven =
@@ -410,25 +409,8 @@ export class ChainLog {
    * Recomputes every entry hash and link, the tree, and checks the signed head's root and
    * signature. False when anything does not hold.
    */
-  async verifyIntegrity(): Promise<boolean> {
-    const tree = new LogTree();
-    let prev = GENESIS_PREV;
-    for (let i = 0; i < this.#entries.length; i++) {
-      const e = this.#entries[i]!;
-      if (e.sequence !== i || !equalBytes(e.prev, prev) || !equalBytes(entryHash(this.#idBytes, e), e.hash))
-        return false;
-      tree.appendHash(leafHash(e.hash));
-      prev = e.hash;
-    }
-    const head = this.#head;
-    if (!head) return true;
-    if (
-      head.chainId !== this.chainId ||
-      head.size > tree.size ||
-      !equalBytes(tree.root(head.size), head.root)
-    )
-      return false;
-    return verifyTreeHead(this.#verifier, this.author, head);
+  verifyIntegrity(): Promise<boolean> {
+    return this.#heads.verifyCopy(this.#idBytes, this.#entries, this.#head);
   }
 
   /** Releases the storage. */
@@ -476,30 +458,6 @@ export class ChainLog {
     return result;
   }
 
-  async #checkHead(h: SignedTreeHead): Promise<void> {
-    if (h.chainId !== this.chainId) throw new ChainError('unknown-chain', 'a tree head of another chain');
-    const key = bytesKey(concatBytes(treeHeadPayload(h), h.signature));
-    if (key === this.#verifiedKey) return;
-    if (!(await verifyTreeHead(this.#verifier, this.author, h)))
-      throw new ChainError('bad-signature', `tree head of size ${h.size} not signed by the chain's author`);
-    this.#verifiedKey = key;
-  }
-
-  /** Sequence, link and hash of each entry, in order; throws at the first bad one. */
-  #checkEntries(start: number, entries: readonly ChainEntry[]): void {
-    let prev = this.head().hash;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
-      if (e.sequence !== start + i)
-        throw new ChainError('gap', `expected sequence ${start + i}, got ${e.sequence}`);
-      if (!equalBytes(e.prev, prev))
-        throw new ChainError('tampered', `entry ${e.sequence} does not link to entry ${e.sequence - 1}`);
-      if (!equalBytes(entryHash(this.#idBytes, e), e.hash))
-        throw new ChainError('tampered', `entry ${e.sequence}: hash does not match its content`);
-      prev = e.hash;
-    }
-  }
-
   #sign(size: number): SignedTreeHead {
     const t = this.#hlc!.now();
     return signTreeHead(this.#signer!, {
@@ -522,26 +480,12 @@ export class ChainLog {
 
   /** Loads and checks the storage's copy; false when it holds none. */
   async #load(): Promise<boolean> {
-    let stored: Awaited<ReturnType<ChainStorage['load']>>;
-    try {
-      stored = await this.#storage.load(this.chainId);
-    } catch (e) {
-      throw new ChainError('storage-failed', `chain storage: ${(e as Error).message}`, { cause: e });
-    }
-    if (!stored || (stored.entries.length === 0 && !stored.head)) return false;
-    this.#checkEntries(0, stored.entries);
-    for (const e of stored.entries) {
-      this.#entries.push(e);
-      this.#tree.appendHash(leafHash(e.hash));
-    }
-    const head = stored.head;
-    if (head && head.size <= this.length) {
-      if (head.size > 0 && !equalBytes(this.#tree.root(head.size), head.root))
-        throw new ChainError('tampered', 'the stored tree head does not match the stored entries');
-      await this.#checkHead(head);
-      this.#head = head;
-    }
+    const loaded = await loadChain(this.#storage, this.chainId, this.#idBytes, this.#heads, this.#tree);
+    if (!loaded) return false;
+    for (const e of loaded.entries) this.#entries.push(e);
+    this.#head = loaded.head;
     const last = this.#entries.at(-1);
+    const head = loaded.storedHead;
     if (this.#hlc) {
       const node = this.#signer!.nodeId;
       if (last) this.#hlc.passOwn({ wall: last.wall, counter: last.counter, node });
