@@ -173,7 +173,10 @@ export class ChainPanel {
       if (ad.nodeId === node.nodeId || !isChainId(chain) || this.#following.has(chain)) continue;
       if (!/^[0-9a-f]{64}$/.test(author ?? '') || chainIdOf(fromHex(author!), NAME) !== chain) continue;
       this.#following.add(chain);
-      void node.chains.follow(chain, fromHex(author!));
+      node.chains.follow(chain, fromHex(author!)).catch((e: Error) => {
+        this.#following.delete(chain);
+        this.#log.add('error', `cannot follow chain ${short(chain)}: ${e.message}`);
+      });
     }
     const rows = ads.flatMap((ad) => {
       const id = ad.metadata.chain;
