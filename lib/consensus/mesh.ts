@@ -105,6 +105,7 @@ export class MeshConsensus {
   #closed = false;
   /** A durable storage is flushing the last ready record (its messages wait for it). */
   #flushing = false;
+  #drainQueued = false;
   /** Set when the storage failed: the node no longer takes part. */
   #broken: ConsensusError | undefined;
   readonly #tickMs: number;
@@ -254,7 +255,7 @@ export class MeshConsensus {
     return this.#wait((w) => {
       const at = this.#core.propose(encodeKvCommand(cmd));
       this.#proposals.set(at.index, { term: at.term, w });
-      this.#drain();
+      this.#drainSoon();
     }) as Promise<KvResult>;
   }
 
@@ -269,6 +270,19 @@ export class MeshConsensus {
       this.#reads.set(ctx, { key, w });
       this.#drain();
     }) as Promise<string | null>;
+  }
+
+  /**
+   * Drains once the current task's other proposals are in: proposals made together (a
+   * burst, or continuations of proposals applied together) travel in one append per follower.
+   */
+  #drainSoon(): void {
+    if (this.#drainQueued) return;
+    this.#drainQueued = true;
+    queueMicrotask(() => {
+      this.#drainQueued = false;
+      this.#drain();
+    });
   }
 
   #wait(start: (w: Waiter) => void): Promise<unknown> {
