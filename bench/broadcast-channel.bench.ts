@@ -35,7 +35,7 @@ interface Formed {
 }
 
 /** Opens `n` tabs of one fresh profile at once and waits (≤ limitMs) until each saw all `n` Active. */
-async function form(
+export async function form(
   browser: Browser,
   origin: string,
   query: string,
@@ -75,7 +75,7 @@ async function crashDetection(f: Formed): Promise<number | undefined> {
   return undefined;
 }
 
-function summary(label: string, xs: Array<number | undefined>): Array<string | number> {
+export function summary(label: string, xs: Array<number | undefined>): Array<string | number> {
   const ok = xs.filter((x): x is number => x !== undefined);
   if (ok.length === 0) return [label, `0 / ${xs.length}`, '—', '—', '—'];
   return [label, `${ok.length} / ${xs.length}`, pct(ok, 50), pct(ok, 99), Math.max(...ok)];

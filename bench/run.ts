@@ -20,6 +20,7 @@ import { meshFormationBench, probeLatencyBench, signalingLoadBench } from './net
 import { redisCapacityBench, redisRelayBench, redisRestartBench } from './signaling-redis.bench.ts';
 import { antiEntropyBench, propagationBench, ringBench } from './state.bench.ts';
 import { wireBench } from './wire.bench.ts';
+import { yWebrtcBench } from './y-webrtc.bench.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   crypto: cryptoBench,
@@ -45,6 +46,7 @@ const benches: Record<string, () => Promise<void>> = {
   'chain-webrtc': chainWebRtcBench,
   'broadcast-channel': broadcastChannelBench,
   'broadcast-tree': broadcastTreeBench,
+  'y-webrtc': yWebrtcBench,
 };
 const DEFAULT = [
   'crypto',
@@ -66,6 +68,7 @@ const DEFAULT = [
   'chain-webrtc',
   'broadcast-channel',
   'broadcast-tree',
+  'y-webrtc',
 ];
 /** These open real sockets: they run inside a loopback-only network namespace when possible. */
 const NETWORK = new Set([
@@ -77,6 +80,7 @@ const NETWORK = new Set([
   'redis-restart',
   'broadcast-channel',
   'chain-webrtc',
+  'y-webrtc',
 ]);
 
 const wanted = process.argv.slice(2);
