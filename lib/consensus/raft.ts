@@ -769,8 +769,9 @@ export class RaftCore {
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === 'replicate') pr.inflights.freeTo(index);
-    if (this.#maybeCommit()) for (const to of this.#progress.keys()) this.#sendAppend(to);
-    else if (wasPaused) this.#sendAppend(from);
+    // A new commit index rides on the next append or heartbeat: telling every follower at
+    // once would double the messages of each commit (followers apply ≤ 1 heartbeat later).
+    if (!this.#maybeCommit() && wasPaused) this.#sendAppend(from);
     while (this.#progress.has(from) && this.#sendAppend(from, false)) {}
     if (from === this.#transferee && pr.match === this.#log.lastIndex())
       this.#send({ type: 'timeout-now', to: from });

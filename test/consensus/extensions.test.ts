@@ -182,6 +182,7 @@ describe('leadership transfer', () => {
     expect(net.leaders()).toEqual(['c']);
     expect(net.sent.some((m) => m.type === 'timeout-now' && m.to === 'c')).toBe(true);
     net.propose('c', 'y');
+    net.tickAll(1); // the commit index reaches followers with the next heartbeat
     expect(net.appliedText('a')).toEqual(['x', 'y']);
   });
 
