@@ -294,6 +294,7 @@ export class ChainHost {
       if (r.forked) this.#adopt(r.forked, undefined, true);
       this.#advertise(log);
     } catch (error) {
+      if (this.#closed) return; // the node closed under the pull: nothing to report
       this.#events.emit('sync-error', { chainId: log.chainId, from: peer, error });
     }
   }
