@@ -1,6 +1,7 @@
 // weftmesh/consensus: Raft (opt-in; applications that do not import it do not ship it).
 // docs/CONSENSUS.md describes the API, its guarantees and the persistence contract.
 export { ConsensusError, type ConsensusErrorCode } from './errors.ts';
+export { IndexedDbConsensusStorage } from './idb-storage.ts';
 export {
   decodeKvCommand,
   encodeKvCommand,
