@@ -13,6 +13,7 @@ import { bundleBench } from './bundle.bench.ts';
 import { chainBench, chainSimBench } from './chain.bench.ts';
 import { chainWebRtcBench } from './chain-webrtc.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
+import { consensusWebRtcBench } from './consensus-webrtc.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
@@ -38,6 +39,7 @@ const benches: Record<string, () => Promise<void>> = {
   ring: ringBench,
   bundle: bundleBench,
   consensus: consensusBench,
+  'consensus-webrtc': consensusWebRtcBench,
   'redis-relay': redisRelayBench,
   'redis-capacity': redisCapacityBench,
   'redis-restart': redisRestartBench,
@@ -61,6 +63,7 @@ const DEFAULT = [
   'anti-entropy',
   'ring',
   'consensus',
+  'consensus-webrtc',
   'redis-relay',
   'redis-restart',
   'chain',
@@ -81,6 +84,7 @@ const NETWORK = new Set([
   'broadcast-channel',
   'chain-webrtc',
   'y-webrtc',
+  'consensus-webrtc',
 ]);
 
 const wanted = process.argv.slice(2);
