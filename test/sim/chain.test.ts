@@ -11,6 +11,7 @@ import { signTreeHead } from '../../lib/chain/tree-head.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
 import { CHAIN_FORK_TOPIC, chains } from '../../lib/node/chain-service.ts';
+import { messaging } from '../../lib/node/messaging-service.ts';
 import { runScenario, SimCluster } from '../../lib/sim/mod.ts';
 import { converged, runUntil } from './helpers.ts';
 
@@ -148,6 +149,42 @@ describe('chains on MeshNodes (simulated network)', () => {
       expect(await l.verifyIntegrity()).toBe(true);
       expect(l.forkProof?.author).toEqual(author.publicKey);
     }
+  });
+
+  it('a long catch-up keeps to pullRate: the serving node throttles none of its requests (at a pace above its perOriginRate it drops some)', async () => {
+    const catchUp = async (pullRate: number) => {
+      const c = await SimCluster.create({
+        nodes: 2,
+        seed: 15,
+        network: { linkAuth: 'trusted' },
+        nodeOptions: () => ({
+          // A tight quota: 10 messages a second per origin, 40 at once.
+          messaging: messaging({ perOriginRate: 10 }),
+          chains: chains({ verifier: strictVerifier, pullIntervalMs: 100, pullWindow: 8, pullRate }),
+        }),
+      });
+      runUntil(c, () => converged(c), 60_000);
+      const log = await ChainLog.open({
+        identity: author,
+        name: 'paced',
+        create: true,
+        verifier: strictVerifier,
+      });
+      // 256-byte entries: ~115 per answer, so 6,000 take ~53 requests (more than the burst of 40).
+      for (let i = 0; i < 6_000; i += 1_000)
+        await log.appendBatch(Array.from({ length: 1_000 }, () => new Uint8Array(256)));
+      c.nodes[0]!.node.chains.host(log);
+      const follower = await c.nodes[1]!.node.chains.follow(log.chainId, author.publicKey);
+      const took = await settleUntil(c, () => follower.length === 6_000, 60_000, 5);
+      return { length: follower.length, took, throttled: c.nodes[0]!.node.metrics().messaging.throttled };
+    };
+    const paced = await catchUp(8);
+    expect(paced.length).toBe(6_000);
+    expect(paced.throttled).toBe(0);
+    const unpaced = await catchUp(1_000);
+    expect(unpaced.throttled).toBeGreaterThan(0);
+    // Each dropped request costs a request timeout: the paced catch-up ends first (simulated time).
+    expect(paced.took).toBeLessThan(unpaced.took);
   });
 
   it('weftmesh sim --chains 2 --entries 150 --fork --partition: synced, the proof at every node, nothing invalid, the same report for the same seed', async () => {
