@@ -552,7 +552,7 @@ async function tabClusters(weftSignal: string, ySignal: string): Promise<void> {
         'main-thread %/tab',
         'timer callbacks/s/tab',
         'data-channel sends/s/tab',
-        'peer connections/tab',
+        'peer connections made/tab',
         'data channels per peer connection',
       ],
       rows,
@@ -572,13 +572,19 @@ export async function yWebrtcBench(): Promise<void> {
       .join(' ');
   console.log(`\ny-webrtc comparison (y-webrtc 10.3.0, yjs 13.6): load average ${load()} at the start`);
   await buildPages();
-  if (PARTS.includes('tabs')) await sameOriginTabs();
+  const timed = async (part: string, run: () => Promise<void>) => {
+    if (!PARTS.includes(part)) return;
+    const t0 = Date.now();
+    await run();
+    console.log(`(${part}: ${fmt((Date.now() - t0) / 1000)} s)`);
+  };
+  await timed('tabs', sameOriginTabs);
   if (PARTS.includes('node') || PARTS.includes('idle')) {
     const [weftServer, weftSignal] = await server([CLI, 'signal', '--port', '0', '--max-per-ip', '1000']);
     const [yServer, ySignal] = await server(['--import', LOCAL_LISTEN, Y_SERVER], { PORT: '0' });
     try {
-      if (PARTS.includes('node')) await nodeProcesses(weftSignal, ySignal);
-      if (PARTS.includes('idle')) await tabClusters(weftSignal, ySignal);
+      await timed('node', () => nodeProcesses(weftSignal, ySignal));
+      await timed('idle', () => tabClusters(weftSignal, ySignal));
     } finally {
       weftServer.kill('SIGKILL');
       yServer.kill('SIGKILL');
