@@ -191,4 +191,15 @@ describe('pipelined chain pulls', () => {
     }
     expect(chains({ pullWindow: 16, pullRate: 500 }).options.pullWindow).toBe(16);
   });
+
+  it('pullChain refuses a window that is not an integer ≥ 1 (invalid-argument), asking nothing', async () => {
+    const log = await authorChain(5);
+    const follower = await replicaOf(log);
+    for (const window of [0, 1.5, -1]) {
+      const w = asyncWire(log);
+      const e = await rejection(pullChain(follower, w.ask, { verifier: strictVerifier, window }));
+      expect(e.code).toBe('invalid-argument');
+      expect(w.peak).toBe(0);
+    }
+  });
 });
