@@ -43,6 +43,8 @@ export class AutoVoters {
   /** Members with a lower id than this node that probed it: they run consensus. */
   readonly #lowerProbers = new Set<string>();
   #probing = false;
+  /** A probe answer showed a group: this node waits to be added and never founds one. */
+  #groupSeen = false;
   #leaderSince = 0;
   #wasLeader = false;
 
@@ -69,8 +71,9 @@ export class AutoVoters {
     this.#wasLeader = leader;
     if (this.#probing) return;
     this.#forget();
-    if (isPristine(this.#h.storage) && core.leader === '') void this.#tryFounding();
-    else if (leader && core.canChangeConfig()) void this.#tryChange(core);
+    if (isPristine(this.#h.storage)) {
+      if (!this.#groupSeen && core.leader === '') void this.#tryFounding();
+    } else if (leader && core.canChangeConfig()) void this.#tryChange(core);
   }
 
   #forget(): void {
@@ -118,7 +121,9 @@ export class AutoVoters {
       .sort()
       .slice(0, MAX_FOUNDING_PROBES);
     const probed = await this.#probeRound(others);
-    if (!probed || !foundingAllowed(self, probed)) return;
+    if (!probed) return;
+    for (const r of probed.values()) if (typeof r === 'object' && r.voters.length > 0) this.#groupSeen = true;
+    if (!foundingAllowed(self, probed)) return;
     const after = this.#h.members();
     if (!mayFound(self, after, this.#h.now(), this.#o.stableMs, lower)) return;
     if (!isPristine(this.#h.storage) || this.#h.core().leader !== '') return;
