@@ -174,13 +174,15 @@ export class BroadcastTree {
    * A message this node delivers for the first time (`from`: the peer it came from, none for
    * its own). Returns the peers to send it to in full (eager, minus the sender and those that
    * declined it); the lazy peers get an announcement. `bytes`: its size, for DONTWANT.
+   * `edge`: it came over the tree (pushed, or grafted) — false for one that came another way
+   * (membership news in a probe's piggyback or an exchange), which says nothing of the link.
    */
-  spread(kind: BroadcastKind, id: Uint8Array, from?: string, bytes = 0): string[] {
+  spread(kind: BroadcastKind, id: Uint8Array, from?: string, bytes = 0, edge = true): string[] {
     return this.#out.run(() => {
       const key = idKey(kind, id);
       const announced = this.#missing.get(key)?.announcers;
       this.#missing.delete(key);
-      this.delivered(kind, from);
+      this.delivered(kind, edge ? from : undefined);
       const targets: string[] = [];
       for (const p of this.#eager) {
         if (p === from) continue;

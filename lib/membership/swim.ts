@@ -43,7 +43,12 @@ export type MembershipEvent =
   /** This node answered a full-state exchange that `nodeId` started. */
   | { type: 'exchanged'; nodeId: string }
   /** A member's new alive claim was accepted (incarnation, metadata or low-water mark changed). */
-  | { type: 'alive'; nodeId: string; incarnation: number; lowWaterMark: number };
+  | { type: 'alive'; nodeId: string; incarnation: number; lowWaterMark: number }
+  /**
+   * Join news (with `treeNews`): alive claims that introduced members, received from `from`
+   * (none: made or adopted here), for the owner to spread along its broadcast tree.
+   */
+  | { type: 'news'; claims: Claim[]; from: string | undefined };
 
 export interface MemberInfo {
   nodeId: string;
@@ -80,6 +85,13 @@ export interface MembershipOptions {
   token?: Uint8Array;
   /** Share one interner between simulated nodes (saves memory); default: private. */
   interner?: IdInterner;
+  /**
+   * Join news — an alive claim that introduces a member — goes to the owner as a `news`
+   * event, to be pushed once along the broadcast tree, instead of being gossiped λ·log n
+   * times. Everything else (suspicions, refutations, declarations, goodbyes, updates of
+   * known members) is gossiped and piggybacked as SWIM does. Default: gossiped too.
+   */
+  treeNews?: boolean;
 }
 
 /** Where a member can be dialled: the addresses of its alive claim, at that claim's incarnation. */
@@ -133,6 +145,7 @@ export class Membership {
   readonly #table: MemberTable;
   readonly #selfIndex: number;
   readonly #health: LocalHealth;
+  readonly #treeNews: boolean;
   readonly #out: Outbox<MembershipOutput>;
   readonly #signer: Signer;
   readonly #prober: Prober;
@@ -166,6 +179,7 @@ export class Membership {
     this.#out = new Outbox((o) => (o.type === 'message' ? opts.send(o.to, o.cls, o.msg) : opts.event(o)));
     this.#env = this.#out.wrap(opts.env);
     this.config = heartbeatConfig(opts.heartbeat);
+    this.#treeNews = opts.treeNews ?? false;
     this.#signer = opts.signer;
     this.selfId = opts.signer.nodeId;
     this.#table = new MemberTable(opts.interner ?? new IdInterner());
@@ -442,25 +456,41 @@ export class Membership {
 
   /**
    * Merges verified claims (received from `from`, or made here); what changed this node's
-   * view is passed on by gossip — but not back to `from`, and not at all when `relay` is
-   * false (news every member already has, such as a converged cluster's view adopted at start).
+   * view is passed on by gossip (join news along the tree, with `treeNews`) — but not back
+   * to `from`, and not at all when `relay` is false (news every member already has, such as
+   * a converged cluster's view adopted at start). Returns how many changed the view.
    */
-  applyClaims(claims: readonly Claim[], from?: string, relay = true): void {
-    this.#out.run(() => {
+  applyClaims(claims: readonly Claim[], from?: string, relay = true): number {
+    return this.#out.run(() => {
       if (from !== undefined) this.#heardFrom(from);
       // Members first, then accusations: an accusation counts only if its signer is a member.
       const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
       const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
+      const news: Claim[] = [];
+      let applied = 0;
       for (const c of ordered) {
+        const introduces = this.#treeNews && c.kind === 'alive' && this.#unknown(c.subject);
         if (this.#apply(c, from)) {
+          applied++;
           this.metrics.claimsApplied++;
-          if (relay) this.#dissem.queue.push(c, from);
+          if (!relay) continue;
+          if (introduces) news.push(c);
+          else this.#dissem.queue.push(c, from);
         } else {
           this.metrics.claimsIgnored++;
           if (from !== undefined) this.#dissem.queue.markKnown(c, from);
         }
       }
+      if (news.length > 0) this.#event({ type: 'news', claims: news, from });
+      return applied;
     });
+  }
+
+  /** Whether `nodeId` is no member (never seen, or forgotten): its alive claim would introduce it. */
+  #unknown(nodeId: string): boolean {
+    if (nodeId === this.selfId) return false;
+    const i = this.#table.ids.lookup(nodeId);
+    return i === undefined || this.#table.state(i) === StateCode.Unknown;
   }
 
   // ---- queries ----
@@ -511,9 +541,11 @@ export class Membership {
 
   /** Where to dial `nodeId`, if it is another member held in `state`. */
   addressOf(nodeId: string, state: NodeState): MemberAddress | undefined {
+    // The id may be interned without being a member here (the interner can be shared).
     const i = this.#table.ids.lookup(nodeId);
-    if (i === undefined || i === this.#selfIndex || stateName(this.#table.state(i)) !== state)
-      return undefined;
+    if (i === undefined || i === this.#selfIndex) return undefined;
+    const s = this.#table.state(i);
+    if (s === StateCode.Unknown || stateName(s) !== state) return undefined;
     const alive = this.#table.aliveClaim(i);
     return alive && { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
   }

@@ -22,6 +22,7 @@ import type { WireClaim } from '../wire/claims.ts';
 import { decodeMessage, encodeMessage, type WireLimits } from '../wire/codec.ts';
 import { WireError } from '../wire/errors.ts';
 import type { Message, MessageOf } from '../wire/messages.ts';
+import type { ClaimNews } from './claim-news.ts';
 import type { LinkManager } from './link-manager.ts';
 import type { Messenger } from './messaging.ts';
 import type { ClaimVerifier } from './signed-verifier.ts';
@@ -60,7 +61,8 @@ export interface BoundaryCores {
   readonly membership: Membership;
   readonly replica: StateReplica | undefined;
   readonly messenger: Messenger | undefined;
-  readonly tree: BroadcastTree | undefined;
+  readonly tree: BroadcastTree;
+  readonly news: ClaimNews;
 }
 
 export class FrameBoundary {
@@ -133,6 +135,9 @@ export class FrameBoundary {
       case 'gossip':
         this.#withClaims(from, msg.g);
         return;
+      case 'news':
+        this.#withClaims(from, msg.g, undefined, true);
+        return;
       case 'claims':
         this.#withClaims(from, msg.claims, () => core.onMessage(from, cls, msg));
         return;
@@ -147,8 +152,7 @@ export class FrameBoundary {
       case 'graft':
       case 'prune':
       case 'dontwant':
-        if (cores.tree) cores.tree.onMessage(from, msg);
-        else this.#reject('not-served');
+        cores.tree.onMessage(from, msg);
         return;
       case 'keepalive':
         return;
@@ -222,12 +226,16 @@ export class FrameBoundary {
     whenVerified(this.#o.verifier.verify(key, Domain.ProbeAck, payload, msg.sig), done, () => done(false));
   }
 
-  /** Verifies claims, applies the good ones, then runs `then`. */
-  #withClaims(from: string, wires: WireClaim[], then?: () => void): void {
+  /** Verifies claims, applies the good ones (`news`: they came along the tree), then runs `then`. */
+  #withClaims(from: string, wires: WireClaim[], then?: () => void, news = false): void {
     const results = this.#verifyClaims(wires);
     const finish = (claims: Array<Claim | null>) => {
       if (this.#o.closed()) return;
-      this.#cores!.membership.applyClaims(this.#screen(claims), from);
+      const cores = this.#cores!;
+      const good = this.#screen(claims);
+      const apply = () => cores.membership.applyClaims(good, from);
+      if (news) cores.news.onFrame(from, good.length, apply);
+      else apply();
       then?.();
     };
     const applied = whenVerified(allVerified(results), finish);

@@ -264,8 +264,8 @@ export class MeshNode {
       messaging: { ...(run?.messenger?.metrics ?? emptyMessagingMetrics()) },
       state: run?.replica?.metrics() ?? emptyStateMetrics(),
       broadcast: broadcastMetrics(
-        run?.tree?.metrics ?? emptyTreeMetrics(),
-        { eager: run?.tree?.shape.eager.length ?? 0, lazy: run?.tree?.shape.lazy.length ?? 0 },
+        run?.tree.metrics ?? emptyTreeMetrics(),
+        { eager: run?.tree.shape.eager.length ?? 0, lazy: run?.tree.shape.lazy.length ?? 0 },
         {
           applied: run?.membership.metrics.claimsApplied ?? 0,
           ignored: run?.membership.metrics.claimsIgnored ?? 0,

@@ -7,7 +7,6 @@
 import { type MessagingOptions, Messenger, type MessengerHost, TopicHandlers } from './messaging.ts';
 import { atLeast, positive } from './option-checks.ts';
 import type { ServiceContext } from './service-context.ts';
-import { sharedTree } from './tree-service.ts';
 
 export interface MessagingService {
   readonly options: Readonly<MessagingOptions>;
@@ -53,6 +52,6 @@ function messengerHost(ctx: ServiceContext): MessengerHost {
     neighboursOf: (id) => membership.neighboursOf(id),
     admits: (key) => ctx.admits(key),
     isReachable: (id) => membership.isReachable(id),
-    tree: sharedTree(ctx),
+    tree: ctx.tree,
   };
 }

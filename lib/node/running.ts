@@ -5,7 +5,7 @@
  * start() all of it; a service is absent only when the node was built without it. Core
  * outputs reach the application here, after the core handled its input.
  */
-import type { BroadcastTree } from '../broadcast/tree.ts';
+import { BroadcastTree } from '../broadcast/tree.ts';
 import type { Admission } from '../identity/admission.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
@@ -15,6 +15,7 @@ import type { ConsistentHashRing } from '../ring/consistent-hash-ring.ts';
 import type { Env } from '../time/types.ts';
 import type { Link, Transport, TransportContext } from '../transport/types.ts';
 import type { FrameBoundary } from './boundary.ts';
+import { ClaimNews } from './claim-news.ts';
 import { MeshNodeError } from './errors.ts';
 import type { MeshEvents } from './events.ts';
 import type { LinkMaintenance } from './link-maintenance.ts';
@@ -51,11 +52,10 @@ export class RunningNode {
   readonly membership: Membership;
   readonly messenger: Messenger | undefined;
   readonly replica: StateReplica | undefined;
-  /**
-   * Which links carry broadcasts in full and which only announce them (lib/broadcast/tree.ts):
-   * made by the first service that broadcasts; a node with none has no tree.
-   */
-  tree: BroadcastTree | undefined;
+  /** Which links carry broadcasts in full and which only announce them (lib/broadcast/tree.ts). */
+  readonly tree: BroadcastTree;
+  /** Join news on the tree (claim-news.ts). */
+  readonly news: ClaimNews;
   /** What each transport was started with; the token in them is renewed by setToken. */
   readonly transportContexts: TransportContext[] = [];
   readonly #p: NodeParts;
@@ -75,8 +75,14 @@ export class RunningNode {
       ...(opts.token ? { token: opts.token } : {}),
       addrs: p.transports.flatMap((t) => t.localAddresses(identity.nodeId)).slice(0, 4),
       ...(opts.interner ? { interner: opts.interner } : {}),
+      treeNews: true,
     });
     this.membership = core;
+    this.tree = new BroadcastTree(
+      { env, send: (to, msg) => p.boundary.send(to, 'stream', msg) },
+      opts.broadcastTree ?? {},
+    );
+    this.news = new ClaimNews(this.tree, env, (to, msg) => p.boundary.send(to, 'stream', msg));
     const ctx: ServiceContext = {
       identity,
       env,
@@ -85,11 +91,7 @@ export class RunningNode {
       epoch: incarnation,
       links,
       membership: core,
-      tree: (make) =>
-        (this.tree ??= make(
-          { env, send: (to, msg) => p.boundary.send(to, 'stream', msg) },
-          opts.broadcastTree ?? {},
-        )),
+      tree: this.tree,
       admits,
       send: (to, cls, msg) => p.boundary.send(to, cls, msg),
       emit: p.emit,
@@ -148,7 +150,7 @@ export class RunningNode {
   close(): void {
     this.#p.maintenance.stop();
     this.pause();
-    this.tree?.stop();
+    this.tree.stop();
     this.messenger?.close();
   }
 
@@ -159,7 +161,7 @@ export class RunningNode {
     // A transient link (this node is full) only carries the newcomer's join exchange.
     if (transient) return;
     core.linkUp(id);
-    this.tree?.linkUp(id);
+    this.tree.linkUp(id);
     this.replica?.linkUp(id, link.initiator);
     p.emit('link-up', { nodeId: id, transport: link.transport });
     // Exchange state when joining, when this is our only link (we were cut off), or when we
@@ -171,7 +173,7 @@ export class RunningNode {
 
   linkDown(nodeId: string, reason: string, expected: boolean): void {
     this.membership.linkDown(nodeId, !expected);
-    this.tree?.linkDown(nodeId);
+    this.tree.linkDown(nodeId);
     if (!expected) this.#p.maintenance.redial(nodeId);
     this.replica?.linkDown(nodeId);
     this.#p.emit('link-down', { nodeId, reason });
@@ -195,6 +197,9 @@ export class RunningNode {
   #onMembershipEvent(e: MembershipEvent): void {
     const p = this.#p;
     switch (e.type) {
+      case 'news':
+        this.news.spread(e.claims, e.from);
+        return;
       case 'alive':
         this.replica?.memberAlive(e.nodeId, e.lowWaterMark);
         return;

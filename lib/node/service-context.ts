@@ -2,7 +2,7 @@
  * What a service (replicated state, messaging) gets from the node it runs in. Each service
  * builds its own host from it, so a node built without a service carries none of its wiring.
  */
-import type { BroadcastTree, TreeHost, TreeOptions } from '../broadcast/tree.ts';
+import type { BroadcastTree } from '../broadcast/tree.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import type { Membership } from '../membership/swim.ts';
@@ -23,12 +23,8 @@ export interface ServiceContext {
   readonly links: LinkManager;
   /** The membership core, for its queries (and the low-water mark the state replica sets). */
   readonly membership: Membership;
-  /**
-   * The node's epidemic broadcast tree, shared by every kind of broadcast: the first service
-   * that asks makes it with `make` (see sharedTree), so a node built without a broadcasting
-   * service carries none of the tree's code.
-   */
-  tree(make: (host: TreeHost, options: TreeOptions) => BroadcastTree): BroadcastTree;
+  /** The node's epidemic broadcast tree, shared by every kind of broadcast. */
+  readonly tree: BroadcastTree;
   /** Whether a key may be in this cluster (the node's admission policy). */
   admits(publicKey: Uint8Array): boolean;
   /** Encodes and sends over the link to `to`; the bytes sent (0: not sent). */

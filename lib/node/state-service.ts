@@ -9,7 +9,6 @@ import { atLeast, positive } from './option-checks.ts';
 import type { ServiceContext } from './service-context.ts';
 import type { SignedVerifier } from './signed-verifier.ts';
 import { type StateHost, type StateOptions, StateReplica } from './state-replica.ts';
-import { sharedTree } from './tree-service.ts';
 
 /** Persistence of the HLC reservation, which the node provides. */
 export type StatePersistence = Pick<StateOptions, 'hlcNotBefore' | 'onHlcReserve'>;
@@ -66,6 +65,6 @@ function stateHost(ctx: ServiceContext): StateHost {
         ...(from === undefined ? {} : { from }),
       }),
     repairing: (peer, subtrees, entries) => ctx.emit('repairing', { peer, subtrees, entries }),
-    tree: sharedTree(ctx),
+    tree: ctx.tree,
   };
 }

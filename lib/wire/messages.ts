@@ -124,6 +124,8 @@ export const registry = {
   prune: { code: 25, body: struct({}) },
   /** I have these (large) messages already: do not send them to me. */
   dontwant: { code: 26, body: struct({ k: uint(15), ids: bytes(0, TREE_ID_BYTES) }) },
+  /** Eager push of membership news (alive claims that introduced members), along the tree. */
+  news: { code: 27, body: struct({ g: claimList(64) }) },
 
   // ---- application messaging ----
   /**

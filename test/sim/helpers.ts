@@ -53,6 +53,16 @@ export function allSee(c: SimCluster, m: number, state: NodeState): boolean {
 }
 
 /** Every live node sees every live node Active. */
+/**
+ * Converged, and every live node linked to every other: a full mesh (for clusters whose
+ * minLinks is above their size). Join news spreads in one tree push, so a cluster converges
+ * before link upkeep (once a second) has linked its members to each other.
+ */
+export function fullMesh(c: SimCluster): boolean {
+  const live = c.live();
+  return converged(c) && live.every((o) => c.nodes[o]!.node.links().length === live.length - 1);
+}
+
 export function converged(c: SimCluster): boolean {
   const live = c.live();
   return live.every((o) => live.every((m) => o === m || c.viewOf(o, m) === NodeState.Active));

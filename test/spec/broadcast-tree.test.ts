@@ -43,6 +43,21 @@ describe('eager push and lazy push', () => {
     expect(frames()).toEqual([]);
   });
 
+  it('a message that came another way than the tree (edge: false) leaves the link as it is', () => {
+    // Join news also arrives in probes' piggyback and exchanges: from a lazy peer, that says
+    // nothing about the tree. Promoting the link on one end only would leave it eager there
+    // and lazy on the other, pushing copies the other end never prunes.
+    const { tree, scheduler, frames } = setup(['a', 'b']);
+    tree.onMessage('b', { type: 'prune' });
+    expect(tree.spread(App, id(1), 'b', 0, false)).toEqual(['a']);
+    expect(tree.shape).toEqual({ eager: ['a'], lazy: ['b'] });
+    scheduler.runFor(1_000);
+    expect(frames()).toEqual([]); // nor is b told of what it sent
+    // Along the tree (a graft's answer), the same makes b an edge again.
+    expect(tree.spread(App, id(2), 'b')).toEqual(['a']);
+    expect(tree.shape.eager.sort()).toEqual(['a', 'b']);
+  });
+
   it('lazy links get the ids only, batched per announcement interval', () => {
     const { tree, scheduler, frames } = setup(['a', 'b'], { announceIntervalMs: 200 });
     tree.onMessage('b', { type: 'prune' });

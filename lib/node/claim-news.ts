@@ -1,0 +1,78 @@
+/**
+ * Join news along the broadcast tree (issue 13): an alive claim that introduces a member is
+ * pushed once to the node's eager links (one `news` frame per link and batch) and announced
+ * to its lazy ones, instead of being gossiped λ·log n times to random neighbours. Each is
+ * held a while to answer grafts. The membership core decides what is news (treeNews);
+ * suspicions, refutations and declarations stay SWIM's gossip.
+ */
+import { HeldMessages } from '../broadcast/held.ts';
+import { messageId } from '../broadcast/ids.ts';
+import { BroadcastKind } from '../broadcast/metrics.ts';
+import type { BroadcastTree } from '../broadcast/tree.ts';
+import type { Claim } from '../membership/claims.ts';
+import type { Env } from '../time/types.ts';
+import type { WireClaim } from '../wire/claims.ts';
+import type { MessageOf } from '../wire/messages.ts';
+
+/** Claims per `news` frame (the wire allows this many). */
+const PER_FRAME = 64;
+/** News held to answer grafts: at most this many, for at most this long. */
+const HELD = 4_096;
+const HELD_MS = 60_000;
+
+export class ClaimNews {
+  readonly #tree: BroadcastTree;
+  readonly #held: HeldMessages<WireClaim>;
+  readonly #send: (to: string, msg: MessageOf<'news'>) => void;
+  /** The peer whose `news` frame is being applied (news from it came along the tree). */
+  #arriving: string | undefined;
+
+  constructor(tree: BroadcastTree, env: Env, send: (to: string, msg: MessageOf<'news'>) => void) {
+    this.#tree = tree;
+    this.#send = send;
+    this.#held = new HeldMessages({
+      max: HELD,
+      maxAgeMs: HELD_MS,
+      now: () => env.clock.now(),
+      send: (peer, wire) => send(peer, { type: 'news', g: [wire] }),
+    });
+    tree.channel(BroadcastKind.Claim, this.#held);
+  }
+
+  /**
+   * Claims that introduced members here (received from `from`, in a `news` frame or any
+   * other way: a probe's piggyback, an exchange): on to the tree.
+   */
+  spread(claims: readonly Claim[], from: string | undefined): void {
+    const out = new Map<string, WireClaim[]>();
+    const edge = from !== undefined && from === this.#arriving;
+    for (const c of claims) {
+      const id = messageId(c.wire.s);
+      this.#held.hold(id, c.wire);
+      for (const peer of this.#tree.spread(BroadcastKind.Claim, id, from, c.size, edge)) {
+        const list = out.get(peer) ?? [];
+        list.push(c.wire);
+        out.set(peer, list);
+      }
+    }
+    for (const [peer, wires] of out)
+      for (let i = 0; i < wires.length; i += PER_FRAME)
+        this.#send(peer, { type: 'news', g: wires.slice(i, i + PER_FRAME) });
+  }
+
+  /**
+   * Applies a `news` frame from `from`: `apply` merges its `taken` claims (verified, within
+   * quota) and says how many were new here. The rest were copies: one redundant transfer
+   * towards pruning the link.
+   */
+  onFrame(from: string, taken: number, apply: () => number): void {
+    this.#arriving = from;
+    let applied: number;
+    try {
+      applied = apply();
+    } finally {
+      this.#arriving = undefined;
+    }
+    if (applied < taken) this.#tree.duplicate(BroadcastKind.Claim, from, taken - applied);
+  }
+}
