@@ -9,6 +9,7 @@ import type { Env, TimerId } from '../time/types.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { WireError } from '../wire/errors.ts';
 import { AutoVoters } from './auto-voters.ts';
+import { quorum } from './config.ts';
 import { ConsensusError, type ConsensusErrorCode } from './errors.ts';
 import { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine } from './kv.ts';
 import { type ConsensusStatus, RaftCore, type RaftOptions, type Ready } from './raft.ts';
@@ -92,6 +93,12 @@ export class MeshConsensus {
   readonly kv = new KvStateMachine();
   /** Raft messages dropped: undecodable, or claiming another sender. */
   dropped = 0;
+  /** Raft messages a voter dropped because their sender is outside its voter set. */
+  outsiders = 0;
+  /** Senders outside the voter set that a quorum of it named as leader. */
+  readonly #endorsed = new Set<string>();
+  #endorsing = false;
+  #endorsedAt = Number.NEGATIVE_INFINITY;
   readonly #m: ConsensusMessenger;
   readonly #env: Env;
   readonly #storage: WritableConsensusStorage;
@@ -375,9 +382,41 @@ export class MeshConsensus {
       this.dropped++;
       return;
     }
+    if (this.#fromOutsider(from, (m as { type?: unknown }).type)) return;
     this.#auto?.heard(from);
     this.#core.step(m);
     this.#drain();
+  }
+
+  /**
+   * A voter takes Raft messages only from its voter set: a member outside it (a removed
+   * voter, or one forging a high term or a config entry naming itself) is dropped and
+   * counted in `outsiders`. A node that is not a voter takes what comes (it is being
+   * added). A leader's message from outside is accepted once a quorum of this node's voters
+   * name its sender as their leader (this node lacks the entry that added it).
+   */
+  #fromOutsider(from: string, type: unknown): boolean {
+    const voters = this.#core.voters;
+    if (!voters.includes(this.#m.nodeId) || voters.includes(from) || this.#endorsed.has(from)) return false;
+    this.outsiders++;
+    if (type === 'append' || type === 'heartbeat' || type === 'snapshot') void this.#endorse(from);
+    return true;
+  }
+
+  async #endorse(candidate: string): Promise<void> {
+    const now = this.#env.clock.now();
+    const every = this.#tickMs * (this.#raftOptions?.electionTicks ?? 10);
+    if (this.#endorsing || now - this.#endorsedAt < every) return;
+    this.#endorsing = true;
+    this.#endorsedAt = now;
+    const voters = this.#core.voters;
+    const others = voters.filter((v) => v !== this.#m.nodeId);
+    const answers = await Promise.all(others.map((v) => this.#probe(v)));
+    this.#endorsing = false;
+    const yes = answers.filter((a) => typeof a === 'object' && a.leader === candidate).length;
+    if (yes < quorum(voters.length)) return;
+    if (this.#endorsed.size >= 16) this.#endorsed.clear();
+    this.#endorsed.add(candidate);
   }
 
   /**

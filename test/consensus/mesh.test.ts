@@ -76,4 +76,59 @@ describe('MeshConsensus over simulated MeshNodes', () => {
     expect(rafts[1]!.dropped).toBe(2);
     expect(rafts[1]!.status().term).toBeLessThan(99);
   });
+
+  it('a member outside the voter set forging a high term and a config entry naming itself changes nothing', async () => {
+    const c = await SimCluster.create({ nodes: 4, seed: 16, network: { linkAuth: 'trusted' } });
+    runUntil(c, () => converged(c), 30_000);
+    const voters = c.nodes.slice(0, 3).map((x) => x.identity.nodeId);
+    const rafts = c.nodes
+      .slice(0, 3)
+      .map((x) => new MeshConsensus({ messenger: x.node, env: x.host.env, voters, tickMs: 50 }));
+    for (const r of rafts) r.start();
+    await settle(c, 3_000);
+    const put = rafts[0]!.propose({ op: 'put', key: 'k', value: 'v1' });
+    await settle(c, 1_000);
+    await put;
+    const liar = c.nodes[3]!;
+    const before = rafts.map((r) => r.status());
+    const { encodeCbor } = await import('../../lib/wire/cbor.ts');
+    for (const [i, r] of rafts.entries()) {
+      const s = r.status();
+      const to = voters[i]!;
+      const forged = [
+        {
+          type: 'vote',
+          from: liar.identity.nodeId,
+          to,
+          term: 99,
+          lastIndex: 1_000,
+          lastTerm: 98,
+          pre: false,
+          transfer: false,
+        },
+        {
+          type: 'append',
+          from: liar.identity.nodeId,
+          to,
+          term: 99,
+          prevIndex: s.commitIndex,
+          prevTerm: s.term,
+          entries: [
+            { index: s.commitIndex + 1, term: 99, kind: 'config', voters: [...voters, liar.identity.nodeId] },
+          ],
+          commit: s.commitIndex + 1,
+        },
+      ];
+      for (const m of forged) await liar.node.send(to, 'weftmesh/raft', encodeCbor(m));
+    }
+    await settle(c, 2_000);
+    expect(rafts.map((r) => r.outsiders)).toEqual([2, 2, 2]);
+    for (const [i, r] of rafts.entries()) {
+      expect(r.status().term).toBe(before[i]!.term);
+      expect(r.status().voters).toEqual(voters);
+    }
+    const after = rafts[1]!.propose({ op: 'put', key: 'k', value: 'v2' });
+    await settle(c, 1_000);
+    expect(await after).toEqual({ ok: true, previous: 'v1' });
+  });
 });
