@@ -144,25 +144,37 @@ describe('automatic voters on simulated MeshNodes', () => {
     const history: HistoryOp[] = [];
     let value = 0;
     let stop = false;
+    // A crashed host's timers vanish with it: an operation waiting there ends as unknown.
+    const bounded = <T>(p: Promise<T>) =>
+      Promise.race([
+        p,
+        new Promise<never>((_, reject) =>
+          c.net.scheduler.setTimer(6_000, () =>
+            reject(Object.assign(new Error('lost'), { code: 'timeout' })),
+          ),
+        ),
+      ]);
     const client = async (k: number) => {
       while (!stop) {
-        const at = c.nodes.findIndex((x, i) => !down.has(i) && x.node.consensus.status().role !== 'Leader');
-        const node = c.nodes[at]!.node;
+        // Each client goes through another live node (round robin), the leader's included.
+        const up = c.nodes.filter((_, i) => !down.has(i));
+        const node = up[(k + value) % up.length]!.node;
         const key = `k${k % 2}`;
         const call = c.now;
         const write = value % 3 !== 0;
         const v = `v${value++}`;
         try {
           if (write) {
-            await node.consensus.propose({ op: 'put', key, value: v });
+            await bounded(node.consensus.propose({ op: 'put', key, value: v }));
             history.push({ client: k, f: 'write', key, value: v, call, return: c.now });
           } else {
-            const result = await node.consensus.read(key);
+            const result = await bounded(node.consensus.read(key));
             history.push({ client: k, f: 'read', key, call, return: c.now, result });
           }
         } catch (e) {
           const code = (e as { code?: string }).code;
-          if (write && code === 'timeout')
+          // Refused before taking effect: left out; anything else may have taken effect.
+          if (write && code !== 'not-leader' && code !== 'superseded')
             history.push({ client: k, f: 'write', key, value: v, call, return: null });
           await new Promise<void>((r) => c.net.scheduler.setTimer(100, r));
         }
