@@ -133,6 +133,13 @@ const SAMPLE_MS = 1_000;
 /** Links are formed within a few maintenance rounds (about a second each) of the start. */
 const PRECONVERGED_SETTLE_MS = 10_000;
 
+/** Every live node has `minLinks` links, or links to every other live node. */
+function meshFormed(c: SimCluster, minLinks: number): boolean {
+  const live = c.live();
+  const want = Math.min(minLinks, live.length - 1);
+  return live.every((i) => c.nodes[i]!.node.links().length >= want);
+}
+
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   const wallStart = performance.now();
   const loss = o.loss ?? 0;
@@ -202,9 +209,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     const converged = c.observer.convergedAtMs !== undefined;
     if (converged && window.at === 0) window = { at: c.now, ...totals() };
     if (tailFrom !== undefined && tail === undefined && c.now >= tailFrom) tail = { at: c.now, ...totals() };
-    // A preconverged cluster is converged before it has links; a crash then would hit a
-    // node nobody probes yet, so crashes wait until links have formed.
-    const settled = converged && (!o.preconverged || c.now >= PRECONVERGED_SETTLE_MS);
+    // A cluster converges before its links have formed (preconverged ones at once; joined
+    // ones as soon as the join news went along the tree, before link upkeep has linked the
+    // members): a crash then would hit a node few or none probe, so crashes wait for the
+    // mesh — every live node at its minLinks (⌈maxLinks / 2⌉) or linked to all the others.
+    const settled =
+      converged && (o.preconverged ? c.now >= PRECONVERGED_SETTLE_MS : meshFormed(c, Math.ceil(maxLinks / 2)));
     if (!crashed && (settled || c.now >= o.durationMs / 2)) {
       crashed = true;
       // Never the first seed: joins and re-contacts go through it.
