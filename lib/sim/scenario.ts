@@ -214,7 +214,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     // members): a crash then would hit a node few or none probe, so crashes wait for the
     // mesh — every live node at its minLinks (⌈maxLinks / 2⌉) or linked to all the others.
     const settled =
-      converged && (o.preconverged ? c.now >= PRECONVERGED_SETTLE_MS : meshFormed(c, Math.ceil(maxLinks / 2)));
+      converged &&
+      (o.preconverged ? c.now >= PRECONVERGED_SETTLE_MS : meshFormed(c, Math.ceil(maxLinks / 2)));
     if (!crashed && (settled || c.now >= o.durationMs / 2)) {
       crashed = true;
       // Never the first seed: joins and re-contacts go through it.
