@@ -2,99 +2,18 @@
 // with SIGKILL while the page appends; after each restart on the same profile the chain is
 // valid, holds at least every append the page saw acknowledged, and keeps its earlier
 // entries (the author continues it, never forks it).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleBrowser } from '../../scripts/browser-bundle.ts';
+import { type CrashRig, crashRig } from '../support/killable-chromium.ts';
 import { waitFor } from '../support/net.ts';
 
-const BINARY = '/usr/lib/chromium/chromium';
-let dir: string;
-let server: Server;
-let origin: string;
-const browsers = new Set<ChildProcess>();
-
+let rig: CrashRig;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'weftmesh-chain-idb-'));
-  await bundleBrowser(
-    new URL('../browser/chain-harness.ts', import.meta.url).pathname,
-    join(dir, 'harness.js'),
-  );
-  await writeFile(
-    join(dir, 'index.html'),
-    '<!doctype html><meta charset="utf-8"><script type="module" src="./harness.js"></script>',
-  );
-  server = createServer(async (req, res) => {
-    const name = req.url === '/harness.js' ? 'harness.js' : 'index.html';
-    res.writeHead(200, { 'content-type': name.endsWith('.js') ? 'text/javascript' : 'text/html' });
-    res.end(await readFile(join(dir, name)));
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  rig = await crashRig(new URL('../browser/chain-harness.ts', import.meta.url).pathname);
 }, 60_000);
-
-afterAll(async () => {
-  for (const b of browsers) killGroup(b);
-  await new Promise((ok) => server?.close(ok));
-  await rm(dir, { recursive: true, force: true });
-});
-
-function killGroup(p: ChildProcess): void {
-  try {
-    process.kill(-p.pid!, 'SIGKILL');
-  } catch {
-    // ESRCH: already gone
-  }
-}
-
-function groupAlive(p: ChildProcess): boolean {
-  try {
-    process.kill(-p.pid!, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Chromium in a process group of its own, with a DevTools endpoint to drive it by. */
-async function startChromium(profile: string): Promise<{ proc: ChildProcess; endpoint: string }> {
-  const proc = spawn(
-    BINARY,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--remote-debugging-address=127.0.0.1',
-      '--remote-debugging-port=0',
-      `--user-data-dir=${profile}`,
-      'about:blank',
-    ],
-    { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  browsers.add(proc);
-  proc.once('exit', () => browsers.delete(proc));
-  let err = '';
-  const endpoint = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`no DevTools endpoint: ${err}`)), 30_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]!);
-      }
-    });
-  });
-  return { proc, endpoint };
-}
+afterAll(() => rig?.close());
 
 type Opened = { length: number; hashes: string[]; intact: boolean };
 type Api = { chainTest: { open(): Promise<Opened>; run(): Promise<void>; acked: number } };
@@ -106,10 +25,7 @@ describe('IndexedDbChainStorage in Chromium', () => {
     let hashes: string[] = [];
     try {
       for (let round = 0; round < 4; round++) {
-        const { proc, endpoint } = await startChromium(profile);
-        const browser = await chromium.connectOverCDP(endpoint);
-        const page = await browser.contexts()[0]!.newPage();
-        await page.goto(`${origin}/index.html`);
+        const { page, kill } = await rig.start(profile);
         await page.waitForFunction(() => 'chainTest' in window);
         const opened = await page.evaluate(() => (window as unknown as Api).chainTest.open());
         expect(opened.intact).toBe(true);
@@ -126,11 +42,7 @@ describe('IndexedDbChainStorage in Chromium', () => {
           20,
         );
         acked = await page.evaluate(() => (window as unknown as Api).chainTest.acked);
-        killGroup(proc);
-        // Every process of the group gone (a storage process still holding the database's
-        // lock would make the next start open it as unreadable).
-        await waitFor(() => !groupAlive(proc), 30_000, 'the killed browser’s processes to end', 20);
-        await browser.close().catch(() => undefined);
+        await kill();
       }
       expect(hashes.length).toBeGreaterThanOrEqual(600);
     } finally {
