@@ -18,10 +18,17 @@
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes } from '../util/bytes.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { ConsensusError } from './errors.ts';
 import { type Entry, parseEntry, parseVoters, type Snapshot } from './messages.ts';
-import { type HardState, MemoryConsensusStorage, type WritableConsensusStorage } from './storage.ts';
+import {
+  MirroredConsensusStorage,
+  parseHardState,
+  parseSnapshot,
+  type StorageChange,
+} from './mirrored-storage.ts';
+import { type HardState, MemoryConsensusStorage } from './storage.ts';
 
 const FILE = 'raft.log';
 const HEADER = 8;
@@ -38,24 +45,20 @@ type Body =
   | { t: 'b'; voters: readonly string[] }
   | { t: 'i'; snapshot: Snapshot; entries: readonly Entry[]; hard: HardState };
 
-export class FileConsensusStorage implements WritableConsensusStorage {
+export class FileConsensusStorage extends MirroredConsensusStorage {
   readonly #dir: string;
   #fh: FileHandle;
-  readonly #mem: MemoryConsensusStorage;
-  /** Records written by the calls since the last flush. */
+  /** Records written by the changes since the last flush. */
   #queued: Uint8Array[] = [];
   /** A snapshot replaced part of the log: the next flush writes a fresh image. */
   #rewrite = false;
-  #flushing: Promise<void> = Promise.resolve();
-  #broken: Error | undefined;
-  #closed = false;
   /** What open() dropped from the file's tail. */
   readonly recovery: FileConsensusStorageRecovery;
 
   private constructor(dir: string, fh: FileHandle, mem: MemoryConsensusStorage, truncatedBytes: number) {
+    super(mem);
     this.#dir = dir;
     this.#fh = fh;
-    this.#mem = mem;
     this.recovery = { truncatedBytes };
   }
 
@@ -99,105 +102,40 @@ export class FileConsensusStorage implements WritableConsensusStorage {
     }
   }
 
-  hardState(): HardState {
-    return this.#mem.hardState();
+  protected changed(c: StorageChange): void {
+    if (c.t === 'hard') {
+      const { term, vote, commit } = c.hard;
+      this.#queued.push(encodeRecord({ t: 'h', term, vote, commit }));
+    } else if (c.t === 'append') this.#queued.push(encodeRecord({ t: 'e', entries: c.entries }));
+    else if (c.t === 'bootstrap') this.#queued.push(encodeRecord({ t: 'b', voters: c.voters }));
+    else this.#rewrite = true;
   }
 
-  snapshot(): Snapshot {
-    return this.#mem.snapshot();
-  }
-
-  firstIndex(): number {
-    return this.#mem.firstIndex();
-  }
-
-  lastIndex(): number {
-    return this.#mem.lastIndex();
-  }
-
-  term(index: number): number | undefined {
-    return this.#mem.term(index);
-  }
-
-  entries(lo: number, hi: number): Entry[] {
-    return this.#mem.entries(lo, hi);
-  }
-
-  setHardState(hard: HardState): void {
-    this.#mem.setHardState(hard);
-    this.#queue({ t: 'h', term: hard.term, vote: hard.vote, commit: hard.commit });
-  }
-
-  append(entries: readonly Entry[]): void {
-    if (entries.length === 0) return;
-    this.#mem.append(entries);
-    this.#queue({ t: 'e', entries });
-  }
-
-  applySnapshot(snapshot: Snapshot): void {
-    const before = this.#mem.snapshot().index;
-    this.#mem.applySnapshot(snapshot);
-    if (this.#mem.snapshot().index !== before) this.#rewrite = true;
-  }
-
-  compact(index: number, voters: readonly string[], data: Uint8Array): void {
-    const before = this.#mem.snapshot().index;
-    this.#mem.compact(index, voters, data);
-    if (this.#mem.snapshot().index !== before) this.#rewrite = true;
-  }
-
-  bootstrap(voters: readonly string[]): void {
-    this.#mem.bootstrap(voters);
-    this.#queue({ t: 'b', voters });
-  }
-
-  /** Writes and fdatasyncs what the calls since the last flush changed (one flush at a time). */
-  flush(): Promise<void> {
-    const run = this.#flushing.then(() => this.#write());
-    this.#flushing = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Waits for a flush under way, then closes the file (the store cannot be used after). */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#flushing;
-    await this.#fh.close();
-  }
-
-  #queue(body: Body): void {
-    this.#queued.push(encodeRecord(body));
-  }
-
-  async #write(): Promise<void> {
-    if (this.#closed) throw new ConsensusError('storage-failed', 'consensus store closed');
-    if (this.#broken)
-      throw new ConsensusError('storage-failed', `consensus store failed earlier: ${this.#broken.message}`, {
-        cause: this.#broken,
-      });
+  /** Appends and fdatasyncs the queued records, or writes a fresh image after a snapshot. */
+  protected async write(): Promise<void> {
     const records = this.#queued;
     this.#queued = [];
-    try {
-      if (this.#rewrite) {
-        this.#rewrite = false;
-        await this.#writeImage();
-      } else if (records.length > 0) {
-        await writeAll(this.#fh, concat(records));
-        await this.#fh.datasync();
-      }
-    } catch (e) {
-      // What is on disk may lag memory from now on: refuse every later flush.
-      this.#broken = e as Error;
-      throw new ConsensusError('storage-failed', `consensus store write: ${(e as Error).message}`, {
-        cause: e,
-      });
+    if (this.#rewrite) {
+      this.#rewrite = false;
+      await this.#writeImage();
+    } else if (records.length > 0) {
+      await writeAll(this.#fh, concatBytes(...records));
+      await this.#fh.datasync();
     }
+  }
+
+  protected release(): Promise<void> {
+    return this.#fh.close();
+  }
+
+  protected failure(what: string, error: unknown): ConsensusError {
+    const message = error instanceof Error ? error.message : String(error);
+    return new ConsensusError('storage-failed', `consensus store ${what}: ${message}`, { cause: error });
   }
 
   /** Replaces the file with one image of the state, atomically (tmp, sync, rename, sync dir). */
   async #writeImage(): Promise<void> {
-    const m = this.#mem;
+    const m = this.mem;
     const image = encodeRecord({
       t: 'i',
       snapshot: m.snapshot(),
@@ -253,7 +191,7 @@ function replay(mem: MemoryConsensusStorage, v: unknown): boolean {
   try {
     switch (b.t) {
       case 'h': {
-        const hard = hardOf(b);
+        const hard = parseHardState(b);
         if (!hard) return false;
         mem.setHardState(hard);
         return true;
@@ -271,13 +209,11 @@ function replay(mem: MemoryConsensusStorage, v: unknown): boolean {
         return true;
       }
       case 'i': {
-        const s = b.snapshot as Record<string, unknown> | undefined;
-        const voters = parseVoters(s?.voters);
+        const snapshot = parseSnapshot(b.snapshot);
         const entries = entriesOf(b.entries);
-        const hard = hardOf(b.hard as Record<string, unknown> | undefined);
-        if (!s || !voters || !entries || !hard || !(s.data instanceof Uint8Array)) return false;
-        if (typeof s.index !== 'number' || typeof s.term !== 'number') return false;
-        mem.applySnapshot({ index: s.index, term: s.term, voters, data: s.data });
+        const hard = parseHardState(b.hard);
+        if (!snapshot || !entries || !hard) return false;
+        mem.applySnapshot(snapshot);
         mem.append(entries);
         mem.setHardState(hard);
         return true;
@@ -290,14 +226,6 @@ function replay(mem: MemoryConsensusStorage, v: unknown): boolean {
   }
 }
 
-function hardOf(b: Record<string, unknown> | undefined): HardState | undefined {
-  if (!b) return undefined;
-  const { term, vote, commit } = b;
-  if (!Number.isSafeInteger(term) || typeof vote !== 'string' || !Number.isSafeInteger(commit))
-    return undefined;
-  return { term: term as number, vote, commit: commit as number };
-}
-
 function entriesOf(v: unknown): Entry[] | undefined {
   if (!Array.isArray(v)) return undefined;
   const out: Entry[] = [];
@@ -305,18 +233,6 @@ function entriesOf(v: unknown): Entry[] | undefined {
     const e = parseEntry(raw);
     if (!e || (out.length > 0 && e.index !== out.at(-1)!.index + 1)) return undefined;
     out.push(e);
-  }
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
   }
   return out;
 }

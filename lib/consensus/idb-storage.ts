@@ -9,8 +9,14 @@
  */
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { ConsensusError } from './errors.ts';
-import { type Entry, parseEntry, parseVoters, type Snapshot } from './messages.ts';
-import { type HardState, MemoryConsensusStorage, type WritableConsensusStorage } from './storage.ts';
+import { type Entry, parseEntry, type Snapshot } from './messages.ts';
+import {
+  MirroredConsensusStorage,
+  parseHardState,
+  parseSnapshot,
+  type StorageChange,
+} from './mirrored-storage.ts';
+import { type HardState, MemoryConsensusStorage } from './storage.ts';
 
 const ENTRIES = 'entries';
 const META = 'meta';
@@ -31,19 +37,15 @@ function request<T>(r: IDBRequest<T>): Promise<T> {
   });
 }
 
-export class IndexedDbConsensusStorage implements WritableConsensusStorage {
+export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
   readonly #db: IDBDatabase;
-  readonly #mem: MemoryConsensusStorage;
   #ops: Op[] = [];
   #hard: HardState | undefined;
   #snapshot: Snapshot | undefined;
-  #flushing: Promise<void> = Promise.resolve();
-  #broken: Error | undefined;
-  #closed = false;
 
   private constructor(db: IDBDatabase, mem: MemoryConsensusStorage) {
+    super(mem);
     this.#db = db;
-    this.#mem = mem;
   }
 
   /**
@@ -74,7 +76,8 @@ export class IndexedDbConsensusStorage implements WritableConsensusStorage {
         request(tx.objectStore(META).get('hard')),
       ]);
       const mem = new MemoryConsensusStorage();
-      const snap = snapRaw === undefined ? undefined : snapshotOf(decodeCbor(snapRaw as Uint8Array, LIMITS));
+      const snap =
+        snapRaw === undefined ? undefined : parseSnapshot(decodeCbor(snapRaw as Uint8Array, LIMITS));
       if (snap && snap.index > 0) mem.applySnapshot(snap);
       else if (snap && snap.voters.length > 0) mem.bootstrap(snap.voters);
       const rows = await request(
@@ -90,8 +93,9 @@ export class IndexedDbConsensusStorage implements WritableConsensusStorage {
         entries.push(e);
       }
       mem.append(entries);
-      const hard = hardRaw === undefined ? undefined : decodeCbor(hardRaw as Uint8Array, LIMITS);
-      if (isHard(hard)) mem.setHardState(hard);
+      const hard =
+        hardRaw === undefined ? undefined : parseHardState(decodeCbor(hardRaw as Uint8Array, LIMITS));
+      if (hard) mem.setHardState(hard);
       const store = new IndexedDbConsensusStorage(db, mem);
       if (snap === undefined && voters.length > 0) {
         store.bootstrap(voters);
@@ -104,79 +108,17 @@ export class IndexedDbConsensusStorage implements WritableConsensusStorage {
     }
   }
 
-  hardState(): HardState {
-    return this.#mem.hardState();
+  protected changed(c: StorageChange): void {
+    if (c.t === 'hard') this.#hard = c.hard;
+    else if (c.t === 'append') this.#ops.push({ t: 'append', entries: c.entries });
+    else {
+      if (c.t === 'snapshot') this.#ops.push({ t: 'cut', upTo: c.upTo });
+      this.#snapshot = this.mem.snapshot();
+    }
   }
 
-  snapshot(): Snapshot {
-    return this.#mem.snapshot();
-  }
-
-  firstIndex(): number {
-    return this.#mem.firstIndex();
-  }
-
-  lastIndex(): number {
-    return this.#mem.lastIndex();
-  }
-
-  term(index: number): number | undefined {
-    return this.#mem.term(index);
-  }
-
-  entries(lo: number, hi: number): Entry[] {
-    return this.#mem.entries(lo, hi);
-  }
-
-  setHardState(hard: HardState): void {
-    this.#mem.setHardState(hard);
-    this.#hard = hard;
-  }
-
-  append(entries: readonly Entry[]): void {
-    if (entries.length === 0) return;
-    this.#mem.append(entries);
-    this.#ops.push({ t: 'append', entries });
-  }
-
-  applySnapshot(snapshot: Snapshot): void {
-    const before = this.#mem.snapshot().index;
-    this.#mem.applySnapshot(snapshot);
-    if (this.#mem.snapshot().index === before) return;
-    this.#ops.push({ t: 'cut', upTo: Number.MAX_SAFE_INTEGER });
-    this.#snapshot = this.#mem.snapshot();
-  }
-
-  compact(index: number, voters: readonly string[], data: Uint8Array): void {
-    const before = this.#mem.snapshot().index;
-    this.#mem.compact(index, voters, data);
-    if (this.#mem.snapshot().index === before) return;
-    this.#ops.push({ t: 'cut', upTo: index });
-    this.#snapshot = this.#mem.snapshot();
-  }
-
-  bootstrap(voters: readonly string[]): void {
-    this.#mem.bootstrap(voters);
-    this.#snapshot = this.#mem.snapshot();
-  }
-
-  /** Writes what the calls since the last flush changed, in one strict transaction. */
-  flush(): Promise<void> {
-    const run = this.#flushing.then(() => this.#write());
-    this.#flushing = run.catch(() => undefined);
-    return run;
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#flushing;
-    this.#db.close();
-  }
-
-  #write(): Promise<void> {
-    if (this.#closed) return Promise.reject(new ConsensusError('storage-failed', 'consensus store closed'));
-    if (this.#broken) return Promise.reject(failed('flush (failed earlier)', this.#broken));
+  /** Writes what the changes since the last flush changed, in one strict transaction. */
+  protected write(): Promise<void> {
     const ops = this.#ops;
     const hard = this.#hard;
     const snapshot = this.#snapshot;
@@ -184,12 +126,8 @@ export class IndexedDbConsensusStorage implements WritableConsensusStorage {
     this.#hard = undefined;
     this.#snapshot = undefined;
     if (ops.length === 0 && !hard && !snapshot) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const fail = (e: unknown) => {
-        // Memory is ahead of the disk from now on: refuse every later flush.
-        this.#broken = e instanceof Error ? e : new Error(String(e));
-        reject(failed('flush', e));
-      };
+    return new Promise<void>((resolve, reject) => {
+      const fail = (e: unknown) => reject(e instanceof Error ? e : new Error(String(e)));
       try {
         const tx = this.#db.transaction([ENTRIES, META], 'readwrite', { durability: 'strict' });
         tx.oncomplete = () => resolve();
@@ -210,19 +148,12 @@ export class IndexedDbConsensusStorage implements WritableConsensusStorage {
       }
     });
   }
-}
 
-function snapshotOf(v: unknown): Snapshot | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  const s = v as Record<string, unknown>;
-  const voters = parseVoters(s.voters);
-  if (!voters || !Number.isSafeInteger(s.index) || !Number.isSafeInteger(s.term)) return undefined;
-  if (!(s.data instanceof Uint8Array)) return undefined;
-  return { index: s.index as number, term: s.term as number, voters, data: s.data };
-}
+  protected async release(): Promise<void> {
+    this.#db.close();
+  }
 
-function isHard(v: unknown): v is HardState {
-  if (typeof v !== 'object' || v === null) return false;
-  const h = v as Record<string, unknown>;
-  return Number.isSafeInteger(h.term) && typeof h.vote === 'string' && Number.isSafeInteger(h.commit);
+  protected failure(what: string, error: unknown): ConsensusError {
+    return failed(what, error);
+  }
 }
