@@ -29,9 +29,10 @@ function throwaway(): ClaimSigner {
 }
 
 /** Sends claims from the hostile peer over every link it has, in gossip frames. */
-function gossip(peer: SimPeer, claims: Claim[]): void {
+/** Sends `claims` on every link of `peer`, 64 a frame: as gossip, or as join news along the tree. */
+function gossip(peer: SimPeer, claims: Claim[], type: 'gossip' | 'news' = 'gossip'): void {
   for (let at = 0; at < claims.length; at += 64) {
-    const frame = encodeMessage({ type: 'gossip', g: claims.slice(at, at + 64).map((c) => c.wire) });
+    const frame = encodeMessage({ type, g: claims.slice(at, at + 64).map((c) => c.wire) });
     for (const l of peer.links) l.send(frame);
   }
 }
@@ -286,27 +287,30 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
     expect(t.m.internedIds).toBe(idsBefore - 1);
   });
 
-  it('finding 3: 1,000 throwaway identities at 1,000/s over one link: admitted at most at the per-link rate', async () => {
-    // minLinks 3 in 4 nodes: once links are topped up (a second after convergence), nobody
-    // dials the attacker, it is linked to node 1 only.
-    const c = await cluster({ nodes: 4, maxLinks: 8, minLinks: 3 });
-    runUntil(c, () => converged(c) && c.nodes.every((n) => n.node.links().length === 3), 30_000);
-    const { peer } = hostileMember(c, 1);
-    expect(peer.links).toHaveLength(1);
-    const flood = Array.from({ length: 1_000 }, () =>
-      signClaim(throwaway(), 'alive', { incarnation: 1_700_000_000 }),
-    );
-    for (let at = 0; at < flood.length; at += 50) {
-      gossip(peer, flood.slice(at, at + 50));
-      c.runFor(50);
-    }
-    c.runFor(1_000);
-    // The honest members, the attacker, a link's burst (a minute's worth: 300 by default) and ~2 s of its rate.
-    expect(DEFAULT_HEARTBEAT.newMembersPerLinkPerMinute).toBe(300);
-    const bound = 4 + 1 + 300 + 10;
-    for (const n of c.nodes) expect(n.node.members().length).toBeLessThanOrEqual(bound);
-    expect(c.nodes[1]!.node.metrics().membersRefused).toBeGreaterThanOrEqual(1_000 - bound);
-  });
+  it.each(['gossip', 'news'] as const)(
+    'finding 3: 1,000 throwaway identities at 1,000/s over one link (%s frames): admitted at most at the per-link rate',
+    async (type) => {
+      // minLinks 3 in 4 nodes: once links are topped up (a second after convergence), nobody
+      // dials the attacker, it is linked to node 1 only.
+      const c = await cluster({ nodes: 4, maxLinks: 8, minLinks: 3 });
+      runUntil(c, () => converged(c) && c.nodes.every((n) => n.node.links().length === 3), 30_000);
+      const { peer } = hostileMember(c, 1);
+      expect(peer.links).toHaveLength(1);
+      const flood = Array.from({ length: 1_000 }, () =>
+        signClaim(throwaway(), 'alive', { incarnation: 1_700_000_000 }),
+      );
+      for (let at = 0; at < flood.length; at += 50) {
+        gossip(peer, flood.slice(at, at + 50), type);
+        c.runFor(50);
+      }
+      c.runFor(1_000);
+      // The honest members, the attacker, a link's burst (a minute's worth: 300 by default) and ~2 s of its rate.
+      expect(DEFAULT_HEARTBEAT.newMembersPerLinkPerMinute).toBe(300);
+      const bound = 4 + 1 + 300 + 10;
+      for (const n of c.nodes) expect(n.node.members().length).toBeLessThanOrEqual(bound);
+      expect(c.nodes[1]!.node.metrics().membersRefused).toBeGreaterThanOrEqual(1_000 - bound);
+    },
+  );
 
   it('finding 3: throwaway identities over many links: admitted at most at the per-node rate', async () => {
     const perNode = 60;
