@@ -19,6 +19,20 @@ interface Tab {
   linkUps: Array<[string, string]>;
 }
 
+/** Five tabs of one profile (one hub), started and all Active everywhere. */
+async function fiveTabs(seed: number): Promise<{ net: SimNetwork; tabs: Tab[] }> {
+  const net = new SimNetwork({ seed });
+  const hub = new FakeBroadcastHub(net.scheduler);
+  const tabs: Tab[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = tab(net.addHost(), hub);
+    tabs.push(t);
+    await t.node.start();
+  }
+  await runUntil(net, () => allSeeAll(tabs), 10_000);
+  return { net, tabs };
+}
+
 function tab(host: SimHost, hub: FakeBroadcastHub | undefined, opts: Partial<MeshNodeOptions> = {}): Tab {
   const identity = NodeIdentity.fromSecretKey(host.env.random.bytes(32));
   signWithOpenssl(identity);
@@ -140,15 +154,7 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
   });
 
   it('a crashed tab tells nobody: SWIM declares it Unreachable in every other tab', async () => {
-    const net = new SimNetwork({ seed: 17 });
-    const hub = new FakeBroadcastHub(net.scheduler);
-    const tabs: Tab[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = tab(net.addHost(), hub);
-      tabs.push(t);
-      await t.node.start();
-    }
-    await runUntil(net, () => allSeeAll(tabs), 10_000);
+    const { net, tabs } = await fiveTabs(17);
     const [dead, ...rest] = tabs;
     dead!.host.crash();
     const gone = () => rest.every((t) => t.node.member(dead!.node.nodeId)?.state === NodeState.Unreachable);
@@ -161,15 +167,7 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
   });
 
   it('a background tab with throttled timers (1 s wake-ups) is not declared Unreachable', async () => {
-    const net = new SimNetwork({ seed: 18 });
-    const hub = new FakeBroadcastHub(net.scheduler);
-    const tabs: Tab[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = tab(net.addHost(), hub);
-      tabs.push(t);
-      await t.node.start();
-    }
-    await runUntil(net, () => allSeeAll(tabs), 10_000);
+    const { net, tabs } = await fiveTabs(18);
     const [background, ...rest] = tabs;
     background!.host.throttle(1_000);
     const states = new Set<string>();
