@@ -16,7 +16,7 @@ import {
 } from '../../lib/consensus/voters.ts';
 import type { MeshNode } from '../../lib/node/mesh-node.ts';
 import { SimCluster } from '../../lib/sim/mod.ts';
-import { converged, runUntil } from '../sim/helpers.ts';
+import { converged, runUntil, settle } from '../sim/helpers.ts';
 
 const member = (nodeId: string, changedAt: number, state = 'Active'): MemberView => ({
   nodeId,
@@ -98,13 +98,6 @@ describe('automatic voters: the rules', () => {
     expect(foundingAllowed('m', new Map([['n', g([], 'x')]]))).toBe(false);
   });
 });
-
-async function settle(c: SimCluster, ms: number, step = 50): Promise<void> {
-  for (let t = 0; t < ms; t += step) {
-    c.runFor(step);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 const STABLE_MS = 2_000;
 

@@ -7,14 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { consensus } from '../../lib/consensus/service.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { SimCluster } from '../../lib/sim/mod.ts';
-import { converged, runUntil } from '../sim/helpers.ts';
-
-async function settle(c: SimCluster, ms: number, step = 50): Promise<void> {
-  for (let t = 0; t < ms; t += step) {
-    c.runFor(step);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { converged, runUntil, settle } from '../sim/helpers.ts';
 
 const identities = [1, 2, 3].map((i) => NodeIdentity.fromSecretKey(new Uint8Array(32).fill(60 + i)));
 const voters = identities.map((x) => x.nodeId);

@@ -5,14 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MeshConsensus } from '../../lib/consensus/mesh.ts';
 import { SimCluster } from '../../lib/sim/mod.ts';
-import { converged, runUntil } from '../sim/helpers.ts';
-
-async function settle(c: SimCluster, ms: number, step = 50): Promise<void> {
-  for (let t = 0; t < ms; t += step) {
-    c.runFor(step);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { converged, runUntil, settle } from '../sim/helpers.ts';
 
 async function raftCluster(n: number) {
   const c = await SimCluster.create({ nodes: n, seed: 16, network: { linkAuth: 'trusted' } });

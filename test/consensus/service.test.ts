@@ -11,14 +11,7 @@ import { MeshNodeError } from '../../lib/node/errors.ts';
 import { MeshNode } from '../../lib/node/mesh-node.ts';
 import { messaging } from '../../lib/node/messaging-service.ts';
 import { SimCluster, SimNetwork } from '../../lib/sim/mod.ts';
-import { converged, runUntil } from '../sim/helpers.ts';
-
-async function settle(c: SimCluster, ms: number, step = 50): Promise<void> {
-  for (let t = 0; t < ms; t += step) {
-    c.runFor(step);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { converged, runUntil, settle } from '../sim/helpers.ts';
 
 /** Fixed identities, so that every node can be built knowing the voters. */
 const identities = [1, 2, 3].map((i) => NodeIdentity.fromSecretKey(new Uint8Array(32).fill(i)));

@@ -14,7 +14,7 @@ import type { SimCluster } from '../../lib/sim/mod.ts';
 import { fromHex, toHex, utf8 } from '../../lib/util/bytes.ts';
 import { MAX_APP_BYTES, type Message } from '../../lib/wire/messages.ts';
 import { decodeMessage, encodeMessage, type MessageOf } from '../../lib/wire/mod.ts';
-import { cluster, converged, runUntil } from '../sim/helpers.ts';
+import { cluster, converged, runUntil, settle } from '../sim/helpers.ts';
 import { hostileMember } from '../support/hostile.ts';
 import { type SimPeer, startPeer } from '../support/sim-peer.ts';
 
@@ -75,14 +75,6 @@ function edgeFrames(attacker: NodeIdentity, ids: string[]): Uint8Array[] {
         out.push({ type: 'broadcast', ...b, key: attacker.publicKey, ttl, sig });
       }
   return out.map((m) => encodeMessage(m));
-}
-
-/** Runs the simulation in small steps, letting promise continuations run between them. */
-async function settle(c: SimCluster, ms: number, step = 50): Promise<void> {
-  for (let t = 0; t < ms; t += step) {
-    c.runFor(step);
-    await new Promise((r) => setImmediate(r));
-  }
 }
 
 /** A converged 3-node cluster and a raw peer (not a member) linked to node 2, and to the others listed. */

@@ -3,15 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimCluster } from '../../lib/sim/mod.ts';
 import { utf8 } from '../../lib/util/bytes.ts';
-import { converged, runUntil } from './helpers.ts';
-
-/** Runs the simulation in small steps, letting promise continuations run between them. */
-async function settle(c: SimCluster, ms: number, step = 50): Promise<void> {
-  for (let t = 0; t < ms; t += step) {
-    c.runFor(step);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { converged, runUntil, settle } from './helpers.ts';
 
 /** Copies and first deliveries of application broadcasts, summed over the cluster. */
 function appCounts(c: SimCluster): { delivered: number; duplicates: number } {

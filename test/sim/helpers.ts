@@ -9,6 +9,14 @@ export async function cluster(opts: Partial<SimClusterOptions> & { nodes: number
   });
 }
 
+/** Runs the simulation for `ms` in small steps, letting promise continuations run between them. */
+export async function settle(c: SimCluster, ms: number, step = 50): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    c.runFor(step);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 /** Runs in steps until `done()` or `maxMs` elapsed; returns the virtual time it took. */
 export function runUntil(c: SimCluster, done: () => boolean, maxMs: number, stepMs = 100): number {
   const start = c.now;

@@ -5,15 +5,7 @@ import { SimCluster } from '../../lib/sim/mod.ts';
 import { fromHex, utf8 } from '../../lib/util/bytes.ts';
 import { encodeMessage } from '../../lib/wire/mod.ts';
 import { startPeer } from '../support/sim-peer.ts';
-import { converged, runUntil } from './helpers.ts';
-
-/** Runs the simulation in small steps, letting promise continuations run between them. */
-async function settle(c: SimCluster, ms: number, step = 50): Promise<void> {
-  for (let t = 0; t < ms; t += step) {
-    c.runFor(step);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { converged, runUntil, settle } from './helpers.ts';
 
 async function meshOf(n: number, maxLinks: number) {
   const c = await SimCluster.create({ nodes: n, seed: 4, maxLinks, network: { linkAuth: 'trusted' } });
