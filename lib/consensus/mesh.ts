@@ -280,6 +280,20 @@ export class MeshConsensus {
   }
 
   /**
+   * Hands leadership to voter `to` (at the leader only: `not-leader` with a hint elsewhere;
+   * `invalid-argument` for a node that is not a voter). Its log is brought up to date and it
+   * is told to campaign at once; proposals meanwhile are refused with `transferring`, and the
+   * transfer is abandoned after an election timeout. Watch `status().leader` for the outcome.
+   * A leader about to go away (a tab being closed) spares the group an election timeout.
+   */
+  transferLeadership(to: string): void {
+    if (this.#broken) throw this.#broken;
+    if (this.#checkFrozen()) throw frozenError();
+    this.#core.transferLeadership(to);
+    this.#drain();
+  }
+
+  /**
    * Drains once the current task's other proposals are in: proposals made together (a
    * burst, or continuations of proposals applied together) travel in one append per follower.
    */

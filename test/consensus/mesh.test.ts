@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MeshConsensus } from '../../lib/consensus/mesh.ts';
+import { MemoryConsensusStorage } from '../../lib/consensus/storage.ts';
 import { SimCluster } from '../../lib/sim/mod.ts';
 import { converged, runUntil, settle } from '../sim/helpers.ts';
 
@@ -123,5 +124,42 @@ describe('MeshConsensus over simulated MeshNodes', () => {
     const after = rafts[1]!.propose({ op: 'put', key: 'k', value: 'v2' });
     await settle(c, 1_000);
     expect(await after).toEqual({ ok: true, previous: 'v1' });
+  });
+
+  it('a lagging voter takes a leader its configuration does not name once its voters name it, and catches up', async () => {
+    const c = await SimCluster.create({ nodes: 4, seed: 16, network: { linkAuth: 'trusted' } });
+    runUntil(c, () => converged(c), 30_000);
+    const [a, b, lagging, d] = c.nodes.map((x) => x.identity.nodeId) as [string, string, string, string];
+    // A, B and D hold the entry that added D; C missed it (it was away), so D is an outsider to it.
+    const storages = c.nodes.map((_, i) => {
+      const s = new MemoryConsensusStorage([a, b, lagging]);
+      if (i !== 2) {
+        s.append([{ index: 1, term: 1, kind: 'config', voters: [a, b, lagging, d] }]);
+        s.setHardState({ term: 1, vote: '', commit: 1 });
+      }
+      return s;
+    });
+    const rafts = c.nodes.map(
+      (x, i) => new MeshConsensus({ messenger: x.node, env: x.host.env, storage: storages[i]!, tickMs: 50 }),
+    );
+    for (const r of rafts) r.start();
+    const leaderIs = (id: string) =>
+      rafts.some((r) => r.status().role === 'Leader' && r.status().leader === id);
+    for (let t = 0; t < 10_000 && !rafts.some((r) => r.status().role === 'Leader'); t += 100)
+      await settle(c, 100);
+    const first = rafts.find((r) => r.status().role === 'Leader')!;
+    const follower = rafts.find((r) => r.status().role === 'Follower')!;
+    expect(() => follower.transferLeadership(d)).toThrow(expect.objectContaining({ code: 'not-leader' }));
+    if (first !== rafts[3]) first.transferLeadership(d);
+    for (let t = 0; t < 5_000 && !leaderIs(d); t += 100) await settle(c, 100);
+    expect(leaderIs(d)).toBe(true);
+    const put = rafts[3]!.propose({ op: 'put', key: 'k', value: 'from D' });
+    await settle(c, 3_000);
+    expect(await put).toEqual({ ok: true, previous: null });
+    const behind = rafts[2]!;
+    expect(behind.outsiders).toBeGreaterThan(0); // D's first messages were dropped…
+    expect(behind.status().voters).toEqual([a, b, lagging, d]); // …until A and B named it: C caught up
+    expect(behind.kv.get('k')).toBe('from D');
+    expect(behind.status().leader).toBe(d);
   });
 });
