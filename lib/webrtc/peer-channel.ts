@@ -12,6 +12,15 @@
  * event nor `bufferedAmountLowThreshold`: there, and only there, the channel looks every
  * DRAIN_POLL_MS while chunks wait or drained() is waited on.
  *
+ * The data channel's own bufferedAmount is read as rarely as correctness allows: on
+ * @roamhq/wrtc each read is a blocking call into the native stack, and one per chunk and per
+ * message was the largest single cost of small messages there. The channel keeps an upper
+ * bound instead — the amount last read plus the bytes handed over since — and reads afresh
+ * only when the bound reaches a threshold that matters, on each drain event or poll, and in
+ * drained(). So the public bufferedAmount may exceed the truth by less than EXACT_ABOVE bytes
+ * when it is below EXACT_ABOVE, and is exact above it: every comparison against a threshold of
+ * at least EXACT_ABOVE gives the answer the exact figure would.
+ *
  * Closing: the datagram channel is ours, not simple-peer's, so it is closed here, before the
  * peer connection (simple-peer closes its own channel first too), and never after it (closing
  * a data channel of a closed connection is a known crash of node-webrtc). A channel that
@@ -67,6 +76,8 @@ export const DEFAULT_PEER_CHANNEL_LIMITS: Readonly<PeerChannelLimits> = Object.f
 const DRAIN_POLL_MS = 10;
 /** Datagrams are dropped (not queued) while the datagram channel holds this much. */
 const DATAGRAM_HIGH_WATER = 256 * 1024;
+/** bufferedAmount is an upper bound below this many bytes and exact above (see above). */
+const EXACT_ABOVE = 64 * 1024;
 
 /** The DTLS fingerprint line of an SDP ("sha-256 AB:CD:…"), normalized. */
 export function sdpFingerprint(sdp: string | undefined): Uint8Array {
@@ -89,6 +100,9 @@ export class PeerChannel implements RawChannel {
   readonly #lowEvents: boolean;
   #poll: TimerId | undefined;
   #closed = false;
+  /** The data channel's bufferedAmount when last read, and the bytes handed to it since. */
+  #seen = 0;
+  #handed = 0;
   /** Datagrams dropped (channel not open, too large, or congested). */
   datagramsDropped = 0;
 
@@ -124,11 +138,14 @@ export class PeerChannel implements RawChannel {
   }
 
   get bufferedAmount(): number {
-    return this.#queued + (this.#closed ? 0 : this.#peer.bufferSize);
+    if (this.#closed) return this.#queued;
+    if (this.#seen + this.#handed >= EXACT_ABOVE) this.#read();
+    return this.#queued + this.#seen + this.#handed;
   }
 
   drained(threshold: number): Promise<void> {
     if (this.#closed) return Promise.reject(closedError('peer connection closed'));
+    this.#read();
     const done = this.#waiters.wait(threshold, this.bufferedAmount);
     this.#arm();
     return done;
@@ -184,12 +201,17 @@ export class PeerChannel implements RawChannel {
     this.#peer.destroy();
   }
 
-  /** Moves waiting chunks to the data channel while it is below the high-water mark. */
-  #drain(): void {
+  /**
+   * Moves waiting chunks to the data channel while it is below the high-water mark. `fresh`
+   * (a drain event or poll: the channel has shrunk) reads its bufferedAmount first.
+   */
+  #drain(fresh = false): void {
     if (this.#closed) return;
-    while (this.#queue.length > 0 && this.#peer.bufferSize < this.#limits.highWaterMark) {
+    if (fresh) this.#read();
+    while (this.#queue.length > 0 && this.#below(this.#limits.highWaterMark)) {
       const c = this.#queue.shift()!;
       this.#queued -= c.length;
+      this.#handed += c.length;
       try {
         this.#peer.send(c);
       } catch (e) {
@@ -197,11 +219,23 @@ export class PeerChannel implements RawChannel {
         return;
       }
     }
-    this.#waiters.check(this.bufferedAmount);
+    if (this.#waiters.size > 0) this.#waiters.check(this.bufferedAmount);
     this.#arm();
   }
 
-  readonly #onLow = (): void => this.#drain();
+  /** Whether the data channel holds less than `bytes`: from the bound when it answers, else read. */
+  #below(bytes: number): boolean {
+    if (this.#seen + this.#handed < bytes) return true;
+    this.#read();
+    return this.#seen < bytes;
+  }
+
+  #read(): void {
+    this.#seen = this.#peer.bufferSize;
+    this.#handed = 0;
+  }
+
+  readonly #onLow = (): void => this.#drain(true);
 
   /**
    * Asks for the next drain event: room for waiting chunks (half the high-water mark, so the
@@ -217,7 +251,7 @@ export class PeerChannel implements RawChannel {
     }
     this.#poll ??= this.#scheduler.setTimer(DRAIN_POLL_MS, () => {
       this.#poll = undefined;
-      this.#drain();
+      this.#drain(true);
     });
   }
 

@@ -269,6 +269,53 @@ describe('PeerChannel.drained (WebRTC)', () => {
   });
 });
 
+describe('PeerChannel reads the data channel’s bufferedAmount only when a threshold needs it', () => {
+  /** fakePeer with a count of reads of the native bufferedAmount (a blocking call on @roamhq/wrtc). */
+  function counted(lowEvents: boolean) {
+    const f = fakePeer(lowEvents);
+    let reads = 0;
+    Object.defineProperty(f.peer, 'bufferSize', {
+      get: () => {
+        reads++;
+        return f.channel.bufferedAmount;
+      },
+    });
+    return { ...f, reads: () => reads };
+  }
+  const limits = { highWaterMark: 256 * 1024, maxQueuedBytes: 1 << 20 };
+
+  it('small messages read it about once per 64 KiB handed over, not once per message', () => {
+    const f = counted(false);
+    const ch = new PeerChannel(f.peer, f.dgram, new VirtualScheduler(), limits);
+    for (let i = 0; i < 1_000; i++) {
+      ch.send('stream', new Uint8Array(200));
+      expect(ch.bufferedAmount).toBeLessThan(1 << 20); // what messaging asks before each message
+      f.sent(1 << 20); // the network keeps up
+    }
+    // 1,000 × 200 bytes (plus chunk headers) ≈ 200 KB: a few reads, where each message used to take two.
+    expect(f.reads()).toBeGreaterThan(0);
+    expect(f.reads()).toBeLessThanOrEqual(5);
+  });
+
+  it('the figure is an upper bound below 64 KiB and exact above it, so no threshold of 64 KiB or more is misjudged', async () => {
+    const scheduler = new VirtualScheduler();
+    const f = counted(true);
+    const ch = new PeerChannel(f.peer, f.dgram, scheduler, limits);
+    ch.send('stream', new Uint8Array(40 * 1024));
+    f.sent(30 * 1024); // no event (nobody waits): the bound still counts what left
+    expect(ch.bufferedAmount).toBeGreaterThanOrEqual(f.channel.bufferedAmount);
+    expect(ch.bufferedAmount - f.channel.bufferedAmount).toBeLessThan(64 * 1024);
+    ch.send('stream', new Uint8Array(100 * 1024)); // the bound passes 64 KiB: read afresh
+    expect(ch.bufferedAmount).toBe(f.channel.bufferedAmount);
+    // drained() reads afresh: a buffer already at its threshold settles at once.
+    f.sent(1 << 20);
+    const w = watch(ch.drained(0));
+    await flush();
+    expect(w.state).toBe('resolved');
+    expect(ch.bufferedAmount).toBe(0);
+  });
+});
+
 describe('AuthenticatedLink.drained', () => {
   it('waits on its channel (default threshold 0) and rejects with code closed once the link is closed', async () => {
     const scheduler = new VirtualScheduler();
