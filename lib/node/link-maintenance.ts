@@ -9,6 +9,7 @@ import type { Admission } from '../identity/admission.ts';
 import { NodeState } from '../membership/node-state.ts';
 import type { Membership } from '../membership/swim.ts';
 import type { Env, TimerId } from '../time/types.ts';
+import { endpointOf } from './dial-policy.ts';
 import type { DialTarget, LinkManager } from './link-manager.ts';
 
 const MAINTAIN_INTERVAL_MS = 1_000;
@@ -234,10 +235,21 @@ export class LinkMaintenance {
     const { env, links } = this.#o;
     const lost: DialTarget[] = [...core.recentlyReaped(), ...core.addressesIn(NodeState.Unreachable)];
     if (lost.length > 0) links.dialMember(lost[env.random.int(lost.length)]!);
-    // About one node of the cluster per interval contacts a seed.
+    // About one node of the cluster per interval contacts a seed, unless it is linked to it
+    // already: a seed is dialled by address, with no node id to tell it is linked, and a
+    // second link to a neighbour would replace the one in use.
     if (this.#seeds.length > 0 && env.random.next() < 1 / Math.max(1, core.size)) {
-      links.dial(this.#seeds[env.random.int(this.#seeds.length)]!);
+      const seed = this.#seeds[env.random.int(this.#seeds.length)]!;
+      if (!this.#linkedAt(core, seed)) links.dial(seed);
     }
+  }
+
+  /** Whether a linked member advertises `address` (same endpoint) in its alive claim. */
+  #linkedAt(core: Membership, address: string): boolean {
+    const endpoint = endpointOf(address);
+    return this.#o.links
+      .peers()
+      .some((id) => core.member(id)?.addrs.some((a) => endpointOf(a) === endpoint) === true);
   }
 }
 

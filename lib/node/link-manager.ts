@@ -6,7 +6,8 @@
  * and is closed after it; a known member gets a regular link for which the full node drops
  * a neighbour that has more than `minLinks` links (HyParView's eviction, made safe by the
  * link counts neighbours report). Two links to one peer (both dialled at once) are
- * resolved deterministically: the one dialled by the lower node id stays. Dials follow the
+ * resolved deterministically: the one dialled by the lower node id stays, and the other is
+ * retired without losing what either end sent on it. Dials follow the
  * dial policy (dial-policy.ts): one at a time per endpoint, backoff after failures, and
  * addresses from claims that never complete a handshake are given up.
  */
@@ -232,16 +233,15 @@ export class LinkManager {
     const existing = this.get(id);
     let transient = false;
     if (existing) {
-      // A link the peer said goodbye on is on its way out: the new one replaces it.
-      // A network link that lost to a BroadcastChannel one (or the reverse) was likely in use
-      // (it came first): it is retired, so that what the peer sent on it still arrives. Two
-      // network links racing are still closed at once (their loser carried little, if anything).
-      const mixed = (existing.transport === BROADCAST_CHANNEL) !== (link.transport === BROADCAST_CHANNEL);
-      if (!this.#farewells.has(existing) && this.#keepsExisting(existing, link)) {
-        if (!mixed) {
-          this.#closeGently(link, 'duplicate link');
-          return;
-        }
+      // Both ends pick the same survivor (#keepsExisting) and retire the other link rather
+      // than close it: the old one may carry requests in flight, and a link closed at once
+      // loses what the peer sent on it before it switched (a chain pull waited out its
+      // timeout). A link the peer said goodbye on is on its way out: the new one replaces it,
+      // and everything the peer sent on it has arrived (its goodbye came last).
+      const farewell = this.#farewells.has(existing);
+      if (!farewell && this.#keepsExisting(existing, link)) {
+        // Retiring first: a goodbye held on the new link arrives as its handlers are set.
+        this.#retire(link);
         link.setHandlers({
           datagram: () => {},
           message: (f) => {
@@ -249,13 +249,12 @@ export class LinkManager {
           },
           close: () => this.#retiring.delete(link),
         });
-        this.#retire(link);
         return;
       }
       transient = this.#transient.has(id);
       this.#forget(id);
-      if (mixed) this.#retire(existing);
-      else this.#closeGently(existing, 'duplicate link');
+      if (farewell) this.#closeGently(existing, 'duplicate link');
+      else this.#retire(existing);
     } else if (this.#links.size >= this.#o.policy.maxLinks) {
       const slots = Math.max(MIN_TRANSIENT, this.#o.policy.maxLinks);
       if (this.#o.isNewcomer(id) && this.#transient.size < slots) transient = true;
@@ -317,10 +316,11 @@ export class LinkManager {
   }
 
   /**
-   * Lets a duplicate link go (a network link beside a BroadcastChannel one). Both ends retire the same one (#keepsExisting), each saying
+   * Lets a duplicate link go. Both ends retire the same one (#keepsExisting), each saying
    * goodbye on it; a stream is ordered, so once the peer's goodbye arrives everything it sent
-   * on this link before switching has arrived too (and was taken). Then it closes, once our
-   * side drained too; at most TRANSIENT_TTL_MS after.
+   * on this link before switching has arrived too (and was taken), and nothing more is in
+   * flight towards this end. Then it closes once our side drained too. Each wait lasts
+   * TRANSIENT_TTL_MS at most (a peer that never says goodbye is gone).
    */
   #retire(link: Link): void {
     this.#o.bye(link);
@@ -328,9 +328,7 @@ export class LinkManager {
     const close = () => {
       if (!this.#retiring.delete(link)) return;
       scheduler.cancelTimer(timer);
-      const shut = () => link.close('duplicate link');
-      if (link.bufferedAmount === 0) shut();
-      else link.drained().then(shut, shut);
+      this.#closeWhenDrained(link, 'duplicate link');
     };
     const timer = scheduler.setTimer(TRANSIENT_TTL_MS, close);
     this.#retiring.set(link, close);
@@ -343,6 +341,11 @@ export class LinkManager {
    */
   #closeGently(link: Link, reason: string, mayClose: () => boolean = () => true): void {
     this.#o.bye(link);
+    this.#closeWhenDrained(link, reason, mayClose);
+  }
+
+  /** Closes `link` once its send buffer drained, or TRANSIENT_TTL_MS later at most. */
+  #closeWhenDrained(link: Link, reason: string, mayClose: () => boolean = () => true): void {
     if (link.bufferedAmount === 0) {
       if (mayClose()) link.close(reason);
       return;

@@ -15,7 +15,7 @@ const SELF = '8'.repeat(32);
 const low = (k: number) => `0${k.toString(16).padStart(31, '0')}`;
 const high = (k: number) => `f${k.toString(16).padStart(31, '0')}`;
 
-function setup(policy: Partial<LinkPolicy> = {}) {
+function setup(policy: Partial<LinkPolicy> = {}, selfId = SELF) {
   const scheduler = new VirtualScheduler();
   const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(7) };
   const dialled: string[] = [];
@@ -36,7 +36,7 @@ function setup(policy: Partial<LinkPolicy> = {}) {
   const degree = new Map<string, number>();
   const links = new LinkManager({
     env,
-    selfId: SELF,
+    selfId,
     transports: [transport],
     policy: { maxLinks: 4, minLinks: 2, idleTimeoutMs: 30_000, ...policy },
     dialing: DEFAULT_DIAL_POLICY,
@@ -150,41 +150,90 @@ describe('LinkManager: staying within min/max links', () => {
 });
 
 describe('LinkManager: one link per peer, closes and idleness', () => {
-  it('two links to one peer: the one dialled by the lower node id stays', async () => {
-    // We (8…) dialled a higher id: ours stays, theirs is closed.
+  it('two links to one peer: the one dialled by the lower node id stays, the other is retired', async () => {
+    // We (8…) dialled a higher id: ours stays, theirs is retired (goodbye, closed once the
+    // peer's goodbye arrives on it).
     const t = setup();
     const ours = t.accept(high(1), true);
     const theirs = t.accept(high(1), false);
+    expect(t.byes).toEqual([high(1)]);
+    expect(theirs.closed).toBe(false);
+    t.links.farewell(theirs);
     expect(theirs.closeReason).toBe('duplicate link');
     expect(ours.closed).toBe(false);
-    // A lower id dialled us: its link replaces ours (closed once its buffer drained), with
-    // no link-down or second link-up.
+    expect(t.links.get(high(1))).toBe(ours);
+    // A lower id dialled us: its link replaces ours, with no link-down or second link-up.
     const mine = t.accept(low(1), true);
     mine.bufferedAmount = 10;
     const lower = t.accept(low(1), false);
     expect(t.byes).toEqual([high(1), low(1)]);
     expect(lower.closed).toBe(false);
+    expect(t.links.get(low(1))).toBe(lower);
     expect(t.up).toEqual([
       [high(1), false],
       [low(1), false],
     ]);
     expect(t.down).toEqual([]);
-    // Frames still arriving on the link let go are not the peer's any more.
+    // Frames the peer sent on the link let go before it switched still arrive; once its
+    // goodbye came, the link closes when our side drained.
     mine.deliver(new Uint8Array([1]));
     lower.deliver(new Uint8Array([2]));
-    expect(t.frames).toEqual([low(1)]);
+    expect(t.frames).toEqual([low(1), low(1)]);
+    t.links.farewell(mine);
+    mine.deliver(new Uint8Array([3]));
+    expect(t.frames).toHaveLength(2);
     expect(mine.closed).toBe(false);
     mine.bufferedAmount = 0;
     await Promise.resolve(); // drained() settles on a microtask
     expect(mine.closeReason).toBe('duplicate link');
+    expect(t.down).toEqual([]);
   });
 
-  it('when one side dialled both links, the newer one stays (a restarted peer redials)', () => {
+  it('when one side dialled both links, the newer one stays (a restarted peer redials); the old one closes 5 s later without the peer’s goodbye', () => {
     const t = setup();
     const old = t.accept(high(1), false);
     const fresh = t.accept(high(1), false);
+    expect(t.links.get(high(1))).toBe(fresh);
+    t.scheduler.runFor(4_999);
+    expect(old.closed).toBe(false);
+    t.scheduler.runFor(1);
     expect(old.closeReason).toBe('duplicate link');
     expect(fresh.closed).toBe(false);
+    expect(t.down).toEqual([]);
+  });
+
+  it('a link replaced by a duplicate loses nothing: the ends switch at different times, each takes what the other sent on the old link', () => {
+    // Two managers, a (SELF) and b, driven by hand: what one end sends on a link, the other
+    // end receives in order (the fake links record it; the test delivers it).
+    const b = setup({}, high(1));
+    const a = setup();
+    const oldA = new FakeLink(high(1), { initiator: true }); // a dialled the first link
+    const oldB = new FakeLink(SELF);
+    a.links.accept(oldA);
+    b.links.accept(oldB);
+    // a dials again (a seed re-contact): the newer link stays on both ends. b has it first:
+    // it retires the old one (its goodbye on it) and sends on the new one from then on.
+    const newA = new FakeLink(high(1), { initiator: true });
+    const newB = new FakeLink(SELF);
+    b.links.accept(newB);
+    expect(b.links.get(SELF)).toBe(newB);
+    expect(b.byes).toEqual([SELF]);
+    // a's request, sent on the old link before a switched, still reaches b.
+    oldB.deliver(new Uint8Array([1]));
+    expect(b.frames).toEqual([SELF]);
+    expect(oldB.closed).toBe(false);
+    // b's goodbye reaches a on the old link, then a has the new one: a closes the old one
+    // (after its own goodbye: all b sent on it has arrived).
+    a.links.farewell(oldA);
+    a.links.accept(newA);
+    expect(a.links.get(high(1))).toBe(newA);
+    expect(a.byes).toEqual([high(1)]);
+    expect(oldA.closeReason).toBe('duplicate link');
+    // a's goodbye reaches b: nothing more comes on the old link, b closes it too.
+    b.links.farewell(oldB);
+    expect(oldB.closeReason).toBe('duplicate link');
+    expect([a.down, b.down]).toEqual([[], []]);
+    expect([a.up, b.up]).toEqual([[[high(1), false]], [[SELF, false]]]);
   });
 
   it('a close after the peer’s goodbye is expected; a silent close may be a crash', () => {
