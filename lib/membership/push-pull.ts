@@ -118,17 +118,26 @@ export class PushPull {
     this.#starts = new PeerBudget(1, ctx.config.pushPullIntervalMs, now);
   }
 
+  /** Whether an exchange this node started is in progress (its reply has not completed). */
+  get asking(): boolean {
+    return this.#asking.size > 0;
+  }
+
   /** Whether a periodic or follow-up exchange may ask `peer` now (it did not within the interval). */
   canStart(peer: string): boolean {
     return this.#starts.available(peer);
   }
 
-  /** Step 1: send our digest to `to`. */
-  start(to: string): void {
+  /**
+   * Step 1: send our digest to `to`. `charge`: count it against the exchanges this node
+   * starts with `to` per interval (canStart); a catch-up after being cut off is not, so it
+   * never holds back the repair exchange with a member we hold Unreachable (Membership.#heardFrom).
+   */
+  start(to: string, charge = true): void {
     const { table } = this.#ctx;
     const seq = this.#seq++;
     const members = [...table.known()];
-    this.#starts.take(to);
+    if (charge) this.#starts.take(to);
     const old = this.#asking.get(to);
     if (old) this.#close(this.#asking, to, old);
     const asking: Asking = { seq, listed: new IndexSet(table.ids.size), timer: undefined };

@@ -126,6 +126,12 @@ const CHECK_EVERY_FRACTION = 1 / 6;
 /** …and a check that brings no sign of it within ghostTimeoutMs × this ends in a suspicion. */
 const CHECK_TIMEOUT_FRACTION = 1 / 4;
 const NEIGHBOURS_DEBOUNCE_MS = 500;
+/**
+ * Exchanges, with different neighbours, that a node which had no link starts to catch up
+ * (see Membership.linkUp): its first neighbour may have been cut off as long as it was (in a
+ * mass join, stragglers link to each other first) and know no more.
+ */
+const CATCH_UP_EXCHANGES = 2;
 
 /** What the core hands its owner, after the input that produced it (see lib/util/outbox.ts). */
 export type MembershipOutput =
@@ -171,6 +177,8 @@ export class Membership {
   #lowWaterMark = 0;
   #running = false;
   #leaving = false;
+  /** Exchanges this node still starts to catch up on news it missed while it had no link (see linkUp). */
+  #catchUpLeft = 0;
   #lastConflictAt = Number.NEGATIVE_INFINITY;
   #reapTimer: TimerId | undefined;
   #neighboursTimer: TimerId | undefined;
@@ -215,7 +223,12 @@ export class Membership {
     });
     this.#pushPull = new PushPull(ctx, {
       claimsOf: (i) => this.#claimsOf(i),
-      replied: () => this.#joinedIfJoining(),
+      replied: (from) => {
+        this.#joinedIfJoining();
+        if (this.#catchUpLeft === 0 || --this.#catchUpLeft === 0) return;
+        const other = [...this.#links].find((p) => p !== from);
+        if (other !== undefined) this.#catchUp(other);
+      },
       answered: (from) => this.#event({ type: 'exchanged', nodeId: from }),
     });
     this.#dissem = new Disseminator(ctx, this.#pushPull);
@@ -381,13 +394,24 @@ export class Membership {
 
   // ---- inputs ----
 
-  linkUp(nodeId: string): void {
+  /**
+   * A link to `nodeId` is up. A member that had no link (it joined over a transient one, or
+   * was cut off) missed the news that went along links meanwhile: whichever end dialled, it
+   * exchanges over its first link, and over the next (or another, if that link goes) until
+   * CATCH_UP_EXCHANGES exchanges it started have completed. Without this, a mass join's
+   * stragglers caught up only at their follow-up exchange, 3-6 s later. `exchanging`: the
+   * owner starts an exchange over this link itself (exchangeWith), which counts.
+   */
+  linkUp(nodeId: string, exchanging = false): void {
     this.#out.run(() => {
       if (nodeId === this.selfId || this.#links.has(nodeId)) return;
       this.vouch(nodeId);
+      if (this.#links.size === 0 && this.#table.state(this.#selfIndex) !== StateCode.Joining)
+        this.#catchUpLeft = CATCH_UP_EXCHANGES;
       this.#links.add(nodeId);
       this.#prober.linkUp(nodeId);
       this.#neighboursChanged();
+      if (this.#catchUpLeft > 0 && !exchanging) this.#catchUp(nodeId);
     });
   }
 
@@ -403,6 +427,8 @@ export class Membership {
       this.#prober.linkDown(nodeId);
       this.#pushPull.forget(nodeId);
       this.#neighboursChanged();
+      const other = this.#links.values().next();
+      if (this.#catchUpLeft > 0 && !other.done) this.#catchUp(other.value);
       if (!unexpected || !this.#running || this.#leaving) return;
       const i = this.#table.ids.lookup(nodeId);
       // Only a member still believed Active needs a check (a Suspect one is being decided).
@@ -984,6 +1010,11 @@ export class Membership {
     if (this.config.lifeguard) this.#health.apply(1);
     if (this.#reissue(this.incarnation + 1))
       this.#event({ type: 'refuted', incarnation: this.incarnation, by });
+  }
+
+  /** Catching up (see linkUp): asks `peer` unless an exchange this node started is under way. */
+  #catchUp(peer: string): void {
+    if (this.#running && !this.#leaving && !this.#pushPull.asking) this.#pushPull.start(peer, false);
   }
 
   #joinedIfJoining(): void {

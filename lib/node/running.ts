@@ -160,15 +160,14 @@ export class RunningNode {
     const id = link.peer.nodeId;
     // A transient link (this node is full) only carries the newcomer's join exchange.
     if (transient) return;
-    core.linkUp(id);
+    // Exchange state when joining, or when we dialled a peer that is news to us (healing after
+    // a partition); a node that had no link catches up by itself (Membership.linkUp).
+    const exchange = core.selfState === NodeState.Joining || (link.initiator && !core.isReachable(id));
+    core.linkUp(id, exchange);
     this.tree.linkUp(id);
     this.replica?.linkUp(id, link.initiator);
     p.emit('link-up', { nodeId: id, transport: link.transport });
-    // Exchange state when joining, when this is our only link (we were cut off), or when we
-    // dialled a peer that is news to us (healing after a partition). The dialler starts it.
-    const isolated = p.links.size === 1;
-    if (core.selfState === NodeState.Joining || (link.initiator && (!core.isReachable(id) || isolated)))
-      core.exchangeWith(id);
+    if (exchange) core.exchangeWith(id);
   }
 
   linkDown(nodeId: string, reason: string, expected: boolean): void {
