@@ -277,6 +277,18 @@ describe('PushPull: bounds for hostile peers', () => {
     expect(a.pp.canStart('b')).toBe(true);
   });
 
+  it('an uncharged exchange (a catch-up) leaves the start budget alone; asking holds until its reply completes', () => {
+    const a = side(1);
+    expect(a.pp.asking).toBe(false);
+    a.pp.start('b', false);
+    expect(a.pp.canStart('b')).toBe(true);
+    expect(a.pp.asking).toBe(true);
+    const seq = a.ctx.ofType('digest')[0]!.msg.seq;
+    a.pp.onClaims('b', { type: 'claims', seq, reply: true, last: true, claims: [] });
+    expect(a.replied).toEqual(['b']);
+    expect(a.pp.asking).toBe(false);
+  });
+
   it('a want is answered only within an open exchange, for members the digest listed, each once', () => {
     const a = side(1);
     const listed = a.ctx.setMember(identity(3), StateCode.Active, 1);
