@@ -1,19 +1,27 @@
 /**
  * Chains over real WebRTC on loopback (issue 15): two MeshNodes (@roamhq/wrtc data channels,
- * a real signaling server) with the chains() service; one hosts a chain,
- * the other follows it (256-byte entries, and 16 KiB ones: hypercore's block size). Figures: pull throughput (entries/s and payload MB/s, from the first
- * entry pulled to the last), catch-up time from follow() (the head reaching the follower by
- * gossip included), peak heap growth; with one request in flight, with the default window,
- * and with the pace raised past the default per-origin message quota.
+ * a real signaling server) with the chains() service, each in its own process, as between two
+ * machines: a child (bench/chain-webrtc-host.ts) hosts a chain, this process follows it
+ * (256-byte entries, and 16 KiB ones: hypercore's block size). Figures: pull throughput
+ * (entries/s and payload MB/s, from the first entry pulled to the last), catch-up time from
+ * follow() (the head reaching the follower by gossip included), the follower's peak heap
+ * growth, and the CPU each side used during the pull (% of one core: which side bounds it);
+ * with one request in flight, with the default window, and with the pace raised past the
+ * default per-origin message quota. For scale, plain request/answer between the same two
+ * processes: what messaging carries over that link with no chain work.
  */
-import { ChainLog } from '../lib/chain/chain-log.ts';
-import { NodeIdentity } from '../lib/identity/node-identity.ts';
-import { type ChainsOptions, chains } from '../lib/node/chain-service.ts';
+import { type ChildProcess, fork } from 'node:child_process';
+import { NodeState } from '../lib/membership/node-state.ts';
+import type { ChainsOptions } from '../lib/node/chain-service.ts';
+import { chains } from '../lib/node/chain-service.ts';
 import { messaging } from '../lib/node/mod.ts';
+import { fromHex } from '../lib/util/bytes.ts';
 import { startSignalingServer } from '../signaling/node.ts';
-import { fullyConverged, type RtcNode, rtcNode } from '../test/support/webrtc-node.ts';
+import { type RtcNode, rtcNode } from '../test/support/webrtc-node.ts';
+import type { HostCmd } from './chain-webrtc-host.ts';
 import { fmt, table } from './harness.ts';
 
+const CHILD = new URL('./chain-webrtc-host.ts', import.meta.url).pathname;
 /** Payload sizes: 256 B (the issue's), 16 KiB (hypercore's block size, for its ~53 MB/s). */
 const SMALL = 256;
 const BLOCK = 16 * 1024;
@@ -29,6 +37,51 @@ interface Run {
   perOriginRate?: number;
 }
 
+type Ev = { ev: string; [k: string]: unknown };
+
+/** The child process that serves: commands out, events back. */
+class Host {
+  readonly proc: ChildProcess;
+  #events: Ev[] = [];
+  #wake: Array<() => void> = [];
+
+  constructor() {
+    this.proc = fork(CHILD, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.proc.on('message', (m: Ev) => {
+      this.#events.push(m);
+      for (const w of this.#wake.splice(0)) w();
+    });
+  }
+
+  /** Sends `cmd` and waits (≤ 10 min: building a 100,000-entry chain) for the event named `ev`. */
+  async ask(cmd: HostCmd, ev: string): Promise<Ev> {
+    this.proc.send(cmd);
+    const deadline = performance.now() + 600_000;
+    for (;;) {
+      const i = this.#events.findIndex((e) => e.ev === ev || e.ev === 'error');
+      if (i >= 0) {
+        const e = this.#events.splice(i, 1)[0]!;
+        if (e.ev === 'error') throw new Error(`host: ${e.message}`);
+        return e;
+      }
+      if (performance.now() > deadline) throw new Error(`host did not answer ${cmd.cmd}`);
+      await new Promise<void>((r) => {
+        this.#wake.push(r);
+        setTimeout(r, 100);
+      });
+    }
+  }
+
+  /** CPU time the child used so far, in ms. */
+  async cpuMs(): Promise<number> {
+    const u = (await this.ask({ cmd: 'cpu' }, 'cpu')).usage as NodeJS.CpuUsage;
+    return (u.user + u.system) / 1000;
+  }
+}
+
 async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
   const start = performance.now();
   while (!ok()) {
@@ -37,30 +90,69 @@ async function until(ok: () => boolean, ms: number, what: string): Promise<void>
   }
 }
 
-async function pullOver(url: string, log: ChainLog, author: NodeIdentity, run: Run, i: number) {
-  const extra = {
+/** This process's node, linked to the host's (a fresh pair per run). */
+async function pairUp(
+  url: string,
+  host: Host,
+  cluster: string,
+  run: Pick<Run, 'chains' | 'perOriginRate'>,
+): Promise<{ me: RtcNode; other: string }> {
+  const { nodeId } = await host.ask(
+    {
+      cmd: 'node',
+      signal: url,
+      cluster,
+      chains: { pullIntervalMs: 100, ...run.chains },
+      perOriginRate: run.perOriginRate,
+    },
+    'ready',
+  );
+  const other = nodeId as string;
+  const me = await rtcNode(url, cluster, {
     chains: chains({ pullIntervalMs: 100, ...run.chains }),
     ...(run.perOriginRate ? { messaging: messaging({ perOriginRate: run.perOriginRate }) } : {}),
-  };
-  const pair: RtcNode[] = [await rtcNode(url, `chain-${i}`, extra), await rtcNode(url, `chain-${i}`, extra)];
+  });
+  await until(
+    () => me.node.member(other)?.state === NodeState.Active && me.node.links().includes(other),
+    30_000,
+    'a link',
+  );
+  return { me, other };
+}
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function pullOver(url: string, host: Host, run: Run, i: number) {
+  const { me } = await pairUp(url, host, `chain-${i}`, run);
   try {
-    await until(
-      () => fullyConverged(pair) && pair.every((n) => n.node.links().length === 1),
-      30_000,
-      'a link',
+    const { chainId, author } = await host.ask(
+      { cmd: 'host', entries: run.entries, payload: run.payload },
+      'hosted',
     );
-    pair[0]!.node.chains.host(log);
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     let peakHeap = heapBefore;
     const started = performance.now();
-    const follower = await pair[1]!.node.chains.follow(log.chainId, author.publicKey);
+    const follower = await me.node.chains.follow(chainId as string, fromHex(author as string));
     let firstAt = 0;
+    let cpuAtFirst = { me: 0, host: 0 };
     const errors: string[] = [];
-    pair[1]!.node.chains.on('sync-error', (e) => errors.push(String(e.error)));
+    me.node.chains.on('sync-error', (e) => errors.push(String(e.error)));
     await until(
       () => {
         if (firstAt === 0 && follower.length > 0) firstAt = performance.now();
+        peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+        return firstAt > 0;
+      },
+      300_000,
+      `${run.label}: nothing pulled (${errors.join('; ')})`,
+    );
+    cpuAtFirst = { me: cpuMs(), host: await host.cpuMs() };
+    await until(
+      () => {
         peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
         return follower.length >= run.entries;
       },
@@ -68,7 +160,9 @@ async function pullOver(url: string, log: ChainLog, author: NodeIdentity, run: R
       `${run.label}: ${follower.length} of ${run.entries} pulled (${errors.join('; ')})`,
     );
     const done = performance.now();
-    const rate = (run.entries * 1000) / (done - firstAt);
+    const wall = done - firstAt;
+    const cpu = { me: cpuMs() - cpuAtFirst.me, host: (await host.cpuMs()) - cpuAtFirst.host };
+    const rate = (run.entries * 1000) / wall;
     return [
       run.label,
       fmt(run.entries),
@@ -76,31 +170,20 @@ async function pullOver(url: string, log: ChainLog, author: NodeIdentity, run: R
       fmt((rate * run.payload) / 1e6, 1),
       fmt(done - started),
       fmt((peakHeap - heapBefore) / 1e6, 1),
+      `${fmt((100 * cpu.me) / wall)} / ${fmt((100 * cpu.host) / wall)}`,
       errors.length
-        ? `${errors.length}: ${[...new Set(errors)].join('; ')} (links lost: ${pair[1]!.downs.join(', ') || 'none'})`
+        ? `${errors.length}: ${[...new Set(errors)].join('; ')} (links lost: ${me.downs.join(', ') || 'none'})`
         : 0,
     ];
   } finally {
-    for (const n of pair) n.close();
+    me.close();
     await sleep(200);
   }
 }
 
-const keyOf = (r: Pick<Run, 'entries' | 'payload'>) => `${r.entries}x${r.payload}`;
-
-async function chainOf(author: NodeIdentity, entries: number, payload: number): Promise<ChainLog> {
-  const log = await ChainLog.open({ identity: author, name: `rtc-${entries}x${payload}`, create: true });
-  const batch = Math.min(1_000, entries);
-  for (let i = 0; i < entries; i += batch)
-    await log.appendBatch(
-      Array.from({ length: batch }, (_, j) => new Uint8Array(payload).fill((i + j) & 0xff)),
-    );
-  return log;
-}
-
 export async function chainWebRtcBench(): Promise<void> {
   const server = await startSignalingServer({ port: 0 });
-  const author = NodeIdentity.generate();
+  const host = new Host();
   const raised = { chains: { pullRate: 2_000 }, perOriginRate: 4_000 };
   const runs: Run[] = [
     { label: 'one request in flight', entries: 20_000, payload: SMALL, chains: { pullWindow: 1 } },
@@ -114,63 +197,66 @@ export async function chainWebRtcBench(): Promise<void> {
     { label: 'window 16, pace 2,000/s (perOriginRate 4,000)', entries: 100_000, payload: SMALL, ...raised },
     { label: '16 KiB entries, window 16, pace 2,000/s', entries: 4_000, payload: BLOCK, ...raised },
   ];
-  const logs = new Map<string, ChainLog>();
-  for (const r of runs)
-    if (!logs.has(keyOf(r))) logs.set(keyOf(r), await chainOf(author, r.entries, r.payload));
-  const rows: Array<Array<string | number>> = [];
-  for (const [i, run] of runs.entries())
-    rows.push(await pullOver(server.url, logs.get(keyOf(run))!, author, run, i));
-  const ceiling = await messagingCeiling(server.url);
-  await server.close();
-  table(
-    'Chain pull between two MeshNodes over real WebRTC on loopback (answers ≤ 40 KiB, verification on)',
-    [
-      'run',
-      'entries',
-      'entries/s',
-      'payload MB/s',
-      'catch-up from follow() (ms)',
-      'peak heap growth (MB)',
-      'pull errors',
-    ],
-    rows,
-  );
-  table(
-    'For scale: MeshNode request/answer alone over the same WebRTC link (no chain work; 16 in flight)',
-    ['answer size', 'answers/s', 'MB/s'],
-    ceiling,
-  );
+  try {
+    const rows: Array<Array<string | number>> = [];
+    for (const [i, run] of runs.entries()) rows.push(await pullOver(server.url, host, run, i));
+    const ceiling = await messagingCeiling(server.url, host);
+    table(
+      'Chain pull between two MeshNodes over real WebRTC on loopback, one process each (answers ≤ 40 KiB, verification on)',
+      [
+        'run',
+        'entries',
+        'entries/s',
+        'payload MB/s',
+        'catch-up from follow() (ms)',
+        'peak heap growth (MB)',
+        'CPU % follower / host',
+        'pull errors',
+      ],
+      rows,
+    );
+    table(
+      'For scale: MeshNode request/answer alone between the same two processes over WebRTC (no chain work; 16 in flight)',
+      ['answer size', 'answers/s', 'MB/s', 'CPU % requester / answerer'],
+      ceiling,
+    );
+  } finally {
+    host.proc.kill('SIGKILL');
+    await server.close();
+  }
 }
 
 /** Requests of 100 bytes answered with `size` bytes, 16 in flight: what messaging itself carries. */
-async function messagingCeiling(url: string): Promise<Array<Array<string | number>>> {
-  const extra = { messaging: messaging({ perOriginRate: 100_000 }) };
-  const pair = [await rtcNode(url, 'ceiling', extra), await rtcNode(url, 'ceiling', extra)];
+async function messagingCeiling(url: string, host: Host): Promise<Array<Array<string | number>>> {
+  const { me, other } = await pairUp(url, host, 'ceiling', { chains: {}, perOriginRate: 100_000 });
   try {
-    await until(() => fullyConverged(pair) && pair[0]!.node.links().length === 1, 30_000, 'a link');
-    const [a, b] = [pair[0]!.node, pair[1]!.node];
     const rows: Array<Array<string | number>> = [];
     for (const size of [1024, 40 * 1024]) {
-      const answer = new Uint8Array(size);
-      const off = b.respond('ceiling', () => answer);
-      const n = 1_000;
+      await host.ask({ cmd: 'respond', size }, 'responding');
+      const n = size > 4096 ? 2_000 : 5_000;
       let sent = 0;
+      const cpu0 = { me: cpuMs(), host: await host.cpuMs() };
       const started = performance.now();
       await Promise.all(
         Array.from({ length: 16 }, async () => {
           while (sent < n) {
             sent++;
-            await a.request(b.nodeId, 'ceiling', new Uint8Array(100));
+            await me.node.request(other, `ceiling-${size}`, new Uint8Array(100));
           }
         }),
       );
-      const s = (performance.now() - started) / 1000;
-      off();
-      rows.push([fmt(size), fmt(n / s), fmt((n * size) / 1e6 / s, 1)]);
+      const ms = performance.now() - started;
+      const cpu = { me: cpuMs() - cpu0.me, host: (await host.cpuMs()) - cpu0.host };
+      rows.push([
+        fmt(size),
+        fmt((n * 1000) / ms),
+        fmt((n * size) / 1e3 / ms, 1),
+        `${fmt((100 * cpu.me) / ms)} / ${fmt((100 * cpu.host) / ms)}`,
+      ]);
     }
     return rows;
   } finally {
-    for (const n of pair) n.close();
+    me.close();
     await sleep(200);
   }
 }

@@ -32,6 +32,7 @@ import { ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
 import { closedError, DrainWaiters } from '../transport/drain.ts';
 import type { ChannelBinding, DeliveryClass, RawChannel, RawChannelHandlers } from '../transport/types.ts';
 import { plainBytes, utf8 } from '../util/bytes.ts';
+import { InboundTurns } from './inbound-turns.ts';
 
 export interface PeerChannelLimits {
   /** Largest stream message accepted or sent (after reassembly). Default 1 MiB. */
@@ -111,6 +112,7 @@ export class PeerChannel implements RawChannel {
     dgram: RTCDataChannel,
     scheduler: Scheduler,
     limits: Partial<PeerChannelLimits> = {},
+    turns: InboundTurns = new InboundTurns(scheduler),
   ) {
     this.#peer = peer;
     this.#dgram = dgram;
@@ -123,9 +125,15 @@ export class PeerChannel implements RawChannel {
     };
     this.#lowEvents = typeof peer.channel.bufferedAmountLowThreshold === 'number';
     if (this.#lowEvents) peer.channel.addEventListener('bufferedamountlow', this.#onLow);
-    peer.on('data', (data: Uint8Array) => this.#onChunk(plainBytes(data)));
-    peer.on('close', () => this.#gone('peer connection closed'));
-    peer.on('error', (err: Error & { code?: string }) => this.#gone(err.code ?? err.message));
+    // Stream data and the end of the connection take their turns in order (inbound-turns.ts).
+    peer.on('data', (data: Uint8Array) => {
+      const c = plainBytes(data);
+      turns.run(() => this.#onChunk(c));
+    });
+    peer.on('close', () => turns.run(() => this.#gone('peer connection closed')));
+    peer.on('error', (err: Error & { code?: string }) =>
+      turns.run(() => this.#gone(err.code ?? err.message)),
+    );
     dgram.binaryType = 'arraybuffer';
     dgram.onclose = () => this.close('datagram channel closed');
     dgram.onmessage = (ev: MessageEvent) => {

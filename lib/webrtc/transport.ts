@@ -22,6 +22,7 @@ import type {
   TransportEvents,
 } from '../transport/types.ts';
 import { fromUtf8, toHex, utf8 } from '../util/bytes.ts';
+import { InboundTurns } from './inbound-turns.ts';
 import { PeerChannel, type PeerChannelLimits } from './peer-channel.ts';
 import { type PeerSignal, SimplePeerAdapter, type WebRtcImplementation } from './simple-peer-adapter.ts';
 
@@ -102,6 +103,8 @@ export class WebRtcTransport implements Transport {
   readonly name = 'webrtc';
   readonly #o: WebRtcTransportOptions;
   #ctx: TransportContext | undefined;
+  /** Inbound turns shared by this transport's channels (inbound-turns.ts). */
+  #turns: InboundTurns | undefined;
   #events: TransportEvents | undefined;
   readonly #sessions = new Map<string, Session>();
   /** Dials waiting for the lower-id peer to make the offer. */
@@ -134,6 +137,7 @@ export class WebRtcTransport implements Transport {
   start(ctx: TransportContext, events: TransportEvents): void {
     if (this.#ctx) throw new TransportError('already-started', 'transport already started');
     this.#ctx = ctx;
+    this.#turns = new InboundTurns(ctx.scheduler);
     this.#events = events;
     if (this.#o.signaling) {
       this.#unsubscribe.push(this.#o.signaling.on('signal', (e) => this.#onSignal(e.from, e.data, 'server')));
@@ -329,7 +333,11 @@ export class WebRtcTransport implements Transport {
       if (this.#sessions.get(peerId) !== session) return;
       session.connected = true;
       this.stats.connected++;
-      this.#handshake(session, new PeerChannel(peer, dgram, ctx.scheduler, this.#o.channel ?? {}), initiator);
+      this.#handshake(
+        session,
+        new PeerChannel(peer, dgram, ctx.scheduler, this.#o.channel ?? {}, this.#turns),
+        initiator,
+      );
     });
     return session;
   }
