@@ -1,4 +1,5 @@
 export { joinThroughSignaling, type SignalingJoinOptions } from './discovery.ts';
+export { InboundTurns } from './inbound-turns.ts';
 export {
   DEFAULT_PEER_CHANNEL_LIMITS,
   PeerChannel,
