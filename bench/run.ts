@@ -15,6 +15,7 @@ import { chainWebRtcBench } from './chain-webrtc.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
 import { consensusWebRtcBench } from './consensus-webrtc.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
+import { massJoinBench } from './mass-join.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
 import { meshFormationBench, probeLatencyBench, signalingLoadBench } from './network.bench.ts';
@@ -49,12 +50,14 @@ const benches: Record<string, () => Promise<void>> = {
   'broadcast-channel': broadcastChannelBench,
   'broadcast-tree': broadcastTreeBench,
   'y-webrtc': yWebrtcBench,
+  'mass-join': massJoinBench,
 };
 const DEFAULT = [
   'crypto',
   'wire',
   'detection',
   'accuracy',
+  'mass-join',
   'load',
   'signaling',
   'probe-latency',
