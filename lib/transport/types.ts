@@ -57,7 +57,11 @@ export interface Link {
   /** True on the side that dialled. */
   readonly initiator: boolean;
   readonly closed: boolean;
-  /** Stream bytes queued locally; callers stop sending above their high-water mark. */
+  /**
+   * Stream bytes queued locally; callers stop sending above their high-water mark. Over
+   * WebRTC it is an upper bound below 64 KiB and exact above (reading the data channel's own
+   * figure is costly there: see lib/webrtc/peer-channel.ts); drained() is exact.
+   */
   readonly bufferedAmount: number;
   /**
    * Resolves once `bufferedAmount` is at or below `threshold` bytes (default 0: everything
