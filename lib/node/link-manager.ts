@@ -320,9 +320,12 @@ export class LinkManager {
    * goodbye on it; a stream is ordered, so once the peer's goodbye arrives everything it sent
    * on this link before switching has arrived too (and was taken), and nothing more is in
    * flight towards this end. Then it closes once our side drained too. Each wait lasts
-   * TRANSIENT_TTL_MS at most (a peer that never says goodbye is gone).
+   * TRANSIENT_TTL_MS at most (a peer that never says goodbye is gone). One retiring link per
+   * peer: an older one is closed now (it carried less recently still), so a peer redialling in
+   * a loop holds at most one link in retirement here, not one per handshake for 5 s.
    */
   #retire(link: Link): void {
+    for (const [other, close] of this.#retiring) if (other.peer.nodeId === link.peer.nodeId) close();
     this.#o.bye(link);
     const scheduler = this.#o.env.scheduler;
     const close = () => {

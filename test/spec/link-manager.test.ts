@@ -202,6 +202,18 @@ describe('LinkManager: one link per peer, closes and idleness', () => {
     expect(t.down).toEqual([]);
   });
 
+  it('a peer redialling in a loop holds at most one retiring link here, not one per handshake', () => {
+    const t = setup();
+    const links = Array.from({ length: 20 }, () => t.accept(high(1), false));
+    expect(t.links.get(high(1))).toBe(links[19]);
+    // Each new link retired the one before it, and closed the one retiring before that.
+    expect(links.slice(0, 18).every((l) => l.closeReason === 'duplicate link')).toBe(true);
+    expect(links[18]!.closed).toBe(false);
+    t.scheduler.runFor(5_000);
+    expect(links[18]!.closeReason).toBe('duplicate link');
+    expect(links[19]!.closed).toBe(false);
+  });
+
   it('a link replaced by a duplicate loses nothing: the ends switch at different times, each takes what the other sent on the old link', () => {
     // Two managers, a (SELF) and b, driven by hand: what one end sends on a link, the other
     // end receives in order (the fake links record it; the test delivers it).
