@@ -10,7 +10,6 @@
  * default per-origin message quota. For scale, plain request/answer between the same two
  * processes: what messaging carries over that link with no chain work.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { NodeState } from '../lib/membership/node-state.ts';
 import type { ChainsOptions } from '../lib/node/chain-service.ts';
 import { chains } from '../lib/node/chain-service.ts';
@@ -19,6 +18,7 @@ import { fromHex } from '../lib/util/bytes.ts';
 import { startSignalingServer } from '../signaling/node.ts';
 import { type RtcNode, rtcNode } from '../test/support/webrtc-node.ts';
 import type { HostCmd } from './chain-webrtc-host.ts';
+import { BenchChild, type Ev } from './child-process.ts';
 import { fmt, table } from './harness.ts';
 
 const CHILD = new URL('./chain-webrtc-host.ts', import.meta.url).pathname;
@@ -37,47 +37,20 @@ interface Run {
   perOriginRate?: number;
 }
 
-type Ev = { ev: string; [k: string]: unknown };
-
 /** The child process that serves: commands out, events back. */
-class Host {
-  readonly proc: ChildProcess;
-  #events: Ev[] = [];
-  #wake: Array<() => void> = [];
-
+class Host extends BenchChild {
   constructor() {
-    this.proc = fork(CHILD, [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.proc.on('message', (m: Ev) => {
-      this.#events.push(m);
-      for (const w of this.#wake.splice(0)) w();
-    });
+    super(CHILD, 'host');
   }
 
   /** Sends `cmd` and waits (≤ 10 min: building a 100,000-entry chain) for the event named `ev`. */
-  async ask(cmd: HostCmd, ev: string): Promise<Ev> {
-    this.proc.send(cmd);
-    const deadline = performance.now() + 600_000;
-    for (;;) {
-      const i = this.#events.findIndex((e) => e.ev === ev || e.ev === 'error');
-      if (i >= 0) {
-        const e = this.#events.splice(i, 1)[0]!;
-        if (e.ev === 'error') throw new Error(`host: ${e.message}`);
-        return e;
-      }
-      if (performance.now() > deadline) throw new Error(`host did not answer ${cmd.cmd}`);
-      await new Promise<void>((r) => {
-        this.#wake.push(r);
-        setTimeout(r, 100);
-      });
-    }
+  request(cmd: HostCmd, ev: string): Promise<Ev> {
+    return this.ask(cmd, ev, 600_000);
   }
 
   /** CPU time the child used so far, in ms. */
   async cpuMs(): Promise<number> {
-    const u = (await this.ask({ cmd: 'cpu' }, 'cpu')).usage as NodeJS.CpuUsage;
+    const u = (await this.request({ cmd: 'cpu' }, 'cpu')).usage as NodeJS.CpuUsage;
     return (u.user + u.system) / 1000;
   }
 }
@@ -97,7 +70,7 @@ async function pairUp(
   cluster: string,
   run: Pick<Run, 'chains' | 'perOriginRate'>,
 ): Promise<{ me: RtcNode; other: string }> {
-  const { nodeId } = await host.ask(
+  const { nodeId } = await host.request(
     {
       cmd: 'node',
       signal: url,
@@ -128,7 +101,7 @@ const cpuMs = () => {
 async function pullOver(url: string, host: Host, run: Run, i: number) {
   const { me } = await pairUp(url, host, `chain-${i}`, run);
   try {
-    const { chainId, author } = await host.ask(
+    const { chainId, author } = await host.request(
       { cmd: 'host', entries: run.entries, payload: run.payload },
       'hosted',
     );
@@ -221,7 +194,7 @@ export async function chainWebRtcBench(): Promise<void> {
       ceiling,
     );
   } finally {
-    host.proc.kill('SIGKILL');
+    host.kill();
     await server.close();
   }
 }
@@ -232,7 +205,7 @@ async function messagingCeiling(url: string, host: Host): Promise<Array<Array<st
   try {
     const rows: Array<Array<string | number>> = [];
     for (const size of [1024, 40 * 1024]) {
-      await host.ask({ cmd: 'respond', size }, 'responding');
+      await host.request({ cmd: 'respond', size }, 'responding');
       const n = size > 4096 ? 2_000 : 5_000;
       let sent = 0;
       const cpu0 = { me: cpuMs(), host: await host.cpuMs() };

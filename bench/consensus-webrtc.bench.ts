@@ -9,9 +9,9 @@
  * `npm run bench consensus-webrtc` or `npx tsx bench/consensus-webrtc.bench.ts` (both
  * re-run inside a loopback-only network namespace when they can).
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { summarize } from '../lib/sim/stats-summary.ts';
 import { startSignalingServer } from '../signaling/node.ts';
+import { BenchChild } from './child-process.ts';
 import { fmt, table } from './harness.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
 
@@ -20,45 +20,10 @@ const CHILD = new URL('./consensus-webrtc-node.ts', import.meta.url).pathname;
 const TICK_MS = 50;
 const FAILOVER_RUNS = 4;
 
-type Ev = { ev: string; [k: string]: unknown };
-
-class Voter {
-  readonly proc: ChildProcess;
-  readonly events: Ev[] = [];
-  #waiters: Array<() => void> = [];
-
+/** A voter: a MeshNode with MeshConsensus in its own process. */
+class Voter extends BenchChild {
   constructor() {
-    this.proc = fork(CHILD, [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.proc.on('message', (m: Ev) => {
-      if (m.ev === 'error') console.error(`voter: ${m.message}`);
-      this.events.push(m);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-
-  send(cmd: object): void {
-    this.proc.send(cmd);
-  }
-
-  /** The first event matching `ok` (already received or next), within `ms`. */
-  async next(ok: (e: Ev) => boolean, ms = 60_000): Promise<Ev> {
-    const deadline = performance.now() + ms;
-    for (;;) {
-      const e = this.events.find(ok);
-      if (e) return e;
-      if (performance.now() > deadline) throw new Error('a voter did not answer in time');
-      await new Promise<void>((r) => {
-        this.#waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-  }
-
-  kill(): void {
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+    super(CHILD, 'voter');
   }
 }
 
