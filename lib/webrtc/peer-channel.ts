@@ -39,7 +39,10 @@ export interface PeerChannelLimits {
   maxMessageBytes: number;
   /** Stop handing chunks to the data channel above this bufferedAmount. Default 256 KiB (probes share its SCTP association). */
   highWaterMark: number;
-  /** Chunks waiting beyond the high-water mark; above it the link is closed. Default 16 MiB. */
+  /**
+   * Chunks waiting beyond the high-water mark, and received chunks waiting for their turn
+   * (inbound-turns.ts); above it, either way, the link is closed. Default 16 MiB.
+   */
   maxQueuedBytes: number;
   /** Largest datagram. Default 16 KiB. */
   maxDatagramBytes: number;
@@ -104,6 +107,8 @@ export class PeerChannel implements RawChannel {
   /** The data channel's bufferedAmount when last read, and the bytes handed to it since. */
   #seen = 0;
   #handed = 0;
+  /** Bytes received and waiting for their turn (inbound-turns.ts). */
+  #arrived = 0;
   /** Datagrams dropped (channel not open, too large, or congested). */
   datagramsDropped = 0;
 
@@ -128,7 +133,16 @@ export class PeerChannel implements RawChannel {
     // Stream data and the end of the connection take their turns in order (inbound-turns.ts).
     peer.on('data', (data: Uint8Array) => {
       const c = plainBytes(data);
-      turns.run(() => this.#onChunk(c));
+      // A peer sending faster than this thread takes its turns may not fill memory.
+      this.#arrived += c.length;
+      if (this.#arrived > this.#limits.maxQueuedBytes) {
+        this.close('receive backlog over the limit (peer floods)');
+        return;
+      }
+      turns.run(() => {
+        this.#arrived -= c.length;
+        this.#onChunk(c);
+      });
     });
     peer.on('close', () => turns.run(() => this.#gone('peer connection closed')));
     peer.on('error', (err: Error & { code?: string }) =>

@@ -6,9 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { SimChannelEnd } from '../../lib/sim/channel.ts';
 import { SimNetwork } from '../../lib/sim/network.ts';
 import { VirtualScheduler } from '../../lib/time/virtual.ts';
+import { chunk } from '../../lib/transport/chunks.ts';
 import { DrainWaiters } from '../../lib/transport/drain.ts';
 import { TransportError } from '../../lib/transport/errors.ts';
 import { AuthenticatedLink } from '../../lib/transport/link.ts';
+import { InboundTurns } from '../../lib/webrtc/inbound-turns.ts';
 import { PeerChannel, type PeerLike } from '../../lib/webrtc/peer-channel.ts';
 import { type StandardWebSocket, WsChannel } from '../../lib/websocket/channel.ts';
 import { FakeLink } from '../support/fake-link.ts';
@@ -313,6 +315,51 @@ describe('PeerChannel reads the data channel’s bufferedAmount only when a thre
     await flush();
     expect(w.state).toBe('resolved');
     expect(ch.bufferedAmount).toBe(0);
+  });
+});
+
+describe('PeerChannel bounds what waits for its turn (inbound-turns.ts)', () => {
+  /** A channel whose received chunks all wait (the thread's slice is spent), with `limit` bytes allowed to wait. */
+  function backlogged(limit: number) {
+    const scheduler = new VirtualScheduler();
+    let t = 0;
+    const turns = new InboundTurns(scheduler, () => t);
+    const f = fakePeer(true);
+    const ch = new PeerChannel(f.peer, f.dgram, scheduler, { maxQueuedBytes: limit }, turns);
+    const frames: number[] = [];
+    let closed = '';
+    ch.setHandlers({ frame: (_cls, b) => frames.push(b.length), close: (r) => (closed = r) });
+    turns.run(() => {
+      t = 100; // an event that took the whole slice: what arrives next waits
+    });
+    const chunkOf = (n: number) => {
+      const [c] = [...chunk(new Uint8Array(n))];
+      return c!;
+    };
+    return {
+      scheduler,
+      ch,
+      frames,
+      closed: () => closed,
+      receive: (n: number) => f.peerHandlers.get('data')!(chunkOf(n)),
+    };
+  }
+
+  it('a peer sending faster than the thread takes turns is cut off once the backlog passes maxQueuedBytes', () => {
+    const r = backlogged(64 * 1024);
+    for (let i = 0; i < 5; i++) r.receive(15 * 1024);
+    expect(r.closed()).toMatch(/receive backlog/);
+    r.scheduler.runFor(0);
+    expect(r.frames).toEqual([]); // nothing of a closed channel is handled later
+  });
+
+  it('a backlog under the limit is handled in order once the thread has its turn', () => {
+    const r = backlogged(64 * 1024);
+    for (let i = 0; i < 3; i++) r.receive(15 * 1024);
+    expect(r.frames).toEqual([]);
+    r.scheduler.runFor(0);
+    expect(r.frames).toEqual([15 * 1024, 15 * 1024, 15 * 1024]);
+    expect(r.closed()).toBe('');
   });
 });
 
