@@ -96,6 +96,10 @@ interface Entry {
   readonly link: BroadcastLink;
   readonly peer: string;
   readonly peerInstance: string;
+  /** The peer opened this link (this node accepts it), and its handshake is still running. */
+  accepting: boolean;
+  /** An accepted link that also answers this node's own dial of that peer: the dial's address. */
+  dialed?: string;
 }
 
 interface Dial {
@@ -193,6 +197,13 @@ export class BroadcastChannelTransport implements Transport {
     const peer = this.nodeIdOf(address);
     if (peer === undefined || !this.canDial(address) || peer === ctx.identity.nodeId) {
       this.#events!.dialFailed(address, new TransportError('cannot-dial', `cannot dial ${address}`));
+      return;
+    }
+    // The peer is opening a link to this node already (two joining tabs find each other at
+    // once): that link answers this dial too, instead of a second handshake and a duplicate.
+    const accepting = [...this.#links.values()].find((e) => e.accepting && e.peer === peer);
+    if (accepting && accepting.dialed === undefined && (opts.expectNodeId ?? peer) === peer) {
+      accepting.dialed = address;
       return;
     }
     const nonce = ctx.random.bytes(NONCE_BYTES);
@@ -346,17 +357,42 @@ export class BroadcastChannelTransport implements Transport {
       this.#drop('busy');
       return;
     }
-    this.#heard(from, instance);
+    // Both ends dialled at once: the lower node id's dial goes on, the other end gives its own
+    // up and accepts (each end decides alike), so the pair runs one handshake, not two.
     const ctx = this.#ctx!;
+    const crossed = [...this.#dials].find(
+      ([, d]) => d.peer === from && (d.opts.expectNodeId ?? from) === from,
+    );
+    if (crossed && ctx.identity.nodeId < from) {
+      this.#drop('crossed-open');
+      return;
+    }
+    if (crossed) {
+      this.#dials.delete(crossed[0]);
+      ctx.scheduler.cancelTimer(crossed[1].timer);
+    }
     const nonce = ctx.random.bytes(NONCE_BYTES);
     const header = linkHeader(this.#me, this.#instance, from, fromHex(id));
-    const link = this.#newLink(id, from, instance, header, nonce, fromHex(id));
+    const entry = this.#newLink(id, from, instance, header, nonce, fromHex(id), true);
+    if (crossed) entry.dialed = crossed[1].address;
+    this.#heard(from, instance); // after the entry exists: a dial it prompts joins this link
     this.#postTo(from, linkFrame(header, Kind.Accept, nonce));
     this.#accepting++;
-    runHandshake(link, ctx, 'acceptor', { transport: this.name }, (error, authenticated) => {
+    runHandshake(entry.link, ctx, 'acceptor', { transport: this.name }, (error, authenticated) => {
       this.#accepting--;
-      if (error || !authenticated) return;
-      this.#up(authenticated);
+      entry.accepting = false;
+      const { dialed } = entry;
+      if (authenticated && authenticated.peer.nodeId === from) {
+        this.#up(authenticated, dialed);
+        return;
+      }
+      // The frames said `from`, the handshake proved another key: a forged open.
+      authenticated?.close('not the node that opened the link');
+      if (dialed !== undefined)
+        this.#events!.dialFailed(
+          dialed,
+          error ?? new HandshakeError('unexpected-peer', `the link opened as ${from} proved another node`),
+        );
     });
   }
 
@@ -370,7 +406,7 @@ export class BroadcastChannelTransport implements Transport {
     this.#ctx!.scheduler.cancelTimer(dial.timer);
     this.#heard(from, instance);
     const header = linkHeader(this.#me, this.#instance, from, dial.nonce);
-    const link = this.#newLink(id, from, instance, header, dial.nonce, peerNonce);
+    const { link } = this.#newLink(id, from, instance, header, dial.nonce, peerNonce, false);
     runHandshake(
       link,
       this.#ctx!,
@@ -393,7 +429,8 @@ export class BroadcastChannelTransport implements Transport {
     header: Uint8Array,
     localNonce: Uint8Array,
     remoteNonce: Uint8Array,
-  ): BroadcastLink {
+    accepting: boolean,
+  ): Entry {
     const name = utf8(this.#channelName);
     const link: BroadcastLink = new BroadcastLink(
       {
@@ -406,8 +443,9 @@ export class BroadcastChannelTransport implements Transport {
       { local: concatBytes(name, localNonce), remote: concatBytes(name, remoteNonce) },
       this.#o.link,
     );
-    this.#links.set(id, { link, peer, peerInstance });
-    return link;
+    const entry: Entry = { link, peer, peerInstance, accepting };
+    this.#links.set(id, entry);
+    return entry;
   }
 
   #up(link: Link, dialed?: string): void {

@@ -4,6 +4,7 @@
 // simulator's network between profiles and to server nodes), no pair linked over the network
 // once it shares a channel, crash detection, and a throttled background tab kept Active.
 import { describe, expect, it } from 'vitest';
+import { Kind } from '../../lib/broadcast-channel/frames.ts';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { MeshNode, type MeshNodeOptions } from '../../lib/node/mod.ts';
@@ -78,6 +79,27 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
     for (const t of tabs) {
       expect(t.node.links().length).toBeGreaterThan(0);
       expect(new Set(t.linkUps.map(([, kind]) => kind))).toEqual(new Set(['broadcast-channel']));
+    }
+  });
+
+  it('eight tabs started at once link each pair once: crossed dials make one link, not a duplicate', async () => {
+    const net = new SimNetwork({ seed: 19 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    const tabs: Tab[] = [];
+    for (let i = 0; i < 8; i++) tabs.push(tab(net.addHost(), hub));
+    // Handshakes: one ACCEPT frame each.
+    let accepts = 0;
+    hub.tap((f) => {
+      if (f[0] === Kind.Accept) accepts++;
+    });
+    for (const t of tabs) await t.node.start();
+    await runUntil(net, () => allSeeAll(tabs), 10_000);
+    expect(allSeeAll(tabs)).toBe(true);
+    expect(accepts).toBe(28);
+    for (const t of tabs) {
+      const peers = t.linkUps.map(([peer]) => peer);
+      expect(peers.length).toBe(7);
+      expect(new Set(peers).size).toBe(7);
     }
   });
 

@@ -21,6 +21,8 @@ interface Ctx {
   id: string;
   identity: NodeIdentity;
   links: Link[];
+  /** The dialled address each link came with (undefined: accepted). */
+  dialed: Array<string | undefined>;
   failed: Error[];
   nearby: string[];
   got: Array<[string, string]>;
@@ -43,6 +45,7 @@ function world(seed = 1) {
       id: id.nodeId,
       identity: id,
       links: [],
+      dialed: [],
       failed: [],
       nearby: [],
       got: [],
@@ -53,8 +56,9 @@ function world(seed = 1) {
     c.t.start(
       { identity: id, cluster, verifier: strictVerifier, scheduler, random: random.fork() },
       {
-        link: (link) => {
+        link: (link, dialed) => {
           c.links.push(link);
+          c.dialed.push(dialed);
           link.setHandlers({
             message: (f) => c.got.push(['stream', fromUtf8(f)]),
             datagram: (f) => c.got.push(['datagram', fromUtf8(f)]),
@@ -322,6 +326,42 @@ describe('BroadcastChannel transport', () => {
     w.run();
     expect(b.closes).toEqual(['sequence gap']);
     expect(a.closes).toEqual(['closed by the peer (sequence gap)']);
+  });
+
+  it('two contexts dialling each other at once run one handshake: the lower id dials, both dials end in that link', () => {
+    const w = world();
+    const [x, y] = [w.context(), w.context()];
+    w.run();
+    x.t.connect(`bc:${y.id}`);
+    y.t.connect(`bc:${x.id}`);
+    w.run();
+    const [low, high] = x.id < y.id ? [x, y] : [y, x];
+    expect(low.links.map((l) => [l.peer.nodeId, l.initiator])).toEqual([[high.id, true]]);
+    expect(high.links.map((l) => [l.peer.nodeId, l.initiator])).toEqual([[low.id, false]]);
+    expect(low.t.stats.droppedBy['crossed-open']).toBe(1);
+    expect([low.dialed, high.dialed]).toEqual([[`bc:${high.id}`], [`bc:${low.id}`]]);
+    expect([...x.failed, ...y.failed]).toEqual([]);
+    high.links[0]!.send(utf8('one link'));
+    w.run();
+    expect(low.got).toEqual([['stream', 'one link']]);
+  });
+
+  it('a dial to a context that is opening a link here is answered by that link', () => {
+    const w = world();
+    const a = w.context();
+    const b = w.context();
+    w.run();
+    const opens = () => w.hub.posted;
+    a.t.connect(`bc:${b.id}`);
+    w.scheduler.runFor(1); // b has a's open: its handshake runs
+    const before = opens();
+    b.t.connect(`bc:${a.id}`);
+    expect(opens()).toBe(before); // no open of b's own
+    w.run();
+    expect(a.links.map((l) => [l.peer.nodeId, l.initiator])).toEqual([[b.id, true]]);
+    expect(b.links.map((l) => [l.peer.nodeId, l.initiator])).toEqual([[a.id, false]]);
+    expect([a.dialed, b.dialed]).toEqual([[`bc:${b.id}`], [`bc:${a.id}`]]);
+    expect([...a.failed, ...b.failed]).toEqual([]);
   });
 
   it('opens beyond maxPendingAccepts are dropped as busy', () => {
