@@ -89,12 +89,30 @@ export function verifyStrict(publicKey: Uint8Array, message: Uint8Array, signatu
   return equalBytes(check.toBytes(), R);
 }
 
-export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  return ed.getPublicKey(seed);
+/** A seed expanded once (RFC 8032 §5.1.5): signing with it skips the hash and the base-point multiplication that derive it. */
+export interface ExpandedKey {
+  readonly scalar: bigint;
+  readonly prefix: Uint8Array;
+  readonly publicKey: Uint8Array;
 }
 
-export function signWithSeed(seed: Uint8Array, message: Uint8Array): Uint8Array {
-  return ed.sign(message, seed);
+export function expandSeed(seed: Uint8Array): ExpandedKey {
+  const e = ed.utils.getExtendedPublicKey(seed);
+  return { scalar: e.scalar, prefix: e.prefix, publicKey: e.pointBytes };
+}
+
+function scalarBytes(n: bigint): Uint8Array {
+  const b = new Uint8Array(32);
+  for (let i = 0; i < 32; i++, n >>= 8n) b[i] = Number(n & 0xffn);
+  return b;
+}
+
+/** RFC 8032 §5.1.6 signature with an expanded key: the same bytes as noble's sign(message, seed). */
+export function signExpanded(key: ExpandedKey, message: Uint8Array): Uint8Array {
+  const r = scalarLE(sha512(concatBytes(key.prefix, message))) % L;
+  const R = ed.Point.BASE.multiply(r).toBytes();
+  const k = scalarLE(sha512(concatBytes(R, key.publicKey, message))) % L;
+  return concatBytes(R, scalarBytes((r + k * key.scalar) % L));
 }
 
 export function randomSeed(): Uint8Array {

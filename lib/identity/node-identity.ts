@@ -1,7 +1,7 @@
 import { shake256 } from '@noble/hashes/sha3.js';
-import { copyBytes, toHex } from '../util/bytes.ts';
+import { bytesKey, copyBytes, toHex } from '../util/bytes.ts';
 import { CodedError } from '../util/coded-error.ts';
-import { publicKeyFromSeed, randomSeed, signWithSeed, verifyStrict } from './ed25519.ts';
+import { type ExpandedKey, expandSeed, randomSeed, signExpanded, verifyStrict } from './ed25519.ts';
 import type { Signer } from './signer.ts';
 import { webCryptoAvailable, webCryptoSign, webCryptoSigningKey, webCryptoVerify } from './webcrypto.ts';
 
@@ -21,19 +21,32 @@ export class IdentityError extends CodedError<IdentityErrorCode> {
 export function nodeIdOf(publicKey: Uint8Array): string {
   if (publicKey.length !== 32)
     throw new IdentityError('invalid-public-key', 'an Ed25519 public key is 32 bytes');
-  return toHex(shake256(publicKey, { dkLen: 16 }));
+  // Every claim received (duplicates too) and every handshake names its key: remember the ids.
+  const key = bytesKey(publicKey);
+  let id = nodeIds.get(key);
+  if (id === undefined) {
+    id = toHex(shake256(publicKey, { dkLen: 16 }));
+    if (nodeIds.size >= NODE_ID_MEMO) nodeIds.delete(nodeIds.keys().next().value!);
+    nodeIds.set(key, id);
+  }
+  return id;
 }
+
+const nodeIds = new Map<string, string>();
+const NODE_ID_MEMO = 4096;
 
 /** A node's Ed25519 key pair and the node id derived from it. */
 export class NodeIdentity implements Signer {
   readonly publicKey: Uint8Array;
   readonly nodeId: string;
   readonly #seed: Uint8Array;
+  readonly #expanded: ExpandedKey;
   #webKey: Promise<CryptoKey | null> | undefined;
 
   private constructor(seed: Uint8Array) {
     this.#seed = copyBytes(seed);
-    this.publicKey = publicKeyFromSeed(this.#seed);
+    this.#expanded = expandSeed(this.#seed);
+    this.publicKey = copyBytes(this.#expanded.publicKey);
     this.nodeId = nodeIdOf(this.publicKey);
   }
 
@@ -57,7 +70,7 @@ export class NodeIdentity implements Signer {
 
   /** Plain RFC 8032 Ed25519 signature over `data` (synchronous, pure JavaScript). */
   sign(data: Uint8Array): Uint8Array {
-    return signWithSeed(this.#seed, data);
+    return signExpanded(this.#expanded, data);
   }
 
   /** Same signature as sign() (Ed25519 is deterministic), via WebCrypto when the runtime has it. */

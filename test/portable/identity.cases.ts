@@ -53,6 +53,27 @@ export const identityCases: Suite = {
     assert.equal(await webCryptoAvailable(), true);
   },
 
+  'node ids are remembered by the key bytes, not the buffer: a key changed in place gets its own id'() {
+    const a = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(1)).publicKey;
+    const b = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(2)).publicKey;
+    const buf = a.slice();
+    const idA = nodeIdOf(buf);
+    buf.set(b);
+    assert.equal(nodeIdOf(buf), nodeIdOf(b.slice()));
+    assert.notEqual(nodeIdOf(buf), idA);
+    assert.equal(nodeIdOf(a), idA);
+  },
+
+  'sign equals noble sign(message, seed) over random keys and messages'() {
+    for (let i = 0; i < 50; i++) {
+      const seed = crypto.getRandomValues(new Uint8Array(32));
+      const message = crypto.getRandomValues(new Uint8Array(i * 7));
+      const id = NodeIdentity.fromSecretKey(seed);
+      assert.equal(toHex(id.sign(message)), toHex(ed.sign(message, seed)));
+      assert.equal(toHex(id.publicKey), toHex(ed.getPublicKey(seed)));
+    }
+  },
+
   'node id is the hex of the first 16 bytes of SHAKE-256(public key)'() {
     const id = NodeIdentity.fromSecretKey(fromHex(RFC8032_VECTORS[0].secret));
     assert.match(id.nodeId, /^[0-9a-f]{32}$/);
