@@ -23,21 +23,25 @@ export class Disseminator {
   readonly #timers = new Set<TimerId>();
   #running = false;
 
+  /**
+   * The gossip tick's next instant while it is parked (nothing queued), else undefined. An
+   * idle node has no news: its tick stops instead of waking the thread five times a second,
+   * and the first claim queued re-arms it at the next instant of the same cadence.
+   */
+  #gossipParkedAt: number | undefined;
+  #gossipTimer: TimerId | undefined;
+
   constructor(ctx: MembershipContext, pushPull: PushPull) {
     this.#ctx = ctx;
     this.#pushPull = pushPull;
-    this.queue = new RetransmitQueue(ctx.config.maxQueueDepth);
+    this.queue = new RetransmitQueue(ctx.config.maxQueueDepth, () => this.#unpark());
   }
 
   start(): void {
     if (this.#running) return;
     this.#running = true;
     const { config, env } = this.#ctx;
-    this.#every(
-      () => config.gossipIntervalMs,
-      env.random.next() * config.gossipIntervalMs,
-      () => this.#gossip(),
-    );
+    this.#gossipAfter(env.random.next() * config.gossipIntervalMs);
     const pushPull = () => pushPullInterval(config.pushPullIntervalMs, this.#ctx.table.size);
     this.#every(pushPull, env.random.next() * pushPull(), () => this.#pushPullRandom());
   }
@@ -62,6 +66,32 @@ export class Disseminator {
     this.#running = false;
     for (const t of this.#timers) this.#ctx.env.scheduler.cancelTimer(t);
     this.#timers.clear();
+    this.#gossipTimer = undefined;
+    this.#gossipParkedAt = undefined;
+  }
+
+  #gossipAfter(delay: number): void {
+    const t = this.#ctx.env.scheduler.setTimer(delay, () => {
+      this.#timers.delete(t);
+      this.#gossipTimer = undefined;
+      this.#gossip();
+      if (!this.#running) return;
+      const interval = this.#ctx.config.gossipIntervalMs;
+      if (this.queue.size > 0) this.#gossipAfter(interval);
+      else this.#gossipParkedAt = this.#ctx.env.clock.now() + interval;
+    });
+    this.#timers.add(t);
+    this.#gossipTimer = t;
+  }
+
+  #unpark(): void {
+    const at = this.#gossipParkedAt;
+    if (at === undefined || !this.#running || this.#gossipTimer !== undefined) return;
+    this.#gossipParkedAt = undefined;
+    const now = this.#ctx.env.clock.now();
+    const interval = this.#ctx.config.gossipIntervalMs;
+    const next = at + Math.max(0, Math.ceil((now - at) / interval)) * interval;
+    this.#gossipAfter(next - now);
   }
 
   /** λ·⌈log₂(n+1)⌉ transmissions per update. */

@@ -239,6 +239,8 @@ export class Prober {
       else if (!p.acked) {
         this.#ctx.metrics.acks++;
         p.acked = true;
+        // The ping timeout has nothing left to do: one wake-up a second less on an idle node.
+        this.#ctx.env.scheduler.cancelTimer(p.timers[0]!);
       }
       return;
     }

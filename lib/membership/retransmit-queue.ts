@@ -43,9 +43,12 @@ export class RetransmitQueue {
   readonly #suspicionsOf = new Map<string, string[]>();
   readonly #buckets: Bucket[] = [];
   readonly #maxDepth: number;
+  readonly #onPush: (() => void) | undefined;
 
-  constructor(maxDepth: number) {
+  /** `onPush`: told after every claim queued (the gossip tick re-arms on it). */
+  constructor(maxDepth: number, onPush?: () => void) {
     this.#maxDepth = maxDepth;
+    this.#onPush = onPush;
   }
 
   get size(): number {
@@ -75,6 +78,7 @@ export class RetransmitQueue {
     }
     this.#bucket(0).items.push(entry);
     if (this.#byKey.size > this.#maxDepth) this.#prune();
+    this.#onPush?.();
   }
 
   /** `peer` evidently has `claim` (it sent it to us): do not send it back. */

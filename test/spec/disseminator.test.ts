@@ -160,6 +160,28 @@ describe('Disseminator: gossip and push-pull timing', () => {
     expect(ctx.ofType('gossip')).toHaveLength(6);
   });
 
+  it('an idle gossip tick parks: no wake-ups while nothing is queued; news queued later goes at the next tick of the same cadence', () => {
+    const { ctx, d } = setup({ members: 3, links: 2, heartbeat: { pushPullIntervalMs: 10_000_000 } });
+    const interval = ctx.config.gossipIntervalMs;
+    d.start();
+    d.queue.push(suspicion(1));
+    ctx.scheduler.runFor(interval);
+    const t0 = ctx.ofType('gossip')[0]!.at;
+    ctx.scheduler.runFor(20 * interval);
+    expect(d.queue.size).toBe(0);
+    // Parked: only the push-pull timer is left.
+    expect(ctx.scheduler.pending).toBe(1);
+    ctx.scheduler.runFor(7.3 * interval);
+    const before = ctx.ofType('gossip').length;
+    d.queue.push(suspicion(2));
+    expect(ctx.scheduler.pending).toBe(2);
+    ctx.scheduler.runFor(interval);
+    const next = ctx.ofType('gossip').slice(before);
+    expect(next.length).toBeGreaterThan(0);
+    const phase = (next[0]!.at - t0) / interval;
+    expect(Math.abs(phase - Math.round(phase))).toBeLessThan(1e-9);
+  });
+
   it('the push-pull interval grows with ⌈log₂(n/32)⌉ above 32 members', () => {
     expect([1, 32, 33, 64, 65, 128, 1024].map((n) => pushPullInterval(30_000, n))).toEqual([
       30_000, 30_000, 60_000, 60_000, 90_000, 90_000, 180_000,

@@ -91,6 +91,14 @@ describe('Prober: the probe loop', () => {
     expect(t.failed).toEqual([]);
   });
 
+  it('an ack cancels the ping timeout: between probes only the end of the period is pending', () => {
+    const t = setup(4);
+    const { ping, target } = firstProbe(t);
+    expect(t.ctx.scheduler.pending).toBe(2);
+    t.prober.onAck(target, ack(ping.msg.seq));
+    expect(t.ctx.scheduler.pending).toBe(1);
+  });
+
   it('an unacked ping leads to ping-reqs through k witnesses and a stream ping after the ping timeout', () => {
     const t = setup(5);
     const { ping, target, t0 } = firstProbe(t);
