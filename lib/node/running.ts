@@ -208,7 +208,10 @@ export class RunningNode {
         const change = { nodeId: e.nodeId, previous: e.previous, state: e.state, incarnation: e.incarnation };
         p.emit('member-state', change);
         if (e.nodeId === p.identity.nodeId) {
-          if (e.state === NodeState.Active && e.previous === NodeState.Joining) p.joined(e.incarnation);
+          if (e.state === NodeState.Active && e.previous === NodeState.Joining) {
+            p.maintenance.joined();
+            p.joined(e.incarnation);
+          }
           return;
         }
         const back =

@@ -103,6 +103,28 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
     }
   });
 
+  it('a tab joining seven others links to two of them to join, and to the rest once it has joined', async () => {
+    const net = new SimNetwork({ seed: 20 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    const tabs: Tab[] = [];
+    for (let i = 0; i < 7; i++) {
+      tabs.push(tab(net.addHost(), hub));
+      await tabs[i]!.node.start();
+    }
+    await runUntil(net, () => allSeeAll(tabs), 10_000);
+    const late = tab(net.addHost(), hub);
+    let atJoin = -1;
+    late.node.on('joined', () => {
+      atJoin = late.linkUps.length;
+    });
+    await late.node.start();
+    await runUntil(net, () => allSeeAll([...tabs, late]) && late.linkUps.length === 7, 5_000);
+    expect(atJoin).toBeGreaterThan(0);
+    expect(atJoin).toBeLessThanOrEqual(2);
+    expect(allSeeAll([...tabs, late])).toBe(true);
+    expect(new Set(late.linkUps.map(([peer]) => peer)).size).toBe(7);
+  });
+
   it('a lone context starts the cluster by itself; one that comes later joins it', async () => {
     const net = new SimNetwork({ seed: 15 });
     const hub = new FakeBroadcastHub(net.scheduler);
