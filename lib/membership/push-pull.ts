@@ -16,6 +16,13 @@
  *   beyond that are dropped (`exchangesRefused`). This node's own periodic and follow-up
  *   exchanges ask one neighbour at most once per `pushPullIntervalMs`, so honest peers never
  *   meet the limit.
+ * - A repair exchange (with a linked member held Unreachable, Membership.#heardFrom) waits
+ *   for no other exchange kind: a follow-up sent into a partition must not hold it back at
+ *   the heal. It is skipped only while an exchange whose digest listed the member as
+ *   Unreachable (which tells it so) was started within `pushPullIntervalMs / 2`: the member
+ *   would refuse a second digest on the link that soon. So a member that stays Unreachable
+ *   (it never refutes) gets one digest per half interval however often it talks, or one per
+ *   new link: no more than this node answers of its digests, which cost more (above).
  * - One exchange describes each member once, however often the digest lists it.
  * - A answers a `want` only while its exchange with B is open, for members it listed, each
  *   once (`wantsRefused` otherwise).
@@ -106,8 +113,10 @@ export class PushPull {
   readonly #asking = new Map<string, Asking>();
   /** Exchanges answered per link (see the module comment); a link is the object the node passes. */
   readonly #answers: PeerBudget<object | string>;
-  /** Exchanges this node started per link. */
+  /** Periodic and follow-up exchanges this node started, per peer. */
   readonly #starts: PeerBudget;
+  /** Exchanges this node started whose digest listed their peer as Unreachable, per peer (see repair). */
+  readonly #told: PeerBudget;
   #seq = 0;
 
   constructor(ctx: MembershipContext, hooks: PushPullHooks) {
@@ -116,6 +125,7 @@ export class PushPull {
     const now = () => ctx.env.clock.now();
     this.#answers = new PeerBudget(1, ctx.config.pushPullIntervalMs / 2, now);
     this.#starts = new PeerBudget(1, ctx.config.pushPullIntervalMs, now);
+    this.#told = new PeerBudget(1, ctx.config.pushPullIntervalMs / 2, now);
   }
 
   /** Whether an exchange this node started is in progress (its reply has not completed). */
@@ -129,6 +139,18 @@ export class PushPull {
   }
 
   /**
+   * A repair exchange with `peer` (a linked member held Unreachable): started unless an
+   * exchange that told `peer` so was started within half an interval (see the module
+   * comment); false then. It counts against the start budget while that has room, so the
+   * periodic exchange does not ask `peer` again right after.
+   */
+  repair(peer: string): boolean {
+    if (!this.#told.available(peer)) return false;
+    this.start(peer, this.#starts.available(peer));
+    return true;
+  }
+
+  /**
    * Step 1: send our digest to `to`. `charge`: count it against the exchanges this node
    * starts with `to` per interval (canStart); a catch-up after being cut off is not, so it
    * never holds back the repair exchange with a member we hold Unreachable (Membership.#heardFrom).
@@ -138,6 +160,8 @@ export class PushPull {
     const seq = this.#seq++;
     const members = [...table.known()];
     if (charge) this.#starts.take(to);
+    const peer = table.ids.lookup(to);
+    if (peer !== undefined && table.state(peer) === StateCode.Unreachable) this.#told.take(to);
     const old = this.#asking.get(to);
     if (old) this.#close(this.#asking, to, old);
     const asking: Asking = { seq, listed: new IndexSet(table.ids.size), timer: undefined };
@@ -229,13 +253,17 @@ export class PushPull {
     this.#hooks.answered(from);
   }
 
-  /** The link to `peer` is gone: drop its exchanges (its answer budget, kept per link object, expires by itself). */
+  /**
+   * The link to `peer` is gone: drop its exchanges and what this node started with it (its
+   * answer budget, kept per link object, expires by itself).
+   */
   forget(peer: string): void {
     for (const map of [this.#answering, this.#asking] as Array<Map<string, Exchange>>) {
       const ex = map.get(peer);
       if (ex) this.#close(map, peer, ex);
     }
     this.#starts.forget(peer);
+    this.#told.forget(peer);
   }
 
   /** Claims arrived (already verified and applied by the caller). */

@@ -1056,13 +1056,13 @@ export class Membership {
    * A member held Unreachable that still talks to us over its link is alive, yet nobody
    * tells it so: it is not probed, and the declaration's retransmissions went while it
    * could not hear (a partition shorter than the link timeout, a freeze). Exchange with it
-   * (at most once per push-pull interval): it hears the declaration and refutes, and we
-   * hear what it knows.
+   * (a repair, which waits for no other exchange kind; see PushPull.repair): it hears the
+   * declaration and refutes, and we hear what it knows.
    */
   #heardFrom(id: string): void {
     const i = this.#table.ids.lookup(id);
     if (i === undefined || this.#table.state(i) !== StateCode.Unreachable) return;
-    if (this.#running && this.#links.has(id) && this.#pushPull.canStart(id)) this.#pushPull.start(id);
+    if (this.#running && this.#links.has(id)) this.#pushPull.repair(id);
   }
 
   #neighboursChanged(): void {

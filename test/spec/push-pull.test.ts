@@ -242,6 +242,13 @@ describe('PushPull: what an exchange carries', () => {
   });
 });
 
+/** The state a digest page lists for member `id` (undefined: not listed). */
+function listedState(d: Uint8Array, id: string): number | undefined {
+  for (let off = 0; off < d.length; off += 21)
+    if (toHex(d.subarray(off, off + 16)) === id) return d[off + 20];
+  return undefined;
+}
+
 describe('PushPull: bounds for hostile peers', () => {
   it('one exchange per link per half push-pull interval is answered; a new link is answered at once', () => {
     const a = side(1);
@@ -287,6 +294,45 @@ describe('PushPull: bounds for hostile peers', () => {
     a.pp.onClaims('b', { type: 'claims', seq, reply: true, last: true, claims: [] });
     expect(a.replied).toEqual(['b']);
     expect(a.pp.asking).toBe(false);
+  });
+
+  it('a repair exchange with a member held Unreachable is held back by no other exchange kind', () => {
+    const a = side(1);
+    const b = a.ctx.setMember(identity(2), StateCode.Active, 1);
+    // A follow-up asked b while it was Active (sent into a partition, say): start budget spent.
+    a.pp.start(b);
+    expect(a.pp.canStart(b)).toBe(false);
+    a.ctx.setMember(identity(2), StateCode.Unreachable, 1);
+    a.ctx.drain();
+    expect(a.pp.repair(b)).toBe(true);
+    const [digest] = a.ctx.ofType('digest', b);
+    // Its digest tells b it is held Unreachable (b then wants its own claims and refutes).
+    expect(listedState(digest!.msg.d, b)).toBe(StateCode.Unreachable);
+  });
+
+  it('a member held Unreachable is repaired at most once per half interval however often it talks; a new link at once', () => {
+    const a = side(1);
+    const b = a.ctx.setMember(identity(2), StateCode.Unreachable, 1);
+    expect(a.pp.repair(b)).toBe(true);
+    expect(a.pp.repair(b)).toBe(false);
+    a.ctx.scheduler.runUntil(INTERVAL / 2 - 1);
+    expect(a.pp.repair(b)).toBe(false);
+    a.ctx.scheduler.runUntil(INTERVAL / 2);
+    expect(a.pp.repair(b)).toBe(true);
+    expect(a.ctx.ofType('digest', b)).toHaveLength(2);
+    a.pp.forget(b);
+    expect(a.pp.repair(b)).toBe(true);
+    expect(a.ctx.ofType('digest', b)).toHaveLength(3);
+  });
+
+  it('an exchange of any kind that told the member it is held Unreachable stands for the repair', () => {
+    const a = side(1);
+    const b = a.ctx.setMember(identity(2), StateCode.Unreachable, 1);
+    // A healing dial's exchange (or a catch-up) after the declaration: the repair adds nothing,
+    // and b would refuse a second digest on the link this soon.
+    a.pp.start(b, false);
+    expect(a.pp.repair(b)).toBe(false);
+    expect(a.ctx.ofType('digest', b)).toHaveLength(1);
   });
 
   it('a want is answered only within an open exchange, for members the digest listed, each once', () => {
