@@ -8,9 +8,11 @@ export async function cryptoBench(): Promise<void> {
   const id = NodeIdentity.generate();
   const msg = utf8('weftmesh alive claim of typical size: node id, key, incarnation, meta'.repeat(2));
   const sig = id.sign(msg);
+  const seed = id.exportSecretKey();
   const web = await webCryptoAvailable();
   const rates = [
-    await rate('sign, noble (sync)', () => id.sign(msg)),
+    await rate('sign, weftmesh (sync: expanded key, 4-bit base table)', () => id.sign(msg)),
+    await rate("sign, noble's own ed.sign(msg, seed) (8-bit base table)", () => ed.sign(msg, seed)),
     await rate('verify, weftmesh strict rule, noble (sync)', () =>
       NodeIdentity.verify(id.publicKey, msg, sig),
     ),

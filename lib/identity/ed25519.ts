@@ -89,6 +89,52 @@ export function verifyStrict(publicKey: Uint8Array, message: Uint8Array, signatu
   return equalBytes(check.toBytes(), R);
 }
 
+/**
+ * [n]B with a table of 520 points (65 windows of 4 bits), built on first use. noble's own
+ * base-point table (windows of 8 bits: 4,224 points) holds about 1.1 MiB of heap for good and
+ * takes tens of milliseconds to build — a third of a browser tab's heap, paid at its start —
+ * for signatures about twice as fast as these. Same structure as noble's: signed digits, and
+ * a dummy addition for every zero digit so the work does not follow the scalar's digits.
+ */
+function multiplyBase(n: bigint): ed.Point {
+  baseTable ??= buildBaseTable();
+  let p = ed.Point.ZERO;
+  let dummy = ed.Point.BASE;
+  for (let w = 0; w < WINDOWS; w++) {
+    let digit = Number(n & 15n);
+    n >>= 4n;
+    if (digit > 8) {
+      digit -= 16;
+      n += 1n;
+    }
+    const row = baseTable[w]!;
+    if (digit === 0) dummy = dummy.add(w % 2 ? row[0]!.negate() : row[0]!);
+    else {
+      const q = row[Math.abs(digit) - 1]!;
+      p = p.add(digit < 0 ? q.negate() : q);
+    }
+  }
+  if (n !== 0n) throw new Error('base-point multiplication: scalar out of range');
+  return p;
+}
+
+/** 4-bit windows over 256 bits, plus one for the last carry. */
+const WINDOWS = 65;
+let baseTable: ed.Point[][] | undefined;
+
+/** Row w holds 1·2^(4w)·B … 8·2^(4w)·B. */
+function buildBaseTable(): ed.Point[][] {
+  const rows: ed.Point[][] = [];
+  let base = ed.Point.BASE;
+  for (let w = 0; w < WINDOWS; w++) {
+    const row = [base];
+    for (let i = 1; i < 8; i++) row.push(row[i - 1]!.add(base));
+    rows.push(row);
+    base = row[7]!.double();
+  }
+  return rows;
+}
+
 /** A seed expanded once (RFC 8032 §5.1.5): signing with it skips the hash and the base-point multiplication that derive it. */
 export interface ExpandedKey {
   readonly scalar: bigint;
@@ -97,8 +143,13 @@ export interface ExpandedKey {
 }
 
 export function expandSeed(seed: Uint8Array): ExpandedKey {
-  const e = ed.utils.getExtendedPublicKey(seed);
-  return { scalar: e.scalar, prefix: e.prefix, publicKey: e.pointBytes };
+  const h = sha512(seed);
+  const head = h.slice(0, 32);
+  head[0]! &= 248;
+  head[31]! &= 127;
+  head[31]! |= 64;
+  const scalar = scalarLE(head) % L;
+  return { scalar, prefix: h.slice(32), publicKey: multiplyBase(scalar).toBytes() };
 }
 
 function scalarBytes(n: bigint): Uint8Array {
@@ -110,7 +161,7 @@ function scalarBytes(n: bigint): Uint8Array {
 /** RFC 8032 §5.1.6 signature with an expanded key: the same bytes as noble's sign(message, seed). */
 export function signExpanded(key: ExpandedKey, message: Uint8Array): Uint8Array {
   const r = scalarLE(sha512(concatBytes(key.prefix, message))) % L;
-  const R = ed.Point.BASE.multiply(r).toBytes();
+  const R = multiplyBase(r).toBytes();
   const k = scalarLE(sha512(concatBytes(R, key.publicKey, message))) % L;
   return concatBytes(R, scalarBytes((r + k * key.scalar) % L));
 }
