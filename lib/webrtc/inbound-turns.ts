@@ -13,8 +13,8 @@
  * when it has); after that they wait, in arrival order across all channels (one FIFO: each
  * channel's events stay in order, and a close comes after the data before it), and run in
  * later tasks of at most SLICE_MS each, so that timers and other I/O get their turns in
- * between. In browsers every message is its own task already; there this only matters when
- * a page spends more than a slice on messages before its timers can run.
+ * between. In browsers every message is its own task already: there the transport takes no
+ * turns (only with @roamhq/wrtc, its `wrtc` option), which would cost a timer per message.
  */
 import type { Scheduler } from '../time/types.ts';
 

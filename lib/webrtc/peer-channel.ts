@@ -32,7 +32,7 @@ import { ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
 import { closedError, DrainWaiters } from '../transport/drain.ts';
 import type { ChannelBinding, DeliveryClass, RawChannel, RawChannelHandlers } from '../transport/types.ts';
 import { plainBytes, utf8 } from '../util/bytes.ts';
-import { InboundTurns } from './inbound-turns.ts';
+import type { InboundTurns } from './inbound-turns.ts';
 
 export interface PeerChannelLimits {
   /** Largest stream message accepted or sent (after reassembly). Default 1 MiB. */
@@ -117,7 +117,8 @@ export class PeerChannel implements RawChannel {
     dgram: RTCDataChannel,
     scheduler: Scheduler,
     limits: Partial<PeerChannelLimits> = {},
-    turns: InboundTurns = new InboundTurns(scheduler),
+    /** Shared turns with the thread (@roamhq/wrtc); none: inbound events run as they come. */
+    turns?: InboundTurns,
   ) {
     this.#peer = peer;
     this.#dgram = dgram;
@@ -131,6 +132,7 @@ export class PeerChannel implements RawChannel {
     this.#lowEvents = typeof peer.channel.bufferedAmountLowThreshold === 'number';
     if (this.#lowEvents) peer.channel.addEventListener('bufferedamountlow', this.#onLow);
     // Stream data and the end of the connection take their turns in order (inbound-turns.ts).
+    const run = turns ? (event: () => void) => turns.run(event) : (event: () => void) => event();
     peer.on('data', (data: Uint8Array) => {
       const c = plainBytes(data);
       // A peer sending faster than this thread takes its turns may not fill memory.
@@ -139,15 +141,13 @@ export class PeerChannel implements RawChannel {
         this.close('receive backlog over the limit (peer floods)');
         return;
       }
-      turns.run(() => {
+      run(() => {
         this.#arrived -= c.length;
         this.#onChunk(c);
       });
     });
-    peer.on('close', () => turns.run(() => this.#gone('peer connection closed')));
-    peer.on('error', (err: Error & { code?: string }) =>
-      turns.run(() => this.#gone(err.code ?? err.message)),
-    );
+    peer.on('close', () => run(() => this.#gone('peer connection closed')));
+    peer.on('error', (err: Error & { code?: string }) => run(() => this.#gone(err.code ?? err.message)));
     dgram.binaryType = 'arraybuffer';
     dgram.onclose = () => this.close('datagram channel closed');
     dgram.onmessage = (ev: MessageEvent) => {

@@ -137,7 +137,9 @@ export class WebRtcTransport implements Transport {
   start(ctx: TransportContext, events: TransportEvents): void {
     if (this.#ctx) throw new TransportError('already-started', 'transport already started');
     this.#ctx = ctx;
-    this.#turns = new InboundTurns(ctx.scheduler);
+    // @roamhq/wrtc hands over every queued message in one task (inbound-turns.ts); a browser's
+    // own WebRTC makes each message its own task, and turns there would only add a timer each.
+    this.#turns = this.#o.wrtc ? new InboundTurns(ctx.scheduler) : undefined;
     this.#events = events;
     if (this.#o.signaling) {
       this.#unsubscribe.push(this.#o.signaling.on('signal', (e) => this.#onSignal(e.from, e.data, 'server')));

@@ -363,6 +363,20 @@ describe('PeerChannel bounds what waits for its turn (inbound-turns.ts)', () => 
   });
 });
 
+describe('PeerChannel without turns (a browser’s own WebRTC)', () => {
+  it('handles inbound data as it comes and sets no timer for it', () => {
+    const scheduler = new VirtualScheduler();
+    const f = fakePeer(true);
+    const ch = new PeerChannel(f.peer, f.dgram, scheduler, {});
+    const frames: number[] = [];
+    ch.setHandlers({ frame: (_cls, b) => frames.push(b.length), close: () => {} });
+    const [c] = [...chunk(new Uint8Array(100))];
+    f.peerHandlers.get('data')!(c!);
+    expect(frames).toEqual([100]);
+    expect(scheduler.pending).toBe(0);
+  });
+});
+
 describe('AuthenticatedLink.drained', () => {
   it('waits on its channel (default threshold 0) and rejects with code closed once the link is closed', async () => {
     const scheduler = new VirtualScheduler();
