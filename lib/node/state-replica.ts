@@ -45,7 +45,10 @@ import type { MessageOf } from '../wire/messages.ts';
 import { type SignedKind, SignedVerifier } from './signed-verifier.ts';
 
 export interface StateOptions {
-  /** Delta gossip tick. Default 500 ms. */
+  /**
+   * News waits this long after the change that made it, so that changes close together
+   * travel in one frame per neighbour; no timer runs while nothing changes. Default 50 ms.
+   */
   gossipIntervalMs?: number;
   /** Anti-entropy with a random neighbour. Default 10,000 ms. */
   antiEntropyIntervalMs?: number;
@@ -188,6 +191,8 @@ export class StateReplica {
   /** Versions written by this run (not learnt back from an earlier one). */
   readonly #written = new WeakSet<StateEntry>();
   readonly #timers = new Set<TimerId>();
+  /** The pending delta flush (undefined: none; null: stopped or not started). */
+  #flush: TimerId | undefined | null = null;
   /** Tree id (idKey) of a version changed lately → its register (grafts name versions by id). */
   readonly #recent = new Map<string, string>();
   readonly #counters = { rejected: 0, throttled: 0, deltasSent: 0, bytesSent: 0, restamped: 0 };
@@ -203,7 +208,7 @@ export class StateReplica {
     });
     this.#env = this.#out.wrap(host.env);
     this.#o = {
-      gossipIntervalMs: opts.gossipIntervalMs ?? 500,
+      gossipIntervalMs: opts.gossipIntervalMs ?? 50,
       antiEntropyIntervalMs: opts.antiEntropyIntervalMs ?? 10_000,
       tombstoneLifetimeMs: opts.tombstoneLifetimeMs ?? 3_600_000,
       maxSkewMs: opts.maxSkewMs ?? 60_000,
@@ -247,6 +252,7 @@ export class StateReplica {
     });
     this.state.onChange((entry, from) => {
       this.#remember(entry);
+      this.#gossipSoon();
       this.#out.push({ type: 'changed', entry, from });
     });
     host.tree.channel(BroadcastKind.Entry, {
@@ -261,7 +267,8 @@ export class StateReplica {
 
   start(): void {
     const { env } = this.#h;
-    this.#every(this.#o.gossipIntervalMs, () => this.#gossip());
+    this.#flush = undefined;
+    this.#gossipSoon();
     this.#every(this.#o.antiEntropyIntervalMs, () => {
       this.#sweep();
       const peers = this.#h.peers();
@@ -273,6 +280,8 @@ export class StateReplica {
   stop(): void {
     for (const t of this.#timers) this.#env.scheduler.cancelTimer(t);
     this.#timers.clear();
+    if (this.#flush !== undefined && this.#flush !== null) this.#env.scheduler.cancelTimer(this.#flush);
+    this.#flush = null;
   }
 
   // ---- own writes ----
@@ -347,12 +356,15 @@ export class StateReplica {
           }
         }
         const changed = this.state.merge(good, from);
-        // Along the tree: new entries make the link a tree edge; copies of what we hold (or
-        // older) count towards pruning it.
+        // Along the tree: new entries keep an eager link a tree edge; copies of what we hold
+        // (or older) count towards pruning it. Entries over a lazy link are an anti-entropy
+        // repair (a graft's answer comes over a link the graft made eager): they say nothing
+        // of the tree, and must not turn the link eager.
         const tree = this.#h.tree;
-        if (changed.length > 0) tree.delivered(BroadcastKind.Entry, from, changed.length);
-        if (good.length > changed.length)
-          tree.duplicate(BroadcastKind.Entry, from, good.length - changed.length);
+        const edge = tree.isEager(from) ? from : undefined;
+        const copies = good.length - changed.length;
+        if (changed.length > 0) tree.delivered(BroadcastKind.Entry, edge, changed.length);
+        if (copies > 0) tree.duplicate(BroadcastKind.Entry, from, copies);
         for (const held of rewrite) {
           this.#counters.restamped++;
           this.#write(held.table, held.key, held.value);
@@ -424,10 +436,21 @@ export class StateReplica {
       : valid(() => e.value && decodeService(e.value));
   }
 
+  /** Sends the news to every neighbour after `gossipIntervalMs`, unless a flush is already due. */
+  #gossipSoon(): void {
+    if (this.#flush !== undefined) return;
+    this.#flush = this.#env.scheduler.setTimer(this.#o.gossipIntervalMs, () => {
+      this.#flush = undefined;
+      this.#gossip();
+    });
+  }
+
   #gossip(): void {
     const tree = this.#h.tree;
+    let more = false;
     for (const peer of this.#h.peers()) {
       const delta = this.state.deltaFor(peer, DELTA_BUDGET);
+      more ||= this.state.pending(peer);
       if (delta.length === 0) continue;
       if (!tree.isEager(peer)) {
         tree.announce(peer, BroadcastKind.Entry, delta.map(versionId));
@@ -436,6 +459,8 @@ export class StateReplica {
       this.#counters.deltasSent++;
       this.#send(peer, { type: 'state-delta', entries: delta.map((e) => e.wire) });
     }
+    // A delta stopped at its byte budget: the rest goes in the next frame.
+    if (more) this.#gossipSoon();
   }
 
   #remember(e: StateEntry): void {

@@ -14,7 +14,7 @@
  * below it.
  */
 import { PrefixTree } from '../merkle/prefix-tree.ts';
-import { bytesKey } from '../util/bytes.ts';
+import { bytesKey, equalBytes } from '../util/bytes.ts';
 import type { StateTable } from '../wire/entries.ts';
 import { ChangeLog } from './change-log.ts';
 import { entryId, type StateEntry } from './entry.ts';
@@ -87,6 +87,7 @@ export class CrdtGossipState {
       const held = this.map.get(e.id);
       if (held && !lwwWins(e, held)) {
         this.metrics.ignored++;
+        if (from !== undefined && equalBytes(held.digest, e.digest)) this.#log.heldBy(e.id, from);
         continue;
       }
       if (!this.#makeRoom(e, held, from === undefined)) {
@@ -143,24 +144,34 @@ export class CrdtGossipState {
     this.#cursors.delete(peer);
   }
 
-  /** News for `peer` (entries it may not have, not those it sent us), within `budget` bytes. */
+  /** News for `peer` (entries it may not have: not those it sent us, nor copies of them), within `budget` bytes. */
   deltaFor(peer: string, budget: number): StateEntry[] {
     const cursor = this.#cursors.get(peer);
     if (cursor === undefined) return [];
     const out: StateEntry[] = [];
     let used = 0;
     let last = cursor;
+    let full = false;
     for (const r of this.#log.after(cursor)) {
       const e = this.map.get(r.id);
-      if (e && r.from !== peer) {
-        if (used + e.size > budget && out.length > 0) break;
+      if (e && !this.#log.holds(r, peer)) {
+        if (used + e.size > budget && out.length > 0) {
+          full = true;
+          break;
+        }
         out.push(e);
         used += e.size;
       }
       last = r.seq;
     }
-    this.#cursors.set(peer, last === cursor ? this.#log.head : last);
+    this.#cursors.set(peer, full ? last : this.#log.head);
     return out;
+  }
+
+  /** Whether the log holds records `peer` has not been offered yet (a delta stopped at its budget). */
+  pending(peer: string): boolean {
+    const cursor = this.#cursors.get(peer);
+    return cursor !== undefined && cursor < this.#log.head;
   }
 
   /** Entries under one prefix-tree node (for anti-entropy). */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ChangeLog } from '../../lib/state/change-log.ts';
 import { type StateEntry, signEntry } from '../../lib/state/entry.ts';
 import { CrdtGossipState } from '../../lib/state/gossip-state.ts';
 import { DistributedProcessTable } from '../../lib/state/process-table.ts';
@@ -94,6 +95,51 @@ export const stateCases: Suite = {
     const updated = entry(1, 'p', 'new', 'y2', 3000);
     s.merge([updated]);
     assert.deepEqual(s.deltaFor('n2', 10_000), [updated], 'a register changed twice is sent once, latest');
+  },
+
+  'delta gossip: a copy of a version that a neighbour sent too is not sent back to it; an older copy does not count'() {
+    const s = new CrdtGossipState();
+    for (const p of ['n1', 'n2', 'n3']) s.linkUp(p);
+    const v2 = entry(1, 'p', 'k', 'v2', 2000);
+    s.merge([v2], 'n1');
+    // Two paths raced: n2 sent the same version after n1; n3 sent an older one.
+    s.merge([v2], 'n2');
+    s.merge([entry(1, 'p', 'k', 'v1', 1000)], 'n3');
+    assert.deepEqual(s.deltaFor('n1', 10_000), []);
+    assert.deepEqual(s.deltaFor('n2', 10_000), [], 'n2 holds this version: it sent it');
+    assert.deepEqual(s.deltaFor('n3', 10_000), [v2], 'n3 holds an older one');
+    // A newer version is news again, to every neighbour but the one it came from.
+    const v3 = entry(1, 'p', 'k', 'v3', 3000);
+    s.merge([v3], 'n3');
+    assert.deepEqual(s.deltaFor('n2', 10_000), [v3]);
+  },
+
+  'delta gossip: the neighbours remembered as holding a version are bounded per register'() {
+    const log = new ChangeLog();
+    log.append('p/o/k', 'n0');
+    for (let i = 1; i <= 20; i++) log.heldBy('p/o/k', `n${i}`);
+    const [r] = [...log.after(0)];
+    const held = Array.from({ length: 21 }, (_, i) => log.holds(r!, `n${i}`));
+    assert.deepEqual(held, [...Array(9).fill(true), ...Array(12).fill(false)]);
+    log.heldBy('p/o/unknown', 'n1');
+    log.append('p/o/k', undefined);
+    const [latest] = [...log.after(0)];
+    assert.equal(log.holds(latest!, 'n1'), false, 'a new version forgets who held the old one');
+  },
+
+  'delta gossip: a delta stops at its byte budget and leaves the rest pending for the next'() {
+    const s = new CrdtGossipState();
+    s.linkUp('n1');
+    const all = Array.from({ length: 10 }, (_, i) => entry(1, 'p', `k${i}`, 'x'.repeat(100), 1000 + i));
+    s.merge(all);
+    const budget = all[0]!.size * 4;
+    assert.equal(s.pending('n1'), true);
+    const first = s.deltaFor('n1', budget);
+    assert.equal(first.length, 4);
+    assert.equal(s.pending('n1'), true);
+    const rest = [...s.deltaFor('n1', budget), ...s.deltaFor('n1', budget)];
+    assert.deepEqual([...first, ...rest], all);
+    assert.equal(s.pending('n1'), false);
   },
 
   'low-water mark voids older versions (tombstones included) and later arrivals of them'() {
