@@ -20,6 +20,18 @@ const PER_FRAME = 64;
 const HELD = 4_096;
 const HELD_MS = 60_000;
 
+/** Tree ids of claims (a hash each), by claim: a claim is spread by every node it reaches. */
+const claimIds = new WeakMap<WireClaim, Uint8Array>();
+
+function claimId(wire: WireClaim): Uint8Array {
+  let id = claimIds.get(wire);
+  if (id === undefined) {
+    id = messageId(wire.s);
+    claimIds.set(wire, id);
+  }
+  return id;
+}
+
 export class ClaimNews {
   readonly #tree: BroadcastTree;
   readonly #held: HeldMessages<WireClaim>;
@@ -47,7 +59,7 @@ export class ClaimNews {
     const out = new Map<string, WireClaim[]>();
     const edge = from !== undefined && from === this.#arriving;
     for (const c of claims) {
-      const id = messageId(c.wire.s);
+      const id = claimId(c.wire);
       this.#held.hold(id, c.wire);
       for (const peer of this.#tree.spread(BroadcastKind.Claim, id, from, c.size, edge)) {
         const list = out.get(peer) ?? [];

@@ -104,7 +104,8 @@ export class SimCluster {
       c.#keys.set(identity.nodeId, identity.publicKey);
       c.observer.add(i, identity.nodeId);
     }
-    for (const entry of c.nodes) await c.#boot(entry);
+    // Before the simulation starts no node can have heard of another.
+    for (const entry of c.nodes) await c.#boot(entry, false);
     c.observer.arm();
     if (opts.preconverged) {
       const everyone = c.nodes.map((e) => e.node.claims()[0]!);
@@ -162,7 +163,7 @@ export class SimCluster {
     const entry = this.nodes[i]!;
     if (entry.host.up) return;
     entry.host.restart();
-    await this.#boot(entry);
+    await this.#boot(entry, true);
     void entry.node.join(this.seedUrls.filter((s) => s !== entry.host.url));
   }
 
@@ -186,7 +187,8 @@ export class SimCluster {
     return this.nodes.filter((n) => this.observer.isLive(n.index)).map((n) => n.index);
   }
 
-  async #boot(entry: SimNode): Promise<void> {
+  /** Starts a node on its host; `known`: other nodes may know it already (a restart). */
+  async #boot(entry: SimNode, known: boolean): Promise<void> {
     const o = this.#opts;
     const node = new MeshNode({
       state: replicatedState(),
@@ -216,6 +218,6 @@ export class SimCluster {
       const j = this.observer.indexOf(m.nodeId);
       if (j !== undefined && j !== i && this.observer.isLive(j) && m.state === NodeState.Active) active++;
     }
-    this.observer.up(i, (o) => this.viewOf(o, i), active);
+    this.observer.up(i, known ? (o) => this.viewOf(o, i) : undefined, active);
   }
 }

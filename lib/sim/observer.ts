@@ -67,16 +67,22 @@ export class ClusterObserver {
   }
 
   /**
-   * Node `i` came up (started or restarted). `viewOf(o, i)` reports how live node `o` sees `i`;
-   * `view(i)` lists the live members `i` already sees Active.
+   * Node `i` came up (started or restarted). `viewOf(o)` reports how live node `o` sees `i`
+   * (undefined: no node can know `i` yet, as before the simulation starts — this spares a
+   * scan of every node per node booted, which is quadratic at 10,000 nodes);
+   * `activeInView` counts the live members `i` already sees Active.
    */
-  up(i: number, viewOf: (o: number) => NodeState | undefined, activeInView: number): void {
+  up(i: number, viewOf: ((o: number) => NodeState | undefined) | undefined, activeInView: number): void {
     if (this.#live[i]) return;
     this.#pendingDetections.delete(i);
     this.#live[i] = true;
     this.#liveCount++;
     this.#activeSeen[i] = activeInView;
     this.#activeTotal += activeInView;
+    if (viewOf === undefined) {
+      this.#checkConverged();
+      return;
+    }
     for (let o = 0; o < this.#live.length; o++) {
       if (o !== i && this.#live[o] && viewOf(o) === NodeState.Active) {
         this.#activeSeen[o]!++;
