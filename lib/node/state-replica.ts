@@ -131,6 +131,8 @@ export interface StateReplicaMetrics {
 }
 
 const DELTA_BUDGET = 32 * 1024;
+/** Lazy links are told of news this long after it (at least `gossipIntervalMs`). */
+const LAZY_AFTER_MS = 500;
 /** Versions changed lately, remembered by tree id so that grafts for them can be answered. */
 const RECENT_VERSIONS = 8_192;
 
@@ -191,8 +193,8 @@ export class StateReplica {
   /** Versions written by this run (not learnt back from an earlier one). */
   readonly #written = new WeakSet<StateEntry>();
   readonly #timers = new Set<TimerId>();
-  /** The pending delta flush (undefined: none; null: stopped or not started). */
-  #flush: TimerId | undefined | null = null;
+  /** The flushes due, to eager and to lazy links (null: stopped or not started). */
+  #flushes: { eager?: TimerId | undefined; lazy?: TimerId | undefined } | null = null;
   /** Tree id (idKey) of a version changed lately → its register (grafts name versions by id). */
   readonly #recent = new Map<string, string>();
   readonly #counters = { rejected: 0, throttled: 0, deltasSent: 0, bytesSent: 0, restamped: 0 };
@@ -267,7 +269,7 @@ export class StateReplica {
 
   start(): void {
     const { env } = this.#h;
-    this.#flush = undefined;
+    this.#flushes = {};
     this.#gossipSoon();
     this.#every(this.#o.antiEntropyIntervalMs, () => {
       this.#sweep();
@@ -280,8 +282,9 @@ export class StateReplica {
   stop(): void {
     for (const t of this.#timers) this.#env.scheduler.cancelTimer(t);
     this.#timers.clear();
-    if (this.#flush !== undefined && this.#flush !== null) this.#env.scheduler.cancelTimer(this.#flush);
-    this.#flush = null;
+    for (const t of Object.values(this.#flushes ?? {}))
+      if (t !== undefined) this.#env.scheduler.cancelTimer(t);
+    this.#flushes = null;
   }
 
   // ---- own writes ----
@@ -436,23 +439,39 @@ export class StateReplica {
       : valid(() => e.value && decodeService(e.value));
   }
 
-  /** Sends the news to every neighbour after `gossipIntervalMs`, unless a flush is already due. */
+  /**
+   * Sends the news to the eager neighbours after `gossipIntervalMs`, and announces it to the
+   * lazy ones later (LAZY_AFTER_MS): announcements are for repair, the tree brings news
+   * sooner, and a later flush gathers more of it in one announcement frame per link.
+   */
   #gossipSoon(): void {
-    if (this.#flush !== undefined) return;
-    this.#flush = this.#env.scheduler.setTimer(this.#o.gossipIntervalMs, () => {
-      this.#flush = undefined;
-      this.#gossip();
+    const f = this.#flushes;
+    if (!f) return;
+    const { scheduler } = this.#env;
+    f.eager ??= scheduler.setTimer(this.#o.gossipIntervalMs, () => {
+      f.eager = undefined;
+      this.#gossip(true);
+    });
+    f.lazy ??= scheduler.setTimer(Math.max(LAZY_AFTER_MS, this.#o.gossipIntervalMs), () => {
+      f.lazy = undefined;
+      this.#gossip(false);
     });
   }
 
-  #gossip(): void {
+  /** News to the eager neighbours in full, or to the lazy ones as announcements. */
+  #gossip(eager: boolean): void {
     const tree = this.#h.tree;
     let more = false;
     for (const peer of this.#h.peers()) {
+      if (tree.isEager(peer) !== eager) {
+        // A link that turned eager since the last flush to eager links: its news goes now.
+        more ||= !eager && this.state.pending(peer);
+        continue;
+      }
       const delta = this.state.deltaFor(peer, DELTA_BUDGET);
       more ||= this.state.pending(peer);
       if (delta.length === 0) continue;
-      if (!tree.isEager(peer)) {
+      if (!eager) {
         tree.announce(peer, BroadcastKind.Entry, delta.map(versionId));
         continue;
       }

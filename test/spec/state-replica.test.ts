@@ -2,7 +2,8 @@
 // replicas with real identities and broadcast trees, frames handed over 1 ms after they are
 // sent, every frame recorded.
 import { describe, expect, it } from 'vitest';
-import { BroadcastTree } from '../../lib/broadcast/tree.ts';
+import { unpackIds } from '../../lib/broadcast/ids.ts';
+import { BroadcastTree, type TreeMessage } from '../../lib/broadcast/tree.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
 import { type StateHost, type StateOptions, StateReplica } from '../../lib/node/state-replica.ts';
@@ -33,6 +34,7 @@ function pair(opts: StateOptions = {}) {
   const nameOf = new Map(names.map((n) => [identities.get(n)!.nodeId, n]));
   const keys = new Map([...identities.values()].map((x) => [x.nodeId, x.publicKey]));
   const frames: Array<{ at: number; from: string; to: string; msg: StateMessage }> = [];
+  const treeFrames: Array<{ at: number; from: string; to: string; msg: TreeMessage }> = [];
   const replicas = new Map<string, StateReplica>();
   const trees = new Map<string, BroadcastTree>();
   for (const name of names) {
@@ -41,8 +43,10 @@ function pair(opts: StateOptions = {}) {
     const otherId = identities.get(other)!.nodeId;
     const tree = new BroadcastTree({
       env,
-      send: (to, msg) =>
-        scheduler.setTimer(1, () => trees.get(nameOf.get(to)!)!.onMessage(identity.nodeId, msg)),
+      send: (to, msg) => {
+        treeFrames.push({ at: scheduler.now, from: name, to: nameOf.get(to)!, msg });
+        scheduler.setTimer(1, () => trees.get(nameOf.get(to)!)!.onMessage(identity.nodeId, msg));
+      },
     });
     const host: StateHost = {
       identity,
@@ -85,6 +89,8 @@ function pair(opts: StateOptions = {}) {
     a: replicas.get('a')!,
     b: replicas.get('b')!,
     idA: identities.get('a')!.nodeId,
+    idB: identities.get('b')!.nodeId,
+    treeFrames,
     trees,
     scheduler,
     frames,
@@ -114,6 +120,23 @@ describe('delta gossip: news goes out a short while after the change, in one fra
       [[1_050, 'a', 3]],
     );
     expect(b.state.map.size).toBe(3);
+  });
+
+  it('lazy links hear of news later, in one announcement: the tree brings it sooner', () => {
+    const { a, idB, trees, scheduler, deltas, treeFrames } = pair({ gossipIntervalMs: 50 });
+    trees.get('a')!.onMessage(idB, { type: 'prune' });
+    scheduler.runFor(1_000);
+    a.advertiseProcess('p1', proc(1));
+    scheduler.runFor(100);
+    a.advertiseProcess('p2', proc(2));
+    scheduler.runFor(2_000);
+    const ihaves = treeFrames.filter((f) => f.msg.type === 'ihave');
+    expect(ihaves.map((f) => [f.from, f.to, 'ids' in f.msg ? unpackIds(f.msg.ids)!.length : 0])).toEqual([
+      ['a', 'b', 2],
+    ]);
+    expect(ihaves[0]!.at).toBeGreaterThanOrEqual(1_500);
+    // No entries in full over the lazy link; b grafts them (graftAfterMs) since nothing else brings them.
+    expect(deltas().map((f) => f.at >= ihaves[0]!.at + 500)).toEqual([true]);
   });
 
   it('no delta timer runs while nothing changes', () => {
