@@ -1,7 +1,7 @@
 /**
  * npm run bench [name…]: runs benchmarks and prints their figures (never pass/fail).
- * Without names it runs the default set; `scale` and `load-5000` are long (tens of minutes)
- * and run only when named (`load-5000` is `load` plus a preconverged cluster of 5,000), as does
+ * Without names it runs the default set; `scale`, `load-5000` and `join-window-10000` are
+ * long (tens of minutes) and run only when named (`load-5000` is `load` plus a preconverged cluster of 5,000), as does
  * `bundle` (browser bundle and tarball sizes of the built package: `npm run build` first).
  * `redis-relay` and `redis-restart` (signaling over Redis) start Debian's redis-server;
  * `redis-capacity` (10,000 clients on one instance, twice) runs only when named: it needs
@@ -15,6 +15,7 @@ import { chainWebRtcBench } from './chain-webrtc.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
 import { consensusWebRtcBench } from './consensus-webrtc.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
+import { joinWindowBench } from './join-window.bench.ts';
 import { massJoinBench } from './mass-join.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
@@ -51,6 +52,8 @@ const benches: Record<string, () => Promise<void>> = {
   'broadcast-tree': broadcastTreeBench,
   'y-webrtc': yWebrtcBench,
   'mass-join': massJoinBench,
+  'join-window': () => joinWindowBench([{ nodes: 1_000, windowS: 10, durationS: 20 }]),
+  'join-window-10000': () => joinWindowBench([{ nodes: 10_000, windowS: 30, durationS: 60 }]),
 };
 const DEFAULT = [
   'crypto',
@@ -58,6 +61,7 @@ const DEFAULT = [
   'detection',
   'accuracy',
   'mass-join',
+  'join-window',
   'load',
   'signaling',
   'probe-latency',

@@ -5,6 +5,8 @@ interface Pending {
   seq: number;
   id: TimerId;
   fn: () => void;
+  /** Not yet fired nor cancelled (a cancelled entry stays in the heap until it surfaces). */
+  live: boolean;
 }
 
 function before(a: Pending, b: Pending): boolean {
@@ -38,6 +40,7 @@ export class VirtualScheduler implements Scheduler {
       seq: this.#seq++,
       id: this.#nextId++,
       fn,
+      live: true,
     };
     this.#live.set(entry.id, entry);
     this.#push(entry);
@@ -45,6 +48,9 @@ export class VirtualScheduler implements Scheduler {
   }
 
   cancelTimer(id: TimerId): void {
+    const entry = this.#live.get(id);
+    if (entry === undefined) return;
+    entry.live = false;
     this.#live.delete(id);
   }
 
@@ -52,10 +58,8 @@ export class VirtualScheduler implements Scheduler {
   step(): boolean {
     while (this.#heap.length > 0) {
       const entry = this.#pop();
-      if (this.#live.get(entry.id) !== entry) continue;
-      this.#live.delete(entry.id);
-      this.#now = entry.time;
-      entry.fn();
+      if (!entry.live) continue;
+      this.#fire(entry);
       return true;
     }
     return false;
@@ -63,14 +67,12 @@ export class VirtualScheduler implements Scheduler {
 
   /** Runs every timer due at or before `time`, then sets the clock to `time`. */
   runUntil(time: number): void {
-    while (this.#heap.length > 0) {
-      const top = this.#heap[0]!;
-      if (this.#live.get(top.id) !== top) {
-        this.#pop();
-        continue;
-      }
-      if (top.time > time) break;
-      this.step();
+    const h = this.#heap;
+    while (h.length > 0) {
+      const top = h[0]!;
+      if (top.live && top.time > time) break;
+      this.#pop();
+      if (top.live) this.#fire(top);
     }
     if (time > this.#now) this.#now = time;
   }
@@ -79,35 +81,45 @@ export class VirtualScheduler implements Scheduler {
     this.runUntil(this.#now + ms);
   }
 
+  #fire(entry: Pending): void {
+    entry.live = false;
+    this.#live.delete(entry.id);
+    this.#now = entry.time;
+    entry.fn();
+  }
+
+  /** Sifts up from the end, moving the hole rather than swapping. */
   #push(entry: Pending): void {
     const h = this.#heap;
+    let i = h.length;
     h.push(entry);
-    let i = h.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      const p = h[parent]!;
+      if (!before(entry, p)) break;
+      h[i] = p;
       i = parent;
     }
+    h[i] = entry;
   }
 
   #pop(): Pending {
     const h = this.#heap;
     const top = h[0]!;
     const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
+    const n = h.length;
+    if (n > 0) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        const m = r < n && before(h[r]!, h[l]!) ? r : l;
+        if (!before(h[m]!, last)) break;
+        h[i] = h[m]!;
         i = m;
       }
+      h[i] = last;
     }
     return top;
   }
