@@ -15,7 +15,7 @@ import { concatBytes, fromHex } from '../../lib/util/bytes.ts';
 import { encodeCbor } from '../../lib/wire/cbor.ts';
 import { decodeMessage, encodeMessage } from '../../lib/wire/codec.ts';
 import { type Message, type MessageOf, registry, WIRE_VERSION } from '../../lib/wire/messages.ts';
-import { allSee, cluster, converged, runUntil } from '../sim/helpers.ts';
+import { allSee, cluster, converged, fullMesh, runUntil } from '../sim/helpers.ts';
 import { sharedVerifier, startPeer } from '../support/sim-peer.ts';
 
 /**
@@ -109,7 +109,13 @@ describe('security: probes and push-pull', () => {
       minLinks: 64,
       network: { latency: (from, to, r) => (slow(from.address, to.address) ? 700 : 5 + r.next() * 10) },
     });
-    runUntil(c, () => converged(c), 30_000);
+    // Converged is not enough: node 1 may still be linked to node 0 alone, and a probe of it
+    // started then has no witness to ask, so it fails whatever happens later. Wait for the full
+    // mesh, then for a probe by each of them that started after it.
+    runUntil(c, () => fullMesh(c), 30_000);
+    expect(fullMesh(c)).toBe(true);
+    const started = c.nodes.map((n) => n.node.metrics().probes);
+    runUntil(c, () => [0, 1].every((k) => c.nodes[k]!.node.metrics().probes > started[k]!), 30_000);
     const before = c.nodes.map((n) => n.node.metrics());
     c.runFor(30_000);
     const after = c.nodes.map((n) => n.node.metrics());
@@ -212,6 +218,7 @@ describe('security: probes and push-pull', () => {
   it('finding 7: a want is answered only inside an exchange the node started, for ids it listed, once each', async () => {
     const c = await cluster({ nodes: 5, maxLinks: 64, minLinks: 64 });
     runUntil(c, () => converged(c), 30_000);
+    const s = c.nodes[0]!.node;
     const p = startPeer(c.net, c.net.addHost(), 'sim');
     p.transport.connect(c.nodes[0]!.host.url);
     c.runFor(1_000);
@@ -225,10 +232,15 @@ describe('security: probes and push-pull', () => {
     link.send(encodeMessage({ type: 'want', seq: 9, ids }));
     c.runFor(1_000);
     expect(claimPages(p.received, 9)).toHaveLength(0);
-    // Wait for node 0 to start an exchange with p (its periodic push-pull picks p sooner or later).
+    // Make node 0 start an exchange with p: p answers no probe, so node 0 comes to hold it
+    // Unreachable; once p speaks again over its link, node 0 starts a repair exchange with it.
+    runUntil(c, () => s.member(p.identity.nodeId)?.state === NodeState.Unreachable, 30_000);
+    expect(s.member(p.identity.nodeId)?.state).toBe(NodeState.Unreachable);
+    const heard = p.received.length;
     const digestFromS = () =>
-      decoded(p.received).find((m): m is MessageOf<'digest'> => m.type === 'digest' && m.last);
-    runUntil(c, () => digestFromS() !== undefined, 300_000, 500);
+      decoded(p.received.slice(heard)).find((m): m is MessageOf<'digest'> => m.type === 'digest' && m.last);
+    link.sendDatagram(encodeMessage({ type: 'ping', seq: 1, to: fromHex(s.nodeId) }));
+    c.runFor(1_000);
     const digest = digestFromS();
     expect(digest).toBeDefined();
     // Ask for node 1 three times and for ten ids nobody knows: node 1's claims come once.
