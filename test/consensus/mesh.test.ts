@@ -142,17 +142,20 @@ describe('MeshConsensus over simulated MeshNodes', () => {
     const rafts = c.nodes.map(
       (x, i) => new MeshConsensus({ messenger: x.node, env: x.host.env, storage: storages[i]!, tickMs: 50 }),
     );
-    for (const r of rafts) r.start();
+    // C comes back only once D leads: the first leader it hears from is one it does not know.
+    const present = rafts.filter((_, i) => i !== 2);
+    for (const r of present) r.start();
     const leaderIs = (id: string) =>
-      rafts.some((r) => r.status().role === 'Leader' && r.status().leader === id);
-    for (let t = 0; t < 10_000 && !rafts.some((r) => r.status().role === 'Leader'); t += 100)
+      present.some((r) => r.status().role === 'Leader' && r.status().leader === id);
+    for (let t = 0; t < 10_000 && !present.some((r) => r.status().role === 'Leader'); t += 100)
       await settle(c, 100);
-    const first = rafts.find((r) => r.status().role === 'Leader')!;
-    const follower = rafts.find((r) => r.status().role === 'Follower')!;
+    const first = present.find((r) => r.status().role === 'Leader')!;
+    const follower = present.find((r) => r.status().role === 'Follower')!;
     expect(() => follower.transferLeadership(d)).toThrow(expect.objectContaining({ code: 'not-leader' }));
     if (first !== rafts[3]) first.transferLeadership(d);
     for (let t = 0; t < 5_000 && !leaderIs(d); t += 100) await settle(c, 100);
     expect(leaderIs(d)).toBe(true);
+    rafts[2]!.start();
     const put = rafts[3]!.propose({ op: 'put', key: 'k', value: 'from D' });
     await settle(c, 3_000);
     expect(await put).toEqual({ ok: true, previous: null });
