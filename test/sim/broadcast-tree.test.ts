@@ -3,19 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimCluster } from '../../lib/sim/mod.ts';
 import { utf8 } from '../../lib/util/bytes.ts';
-import { converged, runUntil, settle } from './helpers.ts';
-
-/** Copies and first deliveries of application broadcasts, summed over the cluster. */
-function appCounts(c: SimCluster): { delivered: number; duplicates: number } {
-  let delivered = 0;
-  let duplicates = 0;
-  for (const x of c.nodes) {
-    const k = x.node.metrics().broadcast.kinds.app;
-    delivered += k.delivered;
-    duplicates += k.duplicates;
-  }
-  return { delivered, duplicates };
-}
+import { broadcastCounts, converged, runUntil, settle } from './helpers.ts';
 
 /** Rounds `from`..`to`-1 in which each of `senders` broadcasts once, a second apart. */
 async function rounds(c: SimCluster, senders: number[], from: number, to: number): Promise<void> {
@@ -71,13 +59,13 @@ describe('epidemic broadcast tree in simulation', () => {
     const afterJoin = prunes();
     await rounds(c, [0], 0, 6);
     expect(prunes()).toBeGreaterThan(afterJoin);
-    const warm = appCounts(c);
+    const warm = broadcastCounts(c, 'app');
     // A spanning tree: as many eager link ends as two per node but one.
     const eager = c.nodes.reduce((n, x) => n + x.node.metrics().broadcast.eagerLinks, 0);
     expect(eager).toBe(2 * (c.nodes.length - 1));
     const senders = Array.from({ length: 20 }, (_, k) => k);
     await rounds(c, senders, 6, 10);
-    const all = appCounts(c);
+    const all = broadcastCounts(c, 'app');
     const steady = (all.duplicates - warm.duplicates) / (all.delivered - warm.delivered);
     expect(steady).toBeLessThanOrEqual(1.2);
     for (const s of senders)

@@ -75,3 +75,18 @@ export function converged(c: SimCluster): boolean {
   const live = c.live();
   return live.every((o) => live.every((m) => o === m || c.viewOf(o, m) === NodeState.Active));
 }
+
+/** First deliveries and copies of one broadcast kind, summed over the cluster. */
+export function broadcastCounts(
+  c: SimCluster,
+  kind: 'claims' | 'entries' | 'app',
+): { delivered: number; duplicates: number } {
+  let delivered = 0;
+  let duplicates = 0;
+  for (const x of c.nodes) {
+    const k = x.node.metrics().broadcast.kinds[kind];
+    delivered += k.delivered;
+    duplicates += k.duplicates;
+  }
+  return { delivered, duplicates };
+}

@@ -10,7 +10,7 @@ import { encodeProcess, type ProcessFields, ProcessStatus } from '../../lib/stat
 import { equalBytes, toHex } from '../../lib/util/bytes.ts';
 import { encodeMessage } from '../../lib/wire/mod.ts';
 import { startPeer } from '../support/sim-peer.ts';
-import { allSee, cluster, converged, runUntil } from './helpers.ts';
+import { allSee, broadcastCounts, cluster, converged, runUntil } from './helpers.ts';
 
 const worker = (load = 1): ProcessFields => ({
   agentType: 'worker',
@@ -27,6 +27,19 @@ function rootsEqual(c: SimCluster, among = c.live()): boolean {
 /** Node ids of the workers node `o` finds. */
 function workersSeenBy(c: SimCluster, o: number): string[] {
   return c.nodes[o]!.node.processes.findByType('worker').map((p) => p.globalPid.nodeId);
+}
+
+/** Runs until every write of `load` is on every replica (or `maxMs`). */
+function untilReplicasConverge(c: SimCluster, load: StateWorkload, maxMs: number): void {
+  runUntil(
+    c,
+    () => {
+      load.observe();
+      return load.report(1).convergedAtMs !== null;
+    },
+    maxMs,
+    250,
+  );
 }
 
 const fullMesh = { maxLinks: 64, minLinks: 64 };
@@ -66,15 +79,7 @@ describe('replicated state in simulation', () => {
     let repairs = 0;
     for (const n of c.nodes) n.node.on('repairing', () => repairs++);
     c.heal();
-    runUntil(
-      c,
-      () => {
-        load.observe();
-        return load.report(1).convergedAtMs !== null;
-      },
-      60_000,
-      250,
-    );
+    untilReplicasConverge(c, load, 60_000);
     const r = load.report(c.now - start);
     expect(r.writes).toBe(400);
     expect(r.convergedAtMs).not.toBeNull();
@@ -89,24 +94,10 @@ describe('replicated state in simulation', () => {
     c.runFor(10_000);
     const start = c.now;
     const load = new StateWorkload(c, { writes: 300, startMs: start, endMs: start + 10_000, seed: 3 });
-    runUntil(
-      c,
-      () => {
-        load.observe();
-        return load.report(1).convergedAtMs !== null;
-      },
-      30_000,
-      250,
-    );
+    untilReplicasConverge(c, load, 30_000);
     const r = load.report(c.now - start);
     expect(r.lostWrites).toBe(0);
-    let delivered = 0;
-    let copies = 0;
-    for (const n of c.nodes) {
-      const k = n.node.metrics().broadcast.kinds.entries;
-      delivered += k.delivered;
-      copies += k.duplicates;
-    }
+    const { delivered, duplicates: copies } = broadcastCounts(c, 'entries');
     expect(delivered).toBeGreaterThanOrEqual(r.registers * 39);
     // 0.23 here; copies sent back and a 500 ms tick (grafts racing it kept the tree meshy) made 2.6.
     expect(copies / delivered).toBeLessThan(0.5);
