@@ -364,6 +364,35 @@ describe('BroadcastChannel transport', () => {
     expect([...a.failed, ...b.failed]).toEqual([]);
   });
 
+  it('a forged open in a peer’s name, crossing a dial to it, costs that dial its handshake timeout and no more', () => {
+    const w = world();
+    const instances = new Map<string, Uint8Array>();
+    w.hub.tap((f) => instances.set(decodeFrame(f).from, f.slice(17, 25)));
+    const [x, y] = [w.context(), w.context()];
+    w.run();
+    const [low, high] = x.id < y.id ? [x, y] : [y, x];
+    low.up = false; // the real peer hears nothing of it: only the forger answers the channel
+    high.t.connect(`bc:${low.id}`);
+    // Another script of the origin posts an open in low's name (its id and instance).
+    w.hub.inject(
+      'weftmesh/c',
+      linkFrame(
+        linkHeader(fromHex(low.id), instances.get(low.id)!, high.id, new Uint8Array(16).fill(3)),
+        Kind.Open,
+      ),
+    );
+    w.run(9_000);
+    expect(high.failed).toEqual([]); // waiting on the forged link's handshake (not the 3 s connect timeout)
+    w.run(1_100);
+    expect(high.failed.map((e) => (e as { code?: string }).code)).toEqual(['timeout']);
+    expect(high.links).toEqual([]);
+    // The real peer back: the next dial links.
+    low.up = true;
+    high.t.connect(`bc:${low.id}`);
+    w.run();
+    expect(high.links.map((l) => l.peer.nodeId)).toEqual([low.id]);
+  });
+
   it('opens beyond maxPendingAccepts are dropped as busy', () => {
     const w = world();
     const b = w.context({ maxPendingAccepts: 2 });
