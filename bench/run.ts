@@ -15,6 +15,7 @@ import { chainWebRtcBench } from './chain-webrtc.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
 import { consensusWebRtcBench } from './consensus-webrtc.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
+import { hashBench } from './hash.bench.ts';
 import { joinWindowBench } from './join-window.bench.ts';
 import { massJoinBench } from './mass-join.bench.ts';
 import { accuracyBench, detectionBench, loadBench, scaleBench } from './membership.bench.ts';
@@ -27,6 +28,7 @@ import { yWebrtcBench } from './y-webrtc.bench.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   crypto: cryptoBench,
+  hash: hashBench,
   wire: wireBench,
   detection: detectionBench,
   accuracy: accuracyBench,
@@ -57,6 +59,7 @@ const benches: Record<string, () => Promise<void>> = {
 };
 const DEFAULT = [
   'crypto',
+  'hash',
   'wire',
   'detection',
   'accuracy',

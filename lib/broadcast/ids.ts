@@ -5,8 +5,8 @@
  * (the message still comes along the tree or by anti-entropy); an id names nothing a peer
  * can be made to trust.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesKey } from '../util/bytes.ts';
+import { sha256 } from '../util/sha256.ts';
 
 export const ID_BYTES = 8;
 

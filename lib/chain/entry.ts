@@ -6,8 +6,8 @@
  * timestamp, its kind and its payload (CBOR bytes), so equal hashes at one sequence mean
  * equal chains up to there. The Merkle tree of a chain has the entry hashes as its leaves.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, copyBytes, fromHex, toHex, utf8 } from '../util/bytes.ts';
+import { sha256 } from '../util/sha256.ts';
 import { encodeCbor } from '../wire/cbor.ts';
 import { ChainError } from './errors.ts';
 
@@ -70,7 +70,7 @@ export function checkKind(kind: string): string {
 /** The entry's hash from its fields (what `hash` must equal). */
 export function entryHash(chainId: Uint8Array, e: Omit<ChainEntry, 'hash'>): Uint8Array {
   const body = encodeCbor([chainId, e.sequence, e.prev, e.wall, e.counter, e.kind, e.payload]);
-  return sha256.create().update(ENTRY_TAG).update(body).digest();
+  return sha256(concatBytes(ENTRY_TAG, body));
 }
 
 /** The entry with the given fields and its hash. */

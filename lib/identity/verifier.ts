@@ -3,8 +3,8 @@
  * asynchronous (WebCrypto). A bounded memo keyed by the exact bytes means a claim gossiped
  * to a node many times is verified once — and one memo can serve every node of a simulation.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesKey, concatBytes } from '../util/bytes.ts';
+import { sha256 } from '../util/sha256.ts';
 import { verifyStrict } from './ed25519.ts';
 import type { SignedEnvelope } from './signed.ts';
 import { signingInput } from './signed.ts';

@@ -9,8 +9,8 @@
  * Interior hash: SHA-256 over the 16 child hashes. An empty subtree hashes to 32 zero
  * bytes, so the tree is stored sparsely. Hashes are recomputed lazily, along dirty paths only.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesKey, compareBytes, concatBytes, equalBytes } from '../util/bytes.ts';
+import { sha256 } from '../util/sha256.ts';
 
 export const FANOUT = 16;
 export const DEPTH = 4;

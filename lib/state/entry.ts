@@ -3,11 +3,11 @@
  * timestamp, and the hashes the prefix tree needs. Signatures are checked at the node
  * boundary (node/entry-verifier.ts); here entries are made (own writes) and interpreted.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { Domain, signingInput } from '../identity/signed.ts';
 import type { Signer } from '../identity/signer.ts';
 import type { HlcTimestamp } from '../time/hlc.ts';
 import { fromHex, toHex, utf8 } from '../util/bytes.ts';
+import { sha256 } from '../util/sha256.ts';
 import { encodeCbor } from '../wire/cbor.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import { decodeEntryBody, entryBody, type StateTable } from '../wire/entries.ts';

@@ -3,8 +3,8 @@
  * (ring order of instances). Stable across runtimes, documented so other implementations can
  * agree: hash64(s) = the first 8 bytes of SHA-256(UTF-8(s)), read big-endian.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8 } from './bytes.ts';
+import { sha256 } from './sha256.ts';
 
 /** 64-bit ring position as two unsigned 32-bit halves. */
 export function hash64(s: string): [number, number] {

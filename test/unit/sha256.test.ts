@@ -1,0 +1,115 @@
+import { createHash, hash } from 'node:crypto';
+import { sha256 as noble } from '@noble/hashes/sha2.js';
+import { describe, expect, it } from 'vitest';
+import {
+  CREATE_HASH_MIN_BYTES,
+  type NativeCrypto,
+  selectSha256,
+  sha256,
+  sha256Backend,
+} from '../../lib/util/sha256.ts';
+
+/** Block-boundary lengths (55/56: padding spills into a second block; 63/64/65: one block), small and large. */
+const LENGTHS = [
+  0,
+  1,
+  31,
+  32,
+  33,
+  55,
+  56,
+  57,
+  63,
+  64,
+  65,
+  119,
+  120,
+  127,
+  128,
+  129,
+  255,
+  256,
+  1000,
+  4096,
+  16_384,
+  65_537,
+  1 << 20,
+];
+
+/** Deterministic bytes (xorshift), different for each length. */
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+const nodeCrypto = { hash, createHash } as unknown as NativeCrypto;
+const variants: Array<[string, (d: Uint8Array) => Uint8Array]> = [
+  ['the runtime pick', sha256],
+  ['node:crypto hash()', selectSha256(nodeCrypto)],
+  ['node:crypto createHash() only', selectSha256({ createHash } as unknown as NativeCrypto)],
+  ['no native hash (noble)', selectSha256(undefined)],
+];
+
+describe('sha256 (lib/util/sha256.ts)', () => {
+  it('uses node:crypto under Node', () => {
+    expect(sha256Backend).toBe('node:crypto hash');
+  });
+
+  for (const [name, f] of variants) {
+    it(`${name}: the same digests as noble for every length, as a plain Uint8Array, input untouched`, () => {
+      for (const [i, n] of LENGTHS.entries()) {
+        const data = bytes(n, i + 1);
+        const before = data.slice();
+        const d = f(data);
+        expect(d.constructor).toBe(Uint8Array);
+        expect(d.length).toBe(32);
+        expect(d.byteOffset).toBe(0);
+        expect(d.buffer.byteLength).toBe(32);
+        expect(Buffer.from(d).equals(Buffer.from(noble(data))), `length ${n}`).toBe(true);
+        expect(Buffer.from(data).equals(Buffer.from(before))).toBe(true);
+      }
+    });
+
+    it(`${name}: Buffers and views at an offset hash their own bytes only`, () => {
+      const big = bytes(70_000, 99);
+      for (const [off, n] of [
+        [1, 0],
+        [3, 55],
+        [7, 56],
+        [5, 64],
+        [13, 65],
+        [100, CREATE_HASH_MIN_BYTES - 1],
+        [100, CREATE_HASH_MIN_BYTES],
+        [1, 16_384],
+        [17, 65_536],
+      ] as const) {
+        const view = big.subarray(off, off + n);
+        const want = noble(big.slice(off, off + n));
+        expect(Buffer.from(f(view)).equals(Buffer.from(want)), `view ${off}+${n}`).toBe(true);
+        const buf = Buffer.from(big.buffer, off, n); // a Buffer sharing the big array
+        expect(Buffer.from(f(buf)).equals(Buffer.from(want)), `Buffer ${off}+${n}`).toBe(true);
+        // Node's pooled small Buffers sit at an offset of a shared ArrayBuffer.
+        const pooled = Buffer.from(big.subarray(off, off + n));
+        expect(Buffer.from(f(pooled)).equals(Buffer.from(want))).toBe(true);
+      }
+      expect(Buffer.from(big).equals(Buffer.from(bytes(70_000, 99)))).toBe(true);
+    });
+
+    it(`${name}: every digest is its own array (writing one leaves the next intact)`, () => {
+      const data = bytes(100, 5);
+      const a = f(data);
+      const b = f(data);
+      expect(a.buffer).not.toBe(b.buffer);
+      a.fill(0);
+      expect(Buffer.from(b).equals(Buffer.from(noble(data)))).toBe(true);
+      expect(Buffer.from(f(data)).equals(Buffer.from(noble(data)))).toBe(true);
+    });
+  }
+});
