@@ -549,7 +549,10 @@ export class Messenger {
     }
     const direct = this.#h.link(to);
     if (direct) {
-      await this.#drained(direct);
+      // Only a congested link is waited on: otherwise the frame is on the link before send()
+      // returns, not behind the rest of the caller's turn (a Raft follower's acknowledgement
+      // waited for it to apply entries).
+      if (direct.bufferedAmount > this.#o.highWaterMark) await this.#drained(direct);
       this.metrics.sent++;
       this.#write(to, msg);
       return;
@@ -598,7 +601,6 @@ export class Messenger {
 
   /** Waits (at most sendTimeoutMs) until the link holds no more than the high-water mark. */
   async #drained(link: Link): Promise<void> {
-    if (link.bufferedAmount <= this.#o.highWaterMark) return;
     const scheduler = this.#h.env.scheduler;
     let timer: number | undefined;
     const stuck = new Promise<never>((_, fail) => {

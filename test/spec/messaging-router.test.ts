@@ -412,6 +412,16 @@ describe('Messaging: requests', () => {
     );
   });
 
+  it('a send over a link that is not congested is on the link when send() returns, before the caller’s turn goes on', () => {
+    const t = setup({ options: { highWaterMark: 100 } });
+    const link = t.links.get(a.nodeId)!;
+    link.bufferedAmount = 100; // at the high-water mark: not congested
+    void t.m.send(a.nodeId, 't', utf8('now'));
+    expect(link.frames).toHaveLength(1);
+    void t.m.request(a.nodeId, 't', utf8('asked'));
+    expect(link.frames).toHaveLength(2);
+  });
+
   it('send waits out a congested link, at most sendTimeoutMs, then fails with backpressure', async () => {
     const t = setup({ options: { highWaterMark: 100, sendTimeoutMs: 1_000 } });
     const link = t.links.get(a.nodeId)!;
