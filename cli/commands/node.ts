@@ -35,6 +35,7 @@ at --listen for others to join. Still Joining after 10 s, it prints why.
   --json                one JSON object per line: {"event":"self",…} first, then
                         {"event":"state","nodeId","state","previous","incarnation"} and
                         {"event":"entry","table","origin","key","deleted"} and
+                        {"event":"link","nodeId","up","transport"|"reason"} and
                         {"event":"stranded","waitedMs","reason","seeds","signaling"}`;
 
 /** The replicated tables by the names users know them by (the wire uses one letter). */
@@ -114,6 +115,19 @@ export const nodeCommand: Command = {
             incarnation: e.incarnation,
           },
           `${e.nodeId.slice(0, 8)}${e.nodeId === node.nodeId ? ' (self)' : ''} ${e.previous ?? 'new'} → ${e.state}`,
+        );
+      });
+      node.on('link-up', (e) => {
+        print(
+          { event: 'link', nodeId: e.nodeId, up: true, transport: e.transport },
+          `link to ${e.nodeId.slice(0, 8)} up (${e.transport})`,
+        );
+      });
+      node.on('link-down', (e) => {
+        print(
+          { event: 'link', nodeId: e.nodeId, up: false, reason: e.reason },
+          // The reason may come from the peer: quoted, so it cannot inject terminal controls.
+          `link to ${e.nodeId.slice(0, 8)} down: ${JSON.stringify(e.reason)}`,
         );
       });
       node.on('state-changed', (e) => {

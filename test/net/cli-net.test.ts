@@ -19,7 +19,7 @@ describe('weftmesh signal and node', () => {
     expect(await exited(s)).toBe(0);
   });
 
-  it('two nodes over WebSocket links see each other; SIGINT makes a node leave and exit 0', async () => {
+  it('two nodes over WebSocket links see each other (link and state lines); SIGINT makes a node leave and exit 0', async () => {
     const a = cli([
       'node',
       '--cluster',
@@ -43,9 +43,18 @@ describe('weftmesh signal and node', () => {
       10_000,
       'b sees a',
     );
+    expect(a.json.find((e) => e.event === 'link' && e.nodeId === bId)).toMatchObject({
+      up: true,
+      transport: 'websocket',
+    });
     b.proc.kill('SIGINT');
     expect(await exited(b)).toBe(0);
     await waitFor(() => a.json.some((e) => e.nodeId === bId && e.state === 'Left'), 10_000, 'a sees b leave');
+    await waitFor(
+      () => a.json.some((e) => e.event === 'link' && e.nodeId === bId && e.up === false),
+      10_000,
+      'a prints the link to b down',
+    );
   });
 
   it('a node killed with SIGKILL over WebSocket links (closed by its kernel at once) is declared Unreachable', async () => {

@@ -38,7 +38,12 @@ describe('WebRTC mesh', () => {
     server = await startSignalingServer({ port: 0 });
     for (let i = 0; i < 5; i++) nodes.push(await rtcNode(server.url, 'five'));
     await waitFor(() => fullyConverged(nodes), 20_000, 'five converged');
-    for (const n of nodes) expect(n.node.links()).toHaveLength(4);
+    // A newcomer joins through two listed peers and links to the rest once it has joined.
+    await waitFor(
+      () => nodes.every((n) => n.node.links().length === 4),
+      10_000,
+      () => `a full mesh (links: ${nodes.map((n) => n.node.links().length).join(', ')})`,
+    );
     // Probes flow over the links: every node gets acks (a probe period is 1 s).
     await waitFor(
       () => nodes.every((n) => n.node.metrics().acks > 0),

@@ -35,7 +35,12 @@ class FakePeerConnection {
   readonly channels: FakeChannel[] = [];
   localDescription = { type: 'offer', sdp: 'a=fingerprint:sha-256 AA:BB\r\n' };
   remoteDescription = null;
+  iceConnectionState = 'new';
+  iceGatheringState = 'new';
+  oniceconnectionstatechange: (() => void) | null = null;
   closed = false;
+  /** Calls of the connection's own getStats, which never answers here (a busy native stack). */
+  statsCalls = 0;
   constructor(config?: RTCConfiguration) {
     this.config = config;
     FakePeerConnection.made.push(this);
@@ -44,6 +49,10 @@ class FakePeerConnection {
     const ch = new FakeChannel(label, init);
     this.channels.push(ch);
     return ch;
+  }
+  getStats(): Promise<unknown> {
+    this.statsCalls++;
+    return new Promise(() => {});
   }
   close(): void {
     this.closed = true;
@@ -95,6 +104,24 @@ describe('SimplePeerAdapter', () => {
     await closed;
     expect(pc.closed).toBe(true);
     expect(pc.channels[0]!.closed).toBe(true);
+  });
+
+  it("reports 'connect' once ICE is connected and the channel open, without waiting on the connection's getStats", async () => {
+    const peer = SimplePeerAdapter.create({ initiator: false, iceServers: [], wrtc: fakeWrtc }, () => {});
+    const pc = FakePeerConnection.made[0]!;
+    const connected = vi.fn();
+    peer!.on('connect', connected);
+    pc.iceConnectionState = 'connected';
+    pc.oniceconnectionstatechange!();
+    const channel = pc.channels[0]! as FakeChannel & { onopen: () => void };
+    channel.readyState = 'open';
+    channel.onopen();
+    await vi.waitFor(() => expect(connected).toHaveBeenCalledTimes(1));
+    expect(pc.statsCalls).toBe(0);
+    // Later callers get the connection's own stats.
+    void (pc as unknown as RTCPeerConnection).getStats();
+    expect(pc.statsCalls).toBe(1);
+    peer!.destroy();
   });
 
   it('passes signals to simple-peer, which refuses them once destroyed', async () => {
