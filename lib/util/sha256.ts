@@ -1,14 +1,17 @@
 /**
  * SHA-256 through the runtime's native hash when it has a synchronous one, else
- * @noble/hashes (pure JavaScript). Node (≥ 20.16) and runtimes that copy its
- * `process.getBuiltinModule` hand out `node:crypto` without a static import, so browser
- * bundles see nothing of it and keep noble. The digests are the same bytes either way
+ * @noble/hashes (pure JavaScript); inputs of up to 119 bytes (two blocks: Merkle leaves and
+ * nodes) through sha256-small.ts everywhere, which beats both at that size. Node (≥ 20.16) and
+ * runtimes that copy its `process.getBuiltinModule` hand out `node:crypto` without a static
+ * import, so browser bundles see nothing of it. The digests are the same bytes either way
  * (test/unit/sha256.test.ts); only the speed differs (`npm run bench hash`, Node 20 on this
- * project's 2-core machine): node:crypto's one-shot `hash()` is 1.2–1.5× noble's speed for
- * inputs of 0–64 bytes and 10–13× for 16 KiB; `createHash` (older runtimes without `hash()`)
- * costs more per call and loses to noble below about 64 bytes, so it is used from there on.
+ * project's 2-core machine): node:crypto's one-shot `hash()` is 2–3× noble's speed at ~330
+ * bytes (a chain entry of 256 B) and 15–18× at 16 KiB; `createHash` (runtimes without
+ * `hash()`) costs more per call and lost to noble only below 64 bytes, which go to
+ * sha256-small.ts anyway.
  */
 import { sha256 as noble } from '@noble/hashes/sha2.js';
+import { SMALL_SHA256_MAX_BYTES, smallSha256 } from './sha256-small.ts';
 
 /** The part of node:crypto used here. */
 export interface NativeCrypto {
@@ -16,21 +19,20 @@ export interface NativeCrypto {
   createHash?: (algorithm: 'sha256') => { update(data: Uint8Array): { digest(): Uint8Array } };
 }
 
-/** Inputs shorter than this go to noble when only `createHash` is there (bench hash). */
-export const CREATE_HASH_MIN_BYTES = 64;
-
 /** A Buffer's bytes as a plain Uint8Array (no copy): `slice` and friends behave as noble's output. */
 const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-/** The SHA-256 function for a runtime whose node:crypto is `native` (none: noble). */
+/** The SHA-256 function for a runtime whose node:crypto is `native` (none: noble for long inputs). */
 export function selectSha256(native: NativeCrypto | undefined): (data: Uint8Array) => Uint8Array {
   const hash = native?.hash;
-  if (typeof hash === 'function') return (data) => plain(hash('sha256', data, 'buffer'));
   const create = native?.createHash;
-  if (typeof create === 'function')
-    return (data) =>
-      data.length < CREATE_HASH_MIN_BYTES ? noble(data) : plain(create('sha256').update(data).digest());
-  return noble;
+  const long: (data: Uint8Array) => Uint8Array =
+    typeof hash === 'function'
+      ? (data) => plain(hash('sha256', data, 'buffer'))
+      : typeof create === 'function'
+        ? (data) => plain(create('sha256').update(data).digest())
+        : noble;
+  return (data) => (data.length <= SMALL_SHA256_MAX_BYTES ? smallSha256(data) : long(data));
 }
 
 function runtimeCrypto(): NativeCrypto | undefined {

@@ -1,13 +1,8 @@
 import { createHash, hash } from 'node:crypto';
 import { sha256 as noble } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
-import {
-  CREATE_HASH_MIN_BYTES,
-  type NativeCrypto,
-  selectSha256,
-  sha256,
-  sha256Backend,
-} from '../../lib/util/sha256.ts';
+import { type NativeCrypto, selectSha256, sha256, sha256Backend } from '../../lib/util/sha256.ts';
+import { SMALL_SHA256_MAX_BYTES, smallSha256 } from '../../lib/util/sha256-small.ts';
 
 /** Block-boundary lengths (55/56: padding spills into a second block; 63/64/65: one block), small and large. */
 const LENGTHS = [
@@ -62,6 +57,21 @@ describe('sha256 (lib/util/sha256.ts)', () => {
     expect(sha256Backend).toBe('node:crypto hash');
   });
 
+  it('the two-block path: every length it takes, and the next ones, over 40 contents each, as noble', () => {
+    let checked = 0;
+    for (let n = 0; n <= SMALL_SHA256_MAX_BYTES + 8; n++)
+      for (let seed = 1; seed <= 40; seed++) {
+        const data =
+          n === 0 || seed > 2 ? bytes(n, seed * 1000 + n) : new Uint8Array(n).fill(seed === 1 ? 0 : 0xff);
+        const want = Buffer.from(noble(data)).toString('hex');
+        if (n <= SMALL_SHA256_MAX_BYTES)
+          expect(Buffer.from(smallSha256(data)).toString('hex'), `length ${n}`).toBe(want);
+        for (const [, f] of variants) expect(Buffer.from(f(data)).toString('hex'), `length ${n}`).toBe(want);
+        checked++;
+      }
+    expect(checked).toBe((SMALL_SHA256_MAX_BYTES + 9) * 40);
+  });
+
   for (const [name, f] of variants) {
     it(`${name}: the same digests as noble for every length, as a plain Uint8Array, input untouched`, () => {
       for (const [i, n] of LENGTHS.entries()) {
@@ -85,8 +95,8 @@ describe('sha256 (lib/util/sha256.ts)', () => {
         [7, 56],
         [5, 64],
         [13, 65],
-        [100, CREATE_HASH_MIN_BYTES - 1],
-        [100, CREATE_HASH_MIN_BYTES],
+        [100, SMALL_SHA256_MAX_BYTES],
+        [100, SMALL_SHA256_MAX_BYTES + 1],
         [1, 16_384],
         [17, 65_536],
       ] as const) {

@@ -1,0 +1,96 @@
+/**
+ * SHA-256 (FIPS 180-4) of inputs of at most SMALL_SHA256_MAX_BYTES: one or two blocks with
+ * their padding, compressed in place with no allocation but the digest. Merkle leaves (33
+ * bytes) and interior nodes (65) are most of the hashes a chain or state tree computes, and
+ * at those sizes this is 2–3× node:crypto's one-shot hash() (whose call costs more than the
+ * compression) and 3–4× @noble/hashes (`npm run bench hash`). Same digests: test/unit/sha256.test.ts
+ * checks every length it takes against noble.
+ */
+
+/** Longest input that fits two blocks with its padding (0x80 and the 8-byte bit length). */
+export const SMALL_SHA256_MAX_BYTES = 119;
+
+function primes(n: number): number[] {
+  const out: number[] = [];
+  for (let c = 2; out.length < n; c++) if (out.every((p) => c % p !== 0)) out.push(c);
+  return out;
+}
+
+const frac32 = (x: number): number => ((x - Math.floor(x)) * 2 ** 32) | 0;
+const P = primes(64);
+// The round constants and initial state are, by definition, the first 32 fraction bits of the
+// cube roots of the first 64 primes and of the square roots of the first 8 (computed rather
+// than written out: fewer bytes in a browser bundle; any wrong bit fails every test digest).
+const K = Int32Array.from(P, (p) => frac32(Math.cbrt(p)));
+const IV = Int32Array.from(P.slice(0, 8), (p) => frac32(Math.sqrt(p)));
+const W = new Int32Array(64);
+const H = new Int32Array(8);
+const block = new Uint8Array(128);
+
+function compress(off: number): void {
+  const b = block;
+  for (let i = 0; i < 16; i++) {
+    const j = off + 4 * i;
+    W[i] = (b[j]! << 24) | (b[j + 1]! << 16) | (b[j + 2]! << 8) | b[j + 3]!;
+  }
+  for (let i = 16; i < 64; i++) {
+    const x = W[i - 15]!;
+    const y = W[i - 2]!;
+    const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+    const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+    W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0;
+  }
+  let a = H[0]!;
+  let c1 = H[1]!;
+  let c2 = H[2]!;
+  let d = H[3]!;
+  let e = H[4]!;
+  let f = H[5]!;
+  let g = H[6]!;
+  let h = H[7]!;
+  for (let i = 0; i < 64; i++) {
+    const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const t1 = (h + s1 + ((e & f) ^ (~e & g)) + K[i]! + W[i]!) | 0;
+    const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const t2 = (s0 + ((a & c1) ^ (a & c2) ^ (c1 & c2))) | 0;
+    h = g;
+    g = f;
+    f = e;
+    e = (d + t1) | 0;
+    d = c2;
+    c2 = c1;
+    c1 = a;
+    a = (t1 + t2) | 0;
+  }
+  H[0] = (H[0]! + a) | 0;
+  H[1] = (H[1]! + c1) | 0;
+  H[2] = (H[2]! + c2) | 0;
+  H[3] = (H[3]! + d) | 0;
+  H[4] = (H[4]! + e) | 0;
+  H[5] = (H[5]! + f) | 0;
+  H[6] = (H[6]! + g) | 0;
+  H[7] = (H[7]! + h) | 0;
+}
+
+/** SHA-256 of `data` (length ≤ SMALL_SHA256_MAX_BYTES, not checked: the caller picks by length). */
+export function smallSha256(data: Uint8Array): Uint8Array {
+  const n = data.length;
+  const end = n < 56 ? 64 : 128;
+  block.fill(0, n, end);
+  block.set(data);
+  block[n] = 0x80;
+  block[end - 2] = n >>> 5; // bit length, big-endian (n·8 < 2^16)
+  block[end - 1] = (n << 3) & 0xff;
+  H.set(IV);
+  compress(0);
+  if (end === 128) compress(64);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 8; i++) {
+    const v = H[i]!;
+    out[4 * i] = v >>> 24;
+    out[4 * i + 1] = v >>> 16;
+    out[4 * i + 2] = v >>> 8;
+    out[4 * i + 3] = v;
+  }
+  return out;
+}
