@@ -2,11 +2,18 @@
  * The bytes of chain messages (sync requests and answers, fork proofs) and their strict
  * reading: everything from a peer is hostile, so decoding checks every field's type, length
  * and range and throws ChainError (`malformed`) for anything else; it never throws another
- * error and never keeps a view into the input.
+ * error and never keeps a view into the input (a sync answer's entries may be views into a copy of it).
  */
 import { copyBytes } from '../util/bytes.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
-import { type ChainHead, entryFields, isChainId, MAX_SEQUENCE, readEntry } from './entry.ts';
+import {
+  type ChainHead,
+  entryFields,
+  isChainId,
+  MAX_SEQUENCE,
+  readEntry,
+  readEntryInPlace,
+} from './entry.ts';
 import { ChainError } from './errors.ts';
 import type { ForkProof } from './fork.ts';
 import type { ChainSyncRequest, ChainSyncResponse, ProvenHash } from './sync.ts';
@@ -91,8 +98,24 @@ export function encodeSyncResponse(r: ChainSyncResponse): Uint8Array {
   ]);
 }
 
+/**
+ * Whether the entries of an answer hold at least half its bytes. Then they are read as views
+ * into one copy of the answer instead of three small arrays each; otherwise (few or tiny
+ * entries beside a long proof) each is copied, so an entry never pins more than about twice
+ * its own bytes, whatever a peer sends.
+ */
+function keepsMost(entries: unknown[], total: number): boolean {
+  let kept = 0;
+  for (const e of entries) {
+    if (!Array.isArray(e)) return false; // readEntry refuses it
+    for (const f of e) if (f instanceof Uint8Array) kept += f.length;
+  }
+  return 2 * kept >= total;
+}
+
 export function decodeSyncResponse(bytes: Uint8Array): ChainSyncResponse {
-  const v = decode(bytes);
+  const own = copyBytes(bytes);
+  const v = decode(own);
   if (!Array.isArray(v) || v.length !== 8) fail('a sync response is an array of 8 fields');
   const [chainId, entries, hasMore, head, treeHead, consistency, mismatch, probe] = v;
   if (!isChainId(chainId)) fail('chain id invalid');
@@ -102,7 +125,7 @@ export function decodeSyncResponse(bytes: Uint8Array): ChainSyncResponse {
   const h: ChainHead = { sequence: head[0] === -1 ? -1 : seq(head[0], 0), hash: hash32(head[1]) };
   return {
     chainId,
-    entries: entries.map(readEntry),
+    entries: entries.map(keepsMost(entries, own.length) ? readEntryInPlace : readEntry),
     hasMore,
     head: h,
     treeHead: treeHead === null ? undefined : readTreeHead(treeHead),

@@ -67,10 +67,32 @@ export function checkKind(kind: string): string {
   return kind;
 }
 
-/** The entry's hash from its fields (what `hash` must equal). */
+/** CBOR head of a byte string of `n` bytes (n < 2^32), as encodeCbor writes it. */
+function bytesHead(n: number): number[] {
+  if (n < 24) return [0x40 | n];
+  if (n < 0x100) return [0x58, n];
+  if (n < 0x10000) return [0x59, n >> 8, n & 0xff];
+  return [0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+}
+
+/**
+ * The entry's hash from its fields (what `hash` must equal): SHA-256 of the tag and
+ * encodeCbor([chain id, sequence, prev, wall, counter, kind, payload]). Those bytes are put
+ * together in one array, the payload copied once: the fields before it through encodeCbor as
+ * a 6-array (its one-byte head then says 7), then the payload's byte-string head and bytes
+ * (test/chain/entry-hash.test.ts compares it with encoding all seven).
+ */
 export function entryHash(chainId: Uint8Array, e: Omit<ChainEntry, 'hash'>): Uint8Array {
-  const body = encodeCbor([chainId, e.sequence, e.prev, e.wall, e.counter, e.kind, e.payload]);
-  return sha256(concatBytes(ENTRY_TAG, body));
+  const fields = encodeCbor([chainId, e.sequence, e.prev, e.wall, e.counter, e.kind]);
+  const head = bytesHead(e.payload.length);
+  const at = ENTRY_TAG.length;
+  const out = new Uint8Array(at + fields.length + head.length + e.payload.length);
+  out.set(ENTRY_TAG);
+  out.set(fields, at);
+  out[at] = 0x87; // array of 7
+  out.set(head, at + fields.length);
+  out.set(e.payload, at + fields.length + head.length);
+  return sha256(out);
 }
 
 /** The entry with the given fields and its hash. */
@@ -96,6 +118,18 @@ function bytes32(v: unknown): v is Uint8Array {
  * its place in a chain: that is verification). Copies byte strings out of the input.
  */
 export function readEntry(v: unknown): ChainEntry {
+  return read(v, copyBytes);
+}
+
+/**
+ * readEntry for CBOR decoded from bytes the caller copied for itself: the entry keeps views
+ * into them (the entries of one sync answer share its copy instead of three arrays each).
+ */
+export function readEntryInPlace(v: unknown): ChainEntry {
+  return read(v, (b) => b);
+}
+
+function read(v: unknown, keep: (b: Uint8Array) => Uint8Array): ChainEntry {
   if (!Array.isArray(v) || v.length !== 7)
     throw new ChainError('malformed', 'an entry is an array of 7 fields');
   const [sequence, prev, wall, counter, kind, payload, hash] = v;
@@ -111,12 +145,12 @@ export function readEntry(v: unknown): ChainEntry {
     throw new ChainError('malformed', 'entry payload is not bytes or too large');
   return {
     sequence: sequence as number,
-    prev: copyBytes(prev),
+    prev: keep(prev),
     wall: wall as number,
     counter: counter as number,
     kind,
-    payload: copyBytes(payload),
-    hash: copyBytes(hash),
+    payload: keep(payload),
+    hash: keep(hash),
   };
 }
 

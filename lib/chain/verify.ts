@@ -5,10 +5,10 @@
  */
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import { LogTree, leafHash } from '../merkle/log-tree.ts';
-import { bytesKey, concatBytes, equalBytes } from '../util/bytes.ts';
+import { equalBytes } from '../util/bytes.ts';
 import { type ChainEntry, entryHash, GENESIS_PREV } from './entry.ts';
 import { ChainError } from './errors.ts';
-import { type SignedTreeHead, treeHeadPayload, verifyTreeHead } from './tree-head.ts';
+import { type SignedTreeHead, verifyTreeHead } from './tree-head.ts';
 
 /**
  * Sequence, link and hash of each entry, in order, the first at `start` linking to `prev`;
@@ -33,13 +33,24 @@ export function checkEntries(
   }
 }
 
+/** Whether two heads are the same signed bytes and signature: equal in every field (the chain id is checked before). */
+function sameHead(a: SignedTreeHead, b: SignedTreeHead): boolean {
+  return (
+    a.size === b.size &&
+    a.wall === b.wall &&
+    a.counter === b.counter &&
+    equalBytes(a.root, b.root) &&
+    equalBytes(a.signature, b.signature)
+  );
+}
+
 /** Checks tree heads against the author's key, remembering the last one verified (a catch-up proves many chunks against one head). */
 export class HeadVerifier {
   readonly #chainId: string;
   readonly #author: Uint8Array;
   readonly #verifier: SignatureVerifier;
-  /** The last head verified: signed bytes and signature. */
-  #verifiedKey = '';
+  /** The last head verified (a head with the same fields is the same signed bytes). */
+  #verified: SignedTreeHead | undefined;
 
   constructor(chainId: string, author: Uint8Array, verifier: SignatureVerifier) {
     this.#chainId = chainId;
@@ -50,11 +61,10 @@ export class HeadVerifier {
   /** Throws `unknown-chain` (another chain's head) or `bad-signature`. */
   async check(h: SignedTreeHead): Promise<void> {
     if (h.chainId !== this.#chainId) throw new ChainError('unknown-chain', 'a tree head of another chain');
-    const key = bytesKey(concatBytes(treeHeadPayload(h), h.signature));
-    if (key === this.#verifiedKey) return;
+    if (this.#verified && sameHead(this.#verified, h)) return;
     if (!(await verifyTreeHead(this.#verifier, this.#author, h)))
       throw new ChainError('bad-signature', `tree head of size ${h.size} not signed by the chain's author`);
-    this.#verifiedKey = key;
+    this.#verified = h;
   }
 
   /**

@@ -12,13 +12,23 @@ import { sha256 } from '../util/sha256.ts';
 
 const LEAF = Uint8Array.of(0);
 const NODE = Uint8Array.of(1);
+// Hash inputs of 32-byte leaves and of interior nodes are written here instead of into a
+// fresh array per hash (sha256 keeps nothing of its input and calls nothing back).
+const leaf32 = new Uint8Array(33);
+const node64 = new Uint8Array(65);
+node64[0] = 1;
 
 export function leafHash(leaf: Uint8Array): Uint8Array {
-  return sha256(concatBytes(LEAF, leaf));
+  if (leaf.length !== 32) return sha256(concatBytes(LEAF, leaf));
+  leaf32.set(leaf, 1);
+  return sha256(leaf32);
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return sha256(concatBytes(NODE, left, right));
+  if (left.length !== 32 || right.length !== 32) return sha256(concatBytes(NODE, left, right));
+  node64.set(left, 1);
+  node64.set(right, 33);
+  return sha256(node64);
 }
 
 /** Largest power of two strictly smaller than n (n ≥ 2). */
