@@ -136,6 +136,11 @@ export class RaftLog {
     if (this.#snapshot?.index === index) this.#snapshot = undefined;
   }
 
+  /** The last index persisted (as advance() reported); 0 while a received snapshot waits to be. */
+  stableIndex(): number {
+    return this.#snapshot ? 0 : this.#offset - 1;
+  }
+
   unstableEntries(): readonly Entry[] {
     return this.#entries;
   }

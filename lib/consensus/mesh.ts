@@ -12,7 +12,15 @@ import { AutoVoters } from './auto-voters.ts';
 import { quorum } from './config.ts';
 import { ConsensusError, type ConsensusErrorCode } from './errors.ts';
 import { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine } from './kv.ts';
-import { type ConsensusStatus, RaftCore, type RaftOptions, type Ready } from './raft.ts';
+import type { ConsensusMessage } from './messages.ts';
+import {
+  type ConsensusStatus,
+  leaderMayShip,
+  mustPersistFirst,
+  RaftCore,
+  type RaftOptions,
+  type Ready,
+} from './raft.ts';
 import { MemoryConsensusStorage, type WritableConsensusStorage } from './storage.ts';
 import type { MemberView, ProbeResult } from './voters.ts';
 
@@ -435,8 +443,10 @@ export class MeshConsensus {
 
   /**
    * The persistence contract: persist, then send, then apply (see raft.ts). A durable
-   * storage's `flush()` is awaited before the record's messages go out; inputs that arrive
-   * meanwhile wait in the core for the next record.
+   * storage's `flush()` is awaited before the record's messages go out — but for a leader's
+   * appends, which go out at once (§10.2.1: its write runs in parallel with the followers'),
+   * and for a record holding nothing that must be durable first (a new commit index rides
+   * the next flush); inputs that arrive meanwhile wait in the core for the next record.
    */
   #drain(): void {
     if (this.#flushing || this.#broken) return;
@@ -444,6 +454,8 @@ export class MeshConsensus {
     while (core.hasReady()) {
       const r = core.ready();
       const s = this.#storage;
+      // Every earlier record was flushed before this one was taken: this is durable.
+      const durable = s.hardState();
       try {
         if (r.snapshot) s.applySnapshot(r.snapshot);
         s.append(r.entries);
@@ -452,28 +464,36 @@ export class MeshConsensus {
         this.#fail(e);
         return;
       }
-      const flushed = s.flush?.();
+      const flushed = mustPersistFirst(r, durable) ? s.flush?.() : undefined;
       if (flushed) {
+        const early = new Set(leaderMayShip(r, durable));
+        this.#send([...early]);
+        const later = r.messages.filter((m) => !early.has(m));
         this.#flushing = true;
         flushed.then(
           () => {
             this.#flushing = false;
-            this.#handle(core, r);
+            this.#handle(core, r, later);
             this.#drain();
           },
           (e) => this.#fail(e),
         );
         return;
       }
-      this.#handle(core, r);
+      this.#handle(core, r, r.messages);
     }
   }
 
-  /** Steps 2–4 of the contract, once `r` is durable. */
-  #handle(core: RaftCore, r: Ready): void {
+  #send(messages: readonly ConsensusMessage[]): void {
+    if (this.#closed) return;
+    for (const m of messages) this.#m.send(m.to, RAFT, encodeCbor(m)).catch(() => {});
+  }
+
+  /** Steps 2–4 of the contract, once `r` is durable (`messages`: those of `r` not sent yet). */
+  #handle(core: RaftCore, r: Ready, messages: readonly ConsensusMessage[]): void {
     if (this.#closed) return;
     const s = this.#storage;
-    for (const m of r.messages) this.#m.send(m.to, RAFT, encodeCbor(m)).catch(() => {});
+    this.#send(messages);
     if (r.snapshot) {
       this.kv.restore(r.snapshot.data);
       this.#applied = r.snapshot.index;

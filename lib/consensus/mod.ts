@@ -23,6 +23,8 @@ export {
 export {
   ConsensusRole,
   type ConsensusStatus,
+  leaderMayShip,
+  mustPersistFirst,
   RaftCore,
   type RaftMetrics,
   type RaftOptions,

@@ -11,6 +11,12 @@
  * 2. only then send `messages` (a vote or an acknowledgement promises what step 1 stored);
  * 3. load `snapshot` into the state machine, apply `committed` in order, answer `reads`;
  * 4. call `advance(ready)`.
+ * Two exceptions. A record with no snapshot, no entries and neither a new term nor a new
+ * vote (`mustPersistFirst` false: at most a new commit index) need not wait for its write.
+ * And (§10.2.1) a leader's `append`, `heartbeat`, `snapshot` and `timeout-now` messages
+ * may leave while step 1 is under way, when the record changes neither term nor vote
+ * (`leaderMayShip`): the leader counts its own entries towards a commit only once
+ * `advance()` said they are stable, so a commit never rests on its unfinished write.
  */
 import type { Random } from '../time/types.ts';
 import { ConfigHistory, hasQuorum, quorumIndex } from './config.ts';
@@ -90,6 +96,37 @@ export interface Ready {
   readonly committed: readonly Entry[];
   /** ReadIndex answers: read once the state machine applied `index`. */
   readonly reads: readonly ReadState[];
+}
+
+/** Messages a leader may send while its own write of the record is under way (§10.2.1). */
+const SHIPPED_EARLY = new Set<ConsensusMessage['type']>(['append', 'heartbeat', 'snapshot', 'timeout-now']);
+
+/** Whether `r` changes the term or the vote of `durable` (the hard state earlier records made durable). */
+function votes(r: Ready, durable: HardState): boolean {
+  return (
+    r.hardState !== undefined && (r.hardState.term !== durable.term || r.hardState.vote !== durable.vote)
+  );
+}
+
+/**
+ * Whether `r` holds what must be durable before its messages leave and its entries are
+ * applied: a snapshot, entries, or a new term or vote. A new commit index alone need not
+ * be (Raft keeps it in volatile state; a restarted node learns it again): it may ride the
+ * next write.
+ */
+export function mustPersistFirst(r: Ready, durable: HardState): boolean {
+  return r.snapshot !== undefined || r.entries.length > 0 || votes(r, durable);
+}
+
+/**
+ * The messages of `r` that may leave before its persistence ended (see the module comment):
+ * a leader's appends, heartbeats, snapshot chunks and timeout-now, when `r` changes neither
+ * the term nor the vote of `durable`. None otherwise: a vote or an acknowledgement always
+ * waits for the write it promises.
+ */
+export function leaderMayShip(r: Ready, durable: HardState): ConsensusMessage[] {
+  if (r.role !== ConsensusRole.Leader || votes(r, durable)) return [];
+  return r.messages.filter((m) => SHIPPED_EARLY.has(m.type));
 }
 
 export interface ConsensusStatus {
@@ -443,6 +480,8 @@ export class RaftCore {
     if (last) this.#log.stableTo(last.index, last.term);
     const applied = r.committed.at(-1);
     if (applied) this.#log.applied = Math.max(this.#log.applied, applied.index);
+    // The leader's own entries now count: they may complete a quorum (its commit shows in the next record).
+    if (last && this.#role === ConsensusRole.Leader) this.#maybeCommit();
   }
 
   // ---- roles ----
@@ -777,11 +816,14 @@ export class RaftCore {
       this.#send({ type: 'timeout-now', to: from });
   }
 
-  /** Commits the highest index a quorum holds, if it is of this term (§5.4.2). */
+  /**
+   * Commits the highest index a quorum holds, if it is of this term (§5.4.2). The leader
+   * holds only what it persisted (its appends may have left before its own write ended).
+   */
   #maybeCommit(): boolean {
     const log = this.#log;
     const index = quorumIndex(this.voters, (v) =>
-      v === this.id ? log.lastIndex() : (this.#progress.get(v)?.match ?? 0),
+      v === this.id ? log.stableIndex() : (this.#progress.get(v)?.match ?? 0),
     );
     if (index <= log.committed || log.term(index) !== this.#term) return false;
     const firstOfTerm = log.term(log.committed) !== this.#term;

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConsensusError } from '../../lib/consensus/errors.ts';
+import { leaderMayShip, mustPersistFirst } from '../../lib/consensus/raft.ts';
 import { lone } from './lone.ts';
 import { TestNet } from './net.ts';
 
@@ -404,6 +405,92 @@ describe('sans-IO and the persistence contract', () => {
     expect(append.messages).toMatchObject([{ type: 'append-reply', success: true, index: 1 }]);
     core.advance(append);
     expect(core.hasReady()).toBe(false);
+  });
+
+  it('a leader’s appends may leave before its own write ended; its entries count towards a commit only once advance() says they are stable', () => {
+    const net = new TestNet(['a', 'b', 'c']);
+    const a = net.elect('a');
+    const durable = net.storages.get('a')!.hardState();
+    const { index } = a.propose(new TextEncoder().encode('x'));
+    const r = a.ready();
+    const early = leaderMayShip(r, durable);
+    expect(early.map((m) => [m.type, m.to])).toEqual([
+      ['append', 'b'],
+      ['append', 'c'],
+    ]);
+    expect(mustPersistFirst(r, durable)).toBe(true);
+    // b persists and acknowledges while a's write is under way: b alone is no quorum.
+    const b = net.core('b');
+    b.step(early[0]);
+    const rb = b.ready();
+    net.storages.get('b')!.append(rb.entries);
+    b.advance(rb);
+    a.step(rb.messages.find((m) => m.type === 'append-reply'));
+    expect(a.commitIndex).toBeLessThan(index);
+    // a's write ended: a and b are a quorum.
+    net.storages.get('a')!.append(r.entries);
+    a.advance(r);
+    expect(a.commitIndex).toBe(index);
+    expect(a.ready().committed.map((e) => e.index)).toEqual([index]);
+  });
+
+  it('both followers’ acknowledgements commit an entry before the leader’s own write ended (a quorum without it)', () => {
+    const net = new TestNet(['a', 'b', 'c']);
+    const a = net.elect('a');
+    const durable = net.storages.get('a')!.hardState();
+    const { index } = a.propose(new TextEncoder().encode('x'));
+    const r = a.ready();
+    for (const m of leaderMayShip(r, durable)) {
+      const f = net.core(m.to);
+      f.step(m);
+      const rf = f.ready();
+      net.storages.get(m.to)!.append(rf.entries);
+      f.advance(rf);
+      a.step(rf.messages.find((x) => x.type === 'append-reply'));
+    }
+    expect(a.commitIndex).toBe(index);
+  });
+
+  it('nothing may leave before the write of a record with a new term or vote, nor a follower’s acknowledgement; a record with only a new commit index need not wait', () => {
+    const { core, storage } = lone({ id: 'b' });
+    const durable = { term: 0, vote: '', commit: 0 };
+    core.step({
+      type: 'vote',
+      from: 'a',
+      to: 'b',
+      term: 1,
+      lastIndex: 0,
+      lastTerm: 0,
+      pre: false,
+      transfer: false,
+    });
+    const vote = core.ready();
+    expect(leaderMayShip(vote, durable)).toEqual([]);
+    expect(mustPersistFirst(vote, durable)).toBe(true);
+    storage.setHardState(vote.hardState!);
+    core.advance(vote);
+    const voted = vote.hardState!;
+    const noop = { index: 1, term: 1, kind: 'noop' } as const;
+    core.step({
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [noop],
+      commit: 0,
+    });
+    const append = core.ready();
+    expect(leaderMayShip(append, voted)).toEqual([]);
+    expect(mustPersistFirst(append, voted)).toBe(true);
+    storage.append(append.entries);
+    core.advance(append);
+    core.step({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 1, ctx: 0 });
+    const commit = core.ready();
+    expect(commit.hardState).toMatchObject({ term: 1, vote: 'a', commit: 1 });
+    expect(commit.messages).toMatchObject([{ type: 'heartbeat-reply' }]);
+    expect(mustPersistFirst(commit, voted)).toBe(false);
   });
 
   it('lib/consensus reads no clock, timer or randomness but the injected ones', () => {
