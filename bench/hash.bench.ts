@@ -1,13 +1,13 @@
 /**
  * SHA-256 per input length: @noble/hashes (pure JavaScript) against node:crypto's one-shot
- * `hash()` and `createHash()`, lib/util/sha256-small.ts (inputs of one or two blocks), and
+ * `hash()` and `createHash()`, lib/util/sha256-js.ts (JavaScript: the small inputs, and all where no native hash), and
  * what lib/util/sha256.ts picks here. The lengths are the
  * ones weftmesh hashes: 33 and 65 bytes (RFC 6962 leaf and interior nodes), ~330 bytes (a
  * chain entry of 256 B), 16 KiB (hypercore's block size), and the block-boundary cases.
  */
 import { sha256 as noble } from '@noble/hashes/sha2.js';
 import { type NativeCrypto, sha256, sha256Backend } from '../lib/util/sha256.ts';
-import { SMALL_SHA256_MAX_BYTES, smallSha256 } from '../lib/util/sha256-small.ts';
+import { jsSha256, SMALL_SHA256_MAX_BYTES } from '../lib/util/sha256-js.ts';
 import { fmt, rate, table } from './harness.ts';
 
 const LENGTHS = [0, 33, 55, 64, 65, 119, 128, 330, 1024, 4096, 16 * 1024, 64 * 1024];
@@ -23,7 +23,7 @@ export async function hashBench(): Promise<void> {
       () => noble(data),
       native?.hash && (() => native.hash!('sha256', data, 'buffer')),
       native?.createHash && (() => native.createHash!('sha256').update(data).digest()),
-      len <= SMALL_SHA256_MAX_BYTES ? () => smallSha256(data) : undefined,
+      () => jsSha256(data),
       () => sha256(data),
     ];
     // Rounds of 100 ms taken in turn, the best of 5 kept for each: other work on the machine
@@ -54,13 +54,13 @@ export async function hashBench(): Promise<void> {
     ]);
   }
   table(
-    `SHA-256 hashes/s by input length (lib/util/sha256.ts: sha256-small.ts up to ${SMALL_SHA256_MAX_BYTES} bytes, then ${sha256Backend})`,
+    `SHA-256 hashes/s by input length (lib/util/sha256.ts: sha256-js.ts up to ${SMALL_SHA256_MAX_BYTES} bytes, then ${sha256Backend})`,
     [
       'bytes',
       'noble',
       'node:crypto hash()',
       'node:crypto createHash()',
-      'sha256-small.ts',
+      'sha256-js.ts',
       'weftmesh sha256',
       '× noble',
     ],

@@ -2,7 +2,7 @@ import { createHash, hash } from 'node:crypto';
 import { sha256 as noble } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { type NativeCrypto, selectSha256, sha256, sha256Backend } from '../../lib/util/sha256.ts';
-import { SMALL_SHA256_MAX_BYTES, smallSha256 } from '../../lib/util/sha256-small.ts';
+import { jsSha256, SMALL_SHA256_MAX_BYTES } from '../../lib/util/sha256-js.ts';
 
 /** Block-boundary lengths (55/56: padding spills into a second block; 63/64/65: one block), small and large. */
 const LENGTHS = [
@@ -49,27 +49,28 @@ const variants: Array<[string, (d: Uint8Array) => Uint8Array]> = [
   ['the runtime pick', sha256],
   ['node:crypto hash()', selectSha256(nodeCrypto)],
   ['node:crypto createHash() only', selectSha256({ createHash } as unknown as NativeCrypto)],
-  ['no native hash (noble)', selectSha256(undefined)],
+  ['no native hash (JavaScript)', selectSha256(undefined)],
 ];
 
 describe('sha256 (lib/util/sha256.ts)', () => {
-  it('uses node:crypto under Node', () => {
+  it('uses node:crypto under Node, and JavaScript alone where there is none', () => {
     expect(sha256Backend).toBe('node:crypto hash');
+    expect(selectSha256(undefined)).toBe(jsSha256);
+    expect(selectSha256({})).toBe(jsSha256);
   });
 
-  it('the two-block path: every length it takes, and the next ones, over 40 contents each, as noble', () => {
+  it('the JavaScript SHA-256: every length of up to two blocks and beyond, over 40 contents each, as noble', () => {
     let checked = 0;
-    for (let n = 0; n <= SMALL_SHA256_MAX_BYTES + 8; n++)
+    for (let n = 0; n <= 200; n++)
       for (let seed = 1; seed <= 40; seed++) {
         const data =
           n === 0 || seed > 2 ? bytes(n, seed * 1000 + n) : new Uint8Array(n).fill(seed === 1 ? 0 : 0xff);
         const want = Buffer.from(noble(data)).toString('hex');
-        if (n <= SMALL_SHA256_MAX_BYTES)
-          expect(Buffer.from(smallSha256(data)).toString('hex'), `length ${n}`).toBe(want);
+        expect(Buffer.from(jsSha256(data)).toString('hex'), `length ${n}`).toBe(want);
         for (const [, f] of variants) expect(Buffer.from(f(data)).toString('hex'), `length ${n}`).toBe(want);
         checked++;
       }
-    expect(checked).toBe((SMALL_SHA256_MAX_BYTES + 9) * 40);
+    expect(checked).toBe(201 * 40);
   });
 
   for (const [name, f] of variants) {

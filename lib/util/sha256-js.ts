@@ -1,13 +1,15 @@
 /**
- * SHA-256 (FIPS 180-4) of inputs of at most SMALL_SHA256_MAX_BYTES: one or two blocks with
- * their padding, compressed in place with no allocation but the digest. Merkle leaves (33
- * bytes) and interior nodes (65) are most of the hashes a chain or state tree computes, and
- * at those sizes this is 2–3× node:crypto's one-shot hash() (whose call costs more than the
- * compression) and 3–4× @noble/hashes (`npm run bench hash`). Same digests: test/unit/sha256.test.ts
- * checks every length it takes against noble.
+ * SHA-256 (FIPS 180-4) in JavaScript, compressing straight from the input with no allocation
+ * but the digest: what weftmesh hashes with where the runtime has no native SHA-256
+ * (browsers: WebCrypto's is asynchronous only), and everywhere for inputs of at most
+ * SMALL_SHA256_MAX_BYTES (one or two blocks with their padding). Merkle leaves (33 bytes) and
+ * interior nodes (65) are most of the hashes a chain or state tree computes, and at those
+ * sizes this is 1.2–2× node:crypto's one-shot hash() (whose call costs more than the
+ * compression) and ~3× @noble/hashes (`npm run bench hash`). Same digests:
+ * test/unit/sha256.test.ts checks it against noble.
  */
 
-/** Longest input that fits two blocks with its padding (0x80 and the 8-byte bit length). */
+/** Inputs up to this many bytes fit two blocks with their padding (0x80 and the 8-byte bit length). */
 export const SMALL_SHA256_MAX_BYTES = 119;
 
 function primes(n: number): number[] {
@@ -25,10 +27,10 @@ const K = Int32Array.from(P, (p) => frac32(Math.cbrt(p)));
 const IV = Int32Array.from(P.slice(0, 8), (p) => frac32(Math.sqrt(p)));
 const W = new Int32Array(64);
 const H = new Int32Array(8);
+/** The last one or two blocks: the input's tail and the padding. */
 const block = new Uint8Array(128);
 
-function compress(off: number): void {
-  const b = block;
+function compress(b: Uint8Array, off: number): void {
   for (let i = 0; i < 16; i++) {
     const j = off + 4 * i;
     W[i] = (b[j]! << 24) | (b[j + 1]! << 16) | (b[j + 2]! << 8) | b[j + 3]!;
@@ -72,18 +74,26 @@ function compress(off: number): void {
   H[7] = (H[7]! + h) | 0;
 }
 
-/** SHA-256 of `data` (length ≤ SMALL_SHA256_MAX_BYTES, not checked: the caller picks by length). */
-export function smallSha256(data: Uint8Array): Uint8Array {
+/** SHA-256 of `data` (never written to); a fresh 32-byte Uint8Array. */
+export function jsSha256(data: Uint8Array): Uint8Array {
   const n = data.length;
-  const end = n < 56 ? 64 : 128;
-  block.fill(0, n, end);
-  block.set(data);
-  block[n] = 0x80;
-  block[end - 2] = n >>> 5; // bit length, big-endian (n·8 < 2^16)
-  block[end - 1] = (n << 3) & 0xff;
+  const full = n - (n % 64);
   H.set(IV);
-  compress(0);
-  if (end === 128) compress(64);
+  for (let off = 0; off < full; off += 64) compress(data, off);
+  const rest = n - full;
+  const end = rest < 56 ? 64 : 128;
+  block.set(data.subarray(full));
+  block.fill(0, rest, end);
+  block[rest] = 0x80;
+  // The bit length, big-endian in the last 8 bytes (n < 2^53: the high word is n / 2^29).
+  const hi = Math.floor(n / 0x20000000);
+  const lo = (n << 3) >>> 0;
+  for (let i = 0; i < 4; i++) {
+    block[end - 8 + i] = hi >>> (24 - 8 * i);
+    block[end - 4 + i] = lo >>> (24 - 8 * i);
+  }
+  compress(block, 0);
+  if (end === 128) compress(block, 64);
   const out = new Uint8Array(32);
   for (let i = 0; i < 8; i++) {
     const v = H[i]!;
