@@ -1,7 +1,7 @@
 /**
  * The serving side of bench/chain-webrtc.bench.ts, in its own process: a MeshNode over real
- * WebRTC (loopback candidates only) that hosts a chain (or answers plain requests, for the
- * link's ceiling), driven by the parent over IPC. Its own process, so that the server's work
+ * WebRTC (loopback candidates only) that hosts a chain (or answers plain requests, or streams
+ * over a plain data channel: the link's ceiling), driven by the parent over IPC. Its own process, so that the server's work
  * (reading, encoding, sending) and the follower's (verifying, appending) each have a core,
  * as between two machines, instead of sharing one JavaScript thread.
  */
@@ -11,17 +11,24 @@ import { type ChainsOptions, chains } from '../lib/node/chain-service.ts';
 import { messaging } from '../lib/node/mod.ts';
 import { toHex } from '../lib/util/bytes.ts';
 import { type RtcNode, rtcNode } from '../test/support/webrtc-node.ts';
+import { type RawSender, rawOffer } from './chain-webrtc-link.ts';
 
 export type HostCmd =
   | { cmd: 'node'; signal: string; cluster: string; chains: ChainsOptions; perOriginRate?: number }
   | { cmd: 'host'; entries: number; payload: number }
   | { cmd: 'respond'; size: number }
+  | { cmd: 'raw-offer' }
+  | { cmd: 'raw-answer'; sdp: string }
+  | { cmd: 'raw-send'; size: number; count: number }
+  | { cmd: 'raw-close' }
   | { cmd: 'cpu' };
 
 const send = (m: unknown) => process.send!(m);
 const author = NodeIdentity.generate();
 const logs = new Map<string, ChainLog>();
 let node: RtcNode | undefined;
+let rawPending: Awaited<ReturnType<typeof rawOffer>> | undefined;
+let raw: RawSender | undefined;
 
 /** Entries with distinct payloads, appended in batches of 1,000 (one signed tree head each). */
 async function chainOf(entries: number, payload: number): Promise<ChainLog> {
@@ -61,6 +68,23 @@ async function handle(m: HostCmd): Promise<void> {
       send({ ev: 'responding' });
       return;
     }
+    case 'raw-offer':
+      rawPending = await rawOffer();
+      send({ ev: 'raw-offer', sdp: rawPending.sdp });
+      return;
+    case 'raw-answer':
+      raw = await rawPending!.finish(m.sdp);
+      send({ ev: 'raw-open' });
+      return;
+    case 'raw-send':
+      await raw!.stream(m.size, m.count);
+      send({ ev: 'raw-sent' });
+      return;
+    case 'raw-close':
+      raw?.close();
+      raw = undefined;
+      send({ ev: 'raw-closed' });
+      return;
     case 'cpu':
       send({ ev: 'cpu', usage: process.cpuUsage() });
       return;

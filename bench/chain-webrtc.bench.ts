@@ -8,7 +8,8 @@
  * growth, and the CPU each side used during the pull (% of one core: which side bounds it);
  * with one request in flight, with the default window, and with the pace raised past the
  * default per-origin message quota. For scale, plain request/answer between the same two
- * processes: what messaging carries over that link with no chain work.
+ * processes (what messaging carries over that link with no chain work) and a plain data
+ * channel streaming one way (bench/chain-webrtc-link.ts: the link itself, no weftmesh code).
  */
 import { NodeState } from '../lib/membership/node-state.ts';
 import type { ChainsOptions } from '../lib/node/chain-service.ts';
@@ -18,6 +19,7 @@ import { fromHex } from '../lib/util/bytes.ts';
 import { startSignalingServer } from '../signaling/node.ts';
 import { type RtcNode, rtcNode } from '../test/support/webrtc-node.ts';
 import type { HostCmd } from './chain-webrtc-host.ts';
+import { rawAnswer } from './chain-webrtc-link.ts';
 import { BenchChild, type Ev } from './child-process.ts';
 import { fmt, table } from './harness.ts';
 
@@ -158,6 +160,7 @@ export async function chainWebRtcBench(): Promise<void> {
   const server = await startSignalingServer({ port: 0 });
   const host = new Host();
   const raised = { chains: { pullRate: 2_000 }, perOriginRate: 4_000 };
+  const wide = { chains: { pullRate: 2_000, pullWindow: 64 }, perOriginRate: 4_000 };
   const runs: Run[] = [
     { label: 'one request in flight', entries: 20_000, payload: SMALL, chains: { pullWindow: 1 } },
     { label: 'window 16 (default)', entries: 20_000, payload: SMALL, chains: {} },
@@ -169,11 +172,14 @@ export async function chainWebRtcBench(): Promise<void> {
     },
     { label: 'window 16, pace 2,000/s (perOriginRate 4,000)', entries: 100_000, payload: SMALL, ...raised },
     { label: '16 KiB entries, window 16, pace 2,000/s', entries: 4_000, payload: BLOCK, ...raised },
+    { label: 'window 64, pace 2,000/s', entries: 100_000, payload: SMALL, ...wide },
+    { label: '16 KiB entries, window 64, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
   ];
   try {
     const rows: Array<Array<string | number>> = [];
     for (const [i, run] of runs.entries()) rows.push(await pullOver(server.url, host, run, i));
     const ceiling = await messagingCeiling(server.url, host);
+    const link = await rawCeiling(host);
     table(
       'Chain pull between two MeshNodes over real WebRTC on loopback, one process each (answers ≤ 40 KiB, verification on)',
       [
@@ -193,9 +199,49 @@ export async function chainWebRtcBench(): Promise<void> {
       ['answer size', 'answers/s', 'MB/s', 'CPU % requester / answerer'],
       ceiling,
     );
+    table(
+      'The raw link: one plain @roamhq/wrtc data channel between the same two processes, the host streaming (no weftmesh code)',
+      ['message size', 'messages', 'messages/s', 'MB/s', 'CPU % receiver / sender'],
+      link,
+    );
   } finally {
     host.kill();
     await server.close();
+  }
+}
+
+/** Messages of the entry sizes and of a full sync answer, streamed one way over a plain data channel. */
+async function rawCeiling(host: Host): Promise<Array<Array<string | number>>> {
+  const { sdp } = await host.request({ cmd: 'raw-offer' }, 'raw-offer');
+  const rx = await rawAnswer(sdp as string, async (answer) => {
+    await host.request({ cmd: 'raw-answer', sdp: answer }, 'raw-open');
+  });
+  try {
+    const rows: Array<Array<string | number>> = [];
+    for (const [size, count] of [
+      [SMALL, 100_000],
+      [BLOCK, 4_000],
+      [40 * 1024, 2_000],
+    ] as const) {
+      const cpu0 = { me: cpuMs(), host: await host.cpuMs() };
+      const started = performance.now();
+      const got = rx.receive(count);
+      await host.request({ cmd: 'raw-send', size, count }, 'raw-sent');
+      const { ms, bytes } = await got;
+      const span = performance.now() - started;
+      const cpu = { me: cpuMs() - cpu0.me, host: (await host.cpuMs()) - cpu0.host };
+      rows.push([
+        fmt(size),
+        fmt(count),
+        fmt((count * 1000) / ms),
+        fmt(bytes / 1e3 / ms, 1),
+        `${fmt((100 * cpu.me) / span)} / ${fmt((100 * cpu.host) / span)}`,
+      ]);
+    }
+    return rows;
+  } finally {
+    rx.close();
+    await host.request({ cmd: 'raw-close' }, 'raw-closed');
   }
 }
 
