@@ -19,6 +19,7 @@ type Cmd =
   | { cmd: 'watch' };
 
 const PING = 'bench/ping';
+const BLOCK = 10;
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const send = (m: unknown) => process.send!(m);
@@ -55,17 +56,42 @@ async function measure(c: Extract<Cmd, { cmd: 'measure' }>): Promise<void> {
   const n = node!.node;
   const r = raft!;
   const followers = r.status().voters.filter((v) => v !== n.nodeId);
+  // Pings, fan-outs and commits are taken in alternating blocks of ten, so that all three
+  // see the same load (this machine's load moves within seconds) and commits still follow
+  // each other as a stream of proposals does.
   const rtt: number[] = [];
-  for (let i = 0; i < c.pings; i++) {
-    const t = performance.now();
-    await n.request(followers[i % followers.length]!, PING, new Uint8Array(8));
-    rtt.push(performance.now() - t);
-  }
+  const fanOut: number[] = [];
   const commit: number[] = [];
-  for (let i = 0; i < c.proposals; i++) {
-    const t = performance.now();
-    await r.propose({ op: 'put', key: `k${i % 10}`, value: `v${i}` });
-    commit.push(performance.now() - t);
+  const quorum = Math.floor((followers.length + 1) / 2);
+  for (let block = 0; block * BLOCK < Math.max(c.pings, c.proposals); block++) {
+    for (let i = 0; i < BLOCK && rtt.length < c.pings; i++) {
+      const t = performance.now();
+      await n.request(followers[rtt.length % followers.length]!, PING, new Uint8Array(8));
+      rtt.push(performance.now() - t);
+    }
+    // The floor a commit has here: a ping to every follower at once, until a quorum with
+    // the leader answered (the first reply at 3 voters, the second at 5); the next one
+    // leaves then, as the next proposal does, while the slower replies are still coming.
+    const tail: Promise<unknown>[] = [];
+    for (let i = 0; i < BLOCK && fanOut.length < c.pings; i++) {
+      const t = performance.now();
+      const replies = followers.map((f) => n.request(f, PING, new Uint8Array(8)));
+      tail.push(...replies);
+      let answered = 0;
+      await new Promise<void>((resolve, reject) => {
+        for (const reply of replies)
+          reply.then(() => {
+            if (++answered === quorum) resolve();
+          }, reject);
+      });
+      fanOut.push(performance.now() - t);
+    }
+    await Promise.all(tail);
+    for (let i = 0; i < BLOCK && commit.length < c.proposals; i++) {
+      const t = performance.now();
+      await r.propose({ op: 'put', key: `k${i}`, value: `v${block}.${i}` });
+      commit.push(performance.now() - t);
+    }
   }
   let done = 0;
   let stop = false;
@@ -81,7 +107,7 @@ async function measure(c: Extract<Cmd, { cmd: 'measure' }>): Promise<void> {
   stop = true;
   const perSec = (done * 1000) / (performance.now() - started);
   await Promise.all(workers);
-  send({ ev: 'measured', rtt, commit, perSec });
+  send({ ev: 'measured', rtt, fanOut, commit, perSec });
 }
 
 process.on('message', (m: Cmd) => {

@@ -7,8 +7,16 @@
  * proposals per second through one leader with 64 in flight, and the time to a new leader —
  * and to the next commit — after the leader's process is killed (SIGKILL). Run alone:
  * `npm run bench consensus-webrtc` or `npx tsx bench/consensus-webrtc.bench.ts` (both
- * re-run inside a loopback-only network namespace when they can).
+ * re-run inside a loopback-only network namespace when they can);
+ * `CONSENSUS_WEBRTC_LATENCY_ONLY=1` runs the latency table alone (for repeated runs).
+ *
+ * Beside the peer RTT it measures the floor a commit has here: a ping sent to every
+ * follower at once, until a quorum answered. A commit is that fan-out plus the Raft work,
+ * and on a loaded 2-core machine the fan-out alone costs more than a lone ping (every
+ * @roamhq/wrtc send() blocks the JavaScript thread on WebRTC's own threads: see
+ * docs/CONSENSUS.md).
  */
+import { loadavg } from 'node:os';
 import { summarize } from '../lib/sim/stats-summary.ts';
 import { startSignalingServer } from '../signaling/node.ts';
 import { BenchChild } from './child-process.ts';
@@ -19,6 +27,7 @@ const CHILD = new URL('./consensus-webrtc-node.ts', import.meta.url).pathname;
 /** ms per Raft tick: election timeouts of 500–1,000 ms, heartbeats every 50 ms. */
 const TICK_MS = 50;
 const FAILOVER_RUNS = 4;
+const LATENCY_ONLY = process.env.CONSENSUS_WEBRTC_LATENCY_ONLY === '1';
 
 /** A voter: a MeshNode with MeshConsensus in its own process. */
 class Voter extends BenchChild {
@@ -55,10 +64,17 @@ async function leader(voters: Voter[], aboveTerm = 0): Promise<{ voter: Voter; t
 
 const ms = (v: number | undefined) => (v === undefined ? 'n/a' : fmt(v, 1));
 
+/** Nearest-rank percentile in ms with two decimals (summarize() rounds to 0.1: too coarse for sub-ms RTTs). */
+function pct(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
 export async function consensusWebRtcBench(): Promise<void> {
   const server = await startSignalingServer({ port: 0 });
   const all: Voter[] = [];
   try {
+    const before = loadavg()[0]!.toFixed(2);
     const rows: Array<Array<string | number>> = [];
     const rates: Array<Array<string | number>> = [];
     for (const n of [3, 5]) {
@@ -66,20 +82,29 @@ export async function consensusWebRtcBench(): Promise<void> {
       all.push(...voters);
       const l = await leader(voters);
       await new Promise((r) => setTimeout(r, 500));
-      l.voter.send({ cmd: 'measure', pings: 200, proposals: 300, inflight: 64, seconds: 3 });
+      l.voter.send({
+        cmd: 'measure',
+        pings: 300,
+        proposals: 300,
+        inflight: 64,
+        seconds: LATENCY_ONLY ? 0.1 : 3,
+      });
       const m = await l.voter.next((e) => e.ev === 'measured', 120_000);
       const follower = voters.find((v) => v !== l.voter)!;
       follower.send({ cmd: 'forwarded', proposals: 200 });
       const f = await follower.next((e) => e.ev === 'forwarded', 120_000);
-      const rtt = summarize(m.rtt as number[]);
-      const commit = summarize(m.commit as number[]);
+      const rtt = pct(m.rtt as number[], 0.5);
+      const fan = pct(m.fanOut as number[], 0.5);
+      const commit = pct(m.commit as number[], 0.5);
       const fwd = summarize(f.times as number[]);
       rows.push([
         `${n} voters`,
-        ms(rtt?.p50),
-        ms(commit?.p50),
-        ms(commit?.p99),
-        rtt && commit ? fmt(commit.p50 / rtt.p50, 2) : 'n/a',
+        fmt(rtt, 2),
+        fmt(fan, 2),
+        fmt(commit, 2),
+        fmt(pct(m.commit as number[], 0.99), 2),
+        fmt(commit / rtt, 2),
+        fmt(commit / fan, 2),
         ms(fwd?.p50),
         ms(fwd?.p99),
       ]);
@@ -87,18 +112,21 @@ export async function consensusWebRtcBench(): Promise<void> {
       for (const v of voters) v.kill();
     }
     table(
-      'Raft commit latency over WebRTC on loopback (a process per voter; 300 proposals one at a time at the leader, 200 from a follower)',
+      `Raft commit latency over WebRTC on loopback (a process per voter; 300 proposals one at a time at the leader, 300 pings alone and 300 to all followers at once, in alternating blocks of 10; 200 proposals from a follower; load average ${before} before, ${loadavg()[0]!.toFixed(2)} after)`,
       [
         'cluster',
         'peer RTT p50 ms',
+        'fan-out to a quorum p50 ms',
         'leader p50 ms',
         'leader p99 ms',
         'p50 / RTT',
+        'p50 / fan-out',
         'follower p50 ms',
         'follower p99 ms',
       ],
       rows,
     );
+    if (LATENCY_ONLY) return;
     table(
       'Proposals per second through one leader over WebRTC (64 in flight, 3 s)',
       ['cluster', 'proposals/s'],
