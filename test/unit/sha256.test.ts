@@ -53,8 +53,9 @@ const variants: Array<[string, (d: Uint8Array) => Uint8Array]> = [
 ];
 
 describe('sha256 (lib/util/sha256.ts)', () => {
-  it('uses node:crypto under Node, and JavaScript alone where there is none', () => {
-    expect(sha256Backend).toBe('node:crypto hash');
+  it('uses node:crypto under Node (≥ 20.16: process.getBuiltinModule), and JavaScript alone where there is none', () => {
+    const probe = typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function';
+    expect(sha256Backend).toBe(probe ? 'node:crypto hash' : 'JavaScript');
     expect(selectSha256(undefined)).toBe(jsSha256);
     expect(selectSha256({})).toBe(jsSha256);
   });
