@@ -11,7 +11,11 @@ import { sha256 } from '../util/sha256.ts';
 import { encodeCbor } from '../wire/cbor.ts';
 import { ChainError } from './errors.ts';
 
-/** One entry of a chain. `payload` is the CBOR encoding of what was appended. */
+/**
+ * One entry of a chain. `payload` is the CBOR encoding of what was appended. Entries are the
+ * log's own (get, entriesAfter): never write into their byte arrays or transfer their buffers
+ * (the entries that arrived in one sync answer share one buffer); copy what you keep or send.
+ */
 export interface ChainEntry {
   /** 0 for the genesis entry, then +1 per entry. */
   readonly sequence: number;
