@@ -17,8 +17,15 @@ export interface NativeCrypto {
   createHash?: (algorithm: 'sha256') => { update(data: Uint8Array): { digest(): Uint8Array } };
 }
 
-/** A Buffer's bytes as a plain Uint8Array (no copy): `slice` and friends behave as for any digest here. */
-const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+/**
+ * A digest Buffer as a plain Uint8Array (`slice` and friends behave as for any digest here):
+ * a view when it owns its memory (Node's do), else a copy, so a digest kept never pins a
+ * runtime's shared Buffer pool.
+ */
+const plain = (b: Uint8Array): Uint8Array =>
+  b.byteOffset === 0 && b.buffer.byteLength === b.byteLength
+    ? new Uint8Array(b.buffer, 0, b.byteLength)
+    : new Uint8Array(b);
 
 /** The SHA-256 function for a runtime whose node:crypto is `native` (none: JavaScript only). */
 export function selectSha256(native: NativeCrypto | undefined): (data: Uint8Array) => Uint8Array {

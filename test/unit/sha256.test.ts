@@ -60,6 +60,17 @@ describe('sha256 (lib/util/sha256.ts)', () => {
     expect(selectSha256({})).toBe(jsSha256);
   });
 
+  it('a digest a runtime hands out inside a shared Buffer pool is copied out, not kept as a view', () => {
+    const pooledHash = ((alg: 'sha256', d: Uint8Array) =>
+      Buffer.from(hash(alg, d, 'buffer'))) as NativeCrypto['hash'];
+    const data = bytes(500, 3);
+    const probe = pooledHash!('sha256', data, 'buffer');
+    expect(probe.buffer.byteLength).toBeGreaterThan(32); // the pool, as the case needs
+    const d = selectSha256({ hash: pooledHash })(data);
+    expect(d.buffer.byteLength).toBe(32);
+    expect(Buffer.from(d).equals(Buffer.from(noble(data)))).toBe(true);
+  });
+
   it('the JavaScript SHA-256: every length of up to two blocks and beyond, over 40 contents each, as noble', () => {
     let checked = 0;
     for (let n = 0; n <= 200; n++)
