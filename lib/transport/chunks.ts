@@ -1,9 +1,15 @@
 /**
- * Splitting messages for channels that cap message size (WebRTC data channels: 16 KiB is
- * safe everywhere). Each chunk starts with one flag byte: WHOLE (the message fits),
- * MORE (a piece, more follow), LAST (the final piece). The reliable channel is ordered,
- * so pieces of one message arrive in sequence and are appended until LAST.
+ * Splitting messages for channels that cap message size (WebRTC data channels). Each chunk
+ * starts with one flag byte: WHOLE (the message fits), MORE (a piece, more follow), LAST (the
+ * final piece). The reliable channel is ordered, so pieces of one message arrive in sequence
+ * and are appended until LAST.
+ *
+ * Chunk size is the sender's choice: the Reassembler bounds only the reassembled message
+ * (its cap), never a chunk, and has done so in every version (since the WebRTC transport
+ * came), so a sender may use chunks as large as its peer's data channel takes
+ * (peer-channel.ts) while receivers of any version reassemble them.
  */
+/** Safe with every WebRTC stack; the chunk size when the peer's limit is not known. */
 export const CHUNK_BYTES = 16 * 1024;
 const WHOLE = 0;
 const MORE = 1;

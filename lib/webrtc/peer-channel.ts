@@ -1,7 +1,7 @@
 /**
  * A RawChannel over one WebRTC peer connection (simple-peer, through SimplePeerAdapter): a
- * reliable ordered data channel for the stream (messages chunked at 16 KiB, with
- * back-pressure on bufferedAmount) and an unordered, no-retransmit channel for datagrams, so
+ * reliable ordered data channel for the stream (messages chunked as large as the peer takes, up
+ * to MAX_CHUNK_BYTES: see streamChunkBytes; with back-pressure on bufferedAmount) and an unordered, no-retransmit channel for datagrams, so
  * probes never wait behind bulk data. Both channels are pre-negotiated (same ids on both
  * sides), so no extra signaling round trip is needed. Channel binding: both DTLS
  * fingerprints, from the local and remote SDP.
@@ -28,7 +28,7 @@
  * 'open') makes send() throw: that datagram is dropped, and the channel closes.
  */
 import type { Scheduler, TimerId } from '../time/types.ts';
-import { ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
+import { CHUNK_BYTES, ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
 import { closedError, DrainWaiters } from '../transport/drain.ts';
 import type { ChannelBinding, DeliveryClass, RawChannel, RawChannelHandlers } from '../transport/types.ts';
 import { plainBytes, utf8 } from '../util/bytes.ts';
@@ -53,8 +53,13 @@ export interface PeerChannelLimits {
  * the package's typings never name simple-peer's (its types are not a dependency of weftmesh).
  */
 export interface PeerLike {
-  /** The peer connection: its local and remote SDP give the channel binding. */
-  readonly pc: Pick<RTCPeerConnection, 'localDescription' | 'remoteDescription'>;
+  /**
+   * The peer connection: its local and remote SDP give the channel binding, and the remote
+   * SDP and `sctp` (where the runtime has it) the chunk size.
+   */
+  readonly pc: Pick<RTCPeerConnection, 'localDescription' | 'remoteDescription'> & {
+    readonly sctp?: { readonly maxMessageSize?: number } | null;
+  };
   /** Bytes queued on the data channel. */
   readonly bufferSize: number;
   /** The stream's data channel: its `bufferedamountlow` events drive the queue and drained(). */
@@ -82,6 +87,43 @@ const DRAIN_POLL_MS = 10;
 const DATAGRAM_HIGH_WATER = 256 * 1024;
 /** bufferedAmount is an upper bound below this many bytes and exact above (see above). */
 const EXACT_ABOVE = 64 * 1024;
+/**
+ * Largest stream chunk sent, whatever the peer allows. Each data channel send() costs about
+ * the same whatever its size on @roamhq/wrtc (a blocking call into the native stack), so
+ * fewer, larger chunks carry more; above this, one chunk would hold the channel longer
+ * ahead of other messages for little more throughput (docs/CHAIN.md, WebRTC figures).
+ */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+/** RFC 8841: a data channel m-section without `a=max-message-size` accepts 65,536 bytes. */
+const SDP_DEFAULT_MAX_MESSAGE = 65_536;
+
+/**
+ * The size of the stream chunks sent to a peer: what its SDP says its data channel accepts
+ * (`a=max-message-size`, RFC 8841: absent means 65,536, 0 means no limit), at most
+ * MAX_CHUNK_BYTES, and at most `sctpMaxMessageSize` (RTCSctpTransport.maxMessageSize, which
+ * browsers also bound by what they can send; @roamhq/wrtc has no `pc.sctp`, so the SDP,
+ * there on every runtime, is the source and this only a further bound). The SDP is the
+ * peer's input: anything but one such line of at most 10 digits — or no SDP — gives
+ * CHUNK_BYTES (16 KiB, what every earlier version sent to every peer). So does a value below
+ * 16 KiB, which no stack weftmesh meets advertises: honouring a peer that asks for tiny
+ * chunks would make this side spend one blocking native send per few bytes. Receivers of every weftmesh version take chunks
+ * of any size (chunks.ts: the Reassembler bounds only the whole message).
+ */
+export function streamChunkBytes(remoteSdp: string | undefined, sctpMaxMessageSize?: number): number {
+  if (!remoteSdp) return CHUNK_BYTES;
+  const lines = [...remoteSdp.matchAll(/^a=max-message-size:(.*)$/gm)];
+  if (lines.length > 1) return CHUNK_BYTES;
+  let size = SDP_DEFAULT_MAX_MESSAGE;
+  if (lines.length === 1) {
+    const value = lines[0]![1]!.replace(/\r$/, '');
+    if (!/^[0-9]{1,10}$/.test(value)) return CHUNK_BYTES;
+    size = Number(value) === 0 ? MAX_CHUNK_BYTES : Number(value);
+  }
+  if (typeof sctpMaxMessageSize === 'number' && sctpMaxMessageSize > 0)
+    size = Math.min(size, sctpMaxMessageSize);
+  if (!(size >= CHUNK_BYTES)) return CHUNK_BYTES;
+  return Math.min(Math.floor(size), MAX_CHUNK_BYTES);
+}
 
 /** The DTLS fingerprint line of an SDP ("sha-256 AB:CD:…"), normalized. */
 export function sdpFingerprint(sdp: string | undefined): Uint8Array {
@@ -91,6 +133,8 @@ export function sdpFingerprint(sdp: string | undefined): Uint8Array {
 
 export class PeerChannel implements RawChannel {
   readonly binding: ChannelBinding;
+  /** Size of the stream chunks sent (streamChunkBytes); received chunks may have any size. */
+  readonly chunkBytes: number;
   readonly #peer: PeerLike;
   readonly #dgram: RTCDataChannel;
   readonly #limits: PeerChannelLimits;
@@ -129,6 +173,7 @@ export class PeerChannel implements RawChannel {
       local: sdpFingerprint(peer.pc.localDescription?.sdp),
       remote: sdpFingerprint(peer.pc.remoteDescription?.sdp),
     };
+    this.chunkBytes = streamChunkBytes(peer.pc.remoteDescription?.sdp, peer.pc.sctp?.maxMessageSize);
     this.#lowEvents = typeof peer.channel.bufferedAmountLowThreshold === 'number';
     if (this.#lowEvents) peer.channel.addEventListener('bufferedamountlow', this.#onLow);
     // Stream data and the end of the connection take their turns in order (inbound-turns.ts).
@@ -200,7 +245,7 @@ export class PeerChannel implements RawChannel {
       this.close('message over the size limit');
       return;
     }
-    for (const c of chunk(frame)) {
+    for (const c of chunk(frame, this.chunkBytes)) {
       this.#queue.push(c);
       this.#queued += c.length;
     }
