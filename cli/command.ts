@@ -4,7 +4,6 @@ import { CLUSTER_NAME } from '../lib/wire/fields.ts';
 /** A CLI subcommand. `run` returns the process exit code. */
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   run(argv: string[]): Promise<number>;
 }

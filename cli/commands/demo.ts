@@ -70,7 +70,6 @@ function driftLoads(node: MeshNode, pids: string[], ads: Advertisements): void {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'signaling server + live browser demo + a few local nodes (what npm start runs)',
   usage,
   async run(argv) {
     const { values } = parseFlags(argv, {

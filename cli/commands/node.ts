@@ -53,7 +53,6 @@ function list(v: unknown): string[] {
 
 export const nodeCommand: Command = {
   name: 'node',
-  summary: 'run a headless node that joins a cluster and prints what changes in it',
   usage,
   async run(argv) {
     const { values } = parseFlags(argv, {

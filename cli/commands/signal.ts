@@ -32,7 +32,6 @@ clients several --signal URLs, or put the instances behind a load balancer).
 
 export const signalCommand: Command = {
   name: 'signal',
-  summary: 'run the signaling server',
   usage,
   async run(argv) {
     const { values } = parseFlags(argv, {

@@ -80,7 +80,6 @@ function kindsLine(r: ScenarioReport): string {
 
 export const simCommand: Command = {
   name: 'sim',
-  summary: 'run a deterministic cluster simulation and report detection, accuracy and traffic',
   usage,
   async run(argv) {
     const { values } = parseFlags(argv, {

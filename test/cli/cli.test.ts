@@ -28,6 +28,31 @@ describe('weftmesh CLI', () => {
     expect(cli().code).toBe(2);
   });
 
+  it("a command loads its own modules only: `node --help` imports neither the simulator nor the demo's", () => {
+    // A resolve hook (module.register) that prints every weftmesh module the process imports.
+    const hook = `export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.includes('/dist/')) process.stderr.write('loaded ' + r.url + '\\n'); return r; }`;
+    const preload = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+    const run = (...args: string[]) => {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', `data:text/javascript,${encodeURIComponent(preload)}`, BIN, ...args],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      expect(r.status).toBe(0);
+      return r.stderr.split('\n').filter((l) => l.startsWith('loaded '));
+    };
+    const node = run('node', '--help');
+    expect(node.some((l) => l.endsWith('/cli/commands/node.js'))).toBe(true);
+    expect(
+      node.filter((l) => /\/(lib\/sim|lib\/consensus|cli\/commands\/(sim|demo|signal))/.test(l)),
+    ).toEqual([]);
+    const version = run('--version');
+    expect(version.filter((l) => l.includes('/cli/commands/'))).toEqual([]);
+  });
+
   it('unknown commands and flags exit 2 with a message', () => {
     const r = cli('frobnicate');
     expect(r.code).toBe(2);
