@@ -2,6 +2,7 @@ import { shake256 } from '@noble/hashes/sha3.js';
 import { bytesKey, copyBytes, toHex } from '../util/bytes.ts';
 import { CodedError } from '../util/coded-error.ts';
 import { type ExpandedKey, expandSeed, randomSeed, signExpanded, verifyStrict } from './ed25519.ts';
+import { type NativeSigner, nativeEd25519Available, nativeSigner, nativeVerify } from './native-ed25519.ts';
 import type { Signer } from './signer.ts';
 import { webCryptoAvailable, webCryptoSign, webCryptoSigningKey, webCryptoVerify } from './webcrypto.ts';
 
@@ -40,13 +41,16 @@ export class NodeIdentity implements Signer {
   readonly publicKey: Uint8Array;
   readonly nodeId: string;
   readonly #seed: Uint8Array;
-  readonly #expanded: ExpandedKey;
+  /** node:crypto's signer where the runtime has one (native-ed25519.ts), else the seed expanded for JavaScript. */
+  readonly #native: NativeSigner | undefined;
+  readonly #expanded: ExpandedKey | undefined;
   #webKey: Promise<CryptoKey | null> | undefined;
 
   private constructor(seed: Uint8Array) {
     this.#seed = copyBytes(seed);
-    this.#expanded = expandSeed(this.#seed);
-    this.publicKey = copyBytes(this.#expanded.publicKey);
+    this.#native = nativeSigner(this.#seed);
+    this.#expanded = this.#native ? undefined : expandSeed(this.#seed);
+    this.publicKey = copyBytes(this.#native?.publicKey ?? this.#expanded!.publicKey);
     this.nodeId = nodeIdOf(this.publicKey);
   }
 
@@ -68,13 +72,14 @@ export class NodeIdentity implements Signer {
     return copyBytes(this.#seed);
   }
 
-  /** Plain RFC 8032 Ed25519 signature over `data` (synchronous, pure JavaScript). */
+  /** Plain RFC 8032 Ed25519 signature over `data` (synchronous: node:crypto where the runtime has it, else pure JavaScript). */
   sign(data: Uint8Array): Uint8Array {
-    return signExpanded(this.#expanded, data);
+    return this.#native ? this.#native.sign(data) : signExpanded(this.#expanded!, data);
   }
 
   /** Same signature as sign() (Ed25519 is deterministic), via WebCrypto when the runtime has it. */
   async signAsync(data: Uint8Array): Promise<Uint8Array> {
+    if (this.#native) return this.#native.sign(data);
     this.#webKey ??= webCryptoAvailable().then((ok) => (ok ? webCryptoSigningKey(this.#seed) : null));
     const key = await this.#webKey;
     return key ? webCryptoSign(key, data) : this.sign(data);
@@ -91,6 +96,7 @@ export class NodeIdentity implements Signer {
 
   /** Same answer as verify(), via WebCrypto when the runtime has it. */
   static async verifyAsync(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (nativeEd25519Available()) return nativeVerify(publicKey, data, signature);
     if (await webCryptoAvailable()) return webCryptoVerify(publicKey, data, signature);
     return verifyStrict(publicKey, data, signature);
   }

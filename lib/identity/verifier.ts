@@ -6,6 +6,7 @@
 import { bytesKey, concatBytes } from '../util/bytes.ts';
 import { sha256 } from '../util/sha256.ts';
 import { verifyStrict } from './ed25519.ts';
+import { nativeEd25519Available, nativeVerify } from './native-ed25519.ts';
 import type { SignedEnvelope } from './signed.ts';
 import { signingInput } from './signed.ts';
 import { webCryptoAvailable, webCryptoVerify } from './webcrypto.ts';
@@ -54,14 +55,22 @@ export const strictVerifier: SignatureVerifier = {
     verifyStrict(publicKey, signingInput(domain, payload), signature),
 };
 
-/** WebCrypto when the runtime has Ed25519, else pure JavaScript. Same answers either way. */
-export const fastVerifier: SignatureVerifier = {
-  async verify(publicKey, domain, payload, signature) {
-    const input = signingInput(domain, payload);
-    if (await webCryptoAvailable()) return webCryptoVerify(publicKey, input, signature);
-    return verifyStrict(publicKey, input, signature);
-  },
-};
+/**
+ * node:crypto, synchronously, where the runtime has it (native-ed25519.ts); else WebCrypto when
+ * the runtime has Ed25519; else pure JavaScript. Same answers every way.
+ */
+export const fastVerifier: SignatureVerifier = nativeEd25519Available()
+  ? {
+      verify: (publicKey, domain, payload, signature) =>
+        nativeVerify(publicKey, signingInput(domain, payload), signature),
+    }
+  : {
+      async verify(publicKey, domain, payload, signature) {
+        const input = signingInput(domain, payload);
+        if (await webCryptoAvailable()) return webCryptoVerify(publicKey, input, signature);
+        return verifyStrict(publicKey, input, signature);
+      },
+    };
 
 export interface VerificationCacheStats {
   hits: number;

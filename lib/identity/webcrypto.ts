@@ -8,11 +8,12 @@ import { passesPrechecks } from './ed25519.ts';
 
 const ALG = { name: 'Ed25519' } as const;
 /** DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows. */
-const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
+export const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
 
-/** RFC 8032 test 1: used to confirm the runtime really implements Ed25519. */
-const PROBE_KEY = fromHex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
-const PROBE_SIG = fromHex(
+/** RFC 8032 test 1 (empty message): used to confirm the runtime really implements Ed25519. */
+export const PROBE_SEED = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
+export const PROBE_KEY = fromHex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+export const PROBE_SIG = fromHex(
   'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
 );
 

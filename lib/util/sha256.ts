@@ -9,6 +9,7 @@
  * at ~330 bytes (a chain entry of 256 B) and ~7× at 16 KiB. `createHash` (runtimes without
  * `hash()`) costs more per call but wins from a few hundred bytes on as well.
  */
+import { nodeBuiltin } from './node-builtin.ts';
 import { jsSha256, SMALL_SHA256_MAX_BYTES } from './sha256-js.ts';
 
 /** The part of node:crypto used here. */
@@ -41,16 +42,7 @@ export function selectSha256(native: NativeCrypto | undefined): (data: Uint8Arra
   return (data) => (data.length <= SMALL_SHA256_MAX_BYTES ? jsSha256(data) : long(data));
 }
 
-function runtimeCrypto(): NativeCrypto | undefined {
-  try {
-    const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    return p?.getBuiltinModule?.('node:crypto') as NativeCrypto | undefined;
-  } catch {
-    return undefined; // a runtime that has the function but refuses the module
-  }
-}
-
-const native = runtimeCrypto();
+const native = nodeBuiltin<NativeCrypto>('node:crypto');
 
 /** What `sha256` uses here for inputs over 119 bytes (for benches and diagnostics). */
 export const sha256Backend: 'node:crypto hash' | 'node:crypto createHash' | 'JavaScript' =

@@ -14,6 +14,8 @@ import {
   verifyEnvelope,
   webCryptoAvailable,
 } from '../../lib/identity/mod.ts';
+import { nativeEd25519Available, nativeVerify } from '../../lib/identity/native-ed25519.ts';
+import { webCryptoVerify } from '../../lib/identity/webcrypto.ts';
 import { fromHex, toHex, utf8 } from '../../lib/util/bytes.ts';
 import {
   IDENTITY_POINT,
@@ -25,10 +27,14 @@ import {
 import { RFC8032_VECTORS } from '../support/rfc8032.ts';
 import type { Suite } from './case.ts';
 
-/** Both verification paths must give this answer. */
+/** Every verification path this runtime has must give this answer. */
 async function bothSay(expected: boolean, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) {
   assert.equal(NodeIdentity.verify(publicKey, message, signature), expected, 'noble path');
   assert.equal(await NodeIdentity.verifyAsync(publicKey, message, signature), expected, 'async path');
+  if (await webCryptoAvailable())
+    assert.equal(await webCryptoVerify(publicKey, message, signature), expected, 'WebCrypto');
+  if (nativeEd25519Available())
+    assert.equal(nativeVerify(publicKey, message, signature), expected, 'node:crypto');
 }
 
 export const identityCases: Suite = {

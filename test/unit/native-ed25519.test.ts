@@ -1,0 +1,49 @@
+// node:crypto's Ed25519 (native-ed25519.ts) against the JavaScript path it replaces under Node:
+// the same public keys and signature bytes, and NodeIdentity uses it. Verdicts on crafted
+// inputs are compared across every backend in test/portable/identity.cases.ts.
+import { describe, expect, it } from 'vitest';
+import { expandSeed, signExpanded, verifyStrict } from '../../lib/identity/ed25519.ts';
+import { nativeEd25519Available, nativeSigner, nativeVerify } from '../../lib/identity/native-ed25519.ts';
+import { NodeIdentity } from '../../lib/identity/node-identity.ts';
+import { Domain, signingInput } from '../../lib/identity/signed.ts';
+import { fastVerifier } from '../../lib/identity/verifier.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
+
+const hasBuiltins = typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function';
+
+describe('Ed25519 through node:crypto', () => {
+  it('is used where the runtime hands node:crypto out (Node ≥ 20.16)', () => {
+    expect(nativeEd25519Available()).toBe(hasBuiltins);
+  });
+
+  it('gives the public keys and signatures of the JavaScript path, byte for byte', () => {
+    const random = new SeededRandom(7);
+    for (let i = 0; i < 40; i++) {
+      const seed = random.bytes(32);
+      const js = expandSeed(seed);
+      const native = nativeSigner(seed)!;
+      expect(native.publicKey).toEqual(js.publicKey);
+      for (const length of [0, 1, 64, 1000]) {
+        const message = random.bytes(length);
+        const sig = native.sign(message);
+        expect(sig).toEqual(signExpanded(js, message));
+        expect(nativeVerify(native.publicKey, message, sig)).toBe(true);
+        expect(verifyStrict(native.publicKey, message, sig)).toBe(true);
+        const other = Uint8Array.from(message.length > 0 ? message : [1]);
+        other[0]! ^= 1;
+        expect(nativeVerify(native.publicKey, other, sig)).toBe(false);
+      }
+    }
+  });
+
+  it('NodeIdentity signs through it, and the node boundary verifies synchronously through it', () => {
+    const id = NodeIdentity.fromSecretKey(new SeededRandom(3).bytes(32));
+    const message = new TextEncoder().encode('hello');
+    const sig = id.sign(message);
+    expect(sig).toEqual(signExpanded(expandSeed(id.exportSecretKey()), message));
+    const signed = id.sign(signingInput(Domain.App, message));
+    const verdict = fastVerifier.verify(id.publicKey, Domain.App, message, signed);
+    expect(verdict).toBe(true); // a boolean, not a promise: no trip through a thread pool
+    expect(fastVerifier.verify(id.publicKey, Domain.Entry, message, signed)).toBe(false);
+  });
+});
