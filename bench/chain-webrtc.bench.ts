@@ -210,7 +210,10 @@ export async function chainWebRtcBench(): Promise<void> {
   }
 }
 
-/** Messages of the entry sizes and of a full sync answer, streamed one way over a plain data channel. */
+/**
+ * Messages of the entry sizes, of a full sync answer, of the largest stream chunk and of the
+ * largest message the peer's SDP allows, streamed one way over a plain data channel.
+ */
 async function rawCeiling(host: Host): Promise<Array<Array<string | number>>> {
   const { sdp } = await host.request({ cmd: 'raw-offer' }, 'raw-offer');
   const rx = await rawAnswer(sdp as string, async (answer) => {
@@ -218,10 +221,13 @@ async function rawCeiling(host: Host): Promise<Array<Array<string | number>>> {
   });
   try {
     const rows: Array<Array<string | number>> = [];
+    // 64 KiB: the largest stream chunk PeerChannel sends; 256 KiB: what both stacks here accept.
     for (const [size, count] of [
       [SMALL, 100_000],
       [BLOCK, 4_000],
       [40 * 1024, 2_000],
+      [64 * 1024, 1_500],
+      [256 * 1024, 400],
     ] as const) {
       const cpu0 = { me: cpuMs(), host: await host.cpuMs() };
       const started = performance.now();
