@@ -50,7 +50,7 @@ export interface MeshNodeOptions {
   env?: Env;
   /** Where the incarnation survives restarts. Default: in memory. */
   storage?: Storage;
-  /** Signature verification. Default: WebCrypto where present, else pure JavaScript. */
+  /** Signature verification. Default: node:crypto where the runtime hands it out, else WebCrypto where present, else pure JavaScript (fastVerifier). */
   verifier?: SignatureVerifier;
   /** Share one claim verifier (memo) between nodes of a simulation. */
   claimVerifier?: ClaimVerifier;
