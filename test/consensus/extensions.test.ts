@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConsensusError } from '../../lib/consensus/errors.ts';
 import { leaderMayShip, mustPersistFirst } from '../../lib/consensus/raft.ts';
-import { lone } from './lone.ts';
+import { lone, voteRequest } from './lone.ts';
 import { TestNet } from './net.ts';
 
 describe('pre-vote and check-quorum (both on by default)', () => {
@@ -376,16 +376,7 @@ describe('hostile input', () => {
 describe('sans-IO and the persistence contract', () => {
   it('a vote and an acknowledgement leave in the same ready record as the state they promise', () => {
     const { core } = lone({ id: 'b' });
-    core.step({
-      type: 'vote',
-      from: 'a',
-      to: 'b',
-      term: 1,
-      lastIndex: 0,
-      lastTerm: 0,
-      pre: false,
-      transfer: false,
-    });
+    core.step(voteRequest('a', 'b', 1));
     const vote = core.ready();
     expect(vote.hardState).toMatchObject({ term: 1, vote: 'a' });
     expect(vote.messages).toMatchObject([{ type: 'vote-reply', granted: true }]);
@@ -454,16 +445,7 @@ describe('sans-IO and the persistence contract', () => {
   it('nothing may leave before the write of a record with a new term or vote, nor a follower’s acknowledgement; a record with only a new commit index need not wait', () => {
     const { core, storage } = lone({ id: 'b' });
     const durable = { term: 0, vote: '', commit: 0 };
-    core.step({
-      type: 'vote',
-      from: 'a',
-      to: 'b',
-      term: 1,
-      lastIndex: 0,
-      lastTerm: 0,
-      pre: false,
-      transfer: false,
-    });
+    core.step(voteRequest('a', 'b', 1));
     const vote = core.ready();
     expect(leaderMayShip(vote, durable)).toEqual([]);
     expect(mustPersistFirst(vote, durable)).toBe(true);

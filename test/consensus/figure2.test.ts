@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ConsensusMessage } from '../../lib/consensus/messages.ts';
-import { entries, lone, tickUntilRoleChanges } from './lone.ts';
+import { entries, lone, tickUntilRoleChanges, voteRequest } from './lone.ts';
 import { TestNet } from './net.ts';
 
 const to = (messages: ConsensusMessage[], type: ConsensusMessage['type']) =>
@@ -53,16 +53,7 @@ describe('Figure 2, Rules for Servers — All Servers', () => {
 describe('Figure 2, Rules for Servers — Followers', () => {
   it('respond to RPCs from candidates and leaders', () => {
     const { core, drain } = lone({ id: 'b' });
-    core.step({
-      type: 'vote',
-      from: 'a',
-      to: 'b',
-      term: 1,
-      lastIndex: 0,
-      lastTerm: 0,
-      pre: false,
-      transfer: false,
-    });
+    core.step(voteRequest('a', 'b', 1));
     core.step({
       type: 'append',
       from: 'a',

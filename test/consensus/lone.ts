@@ -23,6 +23,17 @@ export function entries(terms: number[], from = 1): Entry[] {
   }));
 }
 
+/** A vote request (RequestVote RPC, not a pre-vote nor a transfer) from `from` to `to`. */
+export function voteRequest(
+  from: string,
+  to: string,
+  term: number,
+  lastIndex = 0,
+  lastTerm = 0,
+): ConsensusMessage {
+  return { type: 'vote', from, to, term, lastIndex, lastTerm, pre: false, transfer: false };
+}
+
 /**
  * Core `id` among `voters`, its log holding entries of `terms` and its current term
  * `term` (default: the last entry's), with pre-vote off unless asked (the paper's rules).
