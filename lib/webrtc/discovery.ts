@@ -72,22 +72,17 @@ export function joinThroughSignaling(
     const rtc = `webrtc:${id}`;
     return node.canDial(rtc) ? rtc : undefined;
   };
-  let joined = false;
   let fallback: TimerId | undefined;
-  const join = (addresses: string[]) =>
-    void node.join(addresses).then(() => {
-      joined = true;
-    });
   const joinListed = (peers: string[]) => {
     const listed = peers.flatMap((id) => addressOf(id, room.addressesOf(id)) ?? []);
     const sample = shuffle(listed, node.env.random).slice(0, MAX_JOIN_PEERS);
-    join([...seeds, ...sample.slice(0, FIRST_JOIN_DIALS)]);
+    void node.join([...seeds, ...sample.slice(0, FIRST_JOIN_DIALS)]);
     if (fallback !== undefined) node.env.scheduler.cancelTimer(fallback);
     fallback = undefined;
     if (sample.length > FIRST_JOIN_DIALS)
       fallback = node.env.scheduler.setTimer(JOIN_FALLBACK_MS, () => {
         fallback = undefined;
-        if (!joined && node.state === NodeState.Joining) join([...seeds, ...sample]);
+        if (node.state === NodeState.Joining) void node.join([...seeds, ...sample]);
       });
   };
   const announced = new RateLimiter(ANNOUNCED_DIALS.perSecond, ANNOUNCED_DIALS.burst, () =>
