@@ -218,6 +218,14 @@ export class BroadcastTree {
   duplicate(kind: BroadcastKind, from: string, count = 1): void {
     this.#out.run(() => {
       this.metrics.duplicates[kind] += count;
+      // A peer this node holds lazy sent copies in full: it holds the link eager (its end
+      // turned eager on a first delivery of ours, which ours did not), and would go on sending
+      // a copy of everything. Prune its end too.
+      if (this.#lazy.has(from)) {
+        this.metrics.prunesSent++;
+        this.#out.push({ to: from, msg: { type: 'prune' } });
+        return;
+      }
       if (!this.#eager.has(from)) return;
       const n = (this.#dups.get(from) ?? 0) + 1;
       this.#dups.set(from, n);

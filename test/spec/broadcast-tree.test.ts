@@ -116,6 +116,21 @@ describe('PRUNE: duplicates turn a link lazy, after a threshold', () => {
     tree.onMessage('a', { type: 'prune' });
     expect(tree.shape).toEqual({ eager: ['b'], lazy: ['a'] });
   });
+
+  it('a copy in full from a peer held lazy prunes its end at once: a link eager on one end only does not push copies for ever', () => {
+    // b's end of the link is eager while ours is lazy (ours was pruned; b's turned eager
+    // on a first delivery of ours, which says nothing to this end): b sends everything in full.
+    const { tree, frames } = setup(['a', 'b'], { pruneAfter: 3 });
+    tree.onMessage('b', { type: 'prune' });
+    expect(tree.isEager('b')).toBe(false);
+    tree.duplicate(App, 'b');
+    expect(frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
+    expect(tree.shape).toEqual({ eager: ['a'], lazy: ['b'] });
+    expect(tree.metrics.prunesSent).toBe(1);
+    // A copy from a peer with no link is only counted.
+    tree.duplicate(App, 'z');
+    expect(frames()).toEqual([]);
+  });
 });
 
 describe('GRAFT: an announced message that the tree does not bring is asked for', () => {
