@@ -17,6 +17,8 @@ export interface MembershipMetrics {
   declaredUnreachable: number;
   gossipMessages: number;
   pushPulls: number;
+  /** Newcomers sent the whole membership as their link to this node came up (PushPull.welcome). */
+  welcomes: number;
   /** Claims that changed this node's view. */
   claimsApplied: number;
   /** Claims that were old news or about unknown members. */
@@ -62,6 +64,7 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     declaredUnreachable: 0,
     gossipMessages: 0,
     pushPulls: 0,
+    welcomes: 0,
     claimsApplied: 0,
     claimsIgnored: 0,
     identityConflicts: 0,

@@ -30,6 +30,16 @@
  *   EXCHANGE_TTL_MS without progress or when the link goes down: no pool shared by links
  *   that a few of them could fill. Digest pages are answered as they arrive, so an
  *   exchange holds one bit per known id, not the asker's bytes.
+ *
+ * Welcome (the join fast path): a newcomer's digest lists only itself, so its answer is the
+ * whole membership. A member a peer new to it links to sends that at once, as a reply with
+ * WELCOME_SEQ, instead of waiting a round trip for the digest the newcomer sends when its end
+ * of the link comes up; a joining node takes a complete welcome as its join reply. The
+ * digest is still answered (an older newcomer waits for that answer, and the member learns
+ * the newcomer's claim from it), without the claims the welcome carried. A welcome costs the
+ * member what answering a newcomer's first digest costs, once per link from a peer it does
+ * not know; at most MAX_WELCOMES wait for their newcomer's digest at once (beyond that,
+ * newcomers take the usual path).
  */
 import type { TimerId } from '../time/types.ts';
 import { concatBytes } from '../util/bytes.ts';
@@ -47,6 +57,13 @@ const PAGE_BYTES = 56 * 1024;
 const PAGE_CLAIMS = 4096;
 /** An exchange that makes no progress for this long is forgotten. */
 const EXCHANGE_TTL_MS = 30_000;
+/**
+ * `seq` of a welcome's reply: no asker's own counter gets there (it counts the exchanges one
+ * node starts, about one per 15 s: thousands of years).
+ */
+export const WELCOME_SEQ = 0xffff_ffff;
+/** Welcomes whose newcomer's digest has not arrived yet (each holds the claims it carried). */
+const MAX_WELCOMES = 8;
 
 /** Interned member indices, one bit each. */
 class IndexSet {
@@ -97,11 +114,18 @@ interface Asking extends Exchange {
   listed: IndexSet;
 }
 
+/** A welcome sent: what it carried, left out of the answer to the newcomer's digest. */
+interface Welcomed extends Exchange {
+  claims: Set<Claim>;
+}
+
 export interface PushPullHooks {
   /** The claims that describe member `i` (alive claim, then its accusation if any). */
   claimsOf(i: number): Claim[];
   /** The initiator received the complete reply to its digest. */
   replied(from: string): void;
+  /** A complete welcome arrived from `from` (see the module comment). */
+  welcomed(from: string): void;
   /** This node finished answering `from`'s exchange (its reply sent, its want answered). */
   answered(from: string): void;
 }
@@ -111,6 +135,7 @@ export class PushPull {
   readonly #hooks: PushPullHooks;
   readonly #answering = new Map<string, Answering>();
   readonly #asking = new Map<string, Asking>();
+  readonly #welcomes = new Map<string, Welcomed>();
   /** Exchanges answered per link (see the module comment); a link is the object the node passes. */
   readonly #answers: PeerBudget<object | string>;
   /** Periodic and follow-up exchanges this node started, per peer. */
@@ -185,6 +210,22 @@ export class PushPull {
     }
   }
 
+  /**
+   * Sends `to` (a peer new to this node, on a link that just came up) the whole membership
+   * (see the module comment). False when MAX_WELCOMES are waiting, or `to` has one waiting.
+   */
+  welcome(to: string): boolean {
+    if (this.#welcomes.size >= MAX_WELCOMES || this.#welcomes.has(to)) return false;
+    const claims: Claim[] = [];
+    for (const i of this.#ctx.table.known()) claims.push(...this.#hooks.claimsOf(i));
+    const welcomed: Welcomed = { claims: new Set(claims), timer: undefined };
+    this.#welcomes.set(to, welcomed);
+    this.#arm(this.#welcomes, to, welcomed);
+    this.#ctx.metrics.welcomes++;
+    this.#sendClaims(to, WELCOME_SEQ, true, claims, true);
+    return true;
+  }
+
   /** A digest page from `from`, over `link` (a new link, even to the same peer, is answered at once). */
   onDigest(from: string, msg: MessageOf<'digest'>, link: object | string = from): void {
     if (msg.d.length % RECORD !== 0) return;
@@ -206,7 +247,9 @@ export class PushPull {
     const { table } = this.#ctx;
     const rest: Claim[] = [];
     for (const i of table.known()) if (!ex.seen.has(i)) rest.push(...this.#hooks.claimsOf(i));
-    this.#sendClaims(from, ex.seq, true, rest, true);
+    this.#sendClaims(from, ex.seq, true, this.#notWelcomed(from, rest), true);
+    const welcomed = this.#welcomes.get(from);
+    if (welcomed) this.#close(this.#welcomes, from, welcomed);
     this.#ctx.metrics.pushPulls++;
     ex.digestDone = true;
     if (ex.wantsOut === 0) this.#finishAnswering(from, ex);
@@ -245,7 +288,14 @@ export class PushPull {
         ids: concatBytes(...want.slice(p * IDS_PER_PAGE, (p + 1) * IDS_PER_PAGE)),
       });
     }
-    if (send.length > 0) this.#sendClaims(from, ex.seq, true, send, false);
+    const news = this.#notWelcomed(from, send);
+    if (news.length > 0) this.#sendClaims(from, ex.seq, true, news, false);
+  }
+
+  /** `claims` less those a welcome to `from` carried (unchanged since: the same objects). */
+  #notWelcomed(from: string, claims: Claim[]): Claim[] {
+    const welcomed = this.#welcomes.get(from);
+    return welcomed ? claims.filter((c) => !welcomed.claims.has(c)) : claims;
   }
 
   #finishAnswering(from: string, ex: Answering): void {
@@ -258,7 +308,7 @@ export class PushPull {
    * answer budget, kept per link object, expires by itself).
    */
   forget(peer: string): void {
-    for (const map of [this.#answering, this.#asking] as Array<Map<string, Exchange>>) {
+    for (const map of [this.#answering, this.#asking, this.#welcomes] as Array<Map<string, Exchange>>) {
       const ex = map.get(peer);
       if (ex) this.#close(map, peer, ex);
     }
@@ -268,6 +318,10 @@ export class PushPull {
 
   /** Claims arrived (already verified and applied by the caller). */
   onClaims(from: string, msg: MessageOf<'claims'>): void {
+    if (msg.reply && msg.seq === WELCOME_SEQ) {
+      if (msg.last) this.#hooks.welcomed(from);
+      return;
+    }
     if (msg.reply) {
       const asking = this.#asking.get(from);
       if (asking?.seq !== msg.seq) return;

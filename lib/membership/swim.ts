@@ -229,6 +229,11 @@ export class Membership {
         const other = [...this.#links].find((p) => p !== from);
         if (other !== undefined) this.#catchUp(other);
       },
+      // The member that welcomed us learns our claim straight away (it spreads it along the
+      // tree), not at the next gossip tick or through its want in our digest exchange.
+      welcomed: (from) => {
+        if (this.#joinedIfJoining()) this.#send(from, 'stream', { type: 'gossip', g: [this.#self.wire] });
+      },
       answered: (from) => this.#event({ type: 'exchanged', nodeId: from }),
     });
     this.#dissem = new Disseminator(ctx, this.#pushPull);
@@ -282,6 +287,20 @@ export class Membership {
   exchangeWith(nodeId: string): void {
     this.#out.run(() => {
       this.#pushPull.start(nodeId);
+    });
+  }
+
+  /**
+   * A peer this node knows nothing of linked to it (a newcomer): an Active node sends it the
+   * whole membership at once (PushPull.welcome), so it is Active a round trip sooner than by
+   * the answer to its digest. A member back from Unreachable or Left knows most of it: its
+   * digest exchange sends only the difference.
+   */
+  welcome(nodeId: string): void {
+    this.#out.run(() => {
+      if (!this.#running || this.#leaving || this.#table.state(this.#selfIndex) !== StateCode.Active) return;
+      const i = this.#table.ids.lookup(nodeId);
+      if (i === undefined || this.#table.state(i) === StateCode.Unknown) this.#pushPull.welcome(nodeId);
     });
   }
 
@@ -1017,12 +1036,14 @@ export class Membership {
     if (this.#running && !this.#leaving && !this.#pushPull.asking) this.#pushPull.start(peer, false);
   }
 
-  #joinedIfJoining(): void {
-    if (this.#table.state(this.#selfIndex) !== StateCode.Joining) return;
+  /** Whether this node was joining (it is Active now). */
+  #joinedIfJoining(): boolean {
+    if (this.#table.state(this.#selfIndex) !== StateCode.Joining) return false;
     this.#setSelfState(StateCode.Active);
     // Announce ourselves too: the seed may have judged our claim old news (a same-incarnation twin).
     this.#dissem.queue.push(this.#self);
     this.#dissem.afterJoin();
+    return true;
   }
 
   /** What describes member i in an exchange: its alive claim, then its accusation (or goodbye). */

@@ -158,6 +158,9 @@ export class RunningNode {
     const p = this.#p;
     const core = this.membership;
     const id = link.peer.nodeId;
+    // A newcomer dialled us: its membership goes out now (Membership.welcome), a round trip
+    // before its digest could ask for it.
+    if (!link.initiator) core.welcome(id);
     // A transient link (this node is full) only carries the newcomer's join exchange.
     if (transient) return;
     // Exchange state when joining, or when we dialled a peer that is news to us (healing after

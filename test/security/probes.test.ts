@@ -7,6 +7,7 @@ import { strictVerifier } from '../../lib/identity/verifier.ts';
 import { signClaim } from '../../lib/membership/claims.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { probeAckPayload } from '../../lib/membership/prober.ts';
+import { WELCOME_SEQ } from '../../lib/membership/push-pull.ts';
 import { MeshNode } from '../../lib/node/mesh-node.ts';
 import { hashRing, messaging, replicatedState } from '../../lib/node/mod.ts';
 import type { SimCluster } from '../../lib/sim/cluster.ts';
@@ -189,8 +190,9 @@ describe('security: probes and push-pull', () => {
     c.runFor(1_000);
     expect(s.member(p.identity.nodeId)?.state).toBe(NodeState.Active);
     const members = s.members().length;
-    // First exchange on this link (as a newcomer's join): everything it lacks, each member once,
-    // although its digest lists one member a thousand times at incarnation 0.
+    // First exchange on this link (as a newcomer's join): the welcome sent as it linked and the
+    // answer to its digest carry everything it lacks, each member once, although its digest
+    // lists one member a thousand times at incarnation 0.
     const record = new Uint8Array(21);
     record.set(fromHex(c.nodes[1]!.identity.nodeId));
     record[20] = 1; // Active
@@ -198,9 +200,11 @@ describe('security: probes and push-pull', () => {
     for (let k = 0; k < 1_000; k++) d.set(record, k * 21);
     link.send(encodeMessage({ type: 'digest', seq: 1, last: true, d }));
     c.runFor(1_000);
+    const welcome = claimPages(p.received, WELCOME_SEQ);
+    expect(welcome.at(-1)?.last).toBe(true);
     const first = claimPages(p.received, 1);
     expect(first.at(-1)?.last).toBe(true);
-    const sent = first.reduce((n, m) => n + m.claims.length, 0);
+    const sent = [...welcome, ...first].reduce((n, m) => n + m.claims.length, 0);
     expect(sent).toBeGreaterThanOrEqual(members);
     expect(sent).toBeLessThanOrEqual(2 * members);
     // Again, with an empty digest, well within the interval: not answered.

@@ -31,7 +31,12 @@ function setup(opts: { members?: number; links?: number; heartbeat?: object; see
     ctx.table.set(ctx.table.admit(id), StateCode.Active, 1, 0, ctx.table.aliveClaim(ctx.selfIndex)!);
   }
   for (const p of peers(opts.links ?? 0)) ctx.links.add(p);
-  const pp = new PushPull(ctx, { claimsOf: (i) => ctx.claimsOf(i), replied() {}, answered() {} });
+  const pp = new PushPull(ctx, {
+    claimsOf: (i) => ctx.claimsOf(i),
+    replied() {},
+    welcomed() {},
+    answered() {},
+  });
   const d = new Disseminator(ctx, pp);
   return { ctx, d, pp };
 }

@@ -3,9 +3,9 @@
 // follow SWIM's and memberlist's push-pull (state_test.go: TestMemberList_PushPull…,
 // mergeState) and the exchange's own rules for hostile peers.
 import { describe, expect, it } from 'vitest';
-import { type Claim, interpretClaim } from '../../lib/membership/claims.ts';
+import { type Claim, interpretClaim, signClaim } from '../../lib/membership/claims.ts';
 import { StateCode, supersedes } from '../../lib/membership/node-state.ts';
-import { PushPull } from '../../lib/membership/push-pull.ts';
+import { PushPull, WELCOME_SEQ } from '../../lib/membership/push-pull.ts';
 import { concatBytes, fromHex, toHex } from '../../lib/util/bytes.ts';
 import type { MessageOf } from '../../lib/wire/messages.ts';
 import { FakeMembershipContext, identity, type Sent } from '../support/membership-context.ts';
@@ -17,16 +17,25 @@ interface Side {
   pp: PushPull;
   replied: string[];
   answered: string[];
+  welcomed: string[];
   /** Claims received, each merged by the rule the core applies (a newer state wins). */
   merged: Claim[];
 }
 
 function side(n: number): Side {
   const ctx = new FakeMembershipContext({ self: identity(n), seed: n });
-  const s: Side = { ctx, pp: undefined as unknown as PushPull, replied: [], answered: [], merged: [] };
+  const s: Side = {
+    ctx,
+    pp: undefined as unknown as PushPull,
+    replied: [],
+    answered: [],
+    welcomed: [],
+    merged: [],
+  };
   s.pp = new PushPull(ctx, {
     claimsOf: (i) => ctx.claimsOf(i),
     replied: (from) => s.replied.push(from),
+    welcomed: (from) => s.welcomed.push(from),
     answered: (from) => s.answered.push(from),
   });
   return s;
@@ -402,5 +411,89 @@ describe('PushPull: bounds for hostile peers', () => {
     expect(a.replied).toEqual(['b']);
     a.pp.onClaims('b', reply(seq, true));
     expect(a.replied).toEqual(['b']);
+  });
+});
+
+describe('PushPull: the welcome (a newcomer gets the membership as its link comes up)', () => {
+  /** b knows three members and itself; a is a newcomer that knows only itself, joining. */
+  function newcomerAndMember() {
+    const a = side(1);
+    const b = side(2);
+    a.ctx.table.setState(a.ctx.selfIndex, StateCode.Joining, 0);
+    const members = [3, 4, 5].map((n) => b.ctx.setMember(identity(n), StateCode.Active, n));
+    return { a, b, members };
+  }
+
+  it('a welcome carries the whole membership as one complete reply; the newcomer takes it as joined', () => {
+    const { a, b, members } = newcomerAndMember();
+    expect(b.pp.welcome(a.ctx.selfId)).toBe(true);
+    const sent = b.ctx.ofType('claims', a.ctx.selfId);
+    expect(sent.map((m) => [m.msg.seq, m.msg.reply, m.msg.last])).toEqual([[WELCOME_SEQ, true, true]]);
+    deliver(b, a);
+    expect(a.welcomed).toEqual([b.ctx.selfId]);
+    expect(a.replied).toEqual([]);
+    for (const id of [...members, b.ctx.selfId]) expect(view(a, id)?.[0]).toBe(StateCode.Active);
+    expect(b.ctx.metrics.welcomes).toBe(1);
+  });
+
+  it("the newcomer's digest is then answered without what the welcome carried, but with what changed since", () => {
+    const { a, b, members } = newcomerAndMember();
+    b.pp.welcome(a.ctx.selfId);
+    deliver(b, a);
+    // Between the welcome and the digest, b comes to suspect one member: that is news (its
+    // alive claim, the same object, is not).
+    const suspect = signClaim(b.ctx.self, 'suspect', { incarnation: 4, subject: members[1]! });
+    b.ctx.table.set(b.ctx.table.ids.lookup(members[1]!)!, StateCode.Suspect, 4, 0, suspect);
+    const log = exchange(a, b);
+    expect(claimsIn(log, 'b→a')).toEqual([['suspect:' + members[1]!.slice(0, 4), 4]]);
+    // b asked for the newcomer's claim and got it; the exchange completed both ways.
+    expect(view(b, a.ctx.selfId)).toEqual([StateCode.Active, 1]);
+    expect(a.replied).toEqual([b.ctx.selfId]);
+    expect(b.answered).toEqual([a.ctx.selfId]);
+    // The welcome is spent with that digest: the newcomer could be welcomed again.
+    expect(b.pp.welcome(a.ctx.selfId)).toBe(true);
+  });
+
+  it('without a welcome the same digest is answered with everything (what the welcome saves a round trip for)', () => {
+    const { a, b, members } = newcomerAndMember();
+    const log = exchange(a, b);
+    expect(
+      claimsIn(log, 'b→a')
+        .map(([c]) => c.slice(6))
+        .sort(),
+    ).toEqual([...members, b.ctx.selfId].map((id) => id.slice(0, 4)).sort());
+  });
+
+  it('at most 8 welcomes wait for their digest, one per peer; a digest, a link going down or 30 s frees one', () => {
+    const { b } = newcomerAndMember();
+    const peers = Array.from({ length: 9 }, (_, k) => `p${k}`);
+    expect(peers.map((p) => b.pp.welcome(p))).toEqual([...Array(8).fill(true), false]);
+    expect(b.pp.welcome('p0')).toBe(false);
+    b.pp.forget('p0');
+    expect(b.pp.welcome('p8')).toBe(true);
+    b.pp.onDigest('p1', { type: 'digest', seq: 0, last: true, d: new Uint8Array(0) });
+    expect(b.pp.welcome('p9')).toBe(true);
+    expect(b.pp.welcome('p10')).toBe(false);
+    b.ctx.scheduler.runFor(30_000);
+    expect(b.pp.welcome('p10')).toBe(true);
+    expect(b.ctx.metrics.welcomes).toBe(11);
+  });
+
+  it('only a complete welcome counts; it completes no exchange of ours', () => {
+    const a = side(1);
+    a.pp.start('b');
+    const page = (last: boolean): MessageOf<'claims'> => ({
+      type: 'claims',
+      seq: WELCOME_SEQ,
+      reply: true,
+      last,
+      claims: [],
+    });
+    a.pp.onClaims('b', page(false));
+    expect(a.welcomed).toEqual([]);
+    a.pp.onClaims('b', page(true));
+    expect(a.welcomed).toEqual(['b']);
+    expect(a.replied).toEqual([]);
+    expect(a.pp.asking).toBe(true);
   });
 });
