@@ -159,7 +159,9 @@ export class RunningNode {
     const core = this.membership;
     const id = link.peer.nodeId;
     // A newcomer dialled us: its membership goes out now (Membership.welcome), a round trip
-    // before its digest could ask for it.
+    // before its digest could ask for it. (Dialling a newcomer, a welcome gains nothing: its
+    // end came up a hop before ours, and the answer to its digest reaches it when a welcome
+    // from here would.)
     if (!link.initiator) core.welcome(id);
     // A transient link (this node is full) only carries the newcomer's join exchange.
     if (transient) return;
