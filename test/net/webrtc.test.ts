@@ -90,9 +90,24 @@ describe('WebRTC mesh', () => {
     );
     const b = relayed()!;
     b.node.respond('whoami', (_data, from) => new TextEncoder().encode(`${b.node.nodeId} answers ${from}`));
-    const reply = new TextDecoder().decode(
-      await a.node.request(b.node.nodeId, 'whoami', new Uint8Array(0), 5_000),
-    );
+    // On failure, say how the request failed and what the mesh looked like (it has failed
+    // rarely under CI load; the cause was not caught).
+    const links = () =>
+      nodes.map(
+        (n) =>
+          `${n.node.nodeId.slice(0, 6)}: ${n.node
+            .links()
+            .map((p) => p.slice(0, 6))
+            .join(' ')}`,
+      );
+    const answer = await a.node
+      .request(b.node.nodeId, 'whoami', new Uint8Array(0), 5_000)
+      .catch((e: unknown) => {
+        throw new Error(
+          `relayed request ${a.node.nodeId.slice(0, 6)} → ${b.node.nodeId.slice(0, 6)} failed: ${String(e)}\nlinks now:\n${links().join('\n')}`,
+        );
+      });
+    const reply = new TextDecoder().decode(answer);
     expect(reply).toBe(`${b.node.nodeId} answers ${a.node.nodeId}`);
   });
 
