@@ -39,7 +39,11 @@
  * the newcomer's claim from it), without the claims the welcome carried. A welcome costs the
  * member what answering a newcomer's first digest costs, once per link from a peer it does
  * not know; at most MAX_WELCOMES wait for their newcomer's digest at once (beyond that,
- * newcomers take the usual path).
+ * newcomers take the usual path). The member cannot tell a newcomer from a member that
+ * joined elsewhere and is not known here yet (common while many join: about one such
+ * welcome per join in a 300-node join over 5 s), and a welcome to the latter is a whole
+ * membership for nothing. So only a member of at most WELCOME_MAX_MEMBERS welcomes: there a
+ * round trip is a large part of a join and a welcome is small; beyond, the digest path.
  */
 import type { TimerId } from '../time/types.ts';
 import { concatBytes } from '../util/bytes.ts';
@@ -64,6 +68,8 @@ const EXCHANGE_TTL_MS = 30_000;
 export const WELCOME_SEQ = 0xffff_ffff;
 /** Welcomes whose newcomer's digest has not arrived yet (each holds the claims it carried). */
 const MAX_WELCOMES = 8;
+/** Members (itself included) beyond which a node no longer welcomes (see the module comment). */
+export const WELCOME_MAX_MEMBERS = 64;
 
 /** Interned member indices, one bit each. */
 class IndexSet {
@@ -212,10 +218,12 @@ export class PushPull {
 
   /**
    * Sends `to` (a peer new to this node, on a link that just came up) the whole membership
-   * (see the module comment). False when MAX_WELCOMES are waiting, or `to` has one waiting.
+   * (see the module comment). False when MAX_WELCOMES are waiting, `to` has one waiting, or
+   * this node holds more than WELCOME_MAX_MEMBERS members.
    */
   welcome(to: string): boolean {
     if (this.#welcomes.size >= MAX_WELCOMES || this.#welcomes.has(to)) return false;
+    if (this.#ctx.table.size > WELCOME_MAX_MEMBERS) return false;
     const claims: Claim[] = [];
     for (const i of this.#ctx.table.known()) claims.push(...this.#hooks.claimsOf(i));
     const welcomed: Welcomed = { claims: new Set(claims), timer: undefined };

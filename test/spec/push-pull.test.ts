@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Claim, interpretClaim, signClaim } from '../../lib/membership/claims.ts';
 import { StateCode, supersedes } from '../../lib/membership/node-state.ts';
-import { PushPull, WELCOME_SEQ } from '../../lib/membership/push-pull.ts';
+import { PushPull, WELCOME_MAX_MEMBERS, WELCOME_SEQ } from '../../lib/membership/push-pull.ts';
 import { concatBytes, fromHex, toHex } from '../../lib/util/bytes.ts';
 import type { MessageOf } from '../../lib/wire/messages.ts';
 import { FakeMembershipContext, identity, type Sent } from '../support/membership-context.ts';
@@ -477,6 +477,20 @@ describe('PushPull: the welcome (a newcomer gets the membership as its link come
     b.ctx.scheduler.runFor(30_000);
     expect(b.pp.welcome('p10')).toBe(true);
     expect(b.ctx.metrics.welcomes).toBe(11);
+  });
+
+  it('a member of more than 64 members does not welcome: the digest path serves the newcomer', () => {
+    const { a, b } = newcomerAndMember();
+    for (let n = 6; b.ctx.table.size < WELCOME_MAX_MEMBERS; n++)
+      b.ctx.setMember(identity(n), StateCode.Active, 1);
+    expect(b.ctx.table.size).toBe(64);
+    expect(b.pp.welcome('p0')).toBe(true);
+    b.ctx.setMember(identity(100), StateCode.Active, 1);
+    expect(b.pp.welcome(a.ctx.selfId)).toBe(false);
+    expect(b.ctx.ofType('claims', a.ctx.selfId)).toEqual([]);
+    // The newcomer's digest then gets everything.
+    const log = exchange(a, b);
+    expect(claimsIn(log, 'b→a')).toHaveLength(65);
   });
 
   it('only a complete welcome counts; it completes no exchange of ours', () => {
