@@ -93,13 +93,14 @@ describe('WebRTC mesh', () => {
     // On failure, say how the request failed and what the mesh looked like (it has failed
     // rarely under CI load; the cause was not caught).
     const links = () =>
-      nodes.map(
-        (n) =>
-          `${n.node.nodeId.slice(0, 6)}: ${n.node
-            .links()
-            .map((p) => p.slice(0, 6))
-            .join(' ')}`,
-      );
+      nodes.map((n) => {
+        const m = n.node.metrics().messaging;
+        const linked = n.node
+          .links()
+          .map((p) => p.slice(0, 6))
+          .join(' ');
+        return `${n.node.nodeId.slice(0, 6)}: ${linked}; relayed ${m.relayed}, dropped ${m.dropped} (unroutable ${m.unroutable}, throttled ${m.throttled}, rejected ${m.rejected}), duplicates ${m.duplicates}`;
+      });
     const answer = await a.node
       .request(b.node.nodeId, 'whoami', new Uint8Array(0), 5_000)
       .catch((e: unknown) => {
