@@ -96,6 +96,8 @@ export class LinkManager {
   readonly #farewells = new Set<Link>();
   /** Duplicate links let go, each with what closes it once the peer's goodbye arrives on it. */
   readonly #retiring = new Map<Link, () => void>();
+  /** Links the peer said goodbye on, current or not: nothing it sends after that counts. */
+  readonly #byeFrom = new WeakSet<Link>();
   /** Dials in flight, per endpoint: the claim that named the address, if any, and when it started. */
   readonly #pending = new Map<string, { advert: Advert | undefined; at: number }>();
   readonly #backoff: DialBackoff;
@@ -275,8 +277,11 @@ export class LinkManager {
       },
       message: (f) => {
         if (this.get(id) !== link) {
-          // Replaced by a duplicate: what the peer sent on it before it switched still counts.
-          if (this.#retiring.has(link)) this.#o.onFrame(id, 'stream', f, link);
+          // Let go here (replaced by a duplicate, evicted, over budget): until its goodbye on
+          // it, the peer sent what arrives before it heard ours, and that counts as anything
+          // on a current link does (over WebRTC under load, a relayed request arriving on a
+          // link just evicted was dropped and its caller timed out).
+          if (!this.#byeFrom.has(link)) this.#o.onFrame(id, 'stream', f, link);
           return;
         }
         this.#lastIn.set(id, this.#o.env.clock.now());
@@ -311,6 +316,7 @@ export class LinkManager {
 
   /** The peer said goodbye on `link`: its close that follows is on purpose. */
   farewell(link: Link): void {
+    this.#byeFrom.add(link);
     if (this.get(link.peer.nodeId) === link) this.#farewells.add(link);
     this.#retiring.get(link)?.();
   }

@@ -102,6 +102,26 @@ describe('LinkManager: staying within min/max links', () => {
     expect(t.dialled).toHaveLength(1);
   });
 
+  it('frames the peer sent on a link this node evicted still arrive until its goodbye (it had not heard ours yet)', () => {
+    const t = setup({ maxLinks: 2, minLinks: 1 });
+    const [kept, evicted] = [1, 2].map((n) => t.accept(high(n))) as [FakeLink, FakeLink];
+    t.scheduler.runFor(1_000);
+    t.degree.set(high(1), 1);
+    t.degree.set(high(2), 5);
+    evicted.bufferedAmount = 10; // still draining our goodbye: open
+    t.accept(high(3));
+    expect(t.down).toEqual([[high(2), 'evicted', true]]);
+    expect(evicted.closed).toBe(false);
+    t.frames.splice(0);
+    evicted.deliver(new Uint8Array([1]));
+    kept.deliver(new Uint8Array([2]));
+    expect(t.frames).toEqual([high(2), high(1)]);
+    // Its goodbye is its last word on that link.
+    t.links.farewell(evicted);
+    evicted.deliver(new Uint8Array([3]));
+    expect(t.frames).toEqual([high(2), high(1)]);
+  });
+
   it('a full node refuses a known member when no neighbour has links to spare', () => {
     const t = setup({ maxLinks: 2, minLinks: 1 });
     t.accept(high(1));
