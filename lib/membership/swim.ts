@@ -299,8 +299,7 @@ export class Membership {
   welcome(nodeId: string): void {
     this.#out.run(() => {
       if (!this.#running || this.#leaving || this.#table.state(this.#selfIndex) !== StateCode.Active) return;
-      const i = this.#table.ids.lookup(nodeId);
-      if (i === undefined || this.#table.state(i) === StateCode.Unknown) this.#pushPull.welcome(nodeId);
+      if (this.#unknown(nodeId)) this.#pushPull.welcome(nodeId);
     });
   }
 

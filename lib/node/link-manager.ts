@@ -92,11 +92,12 @@ export class LinkManager {
   readonly #lastIn = new Map<string, number>();
   readonly #lastOut = new Map<string, number>();
   readonly #transient = new Map<string, Link>();
-  /** Links whose peer said goodbye (`bye`): their close is expected. */
-  readonly #farewells = new Set<Link>();
   /** Duplicate links let go, each with what closes it once the peer's goodbye arrives on it. */
   readonly #retiring = new Map<Link, () => void>();
-  /** Links the peer said goodbye on, current or not: nothing it sends after that counts. */
+  /**
+   * Links the peer said goodbye on (`bye`): a current one's close is expected, and nothing the
+   * peer sends on one after that counts.
+   */
   readonly #byeFrom = new WeakSet<Link>();
   /** Dials in flight, per endpoint: the claim that named the address, if any, and when it started. */
   readonly #pending = new Map<string, { advert: Advert | undefined; at: number }>();
@@ -240,7 +241,7 @@ export class LinkManager {
       // loses what the peer sent on it before it switched (a chain pull waited out its
       // timeout). A link the peer said goodbye on is on its way out: the new one replaces it,
       // and everything the peer sent on it has arrived (its goodbye came last).
-      const farewell = this.#farewells.has(existing);
+      const farewell = this.#byeFrom.has(existing);
       if (!farewell && this.#keepsExisting(existing, link)) {
         // Retiring first: a goodbye held on the new link arrives as its handlers are set.
         this.#retire(link);
@@ -290,7 +291,7 @@ export class LinkManager {
       close: (reason) => {
         this.#retiring.delete(link);
         if (this.get(id) !== link) return;
-        const expected = this.#farewells.delete(link);
+        const expected = this.#byeFrom.has(link);
         this.#forget(id);
         if (!transient) this.#o.onDown(id, reason, expected);
       },
@@ -317,7 +318,6 @@ export class LinkManager {
   /** The peer said goodbye on `link`: its close that follows is on purpose. */
   farewell(link: Link): void {
     this.#byeFrom.add(link);
-    if (this.get(link.peer.nodeId) === link) this.#farewells.add(link);
     this.#retiring.get(link)?.();
   }
 
@@ -417,8 +417,6 @@ export class LinkManager {
   }
 
   #forget(id: string): void {
-    const link = this.get(id);
-    if (link) this.#farewells.delete(link);
     this.#links.delete(id);
     this.#since.delete(id);
     this.#transient.delete(id);
