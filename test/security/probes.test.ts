@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { Domain } from '../../lib/identity/signed.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
-import { signClaim } from '../../lib/membership/claims.ts';
+import { interpretClaim, signClaim } from '../../lib/membership/claims.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { probeAckPayload } from '../../lib/membership/prober.ts';
 import { WELCOME_SEQ } from '../../lib/membership/push-pull.ts';
@@ -217,6 +217,36 @@ describe('security: probes and push-pull', () => {
     link.send(encodeMessage({ type: 'digest', seq: 3, last: true, d: new Uint8Array(0) }));
     c.runFor(1_000);
     expect(claimPages(p.received, 3).at(-1)?.last).toBe(true);
+  });
+
+  it('a forged welcome to a member that is not joining changes nothing and draws no answer', async () => {
+    const c = await cluster({ nodes: 4, maxLinks: 64, minLinks: 64 });
+    runUntil(c, () => converged(c), 30_000);
+    const s = c.nodes[0]!.node;
+    const p = startPeer(c.net, c.net.addHost(), 'sim');
+    p.transport.connect(c.nodes[0]!.host.url);
+    c.runFor(1_000);
+    const link = p.links[0]!;
+    const own = signClaim(p.identity, 'alive', { incarnation: 1 });
+    link.send(encodeMessage({ type: 'gossip', g: [own.wire] }));
+    c.runFor(1_000);
+    const before = { incarnation: s.incarnation, received: p.received.length, metrics: s.metrics() };
+    // A complete welcome, as a joining node takes it: the member is Active, so it is only claims.
+    link.send(
+      encodeMessage({ type: 'claims', seq: WELCOME_SEQ, reply: true, last: true, claims: [own.wire] }),
+    );
+    c.runFor(2_000);
+    expect(s.state).toBe(NodeState.Active);
+    expect(s.incarnation).toBe(before.incarnation);
+    // No claim of its own handed back (what a newcomer does on its welcome), no exchange started.
+    const after = decoded(p.received.slice(before.received));
+    const ownClaimsBack = after
+      .flatMap((m) => (m.type === 'gossip' ? m.g : m.type === 'claims' ? m.claims : []))
+      .map(interpretClaim)
+      .filter((claim) => claim.subject === s.nodeId && claim.kind === 'alive');
+    expect(ownClaimsBack).toEqual([]);
+    expect(after.filter((m) => m.type === 'digest' || m.type === 'claims')).toEqual([]);
+    expect(s.metrics().pushPulls).toBe(before.metrics.pushPulls);
   });
 
   it('finding 7: a want is answered only inside an exchange the node started, for ids it listed, once each', async () => {
