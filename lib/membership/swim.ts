@@ -855,6 +855,12 @@ export class Membership {
     t.set(i!, StateCode.Suspect, held, this.#env.clock.now(), c);
     this.#startSuspicion(i!, c);
     this.#emitState(i!, current);
+    // The member can refute only what reaches it: linked to it, we hand it over at once on the
+    // ordered stream instead of waiting for a probe to carry it (Lifeguard's buddy system),
+    // which loss or a probe order that visits it late can delay past the suspicion's end
+    // (seed sweep: a live member declared by nodes that shared a link with it).
+    if (this.#links.has(c.subject) && from !== c.subject)
+      this.#send(c.subject, 'stream', { type: 'gossip', g: [c.wire] });
     return true;
   }
 

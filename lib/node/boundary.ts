@@ -159,6 +159,9 @@ export class FrameBoundary {
       case 'bye':
         this.#o.links.farewell(link);
         return;
+      case 'unlink':
+        this.#o.links.unlinked(link);
+        return;
       // Frames of a service this node runs without: dropped, counted as `not-served`.
       case 'state-delta':
         if (cores.replica) cores.replica.onDelta(from, msg.entries);

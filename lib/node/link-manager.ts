@@ -61,6 +61,11 @@ export interface LinkManagerOptions {
   keepalive(link: Link): void;
   /** Sends the goodbye frame (`bye`) on a link about to be closed on purpose. */
   bye(link: Link): void;
+  /**
+   * Sends the let-go frame (`unlink`) on a link the peer may still take for its current one:
+   * the peer answers with its goodbye and sends nothing more on it.
+   */
+  unlink(link: Link): void;
   /** Whether a peer is a newcomer (not a known, reachable member): only newcomers get transient links. */
   isNewcomer(nodeId: string): boolean;
   /** A neighbour's own link count, if it told us (its `neighbours` message). */
@@ -92,13 +97,18 @@ export class LinkManager {
   readonly #lastIn = new Map<string, number>();
   readonly #lastOut = new Map<string, number>();
   readonly #transient = new Map<string, Link>();
-  /** Duplicate links let go, each with what closes it once the peer's goodbye arrives on it. */
+  /**
+   * Links let go (duplicates, evicted, refused, released), each with what closes it once the
+   * peer's goodbye arrives on it.
+   */
   readonly #retiring = new Map<Link, () => void>();
   /**
    * Links the peer said goodbye on (`bye`): a current one's close is expected, and nothing the
    * peer sends on one after that counts.
    */
   readonly #byeFrom = new WeakSet<Link>();
+  /** Links whose handlers accept() is setting (frames held on them arrive meanwhile): whether a let-go came. */
+  readonly #accepting = new Map<Link, boolean>();
   /** Dials in flight, per endpoint: the claim that named the address, if any, and when it started. */
   readonly #pending = new Map<string, { advert: Advert | undefined; at: number }>();
   readonly #backoff: DialBackoff;
@@ -245,13 +255,7 @@ export class LinkManager {
       if (!farewell && this.#keepsExisting(existing, link)) {
         // Retiring first: a goodbye held on the new link arrives as its handlers are set.
         this.#retire(link);
-        link.setHandlers({
-          datagram: () => {},
-          message: (f) => {
-            if (this.#retiring.has(link)) this.#o.onFrame(id, 'stream', f, link);
-          },
-          close: () => this.#retiring.delete(link),
-        });
+        this.#takeUntilGoodbye(link);
         return;
       }
       transient = this.#transient.has(id);
@@ -262,13 +266,16 @@ export class LinkManager {
       const slots = Math.max(MIN_TRANSIENT, this.#o.policy.maxLinks);
       if (this.#o.isNewcomer(id) && this.#transient.size < slots) transient = true;
       else if (!this.#evictForRoom()) {
-        this.#closeGently(link, 'link budget full');
+        // The peer may have taken the link up already (its end finished first) and be sending.
+        this.#letGo(link, 'link budget full');
+        this.#takeUntilGoodbye(link);
         return;
       }
     }
     (transient ? this.#transient : this.#links).set(id, link);
     if (!transient) this.#since.set(id, this.#o.env.clock.now());
     this.#lastIn.set(id, this.#o.env.clock.now());
+    this.#accepting.set(link, false);
     link.setHandlers({
       // A link let go (evicted, replaced) may still deliver while it drains: not ours any more.
       datagram: (f) => {
@@ -302,17 +309,17 @@ export class LinkManager {
       });
     }
     if (!existing) this.#o.onUp(link, transient);
+    const letGo = this.#accepting.get(link);
+    this.#accepting.delete(link);
+    if (letGo) this.unlinked(link);
   }
 
-  /** Closes a transient link once its exchange is done (and its send buffer drained). */
+  /** Lets a transient link go once its exchange is done. */
   release(nodeId: string): void {
     const link = this.#transient.get(nodeId);
     if (!link) return;
-    this.#closeGently(link, 'join exchange done', () => {
-      if (this.#transient.get(nodeId) !== link) return false;
-      this.#transient.delete(nodeId);
-      return true;
-    });
+    this.#transient.delete(nodeId);
+    this.#letGo(link, 'join exchange done');
   }
 
   /** The peer said goodbye on `link`: its close that follows is on purpose. */
@@ -322,41 +329,101 @@ export class LinkManager {
   }
 
   /**
+   * The peer let `link` go (`unlink`, its last word on it). If it is our current link to the
+   * peer, it is down now: we answer with our goodbye, so the peer closes knowing all we sent
+   * has arrived, and send nothing more on it. A link we let go too just closes.
+   */
+  unlinked(link: Link): void {
+    this.#byeFrom.add(link);
+    // Held on the link until accept() set its handlers: handled once the link is announced up.
+    if (this.#accepting.has(link)) {
+      this.#accepting.set(link, true);
+      return;
+    }
+    const close = this.#retiring.get(link);
+    if (close) {
+      close();
+      return;
+    }
+    const id = link.peer.nodeId;
+    if (this.get(id) !== link) return;
+    const transient = this.#transient.has(id);
+    this.#forget(id);
+    this.#closeGently(link, 'let go by peer');
+    if (!transient) this.#o.onDown(id, 'let go by peer', true);
+  }
+
+  /**
    * Lets a duplicate link go. Both ends retire the same one (#keepsExisting), each saying
    * goodbye on it; a stream is ordered, so once the peer's goodbye arrives everything it sent
    * on this link before switching has arrived too (and was taken), and nothing more is in
    * flight towards this end. Then it closes once our side drained too. Each wait lasts
-   * TRANSIENT_TTL_MS at most (a peer that never says goodbye is gone). One retiring link per
-   * peer: an older one is closed now (it carried less recently still), so a peer redialling in
-   * a loop holds at most one link in retirement here, not one per handshake for 5 s.
+   * TRANSIENT_TTL_MS at most (a peer that never says goodbye is gone).
    */
   #retire(link: Link): void {
-    for (const [other, close] of this.#retiring) if (other.peer.nodeId === link.peer.nodeId) close();
     this.#o.bye(link);
+    this.#awaitGoodbye(link, 'duplicate link');
+  }
+
+  /**
+   * Lets go a link the peer may still take for its current one (evicted, refused for the
+   * budget, a transient link whose exchange is done). Closing it once our side drained would
+   * lose what the peer sends until it hears of it (over WebRTC under load, relayed requests
+   * were lost so): instead the peer is asked to let go too (`unlink`), and the link closes
+   * once its goodbye arrived, everything it sent before taken. A peer that never answers (an
+   * older version drops `unlink`) gets our goodbye after TRANSIENT_TTL_MS, then the close.
+   */
+  #letGo(link: Link, reason: string): void {
+    this.#o.unlink(link);
+    this.#awaitGoodbye(link, reason, () => this.#o.bye(link));
+  }
+
+  /**
+   * Closes `link` once the peer's goodbye arrived and our side drained; after TRANSIENT_TTL_MS
+   * without it, `timedOut` first. One such link per peer: an older one closes now (it carried
+   * less recently still), so a peer redialling in a loop holds one link here, not one per
+   * handshake for 5 s.
+   */
+  #awaitGoodbye(link: Link, reason: string, timedOut?: () => void): void {
+    for (const [other, close] of this.#retiring) if (other.peer.nodeId === link.peer.nodeId) close();
     const scheduler = this.#o.env.scheduler;
     const close = () => {
       if (!this.#retiring.delete(link)) return;
       scheduler.cancelTimer(timer);
-      this.#closeWhenDrained(link, 'duplicate link');
+      this.#closeWhenDrained(link, reason);
     };
-    const timer = scheduler.setTimer(TRANSIENT_TTL_MS, close);
+    const timer = scheduler.setTimer(TRANSIENT_TTL_MS, () => {
+      if (this.#retiring.has(link)) timedOut?.();
+      close();
+    });
     this.#retiring.set(link, close);
+  }
+
+  /** Handlers for a link that never became current here: the peer's frames count until its goodbye. */
+  #takeUntilGoodbye(link: Link): void {
+    const id = link.peer.nodeId;
+    link.setHandlers({
+      datagram: () => {},
+      message: (f) => {
+        if (!this.#byeFrom.has(link)) this.#o.onFrame(id, 'stream', f, link);
+      },
+      close: () => this.#retiring.delete(link),
+    });
   }
 
   /**
    * Says goodbye, then closes once the send buffer drained (so the goodbye and what was
-   * queued before it arrive), waiting at most TRANSIENT_TTL_MS. `mayClose` is asked right
-   * before closing (the link may have been taken over meanwhile).
+   * queued before it arrive), waiting at most TRANSIENT_TTL_MS.
    */
-  #closeGently(link: Link, reason: string, mayClose: () => boolean = () => true): void {
+  #closeGently(link: Link, reason: string): void {
     this.#o.bye(link);
-    this.#closeWhenDrained(link, reason, mayClose);
+    this.#closeWhenDrained(link, reason);
   }
 
   /** Closes `link` once its send buffer drained, or TRANSIENT_TTL_MS later at most. */
-  #closeWhenDrained(link: Link, reason: string, mayClose: () => boolean = () => true): void {
+  #closeWhenDrained(link: Link, reason: string): void {
     if (link.bufferedAmount === 0) {
-      if (mayClose()) link.close(reason);
+      link.close(reason);
       return;
     }
     const scheduler = this.#o.env.scheduler;
@@ -365,7 +432,7 @@ export class LinkManager {
       if (done) return;
       done = true;
       scheduler.cancelTimer(timer);
-      if (mayClose()) link.close(reason);
+      link.close(reason);
     };
     const timer = scheduler.setTimer(TRANSIENT_TTL_MS, close);
     // Drained, or closed meanwhile (drained() rejects): either way nothing is left to wait for.
@@ -394,6 +461,7 @@ export class LinkManager {
   closeAll(reason: string): void {
     this.#closed = true;
     for (const link of [...this.#links.values(), ...this.#transient.values()]) link.close(reason);
+    for (const close of [...this.#retiring.values()]) close();
   }
 
   /** Drops a random link (older than a second) to a neighbour that keeps more than minLinks. */
@@ -411,7 +479,7 @@ export class LinkManager {
     const victim = spare[this.#o.env.random.int(spare.length)]!;
     const link = this.#links.get(victim)!;
     this.#forget(victim);
-    this.#closeGently(link, 'making room for a new link');
+    this.#letGo(link, 'making room for a new link');
     this.#o.onDown(victim, 'evicted', true);
     return true;
   }

@@ -23,6 +23,7 @@ import { joinsByItself, nodeTransports } from './zero-config.ts';
 
 const KEEPALIVE = encodeMessage({ type: 'keepalive' });
 const BYE = encodeMessage({ type: 'bye' });
+const UNLINK = encodeMessage({ type: 'unlink' });
 
 /** What the parts need of the node that owns them. */
 export interface PartsHooks {
@@ -64,6 +65,9 @@ export function nodeParts(opts: MeshNodeOptions, env: Env, hooks: PartsHooks): N
     },
     bye: (link) => {
       if (!hooks.frozen()) link.send(BYE);
+    },
+    unlink: (link) => {
+      if (!hooks.frozen()) link.send(UNLINK);
     },
   });
   const rate = opts.claimsPerSignerPerSecond ?? 50;

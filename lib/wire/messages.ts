@@ -109,11 +109,18 @@ export const registry = {
   /** Sent on a link that has been quiet: proves the link still carries traffic. */
   keepalive: { code: 19, body: struct({}) },
   /**
-   * Sent before closing a link on purpose by a node that stays in the cluster (making room,
-   * link budget full, join exchange done, duplicate link, `disconnect()`): the close that
-   * follows is no sign of failure.
+   * Sent before closing a link on purpose by a node that stays in the cluster (duplicate
+   * link, `disconnect()`, the answer to `unlink`): the close that follows is no sign of
+   * failure, and nothing more follows it on that link.
    */
   bye: { code: 22, body: struct({}) },
+  /**
+   * Sent on a link the sender lets go while the receiver may still take it for its current
+   * one (making room, link budget full, join exchange done): the receiver answers with `bye`
+   * and sends nothing more on it; the sender closes once that answer arrived, so nothing the
+   * receiver sent meanwhile is lost.
+   */
+  unlink: { code: 28, body: struct({}) },
 
   // ---- epidemic broadcast tree (lib/broadcast/tree.ts); `k`: the kind of broadcast ----
   /** Lazy push: ids (8 bytes each, packed) of messages the sender delivered. */

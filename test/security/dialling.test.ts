@@ -120,6 +120,7 @@ describe('dialling addresses taken from claims', () => {
       onFrame() {},
       keepalive() {},
       bye() {},
+      unlink() {},
       isNewcomer: () => true,
       peerDegree: () => undefined,
     });

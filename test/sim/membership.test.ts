@@ -83,6 +83,7 @@ describe('membership in simulation', () => {
       'link budget full',
       'duplicate link',
       'join exchange done',
+      'let go by peer',
     ];
     expect([...closes.keys()].filter((r) => !deliberate.includes(r))).toEqual([]);
     expect(c.observer.suspectedLive).toBe(0);

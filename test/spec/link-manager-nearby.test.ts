@@ -45,6 +45,7 @@ function setup() {
     onFrame: (id, _cls, _f, link) => frames.push(`${link.transport}:${id}`),
     keepalive: () => {},
     bye: () => {},
+    unlink: () => {},
     isNewcomer: () => false,
     peerDegree: () => undefined,
   });

@@ -32,6 +32,7 @@ function setup(policy: Partial<LinkPolicy> = {}, selfId = SELF) {
   const frames: string[] = [];
   const keepalives: string[] = [];
   const byes: string[] = [];
+  const unlinks: string[] = [];
   const newcomers = new Set<string>();
   const degree = new Map<string, number>();
   const links = new LinkManager({
@@ -45,6 +46,7 @@ function setup(policy: Partial<LinkPolicy> = {}, selfId = SELF) {
     onFrame: (id) => frames.push(id),
     keepalive: (link) => keepalives.push(link.peer.nodeId),
     bye: (link) => byes.push(link.peer.nodeId),
+    unlink: (link) => unlinks.push(link.peer.nodeId),
     isNewcomer: (id) => newcomers.has(id),
     peerDegree: (id) => degree.get(id),
   });
@@ -55,7 +57,21 @@ function setup(policy: Partial<LinkPolicy> = {}, selfId = SELF) {
     return link;
   };
   const target = (k: number): DialTarget => ({ nodeId: high(k), addrs: [`fake:${k}`], incarnation: 1 });
-  return { scheduler, links, dialled, up, down, frames, keepalives, byes, newcomers, degree, accept, target };
+  return {
+    scheduler,
+    links,
+    dialled,
+    up,
+    down,
+    frames,
+    keepalives,
+    byes,
+    unlinks,
+    newcomers,
+    degree,
+    accept,
+    target,
+  };
 }
 
 describe('LinkManager: staying within min/max links', () => {
@@ -89,8 +105,11 @@ describe('LinkManager: staying within min/max links', () => {
     expect(t.links.size).toBe(4);
     expect(t.links.peers()).not.toContain(peers[2]);
     expect(t.down).toEqual([[peers[2], 'evicted', true]]);
-    expect(t.byes).toContain(peers[2]);
-    expect(links[2]!.closed).toBe(true);
+    // Asked to let go too; closed once its goodbye (its answer) arrived.
+    expect(t.unlinks).toEqual([peers[2]]);
+    expect(links[2]!.closed).toBe(false);
+    t.links.farewell(links[2]!);
+    expect(links[2]!.closeReason).toBe('making room for a new link');
     expect(t.up.map(([id]) => id)).toContain(high(9));
     // Neighbours crash: below minLinks the manager dials again.
     links[0]!.close('gone');
@@ -108,9 +127,10 @@ describe('LinkManager: staying within min/max links', () => {
     t.scheduler.runFor(1_000);
     t.degree.set(high(1), 1);
     t.degree.set(high(2), 5);
-    evicted.bufferedAmount = 10; // still draining our goodbye: open
     t.accept(high(3));
     expect(t.down).toEqual([[high(2), 'evicted', true]]);
+    // Our side has nothing left to send, yet the link stays open: the peer may be sending.
+    expect(evicted.bufferedAmount).toBe(0);
     expect(evicted.closed).toBe(false);
     t.frames.splice(0);
     evicted.deliver(new Uint8Array([1]));
@@ -120,6 +140,24 @@ describe('LinkManager: staying within min/max links', () => {
     t.links.farewell(evicted);
     evicted.deliver(new Uint8Array([3]));
     expect(t.frames).toEqual([high(2), high(1)]);
+    expect(evicted.closed).toBe(true);
+  });
+
+  it('a peer that never answers the let-go (an older version) gets our goodbye 5 s later, then the close', () => {
+    const t = setup({ maxLinks: 1, minLinks: 1 });
+    const old = t.accept(high(1));
+    t.scheduler.runFor(1_000);
+    t.degree.set(high(1), 5);
+    t.accept(high(2));
+    expect(t.unlinks).toEqual([high(1)]);
+    t.scheduler.runFor(4_999);
+    expect([old.closed, t.byes]).toEqual([false, []]);
+    old.deliver(new Uint8Array([1]));
+    expect(t.frames).toEqual([high(1)]);
+    t.scheduler.runFor(1);
+    expect(t.byes).toEqual([high(1)]);
+    expect(old.closeReason).toBe('making room for a new link');
+    expect(t.scheduler.pending).toBe(0);
   });
 
   it('a full node refuses a known member when no neighbour has links to spare', () => {
@@ -129,9 +167,15 @@ describe('LinkManager: staying within min/max links', () => {
     t.scheduler.runFor(1_000);
     t.degree.set(high(1), 1);
     const refused = t.accept(high(3));
-    expect(refused.closed).toBe(true);
+    expect(t.unlinks).toEqual([high(3)]);
+    expect(t.links.get(high(3))).toBeUndefined();
+    // Its end may have come up first: what it sent before our let-go reached it still counts.
+    refused.deliver(new Uint8Array([1]));
+    expect(t.frames).toEqual([high(3)]);
+    t.links.farewell(refused);
+    refused.deliver(new Uint8Array([2]));
+    expect(t.frames).toEqual([high(3)]);
     expect(refused.closeReason).toBe('link budget full');
-    expect(t.byes).toEqual([high(3)]);
     expect(t.up.map(([id]) => id)).toEqual([high(1), high(2)]);
   });
 
@@ -140,13 +184,16 @@ describe('LinkManager: staying within min/max links', () => {
     t.accept(high(1));
     t.degree.set(high(1), 9);
     t.scheduler.runFor(999);
-    expect(t.accept(high(2)).closed).toBe(true);
+    t.accept(high(2));
+    expect(t.unlinks).toEqual([high(2)]);
+    expect(t.links.peers()).toEqual([high(1)]);
     t.scheduler.runFor(1);
-    expect(t.accept(high(3)).closed).toBe(false);
+    t.accept(high(3));
+    expect(t.unlinks).toEqual([high(2), high(1)]);
     expect(t.links.peers()).toEqual([high(3)]);
   });
 
-  it('a full node gives a newcomer a transient link, closed after its join exchange or after 5 s', () => {
+  it('a full node gives a newcomer a transient link, let go after its join exchange or after 5 s', () => {
     const t = setup({ maxLinks: 1, minLinks: 1 });
     t.accept(high(1));
     t.newcomers.add(high(2)).add(high(3));
@@ -159,11 +206,18 @@ describe('LinkManager: staying within min/max links', () => {
     expect(t.links.size).toBe(1);
     expect(t.links.isTransient(high(2))).toBe(true);
     t.links.release(high(2));
+    expect(t.unlinks).toEqual([high(2)]);
+    expect(t.links.isTransient(high(2))).toBe(false);
+    t.links.farewell(joining);
     expect(joining.closeReason).toBe('join exchange done');
     t.scheduler.runFor(4_999);
-    expect(lingering.closed).toBe(false);
+    expect(t.unlinks).toEqual([high(2)]);
     t.scheduler.runFor(1);
+    expect(t.unlinks).toEqual([high(2), high(3)]);
+    // It never answers: our goodbye and the close come 5 s later.
+    t.scheduler.runFor(5_000);
     expect(lingering.closed).toBe(true);
+    expect(t.byes).toEqual([high(3)]);
     // Transient links are not members' links: no link-down for them.
     expect(t.down).toEqual([]);
   });
@@ -266,6 +320,88 @@ describe('LinkManager: one link per peer, closes and idleness', () => {
     expect(oldB.closeReason).toBe('duplicate link');
     expect([a.down, b.down]).toEqual([[], []]);
     expect([a.up, b.up]).toEqual([[[high(1), false]], [[SELF, false]]]);
+  });
+
+  it('a link let go (evicted) loses nothing: the peer answers with its goodbye, sends nothing more on it, and both ends close', () => {
+    // a evicts its link to b; what one end sends on it, the other receives in order.
+    const a = setup({ maxLinks: 1, minLinks: 1 });
+    const b = setup({}, high(1));
+    const atA = a.accept(high(1));
+    const atB = new FakeLink(SELF, { initiator: true });
+    b.links.accept(atB);
+    a.scheduler.runFor(1_000);
+    a.degree.set(high(1), 5);
+    a.accept(high(2));
+    expect(a.unlinks).toEqual([high(1)]);
+    // b relayed a request on the link before a's let-go reached it: a takes it.
+    atA.deliver(new Uint8Array([1]));
+    expect(a.frames).toEqual([high(1)]);
+    // a's let-go reaches b: the link is down there at once (on purpose), b answers and closes.
+    b.links.unlinked(atB);
+    expect(b.links.get(SELF)).toBeUndefined();
+    expect(b.down).toEqual([[SELF, 'let go by peer', true]]);
+    expect(b.byes).toEqual([SELF]);
+    expect(atB.closeReason).toBe('let go by peer');
+    // b's answer reaches a: all b sent has arrived; a closes.
+    expect(atA.closed).toBe(false);
+    a.links.farewell(atA);
+    expect(atA.closeReason).toBe('making room for a new link');
+    expect(a.down).toEqual([[high(1), 'evicted', true]]);
+    expect([a.scheduler.pending, b.scheduler.pending]).toEqual([0, 0]);
+  });
+
+  it('both ends letting one link go at once: each let-go is the answer to the other', () => {
+    const a = setup({ maxLinks: 1, minLinks: 1 });
+    const b = setup({ maxLinks: 1, minLinks: 1 }, high(1));
+    const atA = a.accept(high(1));
+    const atB = b.accept(SELF, true);
+    a.scheduler.runFor(1_000);
+    b.scheduler.runFor(1_000);
+    a.degree.set(high(1), 5);
+    b.degree.set(SELF, 5);
+    a.accept(high(2));
+    b.accept(high(3));
+    expect([a.unlinks, b.unlinks]).toEqual([[high(1)], [SELF]]);
+    a.links.unlinked(atA);
+    b.links.unlinked(atB);
+    expect([atA.closeReason, atB.closeReason]).toEqual([
+      'making room for a new link',
+      'making room for a new link',
+    ]);
+    // Neither answered with a goodbye, and neither had a second link-down.
+    expect([a.byes, b.byes]).toEqual([[], []]);
+    expect([a.down, b.down]).toEqual([[[high(1), 'evicted', true]], [[SELF, 'evicted', true]]]);
+  });
+
+  it('a let-go held on a new link (its end finished first and refused it) arrives as its handlers are set: link-up, then link-down, nothing left linked', () => {
+    const t = setup();
+    // The transport holds frames until the manager sets the link's handlers, then hands them
+    // over at once: here the peer's let-go, which its boundary passes to unlinked().
+    class HeldLetGo extends FakeLink {
+      override setHandlers(handlers: Parameters<FakeLink['setHandlers']>[0]): void {
+        super.setHandlers(handlers);
+        t.links.unlinked(this);
+      }
+    }
+    const link = new HeldLetGo(high(1));
+    t.links.accept(link);
+    expect(t.up).toEqual([[high(1), false]]);
+    expect(t.down).toEqual([[high(1), 'let go by peer', true]]);
+    expect(t.links.get(high(1))).toBeUndefined();
+    expect(t.byes).toEqual([high(1)]);
+    expect(link.closeReason).toBe('let go by peer');
+  });
+
+  it('a let-go on a link retired as a duplicate counts as the peer’s goodbye on it', () => {
+    const t = setup();
+    const first = t.accept(high(1), true);
+    const second = t.accept(high(1), true); // the newer link of the same dialler stays
+    expect(t.links.get(high(1))).toBe(second);
+    expect(first.closed).toBe(false);
+    t.links.unlinked(first);
+    expect(first.closeReason).toBe('duplicate link');
+    expect(t.links.get(high(1))).toBe(second);
+    expect(t.down).toEqual([]);
   });
 
   it('a close after the peer’s goodbye is expected; a silent close may be a crash', () => {

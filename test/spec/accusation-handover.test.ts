@@ -1,0 +1,74 @@
+// A member can refute only an accusation that reaches it. A node that takes an accusation of
+// a member it holds a link to hands it over at once on that link's ordered stream, instead of
+// leaving it to a probe's piggyback (Lifeguard's buddy system), which loss or a late place in
+// the probe order can delay past the suspicion's end (seed sweep: nodes linked to a live
+// member declared it Unreachable without it ever hearing why).
+import { describe, expect, it } from 'vitest';
+import { NodeIdentity } from '../../lib/identity/mod.ts';
+import { signClaim } from '../../lib/membership/claims.ts';
+import { NodeState } from '../../lib/membership/node-state.ts';
+import { Membership } from '../../lib/membership/swim.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
+import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
+import { equalBytes } from '../../lib/util/bytes.ts';
+import type { Message } from '../../lib/wire/messages.ts';
+
+const INC = 1_000;
+const [accused, accuser, bystander] = [20, 21, 22].map((k) =>
+  NodeIdentity.fromSecretKey(new Uint8Array(32).fill(k)),
+) as [NodeIdentity, NodeIdentity, NodeIdentity];
+
+function node() {
+  const scheduler = new VirtualScheduler();
+  const sent: Array<{ to: string; cls: string; msg: Message }> = [];
+  const m = new Membership({
+    signer: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(1)),
+    env: { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(1) },
+    send: (to, cls, msg) => sent.push({ to, cls, msg }),
+    event: () => {},
+    incarnation: INC,
+  });
+  m.start();
+  m.bootstrap();
+  m.applyClaims([accused, accuser, bystander].map((id) => signClaim(id, 'alive', { incarnation: INC })));
+  return { m, sent };
+}
+
+const accusation = () => signClaim(accuser, 'suspect', { incarnation: INC, subject: accused.nodeId });
+const isAccusation = (w: { s: Uint8Array }) =>
+  equalBytes(w.s, accusation().wire.s) ||
+  equalBytes(w.s, signClaim(bystander, 'suspect', { incarnation: INC, subject: accused.nodeId }).wire.s);
+
+/** Stream gossip sent to the accused that carries an accusation of it. */
+const handedOver = (sent: Array<{ to: string; cls: string; msg: Message }>) =>
+  sent.filter(
+    (s) =>
+      s.to === accused.nodeId && s.cls === 'stream' && s.msg.type === 'gossip' && s.msg.g.some(isAccusation),
+  );
+
+describe('an accusation is handed to the accused over its link', () => {
+  it('a node linked to the accused sends it the accusation on the stream as it starts suspecting', () => {
+    const t = node();
+    t.m.linkUp(accused.nodeId);
+    t.m.linkUp(bystander.nodeId);
+    t.sent.splice(0);
+    t.m.applyClaims([accusation()], bystander.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
+    expect(handedOver(t.sent)).toHaveLength(1);
+    // Once: a confirmation by another accuser is no news to the accused.
+    t.m.applyClaims([signClaim(bystander, 'suspect', { incarnation: INC, subject: accused.nodeId })]);
+    expect(handedOver(t.sent)).toHaveLength(1);
+  });
+
+  it('nothing is handed over without a link to the accused, or back to the accused it came from', () => {
+    const unlinked = node();
+    unlinked.m.applyClaims([accusation()], bystander.nodeId);
+    expect(unlinked.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
+    expect(handedOver(unlinked.sent)).toEqual([]);
+    const fromAccused = node();
+    fromAccused.m.linkUp(accused.nodeId);
+    fromAccused.m.applyClaims([accusation()], accused.nodeId);
+    expect(fromAccused.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
+    expect(handedOver(fromAccused.sent)).toEqual([]);
+  });
+});
