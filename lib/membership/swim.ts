@@ -430,6 +430,7 @@ export class Membership {
       this.#prober.linkUp(nodeId);
       this.#neighboursChanged();
       if (this.#catchUpLeft > 0 && !exchanging) this.#catchUp(nodeId);
+      this.#tellAccused(nodeId);
     });
   }
 
@@ -855,13 +856,22 @@ export class Membership {
     t.set(i!, StateCode.Suspect, held, this.#env.clock.now(), c);
     this.#startSuspicion(i!, c);
     this.#emitState(i!, current);
-    // The member can refute only what reaches it: linked to it, we hand it over at once on the
-    // ordered stream instead of waiting for a probe to carry it (Lifeguard's buddy system),
-    // which loss or a probe order that visits it late can delay past the suspicion's end
-    // (seed sweep: a live member declared by nodes that shared a link with it).
-    if (this.#links.has(c.subject) && from !== c.subject)
-      this.#send(c.subject, 'stream', { type: 'gossip', g: [c.wire] });
+    if (from !== c.subject) this.#tellAccused(c.subject);
     return true;
+  }
+
+  /**
+   * A member can refute only what reaches it: one we suspect and are linked to gets the
+   * accusation at once on the ordered stream, as the suspicion starts or the link comes up,
+   * instead of when a probe carries it (Lifeguard's buddy system), which loss or a probe
+   * order that visits it late can delay past the suspicion's end (seed sweep: a live member
+   * declared by nodes that shared a link with it).
+   */
+  #tellAccused(nodeId: string): void {
+    const i = this.#table.ids.lookup(nodeId);
+    if (i === undefined || !this.#links.has(nodeId) || this.#table.state(i) !== StateCode.Suspect) return;
+    const accusation = this.#table.accusation(i);
+    if (accusation) this.#send(nodeId, 'stream', { type: 'gossip', g: [accusation.wire] });
   }
 
   /** This node, or a reachable member: only they may accuse. */

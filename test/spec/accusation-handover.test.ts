@@ -60,6 +60,17 @@ describe('an accusation is handed to the accused over its link', () => {
     expect(handedOver(t.sent)).toHaveLength(1);
   });
 
+  it('a link that comes up to a member suspected here carries the accusation at once', () => {
+    const t = node();
+    t.m.applyClaims([accusation()], bystander.nodeId);
+    expect(handedOver(t.sent)).toEqual([]);
+    t.m.linkUp(accused.nodeId);
+    expect(handedOver(t.sent)).toHaveLength(1);
+    // Not to a member that is not suspected.
+    t.m.linkUp(bystander.nodeId);
+    expect(t.sent.filter((s) => s.to === bystander.nodeId && s.msg.type === 'gossip')).toEqual([]);
+  });
+
   it('nothing is handed over without a link to the accused, or back to the accused it came from', () => {
     const unlinked = node();
     unlinked.m.applyClaims([accusation()], bystander.nodeId);
