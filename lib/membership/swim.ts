@@ -16,6 +16,7 @@ import { type Claim, claimState, signClaim } from './claims.ts';
 import { type HeartbeatConfig, heartbeatConfig } from './config.ts';
 import type { MembershipContext } from './context.ts';
 import { Disseminator } from './disseminator.ts';
+import { HeldAccusations } from './held-accusations.ts';
 import { IdInterner } from './interner.ts';
 import { MemberTable } from './member-table.ts';
 import { emptyMembershipMetrics, type MembershipMetrics } from './metrics.ts';
@@ -45,7 +46,7 @@ export type MembershipEvent =
   /** A member's new alive claim was accepted (incarnation, metadata or low-water mark changed). */
   | { type: 'alive'; nodeId: string; incarnation: number; lowWaterMark: number }
   /**
-   * Join news (with `treeNews`): alive claims that introduced members, received from `from`
+   * News (with `treeNews`): claims that changed this node's view, received from `from`
    * (none: made or adopted here), for the owner to spread along its broadcast tree.
    */
   | { type: 'news'; claims: Claim[]; from: string | undefined };
@@ -71,6 +72,11 @@ export interface RecentlyReaped {
   reapedAt: number;
 }
 
+/** A reaped member, with the declaration (or goodbye) it was held down by. */
+interface Reaped extends RecentlyReaped {
+  verdict: Claim | undefined;
+}
+
 export interface MembershipOptions {
   signer: Signer;
   env: Env;
@@ -88,8 +94,12 @@ export interface MembershipOptions {
   /**
    * Join news — an alive claim that introduces a member — goes to the owner as a `news`
    * event, to be pushed once along the broadcast tree, instead of being gossiped λ·log n
-   * times. Everything else (suspicions, refutations, declarations, goodbyes, updates of
-   * known members) is gossiped and piggybacked as SWIM does. Default: gossiped too.
+   * times. Every other claim that changes the view (refutations, accusations, goodbyes,
+   * updates of known members, this node's own) goes along the tree too and is gossiped and
+   * piggybacked as SWIM does: gossip retires a claim after λ·log n sends, and the seed sweep
+   * found refutations that never reached a node that later took a stale accusation, and
+   * accusations that never reached any neighbour of the accused (which would hand them
+   * over). The tree reaches every node once. Default: everything gossiped.
    */
   treeNews?: boolean;
 }
@@ -160,11 +170,13 @@ export class Membership {
   readonly #links = new Set<string>();
   readonly #suspicions = new Map<number, SuspicionTimer>();
   readonly #down = new Set<number>();
-  readonly #reaped = new Map<string, RecentlyReaped>();
+  readonly #reaped = new Map<string, Reaped>();
   readonly #twinsSeen = new Set<string>();
   readonly #newcomers: NewcomerQuota;
   /** Accusers whose suspicion of a member it refuted lately, by member: their repeats carry no weight until `until`. */
   readonly #refuted = new Map<number, { accusers: ReadonlySet<string>; until: number }>();
+  /** Accusations by members held Unreachable, weighed again if their signer refutes. */
+  readonly #heldAccusations: HeldAccusations;
   #lastRefuteAt = Number.NEGATIVE_INFINITY;
   #refuteTimer: TimerId | undefined;
   /** The reachability check in progress (see memberToCheck). */
@@ -193,6 +205,7 @@ export class Membership {
     this.#table = new MemberTable(opts.interner ?? new IdInterner());
     this.#selfIndex = this.#table.admit(this.selfId);
     const now = () => this.#env.clock.now();
+    this.#heldAccusations = new HeldAccusations(now, this.config.suspectTimeoutMs * 2);
     this.#newcomers = new NewcomerQuota(
       this.config.newMembersPerMinute,
       this.config.newMembersPerLinkPerMinute,
@@ -223,6 +236,10 @@ export class Membership {
     });
     this.#pushPull = new PushPull(ctx, {
       claimsOf: (i) => this.#claimsOf(i),
+      verdictOn: (nodeId, incarnation) => {
+        const verdict = this.#reaped.get(nodeId)?.verdict;
+        return verdict?.incarnation === incarnation ? verdict : undefined;
+      },
       replied: (from) => {
         this.#joinedIfJoining();
         if (this.#catchUpLeft === 0 || --this.#catchUpLeft === 0) return;
@@ -501,7 +518,8 @@ export class Membership {
 
   /**
    * Merges verified claims (received from `from`, or made here); what changed this node's
-   * view is passed on by gossip (join news along the tree, with `treeNews`) — but not back
+   * view is passed on by gossip (and along the tree as well, join news only along it, with
+   * `treeNews`) — but not back
    * to `from`, and not at all when `relay` is false (news every member already has, such as
    * a converged cluster's view adopted at start). Returns how many changed the view.
    */
@@ -519,8 +537,8 @@ export class Membership {
           applied++;
           this.metrics.claimsApplied++;
           if (!relay) continue;
-          if (introduces) news.push(c);
-          else this.#dissem.queue.push(c, from);
+          if (this.#treeNews) news.push(c);
+          if (!introduces) this.#dissem.queue.push(c, from);
         } else {
           this.metrics.claimsIgnored++;
           if (from !== undefined) this.#dissem.queue.markKnown(c, from);
@@ -603,7 +621,7 @@ export class Membership {
   }
 
   recentlyReaped(): RecentlyReaped[] {
-    return [...this.#reaped.values()];
+    return [...this.#reaped.values()].map(({ verdict: _, ...r }) => r);
   }
 
   /** The link set a neighbour reported (undefined: not told yet). */
@@ -716,6 +734,8 @@ export class Membership {
     const state = this.#table.state(this.#selfIndex);
     this.#setSelf(claim, state === StateCode.Joining ? StateCode.Joining : StateCode.Active);
     this.#event({ type: 'incarnation', incarnation });
+    if (this.#treeNews && state !== StateCode.Joining)
+      this.#event({ type: 'news', claims: [claim], from: undefined });
     return true;
   }
 
@@ -807,6 +827,7 @@ export class Membership {
     if (next === StateCode.Left) this.#down.add(i);
     else this.#down.delete(i);
     if (current !== next) this.#emitState(i, current);
+    if (current === StateCode.Unreachable && next === StateCode.Active) this.#weighHeld(c.subject);
     if (c.kind === 'alive') {
       this.#event({
         type: 'alive',
@@ -836,6 +857,7 @@ export class Membership {
     if (c.incarnation < held) return false;
     if (c.incarnation > held || !this.#isAccuser(c.signer)) {
       this.metrics.accusationsIgnored++;
+      if (c.incarnation === held && this.#isDeclared(c.signer)) this.#heldAccusations.hold(c);
       return false;
     }
     if (this.#refutedLately(c.signer, i!)) {
@@ -872,6 +894,18 @@ export class Membership {
     if (i === undefined || !this.#links.has(nodeId) || this.#table.state(i) !== StateCode.Suspect) return;
     const accusation = this.#table.accusation(i);
     if (accusation) this.#send(nodeId, 'stream', { type: 'gossip', g: [accusation.wire] });
+  }
+
+  /** Whether `nodeId` is a member this node holds Unreachable. */
+  #isDeclared(nodeId: string): boolean {
+    const j = this.#table.ids.lookup(nodeId);
+    return j !== undefined && this.#table.state(j) === StateCode.Unreachable;
+  }
+
+  /** `signer` refuted its declaration here: what it accused meanwhile is weighed now, and passed on if it counts. */
+  #weighHeld(signer: string): void {
+    for (const c of this.#heldAccusations.take(signer))
+      if (this.#applyAccusation(c, undefined)) this.#dissem.queue.push(c);
   }
 
   /** This node, or a reachable member: only they may accuse. */
@@ -1075,12 +1109,13 @@ export class Membership {
       const id = this.#table.ids.idOf(i);
       const addrs = this.#table.aliveClaim(i)?.addrs ?? [];
       const incarnation = this.#table.incarnation(i);
+      const verdict = this.#table.accusation(i);
       this.#down.delete(i);
       this.#refuted.delete(i);
       this.#table.remove(i);
       this.#dissem.queue.forget(id);
       this.#reaped.delete(id);
-      this.#reaped.set(id, { nodeId: id, addrs, incarnation, reapedAt: now });
+      this.#reaped.set(id, { nodeId: id, addrs, incarnation, reapedAt: now, verdict });
       while (this.#reaped.size > this.config.recentlyReapedLimit) {
         this.#reaped.delete(this.#reaped.keys().next().value!);
       }

@@ -2,8 +2,9 @@
  * Join news along the broadcast tree (issue 13): an alive claim that introduces a member is
  * pushed once to the node's eager links (one `news` frame per link and batch) and announced
  * to its lazy ones, instead of being gossiped λ·log n times to random neighbours. Each is
- * held a while to answer grafts. The membership core decides what is news (treeNews);
- * suspicions, refutations and declarations stay SWIM's gossip.
+ * held a while to answer grafts. The membership core decides what is news (treeNews): every
+ * claim that changed its view; all but introductions (refutations, accusations, goodbyes)
+ * are gossiped as well, as SWIM does.
  */
 import { HeldMessages } from '../broadcast/held.ts';
 import { messageId } from '../broadcast/ids.ts';

@@ -514,12 +514,16 @@ export class LinkManager {
   }
 
   /**
-   * Both ends pick the same survivor: a BroadcastChannel link over any other kind (it costs no
-   * network), else the link dialled by the lower node id. When the same side dialled both, the
-   * newer wins: the old one is most likely dead (a restarted peer redials before its old link
-   * has timed out).
+   * Both ends pick the same survivor: the incoming link when the peer's run changed (it
+   * restarted: the existing link reaches a process that is gone, though it may not time out
+   * for idleTimeoutMs, and the new process has no other link to keep), else a BroadcastChannel
+   * link over any other kind (it costs no network), else the link dialled by the lower node
+   * id. When the same side dialled both, the newer wins: the old one is most likely dead (a
+   * restarted peer that states no run redials before its old link has timed out).
    */
   #keepsExisting(existing: Link, incoming: Link): boolean {
+    const runs = [existing.peer.boot, incoming.peer.boot];
+    if (runs[0] !== undefined && runs[1] !== undefined && runs[0] !== runs[1]) return false;
     const nearby = (l: Link) => l.transport === BROADCAST_CHANNEL;
     if (nearby(existing) !== nearby(incoming)) return nearby(existing);
     const dialer = (l: Link) => (l.initiator ? this.#o.selfId : l.peer.nodeId);

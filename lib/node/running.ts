@@ -111,6 +111,7 @@ export class RunningNode {
   /** Starts the transports, then the cores' timers and link maintenance. */
   start(): void {
     const p = this.#p;
+    const boot = p.env.random.bytes(8);
     for (const t of p.transports) {
       const ctx: TransportContext = {
         ...(this.messenger ? { relay: this.messenger.relay } : {}),
@@ -121,6 +122,7 @@ export class RunningNode {
         random: p.env.random,
         timeoutMs: p.opts.handshakeTimeoutMs ?? 10_000,
         ...(p.opts.token ? { token: p.opts.token } : {}),
+        boot,
         admit: (peer, token) => p.admission.check(peer.publicKey, token),
       };
       this.transportContexts.push(ctx);

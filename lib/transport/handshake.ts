@@ -102,7 +102,7 @@ export function runHandshake(
 ): void {
   const me = cfg.identity;
   const myNonce = cfg.random.bytes(32);
-  const withToken = cfg.token ? { token: cfg.token } : {};
+  const withToken = { ...(cfg.token ? { token: cfg.token } : {}), ...(cfg.boot ? { boot: cfg.boot } : {}) };
   const binding: ChannelBinding = raw.binding;
   let state: 'hello' | 'hello-auth' | 'auth' | 'ready' | 'verifying' | 'finished' =
     role === 'dialer' ? 'hello-auth' : 'hello';
@@ -127,7 +127,12 @@ export function runHandshake(
     me.sign(signingInput(Domain.Handshake, withRole(script!, roleByte)));
 
   /** Checks of the peer's identity claim common to both roles; false after failing. */
-  const acceptPeer = (node: Uint8Array, key: Uint8Array, token: Uint8Array | undefined): boolean => {
+  const acceptPeer = (
+    node: Uint8Array,
+    key: Uint8Array,
+    token: Uint8Array | undefined,
+    boot: Uint8Array | undefined,
+  ): boolean => {
     const claimed = toHex(node);
     let refusal: [HandshakeErrorCode, string] | undefined;
     if (nodeIdOf(key) !== claimed) refusal = ['node-id-mismatch', 'node id does not match public key'];
@@ -135,7 +140,7 @@ export function runHandshake(
     else if (opts.expectNodeId !== undefined && claimed !== opts.expectNodeId) {
       refusal = ['unexpected-peer', `expected ${opts.expectNodeId}, got ${claimed}`];
     } else {
-      peer = { nodeId: claimed, publicKey: key };
+      peer = { nodeId: claimed, publicKey: key, ...(boot ? { boot: toHex(boot) } : {}) };
       const reason = cfg.admit?.(peer, token);
       if (reason !== undefined) refusal = ['not-admitted', reason];
     }
@@ -167,7 +172,7 @@ export function runHandshake(
       fail('wrong-cluster', `this is cluster ${cfg.cluster}`);
       return;
     }
-    if (!acceptPeer(msg.node, msg.key, msg.token)) return;
+    if (!acceptPeer(msg.node, msg.key, msg.token, msg.boot)) return;
     script = transcript(
       cfg.cluster,
       msg.key,
@@ -190,7 +195,7 @@ export function runHandshake(
   };
 
   const onHelloAuth = (msg: MessageOf<'hello-auth'>): void => {
-    if (!acceptPeer(msg.node, msg.key, msg.token)) return;
+    if (!acceptPeer(msg.node, msg.key, msg.token, msg.boot)) return;
     script = transcript(
       cfg.cluster,
       me.publicKey,

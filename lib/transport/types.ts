@@ -41,6 +41,12 @@ export interface RawChannel {
 export interface PeerInfo {
   readonly nodeId: string;
   readonly publicKey: Uint8Array;
+  /**
+   * The peer's run (hex of HandshakeConfig.boot) as it stated it, when it did: two links to
+   * one peer with different runs mean the older reaches a process that is gone. Not signed:
+   * it only decides which of two authenticated links to the same peer is kept.
+   */
+  readonly boot?: string;
 }
 
 export interface LinkHandlers {
@@ -111,6 +117,8 @@ export interface HandshakeConfig {
   timeoutMs?: number;
   /** This node's membership token, presented to peers (clusters with token admission). */
   token?: Uint8Array;
+  /** 8 random bytes per start of the node, told to peers (PeerInfo.boot). */
+  boot?: Uint8Array;
   /** Admission policy: a refusal reason, or undefined to accept the authenticated peer (and the token it presented). */
   admit?: (peer: PeerInfo, token: Uint8Array | undefined) => string | undefined;
 }

@@ -7,6 +7,7 @@
 import { claimList } from './claims.ts';
 import { entryList } from './entries.ts';
 import {
+  bootField,
   clusterField,
   nodeIdField,
   nonceField,
@@ -33,7 +34,7 @@ export const registry = {
     code: 1,
     body: struct(
       { cluster: clusterField, node: nodeIdField, key: publicKeyField, nonce: nonceField },
-      { token: tokenField },
+      { token: tokenField, boot: bootField },
     ),
   },
   /** Handshake 2/4, acceptor → dialer: who I am, my nonce, my signature over the transcript. */
@@ -41,7 +42,7 @@ export const registry = {
     code: 2,
     body: struct(
       { node: nodeIdField, key: publicKeyField, nonce: nonceField, sig: signatureField },
-      { token: tokenField },
+      { token: tokenField, boot: bootField },
     ),
   },
   /** Handshake 3/4, dialer → acceptor: the dialer's signature over the transcript. */

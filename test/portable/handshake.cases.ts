@@ -39,6 +39,7 @@ function handshake(
     expectNodeId?: string;
     bindings?: [{ local: Uint8Array; remote: Uint8Array }, { local: Uint8Array; remote: Uint8Array }];
     acceptorExtra?: Partial<HandshakeConfig>;
+    dialerExtra?: Partial<HandshakeConfig>;
   } = {},
 ) {
   const s = new VirtualScheduler();
@@ -52,7 +53,8 @@ function handshake(
   const dialOpts = opts.expectNodeId
     ? { transport: 't', expectNodeId: opts.expectNodeId }
     : { transport: 't' };
-  runHandshake(a, config(s, dialer, opts.dialerCluster ?? 'c'), 'dialer', dialOpts, (error, link) => {
+  const dialerConfig = config(s, dialer, opts.dialerCluster ?? 'c', opts.dialerExtra);
+  runHandshake(a, dialerConfig, 'dialer', dialOpts, (error, link) => {
     out.dialer = { error, ...(link ? { link } : {}) };
   });
   runHandshake(
@@ -96,6 +98,18 @@ export const handshakeCases: Suite = {
     assert.equal(out.acceptor?.link?.initiator, false);
     const types = [...a.sent, ...b.sent].map((f) => decodeMessage(f).type).sort();
     assert.deepEqual(types, ['auth', 'hello', 'hello-auth', 'ready']);
+  },
+
+  'each side learns the run the other states (a restarted peer is told from its old process), or none'() {
+    const { out } = handshake({
+      dialerExtra: { boot: fromHex('0102030405060708') },
+      acceptorExtra: { boot: fromHex('a1a2a3a4a5a6a7a8') },
+    });
+    assert.equal(out.dialer?.link?.peer.boot, 'a1a2a3a4a5a6a7a8');
+    assert.equal(out.acceptor?.link?.peer.boot, '0102030405060708');
+    const older = handshake({ acceptorExtra: { boot: fromHex('a1a2a3a4a5a6a7a8') } });
+    assert.equal(older.out.acceptor?.link?.peer.boot, undefined);
+    assert.equal(older.out.dialer?.link?.peer.boot, 'a1a2a3a4a5a6a7a8');
   },
 
   'a wrong cluster is refused and the dialer learns why'() {

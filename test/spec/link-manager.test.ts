@@ -50,9 +50,9 @@ function setup(policy: Partial<LinkPolicy> = {}, selfId = SELF) {
     isNewcomer: (id) => newcomers.has(id),
     peerDegree: (id) => degree.get(id),
   });
-  /** Accepts a link from `id` (dialled by the peer unless `initiator`). */
-  const accept = (id: string, initiator = false) => {
-    const link = new FakeLink(id, { initiator });
+  /** Accepts a link from `id` (dialled by the peer unless `initiator`; `boot`: the peer's run). */
+  const accept = (id: string, initiator = false, boot?: string) => {
+    const link = new FakeLink(id, { initiator, ...(boot ? { boot } : {}) });
     links.accept(link);
     return link;
   };
@@ -274,6 +274,28 @@ describe('LinkManager: one link per peer, closes and idleness', () => {
     expect(old.closeReason).toBe('duplicate link');
     expect(fresh.closed).toBe(false);
     expect(t.down).toEqual([]);
+  });
+
+  it('a link from a new run of the peer (it restarted) replaces one to its old run, whoever dialled', () => {
+    // We (8…) dialled a higher id: by the lower-id rule our link would stay, but it reaches a
+    // process that is gone, and the restarted peer holds only its new link.
+    const t = setup();
+    const stale = t.accept(high(1), true, 'aaaa');
+    const fresh = t.accept(high(1), false, 'bbbb');
+    expect(t.links.get(high(1))).toBe(fresh);
+    expect(fresh.closed).toBe(false);
+    t.scheduler.runFor(5_000);
+    expect(stale.closeReason).toBe('duplicate link');
+    expect(t.down).toEqual([]);
+    // The same run on both links (both ends dialled at once): the lower-id rule decides.
+    const ours = t.accept(high(2), true, 'cccc');
+    const theirs = t.accept(high(2), false, 'cccc');
+    expect(t.links.get(high(2))).toBe(ours);
+    expect(theirs.closed).toBe(false);
+    // A peer that states no run (an older version) is judged by the rule as before.
+    const mine = t.accept(high(3), true, 'dddd');
+    t.accept(high(3), false);
+    expect(t.links.get(high(3))).toBe(mine);
   });
 
   it('a peer redialling in a loop holds at most one retiring link here, not one per handshake', () => {

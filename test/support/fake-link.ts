@@ -22,8 +22,12 @@ export class FakeLink implements Link {
   #buffered = 0;
   readonly #waiters = new DrainWaiters();
 
-  constructor(nodeId: string, opts: { initiator?: boolean; publicKey?: Uint8Array } = {}) {
-    this.peer = { nodeId, publicKey: opts.publicKey ?? new Uint8Array(32) };
+  constructor(nodeId: string, opts: { initiator?: boolean; publicKey?: Uint8Array; boot?: string } = {}) {
+    this.peer = {
+      nodeId,
+      publicKey: opts.publicKey ?? new Uint8Array(32),
+      ...(opts.boot ? { boot: opts.boot } : {}),
+    };
     this.initiator = opts.initiator ?? false;
   }
 

@@ -1,0 +1,107 @@
+// Claims that must survive a partition's heal (seed sweep, soak seeds 201–1400): an accusation
+// signed by a member held Unreachable is weighed again once that member refutes, instead of
+// being lost (only reachable members may accuse, and at a heal the accuser's refutation can
+// arrive just after its accusations); and every claim that changes the view — refutations
+// and accusations above all — goes along the broadcast tree as well as by gossip, so a node that
+// later takes a stale accusation already holds the refutation, and an accusation reaches the
+// accused's neighbours, who hand it over.
+import { describe, expect, it } from 'vitest';
+import { NodeIdentity } from '../../lib/identity/mod.ts';
+import { signClaim } from '../../lib/membership/claims.ts';
+import { NodeState } from '../../lib/membership/node-state.ts';
+import { Membership, type MembershipEvent } from '../../lib/membership/swim.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
+import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
+
+const INC = 1_000;
+const SUSPECT_MS = 5_000;
+const [accused, accuser, bystander] = [30, 31, 32].map((k) =>
+  NodeIdentity.fromSecretKey(new Uint8Array(32).fill(k)),
+) as [NodeIdentity, NodeIdentity, NodeIdentity];
+
+function node(treeNews = false) {
+  const scheduler = new VirtualScheduler();
+  const events: MembershipEvent[] = [];
+  const m = new Membership({
+    signer: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(2)),
+    env: { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(2) },
+    send: () => {},
+    event: (e) => events.push(e),
+    incarnation: INC,
+    heartbeat: { suspectTimeoutMs: SUSPECT_MS },
+    treeNews,
+  });
+  m.start();
+  m.bootstrap();
+  m.applyClaims([accused, accuser, bystander].map((id) => signClaim(id, 'alive', { incarnation: INC })));
+  return { m, scheduler, events };
+}
+
+/** `t` holds the accuser Unreachable: the bystander declared it and our own timer ran out. */
+function declareAccuser(t: ReturnType<typeof node>): void {
+  t.m.applyClaims([signClaim(bystander, 'unreachable', { incarnation: INC, subject: accuser.nodeId })]);
+  t.scheduler.runFor(SUSPECT_MS * 3);
+  expect(t.m.stateOf(accuser.nodeId)).toBe(NodeState.Unreachable);
+}
+
+const accusation = () => signClaim(accuser, 'suspect', { incarnation: INC, subject: accused.nodeId });
+const refutation = () => signClaim(accuser, 'alive', { incarnation: INC + 1 });
+
+describe('an accusation by a member held Unreachable', () => {
+  it('carries no weight, but counts once its signer refutes', () => {
+    const t = node();
+    declareAccuser(t);
+    t.m.applyClaims([accusation()], bystander.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+    t.m.applyClaims([refutation()], bystander.nodeId);
+    expect(t.m.stateOf(accuser.nodeId)).toBe(NodeState.Active);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
+  });
+
+  it('is forgotten after twice the suspicion timeout, and one that the accused outgrew stays void', () => {
+    const late = node();
+    declareAccuser(late);
+    late.m.applyClaims([accusation()], bystander.nodeId);
+    late.scheduler.runFor(SUSPECT_MS * 2 + 1);
+    late.m.applyClaims([refutation()], bystander.nodeId);
+    expect(late.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+
+    const outgrown = node();
+    declareAccuser(outgrown);
+    outgrown.m.applyClaims([accusation()], bystander.nodeId);
+    outgrown.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })]);
+    outgrown.m.applyClaims([refutation()], bystander.nodeId);
+    expect(outgrown.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+  });
+});
+
+describe('alive claims along the broadcast tree (treeNews)', () => {
+  const news = (events: MembershipEvent[]) =>
+    events.flatMap((e) => (e.type === 'news' ? e.claims.map((c) => [c.subject, c.incarnation]) : []));
+
+  it('an accusation or a refutation received is news to spread, besides being gossiped', () => {
+    const t = node(true);
+    t.events.splice(0);
+    t.m.applyClaims([signClaim(bystander, 'suspect', { incarnation: INC, subject: accused.nodeId })]);
+    expect(news(t.events)).toEqual([[accused.nodeId, INC]]);
+    t.events.splice(0);
+    const before = t.m.metrics.claimsApplied;
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })], bystander.nodeId);
+    expect(t.m.metrics.claimsApplied).toBe(before + 1);
+    expect(news(t.events)).toEqual([[accused.nodeId, INC + 1]]);
+    // A copy changes nothing: no news.
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })], accuser.nodeId);
+    expect(news(t.events)).toHaveLength(1);
+  });
+
+  it('a claim this node reissues (a refutation, new metadata) is news from it', () => {
+    const t = node(true);
+    t.events.splice(0);
+    t.m.setMeta({ role: 'cache' });
+    expect(news(t.events)).toEqual([[t.m.selfId, INC + 1]]);
+    const flooded = node(false);
+    flooded.events.splice(0);
+    flooded.m.setMeta({ role: 'cache' });
+    expect(news(flooded.events)).toEqual([]);
+  });
+});
