@@ -9,7 +9,7 @@ import { idKey } from './ids.ts';
 import type { TreeChannel } from './tree.ts';
 
 export class HeldMessages<M> implements TreeChannel {
-  readonly #held = new Map<string, { msg: M; at: number }>();
+  readonly #held = new Map<string, { id: Uint8Array; msg: M; at: number }>();
   readonly #max: number;
   readonly #maxAgeMs: number;
   readonly #now: () => number;
@@ -30,7 +30,7 @@ export class HeldMessages<M> implements TreeChannel {
   hold(id: Uint8Array, msg: M): void {
     const key = idKey(0, id);
     this.#held.delete(key);
-    this.#held.set(key, { msg, at: this.#now() });
+    this.#held.set(key, { id, msg, at: this.#now() });
     if (this.#held.size > this.#max) this.#held.delete(this.#held.keys().next().value!);
   }
 
@@ -43,6 +43,14 @@ export class HeldMessages<M> implements TreeChannel {
       const msg = this.#get(id);
       if (msg !== undefined) this.#send(peer, msg);
     }
+  }
+
+  recent(withinMs: number, max: number): Uint8Array[] {
+    // Held in delivery order (hold() moves a message to the end), so ages only fall along it.
+    const since = this.#now() - Math.min(withinMs, this.#maxAgeMs);
+    const ids: Uint8Array[] = [];
+    for (const h of this.#held.values()) if (h.at >= since) ids.push(h.id);
+    return max > 0 ? ids.slice(-max).reverse() : [];
   }
 
   #get(id: Uint8Array): M | undefined {

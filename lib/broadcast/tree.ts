@@ -47,6 +47,14 @@ export interface TreeOptions {
   graftsPerSecond?: number;
   /** Payloads at least this large are preceded by DONTWANT to eager peers. Default 2,048 bytes. */
   dontWantBytes?: number;
+  /**
+   * A new link is told of the messages this node delivered within this long (at most
+   * `recentOnLinkUp` per kind): one that was on its way while the peer changed links passed
+   * it by on both its old and its new links. Default 10,000 ms.
+   */
+  recentOnLinkUpMs?: number;
+  /** Most ids per kind announced to a new link. Default 64. */
+  recentOnLinkUp?: number;
 }
 
 /** One kind of broadcast, as the tree sees it. */
@@ -55,6 +63,8 @@ export interface TreeChannel {
   has(id: Uint8Array): boolean;
   /** Sends the messages with these ids (those it still holds) to `peer`, which grafted them. */
   resend(peer: string, ids: Uint8Array[]): void;
+  /** Ids of messages delivered within the last `withinMs`, newest first, at most `max`. */
+  recent?(withinMs: number, max: number): Uint8Array[];
 }
 
 export type TreeMessage =
@@ -111,6 +121,8 @@ export class BroadcastTree {
       maxMissing: opts.maxMissing ?? 4_096,
       graftsPerSecond: opts.graftsPerSecond ?? 512,
       dontWantBytes: opts.dontWantBytes ?? 2_048,
+      recentOnLinkUpMs: opts.recentOnLinkUpMs ?? 10_000,
+      recentOnLinkUp: Math.min(opts.recentOnLinkUp ?? 64, MAX_IDS_PER_FRAME),
     };
     this.#out = new Outbox((o) => {
       if ('msg' in o) host.send(o.to, o.msg);
@@ -135,9 +147,21 @@ export class BroadcastTree {
   }
 
   linkUp(peer: string): void {
-    this.#lazy.delete(peer);
-    this.#eager.add(peer);
-    this.#dups.delete(peer);
+    this.#out.run(() => {
+      this.#lazy.delete(peer);
+      this.#eager.add(peer);
+      this.#dups.delete(peer);
+      // Plumtree repairs through announcements on links that existed as a message passed; a
+      // peer that was changing links then (evicted, replaced, redialled: seed sweep, a node
+      // that missed an application broadcast in a lossy sparse mesh) is told of it here.
+      const { recentOnLinkUpMs, recentOnLinkUp } = this.#o;
+      for (const [kind, channel] of this.#channels) {
+        const ids = channel.recent?.(recentOnLinkUpMs, recentOnLinkUp) ?? [];
+        if (ids.length === 0) continue;
+        this.metrics.announcementsSent += ids.length;
+        this.#out.push({ to: peer, msg: { type: 'ihave', k: kind, ids: packIds(ids) } });
+      }
+    });
   }
 
   linkDown(peer: string): void {

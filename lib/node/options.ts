@@ -183,6 +183,13 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   atLeast(tree?.maxMissing, 1, 'broadcastTree.maxMissing');
   positive(tree?.graftsPerSecond, 'broadcastTree.graftsPerSecond');
   positive(tree?.dontWantBytes, 'broadcastTree.dontWantBytes');
+  atLeast(tree?.recentOnLinkUp, 0, 'broadcastTree.recentOnLinkUp');
+  if (tree?.recentOnLinkUpMs !== undefined)
+    check(
+      Number.isFinite(tree.recentOnLinkUpMs) && tree.recentOnLinkUpMs >= 0,
+      'broadcastTree.recentOnLinkUpMs',
+      'must be ≥ 0',
+    );
   if (o.leaveDrainMs !== undefined)
     check(Number.isFinite(o.leaveDrainMs) && o.leaveDrainMs >= 0, 'leaveDrainMs', 'must be ≥ 0');
   // Frames the node itself sends: datagrams up to heartbeat.maxDatagramBytes, state entries

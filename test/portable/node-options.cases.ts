@@ -64,6 +64,10 @@ export const nodeOptionCases: Suite = {
     rejects({ meta: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, /^meta /);
     rejects({ meta: { 'bad key': 'x' } }, /^meta key "bad key" /);
     rejects({ meta: { zone: 'x'.repeat(257) } }, /^meta\.zone /);
+    rejects({ broadcastTree: { recentOnLinkUp: -1 } }, /^broadcastTree\.recentOnLinkUp /);
+    rejects({ broadcastTree: { recentOnLinkUp: 1.5 } }, /^broadcastTree\.recentOnLinkUp /);
+    rejects({ broadcastTree: { recentOnLinkUpMs: -1 } }, /^broadcastTree\.recentOnLinkUpMs /);
+    rejects({ broadcastTree: { recentOnLinkUpMs: Number.NaN } }, /^broadcastTree\.recentOnLinkUpMs /);
     rejects({ transport: null as unknown as Transport }, /^transport /);
     rejects({ wireLimits: { maxFrameBytes: 100 } }, /^wireLimits\.maxFrameBytes/);
     rejects({ wireLimits: { maxFrameBytes: 8_192 } }, /^wireLimits\.maxFrameBytes/);

@@ -272,3 +272,64 @@ describe('held messages answer grafts while they are fresh', () => {
     expect(held.has(id(3))).toBe(false);
   });
 });
+
+describe('a new link hears of recent messages', () => {
+  function withHeld(opts: TreeOptions = {}) {
+    const scheduler = new VirtualScheduler();
+    const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(1) };
+    const sent: Array<{ to: string; msg: TreeMessage }> = [];
+    const tree = new BroadcastTree({ env, send: (to, msg) => sent.push({ to, msg }) }, opts);
+    const held = new HeldMessages<string>({
+      max: 100,
+      maxAgeMs: 60_000,
+      now: () => env.clock.now(),
+      send: () => {},
+    });
+    tree.channel(App, held);
+    const announced = (to: string) =>
+      sent
+        .splice(0)
+        .filter((s) => s.to === to && s.msg.type === 'ihave')
+        .flatMap((s) => ('ids' in s.msg ? (unpackIds(s.msg.ids) ?? []).map(toHex) : []));
+    return { tree, scheduler, held, announced };
+  }
+
+  it('it is announced what this node delivered within recentOnLinkUpMs, newest first, at most recentOnLinkUp', () => {
+    // A peer that changed links while a broadcast passed got it on neither its old links nor
+    // its new ones (seed sweep: a node of a lossy sparse mesh missed an application broadcast).
+    const t = withHeld();
+    t.tree.linkUp('a');
+    t.held.hold(id(1), 'one');
+    t.scheduler.runFor(6_000);
+    t.held.hold(id(2), 'two');
+    t.held.hold(id(3), 'three');
+    t.scheduler.runFor(5_000); // one is 11 s old now
+    t.tree.linkUp('b');
+    expect(t.announced('b')).toEqual([toHex(id(3)), toHex(id(2))]);
+    expect(t.tree.metrics.announcementsSent).toBe(2);
+
+    const few = withHeld({ recentOnLinkUp: 1 });
+    few.held.hold(id(1), 'one');
+    few.held.hold(id(2), 'two');
+    few.tree.linkUp('b');
+    expect(few.announced('b')).toEqual([toHex(id(2))]);
+    const off = withHeld({ recentOnLinkUp: 0 });
+    off.held.hold(id(1), 'one');
+    off.tree.linkUp('b');
+    expect(off.announced('b')).toEqual([]);
+  });
+
+  it('nothing is announced when nothing is recent; the peer grafts only what it lacks', () => {
+    const quiet = withHeld();
+    quiet.held.hold(id(1), 'one');
+    quiet.scheduler.runFor(10_001);
+    quiet.tree.linkUp('b');
+    expect(quiet.announced('b')).toEqual([]);
+
+    const { tree, scheduler, held, frames } = setup(['x'], { graftAfterMs: 500 });
+    held.add(toHex(id(1)));
+    tree.onMessage('x', { type: 'ihave', k: App, ids: packIds([id(1), id(2)]) });
+    scheduler.runFor(500);
+    expect(frames()).toEqual([{ to: 'x', type: 'graft', ids: [toHex(id(2))] }]);
+  });
+});
