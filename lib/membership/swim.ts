@@ -530,9 +530,18 @@ export class Membership {
       const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
       const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
       const news: Claim[] = [];
+      const buried = this.#reapedAndDownIn(claims);
       let applied = 0;
       for (const c of ordered) {
         const introduces = this.#treeNews && c.kind === 'alive' && this.#unknown(c.subject);
+        if (
+          c.kind === 'alive' &&
+          (buried.get(c.subject) ?? -1) >= c.incarnation &&
+          this.#unknown(c.subject)
+        ) {
+          this.metrics.claimsIgnored++;
+          continue;
+        }
         if (this.#apply(c, from)) {
           applied++;
           this.metrics.claimsApplied++;
@@ -547,6 +556,24 @@ export class Membership {
       if (news.length > 0) this.#event({ type: 'news', claims: news, from });
       return applied;
     });
+  }
+
+  /**
+   * Members this node reaped that `claims` also declare down (Unreachable or Left), with the
+   * highest such incarnation. A peer that has not reaped a member yet describes it by its
+   * alive claim and its declaration; taking the alive claim back after the zombie window
+   * would bring back, as Suspect, a member every node had already judged down, and the
+   * nodes that reap it later would hand it round again (seed sweep: a dead member Suspect
+   * everywhere for a minute after the faults ended).
+   */
+  #reapedAndDownIn(claims: readonly Claim[]): Map<string, number> {
+    const down = new Map<string, number>();
+    for (const c of claims) {
+      if (c.kind !== 'unreachable' && c.kind !== 'leave') continue;
+      if (!this.#reaped.has(c.subject)) continue;
+      down.set(c.subject, Math.max(c.incarnation, down.get(c.subject) ?? -1));
+    }
+    return down;
   }
 
   /** Whether `nodeId` is no member (never seen, or forgotten): its alive claim would introduce it. */

@@ -19,7 +19,7 @@ const [accused, accuser, bystander] = [30, 31, 32].map((k) =>
   NodeIdentity.fromSecretKey(new Uint8Array(32).fill(k)),
 ) as [NodeIdentity, NodeIdentity, NodeIdentity];
 
-function node(treeNews = false) {
+function node(treeNews = false, reapAfterMs = 60_000) {
   const scheduler = new VirtualScheduler();
   const events: MembershipEvent[] = [];
   const m = new Membership({
@@ -28,7 +28,7 @@ function node(treeNews = false) {
     send: () => {},
     event: (e) => events.push(e),
     incarnation: INC,
-    heartbeat: { suspectTimeoutMs: SUSPECT_MS },
+    heartbeat: { suspectTimeoutMs: SUSPECT_MS, reapAfterMs },
     treeNews,
   });
   m.start();
@@ -103,5 +103,34 @@ describe('alive claims along the broadcast tree (treeNews)', () => {
     flooded.events.splice(0);
     flooded.m.setMeta({ role: 'cache' });
     expect(news(flooded.events)).toEqual([]);
+  });
+});
+
+describe('a member reaped here', () => {
+  const REAP_MS = 20_000;
+  /** `t` declared the accused (its own timer ran out), then reaped it, and the zombie window passed. */
+  function reaped() {
+    const t = node(false, REAP_MS);
+    t.m.applyClaims([signClaim(bystander, 'unreachable', { incarnation: INC, subject: accused.nodeId })]);
+    t.scheduler.runFor(SUSPECT_MS * 3);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Unreachable);
+    t.scheduler.runFor(REAP_MS * 3);
+    expect(t.m.stateOf(accused.nodeId)).toBeUndefined();
+    return t;
+  }
+
+  it('is not taken back from a peer that describes it as declared down (its alive claim and the declaration)', () => {
+    const t = reaped();
+    const down = signClaim(accuser, 'unreachable', { incarnation: INC, subject: accused.nodeId });
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC }), down], bystander.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBeUndefined();
+    // Its alive claim alone, after the zombie window, brings it back as before; a higher
+    // incarnation (it refuted) does whatever else the batch says.
+    const alone = reaped();
+    alone.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC })], bystander.nodeId);
+    expect(alone.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+    const refuted = reaped();
+    refuted.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 }), down], bystander.nodeId);
+    expect(refuted.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
   });
 });
