@@ -46,11 +46,11 @@
  * round trip is a large part of a join and a welcome is small; beyond, the digest path.
  */
 import type { TimerId } from '../time/types.ts';
-import { concatBytes, toHex } from '../util/bytes.ts';
+import { concatBytes } from '../util/bytes.ts';
 import { DIGEST_PAGE_BYTES, type MessageOf } from '../wire/messages.ts';
 import type { Claim } from './claims.ts';
 import type { MembershipContext } from './context.ts';
-import { isReachable, StateCode, supersedes } from './node-state.ts';
+import { StateCode, supersedes } from './node-state.ts';
 import { PeerBudget } from './peer-budget.ts';
 
 const RECORD = 21;
@@ -128,11 +128,6 @@ interface Welcomed extends Exchange {
 export interface PushPullHooks {
   /** The claims that describe member `i` (alive claim, then its accusation if any). */
   claimsOf(i: number): Claim[];
-  /**
-   * The declaration (or goodbye) of a member reaped here at `incarnation`, if it is still
-   * remembered: told to a peer that lists the member as live instead of asking for it.
-   */
-  verdictOn(nodeId: string, incarnation: number): Claim | undefined;
   /** The initiator received the complete reply to its digest. */
   replied(from: string): void;
   /** A complete welcome arrived from `from` (see the module comment). */
@@ -282,14 +277,7 @@ export class PushPull {
       const i = table.ids.lookupBytes(id);
       const mine = i === undefined ? StateCode.Unknown : table.state(i);
       if (i === undefined || mine === StateCode.Unknown) {
-        // A member that died while they could not hear (partitioned, frozen) and that every
-        // node here has since forgotten: asking for it would bring the dead member back once
-        // the zombie window ends; its declaration lets them judge it as we did.
-        const verdict = isReachable(state as StateCode)
-          ? this.#hooks.verdictOn(toHex(id), incarnation)
-          : undefined;
-        if (verdict) send.push(verdict);
-        else want.push(id);
+        want.push(id);
         continue;
       }
       if (ex.seen.has(i)) continue;

@@ -72,11 +72,6 @@ export interface RecentlyReaped {
   reapedAt: number;
 }
 
-/** A reaped member, with the declaration (or goodbye) it was held down by. */
-interface Reaped extends RecentlyReaped {
-  verdict: Claim | undefined;
-}
-
 export interface MembershipOptions {
   signer: Signer;
   env: Env;
@@ -170,7 +165,7 @@ export class Membership {
   readonly #links = new Set<string>();
   readonly #suspicions = new Map<number, SuspicionTimer>();
   readonly #down = new Set<number>();
-  readonly #reaped = new Map<string, Reaped>();
+  readonly #reaped = new Map<string, RecentlyReaped>();
   readonly #twinsSeen = new Set<string>();
   readonly #newcomers: NewcomerQuota;
   /** Accusers whose suspicion of a member it refuted lately, by member: their repeats carry no weight until `until`. */
@@ -236,10 +231,6 @@ export class Membership {
     });
     this.#pushPull = new PushPull(ctx, {
       claimsOf: (i) => this.#claimsOf(i),
-      verdictOn: (nodeId, incarnation) => {
-        const verdict = this.#reaped.get(nodeId)?.verdict;
-        return verdict?.incarnation === incarnation ? verdict : undefined;
-      },
       replied: (from) => {
         this.#joinedIfJoining();
         if (this.#catchUpLeft === 0 || --this.#catchUpLeft === 0) return;
@@ -648,7 +639,7 @@ export class Membership {
   }
 
   recentlyReaped(): RecentlyReaped[] {
-    return [...this.#reaped.values()].map(({ verdict: _, ...r }) => r);
+    return [...this.#reaped.values()];
   }
 
   /** The link set a neighbour reported (undefined: not told yet). */
@@ -914,12 +905,16 @@ export class Membership {
    * accusation at once on the ordered stream, as the suspicion starts or the link comes up,
    * instead of when a probe carries it (Lifeguard's buddy system), which loss or a probe
    * order that visits it late can delay past the suspicion's end (seed sweep: a live member
-   * declared by nodes that shared a link with it).
+   * declared by nodes that shared a link with it). A member held Unreachable that links to
+   * us gets the declaration as the link comes up: it was frozen or cut off, and until it
+   * refutes, a node that joins meanwhile inherits the declaration as a suspicion and
+   * declares it again (seed sweep: a tab unfrozen for 6 s had not heard why).
    */
   #tellAccused(nodeId: string): void {
     const i = this.#table.ids.lookup(nodeId);
-    if (i === undefined || !this.#links.has(nodeId) || this.#table.state(i) !== StateCode.Suspect) return;
-    const accusation = this.#table.accusation(i);
+    const state = i === undefined ? StateCode.Unknown : this.#table.state(i);
+    if (!this.#links.has(nodeId) || (state !== StateCode.Suspect && state !== StateCode.Unreachable)) return;
+    const accusation = this.#table.accusation(i!);
     if (accusation) this.#send(nodeId, 'stream', { type: 'gossip', g: [accusation.wire] });
   }
 
@@ -1136,13 +1131,12 @@ export class Membership {
       const id = this.#table.ids.idOf(i);
       const addrs = this.#table.aliveClaim(i)?.addrs ?? [];
       const incarnation = this.#table.incarnation(i);
-      const verdict = this.#table.accusation(i);
       this.#down.delete(i);
       this.#refuted.delete(i);
       this.#table.remove(i);
       this.#dissem.queue.forget(id);
       this.#reaped.delete(id);
-      this.#reaped.set(id, { nodeId: id, addrs, incarnation, reapedAt: now, verdict });
+      this.#reaped.set(id, { nodeId: id, addrs, incarnation, reapedAt: now });
       while (this.#reaped.size > this.config.recentlyReapedLimit) {
         this.#reaped.delete(this.#reaped.keys().next().value!);
       }

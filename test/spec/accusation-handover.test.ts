@@ -5,7 +5,7 @@
 // member declared it Unreachable without it ever hearing why).
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
-import { signClaim } from '../../lib/membership/claims.ts';
+import { interpretClaim, signClaim } from '../../lib/membership/claims.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { Membership } from '../../lib/membership/swim.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
@@ -31,7 +31,7 @@ function node() {
   m.start();
   m.bootstrap();
   m.applyClaims([accused, accuser, bystander].map((id) => signClaim(id, 'alive', { incarnation: INC })));
-  return { m, sent };
+  return { m, sent, scheduler };
 }
 
 const accusation = () => signClaim(accuser, 'suspect', { incarnation: INC, subject: accused.nodeId });
@@ -69,6 +69,24 @@ describe('an accusation is handed to the accused over its link', () => {
     // Not to a member that is not suspected.
     t.m.linkUp(bystander.nodeId);
     expect(t.sent.filter((s) => s.to === bystander.nodeId && s.msg.type === 'gossip')).toEqual([]);
+  });
+
+  it('a link that comes up to a member held Unreachable carries the declaration', () => {
+    // A member frozen or cut off through its declaration learns why at its first new link,
+    // not when an exchange happens to reach it (seed sweep: 6 s after an unfreeze).
+    const t = node();
+    const declaration = signClaim(accuser, 'unreachable', { incarnation: INC, subject: accused.nodeId });
+    t.m.applyClaims([declaration], bystander.nodeId);
+    t.scheduler.runFor(60_000 - 1);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Unreachable);
+    t.sent.splice(0);
+    t.m.linkUp(accused.nodeId);
+    const told = t.sent.filter((s) => s.to === accused.nodeId && s.msg.type === 'gossip');
+    expect(told).toHaveLength(1);
+    const claims = told[0]!.msg.type === 'gossip' ? told[0]!.msg.g.map(interpretClaim) : [];
+    expect(claims.map((c) => [c.kind, c.subject, c.incarnation])).toEqual([
+      ['unreachable', accused.nodeId, INC],
+    ]);
   });
 
   it('nothing is handed over without a link to the accused, or back to the accused it came from', () => {

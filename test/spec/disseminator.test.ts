@@ -33,7 +33,6 @@ function setup(opts: { members?: number; links?: number; heartbeat?: object; see
   for (const p of peers(opts.links ?? 0)) ctx.links.add(p);
   const pp = new PushPull(ctx, {
     claimsOf: (i) => ctx.claimsOf(i),
-    verdictOn: () => undefined,
     replied() {},
     welcomed() {},
     answered() {},

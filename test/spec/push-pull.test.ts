@@ -20,8 +20,6 @@ interface Side {
   welcomed: string[];
   /** Claims received, each merged by the rule the core applies (a newer state wins). */
   merged: Claim[];
-  /** Declarations of members reaped here, by node id (what the core's verdictOn remembers). */
-  verdicts: Map<string, Claim[]>;
 }
 
 function side(n: number): Side {
@@ -33,11 +31,9 @@ function side(n: number): Side {
     answered: [],
     welcomed: [],
     merged: [],
-    verdicts: new Map(),
   };
   s.pp = new PushPull(ctx, {
     claimsOf: (i) => ctx.claimsOf(i),
-    verdictOn: (nodeId, incarnation) => s.verdicts.get(nodeId)?.find((c) => c.incarnation === incarnation),
     replied: (from) => s.replied.push(from),
     welcomed: (from) => s.welcomed.push(from),
     answered: (from) => s.answered.push(from),
@@ -107,34 +103,6 @@ function claimsIn(log: Array<[string, Sent]>, dir: string): Array<[string, numbe
 }
 
 describe('PushPull: what an exchange carries', () => {
-  it('a member reaped here that the asker lists as live is answered with its declaration, not asked for', () => {
-    const a = side(1);
-    const b = side(2);
-    const dead = identity(3);
-    const other = identity(4);
-    // a could not hear while `dead` died and b declared and then forgot it (reaped).
-    a.ctx.setMember(dead, StateCode.Active, 5);
-    a.ctx.setMember(other, StateCode.Active, 5);
-    b.verdicts.set(dead.nodeId, [
-      signClaim(identity(2), 'unreachable', { incarnation: 5, subject: dead.nodeId }),
-    ]);
-    // A declaration at another incarnation than the one listed says nothing about it.
-    b.verdicts.set(other.nodeId, [
-      signClaim(identity(2), 'unreachable', { incarnation: 4, subject: other.nodeId }),
-    ]);
-    const log = exchange(a, b);
-    expect(claimsIn(log, 'b→a')).toContainEqual([`unreachable:${dead.nodeId.slice(0, 4)}`, 5]);
-    expect(view(a, dead.nodeId)).toEqual([StateCode.Unreachable, 5]);
-    // b asked for `other` (it knows no verdict at that incarnation) and learned it, but not `dead`.
-    const asked = log
-      .filter(([d, m]) => d === 'b→a' && m.msg.type === 'want')
-      .flatMap(([, m]) => toHex((m.msg as MessageOf<'want'>).ids).match(/.{32}/g) ?? []);
-    expect(asked).toContain(other.nodeId);
-    expect(asked).not.toContain(dead.nodeId);
-    expect(view(b, dead.nodeId)).toBeUndefined();
-    expect(view(b, other.nodeId)).toEqual([StateCode.Active, 5]);
-  });
-
   it('push-pull merges the newer claim of each member, both ways', () => {
     const a = side(1);
     const b = side(2);
