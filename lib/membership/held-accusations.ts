@@ -30,12 +30,6 @@ export class HeldAccusations {
     this.#ttlMs = ttlMs;
   }
 
-  get size(): number {
-    let n = 0;
-    for (const m of this.#bySigner.values()) n += m.size;
-    return n;
-  }
-
   hold(c: Claim): void {
     let held = this.#bySigner.get(c.signer);
     if (!held) {

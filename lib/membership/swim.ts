@@ -521,15 +521,10 @@ export class Membership {
       const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
       const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
       const news: Claim[] = [];
-      const buried = this.#reapedAndDownIn(claims);
       let applied = 0;
       for (const c of ordered) {
-        const introduces = this.#treeNews && c.kind === 'alive' && this.#unknown(c.subject);
-        if (
-          c.kind === 'alive' &&
-          (buried.get(c.subject) ?? -1) >= c.incarnation &&
-          this.#unknown(c.subject)
-        ) {
+        const introduces = c.kind === 'alive' && this.#unknown(c.subject);
+        if (introduces && this.#buriedIn(c, claims)) {
           this.metrics.claimsIgnored++;
           continue;
         }
@@ -538,7 +533,7 @@ export class Membership {
           this.metrics.claimsApplied++;
           if (!relay) continue;
           if (this.#treeNews) news.push(c);
-          if (!introduces) this.#dissem.queue.push(c, from);
+          if (!introduces || !this.#treeNews) this.#dissem.queue.push(c, from);
         } else {
           this.metrics.claimsIgnored++;
           if (from !== undefined) this.#dissem.queue.markKnown(c, from);
@@ -550,21 +545,22 @@ export class Membership {
   }
 
   /**
-   * Members this node reaped that `claims` also declare down (Unreachable or Left), with the
-   * highest such incarnation. A peer that has not reaped a member yet describes it by its
-   * alive claim and its declaration; taking the alive claim back after the zombie window
-   * would bring back, as Suspect, a member every node had already judged down, and the
-   * nodes that reap it later would hand it round again (seed sweep: a dead member Suspect
-   * everywhere for a minute after the faults ended).
+   * Whether `alive` would bring back a member this node reaped while the same batch declares
+   * it down (Unreachable or Left) at that incarnation or later. A peer that has not reaped
+   * the member yet describes it by its alive claim and its declaration; taking the alive
+   * claim back after the zombie window would bring back, as Suspect, a member every node had
+   * already judged down, and the nodes that reap it later would hand it round again (seed
+   * sweep: a dead member Suspect everywhere for a minute after the faults ended). Only a
+   * reaped member's alive claim pays for the scan of its batch.
    */
-  #reapedAndDownIn(claims: readonly Claim[]): Map<string, number> {
-    const down = new Map<string, number>();
-    for (const c of claims) {
-      if (c.kind !== 'unreachable' && c.kind !== 'leave') continue;
-      if (!this.#reaped.has(c.subject)) continue;
-      down.set(c.subject, Math.max(c.incarnation, down.get(c.subject) ?? -1));
-    }
-    return down;
+  #buriedIn(alive: Claim, claims: readonly Claim[]): boolean {
+    if (!this.#reaped.has(alive.subject)) return false;
+    return claims.some(
+      (c) =>
+        (c.kind === 'unreachable' || c.kind === 'leave') &&
+        c.subject === alive.subject &&
+        c.incarnation >= alive.incarnation,
+    );
   }
 
   /** Whether `nodeId` is no member (never seen, or forgotten): its alive claim would introduce it. */

@@ -522,8 +522,8 @@ export class LinkManager {
    * restarted peer that states no run redials before its old link has timed out).
    */
   #keepsExisting(existing: Link, incoming: Link): boolean {
-    const runs = [existing.peer.boot, incoming.peer.boot];
-    if (runs[0] !== undefined && runs[1] !== undefined && runs[0] !== runs[1]) return false;
+    const [was, now] = [existing.peer.boot, incoming.peer.boot];
+    if (was !== undefined && now !== undefined && was !== now) return false;
     const nearby = (l: Link) => l.transport === BROADCAST_CHANNEL;
     if (nearby(existing) !== nearby(incoming)) return nearby(existing);
     const dialer = (l: Link) => (l.initiator ? this.#o.selfId : l.peer.nodeId);

@@ -102,7 +102,8 @@ export function runHandshake(
 ): void {
   const me = cfg.identity;
   const myNonce = cfg.random.bytes(32);
-  const withToken = { ...(cfg.token ? { token: cfg.token } : {}), ...(cfg.boot ? { boot: cfg.boot } : {}) };
+  /** The optional fields this node states in its hello or hello-auth. */
+  const stated = { ...(cfg.token ? { token: cfg.token } : {}), ...(cfg.boot ? { boot: cfg.boot } : {}) };
   const binding: ChannelBinding = raw.binding;
   let state: 'hello' | 'hello-auth' | 'auth' | 'ready' | 'verifying' | 'finished' =
     role === 'dialer' ? 'hello-auth' : 'hello';
@@ -189,7 +190,7 @@ export function runHandshake(
       key: me.publicKey,
       nonce: myNonce,
       sig,
-      ...withToken,
+      ...stated,
     });
     state = 'auth';
   };
@@ -249,7 +250,7 @@ export function runHandshake(
       node: fromHex(me.nodeId),
       key: me.publicKey,
       nonce: myNonce,
-      ...withToken,
+      ...stated,
     });
   }
 }

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { signClaim } from '../../lib/membership/claims.ts';
+import { HeldAccusations } from '../../lib/membership/held-accusations.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { Membership, type MembershipEvent } from '../../lib/membership/swim.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
@@ -132,5 +133,33 @@ describe('a member reaped here', () => {
     const refuted = reaped();
     refuted.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 }), down], bystander.nodeId);
     expect(refuted.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+  });
+});
+
+describe('held accusations under a flood (a member held Unreachable accusing everyone)', () => {
+  it('keep at most 8 per signer, the latest per subject, and 64 signers, the oldest dropped', () => {
+    let now = 0;
+    const held = new HeldAccusations(() => now, 10_000);
+    const ids = Array.from({ length: 70 }, (_, k) =>
+      NodeIdentity.fromSecretKey(new Uint8Array(32).fill(100 + k)),
+    );
+    const [liar, ...others] = ids as [NodeIdentity, ...NodeIdentity[]];
+    for (const subject of others.slice(0, 20))
+      held.hold(signClaim(liar, 'suspect', { incarnation: INC, subject: subject.nodeId }));
+    // A repeat at a lower incarnation does not replace the one held.
+    held.hold(signClaim(liar, 'suspect', { incarnation: INC - 1, subject: others[19]!.nodeId }));
+    const kept = held.take(liar.nodeId);
+    expect(kept.map((c) => c.subject)).toEqual(others.slice(12, 20).map((o) => o.nodeId));
+    expect(kept.every((c) => c.incarnation === INC)).toBe(true);
+    expect(held.take(liar.nodeId)).toEqual([]); // taken once
+    // 66 signers: the first two are forgotten.
+    for (const signer of ids.slice(0, 66))
+      held.hold(signClaim(signer, 'suspect', { incarnation: INC, subject: accused.nodeId }));
+    expect(held.take(ids[0]!.nodeId)).toEqual([]);
+    expect(held.take(ids[1]!.nodeId)).toEqual([]);
+    expect(held.take(ids[2]!.nodeId)).toHaveLength(1);
+    // And none outlives its time.
+    now = 10_000;
+    expect(held.take(ids[65]!.nodeId)).toEqual([]);
   });
 });

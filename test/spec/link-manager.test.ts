@@ -310,6 +310,18 @@ describe('LinkManager: one link per peer, closes and idleness', () => {
     expect(links[19]!.closed).toBe(false);
   });
 
+  it('a peer stating a new run on every redial still holds at most one retiring link here', () => {
+    // Whoever dialled, a new run wins: a hostile peer can make each link replace the last,
+    // as any peer redialling can, and no more.
+    const t = setup();
+    const links = Array.from({ length: 20 }, (_, k) => t.accept(high(1), k % 2 === 0, `run${k}`));
+    expect(t.links.get(high(1))).toBe(links[19]);
+    expect(links.slice(0, 18).every((l) => l.closeReason === 'duplicate link')).toBe(true);
+    expect(links[18]!.closed).toBe(false);
+    expect(t.up).toEqual([[high(1), false]]);
+    expect(t.down).toEqual([]);
+  });
+
   it('a link replaced by a duplicate loses nothing: the ends switch at different times, each takes what the other sent on the old link', () => {
     // Two managers, a (SELF) and b, driven by hand: what one end sends on a link, the other
     // end receives in order (the fake links record it; the test delivers it).
