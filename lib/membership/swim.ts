@@ -521,12 +521,17 @@ export class Membership {
       const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
       const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
       const news: Claim[] = [];
+      // Built once per batch, and only for the alive claim of a member this node reaped.
+      let down: Map<string, number> | undefined;
       let applied = 0;
       for (const c of ordered) {
         const introduces = c.kind === 'alive' && this.#unknown(c.subject);
-        if (introduces && this.#buriedIn(c, claims)) {
-          this.metrics.claimsIgnored++;
-          continue;
+        if (introduces && this.#reaped.has(c.subject)) {
+          down ??= this.#declaredDownIn(claims);
+          if ((down.get(c.subject) ?? -1) >= c.incarnation) {
+            this.metrics.claimsIgnored++;
+            continue;
+          }
         }
         if (this.#apply(c, from)) {
           applied++;
@@ -545,22 +550,19 @@ export class Membership {
   }
 
   /**
-   * Whether `alive` would bring back a member this node reaped while the same batch declares
-   * it down (Unreachable or Left) at that incarnation or later. A peer that has not reaped
-   * the member yet describes it by its alive claim and its declaration; taking the alive
-   * claim back after the zombie window would bring back, as Suspect, a member every node had
-   * already judged down, and the nodes that reap it later would hand it round again (seed
-   * sweep: a dead member Suspect everywhere for a minute after the faults ended). Only a
-   * reaped member's alive claim pays for the scan of its batch.
+   * The members `claims` declare down (Unreachable or Left), with the highest such
+   * incarnation. A peer that has not reaped a member yet describes it by its alive claim and
+   * its declaration; taking the alive claim back after the zombie window would bring back,
+   * as Suspect, a member every node had already judged down, and the nodes that reap it
+   * later would hand it round again (seed sweep: a dead member Suspect everywhere for a
+   * minute after the faults ended).
    */
-  #buriedIn(alive: Claim, claims: readonly Claim[]): boolean {
-    if (!this.#reaped.has(alive.subject)) return false;
-    return claims.some(
-      (c) =>
-        (c.kind === 'unreachable' || c.kind === 'leave') &&
-        c.subject === alive.subject &&
-        c.incarnation >= alive.incarnation,
-    );
+  #declaredDownIn(claims: readonly Claim[]): Map<string, number> {
+    const down = new Map<string, number>();
+    for (const c of claims)
+      if (c.kind === 'unreachable' || c.kind === 'leave')
+        down.set(c.subject, Math.max(c.incarnation, down.get(c.subject) ?? -1));
+    return down;
   }
 
   /** Whether `nodeId` is no member (never seen, or forgotten): its alive claim would introduce it. */
