@@ -40,6 +40,8 @@ export interface MembershipMetrics {
    * above ours), signed by a non-member, or repeated by an accuser the subject refuted lately.
    */
   accusationsIgnored: number;
+  /** Ignored accusations handed to the accused over our link to it (see Membership.#handOver). */
+  accusationsHandedOver: number;
   /** Alive or leave claims that would raise an incarnation beyond the allowed step. */
   incarnationJumpsRefused: number;
   /** Alive claims of new members refused: maxMembers reached, or the newcomer quota of the node or link spent. */
@@ -74,6 +76,7 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     exchangesRefused: 0,
     wantsRefused: 0,
     accusationsIgnored: 0,
+    accusationsHandedOver: 0,
     incarnationJumpsRefused: 0,
     membersRefused: 0,
     refutationsDeferred: 0,

@@ -124,6 +124,14 @@ const MAX_INCARNATION_LEAD = 2 ** 24;
  * member can skip Suspect here or cut it shorter than this.
  */
 const DECLARATION_RIPE_FRACTION = 0.8;
+/** Accusers a member refuted lately, and which of their repeats went on (kind, incarnation, signer). */
+interface RefutedLately {
+  accusers: ReadonlySet<string>;
+  until: number;
+  passed: Set<string>;
+}
+/** What a claim did here: changed the view, went on without changing it, or nothing. */
+type Outcome = 'changed' | 'passed' | 'ignored';
 /** This node refutes at most once per suspectTimeoutMs × this; later accusations wait for the interval's end. */
 const REFUTE_INTERVAL_FRACTION = 0.2;
 /** A member unvouched for ghostTimeoutMs is checked at most once per ghostTimeoutMs × this… */
@@ -169,9 +177,11 @@ export class Membership {
   readonly #twinsSeen = new Set<string>();
   readonly #newcomers: NewcomerQuota;
   /** Accusers whose suspicion of a member it refuted lately, by member: their repeats carry no weight until `until`. */
-  readonly #refuted = new Map<number, { accusers: ReadonlySet<string>; until: number }>();
+  readonly #refuted = new Map<number, RefutedLately>();
   /** Accusations by members held Unreachable, weighed again if their signer refutes. */
   readonly #heldAccusations: HeldAccusations;
+  /** By member: the incarnation at which it was last handed an accusation we ignored (see #handOver). */
+  readonly #handedOver = new Map<number, number>();
   #lastRefuteAt = Number.NEGATIVE_INFINITY;
   #refuteTimer: TimerId | undefined;
   /** The reachability check in progress (see memberToCheck). */
@@ -381,6 +391,7 @@ export class Membership {
       }
       this.#down.delete(i);
       this.#refuted.delete(i);
+      this.#handedOver.delete(i);
       this.#table.remove(i);
       this.#dissem.queue.forget(nodeId);
       this.#reaped.delete(nodeId);
@@ -512,7 +523,9 @@ export class Membership {
    * view is passed on by gossip (and along the tree as well, join news only along it, with
    * `treeNews`) — but not back
    * to `from`, and not at all when `relay` is false (news every member already has, such as
-   * a converged cluster's view adopted at start). Returns how many changed the view.
+   * a converged cluster's view adopted at start). An accusation that changes nothing here
+   * but goes on (see #applyAccusation) goes the same ways. Returns how many were news here:
+   * changed the view, or went on (the rest were copies).
    */
   applyClaims(claims: readonly Claim[], from?: string, relay = true): number {
     return this.#out.run(() => {
@@ -524,6 +537,7 @@ export class Membership {
       // Built once per batch, and only for the alive claim of a member this node reaped.
       let down: Map<string, number> | undefined;
       let applied = 0;
+      let passed = 0;
       for (const c of ordered) {
         const introduces = c.kind === 'alive' && this.#unknown(c.subject);
         if (introduces && this.#reaped.has(c.subject)) {
@@ -533,7 +547,12 @@ export class Membership {
             continue;
           }
         }
-        if (this.#apply(c, from)) {
+        const outcome = this.#apply(c, from);
+        if (outcome === 'passed') {
+          passed++;
+          this.metrics.claimsIgnored++;
+          if (relay && this.#treeNews) news.push(c);
+        } else if (outcome === 'changed') {
           applied++;
           this.metrics.claimsApplied++;
           if (!relay) continue;
@@ -545,7 +564,7 @@ export class Membership {
         }
       }
       if (news.length > 0) this.#event({ type: 'news', claims: news, from });
-      return applied;
+      return applied + passed;
     });
   }
 
@@ -780,12 +799,11 @@ export class Membership {
     });
   }
 
-  /** Applies one claim under the rules; true if it changed this node's view. */
-  #apply(c: Claim, from: string | undefined): boolean {
-    if (c.subject === this.selfId) return this.#applyAboutSelf(c);
-    return c.kind === 'alive' || c.kind === 'leave'
-      ? this.#applyOwn(c, from)
-      : this.#applyAccusation(c, from);
+  /** Applies one claim under the rules: whether it changed this node's view, or went on without (see #applyAccusation). */
+  #apply(c: Claim, from: string | undefined): Outcome {
+    if (c.subject === this.selfId) return this.#applyAboutSelf(c) ? 'changed' : 'ignored';
+    if (c.kind === 'alive' || c.kind === 'leave') return this.#applyOwn(c, from) ? 'changed' : 'ignored';
+    return this.#applyAccusation(c, from);
   }
 
   /**
@@ -864,38 +882,47 @@ export class Membership {
    * this node's own suspicion timer runs out, or on another's Unreachable declaration once
    * that timer has run most of its course (DECLARATION_RIPE_FRACTION).
    */
-  #applyAccusation(c: Claim, from: string | undefined): boolean {
+  #applyAccusation(c: Claim, from: string | undefined): Outcome {
     const t = this.#table;
     const i = t.ids.lookup(c.subject);
     const current = i === undefined ? StateCode.Unknown : t.state(i);
-    if (current !== StateCode.Active && current !== StateCode.Suspect) return false;
+    if (current !== StateCode.Active && current !== StateCode.Suspect) return 'ignored';
     const held = t.incarnation(i!);
-    if (c.incarnation < held) return false;
+    if (c.incarnation < held) return 'ignored';
     if (c.incarnation > held || !this.#isAccuser(c.signer)) {
       this.metrics.accusationsIgnored++;
-      if (c.incarnation === held && this.#isDeclared(c.signer)) this.#heldAccusations.hold(c);
-      return false;
+      if (c.incarnation === held) {
+        if (this.#isDeclared(c.signer)) this.#heldAccusations.hold(c);
+        this.#handOver(i!, c, from);
+      }
+      return 'ignored';
     }
-    if (this.#refutedLately(c.signer, i!)) {
+    const refuted = this.#refutedLately(c.signer, i!);
+    if (refuted) {
       this.metrics.accusationsIgnored++;
+      const key = `${c.kind}${c.incarnation}${c.signer}`;
+      if (refuted.passed.has(key)) return 'ignored';
+      refuted.passed.add(key);
       // Weightless here, yet passed on: its accuser acts on it, and the member can refute
       // only what reaches it (dropped here, the accuser alone declared a live member
-      // Unreachable: seed sweep, seeds 3 and 100).
+      // Unreachable: seed sweep, seeds 3 and 100). Gossip alone lost it to a dropped
+      // datagram (seed 1162), so it goes along the tree too, and to the member if linked.
       this.#dissem.queue.push(c, from);
-      return false;
+      this.#handOver(i!, c, from);
+      return 'passed';
     }
     if (current === StateCode.Suspect) {
       const s = this.#suspicions.get(i!);
       const ripe = s && this.#env.clock.now() - s.startedAt >= s.timeoutMs() * DECLARATION_RIPE_FRACTION;
-      if (c.kind !== 'unreachable' || !ripe) return this.#confirm(i!, c);
+      if (c.kind !== 'unreachable' || !ripe) return this.#confirm(i!, c) ? 'changed' : 'ignored';
       this.#markUnreachable(i!, c);
-      return true;
+      return 'changed';
     }
     t.set(i!, StateCode.Suspect, held, this.#env.clock.now(), c);
     this.#startSuspicion(i!, c);
     this.#emitState(i!, current);
     if (from !== c.subject) this.#tellAccused(c.subject);
-    return true;
+    return 'changed';
   }
 
   /**
@@ -916,6 +943,26 @@ export class Membership {
     if (accusation) this.#send(nodeId, 'stream', { type: 'gossip', g: [accusation.wire] });
   }
 
+  /**
+   * An accusation this node does not weigh (its signer is not a reachable member here: we
+   * declared or reaped it) may be weighed by others, who hold its signer reachable, and they
+   * need not be linked to the accused. Passed on no further from here, it can reach the
+   * accused only by chance, so a live member is declared by nodes that never reach it (seed
+   * sweep, seed 348: a declaration made in a partition, carried after the heal through a
+   * node that had just joined, stalled at the accused's neighbours, which had reaped the
+   * declarer). The accused alone can end it, by refuting, so a neighbour hands it over:
+   * once per incarnation of the accused, and only when signed by a node this one knew as a
+   * member (held, or reaped lately). A stranger's keys cost nothing to make.
+   */
+  #handOver(i: number, c: Claim, from: string | undefined): void {
+    if (from === c.subject || !this.#links.has(c.subject) || this.#handedOver.get(i) === c.incarnation)
+      return;
+    if (this.#table.ids.lookup(c.signer) === undefined && !this.#reaped.has(c.signer)) return;
+    this.#handedOver.set(i, c.incarnation);
+    this.metrics.accusationsHandedOver++;
+    this.#send(c.subject, 'stream', { type: 'gossip', g: [c.wire] });
+  }
+
   /** Whether `nodeId` is a member this node holds Unreachable. */
   #isDeclared(nodeId: string): boolean {
     const j = this.#table.ids.lookup(nodeId);
@@ -925,7 +972,7 @@ export class Membership {
   /** `signer` refuted its declaration here: what it accused meanwhile is weighed now, and passed on if it counts. */
   #weighHeld(signer: string): void {
     for (const c of this.#heldAccusations.take(signer))
-      if (this.#applyAccusation(c, undefined)) this.#dissem.queue.push(c);
+      if (this.#applyAccusation(c, undefined) === 'changed') this.#dissem.queue.push(c);
   }
 
   /** This node, or a reachable member: only they may accuse. */
@@ -935,15 +982,15 @@ export class Membership {
     return j !== undefined && isReachable(this.#table.state(j));
   }
 
-  /** Whether `signer` accused `subject` in a suspicion the member refuted within suspectTimeoutMs. */
-  #refutedLately(signer: string, subject: number): boolean {
+  /** The record of `subject`'s refutation if `signer` accused it in a suspicion it refuted within suspectTimeoutMs. */
+  #refutedLately(signer: string, subject: number): RefutedLately | undefined {
     const r = this.#refuted.get(subject);
-    if (r === undefined) return false;
+    if (r === undefined) return undefined;
     if (r.until <= this.#env.clock.now()) {
       this.#refuted.delete(subject);
-      return false;
+      return undefined;
     }
-    return r.accusers.has(signer);
+    return r.accusers.has(signer) ? r : undefined;
   }
 
   /** A further accuser of a suspicion already held: counts for dynamic suspicion. */
@@ -958,7 +1005,8 @@ export class Membership {
     const s = this.#suspicions.get(i);
     if (!s) return;
     const accusers = new Set([...s.accusers].filter((a) => a !== this.selfId));
-    if (accusers.size > 0) this.#refuted.set(i, { accusers, until: now + this.config.suspectTimeoutMs });
+    if (accusers.size > 0)
+      this.#refuted.set(i, { accusers, until: now + this.config.suspectTimeoutMs, passed: new Set() });
   }
 
   #endSuspicion(i: number): void {
@@ -1131,6 +1179,7 @@ export class Membership {
       const incarnation = this.#table.incarnation(i);
       this.#down.delete(i);
       this.#refuted.delete(i);
+      this.#handedOver.delete(i);
       this.#table.remove(i);
       this.#dissem.queue.forget(id);
       this.#reaped.delete(id);

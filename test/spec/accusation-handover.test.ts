@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { interpretClaim, signClaim } from '../../lib/membership/claims.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
-import { Membership } from '../../lib/membership/swim.ts';
+import { Membership, type MembershipEvent } from '../../lib/membership/swim.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
 import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
 import { equalBytes } from '../../lib/util/bytes.ts';
@@ -18,20 +18,22 @@ const [accused, accuser, bystander] = [20, 21, 22].map((k) =>
   NodeIdentity.fromSecretKey(new Uint8Array(32).fill(k)),
 ) as [NodeIdentity, NodeIdentity, NodeIdentity];
 
-function node() {
+function node(treeNews = false) {
   const scheduler = new VirtualScheduler();
   const sent: Array<{ to: string; cls: string; msg: Message }> = [];
+  const events: MembershipEvent[] = [];
   const m = new Membership({
     signer: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(1)),
     env: { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(1) },
     send: (to, cls, msg) => sent.push({ to, cls, msg }),
-    event: () => {},
+    event: (e) => events.push(e),
     incarnation: INC,
+    treeNews,
   });
   m.start();
   m.bootstrap();
   m.applyClaims([accused, accuser, bystander].map((id) => signClaim(id, 'alive', { incarnation: INC })));
-  return { m, sent, scheduler };
+  return { m, sent, scheduler, events };
 }
 
 const accusation = () => signClaim(accuser, 'suspect', { incarnation: INC, subject: accused.nodeId });
@@ -99,5 +101,89 @@ describe('an accusation is handed to the accused over its link', () => {
     fromAccused.m.applyClaims([accusation()], accused.nodeId);
     expect(fromAccused.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
     expect(handedOver(fromAccused.sent)).toEqual([]);
+  });
+});
+
+describe('an accusation weighed only elsewhere still reaches the accused', () => {
+  // Seed sweep, seed 348: a declaration made in a partition went on after the heal through a
+  // node that had just joined (for it, the declarer was a member like any other), and
+  // stalled at the accused's neighbours, which had declared or reaped the declarer. A node
+  // two hops away took it and declared the live member in turn. Seed 1162: an accuser's
+  // repeat, weightless at every node but its own, was gossiped only, and one dropped
+  // datagram kept it from the accused.
+  const declared = (signer: NodeIdentity) =>
+    signClaim(bystander, 'unreachable', { incarnation: INC, subject: signer.nodeId });
+  const declaration = (incarnation = INC) =>
+    signClaim(accuser, 'unreachable', { incarnation, subject: accused.nodeId });
+  const toAccused = (sent: Array<{ to: string; cls: string; msg: Message }>) =>
+    sent.flatMap((s) =>
+      s.to === accused.nodeId && s.cls === 'stream' && s.msg.type === 'gossip'
+        ? s.msg.g.map(interpretClaim).map((c) => [c.kind, c.signer === accuser.nodeId, c.incarnation])
+        : [],
+    );
+
+  it('a neighbour of the accused hands over a declaration by a member it holds Unreachable, once per incarnation', () => {
+    const t = node();
+    t.m.applyClaims([declared(accuser)], bystander.nodeId);
+    t.scheduler.runFor(30_000);
+    expect(t.m.stateOf(accuser.nodeId)).toBe(NodeState.Unreachable);
+    t.m.linkUp(accused.nodeId);
+    t.sent.splice(0);
+    t.m.applyClaims([declaration()], bystander.nodeId);
+    // Not weighed here: the accused stays Active.
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+    expect(toAccused(t.sent)).toEqual([['unreachable', true, INC]]);
+    t.m.applyClaims([signClaim(accuser, 'suspect', { incarnation: INC, subject: accused.nodeId })]);
+    expect(toAccused(t.sent)).toHaveLength(1);
+    // The accused refuted: an accusation at its new incarnation is handed over again.
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })], accused.nodeId);
+    t.m.applyClaims([declaration(INC + 1)], bystander.nodeId);
+    expect(toAccused(t.sent)).toEqual([
+      ['unreachable', true, INC],
+      ['unreachable', true, INC + 1],
+    ]);
+    expect(t.m.metrics.accusationsHandedOver).toBe(2);
+  });
+
+  it('a reaped declarer counts, a stranger does not, and nothing goes without a link', () => {
+    const t = node();
+    t.m.applyClaims([declared(accuser)], bystander.nodeId);
+    t.scheduler.runFor(120_000);
+    expect(t.m.stateOf(accuser.nodeId)).toBeUndefined();
+    t.m.applyClaims([declaration()], bystander.nodeId);
+    expect(toAccused(t.sent)).toEqual([]);
+    t.m.linkUp(accused.nodeId);
+    t.m.applyClaims([declaration()], bystander.nodeId);
+    expect(toAccused(t.sent)).toEqual([['unreachable', true, INC]]);
+
+    const stranger = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(99));
+    const u = node();
+    u.m.linkUp(accused.nodeId);
+    u.sent.splice(0);
+    u.m.applyClaims([signClaim(stranger, 'unreachable', { incarnation: INC, subject: accused.nodeId })]);
+    expect(u.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+    expect(u.sent.filter((s) => s.to === accused.nodeId)).toEqual([]);
+    expect(u.m.metrics.accusationsHandedOver).toBe(0);
+  });
+
+  it("an accuser's repeat after the accused refuted it goes along the tree and to the accused", () => {
+    const t = node(true);
+    t.m.linkUp(accused.nodeId);
+    t.m.applyClaims([accusation()], bystander.nodeId);
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })], accused.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+    t.sent.splice(0);
+    t.events.splice(0);
+    const repeat = signClaim(accuser, 'suspect', { incarnation: INC + 1, subject: accused.nodeId });
+    // Weightless here (the accused refuted this accuser lately), yet news: not a copy.
+    expect(t.m.applyClaims([repeat], bystander.nodeId)).toBe(1);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+    const news = t.events.flatMap((e) => (e.type === 'news' ? e.claims : []));
+    expect(news.map((c) => equalBytes(c.wire.s, repeat.wire.s))).toEqual([true]);
+    expect(toAccused(t.sent)).toEqual([['suspect', true, INC + 1]]);
+    // A copy of it is a copy: no news, nothing handed over again.
+    expect(t.m.applyClaims([repeat], bystander.nodeId)).toBe(0);
+    expect(toAccused(t.sent)).toHaveLength(1);
+    expect(t.events.filter((e) => e.type === 'news')).toHaveLength(1);
   });
 });
