@@ -145,9 +145,13 @@ export class SignalingClient {
     this.#connect();
   }
 
-  /** Sends a signal to a peer of the room; false when not joined or too large. */
+  /**
+   * Sends a signal to a peer of the room; false when not joined, too large, or `to` is not
+   * in the room (it left, or never joined): the server would only answer `unknown-peer`, and
+   * a dial racing a departure, or link upkeep redialling a member that went away, is no error.
+   */
   send(to: string, data: unknown): boolean {
-    if (this.#state !== 'joined' || !this.#ws) return false;
+    if (this.#state !== 'joined' || !this.#ws || !this.#peers.has(to)) return false;
     const text = JSON.stringify({ t: 'signal', to, data });
     if (text.length > (this.#o.maxSignalBytes ?? 60_000)) return false;
     this.#ws.send(text);
@@ -283,6 +287,12 @@ export class SignalingClient {
         ws.send(JSON.stringify({ t: 'pong' }));
         return;
       case 'error':
+        // A signal to a peer that left before the server saw it: the server's word that the
+        // peer is gone (its peer-left may be on the way or past), not a fault of this client.
+        if (msg.code === 'unknown-peer' && msg.to !== undefined) {
+          if (this.#peers.delete(msg.to)) this.#events.emit('peer-left', { id: msg.to });
+          return;
+        }
         this.#events.emit('error', { code: msg.code, message: msg.message });
         return;
       case 'pong':

@@ -13,7 +13,7 @@
  *   server → client  {t:'peer-joined', id, addrs?} | {t:'peer-left', id}
  *   client → server  {t:'signal', to, data}   →   server → to: {t:'signal', from, data}
  *   either way       {t:'ping'} → {t:'pong'}
- *   server → client  {t:'error', code, message}
+ *   server → client  {t:'error', code, message, to?}  to: the peer a refused signal was for
  */
 import { concatBytes, utf8 } from '../lib/util/bytes.ts';
 import { CLUSTER_NAME } from '../lib/wire/fields.ts';
@@ -50,7 +50,7 @@ export type ServerMessage =
   | { t: 'peer-joined'; id: string; addrs?: string[] }
   | { t: 'peer-left'; id: string }
   | { t: 'signal'; from: string; data: unknown }
-  | { t: 'error'; code: SignalingErrorCode; message: string }
+  | { t: 'error'; code: SignalingErrorCode; message: string; to?: string }
   | { t: 'ping' }
   | { t: 'pong' };
 
@@ -211,9 +211,13 @@ export function parseServerMessage(text: string): ServerMessage | undefined {
     case 'signal':
       return id(v.from) && v.data !== undefined ? { t: 'signal', from: v.from, data: v.data } : undefined;
     case 'error':
-      return typeof v.code === 'string' && typeof v.message === 'string'
-        ? { t: 'error', code: v.code as SignalingErrorCode, message: v.message.slice(0, 500) }
-        : undefined;
+      if (typeof v.code !== 'string' || typeof v.message !== 'string') return undefined;
+      return {
+        t: 'error',
+        code: v.code as SignalingErrorCode,
+        message: v.message.slice(0, 500),
+        ...(id(v.to) ? { to: v.to } : {}),
+      };
     case 'ping':
       return { t: 'ping' };
     case 'pong':

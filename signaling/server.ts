@@ -314,9 +314,10 @@ export class SignalingServer {
     return undefined;
   }
 
-  #error(client: Client, code: SignalingErrorCode, message: string): void {
+  /** `to`: the peer a refused signal was addressed to. */
+  #error(client: Client, code: SignalingErrorCode, message: string, to?: string): void {
     this.#count(code);
-    this.#send(client, { t: 'error', code, message });
+    this.#send(client, { t: 'error', code, message, ...(to === undefined ? {} : { to }) });
   }
 
   #reject(client: Client, code: SignalingErrorCode, message: string, closeCode: number): void {
@@ -409,7 +410,7 @@ export class SignalingServer {
           this.#backplane.route(client.room, client.id, msg.to, msg.data, (why) => {
             if (!client.closed) this.#error(client, 'peer-unreachable', why);
           });
-        else this.#error(client, 'unknown-peer', `no peer ${msg.to} in this room`);
+        else this.#error(client, 'unknown-peer', `no peer ${msg.to} in this room`, msg.to);
         return;
       }
     }

@@ -72,7 +72,8 @@ describe('signaling server', () => {
     const b = await joined(s.url, 'beta');
     expect((await b.c.next('joined')).peers).toEqual([]);
     b.c.sendJson({ t: 'signal', to: a.identity.nodeId, data: 1 });
-    expect((await b.c.next('error')).code).toBe('unknown-peer');
+    // The refusal names the peer: a client takes it as gone from its room.
+    expect(await b.c.next('error')).toMatchObject({ code: 'unknown-peer', to: a.identity.nodeId });
     expect(a.c.messages.filter((m) => m.t === 'signal')).toEqual([]);
   });
 
@@ -220,6 +221,22 @@ describe('signaling client', () => {
     expect(got[0]).toMatchObject({ data: { hello: 1 } });
     b.close();
     await waitFor(() => a.peers().length === 0, 10_000, 'b gone from the peers of a');
+    // A peer that left (a dial racing its departure, link upkeep redialling a member that
+    // went away) is refused here: no frame, so no `unknown-peer` error event from the server.
+    const errors: unknown[] = [];
+    a.on('error', (e) => errors.push(e));
+    const forwarded = s.server.stats().framesForwarded;
+    expect(a.send(bId, { hello: 2 })).toBe(false);
+    expect(a.send('f'.repeat(32), { hello: 3 })).toBe(false);
+    // The same socket then carries a frame the server answers: had either gone out, its
+    // error would have come back first.
+    const c = client(s.url, 'room');
+    c.start();
+    await waitFor(() => a.peers().length === 1, 10_000, 'c listed to a');
+    expect(a.send(a.peers()[0]!, { hello: 4 })).toBe(true);
+    await waitFor(() => s.server.stats().framesForwarded > forwarded, 10_000, 'the signal to c relayed');
+    expect(errors).toEqual([]);
+    expect(s.server.stats().rejected['unknown-peer']).toBeUndefined();
   });
 
   it('reconnects with backoff after a server restart and re-announces itself', async () => {

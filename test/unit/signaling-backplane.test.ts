@@ -9,8 +9,8 @@ import {
   parseInstanceFrame,
   parseRoomEvent,
 } from '../../signaling/backplane-frames.ts';
-import { SignalingClient, type WebSocketLike } from '../../signaling/client.ts';
-import { toBase64Url } from '../../signaling/protocol.ts';
+import { SignalingClient } from '../../signaling/client.ts';
+import { FakeSocket } from '../support/fake-websocket.ts';
 
 const A = 'a'.repeat(32);
 const B = 'b'.repeat(32);
@@ -100,40 +100,6 @@ describe('backplane frames', () => {
     );
   });
 });
-
-/** A WebSocket the test drives: it records each connection's URL. */
-class FakeSocket implements WebSocketLike {
-  static made: FakeSocket[] = [];
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code?: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  sent: string[] = [];
-  constructor(readonly url: string) {
-    FakeSocket.made.push(this);
-  }
-  send(data: string): void {
-    this.sent.push(data);
-  }
-  close(): void {
-    this.readyState = 3;
-  }
-  /** The connection fails before it opened. */
-  refuse(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006 });
-  }
-  /** Opens and joins as `id`. */
-  join(id: string): void {
-    this.readyState = 1;
-    this.onopen?.({});
-    this.onmessage?.({
-      data: JSON.stringify({ t: 'challenge', v: 1, nonce: toBase64Url(new Uint8Array(32)) }),
-    });
-    this.onmessage?.({ data: JSON.stringify({ t: 'joined', id, peers: [] }) });
-  }
-}
 
 describe('SignalingClient with several servers', () => {
   afterEach(() => {
