@@ -50,6 +50,8 @@ export interface MembershipMetrics {
   refutationsDeferred: number;
   /** Members checked (dialled) after ghostTimeoutMs without a sign of being reachable. */
   membersChecked: number;
+  /** Members reaped here dialled because another member still passed on their alive claim (see Membership.memberToCheck). */
+  reapedRevisited: number;
   /** Checked members suspected because the check brought no sign of them. */
   ghostsSuspected: number;
 }
@@ -81,6 +83,7 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     membersRefused: 0,
     refutationsDeferred: 0,
     membersChecked: 0,
+    reapedRevisited: 0,
     ghostsSuspected: 0,
   };
 }

@@ -186,6 +186,11 @@ export class Membership {
   #refuteTimer: TimerId | undefined;
   /** The reachability check in progress (see memberToCheck). */
   #check: { nodeId: string; startedAt: number; timer: TimerId } | undefined;
+  /**
+   * Members reaped here whose alive claim another member still passed on, with the reap
+   * (reapedAt) that was for and whether their dial is still due: one per reap (see #nextRevisit).
+   */
+  readonly #revisits = new Map<string, { reapedAt: number; due: boolean }>();
   #nextCheckAt = 0;
   #self: Claim;
   #meta: Record<string, string>;
@@ -448,7 +453,10 @@ export class Membership {
       this.#links.add(nodeId);
       this.#prober.linkUp(nodeId);
       this.#neighboursChanged();
-      if (this.#catchUpLeft > 0 && !exchanging) this.#catchUp(nodeId);
+      // A member reaped here, now linked: its own alive claim brings it back (see #zombie).
+      if (!exchanging && this.#reaped.has(nodeId) && this.#unknown(nodeId))
+        this.#pushPull.start(nodeId, false);
+      else if (this.#catchUpLeft > 0 && !exchanging) this.#catchUp(nodeId);
       this.#tellAccused(nodeId);
     });
   }
@@ -688,15 +696,17 @@ export class Membership {
    * is checked: the node dials it, and if that brings no sign within ghostTimeoutMs / 4 the
    * member is suspected through the normal path (so a live one refutes). At most one check
    * at a time, one per ghostTimeoutMs / 6, at random among the candidates: a fixed cost per
-   * node, whatever the cluster size, and one an attacker cannot steer.
+   * node, whatever the cluster size, and one an attacker cannot steer. A member reaped here
+   * that others still pass on as alive is dialled first, once per reap (#nextRevisit).
    */
   memberToCheck(): MemberAddress | undefined {
     return this.#out.run(() => {
       const now = this.#env.clock.now();
-      if (!this.#running || this.#leaving || this.#check !== undefined || now < this.#nextCheckAt)
-        return undefined;
+      if (!this.#running || this.#leaving || this.#check !== undefined) return undefined;
       if (this.#table.state(this.#selfIndex) !== StateCode.Active) return undefined;
       const ghost = this.config.ghostTimeoutMs;
+      const revisit = this.#nextRevisit(ghost * CHECK_TIMEOUT_FRACTION);
+      if (revisit || now < this.#nextCheckAt) return revisit;
       this.#nextCheckAt = now + ghost * CHECK_EVERY_FRACTION;
       const reported = [...this.#prober.neighbours.values()];
       let pick: number | undefined;
@@ -725,6 +735,36 @@ export class Membership {
       this.metrics.membersChecked++;
       return { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
     });
+  }
+
+  /**
+   * A member this node reaped, whose alive claim another member still passed on at the
+   * incarnation it was declared down at: dialled once, so that if it is alive its own claim
+   * brings it back over the link (an exchange at link-up), instead of after the zombie window
+   * at the next exchange that happens to carry it. Found by the seed sweep (seed 3290): a node
+   * cut off alone declared and reaped two members that no one else had declared; after the
+   * heal it refused their alive claims for the rest of the window and took them back 60 s
+   * late, their state entries with them. A dead one costs a failed dial. Each reap gives at
+   * most one revisit, one check at a time.
+   */
+  #nextRevisit(timeoutMs: number): MemberAddress | undefined {
+    for (const [id, v] of this.#revisits) {
+      if (!v.due) continue;
+      v.due = false;
+      const r = this.#reaped.get(id);
+      if (r?.reapedAt !== v.reapedAt || !this.#unknown(id) || r.addrs.length === 0) continue;
+      const check = {
+        nodeId: id,
+        startedAt: this.#env.clock.now(),
+        timer: this.#env.scheduler.setTimer(timeoutMs, () => {
+          if (this.#check === check) this.#check = undefined;
+        }),
+      };
+      this.#check = check;
+      this.metrics.reapedRevisited++;
+      return { nodeId: id, addrs: r.addrs, incarnation: r.incarnation };
+    }
+    return undefined;
   }
 
   /** Local health score (0 = healthy); timeouts are stretched by 1 + score. */
@@ -816,7 +856,14 @@ export class Membership {
     const r = this.#reaped.get(c.subject);
     if (r === undefined || from === undefined || from === c.subject || c.incarnation > r.incarnation)
       return false;
-    return this.#env.clock.now() - r.reapedAt < this.config.reapAfterMs;
+    if (this.#env.clock.now() - r.reapedAt >= this.config.reapAfterMs) return false;
+    if (this.#revisits.get(c.subject)?.reapedAt !== r.reapedAt) {
+      this.#revisits.delete(c.subject);
+      this.#revisits.set(c.subject, { reapedAt: r.reapedAt, due: true });
+      if (this.#revisits.size > this.config.recentlyReapedLimit)
+        this.#revisits.delete(this.#revisits.keys().next().value!);
+    }
+    return true;
   }
 
   /** The highest incarnation an alive or leave claim may bring, given the one held (see MAX_INCARNATION_LEAD). */

@@ -13,6 +13,7 @@ import { NodeState } from '../../lib/membership/node-state.ts';
 import { Membership, type MembershipEvent } from '../../lib/membership/swim.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
 import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
+import type { Message } from '../../lib/wire/messages.ts';
 
 const INC = 1_000;
 const SUSPECT_MS = 5_000;
@@ -20,13 +21,16 @@ const [accused, accuser, bystander] = [30, 31, 32].map((k) =>
   NodeIdentity.fromSecretKey(new Uint8Array(32).fill(k)),
 ) as [NodeIdentity, NodeIdentity, NodeIdentity];
 
+const ACCUSED_AT = ['mem:accused'];
+
 function node(treeNews = false, reapAfterMs = 60_000) {
   const scheduler = new VirtualScheduler();
   const events: MembershipEvent[] = [];
+  const sent: Array<{ to: string; msg: Message }> = [];
   const m = new Membership({
     signer: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(2)),
     env: { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(2) },
-    send: () => {},
+    send: (to, _cls, msg) => sent.push({ to, msg }),
     event: (e) => events.push(e),
     incarnation: INC,
     heartbeat: { suspectTimeoutMs: SUSPECT_MS, reapAfterMs },
@@ -34,8 +38,11 @@ function node(treeNews = false, reapAfterMs = 60_000) {
   });
   m.start();
   m.bootstrap();
-  m.applyClaims([accused, accuser, bystander].map((id) => signClaim(id, 'alive', { incarnation: INC })));
-  return { m, scheduler, events };
+  m.applyClaims([
+    signClaim(accused, 'alive', { incarnation: INC, addrs: ACCUSED_AT }),
+    ...[accuser, bystander].map((id) => signClaim(id, 'alive', { incarnation: INC })),
+  ]);
+  return { m, scheduler, events, sent };
 }
 
 /** `t` holds the accuser Unreachable: the bystander declared it and our own timer ran out. */
@@ -133,6 +140,35 @@ describe('a member reaped here', () => {
     const refuted = reaped();
     refuted.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 }), down], bystander.nodeId);
     expect(refuted.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+  });
+
+  it('is dialled once if a member passes on its alive claim within the zombie window, and its own claim brings it back over the link', () => {
+    // Seed sweep, seed 3290: a node cut off alone declared and reaped two members nobody else
+    // had declared, refused their alive claims from its neighbours after the heal for the
+    // rest of the window, and took them back (with their state entries) 60 s late.
+    const t = node(false, REAP_MS);
+    t.m.applyClaims([signClaim(bystander, 'unreachable', { incarnation: INC, subject: accused.nodeId })]);
+    t.scheduler.runFor(SUSPECT_MS * 3);
+    while (t.m.stateOf(accused.nodeId) !== undefined) t.scheduler.runFor(500);
+    expect(t.m.memberToCheck()).toBeUndefined(); // nothing to revisit yet, and no ghost
+    const stale = signClaim(accused, 'alive', { incarnation: INC, addrs: ACCUSED_AT });
+    t.m.applyClaims([stale], bystander.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBeUndefined(); // a zombie for anyone but itself
+    expect(t.m.memberToCheck()).toEqual({ nodeId: accused.nodeId, addrs: ACCUSED_AT, incarnation: INC });
+    expect(t.m.metrics.reapedRevisited).toBe(1);
+    // Once per reap: passed on again once that check has timed out (ghostTimeoutMs / 4,
+    // still within the window), it is not dialled again.
+    t.scheduler.runFor(15_500);
+    t.m.applyClaims([stale], accuser.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBeUndefined();
+    expect(t.m.memberToCheck()).toBeUndefined();
+    // The dial came through: the link-up starts an exchange with it, and its own claim counts.
+    t.m.linkUp(bystander.nodeId); // an exchange of its own under way: not a reason to skip this one
+    t.sent.splice(0);
+    t.m.linkUp(accused.nodeId);
+    expect(t.sent.filter((s) => s.to === accused.nodeId).map((s) => s.msg.type)).toContain('digest');
+    t.m.applyClaims([stale], accused.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
   });
 });
 
