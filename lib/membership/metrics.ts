@@ -40,6 +40,8 @@ export interface MembershipMetrics {
    * above ours), signed by a non-member, or repeated by an accuser the subject refuted lately.
    */
   accusationsIgnored: number;
+  /** Accusations older than the incarnation held, answered to the neighbour that passed them on with our claims of the member (see Membership.#answerStale). */
+  staleAccusationsAnswered: number;
   /** Ignored accusations handed to the accused over our link to it (see Membership.#handOver). */
   accusationsHandedOver: number;
   /** Alive or leave claims that would raise an incarnation beyond the allowed step. */
@@ -79,6 +81,7 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     wantsRefused: 0,
     accusationsIgnored: 0,
     accusationsHandedOver: 0,
+    staleAccusationsAnswered: 0,
     incarnationJumpsRefused: 0,
     membersRefused: 0,
     refutationsDeferred: 0,

@@ -130,6 +130,8 @@ interface RefutedLately {
   until: number;
   passed: Set<string>;
 }
+/** (neighbour, member) pairs remembered as answered with a stale accusation's correction; the oldest go first. */
+const STALE_ANSWERS_KEPT = 1024;
 /** What a claim did here: changed the view, went on without changing it, or nothing. */
 type Outcome = 'changed' | 'passed' | 'ignored';
 /** This node refutes at most once per suspectTimeoutMs × this; later accusations wait for the interval's end. */
@@ -180,6 +182,8 @@ export class Membership {
   readonly #refuted = new Map<number, RefutedLately>();
   /** Accusations by members held Unreachable, weighed again if their signer refutes. */
   readonly #heldAccusations: HeldAccusations;
+  /** By neighbour and member: the incarnation of the member we last answered a stale accusation with (see #answerStale). */
+  readonly #staleAnswered = new Map<string, number>();
   /** By member: the incarnation at which it was last handed an accusation we ignored (see #handOver). */
   readonly #handedOver = new Map<number, number>();
   #lastRefuteAt = Number.NEGATIVE_INFINITY;
@@ -935,7 +939,10 @@ export class Membership {
     const current = i === undefined ? StateCode.Unknown : t.state(i);
     if (current !== StateCode.Active && current !== StateCode.Suspect) return 'ignored';
     const held = t.incarnation(i!);
-    if (c.incarnation < held) return 'ignored';
+    if (c.incarnation < held) {
+      this.#answerStale(i!, from);
+      return 'ignored';
+    }
     if (c.incarnation > held || !this.#isAccuser(c.signer)) {
       this.metrics.accusationsIgnored++;
       if (c.incarnation === held) {
@@ -1008,6 +1015,28 @@ export class Membership {
     this.#handedOver.set(i, c.incarnation);
     this.metrics.accusationsHandedOver++;
     this.#send(c.subject, 'stream', { type: 'gossip', g: [c.wire] });
+  }
+
+  /**
+   * A neighbour passed on an accusation of member i older than the incarnation we hold: it
+   * missed the refutation, and will act on the accusation (and pass it on) unless told. It
+   * gets our claims of i over the link: once per member and incarnation (#staleAnswered), so
+   * replayed old accusations cost one small message each, not one per copy. Found by the
+   * seed sweep (seed 4427): two nodes missed a refutation, took the accuser's old declaration
+   * 1 s later from the other side of a healed partition, and declared the live member, while
+   * their neighbours, who held the refutation, dropped the old declaration without a word.
+   */
+  #answerStale(i: number, from: string | undefined): void {
+    if (from === undefined || !this.#links.has(from) || from === this.#table.ids.idOf(i)) return;
+    const key = `${from}:${this.#table.ids.idOf(i)}`;
+    const incarnation = this.#table.incarnation(i);
+    if (this.#staleAnswered.get(key) === incarnation) return;
+    this.#staleAnswered.delete(key);
+    this.#staleAnswered.set(key, incarnation);
+    if (this.#staleAnswered.size > STALE_ANSWERS_KEPT)
+      this.#staleAnswered.delete(this.#staleAnswered.keys().next().value!);
+    this.metrics.staleAccusationsAnswered++;
+    this.#send(from, 'stream', { type: 'gossip', g: this.#claimsOf(i).map((c) => c.wire) });
   }
 
   /** Whether `nodeId` is a member this node holds Unreachable. */

@@ -187,3 +187,51 @@ describe('an accusation weighed only elsewhere still reaches the accused', () =>
     expect(t.events.filter((e) => e.type === 'news')).toHaveLength(1);
   });
 });
+
+describe('an accusation older than the incarnation held', () => {
+  // Seed sweep, seed 4427: two nodes missed the accused's refutation, took the accuser's old
+  // declaration from the other side of a healed partition, and declared the live member;
+  // their neighbours held the refutation and dropped the old declaration without a word.
+  const old = () => signClaim(accuser, 'unreachable', { incarnation: INC, subject: accused.nodeId });
+  const refuted = () => signClaim(accused, 'alive', { incarnation: INC + 1 });
+  const answered = (sent: Array<{ to: string; cls: string; msg: Message }>, to: string) =>
+    sent.flatMap((s) =>
+      s.to === to && s.cls === 'stream' && s.msg.type === 'gossip'
+        ? s.msg.g.map(interpretClaim).map((c) => [c.kind, c.subject === accused.nodeId, c.incarnation])
+        : [],
+    );
+
+  it('is answered to the neighbour that passed it on with our claims of the member, once per incarnation', () => {
+    const t = node();
+    t.m.linkUp(bystander.nodeId);
+    t.m.applyClaims([refuted()], accused.nodeId);
+    t.sent.splice(0);
+    t.m.applyClaims([old()], bystander.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+    expect(answered(t.sent, bystander.nodeId)).toEqual([['alive', true, INC + 1]]);
+    // A copy, or the old suspicion, from the same neighbour: answered already.
+    t.m.applyClaims([old(), accusation()], bystander.nodeId);
+    expect(answered(t.sent, bystander.nodeId)).toHaveLength(1);
+    // Suspected again at the new incarnation, then an old one: both claims go.
+    t.m.applyClaims([signClaim(accuser, 'suspect', { incarnation: INC + 1, subject: accused.nodeId })]);
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 2 })], accused.nodeId);
+    t.m.applyClaims([signClaim(bystander, 'suspect', { incarnation: INC + 2, subject: accused.nodeId })]);
+    t.sent.splice(0);
+    t.m.applyClaims([old()], bystander.nodeId);
+    expect(answered(t.sent, bystander.nodeId)).toEqual([
+      ['alive', true, INC + 2],
+      ['suspect', true, INC + 2],
+    ]);
+    expect(t.m.metrics.staleAccusationsAnswered).toBe(2);
+  });
+
+  it('is not answered to a peer we hold no link to, nor made about ourselves', () => {
+    const t = node();
+    t.m.applyClaims([refuted()], accused.nodeId);
+    t.sent.splice(0);
+    t.m.applyClaims([old()], bystander.nodeId);
+    t.m.applyClaims([old()]);
+    expect(t.sent.filter((s) => s.msg.type === 'gossip')).toEqual([]);
+    expect(t.m.metrics.staleAccusationsAnswered).toBe(0);
+  });
+});
