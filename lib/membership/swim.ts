@@ -8,6 +8,7 @@
 import type { Signer } from '../identity/signer.ts';
 import type { Env, TimerId } from '../time/types.ts';
 import type { DeliveryClass } from '../transport/types.ts';
+import { setBounded } from '../util/bounded-map.ts';
 import { bytesKey, equalBytes, fromHex, toHex } from '../util/bytes.ts';
 import { Outbox } from '../util/outbox.ts';
 import type { Message } from '../wire/messages.ts';
@@ -191,10 +192,11 @@ export class Membership {
   /** The reachability check in progress (see memberToCheck). */
   #check: { nodeId: string; startedAt: number; timer: TimerId } | undefined;
   /**
-   * Members reaped here whose alive claim another member still passed on, with the reap
-   * (reapedAt) that was for and whether their dial is still due: one per reap (see #nextRevisit).
+   * Per member reaped here, for its latest reap (reapedAt): whether a dial is due because
+   * another member still passed on its alive claim (see #nextRevisit), and whether a link to
+   * it already started an exchange (see linkUp). Once each per reap.
    */
-  readonly #revisits = new Map<string, { reapedAt: number; due: boolean }>();
+  readonly #revisits = new Map<string, { reapedAt: number; due: boolean; exchanged: boolean }>();
   #nextCheckAt = 0;
   #self: Claim;
   #meta: Record<string, string>;
@@ -398,11 +400,7 @@ export class Membership {
         this.#table.setState(i, StateCode.Unreachable, this.#env.clock.now());
         this.#emitState(i, previous);
       }
-      this.#down.delete(i);
-      this.#refuted.delete(i);
-      this.#handedOver.delete(i);
-      this.#table.remove(i);
-      this.#dissem.queue.forget(nodeId);
+      this.#forget(i, nodeId);
       this.#reaped.delete(nodeId);
       this.#event({ type: 'reaped', nodeId });
       return true;
@@ -458,8 +456,7 @@ export class Membership {
       this.#prober.linkUp(nodeId);
       this.#neighboursChanged();
       // A member reaped here, now linked: its own alive claim brings it back (see #zombie).
-      if (!exchanging && this.#reaped.has(nodeId) && this.#unknown(nodeId))
-        this.#pushPull.start(nodeId, false);
+      if (!exchanging && this.#exchangeWithReaped(nodeId)) this.#pushPull.start(nodeId, false);
       else if (this.#catchUpLeft > 0 && !exchanging) this.#catchUp(nodeId);
       this.#tellAccused(nodeId);
     });
@@ -861,13 +858,29 @@ export class Membership {
     if (r === undefined || from === undefined || from === c.subject || c.incarnation > r.incarnation)
       return false;
     if (this.#env.clock.now() - r.reapedAt >= this.config.reapAfterMs) return false;
-    if (this.#revisits.get(c.subject)?.reapedAt !== r.reapedAt) {
-      this.#revisits.delete(c.subject);
-      this.#revisits.set(c.subject, { reapedAt: r.reapedAt, due: true });
-      if (this.#revisits.size > this.config.recentlyReapedLimit)
-        this.#revisits.delete(this.#revisits.keys().next().value!);
-    }
+    if (this.#revisits.get(c.subject)?.reapedAt !== r.reapedAt)
+      this.#noteReaped(c.subject, { reapedAt: r.reapedAt, due: true, exchanged: false });
     return true;
+  }
+
+  /**
+   * Whether a link that just came up to `nodeId` should start an exchange: it is a member
+   * reaped here, and no link to it did since its reap. Once per reap: a peer that relinks
+   * and never answers gets one digest of our membership, not one per link-up.
+   */
+  #exchangeWithReaped(nodeId: string): boolean {
+    const r = this.#reaped.get(nodeId);
+    if (r === undefined || !this.#unknown(nodeId)) return false;
+    const note = this.#revisits.get(nodeId);
+    if (note?.reapedAt === r.reapedAt) {
+      if (note.exchanged) return false;
+      note.exchanged = true;
+    } else this.#noteReaped(nodeId, { reapedAt: r.reapedAt, due: false, exchanged: true });
+    return true;
+  }
+
+  #noteReaped(id: string, note: { reapedAt: number; due: boolean; exchanged: boolean }): void {
+    setBounded(this.#revisits, id, note, this.config.recentlyReapedLimit);
   }
 
   /** The highest incarnation an alive or leave claim may bring, given the one held (see MAX_INCARNATION_LEAD). */
@@ -1031,10 +1044,7 @@ export class Membership {
     const key = `${from}:${this.#table.ids.idOf(i)}`;
     const incarnation = this.#table.incarnation(i);
     if (this.#staleAnswered.get(key) === incarnation) return;
-    this.#staleAnswered.delete(key);
-    this.#staleAnswered.set(key, incarnation);
-    if (this.#staleAnswered.size > STALE_ANSWERS_KEPT)
-      this.#staleAnswered.delete(this.#staleAnswered.keys().next().value!);
+    setBounded(this.#staleAnswered, key, incarnation, STALE_ANSWERS_KEPT);
     this.metrics.staleAccusationsAnswered++;
     this.#send(from, 'stream', { type: 'gossip', g: this.#claimsOf(i).map((c) => c.wire) });
   }
@@ -1253,18 +1263,24 @@ export class Membership {
       const id = this.#table.ids.idOf(i);
       const addrs = this.#table.aliveClaim(i)?.addrs ?? [];
       const incarnation = this.#table.incarnation(i);
-      this.#down.delete(i);
-      this.#refuted.delete(i);
-      this.#handedOver.delete(i);
-      this.#table.remove(i);
-      this.#dissem.queue.forget(id);
-      this.#reaped.delete(id);
-      this.#reaped.set(id, { nodeId: id, addrs, incarnation, reapedAt: now });
-      while (this.#reaped.size > this.config.recentlyReapedLimit) {
-        this.#reaped.delete(this.#reaped.keys().next().value!);
-      }
+      this.#forget(i, id);
+      setBounded(
+        this.#reaped,
+        id,
+        { nodeId: id, addrs, incarnation, reapedAt: now },
+        this.config.recentlyReapedLimit,
+      );
       this.#event({ type: 'reaped', nodeId: id });
     }
+  }
+
+  /** Drops member i (`id`) and everything held about it. */
+  #forget(i: number, id: string): void {
+    this.#down.delete(i);
+    this.#refuted.delete(i);
+    this.#handedOver.delete(i);
+    this.#table.remove(i);
+    this.#dissem.queue.forget(id);
   }
 
   /**
