@@ -409,8 +409,9 @@ export class BroadcastTree {
 
   #flush(): void {
     this.#flushTimer = undefined;
+    // A peer that turned eager since (a graft either way, a first delivery from it) still
+    // gets these: they went out before, when it was lazy, and not in full.
     for (const [peer, kinds] of this.#queued) {
-      if (!this.#lazy.has(peer)) continue; // became eager since: it gets messages in full
       for (const [kind, ids] of kinds) {
         for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
           const part = ids.slice(i, i + MAX_IDS_PER_FRAME);

@@ -1151,6 +1151,10 @@ export class Membership {
     this.metrics.claimsApplied++;
     this.#markUnreachable(i, claim);
     this.#dissem.queue.push(claim);
+    // Along the tree too, as our suspicion went: a link that comes up within the tree's
+    // recent window is told of it (gossip alone had run out of retransmissions by the time
+    // two halves of a mesh split by the crash were linked again: sweep case 14).
+    if (this.#treeNews) this.#event({ type: 'news', claims: [claim], from: undefined });
   }
 
   /** Suspect → Unreachable at the same incarnation, on `claim` (ours or a ripe declaration). */

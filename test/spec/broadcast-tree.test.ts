@@ -78,6 +78,29 @@ describe('eager push and lazy push', () => {
     scheduler.runFor(1_000);
     expect(frames()).toEqual([]);
   });
+  it('a lazy peer that turns eager before the announcements go out is still told of what it missed', () => {
+    // Soak case 79: the origin of a broadcast grafted a membership claim from its one lazy
+    // peer within the announcement interval; the graft made the link eager, the queued
+    // announcement was dropped as 'eager now, it gets messages in full', and the message,
+    // sent before in full only to the other peers, never reached that side of the mesh.
+    for (const turn of ['graft received', 'graft sent'] as const) {
+      const { tree, scheduler, held, frames } = setup(['a', 'b'], {
+        announceIntervalMs: 200,
+        graftAfterMs: 100,
+      });
+      tree.onMessage('b', { type: 'prune' });
+      expect(tree.spread(App, id(1))).toEqual(['a']);
+      if (turn === 'graft received') tree.onMessage('b', { type: 'graft', k: App, ids: packIds([id(9)]) });
+      else tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(9)]) });
+      scheduler.runFor(150);
+      expect(tree.isEager('b')).toBe(true);
+      held.add(toHex(id(9)));
+      scheduler.runFor(50);
+      expect(frames().filter((f) => f.type === 'ihave')).toEqual([
+        { to: 'b', type: 'ihave', ids: [toHex(id(1))] },
+      ]);
+    }
+  });
 });
 
 describe('PRUNE: duplicates turn a link lazy, after a threshold', () => {

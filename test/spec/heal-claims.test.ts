@@ -112,6 +112,20 @@ describe('alive claims along the broadcast tree (treeNews)', () => {
     flooded.m.setMeta({ role: 'cache' });
     expect(news(flooded.events)).toEqual([]);
   });
+  it('a declaration this node makes when its suspicion runs out is news from it, as its suspicion was', () => {
+    // Sweep case 14: a crashed bridge's declarations went by gossip only; links that joined
+    // the two halves of the mesh later were not told of them as recent news, and the other
+    // half reaped the member half a minute later, its replicas diverging meanwhile.
+    const t = node(true);
+    t.m.applyClaims([signClaim(bystander, 'suspect', { incarnation: INC, subject: accused.nodeId })]);
+    t.events.splice(0);
+    t.scheduler.runFor(SUSPECT_MS * 3);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Unreachable);
+    const declared = t.events.flatMap((e) => (e.type === 'news' ? e.claims : []));
+    expect(declared.map((c) => [c.kind, c.subject, c.signer])).toEqual([
+      ['unreachable', accused.nodeId, t.m.selfId],
+    ]);
+  });
 });
 
 describe('a member reaped here', () => {

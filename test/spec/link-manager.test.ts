@@ -30,6 +30,8 @@ function setup(policy: Partial<LinkPolicy> = {}, selfId = SELF) {
   const up: Array<[string, boolean]> = [];
   const down: Array<[string, string, boolean]> = [];
   const frames: string[] = [];
+  /** Link-ups, frames and link-downs, in the order the cores saw them. */
+  const order: string[] = [];
   const keepalives: string[] = [];
   const byes: string[] = [];
   const unlinks: string[] = [];
@@ -41,9 +43,18 @@ function setup(policy: Partial<LinkPolicy> = {}, selfId = SELF) {
     transports: [transport],
     policy: { maxLinks: 4, minLinks: 2, idleTimeoutMs: 30_000, ...policy },
     dialing: DEFAULT_DIAL_POLICY,
-    onUp: (link, transient) => up.push([link.peer.nodeId, transient]),
-    onDown: (id, reason, expected) => down.push([id, reason, expected]),
-    onFrame: (id) => frames.push(id),
+    onUp: (link, transient) => {
+      up.push([link.peer.nodeId, transient]);
+      order.push('up');
+    },
+    onDown: (id, reason, expected) => {
+      down.push([id, reason, expected]);
+      order.push('down');
+    },
+    onFrame: (id) => {
+      frames.push(id);
+      order.push('frame');
+    },
     keepalive: (link) => keepalives.push(link.peer.nodeId),
     bye: (link) => byes.push(link.peer.nodeId),
     unlink: (link) => unlinks.push(link.peer.nodeId),
@@ -64,6 +75,7 @@ function setup(policy: Partial<LinkPolicy> = {}, selfId = SELF) {
     up,
     down,
     frames,
+    order,
     keepalives,
     byes,
     unlinks,
@@ -261,6 +273,33 @@ describe('LinkManager: one link per peer, closes and idleness', () => {
     await Promise.resolve(); // drained() settles on a microtask
     expect(mine.closeReason).toBe('duplicate link');
     expect(t.down).toEqual([]);
+  });
+
+  it('what a link held before it was accepted (frames, even its close) reaches the cores after its link-up', () => {
+    // A real link holds what the peer sent before its handlers are set (the peer's end came
+    // up first and announced its recent broadcasts at once); delivered before the link-up,
+    // those frames reached a broadcast tree that did not know the peer and were dropped
+    // (soak case 79: an application broadcast never reached two nodes).
+    class HoldingLink extends FakeLink {
+      readonly early: Array<Uint8Array | 'close'> = [];
+      override setHandlers(handlers: Parameters<FakeLink['setHandlers']>[0]): void {
+        super.setHandlers(handlers);
+        for (const f of this.early.splice(0)) {
+          if (f === 'close') this.close('peer went');
+          else handlers.message(f);
+        }
+      }
+    }
+    const t = setup();
+    const link = new HoldingLink(high(1));
+    link.early.push(new Uint8Array([1]), new Uint8Array([2]));
+    t.links.accept(link);
+    expect(t.order).toEqual(['up', 'frame', 'frame']);
+    const gone = new HoldingLink(high(2));
+    gone.early.push(new Uint8Array([3]), 'close');
+    t.links.accept(gone);
+    expect(t.order.slice(3)).toEqual(['up', 'frame', 'down']);
+    expect(t.links.get(high(2))).toBeUndefined();
   });
 
   it('when one side dialled both links, the newer one stays (a restarted peer redials); the old one closes 5 s later without the peer’s goodbye', () => {
