@@ -422,8 +422,13 @@ export class Membership {
    */
   #piggyback(budget: number, peer: string): Claim[] {
     const i = this.#table.ids.lookup(peer);
+    // Lifeguard's buddy system, and for a member held Unreachable too: one that comes back
+    // (unfrozen, or from a partition) learns from the ack to its first ping why it is out, so
+    // it refutes (soak seed 3935: the declaration handed to it at link-up came while it was
+    // frozen, and it never refuted).
+    const state = i === undefined ? StateCode.Unknown : this.#table.state(i);
     const acc =
-      i !== undefined && this.#table.state(i) === StateCode.Suspect ? this.#table.accusation(i) : undefined;
+      state === StateCode.Suspect || state === StateCode.Unreachable ? this.#table.accusation(i!) : undefined;
     if (!acc || acc.size > budget) return this.#dissem.piggyback(budget, peer);
     return [acc, ...this.#dissem.piggyback(budget - acc.size, peer).filter((c) => c !== acc)];
   }

@@ -10,7 +10,7 @@ import { NodeState } from '../../lib/membership/node-state.ts';
 import { Membership, type MembershipEvent } from '../../lib/membership/swim.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
 import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
-import { equalBytes } from '../../lib/util/bytes.ts';
+import { equalBytes, fromHex } from '../../lib/util/bytes.ts';
 import type { Message } from '../../lib/wire/messages.ts';
 
 const INC = 1_000;
@@ -89,6 +89,35 @@ describe('an accusation is handed to the accused over its link', () => {
     expect(claims.map((c) => [c.kind, c.subject, c.incarnation])).toEqual([
       ['unreachable', accused.nodeId, INC],
     ]);
+  });
+
+  it('a member held Unreachable that pings us gets its declaration in the ack', () => {
+    // Soak seed 3935: a member frozen for 11 s was declared; the hand-over at its links'
+    // link-up reached it while frozen and was lost, and after the unfreeze its neighbours
+    // acked its pings without a word (only a Suspect peer's accusation rode on acks), so it
+    // never refuted, and a node that joined later took the declaration and declared it again.
+    const t = node();
+    t.m.linkUp(accused.nodeId);
+    t.m.applyClaims(
+      [signClaim(accuser, 'unreachable', { incarnation: INC, subject: accused.nodeId })],
+      bystander.nodeId,
+    );
+    t.scheduler.runFor(60_000 - 1);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Unreachable);
+    t.sent.splice(0);
+    t.m.onMessage(accused.nodeId, 'datagram', { type: 'ping', seq: 7, to: fromHex(t.m.selfId) });
+    const ack = t.sent.find((s) => s.to === accused.nodeId && s.msg.type === 'ack');
+    const carried = ack?.msg.type === 'ack' ? (ack.msg.g ?? []).map(interpretClaim) : [];
+    expect(carried.filter((c) => c.subject === accused.nodeId).map((c) => [c.kind, c.incarnation])).toEqual([
+      ['unreachable', INC],
+    ]);
+    // Once it refutes, its acks carry nothing about it.
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })], accused.nodeId);
+    t.sent.splice(0);
+    t.m.onMessage(accused.nodeId, 'datagram', { type: 'ping', seq: 8, to: fromHex(t.m.selfId) });
+    const after = t.sent.find((s) => s.to === accused.nodeId && s.msg.type === 'ack');
+    const again = after?.msg.type === 'ack' ? (after.msg.g ?? []).map(interpretClaim) : [];
+    expect(again.filter((c) => c.subject === accused.nodeId && c.kind !== 'alive')).toEqual([]);
   });
 
   it('nothing is handed over without a link to the accused, or back to the accused it came from', () => {
