@@ -1060,10 +1060,21 @@ export class Membership {
     return j !== undefined && this.#table.state(j) === StateCode.Unreachable;
   }
 
-  /** `signer` refuted its declaration here: what it accused meanwhile is weighed now, and passed on if it counts. */
+  /**
+   * `signer` refuted its declaration here: what it accused meanwhile is weighed now, and
+   * passed on if it counts, along the tree as well as by gossip, as any claim that changes
+   * our view (soak seed 4590: a node weighed a partitioned node's declaration once it
+   * refuted, and gossip alone, over two links at 11 % loss, did not bring it to anyone
+   * else within the suspicion: the accused never heard it, and was declared).
+   */
   #weighHeld(signer: string): void {
-    for (const c of this.#heldAccusations.take(signer))
-      if (this.#applyAccusation(c, undefined) === 'changed') this.#dissem.queue.push(c);
+    const news: Claim[] = [];
+    for (const c of this.#heldAccusations.take(signer)) {
+      if (this.#applyAccusation(c, undefined) !== 'changed') continue;
+      this.#dissem.queue.push(c);
+      news.push(c);
+    }
+    if (this.#treeNews && news.length > 0) this.#event({ type: 'news', claims: news, from: undefined });
   }
 
   /** This node, or a reachable member: only they may accuse. */

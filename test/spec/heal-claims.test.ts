@@ -66,6 +66,23 @@ describe('an accusation by a member held Unreachable', () => {
     expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
   });
 
+  it('once weighed, goes along the tree as news, not by gossip alone', () => {
+    // Soak seed 4590: gossip over two lossy links did not carry it to anyone within the
+    // suspicion; the accused never heard it, refuted nothing, and was declared.
+    const t = node(true);
+    declareAccuser(t);
+    t.m.applyClaims([accusation()], bystander.nodeId);
+    t.events.splice(0);
+    t.m.applyClaims([refutation()], bystander.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
+    const news = t.events.flatMap((e) => (e.type === 'news' ? e.claims : []));
+    expect(news.map((c) => [c.kind, c.subject, c.signer])).toContainEqual([
+      'suspect',
+      accused.nodeId,
+      accuser.nodeId,
+    ]);
+  });
+
   it('is forgotten after twice the suspicion timeout, and one that the accused outgrew stays void', () => {
     const late = node();
     declareAccuser(late);
