@@ -17,8 +17,8 @@
 
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes } from '../util/bytes.ts';
+import { sha256 } from '../util/sha256.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { ConsensusError } from './errors.ts';
 import { type Entry, parseEntry, parseVoters, type Snapshot } from './messages.ts';

@@ -16,8 +16,8 @@
  * signatures, so the noble path and WebCrypto give identical answers (tested).
  */
 import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesKey, concatBytes, copyBytes, equalBytes, toHex } from '../util/bytes.ts';
+import { sha512 } from '../util/sha512-js.ts';
 
 ed.hashes.sha512 = sha512;
 

@@ -1,6 +1,6 @@
-import { shake256 } from '@noble/hashes/sha3.js';
 import { bytesKey, copyBytes, toHex } from '../util/bytes.ts';
 import { CodedError } from '../util/coded-error.ts';
+import { shake256 } from '../util/shake256.ts';
 import { type ExpandedKey, expandSeed, randomSeed, signExpanded, verifyStrict } from './ed25519.ts';
 import { type NativeSigner, nativeEd25519Available, nativeSigner, nativeVerify } from './native-ed25519.ts';
 import type { Signer } from './signer.ts';
@@ -26,7 +26,7 @@ export function nodeIdOf(publicKey: Uint8Array): string {
   const key = bytesKey(publicKey);
   let id = nodeIds.get(key);
   if (id === undefined) {
-    id = toHex(shake256(publicKey, { dkLen: 16 }));
+    id = toHex(shake256(publicKey, 16));
     if (nodeIds.size >= NODE_ID_MEMO) nodeIds.delete(nodeIds.keys().next().value!);
     nodeIds.set(key, id);
   }

@@ -5,7 +5,7 @@
  * every live node once, no acknowledged write of a live process is lost. The same seed reproduces the run
  * exactly; `digest` fingerprints its log to prove it.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+
 import { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import { heartbeatConfig } from '../membership/config.ts';
@@ -13,6 +13,7 @@ import type { StateEntry } from '../state/entry.ts';
 import { ProcessStatus, ServiceHealth } from '../state/values.ts';
 import { SeededRandom } from '../time/random.ts';
 import { equalBytes, toHex } from '../util/bytes.ts';
+import { sha256 } from '../util/sha256.ts';
 import { SimCluster } from './cluster.ts';
 import { holds } from './state-workload.ts';
 import { SweepChecker, type SweepStats } from './sweep-invariants.ts';

@@ -9,14 +9,10 @@
  * test/unit/sha256.test.ts checks it against noble.
  */
 
+import { primes } from './primes.ts';
+
 /** Inputs up to this many bytes fit two blocks with their padding (0x80 and the 8-byte bit length). */
 export const SMALL_SHA256_MAX_BYTES = 119;
-
-function primes(n: number): number[] {
-  const out: number[] = [];
-  for (let c = 2; out.length < n; c++) if (out.every((p) => c % p !== 0)) out.push(c);
-  return out;
-}
 
 const frac32 = (x: number): number => ((x - Math.floor(x)) * 2 ** 32) | 0;
 const P = primes(64);
