@@ -44,6 +44,8 @@ export interface MembershipMetrics {
   staleAccusationsAnswered: number;
   /** Ignored accusations handed to the accused over our link to it (see Membership.#handOver). */
   accusationsHandedOver: number;
+  /** Accusations not weighed here passed on along the broadcast tree, weightless (see Membership). */
+  accusationsPassedOn: number;
   /** Alive or leave claims that would raise an incarnation beyond the allowed step. */
   incarnationJumpsRefused: number;
   /** Alive claims of new members refused: maxMembers reached, or the newcomer quota of the node or link spent. */
@@ -81,6 +83,7 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     wantsRefused: 0,
     accusationsIgnored: 0,
     accusationsHandedOver: 0,
+    accusationsPassedOn: 0,
     staleAccusationsAnswered: 0,
     incarnationJumpsRefused: 0,
     membersRefused: 0,

@@ -187,6 +187,8 @@ export class Membership {
   readonly #staleAnswered = new Map<string, number>();
   /** By member: the incarnation at which it was last handed an accusation we ignored (see #handOver). */
   readonly #handedOver = new Map<number, number>();
+  /** By member: the incarnation at which an accusation of it we ignored was last passed on (see #passOn). */
+  readonly #passedOn = new Map<number, number>();
   #lastRefuteAt = Number.NEGATIVE_INFINITY;
   #refuteTimer: TimerId | undefined;
   /** The reachability check in progress (see memberToCheck). */
@@ -966,6 +968,7 @@ export class Membership {
       if (c.incarnation === held) {
         if (this.#isDeclared(c.signer)) this.#heldAccusations.hold(c);
         this.#handOver(i!, c, from);
+        if (this.#passOn(i!, c, from)) return 'passed';
       }
       return 'ignored';
     }
@@ -1029,10 +1032,34 @@ export class Membership {
   #handOver(i: number, c: Claim, from: string | undefined): void {
     if (from === c.subject || !this.#links.has(c.subject) || this.#handedOver.get(i) === c.incarnation)
       return;
-    if (this.#table.ids.lookup(c.signer) === undefined && !this.#reaped.has(c.signer)) return;
+    if (!this.#knewAsMember(c.signer)) return;
     this.#handedOver.set(i, c.incarnation);
     this.metrics.accusationsHandedOver++;
     this.#send(c.subject, 'stream', { type: 'gossip', g: [c.wire] });
+  }
+
+  /**
+   * Handing over reaches the accused only from its neighbours, and the nodes between one
+   * that weighs an accusation and the accused's neighbours may all be nodes that do not
+   * (they reaped its signer, and refuse the signer's claim as a zombie's). Soak seed 4577:
+   * after a heal one node took back a member that had been cut off alone and weighed its
+   * declaration of a live member; every other path to the accused ran through nodes that
+   * had reaped the declarer, it never heard, and was declared. So an accusation we do not
+   * weigh goes on along the tree, weightless (a 'passed' claim), as a repeat after a
+   * refutation does: once per incarnation of the accused, only as received from a peer,
+   * and only when signed by a node this one knew as a member (a stranger's keys are free).
+   */
+  #passOn(i: number, c: Claim, from: string | undefined): boolean {
+    if (from === undefined || from === c.subject || this.#passedOn.get(i) === c.incarnation) return false;
+    if (!this.#knewAsMember(c.signer)) return false;
+    this.#passedOn.set(i, c.incarnation);
+    this.metrics.accusationsPassedOn++;
+    return true;
+  }
+
+  /** Whether `nodeId` is a member here, or was one reaped lately. */
+  #knewAsMember(nodeId: string): boolean {
+    return this.#table.ids.lookup(nodeId) !== undefined || this.#reaped.has(nodeId);
   }
 
   /**
@@ -1299,6 +1326,7 @@ export class Membership {
     this.#down.delete(i);
     this.#refuted.delete(i);
     this.#handedOver.delete(i);
+    this.#passedOn.delete(i);
     this.#table.remove(i);
     this.#dissem.queue.forget(id);
   }

@@ -195,6 +195,43 @@ describe('an accusation weighed only elsewhere still reaches the accused', () =>
     expect(u.m.metrics.accusationsHandedOver).toBe(0);
   });
 
+  it('a node not linked to the accused passes such an accusation on along the tree, weightless, once per incarnation', () => {
+    // Soak seed 4577: the nodes between the one that weighed a declaration and the accused's
+    // neighbours had all reaped the declarer; none passed it on, and the accused never heard.
+    const news = (events: MembershipEvent[]) =>
+      events.flatMap((e) => (e.type === 'news' ? e.claims.map((c) => [c.kind, c.incarnation]) : []));
+    const t = node(true);
+    t.m.applyClaims([declared(accuser)], bystander.nodeId);
+    t.scheduler.runFor(120_000);
+    expect(t.m.stateOf(accuser.nodeId)).toBeUndefined(); // reaped
+    t.events.splice(0);
+    t.m.applyClaims([declaration()], bystander.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
+    expect(news(t.events)).toEqual([['unreachable', INC]]);
+    expect(t.m.metrics.accusationsPassedOn).toBe(1);
+    // Once per incarnation of the accused: a copy, or another accusation at it, stops here.
+    t.m.applyClaims([declaration()], bystander.nodeId);
+    t.m.applyClaims(
+      [signClaim(accuser, 'suspect', { incarnation: INC, subject: accused.nodeId })],
+      bystander.nodeId,
+    );
+    expect(news(t.events)).toHaveLength(1);
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })], accused.nodeId);
+    t.events.splice(0);
+    t.m.applyClaims([declaration(INC + 1)], bystander.nodeId);
+    expect(news(t.events)).toEqual([['unreachable', INC + 1]]);
+    // Not a stranger's, and not our own (no peer passed it to us).
+    const stranger = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(99));
+    const u = node(true);
+    u.events.splice(0);
+    u.m.applyClaims(
+      [signClaim(stranger, 'unreachable', { incarnation: INC, subject: accused.nodeId })],
+      bystander.nodeId,
+    );
+    expect(news(u.events)).toEqual([]);
+    expect(u.m.metrics.accusationsPassedOn).toBe(0);
+  });
+
   it("an accuser's repeat after the accused refuted it goes along the tree and to the accused", () => {
     const t = node(true);
     t.m.linkUp(accused.nodeId);
