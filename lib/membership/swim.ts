@@ -199,6 +199,8 @@ export class Membership {
    * it already started an exchange (see linkUp). Once each per reap.
    */
   readonly #revisits = new Map<string, { reapedAt: number; due: boolean; exchanged: boolean }>();
+  /** Per member reaped here: the reap (reapedAt) at which an accusation of it was passed on (see #passOnReaped). */
+  readonly #passedOnReaped = new Map<string, number>();
   #nextCheckAt = 0;
   #self: Claim;
   #meta: Record<string, string>;
@@ -550,13 +552,14 @@ export class Membership {
       const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
       const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
       const news: Claim[] = [];
-      // Built once per batch, and only for the alive claim of a member this node reaped.
+      // Built once per batch, and only for the alive claim of a member unknown here that a
+      // peer describes (or that this node reaped).
       let down: Map<string, number> | undefined;
       let applied = 0;
       let passed = 0;
       for (const c of ordered) {
         const introduces = c.kind === 'alive' && this.#unknown(c.subject);
-        if (introduces && this.#reaped.has(c.subject)) {
+        if (introduces && (from !== undefined || this.#reaped.has(c.subject))) {
           down ??= this.#declaredDownIn(claims);
           if ((down.get(c.subject) ?? -1) >= c.incarnation) {
             this.metrics.claimsIgnored++;
@@ -590,7 +593,10 @@ export class Membership {
    * its declaration; taking the alive claim back after the zombie window would bring back,
    * as Suspect, a member every node had already judged down, and the nodes that reap it
    * later would hand it round again (seed sweep: a dead member Suspect everywhere for a
-   * minute after the faults ended).
+   * minute after the faults ended). Nor a member never known here: a restarted node forgot
+   * which members it reaped, and took a dead one back from a peer that still described it,
+   * starting a new reap clock and holding its state entries a minute longer than every
+   * other replica (soak seed 2365).
    */
   #declaredDownIn(claims: readonly Claim[]): Map<string, number> {
     const down = new Map<string, number>();
@@ -957,6 +963,7 @@ export class Membership {
     const t = this.#table;
     const i = t.ids.lookup(c.subject);
     const current = i === undefined ? StateCode.Unknown : t.state(i);
+    if (current === StateCode.Unknown) return this.#passOnReaped(c, from) ? 'passed' : 'ignored';
     if (current !== StateCode.Active && current !== StateCode.Suspect) return 'ignored';
     const held = t.incarnation(i!);
     if (c.incarnation < held) {
@@ -1054,6 +1061,29 @@ export class Membership {
     if (!this.#knewAsMember(c.signer)) return false;
     this.#passedOn.set(i, c.incarnation);
     this.metrics.accusationsPassedOn++;
+    return true;
+  }
+
+  /**
+   * The same for a member reaped here: a node that reaped an accused member drops its
+   * accusations, and when every path from a node that weighs one to the accused runs through
+   * such nodes, the accused never hears it (soak seed 3163: after a 22 s partition, the
+   * nodes of one side had reaped a member of the other, which a node of that other side
+   * suspected late, on an old declaration; it was declared without hearing why). So an
+   * accusation of a member reaped here goes on along the tree, weightless, and to the
+   * member if linked: only at the incarnation it was reaped at (a higher one is nobody's to
+   * claim but the member's), only as received from a peer, only signed by a node this one
+   * knew as a member, and once per reap.
+   */
+  #passOnReaped(c: Claim, from: string | undefined): boolean {
+    const r = this.#reaped.get(c.subject);
+    if (r === undefined || from === undefined || from === c.subject || c.incarnation !== r.incarnation)
+      return false;
+    if (!this.#unknown(c.subject) || !this.#knewAsMember(c.signer)) return false;
+    if (this.#passedOnReaped.get(c.subject) === r.reapedAt) return false;
+    setBounded(this.#passedOnReaped, c.subject, r.reapedAt, this.config.recentlyReapedLimit);
+    this.metrics.accusationsPassedOn++;
+    if (this.#links.has(c.subject)) this.#send(c.subject, 'stream', { type: 'gossip', g: [c.wire] });
     return true;
   }
 

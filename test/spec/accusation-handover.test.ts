@@ -232,6 +232,34 @@ describe('an accusation weighed only elsewhere still reaches the accused', () =>
     expect(u.m.metrics.accusationsPassedOn).toBe(0);
   });
 
+  it('a node that reaped the accused passes an accusation at the reaped incarnation on, once per reap, and to the accused if linked', () => {
+    // Soak seed 3163: after a 22 s partition, the nodes of one side had reaped a member of
+    // the other, which a node of that other side then suspected on an old declaration; every
+    // path from it to the accused ran through nodes that had reaped the accused.
+    const news = (events: MembershipEvent[]) =>
+      events.flatMap((e) =>
+        e.type === 'news' ? e.claims.map((c) => [c.kind, c.subject, c.incarnation]) : [],
+      );
+    const t = node(true);
+    t.m.applyClaims([signClaim(bystander, 'unreachable', { incarnation: INC, subject: accused.nodeId })]);
+    t.scheduler.runFor(120_000);
+    expect(t.m.stateOf(accused.nodeId)).toBeUndefined(); // reaped
+    t.m.linkUp(accused.nodeId);
+    t.events.splice(0);
+    t.sent.splice(0);
+    t.m.applyClaims([declaration(INC + 1)], bystander.nodeId); // above the reaped incarnation: nobody's to claim
+    expect(news(t.events)).toEqual([]);
+    t.m.applyClaims([declaration()], bystander.nodeId);
+    expect(news(t.events)).toEqual([['unreachable', accused.nodeId, INC]]);
+    expect(toAccused(t.sent)).toEqual([['unreachable', true, INC]]);
+    t.m.applyClaims(
+      [signClaim(accuser, 'suspect', { incarnation: INC, subject: accused.nodeId })],
+      bystander.nodeId,
+    );
+    expect(news(t.events)).toHaveLength(1);
+    expect(t.m.stateOf(accused.nodeId)).toBeUndefined();
+  });
+
   it("an accuser's repeat after the accused refuted it goes along the tree and to the accused", () => {
     const t = node(true);
     t.m.linkUp(accused.nodeId);

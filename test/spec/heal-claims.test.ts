@@ -173,6 +173,21 @@ describe('a member reaped here', () => {
     expect(refuted.m.stateOf(accused.nodeId)).toBe(NodeState.Active);
   });
 
+  it('nor is a member never known here that a peer describes as declared down (a restart forgets what was reaped)', () => {
+    // Soak seed 2365: a member dead for good was taken back by a node restarted with its
+    // replica (its memory of reaped members gone) from a peer that still described it, and
+    // from that node by another restarted node, each starting a new reap clock and holding
+    // the dead member's state entries a minute longer than every other replica.
+    const ghost = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(33));
+    const t = node();
+    const down = signClaim(accuser, 'unreachable', { incarnation: INC, subject: ghost.nodeId });
+    t.m.applyClaims([signClaim(ghost, 'alive', { incarnation: INC }), down], bystander.nodeId);
+    expect(t.m.stateOf(ghost.nodeId)).toBeUndefined();
+    // Described alive, or alive above the declaration (it refuted), it is taken as before.
+    t.m.applyClaims([signClaim(ghost, 'alive', { incarnation: INC + 1 }), down], bystander.nodeId);
+    expect(t.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
+  });
+
   it('is dialled once if a member passes on its alive claim within the zombie window, and its own claim brings it back over the link', () => {
     // Seed sweep, seed 3290: a node cut off alone declared and reaped two members nobody else
     // had declared, refused their alive claims from its neighbours after the heal for the
