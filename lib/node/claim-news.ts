@@ -74,6 +74,14 @@ export class ClaimNews {
   }
 
   /**
+   * Claims kept, not pushed: they answer grafts, and a link that comes up while they are
+   * recent is told of them (see BroadcastTree.linkUp).
+   */
+  keep(claims: readonly Claim[]): void {
+    for (const c of claims) this.#held.hold(claimId(c.wire), c.wire);
+  }
+
+  /**
    * Applies a `news` frame from `from`: `apply` merges its `taken` claims (verified, within
    * quota) and says how many were new here. The rest were copies: one redundant transfer
    * towards pruning the link.

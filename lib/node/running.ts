@@ -204,7 +204,8 @@ export class RunningNode {
     const p = this.#p;
     switch (e.type) {
       case 'news':
-        this.news.spread(e.claims, e.from);
+        if (e.quiet) this.news.keep(e.claims);
+        else this.news.spread(e.claims, e.from);
         return;
       case 'alive':
         this.replica?.memberAlive(e.nodeId, e.lowWaterMark);

@@ -129,7 +129,7 @@ describe('alive claims along the broadcast tree (treeNews)', () => {
     flooded.m.setMeta({ role: 'cache' });
     expect(news(flooded.events)).toEqual([]);
   });
-  it('a declaration this node makes when its suspicion runs out is news from it, as its suspicion was', () => {
+  it('a declaration this node makes when its suspicion runs out is kept as recent news, for links that come up later', () => {
     // Sweep case 14: a crashed bridge's declarations went by gossip only; links that joined
     // the two halves of the mesh later were not told of them as recent news, and the other
     // half reaped the member half a minute later, its replicas diverging meanwhile.
@@ -138,9 +138,12 @@ describe('alive claims along the broadcast tree (treeNews)', () => {
     t.events.splice(0);
     t.scheduler.runFor(SUSPECT_MS * 3);
     expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Unreachable);
-    const declared = t.events.flatMap((e) => (e.type === 'news' ? e.claims : []));
-    expect(declared.map((c) => [c.kind, c.subject, c.signer])).toEqual([
-      ['unreachable', accused.nodeId, t.m.selfId],
+    // Kept among the recent news (quiet), not pushed: every node that suspected declares too.
+    const declared = t.events.flatMap((e) =>
+      e.type === 'news' ? e.claims.map((c) => [c, e.quiet] as const) : [],
+    );
+    expect(declared.map(([c, quiet]) => [c.kind, c.subject, c.signer, quiet])).toEqual([
+      ['unreachable', accused.nodeId, t.m.selfId, true],
     ]);
   });
 });

@@ -1,0 +1,57 @@
+// Membership news on the broadcast tree (lib/node/claim-news.ts): claims pushed along the
+// eager links, and claims only kept (a node's own declarations), which a link that comes up
+// while they are recent is told of, and which answer its graft.
+import { describe, expect, it } from 'vitest';
+import { unpackIds } from '../../lib/broadcast/ids.ts';
+import { BroadcastTree, type TreeMessage } from '../../lib/broadcast/tree.ts';
+import { NodeIdentity } from '../../lib/identity/mod.ts';
+import { signClaim } from '../../lib/membership/claims.ts';
+import { ClaimNews } from '../../lib/node/claim-news.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
+import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
+import type { Message } from '../../lib/wire/messages.ts';
+
+function setup() {
+  const scheduler = new VirtualScheduler();
+  const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(1) };
+  const sent: Array<{ to: string; msg: TreeMessage | Message }> = [];
+  const tree = new BroadcastTree({ env, send: (to, msg) => sent.push({ to, msg }) });
+  const news = new ClaimNews(tree, env, (to, msg) => sent.push({ to, msg }));
+  return { tree, news, sent, scheduler };
+}
+
+const me = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(5));
+const dead = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(6));
+const declaration = () => signClaim(me, 'unreachable', { incarnation: 9, subject: dead.nodeId });
+
+describe('claims kept, not pushed', () => {
+  it('go to no link, are announced to a link that comes up while recent, and answer its graft', () => {
+    const t = setup();
+    t.tree.linkUp('a');
+    t.news.keep([declaration()]);
+    t.scheduler.runFor(1_000);
+    expect(t.sent).toEqual([]);
+    t.tree.linkUp('b');
+    const ihave = t.sent.filter((s) => s.to === 'b' && s.msg.type === 'ihave');
+    expect(ihave).toHaveLength(1);
+    const ids = ihave[0]!.msg.type === 'ihave' ? (unpackIds(ihave[0]!.msg.ids) ?? []) : [];
+    expect(ids).toHaveLength(1);
+    t.sent.splice(0);
+    t.tree.onMessage('b', {
+      type: 'graft',
+      k: 0,
+      ids: ihave[0]!.msg.type === 'ihave' ? ihave[0]!.msg.ids : new Uint8Array(),
+    });
+    const answer = t.sent.filter((s) => s.to === 'b' && s.msg.type === 'news');
+    expect(answer).toHaveLength(1);
+    expect(answer[0]!.msg.type === 'news' && answer[0]!.msg.g).toEqual([declaration().wire]);
+  });
+
+  it('past the recent window, a new link hears nothing of them', () => {
+    const t = setup();
+    t.news.keep([declaration()]);
+    t.scheduler.runFor(10_001);
+    t.tree.linkUp('b');
+    expect(t.sent.filter((s) => s.msg.type === 'ihave')).toEqual([]);
+  });
+});
