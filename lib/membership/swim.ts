@@ -191,7 +191,6 @@ export class Membership {
   /** By member: the incarnation at which an accusation of it we ignored was last passed on (see #passOn). */
   readonly #passedOn = new Map<number, number>();
   #lastRefuteAt = Number.NEGATIVE_INFINITY;
-  #caughtUpAfterRefutingAt = Number.NEGATIVE_INFINITY;
   #refuteTimer: TimerId | undefined;
   /** The reachability check in progress (see memberToCheck). */
   #check: { nodeId: string; startedAt: number; timer: TimerId } | undefined;
@@ -1311,24 +1310,8 @@ export class Membership {
     this.#lastRefuteAt = now;
     this.metrics.refutations++;
     if (this.config.lifeguard) this.#health.apply(1);
-    if (!this.#reissue(this.incarnation + 1)) return;
-    this.#event({ type: 'refuted', incarnation: this.incarnation, by });
-    this.#catchUpAfterRefuting(by, now);
-  }
-
-  /**
-   * Accused, this node went unheard a while (frozen, cut off, its datagrams lost), and it
-   * likely missed news as well: it starts an exchange with a neighbour (the accuser if
-   * linked), at most once per suspectTimeoutMs. Soak seed 215: a node frozen for 18 s
-   * refuted its suspicion at once when it woke, but held a member that had crashed meanwhile
-   * Active for 17 s more, until a periodic exchange told it; it then reaped that member
-   * 37 s after every other node, its replica holding the dead member's entries meanwhile.
-   */
-  #catchUpAfterRefuting(by: string, now: number): void {
-    if (now - this.#caughtUpAfterRefutingAt < this.config.suspectTimeoutMs || this.#links.size === 0) return;
-    this.#caughtUpAfterRefutingAt = now;
-    const links = [...this.#links];
-    this.#catchUp(this.#links.has(by) ? by : links[this.#env.random.int(links.length)]!);
+    if (this.#reissue(this.incarnation + 1))
+      this.#event({ type: 'refuted', incarnation: this.incarnation, by });
   }
 
   /** Catching up (see linkUp): asks `peer` unless an exchange this node started is under way. */
