@@ -154,14 +154,29 @@ export class BroadcastTree {
       // Plumtree repairs through announcements on links that existed as a message passed; a
       // peer that was changing links then (evicted, replaced, redialled: seed sweep, a node
       // that missed an application broadcast in a lossy sparse mesh) is told of it here.
-      const { recentOnLinkUpMs, recentOnLinkUp } = this.#o;
-      for (const [kind, channel] of this.#channels) {
-        const ids = channel.recent?.(recentOnLinkUpMs, recentOnLinkUp) ?? [];
-        if (ids.length === 0) continue;
-        this.metrics.announcementsSent += ids.length;
-        this.#out.push({ to: peer, msg: { type: 'ihave', k: kind, ids: packIds(ids) } });
-      }
+      this.#announceRecent(peer);
     });
+  }
+
+  /**
+   * Tells a linked peer of the messages delivered here lately, as a new link is told: for a
+   * peer that was linked all along but could not hear (frozen, its frames lost), which its
+   * owner learns when the peer refutes a suspicion of it.
+   */
+  announceRecent(peer: string): void {
+    this.#out.run(() => {
+      if (this.#eager.has(peer) || this.#lazy.has(peer)) this.#announceRecent(peer);
+    });
+  }
+
+  #announceRecent(peer: string): void {
+    const { recentOnLinkUpMs, recentOnLinkUp } = this.#o;
+    for (const [kind, channel] of this.#channels) {
+      const ids = channel.recent?.(recentOnLinkUpMs, recentOnLinkUp) ?? [];
+      if (ids.length === 0) continue;
+      this.metrics.announcementsSent += ids.length;
+      this.#out.push({ to: peer, msg: { type: 'ihave', k: kind, ids: packIds(ids) } });
+    }
   }
 
   linkDown(peer: string): void {

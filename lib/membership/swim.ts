@@ -44,6 +44,11 @@ export type MembershipEvent =
   | { type: 'identity-conflict'; incarnation: number }
   /** This node answered a full-state exchange that `nodeId` started. */
   | { type: 'exchanged'; nodeId: string }
+  /**
+   * A linked member refuted a suspicion or declaration of it here: it went unheard a while
+   * (frozen, its frames lost) and may have missed news, which its link-up would have told.
+   */
+  | { type: 'back'; nodeId: string }
   /** A member's new alive claim was accepted (incarnation, metadata or low-water mark changed). */
   | { type: 'alive'; nodeId: string; incarnation: number; lowWaterMark: number }
   /**
@@ -940,6 +945,11 @@ export class Membership {
     else this.#down.delete(i);
     if (current !== next) this.#emitState(i, current);
     if (current === StateCode.Unreachable && next === StateCode.Active) this.#weighHeld(c.subject);
+    // Soak seed 215: a node frozen 18 s, its links intact, refuted at once when it woke but
+    // held a member that had crashed meanwhile Active for 17 s more (until a periodic
+    // exchange), and its replica kept the dead member's entries past every other's.
+    if ((current === StateCode.Suspect || current === StateCode.Unreachable) && next === StateCode.Active)
+      if (this.#links.has(c.subject)) this.#event({ type: 'back', nodeId: c.subject });
     if (c.kind === 'alive') {
       this.#event({
         type: 'alive',

@@ -256,6 +256,9 @@ export class RunningNode {
       case 'exchanged':
         p.links.release(e.nodeId);
         return;
+      case 'back':
+        this.tree.announceRecent(e.nodeId);
+        return;
     }
   }
 }

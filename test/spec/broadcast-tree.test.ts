@@ -317,6 +317,19 @@ describe('a new link hears of recent messages', () => {
     return { tree, scheduler, held, announced };
   }
 
+  it('so is a linked peer that was unheard a while (announceRecent), and nothing goes to a peer with no link', () => {
+    // Soak seed 215: a node frozen with its links intact missed a crash's declarations; its
+    // links never went down, so no link-up told it of them.
+    const t = withHeld();
+    t.tree.linkUp('a');
+    t.announced('a');
+    t.held.hold(id(1), 'one');
+    t.tree.announceRecent('a');
+    expect(t.announced('a')).toEqual([toHex(id(1))]);
+    t.tree.announceRecent('stranger');
+    expect(t.announced('stranger')).toEqual([]);
+  });
+
   it('it is announced what this node delivered within recentOnLinkUpMs, newest first, at most recentOnLinkUp', () => {
     // A peer that changed links while a broadcast passed got it on neither its old links nor
     // its new ones (seed sweep: a node of a lossy sparse mesh missed an application broadcast).

@@ -148,6 +148,29 @@ describe('alive claims along the broadcast tree (treeNews)', () => {
   });
 });
 
+describe('a linked member that refutes', () => {
+  it('is reported back (its owner tells it of recent news), unless unlinked or not refuting', () => {
+    // Soak seed 215: a node frozen with its links intact refuted at once when it woke, but
+    // held a member that had crashed meanwhile Active until a periodic exchange told it.
+    const t = node(true);
+    const backs = () =>
+      t.events.filter((e) => e.type === 'back').map((e) => (e.type === 'back' ? e.nodeId : ''));
+    t.m.linkUp(accused.nodeId);
+    t.m.applyClaims([signClaim(bystander, 'suspect', { incarnation: INC, subject: accused.nodeId })]);
+    expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })], accused.nodeId);
+    expect(backs()).toEqual([accused.nodeId]);
+    // An Active member's new claim (new metadata) is no return.
+    t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 2 })], accused.nodeId);
+    expect(backs()).toEqual([accused.nodeId]);
+    // Nor is an unlinked member's refutation: it has no link to be told over.
+    t.m.applyClaims([signClaim(bystander, 'suspect', { incarnation: INC, subject: accuser.nodeId })]);
+    t.m.applyClaims([signClaim(accuser, 'alive', { incarnation: INC + 1 })], bystander.nodeId);
+    expect(t.m.stateOf(accuser.nodeId)).toBe(NodeState.Active);
+    expect(backs()).toEqual([accused.nodeId]);
+  });
+});
+
 describe('a member reaped here', () => {
   const REAP_MS = 20_000;
   /** `t` declared the accused (its own timer ran out), then reaped it, and the zombie window passed. */
