@@ -160,19 +160,21 @@ export class BroadcastTree {
 
   /**
    * Tells a linked peer of the messages delivered here lately, as a new link is told: for a
-   * peer that was linked all along but could not hear (frozen, its frames lost), which its
-   * owner learns when the peer refutes a suspicion of it.
+   * peer that was linked all along but could not hear (frozen, its frames lost) for about
+   * `unheardMs`, which its owner learns when the peer refutes a suspicion of it. At most
+   * `recentOnLinkUp` ids per kind, the newest, as on a link-up.
    */
-  announceRecent(peer: string): void {
+  announceRecent(peer: string, unheardMs = 0): void {
     this.#out.run(() => {
-      if (this.#eager.has(peer) || this.#lazy.has(peer)) this.#announceRecent(peer);
+      if (this.#eager.has(peer) || this.#lazy.has(peer))
+        this.#announceRecent(peer, Math.max(this.#o.recentOnLinkUpMs, unheardMs));
     });
   }
 
-  #announceRecent(peer: string): void {
-    const { recentOnLinkUpMs, recentOnLinkUp } = this.#o;
+  #announceRecent(peer: string, withinMs = this.#o.recentOnLinkUpMs): void {
+    const { recentOnLinkUp } = this.#o;
     for (const [kind, channel] of this.#channels) {
-      const ids = channel.recent?.(recentOnLinkUpMs, recentOnLinkUp) ?? [];
+      const ids = channel.recent?.(withinMs, recentOnLinkUp) ?? [];
       if (ids.length === 0) continue;
       this.metrics.announcementsSent += ids.length;
       this.#out.push({ to: peer, msg: { type: 'ihave', k: kind, ids: packIds(ids) } });

@@ -48,7 +48,7 @@ export type MembershipEvent =
    * A linked member refuted a suspicion or declaration of it here: it went unheard a while
    * (frozen, its frames lost) and may have missed news, which its link-up would have told.
    */
-  | { type: 'back'; nodeId: string }
+  | { type: 'back'; nodeId: string; unheardMs: number }
   /** A member's new alive claim was accepted (incarnation, metadata or low-water mark changed). */
   | { type: 'alive'; nodeId: string; incarnation: number; lowWaterMark: number }
   /**
@@ -937,6 +937,7 @@ export class Membership {
     const i = current === StateCode.Unknown ? t.admit(c.subject) : known!;
     const now = this.#env.clock.now();
     if (current === StateCode.Suspect && next === StateCode.Active) this.#rememberRefuted(i, now);
+    const doubtedSince = current === StateCode.Unknown ? now : t.changedAt(i);
     this.#endSuspicion(i);
     t.set(i, next, c.incarnation, now, c);
     // A member that (re)appears gets ghostTimeoutMs before it must show it is reachable.
@@ -947,9 +948,17 @@ export class Membership {
     if (current === StateCode.Unreachable && next === StateCode.Active) this.#weighHeld(c.subject);
     // Soak seed 215: a node frozen 18 s, its links intact, refuted at once when it woke but
     // held a member that had crashed meanwhile Active for 17 s more (until a periodic
-    // exchange), and its replica kept the dead member's entries past every other's.
+    // exchange), and its replica kept the dead member's entries past every other's. It was
+    // unheard since before we doubted it (a suspicion starts a probe period or more after
+    // the silence does, a declaration suspectTimeoutMs after the suspicion): seed 1463, news
+    // 17 s old at its return.
     if ((current === StateCode.Suspect || current === StateCode.Unreachable) && next === StateCode.Active)
-      if (this.#links.has(c.subject)) this.#event({ type: 'back', nodeId: c.subject });
+      if (this.#links.has(c.subject))
+        this.#event({
+          type: 'back',
+          nodeId: c.subject,
+          unheardMs: now - doubtedSince + this.config.suspectTimeoutMs,
+        });
     if (c.kind === 'alive') {
       this.#event({
         type: 'alive',

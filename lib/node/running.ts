@@ -257,7 +257,7 @@ export class RunningNode {
         p.links.release(e.nodeId);
         return;
       case 'back':
-        this.tree.announceRecent(e.nodeId);
+        this.tree.announceRecent(e.nodeId, e.unheardMs);
         return;
     }
   }

@@ -328,6 +328,12 @@ describe('a new link hears of recent messages', () => {
     expect(t.announced('a')).toEqual([toHex(id(1))]);
     t.tree.announceRecent('stranger');
     expect(t.announced('stranger')).toEqual([]);
+    // Unheard longer than the link-up window: the window stretches to cover it.
+    t.scheduler.runFor(15_000);
+    t.tree.announceRecent('a');
+    expect(t.announced('a')).toEqual([]);
+    t.tree.announceRecent('a', 20_000);
+    expect(t.announced('a')).toEqual([toHex(id(1))]);
   });
 
   it('it is announced what this node delivered within recentOnLinkUpMs, newest first, at most recentOnLinkUp', () => {

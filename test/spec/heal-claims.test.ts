@@ -153,13 +153,16 @@ describe('a linked member that refutes', () => {
     // Soak seed 215: a node frozen with its links intact refuted at once when it woke, but
     // held a member that had crashed meanwhile Active until a periodic exchange told it.
     const t = node(true);
-    const backs = () =>
-      t.events.filter((e) => e.type === 'back').map((e) => (e.type === 'back' ? e.nodeId : ''));
+    const backs = () => t.events.flatMap((e) => (e.type === 'back' ? [e.nodeId] : []));
     t.m.linkUp(accused.nodeId);
     t.m.applyClaims([signClaim(bystander, 'suspect', { incarnation: INC, subject: accused.nodeId })]);
     expect(t.m.stateOf(accused.nodeId)).toBe(NodeState.Suspect);
+    t.scheduler.runFor(1_000);
     t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 1 })], accused.nodeId);
     expect(backs()).toEqual([accused.nodeId]);
+    // Unheard since before the suspicion: its time, and a suspicion timeout of margin (seed
+    // 1463: news 17 s old when the member came back).
+    expect(t.events.flatMap((e) => (e.type === 'back' ? [e.unheardMs] : []))).toEqual([1_000 + SUSPECT_MS]);
     // An Active member's new claim (new metadata) is no return.
     t.m.applyClaims([signClaim(accused, 'alive', { incarnation: INC + 2 })], accused.nodeId);
     expect(backs()).toEqual([accused.nodeId]);
