@@ -276,41 +276,41 @@ export class LinkManager {
     if (!transient) this.#since.set(id, this.#o.env.clock.now());
     this.#lastIn.set(id, this.#o.env.clock.now());
     this.#accepting.set(link, false);
+    // A link let go (evicted, replaced) may still deliver while it drains: not ours any more.
+    const datagram = (f: Uint8Array) => {
+      if (this.get(id) !== link) return;
+      this.#lastIn.set(id, this.#o.env.clock.now());
+      this.#o.onFrame(id, 'datagram', f, link);
+    };
+    const message = (f: Uint8Array) => {
+      if (this.get(id) !== link) {
+        // Let go here (replaced by a duplicate, evicted, over budget): until its goodbye on
+        // it, the peer sent what arrives before it heard ours, and that counts as anything
+        // on a current link does (over WebRTC under load, a relayed request arriving on a
+        // link just evicted was dropped and its caller timed out).
+        if (!this.#byeFrom.has(link)) this.#o.onFrame(id, 'stream', f, link);
+        return;
+      }
+      this.#lastIn.set(id, this.#o.env.clock.now());
+      this.#o.onFrame(id, 'stream', f, link);
+    };
+    const close = (reason: string) => {
+      this.#retiring.delete(link);
+      if (this.get(id) !== link) return;
+      const expected = this.#byeFrom.has(link);
+      this.#forget(id);
+      if (!transient) this.#o.onDown(id, reason, expected);
+    };
     // What the link held for us (frames the peer sent as soon as its end was up, even its
     // close) arrives as the handlers are set: it waits until the link is up here, or it would
     // reach cores that do not know the peer yet (the broadcast tree dropped the announcements
     // of recent messages a peer sends on link-up, and the message they announced was lost).
+    // Only those are deferred; every later frame goes straight through.
     let held: Array<() => void> | undefined = [];
-    const inOrder = (f: () => void) => (held ? held.push(f) : f());
     link.setHandlers({
-      // A link let go (evicted, replaced) may still deliver while it drains: not ours any more.
-      datagram: (f) =>
-        inOrder(() => {
-          if (this.get(id) !== link) return;
-          this.#lastIn.set(id, this.#o.env.clock.now());
-          this.#o.onFrame(id, 'datagram', f, link);
-        }),
-      message: (f) =>
-        inOrder(() => {
-          if (this.get(id) !== link) {
-            // Let go here (replaced by a duplicate, evicted, over budget): until its goodbye on
-            // it, the peer sent what arrives before it heard ours, and that counts as anything
-            // on a current link does (over WebRTC under load, a relayed request arriving on a
-            // link just evicted was dropped and its caller timed out).
-            if (!this.#byeFrom.has(link)) this.#o.onFrame(id, 'stream', f, link);
-            return;
-          }
-          this.#lastIn.set(id, this.#o.env.clock.now());
-          this.#o.onFrame(id, 'stream', f, link);
-        }),
-      close: (reason) =>
-        inOrder(() => {
-          this.#retiring.delete(link);
-          if (this.get(id) !== link) return;
-          const expected = this.#byeFrom.has(link);
-          this.#forget(id);
-          if (!transient) this.#o.onDown(id, reason, expected);
-        }),
+      datagram: (f) => (held ? held.push(() => datagram(f)) : datagram(f)),
+      message: (f) => (held ? held.push(() => message(f)) : message(f)),
+      close: (reason) => (held ? held.push(() => close(reason)) : close(reason)),
     });
     if (transient) {
       this.#o.env.scheduler.setTimer(TRANSIENT_TTL_MS, () => {
