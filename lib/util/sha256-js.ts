@@ -9,6 +9,7 @@
  * test/unit/sha256.test.ts checks it against noble.
  */
 
+import { type MdHash, mdDigest } from './md-digest.ts';
 import { primes } from './primes.ts';
 
 /** Inputs up to this many bytes fit two blocks with their padding (0x80 and the 8-byte bit length). */
@@ -70,33 +71,9 @@ function compress(b: Uint8Array, off: number): void {
   H[7] = (H[7]! + h) | 0;
 }
 
+const HASH: MdHash = { blockBytes: 64, compress, state: H, iv: IV, tail: block };
+
 /** SHA-256 of `data` (never written to); a fresh 32-byte Uint8Array. */
 export function jsSha256(data: Uint8Array): Uint8Array {
-  const n = data.length;
-  const full = n - (n % 64);
-  H.set(IV);
-  for (let off = 0; off < full; off += 64) compress(data, off);
-  const rest = n - full;
-  const end = rest < 56 ? 64 : 128;
-  block.set(data.subarray(full));
-  block.fill(0, rest, end);
-  block[rest] = 0x80;
-  // The bit length, big-endian in the last 8 bytes (n < 2^53: the high word is n / 2^29).
-  const hi = Math.floor(n / 0x20000000);
-  const lo = (n << 3) >>> 0;
-  for (let i = 0; i < 4; i++) {
-    block[end - 8 + i] = hi >>> (24 - 8 * i);
-    block[end - 4 + i] = lo >>> (24 - 8 * i);
-  }
-  compress(block, 0);
-  if (end === 128) compress(block, 64);
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 8; i++) {
-    const v = H[i]!;
-    out[4 * i] = v >>> 24;
-    out[4 * i + 1] = v >>> 16;
-    out[4 * i + 2] = v >>> 8;
-    out[4 * i + 3] = v;
-  }
-  return out;
+  return mdDigest(HASH, data);
 }

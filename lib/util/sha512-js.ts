@@ -7,6 +7,7 @@
  * for every length tried (test/unit/sha512-shake256.test.ts); no branch or table lookup
  * depends on the input, as for any SHA-2.
  */
+import { type MdHash, mdDigest } from './md-digest.ts';
 import { primes } from './primes.ts';
 
 const MASK64 = (1n << 64n) - 1n;
@@ -125,33 +126,9 @@ function compress(b: Uint8Array, off: number): void {
   add(14, hh, hl);
 }
 
+const HASH: MdHash = { blockBytes: 128, compress, state: H, iv: IV, tail: block };
+
 /** SHA-512 of `data` (never written to); a fresh 64-byte Uint8Array. */
 export function sha512(data: Uint8Array): Uint8Array<ArrayBuffer> {
-  const n = data.length;
-  const full = n - (n % 128);
-  H.set(IV);
-  for (let off = 0; off < full; off += 128) compress(data, off);
-  const rest = n - full;
-  const end = rest < 112 ? 128 : 256;
-  block.set(data.subarray(full));
-  block.fill(0, rest, end);
-  block[rest] = 0x80;
-  // The bit length, big-endian in the last 16 bytes (n < 2^53: the high word is n / 2^29).
-  const hi = Math.floor(n / 0x20000000);
-  const lo = (n << 3) >>> 0;
-  for (let i = 0; i < 4; i++) {
-    block[end - 8 + i] = hi >>> (24 - 8 * i);
-    block[end - 4 + i] = lo >>> (24 - 8 * i);
-  }
-  compress(block, 0);
-  if (end === 256) compress(block, 128);
-  const out = new Uint8Array(64);
-  for (let i = 0; i < 16; i++) {
-    const v = H[i]!;
-    out[4 * i] = v >>> 24;
-    out[4 * i + 1] = v >>> 16;
-    out[4 * i + 2] = v >>> 8;
-    out[4 * i + 3] = v;
-  }
-  return out;
+  return mdDigest(HASH, data);
 }
