@@ -12,7 +12,14 @@
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { DEFAULT_HEARTBEAT } from '../lib/membership/config.ts';
 import { startSignalingServer } from '../signaling/node.ts';
-import { buildBcPages, type NodeView, openNode, staticServer, viewOf } from '../test/support/bc-pages.ts';
+import {
+  allActive,
+  buildBcPages,
+  type NodeView,
+  openNode,
+  staticServer,
+  viewOf,
+} from '../test/support/bc-pages.ts';
 import { contextFor, launchChromium } from '../test/support/chromium.ts';
 import { fmt, table } from './harness.ts';
 
@@ -46,16 +53,9 @@ export async function form(
   const pages = await Promise.all(
     Array.from({ length: n }, () => openNode(context, origin, `${query}&expect=${n}`)),
   );
-  const end = Date.now() + limitMs;
-  let views: NodeView[] = [];
-  while (Date.now() < end) {
-    views = await Promise.all(pages.map(viewOf));
-    if (views.every((v) => v.allActiveAt > 0)) break;
-    await sleep(50);
-  }
-  const done = views.every((v) => v.allActiveAt > 0);
-  const lastStart = Math.max(...views.map((v) => v.startedAt));
-  return { ms: done ? Math.max(...views.map((v) => v.allActiveAt)) - lastStart : undefined, pages, context };
+  const views = await allActive(pages, limitMs);
+  const lastStart = views && Math.max(...views.map((v) => v.startedAt));
+  return { ms: views && Math.max(...views.map((v) => v.allActiveAt)) - lastStart!, pages, context };
 }
 
 /**
@@ -80,13 +80,8 @@ async function lastTabJoins(
       await sleep(50);
     await sleep(1_000);
     const pages = [...first, await openNode(context, origin, query)];
-    const end = Date.now() + 30_000;
-    while (Date.now() < end) {
-      const views = await Promise.all(pages.map(viewOf));
-      if (views.every((v) => v.allActiveAt > 0))
-        return Math.max(...views.map((v) => v.allActiveAt)) - views[n - 1]!.startedAt;
-      await sleep(50);
-    }
+    const views = await allActive(pages, 30_000);
+    if (views) return Math.max(...views.map((v) => v.allActiveAt)) - views[n - 1]!.startedAt;
     return undefined;
   } finally {
     await context.close();

@@ -59,6 +59,7 @@ if (worker === 'dedicated') {
 (window as unknown as { weftmesh: unknown }).weftmesh = {
   nodeId: node.nodeId,
   view,
+  allActive: view.allActive,
   worker: () => workerView,
   leave: () => node.leave(),
 };

@@ -54,8 +54,16 @@ if (NativeChannel) {
   };
 }
 
-/** Follows `node`; returns a function giving its current view. `expect`: members to wait for (allActiveAt). */
-export function watch(node: MeshNode, expect = 0): () => NodeView {
+/**
+ * Follows `node`; returns a function giving its current view, with `allActive`: a promise of
+ * allActiveAt, so a bench can wait for it in one call instead of polling the page (each poll
+ * takes the main thread of a tab that is still forming). `expect`: members to wait for.
+ */
+export function watch(node: MeshNode, expect = 0): (() => NodeView) & { allActive: Promise<number> } {
+  let reached: (at: number) => void = () => {};
+  const allActive = new Promise<number>((ok) => {
+    reached = ok;
+  });
   const links: Record<string, string> = {};
   const linkUps: Array<[string, string]> = [];
   const startedAt = Date.now();
@@ -72,8 +80,10 @@ export function watch(node: MeshNode, expect = 0): () => NodeView {
       expect > 0 &&
       allActiveAt === 0 &&
       node.members().filter((m) => m.state === 'Active').length >= expect
-    )
+    ) {
       allActiveAt = Date.now();
+      reached(allActiveAt);
+    }
   });
   node.on('link-up', (e) => {
     firstLinkAt ||= Date.now();
@@ -83,7 +93,7 @@ export function watch(node: MeshNode, expect = 0): () => NodeView {
   node.on('link-down', (e) => {
     delete links[e.nodeId];
   });
-  return () => {
+  const view = () => {
     const m = node.metrics();
     return {
       nodeId: node.nodeId,
@@ -103,6 +113,7 @@ export function watch(node: MeshNode, expect = 0): () => NodeView {
       unreachableAt: { ...unreachableAt },
     };
   };
+  return Object.assign(view, { allActive });
 }
 
 /** Background-tab timers: callbacks run only at wake-ups every `ms` (Chromium: 1 s for hidden pages). */

@@ -54,10 +54,27 @@ export async function staticServer(dir: string): Promise<{ origin: string; close
   };
 }
 
-type Weftmesh = { weftmesh: { view(): NodeView; worker(): NodeView | undefined } };
+type Weftmesh = {
+  weftmesh: { view(): NodeView; allActive: Promise<number>; worker(): NodeView | undefined };
+};
 
 export const viewOf = (p: Page): Promise<NodeView> =>
   p.evaluate(() => (window as unknown as Weftmesh).weftmesh.view());
+/**
+ * Waits (≤ limitMs) until every page saw its `expect` members Active, in one call per page
+ * (polling would take the main thread of tabs still forming); their views, or undefined.
+ */
+export async function allActive(pages: Page[], limitMs: number): Promise<NodeView[] | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((ok) => {
+    timer = setTimeout(() => ok(false), limitMs);
+  });
+  const reached = Promise.all(
+    pages.map((p) => p.evaluate(() => (window as unknown as Weftmesh).weftmesh.allActive)),
+  ).then(() => true as const);
+  const done = await Promise.race([reached, late]).finally(() => clearTimeout(timer));
+  return done ? Promise.all(pages.map(viewOf)) : undefined;
+}
 export const workerViewOf = (p: Page): Promise<NodeView | undefined> =>
   p.evaluate(() => (window as unknown as Weftmesh).weftmesh.worker());
 
