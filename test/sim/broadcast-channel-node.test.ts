@@ -4,12 +4,12 @@
 // simulator's network between profiles and to server nodes), no pair linked over the network
 // once it shares a channel, crash detection, and a throttled background tab kept Active.
 import { describe, expect, it } from 'vitest';
-import { Kind } from '../../lib/broadcast-channel/frames.ts';
+import { Kind, PRESENCE_BYTES } from '../../lib/broadcast-channel/frames.ts';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { MeshNode, type MeshNodeOptions } from '../../lib/node/mod.ts';
 import { type SimHost, SimNetwork } from '../../lib/sim/mod.ts';
-import { equalBytes, fromHex } from '../../lib/util/bytes.ts';
+import { equalBytes, fromHex, toHex } from '../../lib/util/bytes.ts';
 import { FakeBroadcastHub } from '../support/fake-broadcast-channel.ts';
 import { opensslVerifier, signWithOpenssl } from './openssl-crypto.ts';
 
@@ -104,8 +104,9 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
     }
   });
 
-  it('a tab joining seven others dials two of them to join, and the rest only a moment after it has joined', async () => {
-    const net = new SimNetwork({ seed: 20 });
+  /** Seven formed tabs and a late one whose OPEN frames (when it dials, and whom) are recorded. */
+  async function sevenAndLate(seed: number) {
+    const net = new SimNetwork({ seed });
     const hub = new FakeBroadcastHub(net.scheduler);
     const tabs: Tab[] = [];
     for (let i = 0; i < 7; i++) {
@@ -114,28 +115,53 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
     }
     await runUntil(net, () => allSeeAll(tabs), 10_000);
     const late = tab(net.addHost(), hub);
-    // When the newcomer opens its links (OPEN frames it posts), relative to its join.
     const me = fromHex(late.node.nodeId);
-    const opens: number[] = [];
+    const opens: Array<{ at: number; to: string }> = [];
     hub.tap((f) => {
-      if (f[0] === Kind.Open && equalBytes(f.subarray(1, 1 + me.length), me)) opens.push(net.now);
+      if (f[0] !== Kind.Open || !equalBytes(f.subarray(1, 1 + me.length), me)) return;
+      opens.push({ at: net.now, to: toHex(f.subarray(PRESENCE_BYTES, PRESENCE_BYTES + me.length)) });
     });
-    let joinedAt = -1;
-    let atJoin = -1;
+    const joined = { at: -1, links: -1 };
     late.node.on('joined', () => {
-      joinedAt = net.now;
-      atJoin = late.linkUps.length;
+      joined.at = net.now;
+      joined.links = late.linkUps.length;
     });
+    return { net, tabs, late, opens, joined };
+  }
+
+  it('a tab joining seven others dials one of them to join, and the rest only a moment after it has joined', async () => {
+    const { net, tabs, late, opens, joined } = await sevenAndLate(20);
     await late.node.start();
     await runUntil(net, () => allSeeAll([...tabs, late]) && late.linkUps.length === 7, 5_000);
     expect(allSeeAll([...tabs, late])).toBe(true);
     expect(new Set(late.linkUps.map(([peer]) => peer)).size).toBe(7);
-    expect(atJoin).toBeGreaterThan(0);
-    expect(atJoin).toBeLessThanOrEqual(2);
-    // Two dials to join; its other dials wait (tabs starting together do their joins before
+    expect(joined.links).toBe(1);
+    // One dial to join; its other dials wait (tabs starting together do their joins before
     // spending CPU on more handshakes). Here the others dial it first, at their maintenance.
-    expect(opens.filter((t) => t <= joinedAt).length).toBe(2);
-    for (const t of opens.filter((t) => t > joinedAt)) expect(t - joinedAt).toBeGreaterThanOrEqual(300);
+    expect(opens.filter((o) => o.at <= joined.at).length).toBe(1);
+    for (const o of opens.filter((o) => o.at > joined.at))
+      expect(o.at - joined.at).toBeGreaterThanOrEqual(300);
+  });
+
+  it('a joining tab whose first dial goes unanswered (a frozen tab) dials a second one 250 ms later', async () => {
+    const { net, tabs, late, opens, joined } = await sevenAndLate(21);
+    let frozen: Tab | undefined;
+    late.hub!.tap(() => {
+      if (frozen || opens.length === 0) return;
+      frozen = tabs.find((t) => t.node.nodeId === opens[0]!.to);
+      frozen?.host.crash();
+    });
+    const started = net.now;
+    await late.node.start();
+    await runUntil(net, () => joined.at >= 0, 5_000);
+    expect(frozen).toBeDefined();
+    expect(joined.at).toBeGreaterThan(0);
+    const [first, second] = opens;
+    expect(second).toBeDefined();
+    expect(second!.to).not.toBe(first!.to);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(250);
+    // Joined through the second long before the first dial's 3 s timeout.
+    expect(joined.at - started).toBeLessThan(1_000);
   });
 
   it('a lone context starts the cluster by itself; one that comes later joins it', async () => {
