@@ -20,20 +20,22 @@ const NEARBY_LIMIT = 256;
 /**
  * A joining node dials one node it found nearby (the first that answered); one answered
  * exchange makes it Active. It dials a second if it still has no link JOIN_SECOND_DIAL_MS
- * after its first nearby dial (the first may be a frozen tab), the rest once it has joined.
- * Every dial is a handshake both tabs sign and verify: 8 Chromium tabs started at once on 2
- * cores all saw all Active after p50 282 / p99 334 ms with two dials at once, 261 / 303 with
- * one (a tab that dialled all seven spent its start on seven handshakes).
+ * after its first nearby dial (the first may be a frozen tab).
  */
 const JOIN_SECOND_DIAL_MS = 250;
 /**
- * A node that joined opens its links to the other nodes it found nearby this long after
- * joining, not at once. Tabs of one browser that start together then finish their join
- * exchanges before spending CPU on the remaining handshakes: 8 Chromium tabs started at once
- * on 2 cores all saw all Active after a median 330 ms with the links opened at once, ~190 ms
- * with them opened 400 ms later (the rest of the burst is their pages loading).
+ * Once joined, a node links at once to up to MERGE_DIALS nearby nodes its join did not make
+ * members, and to the other nearby nodes MORE_LINKS_AFTER_JOIN_MS later. Every dial is a
+ * handshake both tabs sign and verify, and 8 tabs of one browser started at once on 2 cores are
+ * short of CPU: a tab that dialled all seven others at once spent its start on seven
+ * handshakes. Tabs started together can also join through each other in separate groups
+ * (A with B, C with D); the merge dials join them. 8 Chromium tabs at once, all see all
+ * Active after the last start (20 runs, p50 / max): every link at once 319 / 374 ms; two join
+ * dials and the rest 400 ms later 282 / 334; one join dial 253 / 410 and up to 581 ms when
+ * groups waited for those links to merge; with the merge dial 270 / 338.
  */
 const MORE_LINKS_AFTER_JOIN_MS = 400;
+const MERGE_DIALS = 1;
 /**
  * Errors of a runtime refusing a dial outright (Deno without --allow-net: NotCapable, or
  * PermissionDenied before Deno 2; a browser's mixed-content or CSP rule: SecurityError).
@@ -120,21 +122,29 @@ export class LinkMaintenance {
   }
 
   /**
-   * This node has joined: MORE_LINKS_AFTER_JOIN_MS later it links to the nodes it found nearby
-   * meanwhile, up to minLinks.
+   * This node has joined. Nearby nodes its join did not make members (another group of tabs
+   * that formed at the same time, or tabs still joining) it links to at once, up to
+   * MERGE_DIALS, so groups merge; the others MORE_LINKS_AFTER_JOIN_MS later, up to minLinks.
    */
   joined(): void {
     const core = this.#core;
-    if (!core) return;
+    if (!core || this.#o.frozen()) return;
+    this.#linkNearby(MERGE_DIALS, (id) => !core.isReachable(id));
     this.#o.env.scheduler.setTimer(MORE_LINKS_AFTER_JOIN_MS, () => {
-      if (this.#core !== core || this.#o.frozen()) return;
-      const { links } = this.#o;
-      for (const [id, address] of [...this.#nearby]) {
-        if (!links.wantsMore()) return;
-        this.#nearby.delete(id);
-        if (!links.get(id)) links.dial(address, id, true);
-      }
+      if (this.#core === core && !this.#o.frozen()) this.#linkNearby(Number.POSITIVE_INFINITY, () => true);
     });
+  }
+
+  /** Dials up to `max` remembered nearby nodes that pass `which`, while the node wants more links. */
+  #linkNearby(max: number, which: (nodeId: string) => boolean): void {
+    const { links } = this.#o;
+    let dialled = 0;
+    for (const [id, address] of [...this.#nearby]) {
+      if (dialled >= max || !links.wantsMore()) return;
+      if (!which(id)) continue;
+      this.#nearby.delete(id);
+      if (!links.get(id) && links.dial(address, id, true)) dialled++;
+    }
   }
 
   /**

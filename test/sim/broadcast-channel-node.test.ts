@@ -35,7 +35,12 @@ async function fiveTabs(seed: number): Promise<{ net: SimNetwork; tabs: Tab[] }>
   return { net, tabs };
 }
 
-function tab(host: SimHost, hub: FakeBroadcastHub | undefined, opts: Partial<MeshNodeOptions> = {}): Tab {
+function tab(
+  host: SimHost,
+  hub: FakeBroadcastHub | undefined,
+  opts: Partial<MeshNodeOptions> = {},
+  hears: () => boolean = () => true,
+): Tab {
   const identity = NodeIdentity.fromSecretKey(host.env.random.bytes(32));
   signWithOpenssl(identity);
   const node = new MeshNode({
@@ -43,7 +48,7 @@ function tab(host: SimHost, hub: FakeBroadcastHub | undefined, opts: Partial<Mes
     cluster: 'tabs',
     env: host.env,
     verifier: opensslVerifier,
-    ...(hub ? { broadcastChannel: { BroadcastChannel: hub.ctor(() => host.up) } } : {}),
+    ...(hub ? { broadcastChannel: { BroadcastChannel: hub.ctor(() => host.up && hears()) } } : {}),
     ...opts,
   });
   const t: Tab = { host, node, hub, linkUps: [] };
@@ -62,6 +67,9 @@ async function runUntil(net: SimNetwork, done: () => boolean, maxMs: number): Pr
 
 const allSeeAll = (tabs: Tab[]) =>
   tabs.every((a) => tabs.every((b) => a.node.member(b.node.nodeId)?.state === NodeState.Active));
+
+/** Groups joined by a newcomer merge well before its other links open (400 ms after its join). */
+const MERGE_WITHIN_MS = 300;
 
 describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
   it('zero configuration: nodes given no transport join the contexts they hear, with no server', async () => {
@@ -162,6 +170,37 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(250);
     // Joined through the second long before the first dial's 3 s timeout.
     expect(joined.at - started).toBeLessThan(1_000);
+  });
+
+  it('a tab that joins one group of tabs links at once to a nearby tab of another group, so the groups merge', async () => {
+    const net = new SimNetwork({ seed: 22 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    // Group A forms; group B forms while A hears nothing on the channel (so neither knows the
+    // other, as when tabs that start together join through each other in pairs).
+    let aHears = true;
+    const a = [0, 1].map(() => tab(net.addHost(), hub, {}, () => aHears));
+    for (const t of a) await t.node.start();
+    await runUntil(net, () => allSeeAll(a), 5_000);
+    aHears = false;
+    const b = [0, 1].map(() => tab(net.addHost(), hub));
+    for (const t of b) await t.node.start();
+    await runUntil(net, () => allSeeAll(b), 5_000);
+    aHears = true;
+    expect(a[0]!.node.member(b[0]!.node.nodeId)).toBeUndefined();
+    const late = tab(net.addHost(), hub);
+    let joinedAt = -1;
+    late.node.on('joined', () => {
+      joinedAt = net.now;
+    });
+    await late.node.start();
+    const all = [...a, ...b, late];
+    await runUntil(net, () => allSeeAll(all), 5_000);
+    expect(allSeeAll(all)).toBe(true);
+    // The late tab joined one group and linked to the other within the merge, not 400 ms later.
+    const groups = [a, b].map((g) => g.map((t) => t.node.nodeId));
+    const linked = late.linkUps.map(([peer]) => groups.findIndex((g) => g.includes(peer)));
+    expect(new Set(linked.slice(0, 2))).toEqual(new Set([0, 1]));
+    expect(net.now - joinedAt).toBeLessThan(MERGE_WITHIN_MS);
   });
 
   it('a lone context starts the cluster by itself; one that comes later joins it', async () => {
