@@ -155,7 +155,15 @@ export class LinkMaintenance {
   nearby(nodeId: string, address: string): void {
     const core = this.#core;
     const { links } = this.#o;
-    if (!core || this.#o.frozen() || links.get(nodeId) || core.isReachable(nodeId)) return;
+    if (!core || this.#o.frozen()) return;
+    // Linked or being dialled over the network (the signaling room listed it before it was
+    // heard here): dial it here too; a BroadcastChannel link wins over any other kind, so the
+    // pair ends on the channel instead of keeping a peer connection within the browser.
+    if (links.elsewhere(nodeId, address)) {
+      links.dial(address, undefined, true);
+      return;
+    }
+    if (links.get(nodeId) || core.isReachable(nodeId)) return;
     this.#nearby.delete(nodeId);
     this.#nearby.set(nodeId, address);
     if (this.#nearby.size > NEARBY_LIMIT) this.#nearby.delete(this.#nearby.keys().next().value!);

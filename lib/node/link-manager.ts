@@ -185,6 +185,21 @@ export class LinkManager {
     return true;
   }
 
+  /**
+   * Whether `nodeId` is linked, or being dialled, over another transport than the one that
+   * dials `address`: a tab the signaling room listed before the BroadcastChannel heard it.
+   */
+  elsewhere(nodeId: string, address: string): boolean {
+    const transport = this.#o.transports.find((t) => t.canDial(address));
+    if (!transport) return false;
+    const link = this.get(nodeId);
+    if (link) return link.transport !== transport.name;
+    const here = endpointOf(address);
+    for (const endpoint of this.#pending.keys())
+      if (endpoint !== here && this.#nodeIdOf(endpoint) === nodeId) return true;
+    return false;
+  }
+
   /** Where a transport found `nodeId` on its own (a tab on the BroadcastChannel): dialled there first. */
   #nearbyAddress(nodeId: string | undefined): string | undefined {
     if (nodeId === undefined) return undefined;

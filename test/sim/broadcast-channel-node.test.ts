@@ -275,6 +275,33 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
     }
   });
 
+  it('a tab linked over the network to a tab of its profile before hearing it on the channel moves the pair onto the channel', async () => {
+    const net = new SimNetwork({ seed: 23 });
+    // A slow channel: the network link to the seed is up before the seed's answer to hello.
+    const hub = new FakeBroadcastHub(net.scheduler, 60);
+    const hosts = [net.addHost(), net.addHost()];
+    const [a, b] = hosts.map((host) => tab(host, hub, { transport: host.transport() }));
+    await a!.node.start();
+    void a!.node.join([]);
+    net.runFor(500);
+    await b!.node.start();
+    void b!.node.join([hosts[0]!.url]);
+    await runUntil(net, () => allSeeAll([a!, b!]), 5_000);
+    expect(b!.linkUps[0]).toEqual([a!.node.nodeId, 'memory']);
+    await runUntil(net, () => false, 5_000);
+    // Link traffic between the two on the channel (frames of a link they hold there).
+    const ids = [a!, b!].map((t) => fromHex(t.node.nodeId));
+    let onChannel = 0;
+    hub.tap((f) => {
+      if (f[0] !== Kind.Stream && f[0] !== Kind.Datagram) return;
+      const from = f.subarray(1, 17);
+      if (ids.some((id) => equalBytes(id, from))) onChannel++;
+    });
+    await runUntil(net, () => false, 5_000);
+    expect(onChannel).toBeGreaterThan(0);
+    expect(a!.node.links()).toEqual([b!.node.nodeId]);
+  });
+
   it('a crashed tab tells nobody: SWIM declares it Unreachable in every other tab', async () => {
     const { net, tabs } = await fiveTabs(17);
     const [dead, ...rest] = tabs;

@@ -86,6 +86,24 @@ describe('LinkManager with a nearby transport', () => {
     expect(t.dialled).toEqual([`bc:${LOW}`]);
   });
 
+  it('tells a node linked or being dialled over the network apart from one on the channel (elsewhere)', () => {
+    const t = setup();
+    t.heard.add(HIGH);
+    t.heard.add(LOW);
+    // Dialled over WebRTC before it was heard (the signaling room listed it first).
+    t.heard.delete(HIGH);
+    t.links.dial(`webrtc:${HIGH}`, HIGH, true);
+    t.heard.add(HIGH);
+    expect(t.links.elsewhere(HIGH, `bc:${HIGH}`)).toBe(true);
+    expect(t.links.elsewhere(LOW, `bc:${LOW}`)).toBe(false);
+    t.links.accept(t.link(LOW, 'webrtc', true));
+    expect(t.links.elsewhere(LOW, `bc:${LOW}`)).toBe(true);
+    const t2 = setup();
+    t2.heard.add(LOW);
+    t2.links.accept(t2.link(LOW, 'broadcast-channel', true));
+    expect(t2.links.elsewhere(LOW, `bc:${LOW}`)).toBe(false);
+  });
+
   it('a BroadcastChannel link wins a duplicate over a network link, whichever came first and whoever dialled', () => {
     for (const [first, second] of [
       ['webrtc', 'broadcast-channel'],
