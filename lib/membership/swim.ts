@@ -498,6 +498,20 @@ export class Membership {
     });
   }
 
+  /**
+   * A dial to member `nodeId` failed where it was last heard (a tab that closed before this
+   * node linked to it): if it is Active and not linked here, witnesses linked to it are asked
+   * to ping it, and it is suspected if none answers within a probe period (as after a lost
+   * link). Without this a member nobody alive links to waits for the ghost check.
+   */
+  checkUnlinked(nodeId: string): void {
+    this.#out.run(() => {
+      if (!this.#running || this.#leaving || this.#links.has(nodeId)) return;
+      const i = this.#table.ids.lookup(nodeId);
+      if (i !== undefined && this.#table.state(i) === StateCode.Active) this.#prober.checkLost(nodeId);
+    });
+  }
+
   /** What a witness-relayed ack (seq, target, nonce) would do to this node's probes (see Prober.ackFor). */
   ackFor(seq: number, target: string, nonce: Uint8Array): 'wait' | 'settled' | 'unknown' {
     return this.#prober.ackFor(seq, target, nonce);
