@@ -37,6 +37,12 @@ const JOIN_SECOND_DIAL_MS = 250;
 const MORE_LINKS_AFTER_JOIN_MS = 400;
 const MERGE_DIALS = 1;
 /**
+ * Nearby nodes dialled at once by a node left with no link (cutOff): 32 tabs at once in the
+ * simulator, the last few joined through tabs at maxLinks, which let them go after the join
+ * exchange, and sat alone until the dials MORE_LINKS_AFTER_JOIN_MS after joining.
+ */
+const LASTING_AT_JOIN = 2;
+/**
  * Errors of a runtime refusing a dial outright (Deno without --allow-net: NotCapable, or
  * PermissionDenied before Deno 2; a browser's mixed-content or CSP rule: SecurityError).
  * Every retry fails the same way, so each address's first refusal is reported as an error.
@@ -153,6 +159,17 @@ export class LinkMaintenance {
       if (this.#nearbyDials.size >= NEARBY_LIMIT) this.#nearbyDials.clear();
       this.#nearbyDials.set(address, id);
     }
+  }
+
+  /**
+   * The node's last link went down. Nodes found nearby are dialled at once (up to
+   * LASTING_AT_JOIN) rather than at the next round: a tab that joined through a tab at
+   * maxLinks is let go by it right after the join exchange.
+   */
+  cutOff(): void {
+    const core = this.#core;
+    if (core && !this.#o.frozen() && core.selfState === NodeState.Active)
+      this.#linkNearby(LASTING_AT_JOIN, () => true);
   }
 
   /**

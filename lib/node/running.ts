@@ -181,6 +181,7 @@ export class RunningNode {
     this.membership.linkDown(nodeId, !expected);
     this.tree.linkDown(nodeId);
     if (!expected) this.#p.maintenance.redial(nodeId);
+    if (this.#p.links.size === 0) this.#p.maintenance.cutOff();
     this.replica?.linkDown(nodeId);
     this.#p.emit('link-down', { nodeId, reason });
   }

@@ -203,6 +203,23 @@ describe('MeshNode over BroadcastChannel (fake channel, virtual time)', () => {
     expect(net.now - joinedAt).toBeLessThan(MERGE_WITHIN_MS);
   });
 
+  it('32 tabs started 30 ms apart: all see all at once after the last start, none left without a link', async () => {
+    const net = new SimNetwork({ seed: 24 });
+    const hub = new FakeBroadcastHub(net.scheduler);
+    const tabs: Tab[] = [];
+    for (let i = 0; i < 32; i++) {
+      tabs.push(tab(net.addHost(), hub));
+      await tabs[i]!.node.start();
+      net.runFor(30);
+    }
+    // The last tabs join through tabs at maxLinks (24), which let them go after the join
+    // exchange: each dials on at once instead of sitting alone until its later dials.
+    const took = await runUntil(net, () => allSeeAll(tabs), 5_000);
+    expect(allSeeAll(tabs)).toBe(true);
+    expect(took).toBeLessThanOrEqual(100);
+    for (const t of tabs) expect(t.node.links().length).toBeGreaterThan(0);
+  });
+
   it('a lone context starts the cluster by itself; one that comes later joins it', async () => {
     const net = new SimNetwork({ seed: 15 });
     const hub = new FakeBroadcastHub(net.scheduler);
