@@ -21,6 +21,8 @@ export interface KillableBrowser {
   page: Page;
   /** SIGKILLs every process of the browser and waits until all are gone. */
   kill(): Promise<void>;
+  /** The end of what the browser wrote to stderr (its storage errors, for a failing assertion). */
+  stderr(): string;
 }
 
 export interface CrashRig {
@@ -51,7 +53,7 @@ function groupAlive(p: ChildProcess): boolean {
 async function startChromium(
   profile: string,
   browsers: Set<ChildProcess>,
-): Promise<{ proc: ChildProcess; endpoint: string }> {
+): Promise<{ proc: ChildProcess; endpoint: string; stderr: () => string }> {
   const proc = spawn(
     BINARY,
     [
@@ -75,7 +77,7 @@ async function startChromium(
   const endpoint = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`no DevTools endpoint: ${err}`)), 30_000);
     proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
+      err = (err + d.toString()).slice(-8_192);
       const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
       if (m) {
         clearTimeout(timer);
@@ -83,7 +85,7 @@ async function startChromium(
       }
     });
   });
-  return { proc, endpoint };
+  return { proc, endpoint, stderr: () => err.slice(-2_048) };
 }
 
 /** Bundles `harness` (a page script path) and serves it on 127.0.0.1. */
@@ -104,12 +106,13 @@ export async function crashRig(harness: string): Promise<CrashRig> {
   const browsers = new Set<ChildProcess>();
   return {
     async start(profile) {
-      const { proc, endpoint } = await startChromium(profile, browsers);
+      const { proc, endpoint, stderr } = await startChromium(profile, browsers);
       const browser = await chromium.connectOverCDP(endpoint);
       const page = await browser.contexts()[0]!.newPage();
       await page.goto(`${origin}/index.html`);
       return {
         page,
+        stderr,
         async kill() {
           killGroup(proc);
           await waitFor(() => !groupAlive(proc), 30_000, 'the killed browser’s processes to end', 20);
