@@ -88,8 +88,6 @@ export class LinkMaintenance {
   #timer: TimerId | undefined;
   /** Nodes transports found nearby that are neither linked nor reachable members: node id → address. */
   readonly #nearby = new Map<string, string>();
-  /** Dials to nearby nodes (address → node id; a failed one gets the member checked); bounded. */
-  readonly #nearbyDials = new Map<string, string>();
 
   constructor(opts: MaintenanceOptions) {
     this.#o = opts;
@@ -125,9 +123,10 @@ export class LinkMaintenance {
       this.#o.failed(error, `dialling ${address}: refused by the runtime`);
     }
     this.#o.links.dialEnded(address, true);
-    const member = this.#nearbyDials.get(address);
-    this.#nearbyDials.delete(address);
-    if (member !== undefined) this.#core?.checkUnlinked(member);
+    // A tab that does not answer where it was heard (it closed before this node linked to
+    // it) gets checked at once, not only by the ghost check a minute later.
+    const nearby = this.#o.links.nearbyNodeOf(address);
+    if (nearby !== undefined) this.#core?.checkUnlinked(nearby);
     if (this.#seeds.includes(address)) this.#seedFailures.set(address, error.message);
     if (this.#core?.selfState === NodeState.Joining) this.#joinThroughNearby(this.#core);
   }
@@ -154,10 +153,7 @@ export class LinkMaintenance {
       if (dialled >= max || !links.wantsMore()) return;
       if (!which(id)) continue;
       this.#nearby.delete(id);
-      if (links.get(id) || !links.dial(address, id, true)) continue;
-      dialled++;
-      if (this.#nearbyDials.size >= NEARBY_LIMIT) this.#nearbyDials.clear();
-      this.#nearbyDials.set(address, id);
+      if (!links.get(id) && links.dial(address, id, true)) dialled++;
     }
   }
 

@@ -200,6 +200,15 @@ export class LinkManager {
     return false;
   }
 
+  /** The node an address of a nearby transport names (`bc:<id>`), whether or not it is still heard. */
+  nearbyNodeOf(address: string): string | undefined {
+    for (const t of this.#o.transports) {
+      const id = t.nearbyAddress ? t.nodeIdOf?.(address) : undefined;
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  }
+
   /** Where a transport found `nodeId` on its own (a tab on the BroadcastChannel): dialled there first. */
   #nearbyAddress(nodeId: string | undefined): string | undefined {
     if (nodeId === undefined) return undefined;

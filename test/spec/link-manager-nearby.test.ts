@@ -29,6 +29,7 @@ function setup() {
     name: 'broadcast-channel',
     canDial: (a: string) => a.startsWith('bc:') && heard.has(a.slice(3)),
     nearbyAddress: (id: string) => (heard.has(id) ? `bc:${id}` : undefined),
+    nodeIdOf: (a: string) => (a.startsWith('bc:') ? a.slice(3) : undefined),
     connect: (a: string) => dialled.push(a),
     localAddresses: () => [],
   } as unknown as Transport;
@@ -102,6 +103,12 @@ describe('LinkManager with a nearby transport', () => {
     t2.heard.add(LOW);
     t2.links.accept(t2.link(LOW, 'broadcast-channel', true));
     expect(t2.links.elsewhere(LOW, `bc:${LOW}`)).toBe(false);
+  });
+
+  it('names the node of a nearby address even once it is no longer heard, and no node of a network address', () => {
+    const t = setup();
+    expect(t.links.nearbyNodeOf(`bc:${LOW}`)).toBe(LOW);
+    expect(t.links.nearbyNodeOf(`webrtc:${LOW}`)).toBeUndefined();
   });
 
   it('a BroadcastChannel link wins a duplicate over a network link, whichever came first and whoever dialled', () => {
