@@ -105,6 +105,15 @@ describe('LinkManager with a nearby transport', () => {
     expect(t2.links.elsewhere(LOW, `bc:${LOW}`)).toBe(false);
   });
 
+  it('a node heard again and again while its channel dial is pending is dialled there once (forged presence costs one dial)', () => {
+    const t = setup();
+    t.links.dial(`webrtc:${HIGH}`, HIGH, true);
+    t.heard.add(HIGH);
+    for (let k = 0; k < 5; k++)
+      if (t.links.elsewhere(HIGH, `bc:${HIGH}`)) t.links.dial(`bc:${HIGH}`, undefined, true);
+    expect(t.dialled).toEqual([`webrtc:${HIGH}`, `bc:${HIGH}`]);
+  });
+
   it('names the node of a nearby address even once it is no longer heard, and no node of a network address', () => {
     const t = setup();
     expect(t.links.nearbyNodeOf(`bc:${LOW}`)).toBe(LOW);
