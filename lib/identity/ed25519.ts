@@ -3,17 +3,23 @@
  *
  * noble's default is permissive ZIP-215; WebCrypto (OpenSSL, BoringSSL, ring) is strict and
  * cofactorless. Implementations disagree on crafted signatures (non-canonical encodings,
- * small-order or mixed-order points), so browsers and Node could disagree about a claim.
- * weftmesh therefore fixes the rule and applies it before any backend is asked:
+ * small-order points, the cofactored against the cofactorless equation), so browsers and
+ * Node could disagree about a claim. weftmesh therefore fixes the rule and applies it before
+ * any backend is asked:
  *
- * - the public key is a canonical encoding of a point of prime order (not small order, no
- *   torsion component);
+ * - the public key is a canonical encoding of a point that is not of small order;
  * - S < L (RFC 8032 §5.1.7 step 1);
  * - R is not one of the small-order encodings;
  * - cofactorless equation: encode([S]B − [k]A) must equal the R bytes exactly.
  *
- * Under these pre-conditions the cofactored and cofactorless equations accept the same
- * signatures, so the noble path and WebCrypto give identical answers (tested).
+ * The equation is an exact group identity, so every cofactorless backend gives the same
+ * answer for the same bytes, mixed-order keys (a prime-order point plus a torsion point)
+ * included: verifyStrict computes it here, and a native backend is used only after it
+ * answered a mixed-order probe as the equation does (webcrypto.ts, MIXED_ORDER_PROBE).
+ * Refusing mixed-order keys as well (checking [L]A = 0) would keep nothing out — whoever
+ * holds a key's secret can make 8 such variants of it, and could make fresh keys anyway —
+ * and it cost every new key ~1 ms of BigInt arithmetic, several in a tab's cold start:
+ * 8 tabs formed about 60 ms sooner without it (docs/BROADCAST-CHANNEL.md).
  */
 import * as ed from '@noble/ed25519';
 import { bytesKey, concatBytes, copyBytes, equalBytes, toHex } from '../util/bytes.ts';
@@ -48,7 +54,7 @@ function scalarLE(bytes: Uint8Array): bigint {
   return n;
 }
 
-/** Remembers which public keys passed the (costly) prime-order check. Bounded. */
+/** Remembers which public keys decoded (a square root each) and passed. Bounded. */
 const keyMemo = new Map<string, ed.Point | null>();
 const KEY_MEMO_LIMIT = 8192;
 
@@ -61,7 +67,7 @@ export function acceptablePublicKey(publicKey: Uint8Array): ed.Point | null {
   let point: ed.Point | null = null;
   try {
     const p = ed.Point.fromBytes(publicKey, false);
-    if (!p.isSmallOrder() && p.isTorsionFree()) point = p;
+    if (!p.isSmallOrder()) point = p;
   } catch {
     point = null;
   }

@@ -8,13 +8,14 @@
  * deterministic, so signing gives the same bytes as the JavaScript path; verification runs
  * the shared pre-checks first (ed25519.ts), so its answers equal verifyStrict's
  * (test/unit/native-ed25519.test.ts). Browsers, and runtimes whose node:crypto lacks Ed25519
- * (probed once with RFC 8032's first test vector), use the other paths.
+ * (probed once with RFC 8032's first test vector), or whose verification does not follow the
+ * cofactorless equation on a mixed-order key (webcrypto.ts, MIXED_ORDER_PROBE), use the other paths.
  */
 
 import { bytesKey, concatBytes, copyBytes, equalBytes, fromHex } from '../util/bytes.ts';
 import { nodeBuiltin } from '../util/node-builtin.ts';
 import { passesPrechecks } from './ed25519.ts';
-import { PKCS8_PREFIX, PROBE_KEY, PROBE_SEED, PROBE_SIG } from './webcrypto.ts';
+import { MIXED_ORDER_PROBE, PKCS8_PREFIX, PROBE_KEY, PROBE_SEED, PROBE_SIG } from './webcrypto.ts';
 
 /** The part of node:crypto used here (KeyObjects stay opaque). */
 interface NodeEd25519 {
@@ -45,12 +46,19 @@ function native(): NodeEd25519 | undefined {
           type: 'pkcs8',
         });
         const empty = new Uint8Array(0);
-        const pub = c.createPublicKey({
-          key: concatBytes(SPKI_PREFIX, PROBE_KEY),
-          format: 'der',
-          type: 'spki',
-        });
-        if (equalBytes(c.sign(null, empty, key), PROBE_SIG) && c.verify(null, empty, pub, PROBE_SIG))
+        const verifies = (raw: Uint8Array, sig: Uint8Array) =>
+          c.verify(
+            null,
+            empty,
+            c.createPublicKey({ key: concatBytes(SPKI_PREFIX, raw), format: 'der', type: 'spki' }),
+            sig,
+          );
+        if (
+          equalBytes(c.sign(null, empty, key), PROBE_SIG) &&
+          verifies(PROBE_KEY, PROBE_SIG) &&
+          verifies(MIXED_ORDER_PROBE.key, MIXED_ORDER_PROBE.valid) &&
+          !verifies(MIXED_ORDER_PROBE.key, MIXED_ORDER_PROBE.cofactoredOnly)
+        )
           probed = c;
       }
     } catch {

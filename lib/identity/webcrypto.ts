@@ -17,20 +17,47 @@ export const PROBE_SIG = fromHex(
   'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
 );
 
+/**
+ * A mixed-order key (RFC 8032 test 1's key plus a point of order 8) and two signatures of the
+ * empty message under it: one the cofactorless equation accepts, one only the cofactored
+ * equation accepts. A backend is used only if it accepts the first and refuses the second,
+ * as verifyStrict does (ed25519.ts says why the rule admits such keys).
+ */
+export const MIXED_ORDER_PROBE = {
+  key: fromHex('9158312a9a8d6e3b34c891d6d61444f8b8211c5117ebad15bdb0bd68b07e0245'),
+  valid: fromHex(
+    '5866666666666666666666666666666666666666666666666666666666666666cece45fdd0e9e91cf34c479f7aae25a1bf35edab2276ec0b154a960b32e3da00',
+  ),
+  cofactoredOnly: fromHex(
+    'c9a3f86aae465f0e56513864510f3997561fa2c9e85ea21dc2292309f3cd6022ba8f514b6987b45233a1f1edde1a020bb382f451d6d5664cfbdebc32833be806',
+  ),
+};
+
 let available: Promise<boolean> | undefined;
 
 function subtle(): SubtleCrypto | undefined {
   return globalThis.crypto?.subtle;
 }
 
-/** Resolves true once WebCrypto Ed25519 has verified a known-good signature. */
+/** Resolves true once WebCrypto Ed25519 has verified a known-good signature and answered MIXED_ORDER_PROBE as the rule does. */
 export function webCryptoAvailable(): Promise<boolean> {
   available ??= (async () => {
     const s = subtle();
     if (!s) return false;
+    const empty = new Uint8Array(0);
+    const verifies = async (raw: Uint8Array, sig: Uint8Array) =>
+      s.verify(
+        ALG,
+        await s.importKey('raw', raw as BufferSource, ALG, false, ['verify']),
+        sig as BufferSource,
+        empty,
+      );
     try {
-      const key = await s.importKey('raw', PROBE_KEY as BufferSource, ALG, false, ['verify']);
-      return await s.verify(ALG, key, PROBE_SIG as BufferSource, new Uint8Array(0));
+      return (
+        (await verifies(PROBE_KEY, PROBE_SIG)) &&
+        (await verifies(MIXED_ORDER_PROBE.key, MIXED_ORDER_PROBE.valid)) &&
+        !(await verifies(MIXED_ORDER_PROBE.key, MIXED_ORDER_PROBE.cofactoredOnly))
+      );
     } catch {
       return false;
     }

@@ -1,5 +1,6 @@
 // A browser node for the end-to-end tests: joins the cluster named in the URL and exposes
 // its view on window.weftmesh for Playwright to read.
+import { webCryptoAvailable } from '../../lib/identity/webcrypto.ts';
 import { hashRing, MeshNode, messaging, NodeIdentity, replicatedState } from '../../lib/mod.ts';
 import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
 import { WebRtcTransport } from '../../lib/webrtc/transport.ts';
@@ -32,6 +33,8 @@ w.weftmesh = {
   members: () => node.members().map((m) => ({ nodeId: m.nodeId, state: m.state, runtime: m.meta.runtime })),
   links: () => node.links(),
   leave: () => node.leave(),
+  /** Whether signatures are verified by the browser's WebCrypto (it passed every probe). */
+  webCrypto: () => webCryptoAvailable(),
 };
 await node.start();
 joinThroughSignaling(node, signaling);

@@ -57,6 +57,13 @@ describe('browsers and Node nodes in one cluster', () => {
       return seen.every((k) => k === ids.length);
     };
     await waitFor(everyoneSeesEveryone, 30_000, () => `all six Active everywhere (seen: ${seen})`, 100);
+    // Chromium's Ed25519 answered the probes as the rule does (a mixed-order key included), so
+    // pages verify natively rather than in JavaScript.
+    const webCrypto = (p: Page) =>
+      p.evaluate(() =>
+        (window as unknown as { weftmesh: { webCrypto(): Promise<boolean> } }).weftmesh.webCrypto(),
+      );
+    expect(await webCrypto(pages[0]!)).toBe(true);
     const runtimes = (await view(pages[0]!)).map((m) => m.runtime).sort();
     expect(runtimes).toEqual(['browser', 'browser', 'browser', 'browser', 'node', 'node']);
 

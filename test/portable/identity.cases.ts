@@ -15,11 +15,11 @@ import {
   webCryptoAvailable,
 } from '../../lib/identity/mod.ts';
 import { nativeEd25519Available, nativeVerify } from '../../lib/identity/native-ed25519.ts';
-import { webCryptoVerify } from '../../lib/identity/webcrypto.ts';
+import { MIXED_ORDER_PROBE, webCryptoVerify } from '../../lib/identity/webcrypto.ts';
 import { fromHex, toHex, utf8 } from '../../lib/util/bytes.ts';
 import {
   IDENTITY_POINT,
-  mixedOrderKey,
+  mixedOrderKeySignatures,
   mixedOrderRSignature,
   nonCanonicalPoint,
   unreducedS,
@@ -155,10 +155,28 @@ export const identityCases: Suite = {
     await bothSay(false, publicKey, msg, signature);
   },
 
-  'mixed-order public key (A + torsion) is refused'() {
-    const key = mixedOrderKey(fromHex(RFC8032_VECTORS[0].secret));
-    assert.doesNotThrow(() => ed.Point.fromBytes(key, false));
-    assert.equal(acceptablePublicKey(key), null);
+  async 'mixed-order public key (A + torsion): the cofactorless equation decides, alike on every path'() {
+    const seed = fromHex(RFC8032_VECTORS[0].secret);
+    const msg = utf8('mixed-order key');
+    const { publicKey, valid, cofactoredOnly } = mixedOrderKeySignatures(seed, msg);
+    const point = ed.Point.fromBytes(publicKey, false);
+    assert.equal(point.isTorsionFree(), false, 'a torsion component');
+    assert.equal(point.isSmallOrder(), false);
+    assert.notEqual(acceptablePublicKey(publicKey), null);
+    assert.equal(
+      ed.verify(cofactoredOnly, msg, publicKey, { zip215: false }),
+      true,
+      'noble cofactored accepts',
+    );
+    await bothSay(true, publicKey, msg, valid);
+    await bothSay(false, publicKey, msg, cofactoredOnly);
+  },
+
+  'the backend probe is such a key and pair of signatures (of the empty message)'() {
+    const made = mixedOrderKeySignatures(fromHex(RFC8032_VECTORS[0].secret), new Uint8Array(0));
+    assert.equal(toHex(MIXED_ORDER_PROBE.key), toHex(made.publicKey));
+    assert.equal(toHex(MIXED_ORDER_PROBE.valid), toHex(made.valid));
+    assert.equal(toHex(MIXED_ORDER_PROBE.cofactoredOnly), toHex(made.cofactoredOnly));
   },
 
   async 'signed envelopes bind the domain tag'() {

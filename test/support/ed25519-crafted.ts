@@ -67,10 +67,28 @@ export function mixedOrderRSignature(
   return { publicKey, signature: concatBytes(Rb, le(s)) };
 }
 
-/** A public key with a torsion component: A + T8 (not small order, not prime order). */
-export function mixedOrderKey(seed: Uint8Array): Uint8Array {
-  const A = ed.Point.BASE.multiply(expand(seed).a % L);
-  return A.add(torsionPoint()).toBytes();
+/**
+ * A public key with a torsion component, A + T8 (not small order, not prime order), and two
+ * signatures of `message` under it, each the first found with R = [r]B for r = 1, 2, …:
+ * `valid` satisfies the cofactorless equation ([k]T8 vanishes: 8 divides k), `cofactoredOnly`
+ * only the cofactored one (8 does not divide k, so [S]B − [k]A' = R − [k]T8 ≠ R).
+ */
+export function mixedOrderKeySignatures(
+  seed: Uint8Array,
+  message: Uint8Array,
+): { publicKey: Uint8Array; valid: Uint8Array; cofactoredOnly: Uint8Array } {
+  const a = expand(seed).a % L;
+  const publicKey = ed.Point.BASE.multiply(a).add(torsionPoint()).toBytes();
+  let valid: Uint8Array | undefined;
+  let cofactoredOnly: Uint8Array | undefined;
+  for (let r = 1n; !(valid && cofactoredOnly); r++) {
+    const R = ed.Point.BASE.multiply(r).toBytes();
+    const k = fromLe(sha512(concatBytes(R, publicKey, message))) % L;
+    const signature = concatBytes(R, le((r + k * a) % L));
+    if (k % 8n === 0n) valid ??= signature;
+    else cofactoredOnly ??= signature;
+  }
+  return { publicKey, valid, cofactoredOnly };
 }
 
 /** A valid curve point given with a non-canonical y (y + p), accepted only by ZIP-215 decoding. */
