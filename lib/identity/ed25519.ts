@@ -76,18 +76,35 @@ export function acceptablePublicKey(publicKey: Uint8Array): ed.Point | null {
   return point;
 }
 
-/** The checks that do not need the curve equation; shared by the noble and WebCrypto paths. */
+/** Whether the encoding's y (sign bit cleared) is below p = 2^255 − 19, as RFC 8032 decoding requires. */
+function reducedY(e: Uint8Array): boolean {
+  if ((e[31]! & 0x7f) !== 0x7f) return true;
+  for (let i = 30; i >= 1; i--) if (e[i] !== 0xff) return true;
+  return e[0]! < 0xed;
+}
+
+/**
+ * The key checks that need no curve arithmetic: 32 bytes, y reduced, not the encoding of a
+ * small-order point. Whether the bytes are a point at all, the backend's own decoding decides
+ * (verifyStrict decodes; OpenSSL, BoringSSL and ring refuse a signature under bytes that are
+ * no point), so the native paths skip the square root of a decoding per new key.
+ */
+function acceptableKeyEncoding(publicKey: Uint8Array): boolean {
+  return publicKey.length === 32 && reducedY(publicKey) && !hasSmallOrderEncoding(publicKey);
+}
+
+/** The checks that do not need the curve equation; shared by the noble and native paths. */
 export function passesPrechecks(publicKey: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  if (signature.length !== 64 || !acceptableKeyEncoding(publicKey)) return false;
   if (scalarLE(signature.subarray(32)) >= L) return false;
-  if (hasSmallOrderEncoding(signature.subarray(0, 32))) return false;
-  return acceptablePublicKey(publicKey) !== null;
+  return !hasSmallOrderEncoding(signature.subarray(0, 32));
 }
 
 /** Strict RFC 8032 verification (cofactorless), synchronous, pure JavaScript. */
 export function verifyStrict(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (!passesPrechecks(publicKey, signature)) return false;
-  const A = acceptablePublicKey(publicKey)!;
+  const A = acceptablePublicKey(publicKey);
+  if (!A) return false;
   const R = signature.subarray(0, 32);
   const s = scalarLE(signature.subarray(32));
   const k = scalarLE(sha512(concatBytes(R, publicKey, message))) % L;

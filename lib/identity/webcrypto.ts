@@ -86,8 +86,14 @@ export async function webCryptoVerify(
   signature: Uint8Array,
 ): Promise<boolean> {
   if (!passesPrechecks(publicKey, signature)) return false;
-  const key = await verifyKey(publicKey);
-  return subtle()!.verify(ALG, key, signature as BufferSource, message as BufferSource);
+  try {
+    const key = await verifyKey(publicKey);
+    return await subtle()!.verify(ALG, key, signature as BufferSource, message as BufferSource);
+  } catch {
+    // A runtime that decodes the key at import refuses bytes that are no curve point there.
+    verifyKeys.delete(bytesKey(publicKey));
+    return false;
+  }
 }
 
 /** A non-extractable signing key made from a seed (the seed itself stays with the caller). */

@@ -1,6 +1,7 @@
 // A browser node for the end-to-end tests: joins the cluster named in the URL and exposes
 // its view on window.weftmesh for Playwright to read.
-import { webCryptoAvailable } from '../../lib/identity/webcrypto.ts';
+import * as ed from '@noble/ed25519';
+import { webCryptoAvailable, webCryptoVerify } from '../../lib/identity/webcrypto.ts';
 import { hashRing, MeshNode, messaging, NodeIdentity, replicatedState } from '../../lib/mod.ts';
 import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
 import { WebRtcTransport } from '../../lib/webrtc/transport.ts';
@@ -27,6 +28,22 @@ const node = new MeshNode({
   transport,
   meta: { runtime: 'browser' },
 });
+/** 32 bytes with a reduced y that decode to no curve point. */
+function nonPoint(): Uint8Array {
+  for (let y = 2; ; y++) {
+    const key = new Uint8Array(32);
+    key[0] = y;
+    try {
+      ed.Point.fromBytes(key, false);
+    } catch {
+      return key;
+    }
+  }
+}
+/** R = the base point, S = 1: passes every check that needs no curve arithmetic. */
+const signatureShape = new Uint8Array(64);
+signatureShape.set(ed.Point.BASE.toBytes());
+signatureShape[32] = 1;
 const w = window as unknown as { weftmesh: unknown };
 w.weftmesh = {
   nodeId: node.nodeId,
@@ -35,6 +52,8 @@ w.weftmesh = {
   leave: () => node.leave(),
   /** Whether signatures are verified by the browser's WebCrypto (it passed every probe). */
   webCrypto: () => webCryptoAvailable(),
+  /** What WebCrypto says of a signature under bytes that are no curve point (must be false, not a throw). */
+  verifiesUnderNonPoint: () => webCryptoVerify(nonPoint(), new Uint8Array(0), signatureShape),
 };
 await node.start();
 joinThroughSignaling(node, signaling);

@@ -64,6 +64,12 @@ describe('browsers and Node nodes in one cluster', () => {
         (window as unknown as { weftmesh: { webCrypto(): Promise<boolean> } }).weftmesh.webCrypto(),
       );
     expect(await webCrypto(pages[0]!)).toBe(true);
+    const underNonPoint = await pages[0]!.evaluate(() =>
+      (
+        window as unknown as { weftmesh: { verifiesUnderNonPoint(): Promise<boolean> } }
+      ).weftmesh.verifiesUnderNonPoint(),
+    );
+    expect(underNonPoint).toBe(false);
     const runtimes = (await view(pages[0]!)).map((m) => m.runtime).sort();
     expect(runtimes).toEqual(['browser', 'browser', 'browser', 'browser', 'node', 'node']);
 

@@ -172,6 +172,25 @@ export const identityCases: Suite = {
     await bothSay(false, publicKey, msg, cofactoredOnly);
   },
 
+  async 'bytes that are no curve point are refused as a key on every path'() {
+    const id = NodeIdentity.generate();
+    const msg = utf8('m');
+    const sig = id.sign(msg);
+    let tried = 0;
+    for (let y = 2; tried < 3; y++) {
+      const key = new Uint8Array(32);
+      key[0] = y;
+      try {
+        ed.Point.fromBytes(key, false);
+        continue;
+      } catch {
+        tried++;
+      }
+      assert.equal(acceptablePublicKey(key), null);
+      await bothSay(false, key, msg, sig);
+    }
+  },
+
   'the backend probe is such a key and pair of signatures (of the empty message)'() {
     const made = mixedOrderKeySignatures(fromHex(RFC8032_VECTORS[0].secret), new Uint8Array(0));
     assert.equal(toHex(MIXED_ORDER_PROBE.key), toHex(made.publicKey));
