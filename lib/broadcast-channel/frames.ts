@@ -9,8 +9,7 @@
  *   HELLO, HERE, BYE (presence) end here; the link kinds go on:
  *   25..41  recipient node id
  *   41..57  link id (the dialler's 16-byte nonce)
- *   OPEN         57..61 sequence number 0, then the link's first stream frame (the dialer's
- *                handshake hello): the open and the hello travel together, one round trip less
+ *   OPEN         —
  *   ACCEPT       57..73 the acceptor's 16-byte nonce
  *   STREAM, DATAGRAM  57..61 sequence number (u32, per link and direction), then the payload
  *   CLOSE        57..   reason (UTF-8, at most 120 bytes)
@@ -40,12 +39,6 @@ export const PRESENCE_BYTES = 1 + ID + INSTANCE;
 export const LINK_HEADER_BYTES = PRESENCE_BYTES + ID + NONCE_BYTES;
 const SEQ_BYTES = 4;
 const MAX_REASON_BYTES = 120;
-/**
- * An OPEN carries the link's first stream frame, the dialer's handshake hello (cluster name,
- * node id, key, nonce, and a membership token where the cluster uses them): a few hundred
- * bytes. Every context on the cluster channel receives the OPEN, so it stays small.
- */
-export const MAX_OPEN_BYTES = 4096;
 
 /** Sender of a frame: node id and instance, both hex. */
 export interface Sender {
@@ -54,7 +47,7 @@ export interface Sender {
 }
 
 export type LinkFrame =
-  | { kind: typeof Kind.Open; seq: 0; payload: Uint8Array }
+  | { kind: typeof Kind.Open }
   | { kind: typeof Kind.Accept; nonce: Uint8Array }
   | { kind: typeof Kind.Stream | typeof Kind.Datagram; seq: number; payload: Uint8Array }
   | { kind: typeof Kind.Close; reason: string }
@@ -148,16 +141,10 @@ export function decodeFrame(f: Uint8Array): Decoded {
   };
   let frame: LinkFrame;
   switch (kind) {
+    case Kind.Open:
     case Kind.AckRequest:
       exact(0);
       frame = { kind };
-      break;
-    case Kind.Open:
-      if (body.length < SEQ_BYTES || body.length > MAX_OPEN_BYTES)
-        throw new FrameError(`open with a ${body.length}-byte body`);
-      if (new DataView(body.buffer, body.byteOffset, SEQ_BYTES).getUint32(0) !== 0)
-        throw new FrameError('open whose frame is not the first of its link');
-      frame = { kind, seq: 0, payload: body.slice(SEQ_BYTES) };
       break;
     case Kind.Accept:
       exact(NONCE_BYTES);

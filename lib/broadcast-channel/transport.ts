@@ -27,7 +27,6 @@
 import { TransportError } from '../transport/errors.ts';
 import { HandshakeError, runHandshake } from '../transport/handshake.ts';
 import type {
-  ChannelBinding,
   ConnectOptions,
   Link,
   Transport,
@@ -96,8 +95,7 @@ const NODE_ID = /^[0-9a-f]{32}$/;
 interface Entry {
   readonly link: BroadcastLink;
   readonly peer: string;
-  /** The peer's instance: as last heard when this node dials, as its ACCEPT says once it answered. */
-  peerInstance: string;
+  readonly peerInstance: string;
   /** The peer opened this link (this node accepts it), and its handshake is still running. */
   accepting: boolean;
   /** An accepted link that also answers this node's own dial of that peer: the dial's address. */
@@ -107,14 +105,9 @@ interface Entry {
 interface Dial {
   readonly peer: string;
   readonly address: string;
+  readonly nonce: Uint8Array;
   readonly opts: ConnectOptions;
   readonly timer: number;
-  /** The dialer's end of the link, its handshake running since the OPEN (which carries its hello). */
-  readonly entry: Entry;
-  /** The link's channel binding: the acceptor's half is known once it answers. */
-  readonly binding: { local: Uint8Array; remote: Uint8Array };
-  /** Ended for good (timed out, or given up for a crossing open): its handshake's end is not reported. */
-  abandoned: boolean;
 }
 
 /** The address of node `nodeId` on a BroadcastChannel. */
@@ -215,45 +208,17 @@ export class BroadcastChannelTransport implements Transport {
     }
     const nonce = ctx.random.bytes(NONCE_BYTES);
     const id = toHex(nonce);
-    const header = linkHeader(this.#me, this.#instance, peer, nonce);
-    const binding = { local: concatBytes(utf8(this.#channelName), nonce), remote: new Uint8Array(0) };
-    // The handshake starts now; its first frame, the hello, goes out inside the OPEN (#newLink).
-    const entry = this.#newLink(id, peer, this.#peers.get(peer)!, header, binding, false, true);
     const timer = ctx.scheduler.setTimer(this.#o.connectTimeoutMs ?? 3_000, () => {
-      const d = this.#dials.get(id);
-      if (d?.timer !== timer) return;
+      if (this.#dials.get(id)?.timer !== timer) return;
       this.#dials.delete(id);
-      d.abandoned = true;
-      entry.link.end('no answer');
       this.#events!.dialFailed(
         address,
         new TransportError('timeout', `${address}: no answer on the BroadcastChannel`),
       );
     });
-    const dial: Dial = { peer, address, opts, timer, entry, binding, abandoned: false };
-    this.#dials.set(id, dial);
+    this.#dials.set(id, { peer, address, nonce, opts, timer });
     this.#pair(peer); // open before asking, so the answer finds it
-    runHandshake(
-      entry.link,
-      ctx,
-      'dialer',
-      { transport: this.name, expectNodeId: opts.expectNodeId ?? peer },
-      (error, authenticated) => {
-        if (dial.abandoned) {
-          authenticated?.close('dial given up');
-          return;
-        }
-        if (this.#dials.get(id) === dial) {
-          this.#dials.delete(id);
-          ctx.scheduler.cancelTimer(timer);
-        }
-        if (error || !authenticated) {
-          this.#events!.dialFailed(address, error ?? new HandshakeError('protocol', 'handshake failed'));
-          return;
-        }
-        this.#up(authenticated, address);
-      },
-    );
+    this.#post(linkFrame(linkHeader(this.#me, this.#instance, peer, nonce), Kind.Open));
   }
 
   close(): void {
@@ -345,12 +310,11 @@ export class BroadcastChannelTransport implements Transport {
       return;
     }
     const { frame } = f;
-    if (frame.kind === Kind.Open) this.#onOpen(f.from, f.instance, f.link, frame.payload);
+    if (frame.kind === Kind.Open) this.#onOpen(f.from, f.instance, f.link);
     else if (frame.kind === Kind.Accept) this.#onAccept(f.from, f.instance, f.link, frame.nonce);
     else {
       const entry = this.#links.get(f.link);
-      // A dial's link hears nothing of its peer before the ACCEPT (which comes first on the pair channel).
-      if (!entry || entry.peer !== f.from || entry.peerInstance !== f.instance || this.#dials.has(f.link)) {
+      if (!entry || entry.peer !== f.from || entry.peerInstance !== f.instance) {
         this.#drop('unknown-link');
         return;
       }
@@ -384,7 +348,7 @@ export class BroadcastChannelTransport implements Transport {
     this.#events?.nearby?.(from, broadcastAddress(from));
   }
 
-  #onOpen(from: string, instance: string, id: string, hello: Uint8Array): void {
+  #onOpen(from: string, instance: string, id: string): void {
     if (this.#links.has(id) || this.#dials.has(id)) {
       this.#drop('duplicate-link');
       return;
@@ -404,17 +368,12 @@ export class BroadcastChannelTransport implements Transport {
       return;
     }
     if (crossed) {
-      const [crossedId, d] = crossed;
-      this.#dials.delete(crossedId);
-      ctx.scheduler.cancelTimer(d.timer);
-      d.abandoned = true;
-      d.entry.link.end('crossed by the peer’s own open'); // the peer dropped that open: nothing to tell
+      this.#dials.delete(crossed[0]);
+      ctx.scheduler.cancelTimer(crossed[1].timer);
     }
     const nonce = ctx.random.bytes(NONCE_BYTES);
     const header = linkHeader(this.#me, this.#instance, from, fromHex(id));
-    const name = utf8(this.#channelName);
-    const binding = { local: concatBytes(name, nonce), remote: concatBytes(name, fromHex(id)) };
-    const entry = this.#newLink(id, from, instance, header, binding, true, false);
+    const entry = this.#newLink(id, from, instance, header, nonce, fromHex(id), true);
     if (crossed) entry.dialed = crossed[1].address;
     this.#heard(from, instance); // after the entry exists: a dial it prompts joins this link
     this.#postTo(from, linkFrame(header, Kind.Accept, nonce));
@@ -435,10 +394,8 @@ export class BroadcastChannelTransport implements Transport {
           error ?? new HandshakeError('unexpected-peer', `the link opened as ${from} proved another node`),
         );
     });
-    entry.link.deliver({ kind: Kind.Stream, seq: 0, payload: hello });
   }
 
-  /** The peer took the open: the link's frames flow, and its binding is complete. The handshake runs on (it started with the OPEN). */
   #onAccept(from: string, instance: string, id: string, peerNonce: Uint8Array): void {
     const dial = this.#dials.get(id);
     if (!dial || dial.peer !== from) {
@@ -447,35 +404,43 @@ export class BroadcastChannelTransport implements Transport {
     }
     this.#dials.delete(id);
     this.#ctx!.scheduler.cancelTimer(dial.timer);
-    dial.binding.remote = concatBytes(utf8(this.#channelName), peerNonce);
-    dial.entry.peerInstance = instance; // before #heard: a new instance ends the old one's links
     this.#heard(from, instance);
+    const header = linkHeader(this.#me, this.#instance, from, dial.nonce);
+    const { link } = this.#newLink(id, from, instance, header, dial.nonce, peerNonce, false);
+    runHandshake(
+      link,
+      this.#ctx!,
+      'dialer',
+      { transport: this.name, expectNodeId: dial.opts.expectNodeId ?? dial.peer },
+      (error, authenticated) => {
+        if (error || !authenticated) {
+          this.#events!.dialFailed(dial.address, error ?? new HandshakeError('protocol', 'handshake failed'));
+          return;
+        }
+        this.#up(authenticated, dial.address);
+      },
+    );
   }
 
-  /** A link in #links; `opening`: this node dials, and the link's first frame (the hello) goes out inside the OPEN. */
   #newLink(
     id: string,
     peer: string,
     peerInstance: string,
     header: Uint8Array,
-    binding: ChannelBinding,
+    localNonce: Uint8Array,
+    remoteNonce: Uint8Array,
     accepting: boolean,
-    opening: boolean,
   ): Entry {
-    let open = opening;
+    const name = utf8(this.#channelName);
     const link: BroadcastLink = new BroadcastLink(
       {
-        post: (kind, body) => {
-          if (open && kind === Kind.Stream) this.#post(linkFrame(header, Kind.Open, body));
-          else this.#postTo(peer, linkFrame(header, kind, body));
-          open = false;
-        },
+        post: (kind, body) => this.#postTo(peer, linkFrame(header, kind, body)),
         dropped: (reason) => this.#drop(reason),
         gone: () => {
           if (this.#links.get(id)?.link === link) this.#links.delete(id);
         },
       },
-      binding,
+      { local: concatBytes(name, localNonce), remote: concatBytes(name, remoteNonce) },
       this.#o.link,
     );
     const entry: Entry = { link, peer, peerInstance, accepting };
