@@ -100,8 +100,13 @@ export function nativeVerify(publicKey: Uint8Array, message: Uint8Array, signatu
   const id = bytesKey(publicKey);
   let key = publicKeys.get(id);
   if (!key) {
+    try {
+      key = c.createPublicKey({ key: concatBytes(SPKI_PREFIX, publicKey), format: 'der', type: 'spki' });
+    } catch {
+      // Deno's node:crypto decodes the point here and throws for bytes that are none; OpenSSL waits for verify.
+      return false;
+    }
     if (publicKeys.size >= KEY_CACHE_LIMIT) publicKeys.delete(publicKeys.keys().next().value!);
-    key = c.createPublicKey({ key: concatBytes(SPKI_PREFIX, publicKey), format: 'der', type: 'spki' });
     publicKeys.set(id, key);
   }
   return c.verify(null, message, key, signature);
