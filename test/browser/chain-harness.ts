@@ -8,17 +8,23 @@ import { toHex } from '../../lib/util/bytes.ts';
 let log: ChainLog | undefined;
 const api = {
   acked: 0,
-  /** Opens the chain; its length and entry hashes. */
-  async open(): Promise<{ length: number; hashes: string[]; intact: boolean }> {
+  /**
+   * Opens the chain as its author would after a restart (no `create`): its length, entry
+   * hashes, and whether the log refuses to append until re-synced (storage held no copy).
+   * `create` starts a new chain on empty storage.
+   */
+  async open(
+    create = false,
+  ): Promise<{ length: number; hashes: string[]; intact: boolean; needsResync: boolean }> {
     const storage = await IndexedDbChainStorage.open();
     log = await ChainLog.open({
       identity: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(4)),
       name: 'idb',
       storage,
-      create: true,
+      create,
     });
     const hashes = log.entriesAfter(-1).map((e) => toHex(e.hash));
-    return { length: log.length, hashes, intact: await log.verifyIntegrity() };
+    return { length: log.length, hashes, intact: await log.verifyIntegrity(), needsResync: log.needsResync };
   },
   /** Appends until the page dies. */
   async run(): Promise<void> {
