@@ -16,6 +16,8 @@ export type ConsensusErrorCode =
   | 'config-change-pending'
   /** The consensus storage failed to persist: this node stopped taking part (close it). */
   | 'storage-failed'
+  /** A browser store this origin made is gone (IndexedDB deleted it): the node may have voted, and must rejoin. */
+  | 'storage-lost'
   /** An argument the core cannot accept (unknown transfer target, empty voter set, …). */
   | 'invalid-argument';
 

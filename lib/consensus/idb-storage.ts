@@ -7,6 +7,7 @@
  * sends the record's messages only once it is durable. A transaction cut by a crash is
  * rolled back whole: the state reopened is that of the last completed flush.
  */
+import { toHex } from '../util/bytes.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { ConsensusError } from './errors.ts';
 import { type Entry, parseEntry, type Snapshot } from './messages.ts';
@@ -17,6 +18,7 @@ import {
   type StorageChange,
 } from './mirrored-storage.ts';
 import { type HardState, MemoryConsensusStorage } from './storage.ts';
+import { readStoreMark, removeStoreMark, writeStoreMark } from './store-marker.ts';
 
 const ENTRIES = 'entries';
 const META = 'meta';
@@ -50,7 +52,9 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
 
   /**
    * Opens (creating if needed) the database `name` of this origin. A new store's log starts
-   * with `voters` as its first configuration (ignored when the store exists).
+   * with `voters` as its first configuration (ignored when the store exists). Rejects with
+   * `storage-lost` when a store of this name was made on this origin before (store-marker.ts)
+   * and IndexedDB no longer holds it: this node may have voted, and must rejoin (reset()).
    */
   static async open(
     name = 'weftmesh-raft',
@@ -71,10 +75,21 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
     }
     try {
       const tx = db.transaction([ENTRIES, META], 'readonly');
-      const [snapRaw, hardRaw] = await Promise.all([
+      const [snapRaw, hardRaw, idRaw] = await Promise.all([
         request(tx.objectStore(META).get('snapshot')),
         request(tx.objectStore(META).get('hard')),
+        request(tx.objectStore(META).get('store')),
       ]);
+      const stored = typeof idRaw === 'string' ? idRaw : undefined;
+      const mark = await readStoreMark(name);
+      const fresh = stored === undefined && snapRaw === undefined && hardRaw === undefined;
+      if (mark && (fresh || (stored !== undefined && stored !== mark)))
+        throw new ConsensusError(
+          'storage-lost',
+          `the consensus store "${name}" was made on this origin before and IndexedDB no longer holds it ` +
+            '(Chromium deletes a database it finds corrupt after a crash): this node may have voted, so it ' +
+            'must rejoin: IndexedDbConsensusStorage.reset(name), then open with no voters and have the leader add it',
+        );
       const mem = new MemoryConsensusStorage();
       const snap =
         snapRaw === undefined ? undefined : parseSnapshot(decodeCbor(snapRaw as Uint8Array, LIMITS));
@@ -101,11 +116,31 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
         store.bootstrap(voters);
         await store.flush();
       }
+      const id = stored ?? toHex(crypto.getRandomValues(new Uint8Array(16)));
+      if (stored === undefined)
+        await request(
+          db.transaction(META, 'readwrite', { durability: 'strict' }).objectStore(META).put(id, 'store'),
+        );
+      // After the id is durable: a crash in between leaves a store without a mark, marked at its next open.
+      if (mark !== id) await writeStoreMark(name, id);
       return store;
     } catch (e) {
       db.close();
       throw failed('open', e);
     }
+  }
+
+  /**
+   * Deletes the database `name` and its mark, for a node that is to rejoin after `storage-lost`
+   * (or to leave the cluster's consensus for good). Close any open store of that name first.
+   */
+  static async reset(name = 'weftmesh-raft', factory: IDBFactory = globalThis.indexedDB): Promise<void> {
+    try {
+      await request(factory.deleteDatabase(name));
+    } catch (e) {
+      throw failed('delete', e);
+    }
+    await removeStoreMark(name);
   }
 
   protected changed(c: StorageChange): void {

@@ -9,9 +9,13 @@ const text = (i: number) => new TextEncoder().encode(`entry ${i}`);
 const api = {
   /** Index and term of the last acknowledged flush. */
   acked: { index: 0, term: 0 },
-  /** Opens the store: what it holds (every entry's index, term and text after the snapshot). */
+  /** Opens the store: what it holds (every entry's index, term and text after the snapshot), or the code it was refused with. */
   async open() {
-    store = await IndexedDbConsensusStorage.open('raft-test', ['a', 'b', 'c']);
+    try {
+      store = await IndexedDbConsensusStorage.open('raft-test', ['a', 'b', 'c']);
+    } catch (e) {
+      return { refused: (e as { code?: string }).code ?? String(e) };
+    }
     const s = store;
     const entries = s.lastIndex() >= s.firstIndex() ? s.entries(s.firstIndex(), s.lastIndex() + 1) : [];
     const snap = s.snapshot();
@@ -30,6 +34,17 @@ const api = {
       })),
     };
   },
+  /** Closes the store and deletes its database the way Chromium does with one it finds corrupt (the mark stays). */
+  async dropDatabase(): Promise<void> {
+    await store?.close();
+    await new Promise((ok, fail) => {
+      const r = indexedDB.deleteDatabase('raft-test');
+      r.onsuccess = ok;
+      r.onerror = () => fail(r.error);
+    });
+  },
+  /** What a node told `storage-lost` does before it rejoins. */
+  reset: () => IndexedDbConsensusStorage.reset('raft-test'),
   /** Appends, sets the hard state and flushes as fast as it can; compacts every 50 entries. */
   async run(): Promise<void> {
     const s = store!;
