@@ -68,6 +68,7 @@ export interface OpenChainOptions extends ChainLogOptions {
    * Start a new chain when the storage holds none. Without it, an author whose storage holds
    * no copy refuses to append (`needs-resync`) until it has re-synced its chain from the mesh:
    * a restarted author with lost storage would otherwise write a second, different chain.
+   * Ignored on a storage that reports itself `lost` (the browser deleted it).
    */
   create?: boolean;
 }
@@ -140,7 +141,8 @@ export class ChainLog {
     const log = new ChainLog(chainIdOf(identity.publicKey, opts.name), identity.publicKey, opts, identity);
     const found = await log.#load();
     if (!found) {
-      if (!opts.create) log.#needsResync = true;
+      // A lost store (the browser deleted it) held this chain, maybe: re-sync, never a second chain.
+      if (!opts.create || log.#storage.lost) log.#needsResync = true;
     } else if (log.length > (log.#head?.size ?? 0)) {
       // A crash between the entries and their head: sign the head now.
       const head = log.#sign(log.length);

@@ -4,7 +4,14 @@
  * it complete) and resolves on its `complete` event: acknowledged appends survive a crash,
  * and a transaction cut by one is rolled back whole, so a chain never ends in a partial
  * append. Every chain of an origin shares one database and one connection.
+ *
+ * Chromium deletes an origin's IndexedDB when it finds its files corrupt after a crash. A
+ * store that held chains leaves a mark outside IndexedDB (util/store-mark.ts); opened empty
+ * under that mark it is `lost`, and an author's log does not `create` a chain on it (that
+ * would be a second chain under the same id).
  */
+import { toHex } from '../util/bytes.ts';
+import { readStoreMark, removeStoreMark, writeStoreMark } from '../util/store-mark.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { type ChainEntry, entryFields, MAX_SEQUENCE, readEntry } from './entry.ts';
 import { ChainError } from './errors.ts';
@@ -13,6 +20,9 @@ import { readTreeHead, type SignedTreeHead, treeHeadFields } from './tree-head.t
 
 const ENTRIES = 'entries';
 const HEADS = 'heads';
+/** The store's id (`store`), also written in its mark. */
+const META = 'meta';
+const markOf = (name: string) => `weftmesh-chain-store.${name}`;
 const LIMITS = { maxDepth: 2, maxItems: 16 };
 
 function failed(what: string, error: unknown): ChainError {
@@ -30,10 +40,17 @@ function request<T>(r: IDBRequest<T>): Promise<T> {
 
 export class IndexedDbChainStorage implements ChainStorage {
   readonly #db: IDBDatabase;
+  readonly #name: string;
+  /** The store's id once it holds chains (then also in its mark). */
+  #id: string | undefined;
+  #lost: boolean;
   #closed = false;
 
-  private constructor(db: IDBDatabase) {
+  private constructor(db: IDBDatabase, name: string, id: string | undefined, lost: boolean) {
     this.#db = db;
+    this.#name = name;
+    this.#id = id;
+    this.#lost = lost;
   }
 
   /** Opens (creating if needed) the database `name` of this origin's IndexedDB. */
@@ -42,16 +59,63 @@ export class IndexedDbChainStorage implements ChainStorage {
     factory: IDBFactory = globalThis.indexedDB,
   ): Promise<IndexedDbChainStorage> {
     if (!factory) throw new ChainError('storage-failed', 'IndexedDB is not available in this runtime');
+    let db: IDBDatabase;
     try {
-      const req = factory.open(name, 1);
+      const req = factory.open(name, 2);
       req.onupgradeneeded = () => {
-        req.result.createObjectStore(ENTRIES);
-        req.result.createObjectStore(HEADS);
+        for (const store of [ENTRIES, HEADS, META])
+          if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store);
       };
-      return new IndexedDbChainStorage(await request(req));
+      db = await request(req);
     } catch (e) {
       throw failed('open', e);
     }
+    try {
+      const tx = db.transaction([META, HEADS], 'readonly');
+      const [idRaw, heads] = await Promise.all([
+        request(tx.objectStore(META).get('store')),
+        request(tx.objectStore(HEADS).count()),
+      ]);
+      const mark = await readStoreMark(markOf(name));
+      const id = typeof idRaw === 'string' ? idRaw : undefined;
+      const storage = new IndexedDbChainStorage(db, name, id, !!mark && mark !== id);
+      // A store of an earlier version that holds chains: give it its id and mark now.
+      if (id === undefined && heads > 0 && !mark) await storage.#identify();
+      else if (id !== undefined && mark === undefined) await writeStoreMark(markOf(name), id);
+      return storage;
+    } catch (e) {
+      db.close();
+      throw failed('open', e);
+    }
+  }
+
+  /**
+   * Deletes the database `name` and its mark: for an author who accepts that a `lost` store's
+   * chains are gone for good (no replica holds them) and starts over. Close the store first.
+   */
+  static async reset(name = 'weftmesh-chains', factory: IDBFactory = globalThis.indexedDB): Promise<void> {
+    try {
+      await request(factory.deleteDatabase(name));
+    } catch (e) {
+      throw failed('delete', e);
+    }
+    await removeStoreMark(markOf(name));
+  }
+
+  /** This store held chains and the browser lost them (see the file's comment); false once it holds chains again. */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /** Gives the store an id and a mark (after the id is durable: a crash between leaves it unmarked, marked at its next open). */
+  async #identify(): Promise<void> {
+    const id = toHex(crypto.getRandomValues(new Uint8Array(16)));
+    await request(
+      this.#db.transaction(META, 'readwrite', { durability: 'strict' }).objectStore(META).put(id, 'store'),
+    );
+    this.#id = id;
+    this.#lost = false;
+    await writeStoreMark(markOf(this.#name), id);
   }
 
   async load(chainId: string): Promise<StoredChain | undefined> {
@@ -72,7 +136,17 @@ export class IndexedDbChainStorage implements ChainStorage {
     }
   }
 
-  append(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead): Promise<void> {
+  async append(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead): Promise<void> {
+    await this.#write(chainId, entries, head);
+    if (this.#id !== undefined) return;
+    try {
+      await this.#identify();
+    } catch (e) {
+      throw failed('append', e);
+    }
+  }
+
+  #write(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
         this.#check();

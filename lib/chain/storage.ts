@@ -27,6 +27,11 @@ export interface ChainStorage {
   append(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead): Promise<void>;
   /** Releases what the storage holds open (files, databases). */
   close(): Promise<void>;
+  /**
+   * True when this storage held chains and its backend lost them (IndexedDbChainStorage: the
+   * browser deleted the database): an author's log opened on it does not `create` a chain.
+   */
+  readonly lost?: boolean;
 }
 
 /** The next sequence a storage expects, checked by every backend. */

@@ -8,6 +8,7 @@
  * rolled back whole: the state reopened is that of the last completed flush.
  */
 import { toHex } from '../util/bytes.ts';
+import { readStoreMark, removeStoreMark, writeStoreMark } from '../util/store-mark.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { ConsensusError } from './errors.ts';
 import { type Entry, parseEntry, type Snapshot } from './messages.ts';
@@ -18,11 +19,12 @@ import {
   type StorageChange,
 } from './mirrored-storage.ts';
 import { type HardState, MemoryConsensusStorage } from './storage.ts';
-import { readStoreMark, removeStoreMark, writeStoreMark } from './store-marker.ts';
 
 const ENTRIES = 'entries';
 const META = 'meta';
 const LIMITS = { maxDepth: 8, maxItems: 1 << 16 };
+/** The store's mark outside IndexedDB (util/store-mark.ts). */
+const markOf = (name: string) => `weftmesh-raft-store.${name}`;
 
 type Op = { t: 'append'; entries: readonly Entry[] } | { t: 'cut'; upTo: number };
 
@@ -53,7 +55,7 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
   /**
    * Opens (creating if needed) the database `name` of this origin. A new store's log starts
    * with `voters` as its first configuration (ignored when the store exists). Rejects with
-   * `storage-lost` when a store of this name was made on this origin before (store-marker.ts)
+   * `storage-lost` when a store of this name was made on this origin before (util/store-mark.ts)
    * and IndexedDB no longer holds it: this node may have voted, and must rejoin (reset()).
    */
   static async open(
@@ -81,7 +83,7 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
         request(tx.objectStore(META).get('store')),
       ]);
       const stored = typeof idRaw === 'string' ? idRaw : undefined;
-      const mark = await readStoreMark(name);
+      const mark = await readStoreMark(markOf(name));
       const fresh = stored === undefined && snapRaw === undefined && hardRaw === undefined;
       if (mark && (fresh || (stored !== undefined && stored !== mark)))
         throw new ConsensusError(
@@ -122,7 +124,7 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
           db.transaction(META, 'readwrite', { durability: 'strict' }).objectStore(META).put(id, 'store'),
         );
       // After the id is durable: a crash in between leaves a store without a mark, marked at its next open.
-      if (mark !== id) await writeStoreMark(name, id);
+      if (mark !== id) await writeStoreMark(markOf(name), id);
       return store;
     } catch (e) {
       db.close();
@@ -140,7 +142,7 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
     } catch (e) {
       throw failed('delete', e);
     }
-    await removeStoreMark(name);
+    await removeStoreMark(markOf(name));
   }
 
   protected changed(c: StorageChange): void {

@@ -15,7 +15,8 @@ const api = {
    */
   async open(
     create = false,
-  ): Promise<{ length: number; hashes: string[]; intact: boolean; needsResync: boolean }> {
+  ): Promise<{ length: number; hashes: string[]; intact: boolean; needsResync: boolean; lost: boolean }> {
+    await log?.close();
     const storage = await IndexedDbChainStorage.open();
     log = await ChainLog.open({
       identity: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(4)),
@@ -24,7 +25,19 @@ const api = {
       create,
     });
     const hashes = log.entriesAfter(-1).map((e) => toHex(e.hash));
-    return { length: log.length, hashes, intact: await log.verifyIntegrity(), needsResync: log.needsResync };
+    return {
+      length: log.length,
+      hashes,
+      intact: await log.verifyIntegrity(),
+      needsResync: log.needsResync,
+      lost: storage.lost,
+    };
+  },
+  /** What an author does who accepts that a lost store's chain is gone (no replica has it). */
+  async reset(): Promise<void> {
+    await log?.close();
+    log = undefined;
+    await IndexedDbChainStorage.reset();
   },
   /** Appends until the page dies. */
   async run(): Promise<void> {

@@ -20,8 +20,15 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rig?.close());
 
-type Opened = { length: number; hashes: string[]; intact: boolean; needsResync: boolean };
-type Api = { chainTest: { open(create?: boolean): Promise<Opened>; run(): Promise<void>; acked: number } };
+type Opened = { length: number; hashes: string[]; intact: boolean; needsResync: boolean; lost: boolean };
+type Api = {
+  chainTest: {
+    open(create?: boolean): Promise<Opened>;
+    run(): Promise<void>;
+    reset(): Promise<void>;
+    acked: number;
+  };
+};
 
 /** What Chromium logs when it deleted an IndexedDB database it found corrupt. */
 const DELETED_CORRUPT = 'IndexedDB recovering from a corrupted (and deleted) database';
@@ -46,7 +53,11 @@ describe('IndexedDbChainStorage in Chromium', () => {
           // A new chain, or Chromium deleted the database: the author must not append on its own.
           expect(opened.length, context).toBe(0);
           expect(opened.needsResync, context).toBe(true);
-          if (round > 0) wiped++;
+          expect(opened.lost, context).toBe(round > 0);
+          if (round > 0) {
+            wiped++;
+            await page.evaluate(() => (window as unknown as Api).chainTest.reset());
+          }
           opened = await page.evaluate(() => (window as unknown as Api).chainTest.open(true));
           acked = 0;
           hashes = [];
@@ -77,7 +88,7 @@ describe('IndexedDbChainStorage in Chromium', () => {
     }
   }, 240_000);
 
-  it('a database Chromium finds corrupt after a kill is deleted by Chromium: the author then refuses to append (needs-resync), no second chain', async () => {
+  it('a database Chromium finds corrupt after a kill is deleted by Chromium: the store says it is lost, and the author refuses to append (needs-resync) even with create, until reset', async () => {
     const profile = await mkdtemp(join(tmpdir(), 'weftmesh-chain-profile-'));
     try {
       const first = await rig.start(profile);
@@ -101,8 +112,12 @@ describe('IndexedDbChainStorage in Chromium', () => {
       const opened = await second.page.evaluate(() => (window as unknown as Api).chainTest.open());
       const context = `browser stderr:\n${second.stderr()}`;
       expect(second.stderr(), context).toContain(DELETED_CORRUPT);
-      expect(opened.length, context).toBe(0);
-      expect(opened.needsResync, context).toBe(true);
+      expect(opened, context).toMatchObject({ length: 0, needsResync: true, lost: true });
+      // `create` does not make a second chain on a lost store; after reset() (no replica has it) it does.
+      const creating = () => second.page.evaluate(() => (window as unknown as Api).chainTest.open(true));
+      expect(await creating()).toMatchObject({ length: 0, needsResync: true, lost: true });
+      await second.page.evaluate(() => (window as unknown as Api).chainTest.reset());
+      expect(await creating()).toMatchObject({ length: 0, needsResync: false, lost: false });
       await second.kill();
     } finally {
       await rm(profile, { recursive: true, force: true });

@@ -1,10 +1,11 @@
 /**
- * A mark, outside IndexedDB, that a consensus store of a given name was made on this origin:
- * a small file in the origin private file system (OPFS), holding the store's id. Chromium
- * deletes an origin's whole IndexedDB when it finds its files corrupt after a crash; without
- * this mark a voter's store would then look new, and the voter could vote a second time in a
- * term it already voted in. OPFS is a different backend, so it outlives that deletion (clearing
- * the site's data removes both, and the node's identity with them).
+ * A mark, outside IndexedDB, that a store of a given name was made on this origin: a small
+ * file in the origin private file system (OPFS), holding the store's id. Chromium deletes an
+ * origin's whole IndexedDB when it finds its files corrupt after a crash; without the mark
+ * the store would then look new — a Raft voter could vote twice in a term, a chain author
+ * start a second chain under its id. OPFS is a different backend, so it outlives that
+ * deletion (clearing the site's data removes both, and the node's identity with them).
+ * `name` is the mark's file name (callers prefix it with what they store).
  */
 
 /** Where the runtime has no OPFS (Node, Deno, some browsers), marks are neither read nor written. */
@@ -19,9 +20,9 @@ async function root(): Promise<Dir> {
   }
 }
 
-const fileName = (name: string) => `weftmesh-raft-store.${encodeURIComponent(name)}`;
+const fileName = (name: string) => encodeURIComponent(name);
 
-/** The id the mark of store `name` holds; undefined when there is none, null when marks are unavailable. */
+/** The id mark `name` holds; undefined when there is none, null when marks are unavailable here. */
 export async function readStoreMark(name: string): Promise<string | undefined | null> {
   const dir = await root();
   if (!dir) return null;
@@ -33,7 +34,7 @@ export async function readStoreMark(name: string): Promise<string | undefined | 
   }
 }
 
-/** Marks store `name` as made, with its id (nothing where marks are unavailable). */
+/** Writes mark `name` with a store's id (nothing where marks are unavailable). */
 export async function writeStoreMark(name: string, id: string): Promise<void> {
   const dir = await root();
   if (!dir) return;
@@ -42,7 +43,7 @@ export async function writeStoreMark(name: string, id: string): Promise<void> {
     await writable.write(id);
     await writable.close();
   } catch {
-    // No writable OPFS here: the store works, without detection of its loss (CONSENSUS.md).
+    // No writable OPFS here: the store works, without detection of its loss.
   }
 }
 
