@@ -51,6 +51,10 @@ const node = new MeshNode({
   meta: { runtime: 'browser' },
 });
 log.watch(node);
+/** The transport of each link (the graph draws links by kind): followed from before start, so no link-up is missed. */
+const linkKinds = new Map<string, string>();
+node.on('link-up', (e) => linkKinds.set(e.nodeId, e.transport));
+node.on('link-down', (e) => linkKinds.delete(e.nodeId));
 signaling.on('state', (e) => log.add('info', `signaling server ${signaling.url}: ${e.state}`));
 await node.start();
 joinThroughSignaling(node, signaling);
@@ -214,11 +218,6 @@ function render(): void {
   chainPanel.render();
   renderQueries();
 }
-
-/** The transport of each link (the graph draws links by kind). */
-const linkKinds = new Map<string, string>();
-node.on('link-up', (e) => linkKinds.set(e.nodeId, e.transport));
-node.on('link-down', (e) => linkKinds.delete(e.nodeId));
 
 let queued = false;
 const soon = () => {
