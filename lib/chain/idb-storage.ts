@@ -6,12 +6,11 @@
  * append. Every chain of an origin shares one database and one connection.
  *
  * Chromium deletes an origin's IndexedDB when it finds its files corrupt after a crash. A
- * store that held chains leaves a mark outside IndexedDB (util/store-mark.ts); opened empty
+ * store that held chains leaves a mark outside IndexedDB (util/idb-store.ts); opened empty
  * under that mark it is `lost`, and an author's log does not `create` a chain on it (that
  * would be a second chain under the same id).
  */
-import { toHex } from '../util/bytes.ts';
-import { readStoreMark, removeStoreMark, writeStoreMark } from '../util/store-mark.ts';
+import { deleteStore, identifyStore, readStoreMark, request, writeStoreMark } from '../util/idb-store.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { type ChainEntry, entryFields, MAX_SEQUENCE, readEntry } from './entry.ts';
 import { ChainError } from './errors.ts';
@@ -29,13 +28,6 @@ function failed(what: string, error: unknown): ChainError {
   if (error instanceof ChainError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new ChainError('storage-failed', `IndexedDB ${what}: ${message}`, { cause: error });
-}
-
-function request<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
 }
 
 export class IndexedDbChainStorage implements ChainStorage {
@@ -95,11 +87,10 @@ export class IndexedDbChainStorage implements ChainStorage {
    */
   static async reset(name = 'weftmesh-chains', factory: IDBFactory = globalThis.indexedDB): Promise<void> {
     try {
-      await request(factory.deleteDatabase(name));
+      await deleteStore(factory, name, markOf(name));
     } catch (e) {
       throw failed('delete', e);
     }
-    await removeStoreMark(markOf(name));
   }
 
   /** This store held chains and the browser lost them (see the file's comment); false once it holds chains again. */
@@ -107,15 +98,9 @@ export class IndexedDbChainStorage implements ChainStorage {
     return this.#lost;
   }
 
-  /** Gives the store an id and a mark (after the id is durable: a crash between leaves it unmarked, marked at its next open). */
   async #identify(): Promise<void> {
-    const id = toHex(crypto.getRandomValues(new Uint8Array(16)));
-    await request(
-      this.#db.transaction(META, 'readwrite', { durability: 'strict' }).objectStore(META).put(id, 'store'),
-    );
-    this.#id = id;
+    this.#id = await identifyStore(this.#db, META, markOf(this.#name));
     this.#lost = false;
-    await writeStoreMark(markOf(this.#name), id);
   }
 
   async load(chainId: string): Promise<StoredChain | undefined> {

@@ -7,8 +7,7 @@
  * sends the record's messages only once it is durable. A transaction cut by a crash is
  * rolled back whole: the state reopened is that of the last completed flush.
  */
-import { toHex } from '../util/bytes.ts';
-import { readStoreMark, removeStoreMark, writeStoreMark } from '../util/store-mark.ts';
+import { deleteStore, identifyStore, readStoreMark, request, writeStoreMark } from '../util/idb-store.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { ConsensusError } from './errors.ts';
 import { type Entry, parseEntry, type Snapshot } from './messages.ts';
@@ -23,7 +22,7 @@ import { type HardState, MemoryConsensusStorage } from './storage.ts';
 const ENTRIES = 'entries';
 const META = 'meta';
 const LIMITS = { maxDepth: 8, maxItems: 1 << 16 };
-/** The store's mark outside IndexedDB (util/store-mark.ts). */
+/** The store's mark outside IndexedDB (util/idb-store.ts). */
 const markOf = (name: string) => `weftmesh-raft-store.${name}`;
 
 type Op = { t: 'append'; entries: readonly Entry[] } | { t: 'cut'; upTo: number };
@@ -32,13 +31,6 @@ function failed(what: string, error: unknown): ConsensusError {
   if (error instanceof ConsensusError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new ConsensusError('storage-failed', `IndexedDB ${what}: ${message}`, { cause: error });
-}
-
-function request<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
 }
 
 export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
@@ -55,7 +47,7 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
   /**
    * Opens (creating if needed) the database `name` of this origin. A new store's log starts
    * with `voters` as its first configuration (ignored when the store exists). Rejects with
-   * `storage-lost` when a store of this name was made on this origin before (util/store-mark.ts)
+   * `storage-lost` when a store of this name was made on this origin before (util/idb-store.ts)
    * and IndexedDB no longer holds it: this node may have voted, and must rejoin (reset()).
    */
   static async open(
@@ -118,13 +110,8 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
         store.bootstrap(voters);
         await store.flush();
       }
-      const id = stored ?? toHex(crypto.getRandomValues(new Uint8Array(16)));
-      if (stored === undefined)
-        await request(
-          db.transaction(META, 'readwrite', { durability: 'strict' }).objectStore(META).put(id, 'store'),
-        );
-      // After the id is durable: a crash in between leaves a store without a mark, marked at its next open.
-      if (mark !== id) await writeStoreMark(markOf(name), id);
+      if (stored === undefined) await identifyStore(db, META, markOf(name));
+      else if (mark === undefined) await writeStoreMark(markOf(name), stored);
       return store;
     } catch (e) {
       db.close();
@@ -138,11 +125,10 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
    */
   static async reset(name = 'weftmesh-raft', factory: IDBFactory = globalThis.indexedDB): Promise<void> {
     try {
-      await request(factory.deleteDatabase(name));
+      await deleteStore(factory, name, markOf(name));
     } catch (e) {
       throw failed('delete', e);
     }
-    await removeStoreMark(markOf(name));
   }
 
   protected changed(c: StorageChange): void {

@@ -22,7 +22,7 @@
  * 8 tabs formed about 60 ms sooner without it (docs/BROADCAST-CHANNEL.md).
  */
 import * as ed from '@noble/ed25519';
-import { bytesKey, concatBytes, copyBytes, equalBytes, toHex } from '../util/bytes.ts';
+import { bytesKey, concatBytes, equalBytes, fromHex } from '../util/bytes.ts';
 import { sha512 } from '../util/sha512-js.ts';
 
 ed.hashes.sha512 = sha512;
@@ -39,13 +39,15 @@ const SMALL_ORDER_Y = [
   'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-];
+].map(fromHex);
 
+/** Checked on every verification (key and R): a byte comparison, no copy. */
 export function hasSmallOrderEncoding(point: Uint8Array): boolean {
   if (point.length !== 32) return false;
-  const cleared = copyBytes(point);
-  cleared[31]! &= 0x7f;
-  return SMALL_ORDER_Y.includes(toHex(cleared));
+  return SMALL_ORDER_Y.some((y) => {
+    for (let i = 0; i < 31; i++) if (point[i] !== y[i]) return false;
+    return (point[31]! & 0x7f) === y[31];
+  });
 }
 
 function scalarLE(bytes: Uint8Array): bigint {
