@@ -6,6 +6,7 @@
  * at a node that is not the leader are forwarded to the leader it knows of.
  */
 import type { Env, TimerId } from '../time/types.ts';
+import { type Deadline, DeadlineQueue } from '../util/deadline-queue.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { WireError } from '../wire/errors.ts';
 import { AutoVoters } from './auto-voters.ts';
@@ -94,7 +95,7 @@ type Answer = { ok: true; value: unknown } | { ok: false; code: ConsensusErrorCo
 interface Waiter {
   resolve(v: unknown): void;
   reject(e: ConsensusError): void;
-  timer: TimerId;
+  deadline: Deadline;
 }
 
 export class MeshConsensus {
@@ -132,6 +133,8 @@ export class MeshConsensus {
   #applied: number;
   #ctx = 0;
   #tick: TimerId | undefined;
+  /** Proposals' and reads' timeouts (all `timeoutMs`): one timer, not one per waiter. */
+  readonly #deadlines: DeadlineQueue;
   readonly #off: (() => void)[] = [];
 
   constructor(opts: MeshConsensusOptions) {
@@ -140,6 +143,7 @@ export class MeshConsensus {
     this.#storage = opts.storage ?? new MemoryConsensusStorage(opts.voters ?? []);
     this.#tickMs = opts.tickMs ?? 100;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
+    this.#deadlines = new DeadlineQueue(opts.env, this.#timeoutMs);
     this.#compactEvery = opts.compactEvery ?? 1_000;
     this.kv.restore(this.#storage.snapshot().data);
     this.#applied = this.#storage.snapshot().index;
@@ -319,14 +323,14 @@ export class MeshConsensus {
       const w: Waiter = {
         resolve,
         reject,
-        timer: this.#env.scheduler.setTimer(this.#timeoutMs, () =>
+        deadline: this.#deadlines.add(() =>
           reject(new ConsensusError('timeout', 'no outcome in time: it may or may not have taken effect')),
         ),
       };
       try {
         start(w);
       } catch (e) {
-        this.#env.scheduler.cancelTimer(w.timer);
+        this.#deadlines.settle(w.deadline);
         reject(e);
       }
     });
@@ -504,7 +508,7 @@ export class MeshConsensus {
       const p = this.#proposals.get(e.index);
       if (!p) continue;
       this.#proposals.delete(e.index);
-      this.#env.scheduler.cancelTimer(p.w.timer);
+      this.#deadlines.settle(p.w.deadline);
       if (p.term === e.term && result) p.w.resolve(result);
       else p.w.reject(new ConsensusError('superseded', `another leader's entry took index ${e.index}`));
     }
@@ -513,14 +517,14 @@ export class MeshConsensus {
       this.#reads.delete(read.ctx);
       if (!q) continue;
       if (read.index === null) {
-        this.#env.scheduler.cancelTimer(q.w.timer);
+        this.#deadlines.settle(q.w.deadline);
         q.w.reject(new ConsensusError('not-leader', 'leadership was lost before the read was confirmed'));
       } else this.#confirmed.push({ index: read.index, key: q.key, w: q.w });
     }
     core.advance(r);
     this.#confirmed = this.#confirmed.filter((q) => {
       if (q.index > this.#applied) return true;
-      this.#env.scheduler.cancelTimer(q.w.timer);
+      this.#deadlines.settle(q.w.deadline);
       q.w.resolve(this.kv.get(q.key));
       return false;
     });
@@ -547,7 +551,7 @@ export class MeshConsensus {
     this.#reads.clear();
     this.#confirmed = [];
     for (const w of waiting) {
-      this.#env.scheduler.cancelTimer(w.timer);
+      this.#deadlines.settle(w.deadline);
       w.reject(this.#broken);
     }
   }
