@@ -20,6 +20,7 @@ import { loadavg } from 'node:os';
 import { summarize } from '../lib/sim/stats-summary.ts';
 import { startSignalingServer } from '../signaling/node.ts';
 import { BenchChild } from './child-process.ts';
+import type { Measured } from './consensus-measure.ts';
 import { fmt, table } from './harness.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
 
@@ -70,6 +71,37 @@ function pct(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
+export const LATENCY_COLUMNS = [
+  'cluster',
+  'peer RTT p50 ms',
+  'fan-out to a quorum p50 ms',
+  'leader p50 ms',
+  'leader p99 ms',
+  'p50 / RTT',
+  'p50 / fan-out',
+  'follower p50 ms',
+  'follower p99 ms',
+];
+
+/** A row of LATENCY_COLUMNS from what the leader measured and a follower's forwarded proposals. */
+export function latencyRow(label: string, m: Measured, forwarded: number[]): Array<string | number> {
+  const rtt = pct(m.rtt, 0.5);
+  const fan = pct(m.fanOut, 0.5);
+  const commit = pct(m.commit, 0.5);
+  const fwd = summarize(forwarded);
+  return [
+    label,
+    fmt(rtt, 2),
+    fmt(fan, 2),
+    fmt(commit, 2),
+    fmt(pct(m.commit, 0.99), 2),
+    fmt(commit / rtt, 2),
+    fmt(commit / fan, 2),
+    ms(fwd?.p50),
+    ms(fwd?.p99),
+  ];
+}
+
 export async function consensusWebRtcBench(): Promise<void> {
   const server = await startSignalingServer({ port: 0 });
   const all: Voter[] = [];
@@ -93,37 +125,13 @@ export async function consensusWebRtcBench(): Promise<void> {
       const follower = voters.find((v) => v !== l.voter)!;
       follower.send({ cmd: 'forwarded', proposals: 200 });
       const f = await follower.next((e) => e.ev === 'forwarded', 120_000);
-      const rtt = pct(m.rtt as number[], 0.5);
-      const fan = pct(m.fanOut as number[], 0.5);
-      const commit = pct(m.commit as number[], 0.5);
-      const fwd = summarize(f.times as number[]);
-      rows.push([
-        `${n} voters`,
-        fmt(rtt, 2),
-        fmt(fan, 2),
-        fmt(commit, 2),
-        fmt(pct(m.commit as number[], 0.99), 2),
-        fmt(commit / rtt, 2),
-        fmt(commit / fan, 2),
-        ms(fwd?.p50),
-        ms(fwd?.p99),
-      ]);
+      rows.push(latencyRow(`${n} voters`, m as unknown as Measured, f.times as number[]));
       rates.push([`${n} voters`, fmt(m.perSec as number)]);
       for (const v of voters) v.kill();
     }
     table(
       `Raft commit latency over WebRTC on loopback (a process per voter; 300 proposals one at a time at the leader, 300 pings alone and 300 to all followers at once, in alternating blocks of 10; 200 proposals from a follower; load average ${before} before, ${loadavg()[0]!.toFixed(2)} after)`,
-      [
-        'cluster',
-        'peer RTT p50 ms',
-        'fan-out to a quorum p50 ms',
-        'leader p50 ms',
-        'leader p99 ms',
-        'p50 / RTT',
-        'p50 / fan-out',
-        'follower p50 ms',
-        'follower p99 ms',
-      ],
+      LATENCY_COLUMNS,
       rows,
     );
     if (LATENCY_ONLY) return;

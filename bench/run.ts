@@ -13,6 +13,7 @@ import { bundleBench } from './bundle.bench.ts';
 import { chainBench, chainSimBench } from './chain.bench.ts';
 import { chainWebRtcBench } from './chain-webrtc.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
+import { consensusBrowserBench } from './consensus-browser.bench.ts';
 import { consensusWebRtcBench } from './consensus-webrtc.bench.ts';
 import { cryptoBench } from './crypto.bench.ts';
 import { hashBench } from './hash.bench.ts';
@@ -44,6 +45,7 @@ const benches: Record<string, () => Promise<void>> = {
   bundle: bundleBench,
   consensus: consensusBench,
   'consensus-webrtc': consensusWebRtcBench,
+  'consensus-browser': consensusBrowserBench,
   'redis-relay': redisRelayBench,
   'redis-capacity': redisCapacityBench,
   'redis-restart': redisRestartBench,
@@ -74,6 +76,7 @@ const DEFAULT = [
   'ring',
   'consensus',
   'consensus-webrtc',
+  'consensus-browser',
   'redis-relay',
   'redis-restart',
   'chain',
@@ -95,6 +98,7 @@ const NETWORK = new Set([
   'chain-webrtc',
   'y-webrtc',
   'consensus-webrtc',
+  'consensus-browser',
 ]);
 
 const wanted = process.argv.slice(2);

@@ -30,13 +30,19 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** Serves `dir` on 127.0.0.1 (a free port): files only, no WebSocket, no signaling. */
-export async function staticServer(dir: string): Promise<{ origin: string; close(): Promise<void> }> {
+/**
+ * Serves `dir` on 127.0.0.1 (a free port): files only, no WebSocket, no signaling. `headers`
+ * go on every file (e.g. COOP and COEP, for a cross-origin isolated page whose clock is finer).
+ */
+export async function staticServer(
+  dir: string,
+  headers: Record<string, string> = {},
+): Promise<{ origin: string; close(): Promise<void> }> {
   const server: Server = createServer(async (req, res) => {
     const path = normalize(new URL(req.url ?? '/', 'http://x').pathname).replace(/^(\.\.[/\\])+/, '');
     try {
       const body = await readFile(join(dir, path));
-      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
+      res.writeHead(200, { ...headers, 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
       res.end(body);
     } catch {
       res.writeHead(404).end();
