@@ -164,6 +164,14 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
       'must be a string of at most 256 characters',
     );
   }
+  // A chain is advertised in the gossip state and pulled over messaging: without them a
+  // follower would wait for heads that are never announced, with nothing to say why.
+  if (o.chains !== undefined)
+    check(
+      o.messaging !== undefined && o.state !== undefined,
+      'chains',
+      'needs messaging: messaging() and state: replicatedState()',
+    );
   atLeast(o.maxLinks, 1, 'maxLinks');
   atLeast(o.minLinks, 0, 'minLinks');
   check((o.minLinks ?? 0) <= (o.maxLinks ?? 24), 'minLinks', 'must not exceed maxLinks');

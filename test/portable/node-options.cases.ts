@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { ConfigError } from '../../lib/membership/mod.ts';
+import { chains } from '../../lib/node/chain-service.ts';
 import {
   checkMeshNodeOptions,
   hashRing,
@@ -48,9 +49,14 @@ export const nodeOptionCases: Suite = {
     };
     assert.equal(checkMeshNodeOptions(o), o);
     assert.equal(new MeshNode(base()).cluster, 'prod.eu-1');
+    const withChains = { ...base(), chains: chains(), messaging: messaging(), state: replicatedState() };
+    assert.deepEqual(new MeshNode(withChains).chains.forked(), []);
   },
   'a bad setting is a ConfigError naming the field, at construction'() {
     rejects({ cluster: '' }, /^cluster /);
+    rejects(() => ({ chains: chains() }), /^chains needs messaging/);
+    rejects(() => ({ chains: chains(), messaging: messaging() }), /^chains needs messaging/);
+    rejects(() => ({ chains: chains(), state: replicatedState() }), /^chains needs messaging/);
     rejects({ cluster: 'has space' }, /^cluster /);
     rejects({ cluster: 'x'.repeat(65) }, /^cluster /);
     rejects({ transport: [] }, /^transport /);
