@@ -11,6 +11,7 @@ import { broadcastChannelBench } from './broadcast-channel.bench.ts';
 import { broadcastTreeBench } from './broadcast-tree.bench.ts';
 import { bundleBench } from './bundle.bench.ts';
 import { chainBench, chainSimBench } from './chain.bench.ts';
+import { chainBrowserBench } from './chain-browser.bench.ts';
 import { chainWebRtcBench } from './chain-webrtc.bench.ts';
 import { consensusBench } from './consensus.bench.ts';
 import { consensusBrowserBench } from './consensus-browser.bench.ts';
@@ -52,6 +53,7 @@ const benches: Record<string, () => Promise<void>> = {
   chain: chainBench,
   'chain-sim': () => chainSimBench(),
   'chain-webrtc': chainWebRtcBench,
+  'chain-browser': chainBrowserBench,
   'broadcast-channel': broadcastChannelBench,
   'broadcast-tree': broadcastTreeBench,
   'y-webrtc': yWebrtcBench,
@@ -82,6 +84,7 @@ const DEFAULT = [
   'chain',
   'chain-sim',
   'chain-webrtc',
+  'chain-browser',
   'broadcast-channel',
   'broadcast-tree',
   'y-webrtc',
@@ -96,6 +99,7 @@ const NETWORK = new Set([
   'redis-restart',
   'broadcast-channel',
   'chain-webrtc',
+  'chain-browser',
   'y-webrtc',
   'consensus-webrtc',
   'consensus-browser',

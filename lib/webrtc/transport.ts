@@ -23,7 +23,7 @@ import type {
 } from '../transport/types.ts';
 import { fromUtf8, toHex, utf8 } from '../util/bytes.ts';
 import { InboundTurns } from './inbound-turns.ts';
-import { PeerChannel, type PeerChannelLimits } from './peer-channel.ts';
+import { BROWSER_HIGH_WATER_MARK, PeerChannel, type PeerChannelLimits } from './peer-channel.ts';
 import { type PeerSignal, SimplePeerAdapter, type WebRtcImplementation } from './simple-peer-adapter.ts';
 
 export type { WebRtcImplementation };
@@ -48,6 +48,10 @@ export interface WebRtcTransportOptions {
   maxPeerConnections?: number;
   /** Peer connections ever created (Chromium allows ~500 per tab lifetime). Default unlimited. */
   peerConnectionBudget?: number;
+  /**
+   * Stream and datagram channel limits (PeerChannelLimits). Over a browser's own WebRTC the
+   * high-water mark defaults to 64 KiB (BROWSER_HIGH_WATER_MARK), elsewhere to 256 KiB.
+   */
   channel?: Partial<PeerChannelLimits>;
 }
 
@@ -207,6 +211,13 @@ export class WebRtcTransport implements Transport {
     for (const l of [...this.#links]) l.close('transport closed');
   }
 
+  /** The channel limits given, over the browser's defaults where WebRTC is the runtime's own. */
+  #channelLimits(): Partial<PeerChannelLimits> {
+    return this.#o.wrtc
+      ? (this.#o.channel ?? {})
+      : { highWaterMark: BROWSER_HIGH_WATER_MARK, ...this.#o.channel };
+  }
+
   #timeout(): number {
     return this.#o.connectTimeoutMs ?? 15_000;
   }
@@ -337,7 +348,7 @@ export class WebRtcTransport implements Transport {
       this.stats.connected++;
       this.#handshake(
         session,
-        new PeerChannel(peer, dgram, ctx.scheduler, this.#o.channel ?? {}, this.#turns),
+        new PeerChannel(peer, dgram, ctx.scheduler, this.#channelLimits(), this.#turns),
         initiator,
       );
     });

@@ -1,0 +1,241 @@
+/**
+ * Chain pull between two Chromium pages over the browser's own WebRTC on loopback (issue 15):
+ * a page of its own origin hosts a chain, another follows it (bench/chain-browser-page.ts),
+ * meeting through a real signaling server in this process; the runs of chain-webrtc (256-byte
+ * entries and 16 KiB ones, default window and pace, raised ones). Figures: entries/s and payload
+ * MB/s from the first entry pulled to the last, catch-up from follow(), and the main-thread busy
+ * time of each page during the pull (CDP TaskDuration: which side bounds it), and the packets
+ * Chromium discarded on send (RTCIceCandidatePairStats.packetsDiscardedOnSend at the host). For scale, the
+ * link alone: a plain data channel between the same two pages streaming one way. Unlike
+ * @roamhq/wrtc in Node, Chromium's send() does not block the page. Run alone:
+ * `npm run bench chain-browser` (re-runs inside a loopback-only network namespace).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { ChainsOptions } from '../lib/node/chain-service.ts';
+import { bundleBrowser } from '../scripts/browser-bundle.ts';
+import { startSignalingServer } from '../signaling/node.ts';
+import { staticServer } from '../test/support/bc-pages.ts';
+import { launchChromium } from '../test/support/chromium.ts';
+import { fmt, table } from './harness.ts';
+import { reexecInLoopbackNamespace } from './netns.ts';
+
+const PAGE = new URL('../test/browser/chain-pull-page.ts', import.meta.url).pathname;
+const SMALL = 256;
+const BLOCK = 16 * 1024;
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+interface Cbench {
+  nodeId: string;
+  linked(other: string): boolean;
+  host(entries: number, payload: number): Promise<{ chainId: string; author: string }>;
+  follow(chainId: string, author: string, entries: number): Promise<void>;
+  discarded(): Promise<number>;
+  progress(): { firstAt: number; doneAt: number; length: number; errors: string[] };
+  rawOffer(): Promise<string>;
+  rawAnswer(offer: string): Promise<string>;
+  rawFinish(answer: string): Promise<void>;
+  rawStream(size: number, count: number): Promise<void>;
+  rawReceive(count: number): Promise<{ ms: number; bytes: number }>;
+}
+/** The page's global (evaluate() callbacks run in the page: they can name types, not functions of this file). */
+type W = { cbench: Cbench };
+
+interface Run {
+  label: string;
+  entries: number;
+  payload: number;
+  chains: ChainsOptions;
+  perOriginRate?: number;
+}
+
+interface Pair {
+  context: BrowserContext;
+  host: Page;
+  follower: Page;
+  cdp: [CDPSession, CDPSession];
+}
+
+async function pair(
+  browser: Awaited<ReturnType<typeof launchChromium>>,
+  origins: string[],
+  signal: string,
+  run: Run,
+  i: number,
+): Promise<Pair> {
+  const context = await browser.newContext();
+  for (const origin of origins) await context.grantPermissions(['microphone', 'camera'], { origin });
+  const query = new URLSearchParams({
+    cluster: `chain-${i}`,
+    signal,
+    chains: JSON.stringify(run.chains),
+    ...(run.perOriginRate ? { rate: String(run.perOriginRate) } : {}),
+    ...(process.env.CHAIN_BROWSER_HWM ? { hwm: process.env.CHAIN_BROWSER_HWM } : {}),
+  });
+  const [host, follower] = await Promise.all(
+    origins.map(async (origin) => {
+      const p = await context.newPage();
+      await p.goto(`${origin}/chain.html?${query}`);
+      await p.waitForFunction(() => 'cbench' in window);
+      return p;
+    }),
+  );
+  const hostId = await host!.evaluate(() => (window as unknown as W).cbench.nodeId);
+  await follower!.waitForFunction((id) => (window as unknown as W).cbench.linked(id), hostId, {
+    timeout: 30_000,
+  });
+  const cdp = await Promise.all(
+    [host!, follower!].map(async (p) => {
+      const s = await context.newCDPSession(p);
+      await s.send('Performance.enable');
+      return s;
+    }),
+  );
+  return { context, host: host!, follower: follower!, cdp: cdp as [CDPSession, CDPSession] };
+}
+
+/** Main-thread busy seconds of a page so far. */
+async function busy(s: CDPSession): Promise<number> {
+  const { metrics } = await s.send('Performance.getMetrics');
+  return metrics.find((m) => m.name === 'TaskDuration')!.value;
+}
+
+async function pull(p: Pair, run: Run): Promise<Array<string | number>> {
+  const { chainId, author } = await p.host.evaluate(
+    ([n, size]) => (window as unknown as W).cbench.host(n, size),
+    [run.entries, run.payload] as const,
+  );
+  const discardedBefore = await p.host.evaluate(() => (window as unknown as W).cbench.discarded());
+  const started = await p.follower.evaluate(() => performance.now());
+  await p.follower.evaluate(([c, a, n]) => (window as unknown as W).cbench.follow(c, a, n), [
+    chainId,
+    author,
+    run.entries,
+  ] as const);
+  const progress = () => p.follower.evaluate(() => (window as unknown as W).cbench.progress());
+  const deadline = Date.now() + Number(process.env.CHAIN_BROWSER_LIMIT_MS ?? 300_000);
+  let at = await progress();
+  while (at.firstAt === 0 && Date.now() < deadline) {
+    await sleep(5);
+    at = await progress();
+  }
+  const before = await Promise.all(p.cdp.map(busy));
+  while (at.doneAt === 0 && Date.now() < deadline) {
+    await sleep(5);
+    at = await progress();
+  }
+  if (at.doneAt === 0)
+    throw new Error(
+      `${run.label}: ${at.length} of ${run.entries} pulled in 5 minutes (${at.errors.join('; ') || 'no pull errors'})`,
+    );
+  const after = await Promise.all(p.cdp.map(busy));
+  const discarded =
+    (await p.host.evaluate(() => (window as unknown as W).cbench.discarded())) - discardedBefore;
+  const wallMs = at.doneAt - at.firstAt;
+  const rate = (run.entries * 1000) / wallMs;
+  const pct = (i: number) => fmt((100_000 * (after[i]! - before[i]!)) / wallMs);
+  return [
+    run.label,
+    fmt(run.entries),
+    fmt(rate),
+    fmt((rate * run.payload) / 1e6, 1),
+    fmt(at.doneAt - started),
+    `${pct(1)} / ${pct(0)}`,
+    fmt(discarded),
+    at.errors.length ? at.errors.join('; ') : 0,
+  ];
+}
+
+/** The link alone: a plain data channel from the host's page to the follower's, streaming one way. */
+async function rawLink(p: Pair): Promise<Array<Array<string | number>>> {
+  const offer = await p.host.evaluate(() => (window as unknown as W).cbench.rawOffer());
+  const answer = await p.follower.evaluate((o) => (window as unknown as W).cbench.rawAnswer(o), offer);
+  await p.host.evaluate((a) => (window as unknown as W).cbench.rawFinish(a), answer);
+  const rows: Array<Array<string | number>> = [];
+  for (const [size, count] of [
+    [SMALL, 40_000],
+    [BLOCK, 4_000],
+    [40 * 1024, 2_000],
+    [64 * 1024, 1_000],
+  ] as const) {
+    const received = p.follower.evaluate(([n]) => (window as unknown as W).cbench.rawReceive(n), [
+      count,
+    ] as const);
+    await p.host.evaluate(([s, n]) => (window as unknown as W).cbench.rawStream(s, n), [
+      size,
+      count,
+    ] as const);
+    const r = await received;
+    rows.push([`${fmt(size)} B`, fmt((count * 1000) / r.ms), fmt(r.bytes / r.ms / 1e3, 1)]);
+  }
+  return rows;
+}
+
+export async function chainBrowserBench(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'weftmesh-chain-pages-'));
+  await bundleBrowser(PAGE, join(dir, 'chain.js'));
+  await writeFile(
+    join(dir, 'chain.html'),
+    '<!doctype html>\n<meta charset="utf-8">\n<title>chain</title>\n<script type="module" src="./chain.js"></script>\n',
+  );
+  const files = await Promise.all([staticServer(dir), staticServer(dir)]);
+  const origins = files.map((f) => f.origin);
+  const signaling = await startSignalingServer({ port: 0 });
+  const browser = await launchChromium();
+  const raised = { chains: { pullRate: 2_000 }, perOriginRate: 4_000 };
+  const wide = { chains: { pullRate: 2_000, pullWindow: 64 }, perOriginRate: 4_000 };
+  const only = process.env.CHAIN_BROWSER_RUNS?.split(',').map(Number);
+  const runs: Run[] = [
+    { label: 'window 16 (default)', entries: 20_000, payload: SMALL, chains: {} },
+    { label: 'window 16, pace 2,000/s (perOriginRate 4,000)', entries: 100_000, payload: SMALL, ...raised },
+    { label: 'window 64, pace 2,000/s', entries: 100_000, payload: SMALL, ...wide },
+    { label: '16 KiB entries, window 16, pace 2,000/s', entries: 4_000, payload: BLOCK, ...raised },
+    { label: '16 KiB entries, window 64, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
+  ];
+  try {
+    const load = loadavg()[0]!.toFixed(2);
+    const rows: Array<Array<string | number>> = [];
+    let link: Array<Array<string | number>> = [];
+    for (const [i, run] of runs.entries()) {
+      if (only && !only.includes(i)) continue;
+      const p = await pair(browser, origins, signaling.url, run, i);
+      try {
+        rows.push(await pull(p, run));
+        if (i === runs.length - 1) link = await rawLink(p);
+      } finally {
+        await p.context.close();
+      }
+    }
+    table(
+      `Chain pull between two Chromium pages over WebRTC on loopback (a page of its own origin each, one browser; verification on; load average ${load} before, ${loadavg()[0]!.toFixed(2)} after)`,
+      [
+        'run',
+        'entries',
+        'entries/s',
+        'payload MB/s',
+        'catch-up from follow() (ms)',
+        'main thread busy % follower / host',
+        'packets discarded on send (host)',
+        'pull errors (distinct)',
+      ],
+      rows,
+    );
+    table(
+      'For scale: the link alone, a plain data channel between the same two pages streaming one way (≤ 256 KiB buffered)',
+      ['message size', 'messages/s', 'MB/s'],
+      link,
+    );
+  } finally {
+    await browser.close();
+    await signaling.close();
+    await Promise.all(files.map((f) => f.close()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && !reexecInLoopbackNamespace()) {
+  await chainBrowserBench();
+  process.exit(0);
+}
