@@ -8,7 +8,7 @@
  */
 import { concatBytes, copyBytes, fromHex, toHex, utf8 } from '../util/bytes.ts';
 import { sha256 } from '../util/sha256.ts';
-import { encodeCbor } from '../wire/cbor.ts';
+import { withCborBytes } from '../wire/cbor.ts';
 import { ChainError } from './errors.ts';
 
 /**
@@ -71,32 +71,18 @@ export function checkKind(kind: string): string {
   return kind;
 }
 
-/** CBOR head of a byte string of `n` bytes (n < 2^32), as encodeCbor writes it. */
-function bytesHead(n: number): number[] {
-  if (n < 24) return [0x40 | n];
-  if (n < 0x100) return [0x58, n];
-  if (n < 0x10000) return [0x59, n >> 8, n & 0xff];
-  return [0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-}
-
 /**
  * The entry's hash from its fields (what `hash` must equal): SHA-256 of the tag and
- * encodeCbor([chain id, sequence, prev, wall, counter, kind, payload]). Those bytes are put
- * together in one array, the payload copied once: the fields before it through encodeCbor as
- * a 6-array (its one-byte head then says 7), then the payload's byte-string head and bytes
- * (test/chain/entry-hash.test.ts compares it with encoding all seven).
+ * encodeCbor([chain id, sequence, prev, wall, counter, kind, payload]), hashed where they are
+ * encoded (withCborBytes): no array is made for them, one entry after another as a pull
+ * checks thousands a second.
  */
 export function entryHash(chainId: Uint8Array, e: Omit<ChainEntry, 'hash'>): Uint8Array {
-  const fields = encodeCbor([chainId, e.sequence, e.prev, e.wall, e.counter, e.kind]);
-  const head = bytesHead(e.payload.length);
-  const at = ENTRY_TAG.length;
-  const out = new Uint8Array(at + fields.length + head.length + e.payload.length);
-  out.set(ENTRY_TAG);
-  out.set(fields, at);
-  out[at] = 0x87; // array of 7
-  out.set(head, at + fields.length);
-  out.set(e.payload, at + fields.length + head.length);
-  return sha256(out);
+  return withCborBytes(
+    ENTRY_TAG,
+    [chainId, e.sequence, e.prev, e.wall, e.counter, e.kind, e.payload],
+    sha256,
+  );
 }
 
 /** The entry with the given fields and its hash. */

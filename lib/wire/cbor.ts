@@ -45,6 +45,30 @@ export function encodeCbor(value: unknown): Uint8Array {
   }
 }
 
+/**
+ * Hands `use` the bytes of `prefix` followed by the encoding of `value`, without copying them
+ * out of the scratch buffer (for a hash of them: no array is allocated for the bytes). `use`
+ * must not keep the view it gets; what it returns is returned.
+ */
+export function withCborBytes<R>(prefix: Uint8Array, value: unknown, use: (bytes: Uint8Array) => R): R {
+  const start = pos;
+  try {
+    try {
+      room(prefix.length);
+      buf.set(prefix, pos);
+      pos += prefix.length;
+      write(value);
+    } catch (e) {
+      if (e instanceof WireError) throw e;
+      throw new WireError('encode-failed', e instanceof Error ? e.message : String(e));
+    }
+    return use(buf.subarray(start, pos));
+  } finally {
+    pos = start;
+    if (start === 0 && buf.length > 1 << 20) resize(8192); // do not keep a huge buffer
+  }
+}
+
 function refuse(why: string): never {
   throw new WireError('encode-failed', why);
 }

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeProcess, encodeService, ProcessStatus, ServiceHealth } from '../../lib/state/values.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
-import { type CborLimits, decodeCbor, encodeCbor } from '../../lib/wire/cbor.ts';
+import { type CborLimits, decodeCbor, encodeCbor, withCborBytes } from '../../lib/wire/cbor.ts';
 import { metaField } from '../../lib/wire/claims.ts';
 import {
   claimBody,
@@ -433,5 +433,37 @@ describe('cbor codec: strict decoding, as the cbor-x pipeline decoded', () => {
     const deep = new Uint8Array(1_000_001).fill(0x81);
     deep[1_000_000] = 0;
     expect(outcome(decodeCbor, deep, { maxDepth: 2_000_000, maxItems: 1 })).toEqual({ refused: 'too-deep' });
+  });
+});
+
+describe('withCborBytes', () => {
+  it('hands over the prefix and the encoding, as encodeCbor writes it, and leaves the scratch unharmed', () => {
+    const prefix = new TextEncoder().encode('tag\0');
+    const values: unknown[] = [
+      [new Uint8Array(300).fill(7), 2 ** 32, -1, 'kind', null],
+      'x'.repeat(70_000),
+      {},
+    ];
+    for (const value of values) {
+      const seen = withCborBytes(prefix, value, (b) => {
+        // An encoding inside `use` writes after these bytes: they stay as they are.
+        const inner = encodeCbor(['inner', new Uint8Array(20_000)]);
+        expect(decodeCbor(inner, WIRE)).toEqual(['inner', new Uint8Array(20_000)]);
+        return Uint8Array.from(b);
+      });
+      expect(seen).toEqual(Uint8Array.from([...prefix, ...encodeCbor(value)]));
+    }
+    expect(encodeCbor([1, 'a'])).toEqual(Uint8Array.from([0x82, 0x01, 0x61, 0x61]));
+  });
+
+  it('refuses what encodeCbor refuses, and passes what `use` throws through unchanged', () => {
+    expect(() => withCborBytes(new Uint8Array(1), [undefined], () => 0)).toThrow(/cannot encode undefined/);
+    const mine = new RangeError('from use');
+    expect(() =>
+      withCborBytes(new Uint8Array(1), 1, () => {
+        throw mine;
+      }),
+    ).toThrow(mine);
+    expect(encodeCbor('after')).toEqual(Uint8Array.from([0x65, ...new TextEncoder().encode('after')]));
   });
 });
