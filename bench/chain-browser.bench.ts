@@ -10,15 +10,10 @@
  * @roamhq/wrtc in Node, Chromium's send() does not block the page. Run alone:
  * `npm run bench chain-browser` (re-runs inside a loopback-only network namespace).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import type { ChainsOptions } from '../lib/node/chain-service.ts';
-import { bundleBrowser } from '../scripts/browser-bundle.ts';
-import { startSignalingServer } from '../signaling/node.ts';
-import { staticServer } from '../test/support/bc-pages.ts';
-import { launchChromium } from '../test/support/chromium.ts';
+import { type PageRig, pageRig } from '../test/support/page-rig.ts';
 import { fmt, table } from './harness.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
 
@@ -58,30 +53,18 @@ interface Pair {
   cdp: [CDPSession, CDPSession];
 }
 
-async function pair(
-  browser: Awaited<ReturnType<typeof launchChromium>>,
-  origins: string[],
-  signal: string,
-  run: Run,
-  i: number,
-): Promise<Pair> {
-  const context = await browser.newContext();
-  for (const origin of origins) await context.grantPermissions(['microphone', 'camera'], { origin });
-  const query = new URLSearchParams({
-    cluster: `chain-${i}`,
-    signal,
-    chains: JSON.stringify(run.chains),
-    ...(run.perOriginRate ? { rate: String(run.perOriginRate) } : {}),
-    ...(process.env.CHAIN_BROWSER_HWM ? { hwm: process.env.CHAIN_BROWSER_HWM } : {}),
-  });
-  const [host, follower] = await Promise.all(
-    origins.map(async (origin) => {
-      const p = await context.newPage();
-      await p.goto(`${origin}/chain.html?${query}`);
-      await p.waitForFunction(() => 'cbench' in window);
-      return p;
-    }),
+async function pair(rig: PageRig, run: Run, i: number): Promise<Pair> {
+  const { context, pages } = await rig.open(
+    2,
+    {
+      cluster: `chain-${i}`,
+      chains: JSON.stringify(run.chains),
+      ...(run.perOriginRate ? { rate: String(run.perOriginRate) } : {}),
+      ...(process.env.CHAIN_BROWSER_HWM ? { hwm: process.env.CHAIN_BROWSER_HWM } : {}),
+    },
+    'cbench',
   );
+  const [host, follower] = pages;
   const hostId = await host!.evaluate(() => (window as unknown as W).cbench.nodeId);
   await follower!.waitForFunction((id) => (window as unknown as W).cbench.linked(id), hostId, {
     timeout: 30_000,
@@ -174,16 +157,7 @@ async function rawLink(p: Pair): Promise<Array<Array<string | number>>> {
 }
 
 export async function chainBrowserBench(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'weftmesh-chain-pages-'));
-  await bundleBrowser(PAGE, join(dir, 'chain.js'));
-  await writeFile(
-    join(dir, 'chain.html'),
-    '<!doctype html>\n<meta charset="utf-8">\n<title>chain</title>\n<script type="module" src="./chain.js"></script>\n',
-  );
-  const files = await Promise.all([staticServer(dir), staticServer(dir)]);
-  const origins = files.map((f) => f.origin);
-  const signaling = await startSignalingServer({ port: 0 });
-  const browser = await launchChromium();
+  const rig = await pageRig(PAGE, 2);
   const raised = { chains: { pullRate: 2_000 }, perOriginRate: 4_000 };
   const wide = { chains: { pullRate: 2_000, pullWindow: 64 }, perOriginRate: 4_000 };
   const only = process.env.CHAIN_BROWSER_RUNS?.split(',').map(Number);
@@ -200,7 +174,7 @@ export async function chainBrowserBench(): Promise<void> {
     let link: Array<Array<string | number>> = [];
     for (const [i, run] of runs.entries()) {
       if (only && !only.includes(i)) continue;
-      const p = await pair(browser, origins, signaling.url, run, i);
+      const p = await pair(rig, run, i);
       try {
         rows.push(await pull(p, run));
         if (i === runs.length - 1) link = await rawLink(p);
@@ -228,10 +202,7 @@ export async function chainBrowserBench(): Promise<void> {
       link,
     );
   } finally {
-    await browser.close();
-    await signaling.close();
-    await Promise.all(files.map((f) => f.close()));
-    await rm(dir, { recursive: true, force: true });
+    await rig.close();
   }
 }
 

@@ -3,13 +3,11 @@
 // running MeshConsensus; the bench drives it through window.rbench (and reads its data
 // channels' send and message times from rbench.trace). Each voter's page has an
 // origin of its own, so no two share a BroadcastChannel and every link is a data channel.
-//   ?cluster=NAME  ?signal=URL
+//   ?cluster=NAME  ?signal=URL (test/browser/signaled-node.ts)
 import { MeshConsensus } from '../lib/consensus/mesh.ts';
 import { NodeState } from '../lib/membership/node-state.ts';
-import { MeshNode, messaging, NodeIdentity } from '../lib/mod.ts';
-import { joinThroughSignaling } from '../lib/webrtc/discovery.ts';
-import { WebRtcTransport } from '../lib/webrtc/transport.ts';
-import { SignalingClient } from '../signaling/client.ts';
+import { messaging } from '../lib/mod.ts';
+import { signaledNode } from '../test/browser/signaled-node.ts';
 import {
   fanOut,
   type MeasureParams,
@@ -21,23 +19,9 @@ import {
 import { traceDataChannels } from './data-channel-trace.ts';
 
 const trace = traceDataChannels();
-
-const params = new URLSearchParams(location.search);
-const cluster = params.get('cluster') ?? 'raft';
-const identity = NodeIdentity.generate();
-const signaling = new SignalingClient({ url: params.get('signal') ?? '', identity, room: cluster });
-const rtc = new WebRtcTransport({ signaling, candidateFilter: (c) => / (127\.0\.0\.1|::1) /.test(c) });
-const node = new MeshNode({
-  identity,
-  cluster,
-  messaging: messaging({ perOriginRate: 50_000 }),
-  transport: rtc,
-  meta: { runtime: 'browser' },
-});
-node.respond(PING, (d) => d);
-await node.start();
-joinThroughSignaling(node, signaling);
-signaling.start();
+const node = await signaledNode({ messaging: messaging({ perOriginRate: 50_000 }) }, (n) =>
+  n.respond(PING, (d) => d),
+);
 
 let raft: MeshConsensus | undefined;
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));

@@ -8,14 +8,9 @@
  * them, so a leader's appends to its followers leave together. Run alone:
  * `npm run bench consensus-browser` (re-runs inside a loopback-only network namespace).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import type { Page } from 'playwright-core';
-import { bundleBrowser } from '../scripts/browser-bundle.ts';
-import { startSignalingServer } from '../signaling/node.ts';
-import { staticServer } from '../test/support/bc-pages.ts';
-import { launchChromium } from '../test/support/chromium.ts';
+import { type PageRig, pageRig } from '../test/support/page-rig.ts';
 import type { Measured, MeasureParams } from './consensus-measure.ts';
 import { LATENCY_COLUMNS, latencyRow } from './consensus-webrtc.bench.ts';
 import type { DataChannelTrace, TraceEvent } from './data-channel-trace.ts';
@@ -117,20 +112,11 @@ async function leaderOf(pages: Page[]): Promise<Page> {
 }
 
 export async function consensusBrowserBench(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'weftmesh-raft-pages-'));
-  await bundleBrowser(PAGE, join(dir, 'raft.js'));
-  await writeFile(
-    join(dir, 'raft.html'),
-    '<!doctype html>\n<meta charset="utf-8">\n<title>raft</title>\n<script type="module" src="./raft.js"></script>\n',
-  );
   // Cross-origin isolated pages: their clock has 5 µs steps instead of 100 µs.
-  const isolated = {
+  const rig = await pageRig(PAGE, 5, {
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-embedder-policy': 'require-corp',
-  };
-  const files = await Promise.all(Array.from({ length: 5 }, () => staticServer(dir, isolated)));
-  const signaling = await startSignalingServer({ port: 0 });
-  const browser = await launchChromium();
+  });
   try {
     const before = loadavg()[0]!.toFixed(2);
     const rows: Array<Array<string | number>> = [];
@@ -138,19 +124,7 @@ export async function consensusBrowserBench(): Promise<void> {
     const traced: Array<Array<string | number>> = [];
     for (let run = 1; run <= RUNS; run++)
       for (const n of [3, 5]) {
-        const context = await browser.newContext();
-        const origins = files.slice(0, n).map((f) => f.origin);
-        for (const origin of origins) await context.grantPermissions(['microphone', 'camera'], { origin });
-        const pages = await Promise.all(
-          origins.map(async (origin) => {
-            const p = await context.newPage();
-            await p.goto(
-              `${origin}/raft.html?cluster=raft-${run}-${n}&signal=${encodeURIComponent(signaling.url)}`,
-            );
-            await p.waitForFunction(() => 'rbench' in window);
-            return p;
-          }),
-        );
+        const { context, pages } = await rig.open(n, { cluster: `raft-${run}-${n}` }, 'rbench');
         const ids = await Promise.all(
           pages.map((p) => p.evaluate(() => (window as unknown as W).rbench.nodeId)),
         );
@@ -192,10 +166,7 @@ export async function consensusBrowserBench(): Promise<void> {
       traced,
     );
   } finally {
-    await browser.close();
-    await signaling.close();
-    await Promise.all(files.map((f) => f.close()));
-    await rm(dir, { recursive: true, force: true });
+    await rig.close();
   }
 }
 

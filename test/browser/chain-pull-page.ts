@@ -4,17 +4,14 @@
 // server with the chains() service; the bench drives it through window.cbench. Each page has
 // an origin of its own, so the two share no BroadcastChannel. It also opens a plain data
 // channel to the other page (SDP carried by the bench) to measure the link alone.
-//   ?cluster=NAME  ?signal=URL  ?chains=JSON (ChainsOptions)  ?rate=N (messaging perOriginRate)
+//   ?cluster=NAME  ?signal=URL (signaled-node.ts)  ?chains=JSON (ChainsOptions)  ?rate=N (messaging perOriginRate)
 //   ?hwm=BYTES (the stream channel's high-water mark, and the plain channel's; else the defaults)
 import { ChainLog } from '../../lib/chain/chain-log.ts';
-import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
-import { MeshNode, messaging, replicatedState } from '../../lib/mod.ts';
+import { messaging, replicatedState } from '../../lib/mod.ts';
 import { chains } from '../../lib/node/chain-service.ts';
 import { fromHex, toHex } from '../../lib/util/bytes.ts';
-import { joinThroughSignaling } from '../../lib/webrtc/discovery.ts';
-import { WebRtcTransport } from '../../lib/webrtc/transport.ts';
-import { SignalingClient } from '../../signaling/client.ts';
+import { params, signaledNode } from './signaled-node.ts';
 
 // Every peer connection of the page (each makes its data channels), for their stats.
 const connections = new Set<RTCPeerConnection>();
@@ -24,29 +21,14 @@ RTCPeerConnection.prototype.createDataChannel = function (this: RTCPeerConnectio
   return createDataChannel.apply(this, args);
 } as typeof createDataChannel;
 
-const params = new URLSearchParams(location.search);
-const cluster = params.get('cluster') ?? 'chain';
 const rate = Number(params.get('rate') ?? 0);
-const identity = NodeIdentity.generate();
-const signaling = new SignalingClient({ url: params.get('signal') ?? '', identity, room: cluster });
 const hwm = Number(params.get('hwm') ?? 0);
-const rtc = new WebRtcTransport({
-  signaling,
-  candidateFilter: (c) => / (127\.0\.0\.1|::1) /.test(c),
-  ...(hwm ? { channel: { highWaterMark: hwm } } : {}),
-});
-const node = new MeshNode({
-  identity,
-  cluster,
+const node = await signaledNode({
   messaging: messaging(rate ? { perOriginRate: rate } : {}),
   state: replicatedState(),
   chains: chains({ pullIntervalMs: 100, ...JSON.parse(params.get('chains') ?? '{}') }),
-  transport: rtc,
-  meta: { runtime: 'browser' },
 });
-await node.start();
-joinThroughSignaling(node, signaling);
-signaling.start();
+const identity = node.identity;
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 /** Stop handing messages to the raw channel above this many buffered bytes (?hwm, else 256 KiB). */

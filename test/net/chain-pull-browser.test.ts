@@ -3,15 +3,9 @@
 // out. With 256 KiB handed to a data channel at once, Chromium discarded packets on send and
 // SCTP stalled the association until pull requests timed out (6 of 6 bench runs); the browser
 // high-water mark (BROWSER_HIGH_WATER_MARK) keeps bursts small enough to recover.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleBrowser } from '../../scripts/browser-bundle.ts';
-import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
-import { staticServer } from '../support/bc-pages.ts';
-import { launchChromium } from '../support/chromium.ts';
+import { type PageRig, pageRig } from '../support/page-rig.ts';
 
 type Cbench = {
   nodeId: string;
@@ -23,49 +17,26 @@ type Cbench = {
 type W = { cbench: Cbench };
 
 const ENTRIES = 4_000;
-let dir: string;
-let files: Array<{ origin: string; close(): Promise<void> }> = [];
-let server: RunningSignalingServer;
-let browser: Browser;
+let rig: PageRig;
 let context: BrowserContext | undefined;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'weftmesh-chain-pull-'));
-  await bundleBrowser(
-    new URL('../browser/chain-pull-page.ts', import.meta.url).pathname,
-    join(dir, 'chain.js'),
-  );
-  await writeFile(join(dir, 'chain.html'), '<!doctype html><script type="module" src="./chain.js"></script>');
-  files = await Promise.all([staticServer(dir), staticServer(dir)]);
-  server = await startSignalingServer({ port: 0 });
-  browser = await launchChromium();
+  rig = await pageRig(new URL('../browser/chain-pull-page.ts', import.meta.url).pathname, 2);
 }, 60_000);
 
 afterAll(async () => {
   await context?.close();
-  await browser?.close();
-  await server?.close();
-  await Promise.all(files.map((f) => f.close()));
-  await rm(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
 describe('chain pull between Chromium pages', () => {
   it('4,000 entries of 16 KiB, 64 requests in flight, arrive whole with no request timing out', async () => {
-    context = await browser.newContext();
-    const query = new URLSearchParams({
-      cluster: 'pull',
-      signal: server.url,
-      chains: JSON.stringify({ pullWindow: 64, pullRate: 2_000 }),
-      rate: '4000',
-    });
-    const pages: Page[] = [];
-    for (const f of files) {
-      await context.grantPermissions(['microphone', 'camera'], { origin: f.origin });
-      const p = await context.newPage();
-      await p.goto(`${f.origin}/chain.html?${query}`);
-      await p.waitForFunction(() => 'cbench' in window);
-      pages.push(p);
-    }
+    let pages: Page[];
+    ({ context, pages } = await rig.open(
+      2,
+      { cluster: 'pull', chains: JSON.stringify({ pullWindow: 64, pullRate: 2_000 }), rate: '4000' },
+      'cbench',
+    ));
     const [host, follower] = pages as [Page, Page];
     const hostId = await host.evaluate(() => (window as unknown as W).cbench.nodeId);
     await follower.waitForFunction((id) => (window as unknown as W).cbench.linked(id), hostId, {
