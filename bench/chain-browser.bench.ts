@@ -12,14 +12,12 @@
  */
 import { loadavg } from 'node:os';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
-import type { ChainsOptions } from '../lib/node/chain-service.ts';
 import { type PageRig, pageRig } from '../test/support/page-rig.ts';
+import { BLOCK, type Run, SMALL } from './chain-webrtc.bench.ts';
 import { fmt, table } from './harness.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
 
 const PAGE = new URL('../test/browser/chain-pull-page.ts', import.meta.url).pathname;
-const SMALL = 256;
-const BLOCK = 16 * 1024;
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 interface Cbench {
@@ -37,14 +35,6 @@ interface Cbench {
 }
 /** The page's global (evaluate() callbacks run in the page: they can name types, not functions of this file). */
 type W = { cbench: Cbench };
-
-interface Run {
-  label: string;
-  entries: number;
-  payload: number;
-  chains: ChainsOptions;
-  perOriginRate?: number;
-}
 
 interface Pair {
   context: BrowserContext;

@@ -25,11 +25,11 @@ import { fmt, table } from './harness.ts';
 
 const CHILD = new URL('./chain-webrtc-host.ts', import.meta.url).pathname;
 /** Payload sizes: 256 B (the issue's), 16 KiB (hypercore's block size, for its ~53 MB/s). */
-const SMALL = 256;
-const BLOCK = 16 * 1024;
+export const SMALL = 256;
+export const BLOCK = 16 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Run {
+export interface Run {
   label: string;
   entries: number;
   /** Bytes per entry payload. */

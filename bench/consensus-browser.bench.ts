@@ -10,7 +10,7 @@
  */
 import { loadavg } from 'node:os';
 import type { Page } from 'playwright-core';
-import { type PageRig, pageRig } from '../test/support/page-rig.ts';
+import { pageRig } from '../test/support/page-rig.ts';
 import type { Measured, MeasureParams } from './consensus-measure.ts';
 import { LATENCY_COLUMNS, latencyRow } from './consensus-webrtc.bench.ts';
 import type { DataChannelTrace, TraceEvent } from './data-channel-trace.ts';
