@@ -1,11 +1,11 @@
-// Many waiters' timeouts on one timer (lib/util/deadline-queue.ts), in virtual time against
+// Many waiters' timeouts on one timer (lib/time/deadline-queue.ts), in virtual time against
 // the timer-per-waiter behaviour it replaces: each waiter expires exactly at its own
 // deadline unless settled first, a settled one never expires, and memory does not keep the
 // settled waiters behind a slow one.
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../lib/time/random.ts';
 import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
-import { type Deadline, DeadlineQueue } from '../../lib/util/deadline-queue.ts';
+import { type Deadline, DeadlineQueue } from '../../lib/time/deadline-queue.ts';
 
 function rig(delayMs: number) {
   const scheduler = new VirtualScheduler();

@@ -6,7 +6,7 @@
  * needs a timer; a waiter settled before its deadline is only marked, and the timer, when
  * it fires, skips it and re-arms for the next pending one.
  */
-import type { Clock, Scheduler, TimerId } from '../time/types.ts';
+import type { Clock, Scheduler, TimerId } from './types.ts';
 
 /** A waiter's place in the queue: pass it to `settle`. */
 export interface Deadline {
