@@ -3,9 +3,9 @@
 // deadline unless settled first, a settled one never expires, and memory does not keep the
 // settled waiters behind a slow one.
 import { describe, expect, it } from 'vitest';
+import { type Deadline, DeadlineQueue } from '../../lib/time/deadline-queue.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
 import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
-import { type Deadline, DeadlineQueue } from '../../lib/time/deadline-queue.ts';
 
 function rig(delayMs: number) {
   const scheduler = new VirtualScheduler();
