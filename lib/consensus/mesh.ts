@@ -5,7 +5,6 @@
  * `parseMessage`, and their `from` must be the authenticated sender); `propose` and `read`
  * at a node that is not the leader are forwarded to the leader it knows of.
  */
-
 import { type Deadline, DeadlineQueue } from '../time/deadline-queue.ts';
 import type { Env, TimerId } from '../time/types.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';

@@ -30,19 +30,11 @@ let buf = new Uint8Array(8192);
 let view = new DataView(buf.buffer);
 let pos = 0;
 
+const NO_PREFIX = new Uint8Array(0);
+const copyOut = (bytes: Uint8Array): Uint8Array => bytes.slice();
+
 export function encodeCbor(value: unknown): Uint8Array {
-  const start = pos;
-  try {
-    write(value);
-    return buf.slice(start, pos);
-  } catch (e) {
-    if (e instanceof WireError) throw e;
-    // A cycle or absurd nesting exhausts the stack.
-    throw new WireError('encode-failed', e instanceof Error ? e.message : String(e));
-  } finally {
-    pos = start;
-    if (start === 0 && buf.length > 1 << 20) resize(8192); // do not keep a huge buffer
-  }
+  return withCborBytes(NO_PREFIX, value, copyOut);
 }
 
 /**
@@ -60,6 +52,7 @@ export function withCborBytes<R>(prefix: Uint8Array, value: unknown, use: (bytes
       write(value);
     } catch (e) {
       if (e instanceof WireError) throw e;
+      // A cycle or absurd nesting exhausts the stack.
       throw new WireError('encode-failed', e instanceof Error ? e.message : String(e));
     }
     return use(buf.subarray(start, pos));
