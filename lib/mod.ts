@@ -77,7 +77,7 @@ export { checkStorageKey, type Storage, StorageError, type StorageErrorCode } fr
 export { WebStorage, type WebStorageArea } from './storage/web.ts';
 export { HlcSkewError, type HlcTimestamp } from './time/hlc.ts';
 export { realEnv } from './time/real.ts';
-export type { Clock, Env, Random, Scheduler, TimerId } from './time/types.ts';
+export type { Clock, Env, Random, Scheduler, TimerId, TimerWindow } from './time/types.ts';
 export { TransportError, type TransportErrorCode } from './transport/errors.ts';
 export { HandshakeError, type HandshakeErrorCode } from './transport/handshake.ts';
 export type { Transport } from './transport/types.ts';

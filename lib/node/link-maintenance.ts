@@ -228,12 +228,18 @@ export class LinkMaintenance {
   #schedule(): void {
     const { env } = this.#o;
     const delay = MAINTAIN_INTERVAL_MS * (0.5 + env.random.next());
-    this.#timer = env.scheduler.setTimer(delay, () => {
-      this.#timer = undefined;
-      if (!this.#core) return;
-      if (!this.#o.frozen()) this.#maintain(this.#core);
-      this.#schedule();
-    });
+    // Any time in the jitter's range will do: in a real runtime the round then runs in a
+    // wake-up the node has anyway (a probe round, once a second), not in one of its own.
+    this.#timer = env.scheduler.setTimer(
+      delay,
+      () => {
+        this.#timer = undefined;
+        if (!this.#core) return;
+        if (!this.#o.frozen()) this.#maintain(this.#core);
+        this.#schedule();
+      },
+      { earliestMs: MAINTAIN_INTERVAL_MS * 0.5, latestMs: MAINTAIN_INTERVAL_MS * 1.5 },
+    );
   }
 
   #maintain(core: Membership): void {

@@ -8,5 +8,5 @@ export {
 } from './hlc.ts';
 export { CryptoRandom, SeededRandom, shuffle } from './random.ts';
 export { RealScheduler, realClock, realEnv } from './real.ts';
-export type { Clock, Env, Random, Scheduler, TimerId } from './types.ts';
+export type { Clock, Env, Random, Scheduler, TimerId, TimerWindow } from './types.ts';
 export { TimerScope, VirtualClock, VirtualScheduler } from './virtual.ts';

@@ -14,9 +14,24 @@ export interface Clock {
 /** Opaque handle of a pending timer. */
 export type TimerId = number;
 
+/**
+ * When a timer may run, for one whose exact time does not matter: a real scheduler runs it
+ * in a wake-up it has anyway (another timer firing) between `earliestMs` and `latestMs`, and
+ * at `latestMs` on its own if none comes. In a browser tab each wake-up costs the main thread
+ * ~150 µs, and an idle node's timers are most of what wakes it.
+ */
+export interface TimerWindow {
+  earliestMs: number;
+  latestMs: number;
+}
+
 export interface Scheduler {
-  /** Runs `fn` once after `delayMs` (≥ 0) milliseconds. */
-  setTimer(delayMs: number, fn: () => void): TimerId;
+  /**
+   * Runs `fn` once after `delayMs` (≥ 0) milliseconds — or, given a `window` around
+   * `delayMs`, at any time within it (TimerWindow). The virtual scheduler keeps `delayMs`,
+   * so a seed replays the same run.
+   */
+  setTimer(delayMs: number, fn: () => void, window?: TimerWindow): TimerId;
   /** Cancels a pending timer; unknown or fired ids are ignored. */
   cancelTimer(id: TimerId): void;
 }

@@ -1,4 +1,4 @@
-import type { Clock, Scheduler, TimerId } from './types.ts';
+import type { Clock, Scheduler, TimerId, TimerWindow } from './types.ts';
 
 interface Pending {
   time: number;
@@ -163,11 +163,16 @@ export class TimerScope implements Scheduler {
     this.#now = now;
   }
 
-  setTimer(delayMs: number, fn: () => void): TimerId {
-    const id = this.#inner.setTimer(this.alignedDelay(Math.max(0, delayMs)), () => {
-      this.#ids.delete(id);
-      fn();
-    });
+  setTimer(delayMs: number, fn: () => void, window?: TimerWindow): TimerId {
+    const aligned = (ms: number) => this.alignedDelay(Math.max(0, ms));
+    const id = this.#inner.setTimer(
+      aligned(delayMs),
+      () => {
+        this.#ids.delete(id);
+        fn();
+      },
+      window && { earliestMs: aligned(window.earliestMs), latestMs: aligned(window.latestMs) },
+    );
     this.#ids.add(id);
     return id;
   }

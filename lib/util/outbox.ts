@@ -9,7 +9,10 @@
 
 /** The part of an environment (lib/time's Env) whose timers an outbox takes as inputs. */
 interface TimerEnv {
-  readonly scheduler: { setTimer(delayMs: number, fn: () => void): number; cancelTimer(id: number): void };
+  readonly scheduler: {
+    setTimer(delayMs: number, fn: () => void, window?: { earliestMs: number; latestMs: number }): number;
+    cancelTimer(id: number): void;
+  };
 }
 
 export class Outbox<T> {
@@ -47,7 +50,7 @@ export class Outbox<T> {
     return {
       ...env,
       scheduler: {
-        setTimer: (delayMs, fn) => scheduler.setTimer(delayMs, () => this.run(fn)),
+        setTimer: (delayMs, fn, window) => scheduler.setTimer(delayMs, () => this.run(fn), window),
         cancelTimer: (id) => scheduler.cancelTimer(id),
       },
     };

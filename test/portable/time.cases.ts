@@ -73,6 +73,44 @@ export const timeCases: Suite = {
     assert.equal(s.pending, 0);
   },
 
+  async 'real scheduler runs a timer with a window in the first wake-up within it, else at its end'() {
+    const s = new RealScheduler();
+    const log: string[] = [];
+    const t0 = performance.now();
+    let ownAt = 0;
+    // Any time from 5 to 200 ms will do: the plain timer at 30 ms wakes the scheduler anyway.
+    s.setTimer(100, () => log.push('flexible'), { earliestMs: 5, latestMs: 200 });
+    // Its window opens after every other wake-up here: it fires on its own, at the window's
+    // end (250 ms), not at its delay (150 ms).
+    s.setTimer(
+      150,
+      () => {
+        ownAt = performance.now() - t0;
+        log.push('own wake-up');
+      },
+      { earliestMs: 100, latestMs: 250 },
+    );
+    const cancelled = s.setTimer(150, () => log.push('cancelled'), { earliestMs: 1, latestMs: 300 });
+    s.cancelTimer(cancelled);
+    await new Promise<void>((resolve) =>
+      s.setTimer(30, () => {
+        log.push('plain');
+        // Microtasks run after the whole wake-up: the flexible timer ran in it.
+        queueMicrotask(() => {
+          log.push(`after the wake-up: ${log.includes('flexible') ? 'flexible ran' : 'flexible waits'}`);
+          resolve();
+        });
+      }),
+    );
+    assert.deepEqual(log, ['plain', 'flexible', 'after the wake-up: flexible ran']);
+    assert.equal(s.pending, 1);
+    // Waited outside the scheduler, which has no wake-up of its own before 250 ms.
+    await new Promise<void>((resolve) => setTimeout(resolve, 320));
+    assert.deepEqual(log.slice(3), ['own wake-up']);
+    assert.ok(ownAt >= 245, `ran at ${ownAt} ms`);
+    assert.equal(s.pending, 0);
+  },
+
   'seeded random is reproducible, forks are independent, ranges hold'() {
     const a = new SeededRandom(42);
     const b = new SeededRandom(42);

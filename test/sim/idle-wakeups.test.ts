@@ -1,6 +1,6 @@
 // What an idle node costs the thread it runs on: timer callbacks per second, counted in
 // virtual time on a formed cluster with nothing to say. Each wake-up left is SWIM's own
-// (docs/MEMBERSHIP.md, "Idle cost"): the probe, the end of its period, link upkeep.
+// (docs/MEMBERSHIP.md, "Idle cost"): the probe round and link upkeep.
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
@@ -10,7 +10,7 @@ import { FakeBroadcastHub } from '../support/fake-broadcast-channel.ts';
 import { opensslVerifier, signWithOpenssl } from './openssl-crypto.ts';
 
 describe('idle cost', () => {
-  it('an idle tab of a formed 4-tab cluster wakes about three times a second, and sends two messages', async () => {
+  it('an idle tab of a formed 4-tab cluster wakes about twice a second, and sends two messages', async () => {
     const net = new SimNetwork({ seed: 23 });
     const hub = new FakeBroadcastHub(net.scheduler);
     const nodes: MeshNode[] = [];
@@ -43,10 +43,13 @@ describe('idle cost', () => {
     const [w0, p0] = [wakeups, hub.posted];
     net.runFor(60_000);
     const perTabPerSecond = (x: number) => x / nodes.length / 60;
-    // Probe tick, end of the probe period, link upkeep (0.5–1.5 s), and rarer ones (reaping,
-    // push-pull every 30 s). Gossip with nothing queued no longer ticks (it did, 5 times a second).
-    expect(perTabPerSecond(wakeups - w0)).toBeGreaterThan(2.5);
-    expect(perTabPerSecond(wakeups - w0)).toBeLessThan(3.5);
+    // The probe round (its period's end starts the next one in the same wake-up), link upkeep
+    // (0.5–1.5 s), and rarer ones (reaping, push-pull every 30 s). Gossip with nothing queued
+    // no longer ticks (it did, 5 times a second). A real scheduler also runs link upkeep in
+    // the probe round's wake-up (its earliest time; test/portable/time.cases.ts); the virtual
+    // one keeps it at its own time.
+    expect(perTabPerSecond(wakeups - w0)).toBeGreaterThan(1.8);
+    expect(perTabPerSecond(wakeups - w0)).toBeLessThan(2.5);
     // A ping and its ack per probe: SWIM's constant load.
     expect(perTabPerSecond(hub.posted - p0)).toBeLessThan(2.5);
   });
