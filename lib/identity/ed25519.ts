@@ -115,14 +115,18 @@ export function verifyStrict(publicKey: Uint8Array, message: Uint8Array, signatu
 }
 
 /**
- * [n]B with a table of 520 points (65 windows of 4 bits), built on first use. noble's own
+ * [n]B with a table of 520 points (65 windows of 4 bits), built on use (held weakly, below). noble's own
  * base-point table (windows of 8 bits: 4,224 points) holds about 1.1 MiB of heap for good and
  * takes tens of milliseconds to build — a third of a browser tab's heap, paid at its start —
  * for signatures about twice as fast as these. Same structure as noble's: signed digits, and
  * a dummy addition for every zero digit so the work does not follow the scalar's digits.
  */
 function multiplyBase(n: bigint): ed.Point {
-  baseTable ??= buildBaseTable();
+  let table = baseTable?.deref();
+  if (!table) {
+    table = buildBaseTable();
+    baseTable = new WeakRef(table);
+  }
   let p = ed.Point.ZERO;
   let dummy = ed.Point.BASE;
   for (let w = 0; w < WINDOWS; w++) {
@@ -132,7 +136,7 @@ function multiplyBase(n: bigint): ed.Point {
       digit -= 16;
       n += 1n;
     }
-    const row = baseTable[w]!;
+    const row = table[w]!;
     if (digit === 0) dummy = dummy.add(w % 2 ? row[0]!.negate() : row[0]!);
     else {
       const q = row[Math.abs(digit) - 1]!;
@@ -145,7 +149,12 @@ function multiplyBase(n: bigint): ed.Point {
 
 /** 4-bit windows over 256 bits, plus one for the last carry. */
 const WINDOWS = 65;
-let baseTable: ed.Point[][] | undefined;
+/**
+ * Held weakly: a node signs in bursts (its claims and handshakes at start, a refutation now
+ * and then), and an idle browser tab has no use for the table's ~116 KiB of BigInts between
+ * them. A major collection frees it; the next signature rebuilds it (~1.5 ms warm, 6 ms cold).
+ */
+let baseTable: WeakRef<ed.Point[][]> | undefined;
 
 /** Row w holds 1·2^(4w)·B … 8·2^(4w)·B. */
 function buildBaseTable(): ed.Point[][] {

@@ -1,6 +1,8 @@
 // node:crypto's Ed25519 (native-ed25519.ts) against the JavaScript path it replaces under Node:
 // the same public keys and signature bytes, and NodeIdentity uses it. Verdicts on crafted
 // inputs are compared across every backend in test/portable/identity.cases.ts.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { expandSeed, signExpanded, verifyStrict } from '../../lib/identity/ed25519.ts';
 import { nativeEd25519Available, nativeSigner, nativeVerify } from '../../lib/identity/native-ed25519.ts';
@@ -33,6 +35,25 @@ describe('Ed25519 through node:crypto', () => {
         other[0]! ^= 1;
         expect(nativeVerify(native.publicKey, other, sig)).toBe(false);
       }
+    }
+  });
+
+  it('the JavaScript path signs the same bytes after a full collection freed its base-point table', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const random = new SeededRandom(11);
+    for (let round = 0; round < 3; round++) {
+      const seed = random.bytes(32);
+      const message = random.bytes(100);
+      const js = expandSeed(seed);
+      const before = signExpanded(js, message);
+      // A WeakRef's target is kept to the end of the job that used it: end it, then collect.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      gc();
+      // The table is held weakly: this signature rebuilds it from nothing.
+      expect(signExpanded(js, message)).toEqual(before);
+      expect(expandSeed(seed).publicKey).toEqual(nativeSigner(seed)!.publicKey);
+      expect(before).toEqual(nativeSigner(seed)!.sign(message));
     }
   });
 
