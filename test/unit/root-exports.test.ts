@@ -109,6 +109,7 @@ const TYPES = [
   'StorageErrorCode',
   'SyncAction',
   'TimerId',
+  'TimerWindow',
   'Transport',
   'TransportErrorCode',
   'TreeMetrics',
