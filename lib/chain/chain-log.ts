@@ -41,7 +41,7 @@ import {
   serve,
 } from './sync.ts';
 import { type SignedTreeHead, signTreeHead } from './tree-head.ts';
-import { checkEntries, HeadVerifier } from './verify.ts';
+import { checkEntries, HeadVerifier, hashesAhead } from './verify.ts';
 
 export interface ChainLogOptions {
   /** Default: a new MemoryChainStorage. */
@@ -368,7 +368,7 @@ export class ChainLog {
       const end = L + entries.length;
       if (end > remote.size)
         throw new ChainError('tampered', 'more entries than the signed tree head covers');
-      checkEntries(this.#idBytes, L, this.head().hash, entries);
+      checkEntries(this.#idBytes, L, this.head().hash, entries, await hashesAhead(this.#idBytes, entries));
       for (const e of entries) this.#tree.appendHash(leafHash(e.hash));
       const root = this.#tree.root(end);
       const proven =

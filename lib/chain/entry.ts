@@ -78,11 +78,16 @@ export function checkKind(kind: string): string {
  * checks thousands a second.
  */
 export function entryHash(chainId: Uint8Array, e: Omit<ChainEntry, 'hash'>): Uint8Array {
-  return withCborBytes(
-    ENTRY_TAG,
-    [chainId, e.sequence, e.prev, e.wall, e.counter, e.kind, e.payload],
-    sha256,
-  );
+  return withEntryBytes(chainId, e, sha256);
+}
+
+/** Hands `use` the bytes entryHash hashes (in the encoder's scratch: `use` must not keep them). */
+export function withEntryBytes<R>(
+  chainId: Uint8Array,
+  e: Omit<ChainEntry, 'hash'>,
+  use: (bytes: Uint8Array) => R,
+): R {
+  return withCborBytes(ENTRY_TAG, [chainId, e.sequence, e.prev, e.wall, e.counter, e.kind, e.payload], use);
 }
 
 /** The entry with the given fields and its hash. */

@@ -6,7 +6,8 @@
 import type { SignatureVerifier } from '../identity/verifier.ts';
 import { LogTree, leafHash } from '../merkle/log-tree.ts';
 import { equalBytes } from '../util/bytes.ts';
-import { type ChainEntry, entryHash, GENESIS_PREV } from './entry.ts';
+import { OFFLOAD_MIN_BYTES, sha256Offload } from '../util/sha256.ts';
+import { type ChainEntry, entryHash, GENESIS_PREV, withEntryBytes } from './entry.ts';
 import { ChainError } from './errors.ts';
 import { type SignedTreeHead, verifyTreeHead } from './tree-head.ts';
 
@@ -19,6 +20,7 @@ export function checkEntries(
   start: number,
   prev: Uint8Array,
   entries: readonly ChainEntry[],
+  hashes?: ReadonlyArray<Uint8Array | undefined>,
 ): void {
   let last = prev;
   for (let i = 0; i < entries.length; i++) {
@@ -27,10 +29,30 @@ export function checkEntries(
       throw new ChainError('gap', `expected sequence ${start + i}, got ${e.sequence}`);
     if (!equalBytes(e.prev, last))
       throw new ChainError('tampered', `entry ${e.sequence} does not link to entry ${e.sequence - 1}`);
-    if (!equalBytes(entryHash(idBytes, e), e.hash))
+    if (!equalBytes(hashes?.[i] ?? entryHash(idBytes, e), e.hash))
       throw new ChainError('tampered', `entry ${e.sequence}: hash does not match its content`);
     last = e.hash;
   }
+}
+
+/**
+ * The hashes of the entries with long payloads, taken ahead by an asynchronous native
+ * SHA-256 (`digest`; by default WebCrypto where the runtime has no synchronous native one:
+ * browsers), all at once, for checkEntries; undefined where there is none, or no long payload.
+ * In a Chromium page SHA-256 in JavaScript took 30 % of the busy time of a follower pulling 16 KiB
+ * entries, at 70 µs an entry against 11.5 µs through WebCrypto.
+ */
+export async function hashesAhead(
+  idBytes: Uint8Array,
+  entries: readonly ChainEntry[],
+  digest = sha256Offload,
+): Promise<Array<Uint8Array | undefined> | undefined> {
+  if (!digest || !entries.some((e) => e.payload.length >= OFFLOAD_MIN_BYTES)) return undefined;
+  return Promise.all(
+    entries.map((e) =>
+      e.payload.length >= OFFLOAD_MIN_BYTES ? withEntryBytes(idBytes, e, digest) : undefined,
+    ),
+  );
 }
 
 /** Whether two heads are the same signed bytes and signature: equal in every field (the chain id is checked before). */

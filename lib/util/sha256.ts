@@ -54,3 +54,24 @@ export const sha256Backend: 'node:crypto hash' | 'node:crypto createHash' | 'Jav
 
 /** SHA-256 of `data` (never written to); a fresh 32-byte Uint8Array. */
 export const sha256: (data: Uint8Array) => Uint8Array = selectSha256(native);
+
+/**
+ * Inputs at least this long are worth handing to WebCrypto where `sha256` hashes them in
+ * JavaScript (browsers): measured in Chromium here, a digest call costs the page 3.4–3.9 µs up
+ * to 2 KiB and 11.5 µs at 16 KiB, against JavaScript's 9.2 and 70.5 µs.
+ */
+export const OFFLOAD_MIN_BYTES = 2048;
+
+/** An asynchronous native SHA-256 for long inputs, or undefined where `sha256` is native already (or there is none). */
+export function selectSha256Offload(
+  native: NativeCrypto | undefined,
+  subtle: Pick<SubtleCrypto, 'digest'> | undefined,
+): ((data: Uint8Array) => Promise<Uint8Array>) | undefined {
+  if (typeof native?.hash === 'function' || typeof native?.createHash === 'function') return undefined;
+  if (typeof subtle?.digest !== 'function') return undefined;
+  // digest() copies its input before it returns: a view into a scratch buffer is safe to pass.
+  return async (data) => new Uint8Array(await subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
+}
+
+/** WebCrypto's SHA-256 where `sha256` would be JavaScript (browsers), for inputs of OFFLOAD_MIN_BYTES and more. */
+export const sha256Offload = selectSha256Offload(native, globalThis.crypto?.subtle);

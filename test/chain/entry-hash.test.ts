@@ -4,7 +4,10 @@ import { sha256 as noble } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { decodeSyncResponse, encodeSyncResponse } from '../../lib/chain/codec.ts';
 import { type ChainEntry, chainIdBytes, entryHash } from '../../lib/chain/entry.ts';
+import { ChainError } from '../../lib/chain/errors.ts';
+import { checkEntries, hashesAhead } from '../../lib/chain/verify.ts';
 import { concatBytes, utf8 } from '../../lib/util/bytes.ts';
+import { OFFLOAD_MIN_BYTES, selectSha256Offload } from '../../lib/util/sha256.ts';
 import { decodeCbor, encodeCbor } from '../../lib/wire/cbor.ts';
 import { authorChain, replicaOf } from './helpers.ts';
 
@@ -45,6 +48,51 @@ describe('entry hashes', () => {
     const prev = new Uint8Array(32).fill(1);
     entryHash(new Uint8Array(32), { sequence: 3, prev, wall: 10, counter: 0, kind: 'data', payload });
     expect(payload.every((b) => b === 5) && prev.every((b) => b === 1)).toBe(true);
+  });
+});
+
+describe('entry hashes taken ahead (browsers: WebCrypto for long payloads)', () => {
+  const digest = selectSha256Offload(undefined, crypto.subtle)!;
+  const entries = async () => {
+    const log = await authorChain(0);
+    for (const size of [10, OFFLOAD_MIN_BYTES, 100, 16_384])
+      await log.append(new Uint8Array(size).fill(size & 0xff));
+    return { id: chainIdBytes(log.chainId), entries: log.entriesAfter(-1) };
+  };
+
+  it('hashes the entries with long payloads, as entryHash does, and leaves the short ones to checkEntries', async () => {
+    const { id, entries: es } = await entries();
+    const ahead = (await hashesAhead(id, es, digest))!;
+    expect(ahead.map((h) => h !== undefined)).toEqual([false, true, false, true]);
+    expect(ahead.map((h) => h && hex(h))).toEqual(
+      es.map((e, i) => (ahead[i] ? hex(entryHash(id, e)) : undefined)),
+    );
+    expect(() => checkEntries(id, 0, es[0]!.prev, es, ahead)).not.toThrow();
+    expect(await hashesAhead(id, es.slice(0, 1), digest)).toBeUndefined();
+    expect(await hashesAhead(id, es, undefined)).toBeUndefined();
+  });
+
+  it('a long payload changed after it was hashed, or its hash changed, is refused as tampered', async () => {
+    const { id, entries: es } = await entries();
+    const changed = es.map((e, i) => (i === 3 ? { ...e, payload: new Uint8Array(16_384).fill(7) } : e));
+    const refused = (hashes: Array<Uint8Array | undefined> | undefined) => {
+      try {
+        checkEntries(id, 0, es[0]!.prev, changed, hashes);
+        return undefined;
+      } catch (e) {
+        return e instanceof ChainError ? e.code : e;
+      }
+    };
+    expect(refused(await hashesAhead(id, changed, digest))).toBe('tampered');
+    // The hashes given are the ones compared: the right hash of the wrong bytes passes nothing.
+    const swapped = (await hashesAhead(id, es, digest))!.map((h, i) => (i === 1 ? entryHash(id, es[3]!) : h));
+    try {
+      checkEntries(id, 0, es[0]!.prev, es, swapped);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ChainError).code).toBe('tampered');
+      expect((e as ChainError).message).toContain('entry 1');
+    }
   });
 });
 

@@ -1,7 +1,15 @@
 import { createHash, hash } from 'node:crypto';
 import { sha256 as noble } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
-import { type NativeCrypto, selectSha256, sha256, sha256Backend } from '../../lib/util/sha256.ts';
+import {
+  type NativeCrypto,
+  OFFLOAD_MIN_BYTES,
+  selectSha256,
+  selectSha256Offload,
+  sha256,
+  sha256Backend,
+  sha256Offload,
+} from '../../lib/util/sha256.ts';
 import { jsSha256, SMALL_SHA256_MAX_BYTES } from '../../lib/util/sha256-js.ts';
 
 /** Block-boundary lengths (55/56: padding spills into a second block; 63/64/65: one block), small and large. */
@@ -135,4 +143,32 @@ describe('sha256 (lib/util/sha256.ts)', () => {
       expect(Buffer.from(f(data)).equals(Buffer.from(noble(data)))).toBe(true);
     });
   }
+});
+
+describe('sha256Offload (WebCrypto where sha256 is JavaScript)', () => {
+  it('is there only where the runtime has WebCrypto and no synchronous native hash', () => {
+    const native = { hash: (_a: 'sha256', d: Uint8Array) => Buffer.from(hash('sha256', d, 'buffer')) };
+    expect(selectSha256Offload(native as NativeCrypto, crypto.subtle)).toBeUndefined();
+    expect(selectSha256Offload(undefined, undefined)).toBeUndefined();
+    expect(selectSha256Offload(undefined, crypto.subtle)).toBeTypeOf('function');
+    // Node hands node:crypto out: no offload here, sha256 is native already.
+    const probe = typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function';
+    expect(sha256Offload === undefined).toBe(probe);
+  });
+
+  it('gives the JavaScript digests, of views into a larger buffer too, and leaves the input untouched', async () => {
+    const digest = selectSha256Offload(undefined, crypto.subtle)!;
+    const big = bytes(70_000, 13);
+    for (const [off, n] of [
+      [0, 0],
+      [0, OFFLOAD_MIN_BYTES - 1],
+      [3, OFFLOAD_MIN_BYTES],
+      [1, 16_384],
+      [7, 65_536],
+    ] as const) {
+      const view = big.subarray(off, off + n);
+      expect(Buffer.from(await digest(view)).equals(Buffer.from(jsSha256(view))), `${off}+${n}`).toBe(true);
+    }
+    expect(Buffer.from(big).equals(Buffer.from(bytes(70_000, 13)))).toBe(true);
+  });
 });
