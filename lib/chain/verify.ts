@@ -45,7 +45,7 @@ export function checkEntries(
 export async function hashesAhead(
   idBytes: Uint8Array,
   entries: readonly ChainEntry[],
-  digest = sha256Offload,
+  digest = sha256Offload(),
 ): Promise<Array<Uint8Array | undefined> | undefined> {
   if (!digest || !entries.some((e) => e.payload.length >= OFFLOAD_MIN_BYTES)) return undefined;
   return Promise.all(

@@ -73,5 +73,14 @@ export function selectSha256Offload(
   return async (data) => new Uint8Array(await subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
 }
 
-/** WebCrypto's SHA-256 where `sha256` would be JavaScript (browsers), for inputs of OFFLOAD_MIN_BYTES and more. */
-export const sha256Offload = selectSha256Offload(native, globalThis.crypto?.subtle);
+let offload: ((data: Uint8Array) => Promise<Uint8Array>) | null | undefined;
+
+/**
+ * WebCrypto's SHA-256 where `sha256` would be JavaScript (browsers), for inputs of
+ * OFFLOAD_MIN_BYTES and more; undefined elsewhere. Chosen on first use, so bundles that never
+ * call it (a node without chains) carry none of it.
+ */
+export function sha256Offload(): ((data: Uint8Array) => Promise<Uint8Array>) | undefined {
+  if (offload === undefined) offload = selectSha256Offload(native, globalThis.crypto?.subtle) ?? null;
+  return offload ?? undefined;
+}

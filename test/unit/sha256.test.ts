@@ -153,7 +153,7 @@ describe('sha256Offload (WebCrypto where sha256 is JavaScript)', () => {
     expect(selectSha256Offload(undefined, crypto.subtle)).toBeTypeOf('function');
     // Node hands node:crypto out: no offload here, sha256 is native already.
     const probe = typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function';
-    expect(sha256Offload === undefined).toBe(probe);
+    expect(sha256Offload() === undefined).toBe(probe);
   });
 
   it('gives the JavaScript digests, of views into a larger buffer too, and leaves the input untouched', async () => {
