@@ -9,6 +9,7 @@ import { checkEntries, hashesAhead } from '../../lib/chain/verify.ts';
 import { concatBytes, utf8 } from '../../lib/util/bytes.ts';
 import { OFFLOAD_MIN_BYTES, selectSha256Offload } from '../../lib/util/sha256.ts';
 import { decodeCbor, encodeCbor } from '../../lib/wire/cbor.ts';
+import { MAX_APP_BYTES } from '../../lib/wire/messages.ts';
 import { authorChain, replicaOf } from './helpers.ts';
 
 /** The definition: SHA-256 of the tag and the CBOR of all seven fields (noble, one encoding). */
@@ -70,6 +71,26 @@ describe('entry hashes taken ahead (browsers: WebCrypto for long payloads)', () 
     expect(() => checkEntries(id, 0, es[0]!.prev, es, ahead)).not.toThrow();
     expect(await hashesAhead(id, es.slice(0, 1), digest)).toBeUndefined();
     expect(await hashesAhead(id, es, undefined)).toBeUndefined();
+  });
+
+  it('a hostile answer as large as a message allows costs one digest per long entry, and is refused at its first bad one', async () => {
+    // 23 entries of 2 KiB fill a 48 KiB answer (MAX_APP_BYTES): the most one answer can ask of
+    // WebCrypto. The first entry's payload is forged.
+    const log = await authorChain(0);
+    for (let i = 0; i < 23; i++) await log.append(new Uint8Array(OFFLOAD_MIN_BYTES).fill(i));
+    const id = chainIdBytes(log.chainId);
+    const forged = log
+      .entriesAfter(-1)
+      .map((e, i) => (i === 0 ? { ...e, payload: new Uint8Array(OFFLOAD_MIN_BYTES) } : e));
+    expect(forged.reduce((n, e) => n + e.payload.length, 0)).toBeLessThanOrEqual(MAX_APP_BYTES);
+    let digests = 0;
+    const counted = (data: Uint8Array) => {
+      digests++;
+      return digest(data);
+    };
+    const ahead = await hashesAhead(id, forged, counted);
+    expect(digests).toBe(23);
+    expect(() => checkEntries(id, 0, forged[0]!.prev, forged, ahead)).toThrow(/entry 0: hash does not match/);
   });
 
   it('a long payload changed after it was hashed, or its hash changed, is refused as tampered', async () => {
