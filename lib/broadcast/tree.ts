@@ -241,6 +241,22 @@ export class BroadcastTree {
   }
 
   /**
+   * A message delivered here late (`from` sent it a while ago: it waited, as a newcomer's
+   * claim waits for the quota). The eager neighbours it would have been pushed to are told of
+   * it, not sent it: by now most have it from others, and each copy would be a duplicate
+   * that prunes a tree edge (a node admitting many late pruned all its eager links). The lazy
+   * ones are not told again: they heard of it from whoever delivered it in time (telling them
+   * too made a node send a frame to every neighbour at each admission, ~18 a second).
+   */
+  announceLate(kind: BroadcastKind, id: Uint8Array, from: string | undefined): void {
+    this.#out.run(() => {
+      this.#missing.delete(idKey(kind, id));
+      this.delivered(kind, undefined);
+      for (const p of this.#eager) if (p !== from) this.#announce(p, kind, id);
+    });
+  }
+
+  /**
    * Announces messages to one lazy peer, for a channel that batches per peer (state deltas
    * go to each neighbour from a cursor: the eager ones get the entries, the lazy ones this).
    */

@@ -48,8 +48,13 @@ export interface MembershipMetrics {
   accusationsPassedOn: number;
   /** Alive or leave claims that would raise an incarnation beyond the allowed step. */
   incarnationJumpsRefused: number;
-  /** Alive claims of new members refused: maxMembers reached, or the newcomer quota of the node or link spent. */
+  /**
+   * Alive claims of new members refused: maxMembers reached, or the newcomer quota of the
+   * node or link spent and no room left for them to wait (waiting-newcomers.ts).
+   */
   membersRefused: number;
+  /** Alive claims of new members over the newcomer quota, held until it admits them (waiting-newcomers.ts). */
+  membersWaited: number;
   /** Accusations of this node answered late: it had refuted within the refute interval. */
   refutationsDeferred: number;
   /** Members checked (dialled) after ghostTimeoutMs without a sign of being reachable. */
@@ -87,6 +92,7 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     staleAccusationsAnswered: 0,
     incarnationJumpsRefused: 0,
     membersRefused: 0,
+    membersWaited: 0,
     refutationsDeferred: 0,
     membersChecked: 0,
     reapedRevisited: 0,

@@ -28,4 +28,9 @@ export class NewcomerQuota {
     if (!this.#links.available(link) || !this.#all.available(ALL)) return false;
     return this.#links.take(link) && this.#all.take(ALL);
   }
+
+  /** Whether the node's own budget is spent (no newcomer can be taken over any link). */
+  spent(): boolean {
+    return !this.#all.available(ALL);
+  }
 }

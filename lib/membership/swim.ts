@@ -26,6 +26,7 @@ import { isReachable, type NodeState, StateCode, stateName, supersedes } from '.
 import { Prober } from './prober.ts';
 import { PushPull } from './push-pull.ts';
 import { SuspicionTimer } from './suspicion.ts';
+import { WaitingNewcomers } from './waiting-newcomers.ts';
 
 export type MembershipEvent =
   /** A member (or this node) changed state. `previous` is null for a member seen for the first time. */
@@ -54,9 +55,10 @@ export type MembershipEvent =
   /**
    * News (with `treeNews`): claims that changed this node's view, received from `from`
    * (none: made or adopted here), for the owner to spread along its broadcast tree;
-   * `quiet`: not pushed, only kept among the recent news that a new link is told of.
+   * `quiet`: not pushed, only kept among the recent news that a new link is told of; `late`:
+   * they waited for the newcomer quota, and are announced rather than pushed.
    */
-  | { type: 'news'; claims: Claim[]; from: string | undefined; quiet?: boolean };
+  | { type: 'news'; claims: Claim[]; from: string | undefined; quiet?: boolean; late?: boolean };
 
 export interface MemberInfo {
   nodeId: string;
@@ -125,6 +127,12 @@ const MAX_INCARNATION = 0xffffffff;
  */
 const MAX_INCARNATION_LEAD = 2 ** 24;
 /**
+ * How often newcomers waiting for the quota are admitted (only while some wait): the quota
+ * refills continuously, 20 a second by default, so about 20 go in each time, and their late
+ * announcements (BroadcastTree.announceLate) go out in one frame per neighbour.
+ */
+const WAITING_ADMIT_MS = 1_000;
+/**
  * Another member's Unreachable declaration ends our own suspicion once that has run this
  * share of its timeout. The declarer heard of the suspicion first (its timer started
  * earlier), so detection stays as fast as when declarations were taken at once; but no
@@ -140,7 +148,8 @@ interface RefutedLately {
 /** (neighbour, member) pairs remembered as answered with a stale accusation's correction; the oldest go first. */
 const STALE_ANSWERS_KEPT = 1024;
 /** What a claim did here: changed the view, went on without changing it, or nothing. */
-type Outcome = 'changed' | 'passed' | 'ignored';
+/** What a claim did here; 'waiting': a newcomer over quota, passed on and held until the quota admits it (#wait). */
+type Outcome = 'changed' | 'passed' | 'ignored' | 'waiting';
 /** This node refutes at most once per suspectTimeoutMs × this; later accusations wait for the interval's end. */
 const REFUTE_INTERVAL_FRACTION = 0.2;
 /** A member unvouched for ghostTimeoutMs is checked at most once per ghostTimeoutMs × this… */
@@ -185,6 +194,8 @@ export class Membership {
   readonly #reaped = new Map<string, RecentlyReaped>();
   readonly #twinsSeen = new Set<string>();
   readonly #newcomers: NewcomerQuota;
+  readonly #waiting = new WaitingNewcomers();
+  #waitingTimer: TimerId | undefined;
   /** Accusers whose suspicion of a member it refuted lately, by member: their repeats carry no weight until `until`. */
   readonly #refuted = new Map<number, RefutedLately>();
   /** Accusations by members held Unreachable, weighed again if their signer refutes. */
@@ -294,6 +305,7 @@ export class Membership {
         });
       };
       reap();
+      this.#armWaiting();
       // Suspicions held when the node stopped (a freeze) start over: only our timer ends them.
       for (const i of this.#table.known()) {
         const accusation = this.#table.accusation(i);
@@ -309,9 +321,20 @@ export class Membership {
       this.#dissem.stop();
       for (const s of this.#suspicions.values()) s.cancel();
       this.#suspicions.clear();
-      for (const t of [this.#reapTimer, this.#neighboursTimer, this.#refuteTimer, this.#check?.timer])
-        if (t !== undefined) this.#env.scheduler.cancelTimer(t);
-      this.#reapTimer = this.#neighboursTimer = this.#refuteTimer = this.#check = undefined;
+      const timers = [
+        this.#reapTimer,
+        this.#neighboursTimer,
+        this.#refuteTimer,
+        this.#check?.timer,
+        this.#waitingTimer,
+      ];
+      for (const t of timers) if (t !== undefined) this.#env.scheduler.cancelTimer(t);
+      this.#reapTimer =
+        this.#neighboursTimer =
+        this.#refuteTimer =
+        this.#check =
+        this.#waitingTimer =
+          undefined;
     });
   }
 
@@ -568,43 +591,54 @@ export class Membership {
   applyClaims(claims: readonly Claim[], from?: string, relay = true): number {
     return this.#out.run(() => {
       if (from !== undefined) this.#heardFrom(from);
-      // Members first, then accusations: an accusation counts only if its signer is a member.
-      const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
-      const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
-      const news: Claim[] = [];
-      // Built once per batch, and only for the alive claim of a member unknown here that a
-      // peer describes (or that this node reaped).
-      let down: Map<string, number> | undefined;
-      let applied = 0;
-      let passed = 0;
-      for (const c of ordered) {
-        const introduces = c.kind === 'alive' && this.#unknown(c.subject);
-        if (introduces && (from !== undefined || this.#reaped.has(c.subject))) {
-          down ??= this.#declaredDownIn(claims);
-          if ((down.get(c.subject) ?? -1) >= c.incarnation) {
-            this.metrics.claimsIgnored++;
-            continue;
-          }
-        }
-        const outcome = this.#apply(c, from);
-        if (outcome === 'passed') {
-          passed++;
+      return this.#merge(claims, from, relay, true);
+    });
+  }
+
+  /** applyClaims' rules; `charge`: a newcomer takes from the quota (false: it waited for it, and was charged). */
+  #merge(claims: readonly Claim[], from: string | undefined, relay: boolean, charge: boolean): number {
+    // Members first, then accusations: an accusation counts only if its signer is a member.
+    const own = (c: Claim) => c.kind === 'alive' || c.kind === 'leave';
+    const ordered = claims.every(own) ? claims : [...claims.filter(own), ...claims.filter((c) => !own(c))];
+    const news: Claim[] = [];
+    // Built once per batch, and only for the alive claim of a member unknown here that a
+    // peer describes (or that this node reaped).
+    let down: Map<string, number> | undefined;
+    let applied = 0;
+    let passed = 0;
+    const waiting: Claim[] = [];
+    for (const c of ordered) {
+      const introduces = c.kind === 'alive' && this.#unknown(c.subject);
+      if (introduces && (from !== undefined || this.#reaped.has(c.subject))) {
+        down ??= this.#declaredDownIn(claims);
+        if ((down.get(c.subject) ?? -1) >= c.incarnation) {
           this.metrics.claimsIgnored++;
-          if (relay && this.#treeNews) news.push(c);
-        } else if (outcome === 'changed') {
-          applied++;
-          this.metrics.claimsApplied++;
-          if (!relay) continue;
-          if (this.#treeNews) news.push(c);
-          if (!introduces || !this.#treeNews) this.#dissem.queue.push(c, from);
-        } else {
-          this.metrics.claimsIgnored++;
-          if (from !== undefined) this.#dissem.queue.markKnown(c, from);
+          continue;
         }
       }
-      if (news.length > 0) this.#event({ type: 'news', claims: news, from });
-      return applied + passed;
-    });
+      const outcome = this.#apply(c, from, charge);
+      if (outcome === 'passed') {
+        passed++;
+        this.metrics.claimsIgnored++;
+        if (relay && this.#treeNews) news.push(c);
+      } else if (outcome === 'waiting') {
+        waiting.push(c);
+      } else if (outcome === 'changed') {
+        applied++;
+        this.metrics.claimsApplied++;
+        if (!relay) continue;
+        if (this.#treeNews) news.push(c);
+        if (!introduces || !this.#treeNews) this.#dissem.queue.push(c, from);
+      } else {
+        this.metrics.claimsIgnored++;
+        if (from !== undefined) this.#dissem.queue.markKnown(c, from);
+      }
+    }
+    if (news.length > 0) this.#event({ type: 'news', claims: news, from, ...(charge ? {} : { late: true }) });
+    // Waiting counts as had: the tree asks nobody for it again, and its copies are duplicates.
+    if (waiting.length > 0 && this.#treeNews)
+      this.#event({ type: 'news', claims: waiting, from, quiet: true });
+    return applied + passed + waiting.length;
   }
 
   /**
@@ -874,9 +908,9 @@ export class Membership {
   }
 
   /** Applies one claim under the rules: whether it changed this node's view, or went on without (see #applyAccusation). */
-  #apply(c: Claim, from: string | undefined): Outcome {
+  #apply(c: Claim, from: string | undefined, charge: boolean): Outcome {
     if (c.subject === this.selfId) return this.#applyAboutSelf(c) ? 'changed' : 'ignored';
-    if (c.kind === 'alive' || c.kind === 'leave') return this.#applyOwn(c, from) ? 'changed' : 'ignored';
+    if (c.kind === 'alive' || c.kind === 'leave') return this.#applyOwn(c, from, charge);
     return this.#applyAccusation(c, from);
   }
 
@@ -925,28 +959,36 @@ export class Membership {
    * A member's own alive or goodbye claim: the only thing that raises its incarnation, by a
    * bounded step. Only an alive claim introduces a member, within maxMembers and the newcomer
    * quotas (charged to `from`, the link it came over; not while this node joins, nor for
-   * claims made or adopted here).
+   * claims made or adopted here). A newcomer over quota waits for it (#wait); `charge`
+   * false: it did, and was charged.
    */
-  #applyOwn(c: Claim, from: string | undefined): boolean {
+  #applyOwn(c: Claim, from: string | undefined, charge: boolean): Outcome {
     const t = this.#table;
     const known = t.ids.lookup(c.subject);
     const current = known === undefined ? StateCode.Unknown : t.state(known);
     if (c.incarnation > this.#incarnationCeiling(current === StateCode.Unknown ? 0 : t.incarnation(known!))) {
       this.metrics.incarnationJumpsRefused++;
-      return false;
+      return 'ignored';
     }
     if (current === StateCode.Unknown) {
-      if (c.kind !== 'alive' || this.#zombie(c, from)) return false;
-      const quota = from !== undefined && t.state(this.#selfIndex) !== StateCode.Joining;
-      if (t.size >= this.config.maxMembers || (quota && !this.#newcomers.take(from))) {
+      if (c.kind === 'leave') this.#waiting.drop(c.subject, c.incarnation);
+      if (c.kind !== 'alive' || this.#zombie(c, from)) return 'ignored';
+      if (t.size >= this.config.maxMembers) {
         this.metrics.membersRefused++;
-        return false;
+        return 'ignored';
       }
+      // Not for a member's own claim over its own link: it proved it is there (a handshake), and
+      // the link budget bounds how many do; held back, a joiner's seed kept its transient link
+      // open and refused the next joiners, and joins waited for the quota.
+      const quota =
+        charge && from !== undefined && from !== c.subject && t.state(this.#selfIndex) !== StateCode.Joining;
+      if (quota && !this.#newcomers.take(from)) return this.#wait(c, from);
+      this.#waiting.drop(c.subject);
       this.#reaped.delete(c.subject);
     }
     const next = claimState(c.kind);
     if (current !== StateCode.Unknown && !supersedes(next, c.incarnation, current, t.incarnation(known!))) {
-      return this.#twin(known!, c);
+      return this.#twin(known!, c) ? 'changed' : 'ignored';
     }
     const i = current === StateCode.Unknown ? t.admit(c.subject) : known!;
     const now = this.#env.clock.now();
@@ -981,7 +1023,46 @@ export class Membership {
         lowWaterMark: c.lowWaterMark,
       });
     }
-    return true;
+    return 'changed';
+  }
+
+  /**
+   * A newcomer over quota on `from` waits for it (waiting-newcomers.ts) or, without room, is
+   * refused. A waiting claim is passed on at once, as if taken in: held back, it left a hole
+   * in the broadcast tree under this node, which its neighbours there filled by grafting from
+   * others, each graft an eager link more, each later copy over it a duplicate and a prune
+   * (300 nodes joining over 3 s against a quota of 2 a second: 3.6× the messages). The
+   * quota bounds what this node takes in; what it passes on is bounded by the waiting room.
+   */
+  #wait(c: Claim, from: string): Outcome {
+    const held = this.#waiting.hold(c, from, this.#env.clock.now());
+    if (held === 'full') this.metrics.membersRefused++;
+    if (held !== 'waiting') return 'ignored';
+    this.metrics.membersWaited++;
+    this.#armWaiting();
+    return 'waiting';
+  }
+
+  /** While newcomers wait, admits them every WAITING_ADMIT_MS as the quota refills. */
+  #armWaiting(): void {
+    if (this.#waitingTimer !== undefined || !this.#running || this.#waiting.size === 0) return;
+    this.#waitingTimer = this.#env.scheduler.setTimer(WAITING_ADMIT_MS, () => {
+      this.#waitingTimer = undefined;
+      const admitted = new Map<string, Claim[]>();
+      this.#waiting.drain(this.#env.clock.now(), {
+        stale: (c) => !this.#unknown(c.subject),
+        take: (link) => this.#newcomers.take(link),
+        spent: () => this.#newcomers.spent(),
+        admit: (c, link) => {
+          const list = admitted.get(link);
+          if (list) list.push(c);
+          else admitted.set(link, [c]);
+        },
+      });
+      // As if they arrived now over the link they came by; announced, not pushed (`late`).
+      for (const [link, claims] of admitted) this.#merge(claims, link, true, false);
+      this.#armWaiting();
+    });
   }
 
   /**

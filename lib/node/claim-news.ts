@@ -73,6 +73,15 @@ export class ClaimNews {
         this.#send(peer, { type: 'news', g: wires.slice(i, i + PER_FRAME) });
   }
 
+  /** Claims that introduced members here late (they waited for the quota): announced, not pushed (BroadcastTree.announceLate). */
+  announce(claims: readonly Claim[], from: string | undefined): void {
+    for (const c of claims) {
+      const id = claimId(c.wire);
+      this.#held.hold(id, c.wire);
+      this.#tree.announceLate(BroadcastKind.Claim, id, from);
+    }
+  }
+
   /**
    * Claims kept, not pushed: they answer grafts, and a link that comes up while they are
    * recent is told of them (see BroadcastTree.linkUp).

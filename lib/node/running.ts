@@ -206,6 +206,7 @@ export class RunningNode {
     switch (e.type) {
       case 'news':
         if (e.quiet) this.news.keep(e.claims);
+        else if (e.late) this.news.announce(e.claims, e.from);
         else this.news.spread(e.claims, e.from);
         return;
       case 'alive':

@@ -7,6 +7,7 @@ import { type Claim, type ClaimSigner, signClaim } from '../../lib/membership/cl
 import { DEFAULT_HEARTBEAT, type HeartbeatConfig } from '../../lib/membership/config.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { Membership, type MembershipEvent } from '../../lib/membership/swim.ts';
+import { PER_LINK_WAITING } from '../../lib/membership/waiting-newcomers.ts';
 import type { SimCluster } from '../../lib/sim/cluster.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
 import { VirtualClock, VirtualScheduler } from '../../lib/time/virtual.ts';
@@ -64,7 +65,7 @@ function statesSeen(c: SimCluster, nodeId: string): Set<NodeState> {
 }
 
 /** A started, Active membership core on virtual time whose linked members answer its pings. */
-function core(heartbeat: Partial<HeartbeatConfig> = {}, incarnation = 1_000) {
+function core(heartbeat: Partial<HeartbeatConfig> = {}, incarnation = 1_000, treeNews = false) {
   const scheduler = new VirtualScheduler();
   const clock = new VirtualClock(scheduler);
   const me = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(1));
@@ -79,6 +80,7 @@ function core(heartbeat: Partial<HeartbeatConfig> = {}, incarnation = 1_000) {
     event: (e) => events.push(e),
     incarnation,
     heartbeat,
+    treeNews,
   });
   m.start();
   m.bootstrap();
@@ -308,7 +310,17 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
       expect(DEFAULT_HEARTBEAT.newMembersPerLinkPerMinute).toBe(300);
       const bound = 4 + 1 + 300 + 10;
       for (const n of c.nodes) expect(n.node.members().length).toBeLessThanOrEqual(bound);
-      expect(c.nodes[1]!.node.metrics().membersRefused).toBeGreaterThanOrEqual(1_000 - bound);
+      // The rest wait for the quota, as many as the link's share of the waiting room; the others are refused.
+      const victim = c.nodes[1]!.node;
+      expect(victim.metrics().membersWaited).toBe(PER_LINK_WAITING);
+      expect(victim.metrics().membersRefused).toBeGreaterThanOrEqual(1_000 - bound - PER_LINK_WAITING);
+      // The waiting ones go in at the link's rate (5 a second), not faster, and nowhere else faster.
+      const before = victim.members().length;
+      c.runFor(30_000);
+      const gained = victim.members().length - before;
+      expect(gained).toBeGreaterThanOrEqual(140);
+      expect(gained).toBeLessThanOrEqual(155);
+      for (const n of c.nodes) expect(n.node.members().length).toBeLessThanOrEqual(bound + 155);
     },
   );
 
@@ -330,7 +342,44 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
     }
     c.runFor(2_000);
     for (const n of c.nodes) expect(n.node.members().length).toBeLessThanOrEqual(4 + 3 + perNode + 3);
-    expect(c.nodes[1]!.node.metrics().membersRefused).toBeGreaterThanOrEqual(600 - perNode - 3);
+    // Over the node's quota they wait (each link's share of the room holds its 200), refused none.
+    const m = c.nodes[1]!.node.metrics();
+    expect(m.membersWaited).toBeGreaterThanOrEqual(600 - perNode - 3);
+    expect(m.membersRefused).toBe(0);
+  });
+
+  it("finding 3: over the quota, newcomers wait and go in at its rate; a member's own claim over its own link is not charged", () => {
+    const t = core({ newMembersPerMinute: 60, newMembersPerLinkPerMinute: 600 }, 1_000, true);
+    const relay = identities(1, 100)[0]!;
+    const alive = (id: NodeIdentity) => signClaim(id, 'alive', { incarnation: 1_700_000_000 });
+    const active = (ids: NodeIdentity[]) =>
+      ids.filter((id) => t.m.stateOf(id.nodeId) === NodeState.Active).length;
+    t.m.applyClaims([alive(relay)], relay.nodeId);
+    const others = identities(100, 120);
+    // The node's burst is 60 a minute's worth: the relay itself was not charged.
+    expect(t.m.applyClaims(others.map(alive), relay.nodeId)).toBe(100);
+    expect(active(others)).toBe(60);
+    expect(t.m.metrics.membersWaited).toBe(40);
+    expect(t.m.metrics.membersRefused).toBe(0);
+    // Passed on when they are taken in, not before: the news so far holds the 60 only.
+    const news = () => t.events.flatMap((e) => (e.type === 'news' && !e.quiet ? e.claims : []));
+    expect(news()).toHaveLength(61);
+    // The quota spent, a newcomer's own claim over its own link still goes in at once.
+    const joiner = identities(1, 240)[0]!;
+    t.m.applyClaims([alive(joiner)], joiner.nodeId);
+    expect(t.m.stateOf(joiner.nodeId)).toBe(NodeState.Active);
+    // One a second after that (the quota refills continuously), announced late.
+    t.scheduler.runFor(10_000);
+    expect(active(others)).toBeGreaterThanOrEqual(69);
+    expect(active(others)).toBeLessThanOrEqual(71);
+    const late = t.events
+      .filter((e) => e.type === 'news' && e.late)
+      .flatMap((e) => (e.type === 'news' ? e.claims : []));
+    expect(late.length).toBe(active(others) - 60);
+    expect(late.every((c) => c.subject !== relay.nodeId)).toBe(true);
+    t.scheduler.runFor(35_000);
+    expect(active(others)).toBe(100);
+    expect(t.m.metrics.membersRefused).toBe(0);
   });
 
   it('finding 3: members and interned ids stay within maxMembers, however many identities arrive', async () => {
