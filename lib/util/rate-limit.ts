@@ -1,4 +1,9 @@
-/** Token buckets per key (an origin node), bounded: the least recently used keys are forgotten. */
+/**
+ * Token buckets per key (an origin node), bounded: the least recently used keys are
+ * forgotten, and so is a key whose bucket has refilled (a full bucket is what an unknown key
+ * gets), so the map holds the keys in use, not every key ever seen: a node of a large
+ * cluster kept a bucket for each of the last 4,096 signers it heard from, ~0.4 MB, forever.
+ */
 export class RateLimiter {
   readonly #rate: number;
   readonly #burst: number;
@@ -12,6 +17,11 @@ export class RateLimiter {
     this.#burst = burst;
     this.#now = now;
     this.#max = maxKeys;
+  }
+
+  /** Keys remembered (those whose buckets are not full, at most `maxKeys`). */
+  get size(): number {
+    return this.#buckets.size;
   }
 
   /** Takes `cost` units for `key`; false (and nothing taken) if it has not got them. */
@@ -37,6 +47,14 @@ export class RateLimiter {
     b.at = now;
     this.#buckets.set(key, b);
     if (this.#buckets.size > this.#max) this.#buckets.delete(this.#buckets.keys().next().value!);
+    else this.#forgetRefilled(now, b);
     return b;
+  }
+
+  /** Forgets the least recently used key if its bucket is full by now: one a call, at no search. */
+  #forgetRefilled(now: number, current: { tokens: number; at: number }): void {
+    const [key, oldest] = this.#buckets.entries().next().value!;
+    if (oldest !== current && oldest.tokens + ((now - oldest.at) / 1000) * this.#rate >= this.#burst)
+      this.#buckets.delete(key);
   }
 }
