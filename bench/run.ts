@@ -59,7 +59,8 @@ const benches: Record<string, () => Promise<void>> = {
   'y-webrtc': yWebrtcBench,
   'mass-join': massJoinBench,
   'join-window': () => joinWindowBench([{ nodes: 1_000, windowS: 10, durationS: 20 }]),
-  'join-window-10000': () => joinWindowBench([{ nodes: 10_000, windowS: 30, durationS: 60 }]),
+  'join-window-10000': () =>
+    joinWindowBench([{ nodes: 10_000, windowS: 30, durationS: 60, newcomersPerMinute: 30_000 }]),
 };
 const DEFAULT = [
   'crypto',

@@ -29,6 +29,9 @@ and prints a report; the same --seed reproduces the run exactly.
                      the other half: every node should end up holding the fork proof
   --join-window S    spread the joins over S seconds, node i at i/n of it (default 0
                      up to 1,000 nodes, then 10 ms per node)
+  --newcomer-quota N new members a node takes in per minute, in all and per link
+                     (default 1,200 and 300; beyond it they wait for it): a join of
+                     thousands within seconds needs more
   --preconverged     start as if the joins were long over (every node knows every other):
                      the steady state of clusters too large to simulate joining
   --json             print one JSON object instead of the human report
@@ -46,6 +49,8 @@ export function humanReport(r: ScenarioReport): string {
       `lifeguard ${r.config.lifeguard ? 'on' : 'off'}, links ${r.config.linkAuth}` +
       (r.config.preconverged ? ', started preconverged' : ''),
     `  converged at:        ${r.convergedAtMs === null ? 'never' : `${r.convergedAtMs} ms`}`,
+    `  joins:               ${r.joins.stranded} nodes stranded, ${r.joins.newcomersWaited} newcomers waited for the quota ` +
+      `(${r.config.newcomerQuota.perNode}/min a node, ${r.config.newcomerQuota.perLink} a link), ${r.joins.newcomersRefused} refused`,
     `  crashed nodes:       ${r.detection.crashed}${r.detection.undetected ? ` (${r.detection.undetected} not detected everywhere)` : ''}`,
     `  first suspicion:     ${fmt(r.detection.firstSuspectMs)}`,
     `  unreachable at all:  ${fmt(r.detection.allUnreachableMs)}`,
@@ -99,6 +104,7 @@ export const simCommand: Command = {
       fork: { type: 'boolean' },
       'join-window': { type: 'string' },
       preconverged: { type: 'boolean' },
+      'newcomer-quota': { type: 'string' },
       json: { type: 'boolean' },
       svg: { type: 'string' },
       consensus: { type: 'boolean' },
@@ -132,7 +138,15 @@ export const simCommand: Command = {
       latencyMs: numberFlag(values.latency, 'latency', 10, 0, 10_000),
       crash: intFlag(values.crash, 'crash', 0, 0, nodes - 2),
       maxLinks: intFlag(values['max-links'], 'max-links', 24, 1, 100_000),
-      heartbeat: { lifeguard: values['no-lifeguard'] !== true },
+      heartbeat: {
+        lifeguard: values['no-lifeguard'] !== true,
+        ...(values['newcomer-quota'] === undefined
+          ? {}
+          : {
+              newMembersPerMinute: intFlag(values['newcomer-quota'], 'newcomer-quota', 0, 1, 1e9),
+              newMembersPerLinkPerMinute: intFlag(values['newcomer-quota'], 'newcomer-quota', 0, 1, 1e9),
+            }),
+      },
       linkAuth,
       writes: intFlag(values.writes, 'writes', 0, 0, 1_000_000),
       partition: values.partition === true,

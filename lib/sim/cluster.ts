@@ -129,6 +129,9 @@ export class SimCluster {
     return c;
   }
 
+  /** Nodes that said they were stranded (MeshNode's `stranded`: still Joining 10 s after start). */
+  readonly stranded = new Set<number>();
+
   get seedUrls(): string[] {
     return (this.#opts.seeds ?? [0]).map((i) => this.nodes[i]!.host.url);
   }
@@ -212,6 +215,8 @@ export class SimCluster {
     const i = entry.index;
     node.on('member-state', (e) => this.observer.state(i, e.nodeId, e.previous, e.state));
     node.on('suspected', (e) => this.observer.suspected(e.nodeId));
+    // Counted, not written to the console: a run where thousands are stranded is a result.
+    node.on('stranded', () => this.stranded.add(i));
     await node.start();
     let active = 0;
     for (const m of node.members()) {

@@ -4,7 +4,7 @@
  * going, and report what was measured.
  */
 import { type BroadcastMetrics, perDelivery } from '../broadcast/metrics.ts';
-import type { HeartbeatConfig } from '../membership/config.ts';
+import { DEFAULT_HEARTBEAT, type HeartbeatConfig } from '../membership/config.ts';
 import { toHex } from '../util/bytes.ts';
 import { type ChainReport, ChainWorkload, chainService } from './chain-workload.ts';
 import { SimCluster } from './cluster.ts';
@@ -92,6 +92,14 @@ export interface ScenarioReport {
   chain?: ChainReport;
   /** Present when asked for (options.timeline). */
   timeline?: Timeline;
+  /** Joining, over all nodes: who was stranded (still Joining 10 s after start), and newcomers over the quota. */
+  joins: {
+    stranded: number;
+    /** Alive claims of new members that waited for the newcomer quota (MembershipMetrics.membersWaited). */
+    newcomersWaited: number;
+    /** And those refused: no room to wait, or maxMembers (MembershipMetrics.membersRefused). */
+    newcomersRefused: number;
+  };
   config: {
     loss: number;
     latencyMs: number;
@@ -100,6 +108,8 @@ export interface ScenarioReport {
     linkAuth: string;
     partition: boolean;
     preconverged: boolean;
+    /** New members a node takes in per minute, in all and per link (heartbeat.newMembersPerMinute, …PerLinkPerMinute). */
+    newcomerQuota: { perNode: number; perLink: number };
   };
 }
 
@@ -259,6 +269,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       ...broadcastTotals(c),
     },
     ...(tail ? { steadyTraffic: traffic(tail) } : {}),
+    joins: {
+      stranded: c.stranded.size,
+      newcomersWaited: c.nodes.reduce((a, n) => a + n.node.metrics().membersWaited, 0),
+      newcomersRefused: c.nodes.reduce((a, n) => a + n.node.metrics().membersRefused, 0),
+    },
     ...(workload ? { state: workload.report(o.durationMs) } : {}),
     ...(chainLoad ? { chain: await chainLoad.report(o.durationMs) } : {}),
     ...(o.timeline
@@ -282,6 +297,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       linkAuth,
       partition,
       preconverged: o.preconverged === true,
+      newcomerQuota: {
+        perNode: o.heartbeat?.newMembersPerMinute ?? DEFAULT_HEARTBEAT.newMembersPerMinute,
+        perLink: o.heartbeat?.newMembersPerLinkPerMinute ?? DEFAULT_HEARTBEAT.newMembersPerLinkPerMinute,
+      },
     },
   };
 }

@@ -133,6 +133,22 @@ describe('weftmesh CLI', () => {
     expect(cli(...args, '--join-window', '-1').code).not.toBe(0);
   });
 
+  it('sim --newcomer-quota sets the quota; the report counts newcomers that waited for it, refused and stranded nodes', () => {
+    const args = ['sim', '--nodes', '40', '--duration', '20', '--join-window', '2', '--json'];
+    const plain = JSON.parse(cli(...args).out);
+    expect(plain.config.newcomerQuota).toEqual({ perNode: 1_200, perLink: 300 });
+    expect(plain.joins).toEqual({ stranded: 0, newcomersWaited: 0, newcomersRefused: 0 });
+    const slow = JSON.parse(cli(...args, '--newcomer-quota', '12').out);
+    expect(slow.config.newcomerQuota).toEqual({ perNode: 12, perLink: 12 });
+    // A burst of 12, then one every 5 s: most newcomers wait, none is refused, joins go on.
+    expect(slow.joins.newcomersWaited).toBeGreaterThan(200);
+    expect(slow.joins.newcomersRefused).toBe(0);
+    expect(slow.joins.stranded).toBe(0);
+    expect(slow.convergedAtMs).toBeNull();
+    expect(plain.convergedAtMs).toBeLessThan(5_000);
+    expect(cli(...args, '--newcomer-quota', '0').code).toBe(2);
+  });
+
   it('sim --writes --partition reports state convergence, lost writes and state traffic', () => {
     const args = ['sim', '--nodes', '12', '--duration', '30', '--writes', '150', '--partition', '--json'];
     const r = cli(...args);
