@@ -977,12 +977,9 @@ export class Membership {
         this.metrics.membersRefused++;
         return 'ignored';
       }
-      // Not for a member's own claim over its own link: it proved it is there (a handshake), and
-      // the link budget bounds how many do; held back, a joiner's seed kept its transient link
-      // open and refused the next joiners, and joins waited for the quota.
-      const quota =
-        charge && from !== undefined && from !== c.subject && t.state(this.#selfIndex) !== StateCode.Joining;
-      if (quota && !this.#newcomers.take(from)) return this.#wait(c, from);
+      // A member's own claim over its own link (a join through this node) has a budget of its own.
+      const quota = charge && from !== undefined && t.state(this.#selfIndex) !== StateCode.Joining;
+      if (quota && !this.#newcomers.take(from, from === c.subject)) return this.#wait(c, from);
       this.#waiting.drop(c.subject);
       this.#reaped.delete(c.subject);
     }
@@ -1051,7 +1048,7 @@ export class Membership {
       const admitted = new Map<string, Claim[]>();
       this.#waiting.drain(this.#env.clock.now(), {
         stale: (c) => !this.#unknown(c.subject),
-        take: (link) => this.#newcomers.take(link),
+        take: (c, link) => this.#newcomers.take(link, c.subject === link),
         spent: () => this.#newcomers.spent(),
         admit: (c, link) => {
           const list = admitted.get(link);

@@ -72,15 +72,15 @@ export class WaitingNewcomers {
   /**
    * Admits what the quota allows now: takes the links in turn, each time its oldest claim.
    * `stale(claim)`: the claim is no longer a newcomer's (its member came in another way, or
-   * left): dropped. `take(link)`: charge one newcomer to the node and to `link`; false when
-   * either budget is spent. `spent()`: the node's own budget is spent (stop). `admit` gets
+   * left): dropped. `take(claim, link)`: charge it to the node's and `link`'s budgets; false
+   * when they are spent. `spent()`: the node's own budget is spent (stop). `admit` gets
    * each claim that was charged for.
    */
   drain(
     now: number,
     hooks: {
       stale(claim: Claim): boolean;
-      take(link: string): boolean;
+      take(claim: Claim, link: string): boolean;
       spent(): boolean;
       admit(claim: Claim, link: string): void;
     },
@@ -91,7 +91,7 @@ export class WaitingNewcomers {
       for (const [link, queue] of [...this.#byLink]) {
         const next = this.#oldestFresh(link, queue, now, hooks.stale);
         if (next === undefined) continue;
-        if (!hooks.take(link)) {
+        if (!hooks.take(next.claim, link)) {
           if (hooks.spent()) return;
           continue;
         }

@@ -348,7 +348,7 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
     expect(m.membersRefused).toBe(0);
   });
 
-  it("finding 3: over the quota, newcomers wait and go in at its rate; a member's own claim over its own link is not charged", () => {
+  it("finding 3: over the quota, newcomers wait and go in at its rate; members' own claims over their own links have a budget of their own", () => {
     const t = core({ newMembersPerMinute: 60, newMembersPerLinkPerMinute: 600 }, 1_000, true);
     const relay = identities(1, 100)[0]!;
     const alive = (id: NodeIdentity) => signClaim(id, 'alive', { incarnation: 1_700_000_000 });
@@ -356,7 +356,7 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
       ids.filter((id) => t.m.stateOf(id.nodeId) === NodeState.Active).length;
     t.m.applyClaims([alive(relay)], relay.nodeId);
     const others = identities(100, 120);
-    // The node's burst is 60 a minute's worth: the relay itself was not charged.
+    // The node's burst is 60 a minute's worth: the relay's own claim went to the direct budget.
     expect(t.m.applyClaims(others.map(alive), relay.nodeId)).toBe(100);
     expect(active(others)).toBe(60);
     expect(t.m.metrics.membersWaited).toBe(40);
@@ -364,10 +364,18 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
     // Passed on when they are taken in, not before: the news so far holds the 60 only.
     const news = () => t.events.flatMap((e) => (e.type === 'news' && !e.quiet ? e.claims : []));
     expect(news()).toHaveLength(61);
-    // The quota spent, a newcomer's own claim over its own link still goes in at once.
+    // The quota spent, a newcomer's own claim over its own link still goes in at once…
     const joiner = identities(1, 240)[0]!;
     t.m.applyClaims([alive(joiner)], joiner.nodeId);
     expect(t.m.stateOf(joiner.nodeId)).toBe(NodeState.Active);
+    // …within a budget as large as the node's (60, two taken): a peer cycling identities
+    // through its own links gets 58 more in, and the rest wait.
+    const cyclers = Array.from({ length: 70 }, () => throwaway());
+    for (const s of cyclers)
+      t.m.applyClaims([signClaim(s, 'alive', { incarnation: 1_700_000_000 })], s.nodeId);
+    const cyclersIn = () => cyclers.filter((s) => t.m.stateOf(s.nodeId) === NodeState.Active).length;
+    expect(cyclersIn()).toBe(58);
+    expect(t.m.metrics.membersWaited).toBe(40 + 12);
     // One a second after that (the quota refills continuously), announced late.
     t.scheduler.runFor(10_000);
     expect(active(others)).toBeGreaterThanOrEqual(69);
@@ -375,10 +383,13 @@ describe('finding 3: members nobody can reach, and admission floods', () => {
     const late = t.events
       .filter((e) => e.type === 'news' && e.late)
       .flatMap((e) => (e.type === 'news' ? e.claims : []));
-    expect(late.length).toBe(active(others) - 60);
+    // Each budget refills: the relayed ones and the direct ones go in side by side.
+    expect(cyclersIn()).toBeGreaterThanOrEqual(58 + 9);
+    expect(late.length).toBe(active(others) - 60 + cyclersIn() - 58);
     expect(late.every((c) => c.subject !== relay.nodeId)).toBe(true);
     t.scheduler.runFor(35_000);
     expect(active(others)).toBe(100);
+    expect(cyclersIn()).toBe(70);
     expect(t.m.metrics.membersRefused).toBe(0);
   });
 

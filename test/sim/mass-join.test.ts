@@ -36,9 +36,10 @@ describe('mass join', () => {
 
   it('a join faster than the newcomer quota: newcomers wait for it and go in at its rate, and the broadcast tree keeps its shape', async () => {
     // 150 nodes over 1.5 s against a quota of 60 a minute. Refused, the claims came back through
-    // grafts and exchanges, each copy a duplicate pruning a tree edge: 4.7 copies per delivery
-    // and 40 messages a node a second over 30 s (runScenario; 1.4 and 14 now, 0.5 and 3.2 where
-    // the quota is not reached).
+    // grafts and exchanges, each copy a duplicate pruning a tree edge: 4.6 copies per delivery
+    // and 36 messages a node a second over 30 s (2.3 and 21 now; 0.5 and 3.2 where the quota
+    // is not reached). The seed's joiners beyond its direct budget (60) wait too, and get in
+    // through the members they dial next.
     const c = await SimCluster.create({
       nodes: 150,
       seed: 1,
@@ -49,7 +50,7 @@ describe('mass join', () => {
     const sum = (f: (m: ReturnType<SimCluster['nodes'][number]['node']['metrics']>) => number) =>
       c.nodes.reduce((a, n) => a + f(n.node.metrics()), 0);
     c.runFor(4_000);
-    // Joins do not wait: a joiner's own claim over its own link is not charged.
+    // Every joiner is in (Active on its side) within 2.5 s of the last one starting.
     expect(c.nodes.every((n) => n.node.state === 'Active')).toBe(true);
     c.runFor(26_000);
     expect(sum((m) => m.membersRefused)).toBe(0);
@@ -58,13 +59,14 @@ describe('mass join', () => {
       delivered: sum((m) => m.broadcast.kinds.claims.delivered),
       copies: sum((m) => m.broadcast.kinds.claims.duplicates),
     };
-    expect(claims.copies / claims.delivered).toBeLessThan(2.5);
+    expect(claims.copies / claims.delivered).toBeLessThan(3.2);
     const messages = sum((m) => m.messagesIn) / 150 / 30;
-    expect(messages).toBeLessThan(20);
-    // Each node took in the burst (60) and about one a second since.
+    expect(messages).toBeLessThan(27);
+    // Each node took in the burst (60) and about one a second since (relayed newcomers; joiners have a budget of their own).
     for (const n of c.nodes) expect(n.node.members().length).toBeGreaterThanOrEqual(60 + 25);
-    // All go in: at one a second, (150 - 60) s after the burst.
-    const at = convergence(c, 130_000);
+    // All go in: at one a second, 90 s after the burst, later where a claim waited past 60 s
+    // and came back with an exchange (151 s).
+    const at = convergence(c, 200_000);
     expect(at).toBeDefined();
   }, 120_000);
 });

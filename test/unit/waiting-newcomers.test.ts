@@ -28,7 +28,7 @@ function drain(
   const perLink = { ...(opts.perLink ?? {}) };
   room.drain(opts.now ?? 0, {
     stale: (c) => opts.stale?.has(c.subject) ?? false,
-    take: (link) => {
+    take: (_claim, link) => {
       if (budget < 1 || (perLink[link] ?? 1) < 1) return false;
       budget--;
       if (perLink[link] !== undefined) perLink[link]--;
