@@ -16,6 +16,7 @@ import type { Claim } from '../membership/claims.ts';
 import { shuffle } from '../time/random.ts';
 import type { Env } from '../time/types.ts';
 import type { DeliveryClass, Link, Transport } from '../transport/types.ts';
+import { setBounded } from '../util/bounded-map.ts';
 import { type Advert, DialBackoff, type DialPolicy, endpointOf } from './dial-policy.ts';
 
 export interface LinkPolicy {
@@ -88,6 +89,17 @@ const TRANSIENT_TTL_MS = 5_000;
 const DIAL_STUCK_MS = 60_000;
 /** Transient links open at once: at least this, or the link cap. */
 const MIN_TRANSIENT = 16;
+/**
+ * A peer whose join exchange a transient link served gets no other transient link this long
+ * after. Joined, it dials members for links of its own, this node among them, while this
+ * node may still not hold it reachable (its claim waiting for the quota): a second
+ * transient link then served no exchange and held its slot for TRANSIENT_TTL_MS. 1,000 nodes
+ * joining through one seed over 3 s filled all its slots so, and turned away the joiners
+ * behind them (a quarter still Joining 5 s after the last start).
+ */
+const SERVED_MS = 30_000;
+/** Peers remembered as served (a bounded record; the oldest forgotten first). */
+const SERVED_MAX = 1_024;
 
 export class LinkManager {
   readonly #o: LinkManagerOptions;
@@ -97,6 +109,8 @@ export class LinkManager {
   readonly #lastIn = new Map<string, number>();
   readonly #lastOut = new Map<string, number>();
   readonly #transient = new Map<string, Link>();
+  /** Peers a transient link served a join exchange, and when (see SERVED_MS). */
+  readonly #served = new Map<string, number>();
   /**
    * Links let go (duplicates, evicted, refused, released), each with what closes it once the
    * peer's goodbye arrives on it.
@@ -288,7 +302,7 @@ export class LinkManager {
       else this.#retire(existing);
     } else if (this.#links.size >= this.#o.policy.maxLinks) {
       const slots = Math.max(MIN_TRANSIENT, this.#o.policy.maxLinks);
-      if (this.#o.isNewcomer(id) && this.#transient.size < slots) transient = true;
+      if (this.#o.isNewcomer(id) && this.#transient.size < slots && !this.#servedLately(id)) transient = true;
       else if (!this.#evictForRoom()) {
         // The peer may have taken the link up already (its end finished first) and be sending.
         this.#letGo(link, 'link budget full');
@@ -355,7 +369,13 @@ export class LinkManager {
     const link = this.#transient.get(nodeId);
     if (!link) return;
     this.#transient.delete(nodeId);
+    setBounded(this.#served, nodeId, this.#o.env.clock.now(), SERVED_MAX);
     this.#letGo(link, 'join exchange done');
+  }
+
+  #servedLately(nodeId: string): boolean {
+    const at = this.#served.get(nodeId);
+    return at !== undefined && this.#o.env.clock.now() - at < SERVED_MS;
   }
 
   /** The peer said goodbye on `link`: its close that follows is on purpose. */
