@@ -36,6 +36,24 @@ function setup(peers: string[], opts: TreeOptions = {}) {
 }
 
 describe('eager push and lazy push', () => {
+  it('a message delivered late is announced to the eager peers but its sender, not pushed, and no graft follows', () => {
+    // A newcomer's claim that waited for the quota (Membership.#wait): its neighbours have it
+    // from others by now; a push would be a duplicate pruning a tree edge.
+    const { tree, scheduler, frames } = setup(['a', 'b', 'c', 'd'], { graftAfterMs: 100 });
+    tree.onMessage('d', { type: 'prune' });
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(7)]) });
+    frames();
+    tree.announceLate(App, id(7), 'a');
+    scheduler.runFor(1_000);
+    const out = frames();
+    expect(out.filter((f) => f.type === 'ihave').map((f) => f.to)).toEqual(['b', 'c']);
+    expect(out.flatMap((f) => f.ids)).toEqual([toHex(id(7)), toHex(id(7))]);
+    // The announcement b made earlier is no longer missing here: no graft to b.
+    expect(out.filter((f) => f.type === 'graft')).toEqual([]);
+    expect(tree.metrics.delivered[App]).toBe(1);
+    expect(tree.shape.lazy).toEqual(['d']);
+  });
+
   it('a new link is eager: a message goes out in full on every link but the one it came from', () => {
     const { tree, frames } = setup(['a', 'b', 'c']);
     expect(tree.spread(App, id(1), 'a').sort()).toEqual(['b', 'c']);
