@@ -37,7 +37,7 @@ describe('mass join', () => {
   it('a join faster than the newcomer quota: newcomers wait for it and go in at its rate, and the broadcast tree keeps its shape', async () => {
     // 150 nodes over 1.5 s against a quota of 60 a minute. Refused, the claims came back through
     // grafts and exchanges, each copy a duplicate pruning a tree edge: 4.6 copies per delivery
-    // and 36 messages a node a second over 30 s (2.3 and 21 now; 0.5 and 3.2 where the quota
+    // and 36 messages a node a second over 30 s (2.4 and 20 now; 0.5 and 3.2 where the quota
     // is not reached). The seed's joiners beyond its direct budget (60) wait too, and get in
     // through the members they dial next.
     const c = await SimCluster.create({
