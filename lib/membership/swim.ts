@@ -147,8 +147,10 @@ interface RefutedLately {
 }
 /** (neighbour, member) pairs remembered as answered with a stale accusation's correction; the oldest go first. */
 const STALE_ANSWERS_KEPT = 1024;
-/** What a claim did here: changed the view, went on without changing it, or nothing. */
-/** What a claim did here; 'waiting': a newcomer over quota, passed on and held until the quota admits it (#wait). */
+/**
+ * What a claim did here: changed the view, went on without changing it, nothing, or (a
+ * newcomer over quota) waits until the quota admits it (#wait).
+ */
 type Outcome = 'changed' | 'passed' | 'ignored' | 'waiting';
 /** This node refutes at most once per suspectTimeoutMs × this; later accusations wait for the interval's end. */
 const REFUTE_INTERVAL_FRACTION = 0.2;
@@ -1025,11 +1027,10 @@ export class Membership {
 
   /**
    * A newcomer over quota on `from` waits for it (waiting-newcomers.ts) or, without room, is
-   * refused. A waiting claim is passed on at once, as if taken in: held back, it left a hole
-   * in the broadcast tree under this node, which its neighbours there filled by grafting from
-   * others, each graft an eager link more, each later copy over it a duplicate and a prune
-   * (300 nodes joining over 3 s against a quota of 2 a second: 3.6× the messages). The
-   * quota bounds what this node takes in; what it passes on is bounded by the waiting room.
+   * refused. It is not passed on while it waits: this node relays only members it took in,
+   * so the quota still bounds what a flood gets relayed (passed on at once, one hostile link
+   * got 256 more identities a minute across the cluster). It counts as had, so nobody is
+   * asked for it again, and when it goes in it is announced, not pushed (`late` news).
    */
   #wait(c: Claim, from: string): Outcome {
     const held = this.#waiting.hold(c, from, this.#env.clock.now());

@@ -36,10 +36,6 @@ export class WaitingNewcomers {
     return this.#linkOf.size;
   }
 
-  has(subject: string): boolean {
-    return this.#linkOf.has(subject);
-  }
-
   /**
    * Holds `claim` (a newcomer's alive claim, over quota on `link`): 'waiting' if it now
    * waits, 'known' if its member's claim was already waiting (kept, or replaced by this one
