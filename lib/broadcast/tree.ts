@@ -106,6 +106,8 @@ export class BroadcastTree {
   readonly #queued = new Map<string, Map<BroadcastKind, Uint8Array[]>>();
   readonly #queuedCount = new Map<string, number>();
   readonly #missing = new Map<string, Missing>();
+  /** Per peer: when this node last grafted from it (its answer brings copies: see duplicate()). */
+  readonly #graftedAt = new Map<string, number>();
   /** Per peer: ids it said it does not want (FIFO, bounded). */
   readonly #unwanted = new Map<string, Set<string>>();
   readonly #graftQuota: RateLimiter;
@@ -188,6 +190,7 @@ export class BroadcastTree {
     this.#queued.delete(peer);
     this.#queuedCount.delete(peer);
     this.#unwanted.delete(peer);
+    this.#graftedAt.delete(peer);
   }
 
   isEager(peer: string): boolean {
@@ -284,6 +287,13 @@ export class BroadcastTree {
         return;
       }
       if (!this.#eager.has(from)) return;
+      // Copies from a peer this node grafted from within graftAfterMs prune nothing: its
+      // answer brings what was asked, some of which came meanwhile another way (a part of a
+      // split tree grafts the same messages at many nodes at once), and the link was made a
+      // tree edge by that graft. Counted, they pruned it again at once, and under 20
+      // concurrent senders the tree never re-formed: every link lazy, every broadcast a graft.
+      const grafted = this.#graftedAt.get(from);
+      if (grafted !== undefined && this.#env.clock.now() - grafted < this.#o.graftAfterMs) return;
       const n = (this.#dups.get(from) ?? 0) + 1;
       this.#dups.set(from, n);
       if (n < this.#o.pruneAfter) return;
@@ -377,6 +387,7 @@ export class BroadcastTree {
         // The graft makes the link a tree edge again (Plumtree's repair).
         if (this.#lazy.delete(peer)) this.#eager.add(peer);
         this.#dups.delete(peer);
+        this.#graftedAt.set(peer, this.#env.clock.now());
         for (const [kind, ids] of kinds) {
           for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
             const part = ids.slice(i, i + MAX_IDS_PER_FRAME);

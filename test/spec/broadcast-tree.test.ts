@@ -225,6 +225,28 @@ describe('GRAFT: an announced message that the tree does not bring is asked for'
     expect(frames()).toEqual([{ to: 'c', type: 'graft', ids: [toHex(id(1))] }]);
   });
 
+  it('copies that answer a graft prune nothing for graftAfterMs: the link just grafted stays a tree edge', () => {
+    // A part of a split tree grafts the same messages at many nodes at once, so a graft's
+    // answer brings copies of what came meanwhile another way.
+    const { tree, scheduler, frames } = setup(['a', 'b'], { graftAfterMs: 500, pruneAfter: 3 });
+    tree.onMessage('b', { type: 'prune' });
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1), id(2), id(3), id(4)]) });
+    scheduler.runFor(500);
+    expect(frames().map((f) => f.type)).toEqual(['graft']);
+    tree.spread(App, id(1), 'b');
+    for (let i = 0; i < 3; i++) tree.duplicate(App, 'b');
+    scheduler.runFor(499);
+    tree.duplicate(App, 'b');
+    expect(frames()).toEqual([]);
+    expect(tree.isEager('b')).toBe(true);
+    expect(tree.metrics.duplicates[App]).toBe(4);
+    // Past graftAfterMs, copies count again.
+    scheduler.runFor(1);
+    for (let i = 0; i < 3; i++) tree.duplicate(App, 'b');
+    expect(frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
+    expect(tree.isEager('b')).toBe(false);
+  });
+
   it('a graft received is served through the channel and makes the link eager', () => {
     const { tree, resent } = setup(['a', 'b']);
     tree.onMessage('b', { type: 'prune' });
