@@ -106,8 +106,8 @@ export class BroadcastTree {
   readonly #queued = new Map<string, Map<BroadcastKind, Uint8Array[]>>();
   readonly #queuedCount = new Map<string, number>();
   readonly #missing = new Map<string, Missing>();
-  /** Per peer: when this node last grafted from it (its answer brings copies: see duplicate()). */
-  readonly #graftedAt = new Map<string, number>();
+  /** Per peer: when this node last grafted from it, and how many of the copies its answer may bring are yet to come (see duplicate()). */
+  readonly #grafted = new Map<string, { at: number; copies: number }>();
   /** Per peer: ids it said it does not want (FIFO, bounded). */
   readonly #unwanted = new Map<string, Set<string>>();
   readonly #graftQuota: RateLimiter;
@@ -190,7 +190,7 @@ export class BroadcastTree {
     this.#queued.delete(peer);
     this.#queuedCount.delete(peer);
     this.#unwanted.delete(peer);
-    this.#graftedAt.delete(peer);
+    this.#grafted.delete(peer);
   }
 
   isEager(peer: string): boolean {
@@ -287,13 +287,16 @@ export class BroadcastTree {
         return;
       }
       if (!this.#eager.has(from)) return;
-      // Copies from a peer this node grafted from within graftAfterMs prune nothing: its
-      // answer brings what was asked, some of which came meanwhile another way (a part of a
-      // split tree grafts the same messages at many nodes at once), and the link was made a
-      // tree edge by that graft. Counted, they pruned it again at once, and under 20
-      // concurrent senders the tree never re-formed: every link lazy, every broadcast a graft.
-      const grafted = this.#graftedAt.get(from);
-      if (grafted !== undefined && this.#env.clock.now() - grafted < this.#o.graftAfterMs) return;
+      // The answer to a graft (as many messages as were asked, within graftAfterMs) prunes
+      // nothing: some of what it brings came meanwhile another way (a part of a cut tree
+      // grafts the same messages at many nodes at once), and the graft made the link a tree
+      // edge. Counted, those copies pruned it again at once, and under 20 concurrent senders
+      // the tree never re-formed: every link lazy, every broadcast a graft.
+      const g = this.#grafted.get(from);
+      if (g && g.copies > 0 && this.#env.clock.now() - g.at < this.#o.graftAfterMs) {
+        g.copies -= Math.min(count, g.copies);
+        return;
+      }
       const n = (this.#dups.get(from) ?? 0) + 1;
       this.#dups.set(from, n);
       if (n < this.#o.pruneAfter) return;
@@ -387,7 +390,9 @@ export class BroadcastTree {
         // The graft makes the link a tree edge again (Plumtree's repair).
         if (this.#lazy.delete(peer)) this.#eager.add(peer);
         this.#dups.delete(peer);
-        this.#graftedAt.set(peer, this.#env.clock.now());
+        let asked = 0;
+        for (const ids of kinds.values()) asked += ids.length;
+        this.#grafted.set(peer, { at: this.#env.clock.now(), copies: asked });
         for (const [kind, ids] of kinds) {
           for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
             const part = ids.slice(i, i + MAX_IDS_PER_FRAME);
