@@ -14,6 +14,8 @@ export interface TreeMetrics {
   announcementsReceived: number;
   /** Announcements dropped from a full lazy queue. */
   announcementsDropped: number;
+  /** Queued announcements not sent: the peer announced the message first. */
+  announcementsWithdrawn: number;
   graftsSent: number;
   graftsServed: number;
   /** Graft ids refused over a peer's quota. */
@@ -32,6 +34,7 @@ export function emptyTreeMetrics(): TreeMetrics {
     announcementsSent: 0,
     announcementsReceived: 0,
     announcementsDropped: 0,
+    announcementsWithdrawn: 0,
     graftsSent: 0,
     graftsServed: 0,
     graftsRefused: 0,

@@ -35,7 +35,10 @@ import { type BroadcastKind, emptyTreeMetrics, type TreeMetrics } from './metric
 export interface TreeOptions {
   /** Duplicates in a row from one eager peer before the link is pruned to lazy. Default 3. */
   pruneAfter?: number;
-  /** How long an announced message may take to arrive along the tree before it is grafted. Default 500 ms. */
+  /**
+   * How long an announced message may take to arrive along the tree before it is grafted
+   * (each wait is drawn between this and 1.5 times this). Default 500 ms.
+   */
   graftAfterMs?: number;
   /** Announcements are sent in batches at this interval. Default 200 ms. */
   announceIntervalMs?: number;
@@ -102,12 +105,10 @@ export class BroadcastTree {
   readonly #eager = new Set<string>();
   readonly #lazy = new Set<string>();
   readonly #dups = new Map<string, number>();
-  /** Per lazy peer: kind → ids to announce at the next flush. */
-  readonly #queued = new Map<string, Map<BroadcastKind, Uint8Array[]>>();
+  /** Per lazy peer: kind → ids to announce at the next flush (by key: a peer's own announcement withdraws one). */
+  readonly #queued = new Map<string, Map<BroadcastKind, Map<string, Uint8Array>>>();
   readonly #queuedCount = new Map<string, number>();
   readonly #missing = new Map<string, Missing>();
-  /** Per peer: when this node last grafted from it, and how many of the copies its answer may bring are yet to come (see duplicate()). */
-  readonly #grafted = new Map<string, { at: number; copies: number }>();
   /** Per peer: ids it said it does not want (FIFO, bounded). */
   readonly #unwanted = new Map<string, Set<string>>();
   readonly #graftQuota: RateLimiter;
@@ -190,7 +191,6 @@ export class BroadcastTree {
     this.#queued.delete(peer);
     this.#queuedCount.delete(peer);
     this.#unwanted.delete(peer);
-    this.#grafted.delete(peer);
   }
 
   isEager(peer: string): boolean {
@@ -287,16 +287,6 @@ export class BroadcastTree {
         return;
       }
       if (!this.#eager.has(from)) return;
-      // The answer to a graft (as many messages as were asked, within graftAfterMs) prunes
-      // nothing: some of what it brings came meanwhile another way (a part of a cut tree
-      // grafts the same messages at many nodes at once), and the graft made the link a tree
-      // edge. Counted, those copies pruned it again at once, and under 20 concurrent senders
-      // the tree never re-formed: every link lazy, every broadcast a graft.
-      const g = this.#grafted.get(from);
-      if (g && g.copies > 0 && this.#env.clock.now() - g.at < this.#o.graftAfterMs) {
-        g.copies -= Math.min(count, g.copies);
-        return;
-      }
       const n = (this.#dups.get(from) ?? 0) + 1;
       this.#dups.set(from, n);
       if (n < this.#o.pruneAfter) return;
@@ -340,9 +330,17 @@ export class BroadcastTree {
     }
     this.metrics.announcementsReceived += ids.length;
     const fresh: string[] = [];
+    const queued = this.#queued.get(from)?.get(kind);
     for (const id of ids) {
-      if (channel.has(id)) continue;
       const key = idKey(kind, id);
+      if (channel.has(id)) {
+        // It has it: an announcement of it still queued for it would be wasted.
+        if (queued?.delete(key)) {
+          this.#queuedCount.set(from, this.#queuedCount.get(from)! - 1);
+          this.metrics.announcementsWithdrawn++;
+        }
+        continue;
+      }
       const m = this.#missing.get(key);
       if (m) {
         if (m.announcers.length < MAX_ANNOUNCERS && !m.announcers.includes(from)) m.announcers.push(from);
@@ -355,7 +353,11 @@ export class BroadcastTree {
       this.#missing.set(key, { kind, id, announcers: [from], next: 0 });
       fresh.push(key);
     }
-    if (fresh.length > 0) this.#graftLater(fresh, this.#o.graftAfterMs);
+    // Drawn from graftAfterMs to 1.5 times it: the nodes of a part cut off from the tree hear
+    // of the other part's messages at nearly the same time, and grafting them all at once
+    // made as many eager links across the cut (copies, then prunes that cut the tree again).
+    // The first to graft pushes them on inside its part, and the others need not.
+    if (fresh.length > 0) this.#graftLater(fresh, this.#o.graftAfterMs * (1 + this.#env.random.next() / 2));
   }
 
   /** Asks for those of `keys` still missing, each from its next announcer; again later if that fails. */
@@ -383,16 +385,13 @@ export class BroadcastTree {
           this.metrics.missingDropped++;
           continue;
         }
-        listIn(byPeer, peer, m.kind).push(m.id);
+        valueIn(byPeer, peer, m.kind, (): Uint8Array[] => []).push(m.id);
         again.push(key);
       }
       for (const [peer, kinds] of byPeer) {
         // The graft makes the link a tree edge again (Plumtree's repair).
         if (this.#lazy.delete(peer)) this.#eager.add(peer);
         this.#dups.delete(peer);
-        let asked = 0;
-        for (const ids of kinds.values()) asked += ids.length;
-        this.#grafted.set(peer, { at: this.#env.clock.now(), copies: asked });
         for (const [kind, ids] of kinds) {
           for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
             const part = ids.slice(i, i + MAX_IDS_PER_FRAME);
@@ -438,16 +437,18 @@ export class BroadcastTree {
   }
 
   #announce(peer: string, kind: BroadcastKind, id: Uint8Array): void {
-    const list = listIn(this.#queued, peer, kind);
-    list.push(id);
+    const list = valueIn(this.#queued, peer, kind, () => new Map<string, Uint8Array>());
     const kinds = this.#queued.get(peer)!;
+    const key = idKey(kind, id);
+    if (list.has(key)) return;
+    list.set(key, id);
     const count = (this.#queuedCount.get(peer) ?? 0) + 1;
     this.#queuedCount.set(peer, count);
     if (count > this.#o.maxQueuedAnnouncements) {
       // Under pressure the oldest announcement goes (of the longest list): repair is anti-entropy's.
       let longest = list;
-      for (const l of kinds.values()) if (l.length > longest.length) longest = l;
-      longest.shift();
+      for (const l of kinds.values()) if (l.size > longest.size) longest = l;
+      longest.delete(longest.keys().next().value!);
       this.#queuedCount.set(peer, count - 1);
       this.metrics.announcementsDropped++;
     }
@@ -461,7 +462,8 @@ export class BroadcastTree {
     // A peer that turned eager since (a graft either way, a first delivery from it) still
     // gets these: they went out before, when it was lazy, and not in full.
     for (const [peer, kinds] of this.#queued) {
-      for (const [kind, ids] of kinds) {
+      for (const [kind, queued] of kinds) {
+        const ids = [...queued.values()];
         for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
           const part = ids.slice(i, i + MAX_IDS_PER_FRAME);
           this.metrics.announcementsSent += part.length;
@@ -474,21 +476,22 @@ export class BroadcastTree {
   }
 }
 
-/** The id list of `kind` for `peer` in a two-level map, made if absent. */
-function listIn(
-  map: Map<string, Map<BroadcastKind, Uint8Array[]>>,
+/** The value for `peer` and `kind` in a two-level map, made if absent. */
+function valueIn<V>(
+  map: Map<string, Map<BroadcastKind, V>>,
   peer: string,
   kind: BroadcastKind,
-): Uint8Array[] {
+  make: () => V,
+): V {
   let kinds = map.get(peer);
   if (!kinds) {
     kinds = new Map();
     map.set(peer, kinds);
   }
-  let list = kinds.get(kind);
-  if (!list) {
-    list = [];
-    kinds.set(kind, list);
+  let value = kinds.get(kind);
+  if (value === undefined) {
+    value = make();
+    kinds.set(kind, value);
   }
-  return list;
+  return value;
 }

@@ -235,6 +235,14 @@ export class MeshNode {
   }
 
   /**
+   * This node's links as the broadcast tree holds them: `eager` ones carry broadcasts in full
+   * (tree edges), `lazy` ones only announce them. For diagnostics: which links the tree uses.
+   */
+  treeLinks(): { eager: string[]; lazy: string[] } {
+    return this.#run?.tree.shape ?? { eager: [], lazy: [] };
+  }
+
+  /**
    * Renews this node's membership token (token admission): announced at once in a new alive
    * claim, and presented at every later link handshake. Renew before the old one expires:
    * members drop a node whose token has expired.

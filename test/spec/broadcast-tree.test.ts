@@ -13,9 +13,9 @@ import { toHex } from '../../lib/util/bytes.ts';
 const App = BroadcastKind.App;
 const id = (n: number) => messageId(new Uint8Array([n]));
 
-function setup(peers: string[], opts: TreeOptions = {}) {
+function setup(peers: string[], opts: TreeOptions = {}, seed = 1) {
   const scheduler = new VirtualScheduler();
-  const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(1) };
+  const env = { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(seed) };
   const sent: Array<{ to: string; msg: TreeMessage }> = [];
   const tree = new BroadcastTree({ env, send: (to, msg) => sent.push({ to, msg }) }, opts);
   const held = new Set<string>();
@@ -33,6 +33,18 @@ function setup(peers: string[], opts: TreeOptions = {}) {
       ids: 'ids' in msg ? (unpackIds(msg.ids) ?? []).map(toHex) : [],
     }));
   return { tree, scheduler, held, resent, frames };
+}
+
+/** Runs a set-up tree 1 ms at a time until it sends something: how long that took, and what. */
+function untilSent(t: ReturnType<typeof setup>, maxMs = 10_000) {
+  let waited = 0;
+  let out = t.frames();
+  while (out.length === 0 && waited < maxMs) {
+    t.scheduler.runFor(1);
+    waited++;
+    out = t.frames();
+  }
+  return { waited, out };
 }
 
 describe('eager push and lazy push', () => {
@@ -96,6 +108,34 @@ describe('eager push and lazy push', () => {
     scheduler.runFor(1_000);
     expect(frames()).toEqual([]);
   });
+  it('an announcement still queued for a peer that announced the message first is withdrawn', () => {
+    // Both ends of a lazy link deliver a message within one announcement interval of each
+    // other: the one that flushes second need not tell the first.
+    const { tree, scheduler, held, frames } = setup(['a', 'b'], { announceIntervalMs: 200 });
+    tree.onMessage('b', { type: 'prune' });
+    tree.spread(App, id(1), 'a');
+    tree.spread(App, id(2), 'a');
+    held.add(toHex(id(1)));
+    held.add(toHex(id(2)));
+    scheduler.runFor(100);
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(2), id(3)]) });
+    scheduler.runFor(100);
+    expect(frames()).toEqual([{ to: 'b', type: 'ihave', ids: [toHex(id(1))] }]);
+    expect(tree.metrics.announcementsSent).toBe(1);
+    expect(tree.metrics.announcementsWithdrawn).toBe(1);
+  });
+
+  it('a message queued twice for one peer is announced once, and takes one place in its queue', () => {
+    const { tree, scheduler, frames } = setup(['a', 'b'], { maxQueuedAnnouncements: 2 });
+    tree.onMessage('b', { type: 'prune' });
+    tree.spread(App, id(4), 'a');
+    tree.announce('b', App, [id(4)]);
+    tree.spread(App, id(5), 'a');
+    scheduler.runFor(200);
+    expect(frames()).toEqual([{ to: 'b', type: 'ihave', ids: [toHex(id(4)), toHex(id(5))] }]);
+    expect(tree.metrics.announcementsDropped).toBe(0);
+  });
+
   it('a lazy peer that turns eager before the announcements go out is still told of what it missed', () => {
     // Soak case 79: the origin of a broadcast grafted a membership claim from its one lazy
     // peer within the announcement interval; the graft made the link eager, the queued
@@ -175,15 +215,21 @@ describe('PRUNE: duplicates turn a link lazy, after a threshold', () => {
 });
 
 describe('GRAFT: an announced message that the tree does not bring is asked for', () => {
-  it('after graftAfterMs the announcer is asked, and becomes eager', () => {
-    const { tree, scheduler, frames } = setup(['a', 'b'], { graftAfterMs: 500 });
-    tree.onMessage('b', { type: 'prune' });
-    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
-    scheduler.runFor(499);
-    expect(frames()).toEqual([]);
-    scheduler.runFor(1);
-    expect(frames()).toEqual([{ to: 'b', type: 'graft', ids: [toHex(id(1))] }]);
-    expect(tree.isEager('b')).toBe(true);
+  it('after graftAfterMs (to 1.5 times it, drawn) the announcer is asked, and becomes eager', () => {
+    const waits = new Set<number>();
+    for (let seed = 1; seed <= 20; seed++) {
+      const t = setup(['a', 'b'], { graftAfterMs: 500 }, seed);
+      t.tree.onMessage('b', { type: 'prune' });
+      t.tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+      const { waited, out } = untilSent(t);
+      expect(out).toEqual([{ to: 'b', type: 'graft', ids: [toHex(id(1))] }]);
+      waits.add(waited);
+      expect(waited).toBeGreaterThanOrEqual(500);
+      expect(waited).toBeLessThanOrEqual(750);
+      expect(t.tree.isEager('b')).toBe(true);
+    }
+    // Drawn, not fixed: the nodes of a part cut off from the tree do not all graft at once.
+    expect(waits.size).toBeGreaterThan(10);
   });
 
   it('no graft when the message arrives along the tree in time', () => {
@@ -204,12 +250,14 @@ describe('GRAFT: an announced message that the tree does not bring is asked for'
   });
 
   it('an unanswered graft goes to the next announcer after half the wait; then it is given up', () => {
-    const { tree, scheduler, frames } = setup(['a', 'b', 'c'], { graftAfterMs: 400 });
+    const t = setup(['a', 'b', 'c'], { graftAfterMs: 400 });
+    const { tree, scheduler, frames } = t;
     tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
     tree.onMessage('c', { type: 'ihave', k: App, ids: packIds([id(1)]) });
-    scheduler.runFor(400);
-    expect(frames()).toEqual([{ to: 'b', type: 'graft', ids: [toHex(id(1))] }]);
-    scheduler.runFor(200);
+    expect(untilSent(t).out).toEqual([{ to: 'b', type: 'graft', ids: [toHex(id(1))] }]);
+    scheduler.runFor(199);
+    expect(frames()).toEqual([]);
+    scheduler.runFor(1);
     expect(frames()).toEqual([{ to: 'c', type: 'graft', ids: [toHex(id(1))] }]);
     scheduler.runFor(10_000);
     expect(frames()).toEqual([]);
@@ -221,38 +269,8 @@ describe('GRAFT: an announced message that the tree does not bring is asked for'
     tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
     tree.onMessage('c', { type: 'ihave', k: App, ids: packIds([id(1)]) });
     tree.linkDown('b');
-    scheduler.runFor(400);
+    scheduler.runFor(600);
     expect(frames()).toEqual([{ to: 'c', type: 'graft', ids: [toHex(id(1))] }]);
-  });
-
-  it('copies that answer a graft prune nothing: as many as were asked, within graftAfterMs', () => {
-    // A part of a cut tree grafts the same messages at many nodes at once, so a graft's
-    // answer brings copies of what came meanwhile another way.
-    const graftFour = () => {
-      const t = setup(['a', 'b'], { graftAfterMs: 500, pruneAfter: 3 });
-      t.tree.onMessage('b', { type: 'prune' });
-      t.tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1), id(2), id(3), id(4)]) });
-      t.scheduler.runFor(500);
-      expect(t.frames().map((f) => f.type)).toEqual(['graft']);
-      return t;
-    };
-    const { tree, scheduler, frames } = graftFour();
-    tree.spread(App, id(1), 'b');
-    for (let i = 0; i < 3; i++) tree.duplicate(App, 'b');
-    scheduler.runFor(499);
-    tree.duplicate(App, 'b');
-    expect(frames()).toEqual([]);
-    expect(tree.isEager('b')).toBe(true);
-    expect(tree.metrics.duplicates[App]).toBe(4);
-    // More copies than were asked for count again.
-    for (let i = 0; i < 3; i++) tree.duplicate(App, 'b');
-    expect(frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
-    expect(tree.isEager('b')).toBe(false);
-    // So do copies after graftAfterMs.
-    const late = graftFour();
-    late.scheduler.runFor(500);
-    for (let i = 0; i < 3; i++) late.tree.duplicate(App, 'b');
-    expect(late.frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
   });
 
   it('a graft received is served through the channel and makes the link eager', () => {
@@ -300,7 +318,7 @@ describe('hostile and excessive input is bounded', () => {
     const { tree, scheduler, frames } = setup(['a'], { maxMissing: 3 });
     tree.onMessage('a', { type: 'ihave', k: App, ids: packIds([1, 2, 3, 4, 5].map(id)) });
     expect(tree.metrics.missingDropped).toBe(2);
-    scheduler.runFor(500);
+    scheduler.runFor(750);
     expect(frames()).toEqual([{ to: 'a', type: 'graft', ids: [1, 2, 3].map((i) => toHex(id(i))) }]);
   });
 });
@@ -419,7 +437,7 @@ describe('a new link hears of recent messages', () => {
     const { tree, scheduler, held, frames } = setup(['x'], { graftAfterMs: 500 });
     held.add(toHex(id(1)));
     tree.onMessage('x', { type: 'ihave', k: App, ids: packIds([id(1), id(2)]) });
-    scheduler.runFor(500);
+    scheduler.runFor(750);
     expect(frames()).toEqual([{ to: 'x', type: 'graft', ids: [toHex(id(2))] }]);
   });
 });
