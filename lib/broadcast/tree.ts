@@ -3,10 +3,9 @@
  *
  * Every link starts eager: a new message goes out on it in full. (A burst of many senders
  * at once on a fresh mesh prunes nearly every link before a tree forms, and the tree then
- * keeps re-forming under such bursts: measured 2.6 copies per delivery with 20 senders
- * firing together every second, against none once a tree has formed under ordinary
- * traffic. Not solved yet.) A copy that arrives again
- * over an eager link is a duplicate; after `pruneAfter` duplicates in a row from one peer
+ * re-forms through grafts: 100 nodes, 20 senders firing together every second for 5 s make
+ * 2.2–2.4 copies per delivery, against none once a tree has formed under ordinary traffic.)
+ * A copy that arrives again over an eager link is a duplicate; after `pruneAfter` duplicates in a row from one peer
  * (no first delivery in between) the link turns lazy on both ends (PRUNE), so the eager
  * links settle into a spanning tree, which serves every sender with no copies at all: a
  * one-off copy (two paths racing once) does not flap a link the tree needs. Lazy links
