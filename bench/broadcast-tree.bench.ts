@@ -77,7 +77,7 @@ function totals(c: SimCluster) {
     const b = x.node.metrics().broadcast;
     t.delivered += b.kinds.app.delivered;
     t.duplicates += b.kinds.app.duplicates;
-    t.eager += b.eagerLinks;
+    t.eager += b.kinds.app.eagerLinks;
     t.grafts += b.graftsSent;
     t.announcements += b.announcementsSent;
   }

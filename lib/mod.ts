@@ -10,7 +10,12 @@
  * list, so a change to it is deliberate.
  */
 
-export type { BroadcastMetrics, KindCount, TreeMetrics } from './broadcast/metrics.ts';
+export type {
+  BroadcastMetrics,
+  KindCount,
+  KindMetrics,
+  TreeMetrics,
+} from './broadcast/metrics.ts';
 export type { TreeOptions } from './broadcast/tree.ts';
 export { type AdmissionPolicy, issueMembershipToken } from './identity/admission.ts';
 export { IdentityError, type IdentityErrorCode, NodeIdentity, nodeIdOf } from './identity/node-identity.ts';

@@ -49,12 +49,21 @@ export interface KindCount {
   duplicates: number;
 }
 
+/** One kind of broadcast at a node: its deliveries and copies, and its tree's links here. */
+export interface KindMetrics extends KindCount {
+  /** Links that carry this kind in full (edges of its tree). */
+  eagerLinks: number;
+  /** Links that only announce it. */
+  lazyLinks: number;
+}
+
+/** Links per kind, eager and lazy (BroadcastTree.shape). */
+export type TreeShapes = Record<'claims' | 'entries' | 'app', { eager: number; lazy: number }>;
+
 /** What a node reports of its broadcasts (MeshNode.metrics().broadcast). */
 export interface BroadcastMetrics extends Omit<TreeMetrics, 'delivered' | 'duplicates'> {
-  eagerLinks: number;
-  lazyLinks: number;
-  /** Per kind: membership claims, state entries, application broadcasts. */
-  kinds: { claims: KindCount; entries: KindCount; app: KindCount };
+  /** Per kind: membership claims, state entries, application broadcasts (each has its own tree). */
+  kinds: { claims: KindMetrics; entries: KindMetrics; app: KindMetrics };
   /** Copies received per first delivery, over all kinds (0 when nothing was delivered). */
   duplicatesPerDelivery: number;
 }
@@ -65,19 +74,26 @@ export interface BroadcastMetrics extends Omit<TreeMetrics, 'delivered' | 'dupli
  */
 export function broadcastMetrics(
   tree: TreeMetrics,
-  shape: { eager: number; lazy: number },
+  shapes: TreeShapes,
   claims: { applied: number; ignored: number },
 ): BroadcastMetrics {
   const { delivered, duplicates, ...rest } = tree;
+  const links = (k: keyof TreeShapes) => ({ eagerLinks: shapes[k].eager, lazyLinks: shapes[k].lazy });
   const kinds = {
-    claims: { delivered: claims.applied, duplicates: claims.ignored },
-    entries: { delivered: delivered[BroadcastKind.Entry], duplicates: duplicates[BroadcastKind.Entry] },
-    app: { delivered: delivered[BroadcastKind.App], duplicates: duplicates[BroadcastKind.App] },
+    claims: { delivered: claims.applied, duplicates: claims.ignored, ...links('claims') },
+    entries: {
+      delivered: delivered[BroadcastKind.Entry],
+      duplicates: duplicates[BroadcastKind.Entry],
+      ...links('entries'),
+    },
+    app: {
+      delivered: delivered[BroadcastKind.App],
+      duplicates: duplicates[BroadcastKind.App],
+      ...links('app'),
+    },
   };
   return {
     ...rest,
-    eagerLinks: shape.eager,
-    lazyLinks: shape.lazy,
     kinds,
     duplicatesPerDelivery: perDelivery(kinds),
   };

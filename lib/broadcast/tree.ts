@@ -4,7 +4,8 @@
  * Every link starts eager: a new message goes out on it in full. (A burst of many senders
  * at once on a fresh mesh prunes nearly every link before a tree forms, and the tree then
  * re-forms through grafts: 100 nodes, 20 senders firing together every second for 5 s make
- * 2.2–2.4 copies per delivery, against none once a tree has formed under ordinary traffic.)
+ * 3.0 copies per delivery, most in the first second, against none once a tree has formed
+ * under ordinary traffic.)
  * A copy that arrives again over an eager link is a duplicate; after `pruneAfter` duplicates in a row from one peer
  * (no first delivery in between) the link turns lazy on both ends (PRUNE), so the eager
  * links settle into a spanning tree, which serves every sender with no copies at all: a
@@ -15,7 +16,7 @@
  *
  * The tree knows ids, not payloads: each kind of broadcast (membership claims, state
  * entries, application messages) is a channel that says whether it holds an id and
- * re-sends payloads a graft asked for. A large message is announced before it is sent on
+ * re-sends payloads a graft asked for, and has a tree of its own over the links (KINDS). A large message is announced before it is sent on
  * (DONTWANT, after gossipsub v1.2's IDONTWANT) so that neighbours which are about to send
  * it to us do not.
  *
@@ -29,7 +30,7 @@ import { Outbox } from '../util/outbox.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
 import type { MessageOf } from '../wire/messages.ts';
 import { idKey, packIds, unpackIds } from './ids.ts';
-import { type BroadcastKind, emptyTreeMetrics, type TreeMetrics } from './metrics.ts';
+import { BroadcastKind, emptyTreeMetrics, type TreeMetrics } from './metrics.ts';
 
 export interface TreeOptions {
   /** Duplicates in a row from one eager peer before the link is pruned to lazy. Default 3. */
@@ -93,6 +94,14 @@ interface Missing {
 /** Most ids in one announcement or graft frame (the wire allows this many). */
 export const MAX_IDS_PER_FRAME = 512;
 const MAX_ANNOUNCERS = 4;
+/**
+ * Each kind of broadcast prunes and grafts a tree of its own over the same links: their
+ * senders and bursts differ (join and failure news from anywhere, at a heal all at once;
+ * state writes; the application's), and on one shared tree the membership news of a heal
+ * made links eager that then carried every state entry in full — twice the state traffic
+ * of `sim --nodes 200 --writes 1000 --partition`.
+ */
+const KINDS = Object.values(BroadcastKind);
 const MAX_UNWANTED_PER_PEER = 256;
 
 export class BroadcastTree {
@@ -101,9 +110,13 @@ export class BroadcastTree {
   readonly #out: Outbox<Output>;
   readonly #o: Required<TreeOptions>;
   readonly #channels = new Map<BroadcastKind, TreeChannel>();
-  readonly #eager = new Set<string>();
-  readonly #lazy = new Set<string>();
-  readonly #dups = new Map<string, number>();
+  /** Linked peers; each kind of broadcast has a tree of its own over them (see KINDS). */
+  readonly #linked = new Set<string>();
+  readonly #eager = KINDS.map(() => new Set<string>());
+  readonly #lazy = KINDS.map(() => new Set<string>());
+  readonly #dups = KINDS.map(() => new Map<string, number>());
+  /** Per kind and peer: when this node last grafted from it, and how many copies its answer may still bring (see duplicate()). */
+  readonly #grafted = KINDS.map(() => new Map<string, { at: number; copies: number }>());
   /** Per lazy peer: kind → ids to announce at the next flush (by key: a peer's own announcement withdraws one). */
   readonly #queued = new Map<string, Map<BroadcastKind, Map<string, Uint8Array>>>();
   readonly #queuedCount = new Map<string, number>();
@@ -150,9 +163,12 @@ export class BroadcastTree {
 
   linkUp(peer: string): void {
     this.#out.run(() => {
-      this.#lazy.delete(peer);
-      this.#eager.add(peer);
-      this.#dups.delete(peer);
+      this.#linked.add(peer);
+      for (const k of KINDS) {
+        this.#lazy[k]!.delete(peer);
+        this.#eager[k]!.add(peer);
+        this.#dups[k]!.delete(peer);
+      }
       // Plumtree repairs through announcements on links that existed as a message passed; a
       // peer that was changing links then (evicted, replaced, redialled: seed sweep, a node
       // that missed an application broadcast in a lossy sparse mesh) is told of it here.
@@ -168,8 +184,7 @@ export class BroadcastTree {
    */
   announceRecent(peer: string, unheardMs = 0): void {
     this.#out.run(() => {
-      if (this.#eager.has(peer) || this.#lazy.has(peer))
-        this.#announceRecent(peer, Math.max(this.#o.recentOnLinkUpMs, unheardMs));
+      if (this.#linked.has(peer)) this.#announceRecent(peer, Math.max(this.#o.recentOnLinkUpMs, unheardMs));
     });
   }
 
@@ -184,21 +199,25 @@ export class BroadcastTree {
   }
 
   linkDown(peer: string): void {
-    this.#eager.delete(peer);
-    this.#lazy.delete(peer);
-    this.#dups.delete(peer);
+    this.#linked.delete(peer);
+    for (const k of KINDS) {
+      this.#eager[k]!.delete(peer);
+      this.#lazy[k]!.delete(peer);
+      this.#dups[k]!.delete(peer);
+      this.#grafted[k]!.delete(peer);
+    }
     this.#queued.delete(peer);
     this.#queuedCount.delete(peer);
     this.#unwanted.delete(peer);
   }
 
-  isEager(peer: string): boolean {
-    return this.#eager.has(peer);
+  isEager(peer: string, kind: BroadcastKind): boolean {
+    return this.#eager[kind]!.has(peer);
   }
 
   /** Current eager and lazy neighbours (for metrics and tests). */
-  get shape(): { eager: string[]; lazy: string[] } {
-    return { eager: [...this.#eager], lazy: [...this.#lazy] };
+  shape(kind: BroadcastKind): { eager: string[]; lazy: string[] } {
+    return { eager: [...this.#eager[kind]!], lazy: [...this.#lazy[kind]!] };
   }
 
   /**
@@ -209,8 +228,8 @@ export class BroadcastTree {
   delivered(kind: BroadcastKind, from: string | undefined, count = 1): void {
     this.metrics.delivered[kind] += count;
     if (from === undefined) return;
-    this.#dups.set(from, 0);
-    if (this.#lazy.delete(from)) this.#eager.add(from);
+    this.#dups[kind]!.set(from, 0);
+    if (this.#lazy[kind]!.delete(from)) this.#eager[kind]!.add(from);
   }
 
   /**
@@ -227,7 +246,7 @@ export class BroadcastTree {
       this.#missing.delete(key);
       this.delivered(kind, edge ? from : undefined);
       const targets: string[] = [];
-      for (const p of this.#eager) {
+      for (const p of this.#eager[kind]!) {
         if (p === from) continue;
         if (this.#unwanted.get(p)?.has(key)) continue;
         targets.push(p);
@@ -237,7 +256,8 @@ export class BroadcastTree {
           this.#out.push({ to: p, msg: { type: 'dontwant', k: kind, ids: packIds([id]) } });
       }
       // Not to those that announced it to us: they have it.
-      for (const p of this.#lazy) if (p !== from && !announced?.includes(p)) this.#announce(p, kind, id);
+      for (const p of this.#lazy[kind]!)
+        if (p !== from && !announced?.includes(p)) this.#announce(p, kind, id);
       return targets;
     });
   }
@@ -254,7 +274,7 @@ export class BroadcastTree {
     this.#out.run(() => {
       this.#missing.delete(idKey(kind, id));
       this.delivered(kind, undefined);
-      for (const p of this.#eager) if (p !== from) this.#announce(p, kind, id);
+      for (const p of this.#eager[kind]!) if (p !== from) this.#announce(p, kind, id);
     });
   }
 
@@ -264,7 +284,7 @@ export class BroadcastTree {
    */
   announce(peer: string, kind: BroadcastKind, ids: readonly Uint8Array[]): void {
     this.#out.run(() => {
-      if (!this.#lazy.has(peer)) return;
+      if (!this.#lazy[kind]!.has(peer)) return;
       for (const id of ids) this.#announce(peer, kind, id);
     });
   }
@@ -280,32 +300,42 @@ export class BroadcastTree {
       // A peer this node holds lazy sent copies in full: it holds the link eager (its end
       // turned eager on a first delivery of ours, which ours did not), and would go on sending
       // a copy of everything. Prune its end too.
-      if (this.#lazy.has(from)) {
+      if (this.#lazy[kind]!.has(from)) {
         this.metrics.prunesSent++;
-        this.#out.push({ to: from, msg: { type: 'prune' } });
+        this.#out.push({ to: from, msg: { type: 'prune', k: kind } });
         return;
       }
-      if (!this.#eager.has(from)) return;
-      const n = (this.#dups.get(from) ?? 0) + 1;
-      this.#dups.set(from, n);
+      const dups = this.#dups[kind]!;
+      if (!this.#eager[kind]!.has(from)) return;
+      // The answer to a graft (as many messages as were asked, within graftAfterMs) prunes
+      // nothing: some of what it brings came meanwhile another way (both parts of a cut tree
+      // graft the same messages at many nodes), and the graft made the link a tree edge.
+      // Counted, those copies pruned it again at once and the tree never re-formed.
+      const g = this.#grafted[kind]!.get(from);
+      if (g && g.copies > 0 && this.#env.clock.now() - g.at < this.#o.graftAfterMs) {
+        g.copies -= Math.min(count, g.copies);
+        return;
+      }
+      const n = (dups.get(from) ?? 0) + 1;
+      dups.set(from, n);
       if (n < this.#o.pruneAfter) return;
-      this.#eager.delete(from);
-      this.#lazy.add(from);
-      this.#dups.delete(from);
+      this.#eager[kind]!.delete(from);
+      this.#lazy[kind]!.add(from);
+      dups.delete(from);
       this.metrics.prunesSent++;
-      this.#out.push({ to: from, msg: { type: 'prune' } });
+      this.#out.push({ to: from, msg: { type: 'prune', k: kind } });
     });
   }
 
   onMessage(from: string, msg: TreeMessage): void {
     this.#out.run(() => {
-      if (!this.#eager.has(from) && !this.#lazy.has(from)) {
+      if (!this.#linked.has(from)) {
         this.metrics.ignored++;
         return;
       }
       switch (msg.type) {
         case 'prune':
-          if (this.#eager.delete(from)) this.#lazy.add(from);
+          this.#onPrune(from, msg.k);
           return;
         case 'ihave':
           this.#onIHave(from, msg.k as BroadcastKind, msg.ids);
@@ -377,7 +407,7 @@ export class BroadcastTree {
         let peer: string | undefined;
         while (m.next < m.announcers.length && peer === undefined) {
           const p = m.announcers[m.next++]!;
-          if (this.#eager.has(p) || this.#lazy.has(p)) peer = p;
+          if (this.#linked.has(p)) peer = p;
         }
         if (peer === undefined) {
           this.#missing.delete(key); // nobody left to ask: anti-entropy's to repair
@@ -388,10 +418,11 @@ export class BroadcastTree {
         again.push(key);
       }
       for (const [peer, kinds] of byPeer) {
-        // The graft makes the link a tree edge again (Plumtree's repair).
-        if (this.#lazy.delete(peer)) this.#eager.add(peer);
-        this.#dups.delete(peer);
         for (const [kind, ids] of kinds) {
+          // The graft makes the link an edge of this kind's tree again (Plumtree's repair).
+          if (this.#lazy[kind]!.delete(peer)) this.#eager[kind]!.add(peer);
+          this.#dups[kind]!.delete(peer);
+          this.#grafted[kind]!.set(peer, { at: this.#env.clock.now(), copies: ids.length });
           for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
             const part = ids.slice(i, i + MAX_IDS_PER_FRAME);
             this.metrics.graftsSent += part.length;
@@ -411,14 +442,24 @@ export class BroadcastTree {
       this.metrics.ignored++;
       return;
     }
-    if (this.#lazy.delete(from)) this.#eager.add(from);
-    this.#dups.delete(from);
+    if (this.#lazy[kind]!.delete(from)) this.#eager[kind]!.add(from);
+    this.#dups[kind]!.delete(from);
     if (!this.#graftQuota.take(from, ids.length)) {
       this.metrics.graftsRefused += ids.length;
       return;
     }
     this.metrics.graftsServed += ids.length;
     this.#out.push({ resend: channel, to: from, ids });
+  }
+
+  /** A PRUNE of one kind's tree, or (no kind: an older peer's) of every kind's. */
+  #onPrune(from: string, kind: number | undefined): void {
+    if (kind !== undefined && !this.#channels.has(kind as BroadcastKind)) {
+      this.metrics.ignored++;
+      return;
+    }
+    for (const k of kind === undefined ? KINDS : [kind as BroadcastKind])
+      if (this.#eager[k]!.delete(from)) this.#lazy[k]!.add(from);
   }
 
   #onDontWant(from: string, kind: BroadcastKind, packed: Uint8Array): void {

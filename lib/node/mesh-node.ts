@@ -7,7 +7,13 @@ export type { MeshNodeOptions } from './options.ts';
  * persistence (NodePersistence) are modules of their own. Methods here check the node's
  * phase and delegate.
  */
-import { type BroadcastMetrics, broadcastMetrics, emptyTreeMetrics } from '../broadcast/metrics.ts';
+import {
+  BroadcastKind,
+  type BroadcastMetrics,
+  broadcastMetrics,
+  emptyTreeMetrics,
+  type TreeShapes,
+} from '../broadcast/metrics.ts';
 import type { MeshConsensus } from '../consensus/mesh.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
 import type { MembershipMetrics } from '../membership/metrics.ts';
@@ -235,11 +241,18 @@ export class MeshNode {
   }
 
   /**
-   * This node's links as the broadcast tree holds them: `eager` ones carry broadcasts in full
-   * (tree edges), `lazy` ones only announce them. For diagnostics: which links the tree uses.
+   * This node's links as each kind of broadcast's tree holds them (membership news, state
+   * entries, application broadcasts): `eager` ones carry it in full (tree edges), `lazy` ones
+   * only announce it. For diagnostics: which links the trees use.
    */
-  treeLinks(): { eager: string[]; lazy: string[] } {
-    return this.#run?.tree.shape ?? { eager: [], lazy: [] };
+  treeLinks(): Record<'claims' | 'entries' | 'app', { eager: string[]; lazy: string[] }> {
+    const tree = this.#run?.tree;
+    const shape = (k: BroadcastKind) => tree?.shape(k) ?? { eager: [], lazy: [] };
+    return {
+      claims: shape(BroadcastKind.Claim),
+      entries: shape(BroadcastKind.Entry),
+      app: shape(BroadcastKind.App),
+    };
   }
 
   /**
@@ -271,14 +284,10 @@ export class MeshNode {
       localHealth: run?.membership.localHealth ?? 0,
       messaging: { ...(run?.messenger?.metrics ?? emptyMessagingMetrics()) },
       state: run?.replica?.metrics() ?? emptyStateMetrics(),
-      broadcast: broadcastMetrics(
-        run?.tree.metrics ?? emptyTreeMetrics(),
-        { eager: run?.tree.shape.eager.length ?? 0, lazy: run?.tree.shape.lazy.length ?? 0 },
-        {
-          applied: run?.membership.metrics.claimsApplied ?? 0,
-          ignored: run?.membership.metrics.claimsIgnored ?? 0,
-        },
-      ),
+      broadcast: broadcastMetrics(run?.tree.metrics ?? emptyTreeMetrics(), treeShapes(this.treeLinks()), {
+        applied: run?.membership.metrics.claimsApplied ?? 0,
+        ignored: run?.membership.metrics.claimsIgnored ?? 0,
+      }),
     };
   }
 
@@ -498,4 +507,10 @@ function settled<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** How many links each kind's tree holds eager and lazy. */
+function treeShapes(links: ReturnType<MeshNode['treeLinks']>): TreeShapes {
+  const count = (l: { eager: string[]; lazy: string[] }) => ({ eager: l.eager.length, lazy: l.lazy.length });
+  return { claims: count(links.claims), entries: count(links.entries), app: count(links.app) };
 }

@@ -364,7 +364,7 @@ export class StateReplica {
         // repair (a graft's answer comes over a link the graft made eager): they say nothing
         // of the tree, and must not turn the link eager.
         const tree = this.#h.tree;
-        const edge = tree.isEager(from) ? from : undefined;
+        const edge = tree.isEager(from, BroadcastKind.Entry) ? from : undefined;
         const copies = good.length - changed.length;
         if (changed.length > 0) tree.delivered(BroadcastKind.Entry, edge, changed.length);
         if (copies > 0) tree.duplicate(BroadcastKind.Entry, from, copies);
@@ -463,7 +463,7 @@ export class StateReplica {
     const tree = this.#h.tree;
     let more = false;
     for (const peer of this.#h.peers()) {
-      if (tree.isEager(peer) !== eager) {
+      if (tree.isEager(peer, BroadcastKind.Entry) !== eager) {
         // A link that turned eager since the last flush to eager links: its news goes now.
         more ||= !eager && this.state.pending(peer);
         continue;

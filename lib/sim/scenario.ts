@@ -3,7 +3,7 @@
  * wait for convergence, crash some nodes, write state (optionally across a partition), keep
  * going, and report what was measured.
  */
-import { type BroadcastMetrics, perDelivery } from '../broadcast/metrics.ts';
+import { type BroadcastMetrics, type KindCount, perDelivery } from '../broadcast/metrics.ts';
 import { DEFAULT_HEARTBEAT, type HeartbeatConfig } from '../membership/config.ts';
 import { toHex } from '../util/bytes.ts';
 import { type ChainReport, ChainWorkload, chainService } from './chain-workload.ts';
@@ -120,7 +120,7 @@ export interface Traffic {
   /** Over the whole run, all nodes: copies received per first delivery, all kinds of broadcast. */
   duplicatesPerDelivery?: number;
   /** …and per kind: membership claims, state entries, application broadcasts. */
-  broadcasts?: BroadcastMetrics['kinds'];
+  broadcasts?: Record<keyof BroadcastMetrics['kinds'], KindCount>;
 }
 
 /** The run over time, sampled once per simulated second. */
@@ -322,7 +322,7 @@ function round(x: number): number {
 
 /** Deliveries and copies of every kind of broadcast, summed over all nodes of the run. */
 function broadcastTotals(c: SimCluster): Pick<Traffic, 'duplicatesPerDelivery' | 'broadcasts'> {
-  const kinds: BroadcastMetrics['kinds'] = {
+  const kinds: Record<keyof BroadcastMetrics['kinds'], KindCount> = {
     claims: { delivered: 0, duplicates: 0 },
     entries: { delivered: 0, duplicates: 0 },
     app: { delivered: 0, duplicates: 0 },

@@ -128,8 +128,11 @@ export const registry = {
   ihave: { code: 23, body: struct({ k: uint(15), ids: bytes(0, TREE_ID_BYTES) }) },
   /** Send me these messages (announced by you), and be a tree edge again. */
   graft: { code: 24, body: struct({ k: uint(15), ids: bytes(0, TREE_ID_BYTES) }) },
-  /** Stop sending me messages in full: this link is lazy from now on. */
-  prune: { code: 25, body: struct({}) },
+  /**
+   * Stop sending me messages of kind `k` in full: this link is lazy in that kind's tree from
+   * now on (each kind has its own tree). Without `k` (older peers): in every kind's.
+   */
+  prune: { code: 25, body: struct({}, { k: uint(15) }) },
   /** I have these (large) messages already: do not send them to me. */
   dontwant: { code: 26, body: struct({ k: uint(15), ids: bytes(0, TREE_ID_BYTES) }) },
   /** Eager push of membership news (alive claims that introduced members), along the tree. */

@@ -63,7 +63,7 @@ describe('eager push and lazy push', () => {
     // The announcement b made earlier is no longer missing here: no graft to b.
     expect(out.filter((f) => f.type === 'graft')).toEqual([]);
     expect(tree.metrics.delivered[App]).toBe(1);
-    expect(tree.shape.lazy).toEqual(['d']);
+    expect(tree.shape(App).lazy).toEqual(['d']);
   });
 
   it('a new link is eager: a message goes out in full on every link but the one it came from', () => {
@@ -80,18 +80,18 @@ describe('eager push and lazy push', () => {
     const { tree, scheduler, frames } = setup(['a', 'b']);
     tree.onMessage('b', { type: 'prune' });
     expect(tree.spread(App, id(1), 'b', 0, false)).toEqual(['a']);
-    expect(tree.shape).toEqual({ eager: ['a'], lazy: ['b'] });
+    expect(tree.shape(App)).toEqual({ eager: ['a'], lazy: ['b'] });
     scheduler.runFor(1_000);
     expect(frames()).toEqual([]); // nor is b told of what it sent
     // Along the tree (a graft's answer), the same makes b an edge again.
     expect(tree.spread(App, id(2), 'b')).toEqual(['a']);
-    expect(tree.shape.eager.sort()).toEqual(['a', 'b']);
+    expect(tree.shape(App).eager.sort()).toEqual(['a', 'b']);
   });
 
   it('lazy links get the ids only, batched per announcement interval', () => {
     const { tree, scheduler, frames } = setup(['a', 'b'], { announceIntervalMs: 200 });
     tree.onMessage('b', { type: 'prune' });
-    expect(tree.shape).toEqual({ eager: ['a'], lazy: ['b'] });
+    expect(tree.shape(App)).toEqual({ eager: ['a'], lazy: ['b'] });
     expect(tree.spread(App, id(1), 'a')).toEqual([]);
     expect(tree.spread(App, id(2), 'a')).toEqual([]);
     scheduler.runFor(199);
@@ -151,7 +151,7 @@ describe('eager push and lazy push', () => {
       if (turn === 'graft received') tree.onMessage('b', { type: 'graft', k: App, ids: packIds([id(9)]) });
       else tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(9)]) });
       scheduler.runFor(150);
-      expect(tree.isEager('b')).toBe(true);
+      expect(tree.isEager('b', App)).toBe(true);
       held.add(toHex(id(9)));
       scheduler.runFor(50);
       expect(frames().filter((f) => f.type === 'ihave')).toEqual([
@@ -162,14 +162,33 @@ describe('eager push and lazy push', () => {
 });
 
 describe('PRUNE: duplicates turn a link lazy, after a threshold', () => {
+  it('each kind of broadcast has its own tree: copies of one kind prune that kind only, and so does a PRUNE', () => {
+    const { tree, frames } = setup(['a', 'b'], { pruneAfter: 3 });
+    const Entry = BroadcastKind.Entry;
+    tree.channel(Entry, { has: () => false, resend: () => {} });
+    for (let i = 0; i < 3; i++) tree.duplicate(App, 'b');
+    expect(frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
+    expect(tree.isEager('b', App)).toBe(false);
+    expect(tree.isEager('b', Entry)).toBe(true);
+    expect(tree.spread(Entry, id(1), 'a')).toEqual(['b']);
+    // A PRUNE names its kind; one without a kind (an older peer's) prunes every kind.
+    tree.onMessage('a', { type: 'prune', k: Entry });
+    expect([tree.isEager('a', App), tree.isEager('a', Entry)]).toEqual([true, false]);
+    tree.onMessage('a', { type: 'prune' });
+    expect(tree.isEager('a', App)).toBe(false);
+    tree.onMessage('b', { type: 'prune', k: 7 });
+    expect(tree.isEager('b', Entry)).toBe(true);
+    expect(tree.metrics.ignored).toBe(1);
+  });
+
   it('the third duplicate in a row from one eager peer prunes the link, on both ends', () => {
     const { tree, frames } = setup(['a', 'b'], { pruneAfter: 3 });
     tree.duplicate(App, 'b');
     tree.duplicate(App, 'b');
-    expect(tree.isEager('b')).toBe(true);
+    expect(tree.isEager('b', App)).toBe(true);
     expect(frames()).toEqual([]);
     tree.duplicate(App, 'b');
-    expect(tree.isEager('b')).toBe(false);
+    expect(tree.isEager('b', App)).toBe(false);
     expect(frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
     expect(tree.metrics.duplicates[App]).toBe(3);
   });
@@ -181,21 +200,21 @@ describe('PRUNE: duplicates turn a link lazy, after a threshold', () => {
     tree.spread(App, id(7), 'b');
     tree.duplicate(App, 'b');
     tree.duplicate(App, 'b');
-    expect(tree.isEager('b')).toBe(true);
+    expect(tree.isEager('b', App)).toBe(true);
     expect(frames()).toEqual([]);
   });
 
   it('a batch of copies in one frame counts once towards pruning', () => {
     const { tree } = setup(['a', 'b'], { pruneAfter: 2 });
     tree.duplicate(App, 'b', 50);
-    expect(tree.isEager('b')).toBe(true);
+    expect(tree.isEager('b', App)).toBe(true);
     expect(tree.metrics.duplicates[App]).toBe(50);
   });
 
   it('a PRUNE received makes the sender lazy here too', () => {
     const { tree } = setup(['a', 'b']);
     tree.onMessage('a', { type: 'prune' });
-    expect(tree.shape).toEqual({ eager: ['b'], lazy: ['a'] });
+    expect(tree.shape(App)).toEqual({ eager: ['b'], lazy: ['a'] });
   });
 
   it('a copy in full from a peer held lazy prunes its end at once: a link eager on one end only does not push copies for ever', () => {
@@ -203,10 +222,10 @@ describe('PRUNE: duplicates turn a link lazy, after a threshold', () => {
     // on a first delivery of ours, which says nothing to this end): b sends everything in full.
     const { tree, frames } = setup(['a', 'b'], { pruneAfter: 3 });
     tree.onMessage('b', { type: 'prune' });
-    expect(tree.isEager('b')).toBe(false);
+    expect(tree.isEager('b', App)).toBe(false);
     tree.duplicate(App, 'b');
     expect(frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
-    expect(tree.shape).toEqual({ eager: ['a'], lazy: ['b'] });
+    expect(tree.shape(App)).toEqual({ eager: ['a'], lazy: ['b'] });
     expect(tree.metrics.prunesSent).toBe(1);
     // A copy from a peer with no link is only counted.
     tree.duplicate(App, 'z');
@@ -226,7 +245,7 @@ describe('GRAFT: an announced message that the tree does not bring is asked for'
       waits.add(waited);
       expect(waited).toBeGreaterThanOrEqual(500);
       expect(waited).toBeLessThanOrEqual(750);
-      expect(t.tree.isEager('b')).toBe(true);
+      expect(t.tree.isEager('b', App)).toBe(true);
     }
     // Drawn, not fixed: the nodes of a part cut off from the tree do not all graft at once.
     expect(waits.size).toBeGreaterThan(10);
@@ -273,12 +292,41 @@ describe('GRAFT: an announced message that the tree does not bring is asked for'
     expect(frames()).toEqual([{ to: 'c', type: 'graft', ids: [toHex(id(1))] }]);
   });
 
+  it('copies that answer a graft prune nothing: as many as were asked, within graftAfterMs', () => {
+    // A part of a cut tree grafts the same messages at many nodes at once, so a graft's
+    // answer brings copies of what came meanwhile another way.
+    const graftFour = () => {
+      const t = setup(['a', 'b'], { graftAfterMs: 500, pruneAfter: 3 });
+      t.tree.onMessage('b', { type: 'prune' });
+      t.tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1), id(2), id(3), id(4)]) });
+      expect(untilSent(t).out.map((f) => f.type)).toEqual(['graft']);
+      return t;
+    };
+    const { tree, scheduler, frames } = graftFour();
+    tree.spread(App, id(1), 'b');
+    for (let i = 0; i < 3; i++) tree.duplicate(App, 'b');
+    scheduler.runFor(499);
+    tree.duplicate(App, 'b');
+    expect(frames()).toEqual([]);
+    expect(tree.isEager('b', App)).toBe(true);
+    expect(tree.metrics.duplicates[App]).toBe(4);
+    // More copies than were asked for count again.
+    for (let i = 0; i < 3; i++) tree.duplicate(App, 'b');
+    expect(frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
+    expect(tree.isEager('b', App)).toBe(false);
+    // So do copies after graftAfterMs.
+    const late = graftFour();
+    late.scheduler.runFor(500);
+    for (let i = 0; i < 3; i++) late.tree.duplicate(App, 'b');
+    expect(late.frames()).toEqual([{ to: 'b', type: 'prune', ids: [] }]);
+  });
+
   it('a graft received is served through the channel and makes the link eager', () => {
     const { tree, resent } = setup(['a', 'b']);
     tree.onMessage('b', { type: 'prune' });
     tree.onMessage('b', { type: 'graft', k: App, ids: packIds([id(1), id(2)]) });
     expect(resent).toEqual([{ peer: 'b', ids: [toHex(id(1)), toHex(id(2))] }]);
-    expect(tree.isEager('b')).toBe(true);
+    expect(tree.isEager('b', App)).toBe(true);
   });
 });
 
@@ -293,7 +341,7 @@ describe('hostile and excessive input is bounded', () => {
     expect(resent).toEqual([]);
     expect(frames()).toEqual([]);
     expect(tree.metrics.ignored).toBe(4);
-    expect(tree.isEager('a')).toBe(true);
+    expect(tree.isEager('a', App)).toBe(true);
   });
 
   it('grafts beyond a peer’s quota are refused, so one peer cannot make this node re-send without end', () => {

@@ -3,6 +3,7 @@
 // sent, every frame recorded.
 import { describe, expect, it } from 'vitest';
 import { unpackIds } from '../../lib/broadcast/ids.ts';
+import { BroadcastKind } from '../../lib/broadcast/metrics.ts';
 import { BroadcastTree, type TreeMessage } from '../../lib/broadcast/tree.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
@@ -159,13 +160,13 @@ describe('the broadcast tree sees state deltas', () => {
     const { a, b, idA, trees, scheduler } = pair();
     a.advertiseProcess('p1', proc(1));
     scheduler.runFor(100);
-    expect(trees.get('b')!.isEager(idA)).toBe(true);
+    expect(trees.get('b')!.isEager(idA, BroadcastKind.Entry)).toBe(true);
     trees.get('b')!.onMessage(idA, { type: 'prune' });
-    expect(trees.get('b')!.isEager(idA)).toBe(false);
+    expect(trees.get('b')!.isEager(idA, BroadcastKind.Entry)).toBe(false);
     const newer = a.advertiseProcess('p2', proc(2));
     b.onDelta(idA, [newer.wire]);
     scheduler.runFor(10);
     expect(b.state.map.size).toBe(2);
-    expect(trees.get('b')!.isEager(idA)).toBe(false);
+    expect(trees.get('b')!.isEager(idA, BroadcastKind.Entry)).toBe(false);
   });
 });

@@ -73,6 +73,7 @@ const TYPES = [
   'HlcTimestamp',
   'IdentityErrorCode',
   'KindCount',
+  'KindMetrics',
   'MaybePromise',
   'MemberInfo',
   'MembershipMetrics',
