@@ -55,3 +55,30 @@ describe('claims kept, not pushed', () => {
     expect(t.sent.filter((s) => s.msg.type === 'ihave')).toEqual([]);
   });
 });
+
+describe('news pushed along eager links', () => {
+  const alive = (n: number) =>
+    signClaim(NodeIdentity.fromSecretKey(new Uint8Array(32).fill(20 + n)), 'alive', { incarnation: 1 });
+  const newsTo = (t: ReturnType<typeof setup>, peer: string) =>
+    t.sent.splice(0).flatMap((s) => (s.to === peer && s.msg.type === 'news' ? [s.msg.g] : []));
+
+  it('a lone claim leaves at once; a burst is gathered into one frame per link, 20 ms after the last', () => {
+    const t = setup();
+    t.tree.linkUp('a');
+    t.news.spread([alive(1)], undefined);
+    expect(newsTo(t, 'a')).toEqual([[alive(1).wire]]);
+    t.scheduler.runFor(5);
+    t.news.spread([alive(2)], undefined);
+    t.scheduler.runFor(5);
+    t.news.spread([alive(3)], undefined);
+    expect(newsTo(t, 'a')).toEqual([]);
+    t.scheduler.runFor(9);
+    expect(newsTo(t, 'a')).toEqual([]);
+    t.scheduler.runFor(1);
+    expect(newsTo(t, 'a')).toEqual([[alive(2).wire, alive(3).wire]]);
+    // Quiet for 20 ms since that frame: the next leaves at once again.
+    t.scheduler.runFor(20);
+    t.news.spread([alive(4)], undefined);
+    expect(newsTo(t, 'a')).toEqual([[alive(4).wire]]);
+  });
+});
