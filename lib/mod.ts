@@ -14,6 +14,7 @@ export type {
   BroadcastMetrics,
   KindCount,
   KindMetrics,
+  TreeLinks,
   TreeMetrics,
 } from './broadcast/metrics.ts';
 export type { TreeOptions } from './broadcast/tree.ts';

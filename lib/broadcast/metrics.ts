@@ -57,8 +57,8 @@ export interface KindMetrics extends KindCount {
   lazyLinks: number;
 }
 
-/** Links per kind, eager and lazy (BroadcastTree.shape). */
-export type TreeShapes = Record<'claims' | 'entries' | 'app', { eager: number; lazy: number }>;
+/** Each kind's tree at a node: its eager and lazy links (MeshNode.treeLinks()). */
+export type TreeLinks = Record<'claims' | 'entries' | 'app', { eager: string[]; lazy: string[] }>;
 
 /** What a node reports of its broadcasts (MeshNode.metrics().broadcast). */
 export interface BroadcastMetrics extends Omit<TreeMetrics, 'delivered' | 'duplicates'> {
@@ -74,22 +74,25 @@ export interface BroadcastMetrics extends Omit<TreeMetrics, 'delivered' | 'dupli
  */
 export function broadcastMetrics(
   tree: TreeMetrics,
-  shapes: TreeShapes,
+  links: TreeLinks,
   claims: { applied: number; ignored: number },
 ): BroadcastMetrics {
   const { delivered, duplicates, ...rest } = tree;
-  const links = (k: keyof TreeShapes) => ({ eagerLinks: shapes[k].eager, lazyLinks: shapes[k].lazy });
+  const count = (k: keyof TreeLinks) => ({
+    eagerLinks: links[k].eager.length,
+    lazyLinks: links[k].lazy.length,
+  });
   const kinds = {
-    claims: { delivered: claims.applied, duplicates: claims.ignored, ...links('claims') },
+    claims: { delivered: claims.applied, duplicates: claims.ignored, ...count('claims') },
     entries: {
       delivered: delivered[BroadcastKind.Entry],
       duplicates: duplicates[BroadcastKind.Entry],
-      ...links('entries'),
+      ...count('entries'),
     },
     app: {
       delivered: delivered[BroadcastKind.App],
       duplicates: duplicates[BroadcastKind.App],
-      ...links('app'),
+      ...count('app'),
     },
   };
   return {

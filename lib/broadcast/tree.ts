@@ -5,20 +5,21 @@
  * at once on a fresh mesh prunes nearly every link before a tree forms, and the tree then
  * re-forms through grafts: 100 nodes, 20 senders firing together every second for 5 s make
  * 3.0 copies per delivery, most in the first second, against none once a tree has formed
- * under ordinary traffic.)
- * A copy that arrives again over an eager link is a duplicate; after `pruneAfter` duplicates in a row from one peer
- * (no first delivery in between) the link turns lazy on both ends (PRUNE), so the eager
- * links settle into a spanning tree, which serves every sender with no copies at all: a
- * one-off copy (two paths racing once) does not flap a link the tree needs. Lazy links
- * carry only announcements (IHAVE: 8-byte message ids, batched). A node that hears of a message it lacks waits `graftAfterMs`
- * for the tree to bring it, then asks the announcer (GRAFT), which sends it and makes the
- * link eager again: that is how the tree repairs itself after a link loss or a crash.
+ * under ordinary traffic.) A copy that arrives again over an eager link is a duplicate;
+ * after `pruneAfter` duplicates in a row from one peer (no first delivery in between) the
+ * link turns lazy on both ends (PRUNE), so the eager links settle into a spanning tree,
+ * which serves every sender with no copies at all: a one-off copy (two paths racing once)
+ * does not flap a link the tree needs. Lazy links carry only announcements (IHAVE: 8-byte
+ * message ids, batched). A node that hears of a message it lacks waits `graftAfterMs` (to
+ * 1.5 times it) for the tree to bring it, then asks the announcer (GRAFT), which sends it
+ * and makes the link eager again: that is how the tree repairs itself after a link loss or
+ * a crash.
  *
  * The tree knows ids, not payloads: each kind of broadcast (membership claims, state
  * entries, application messages) is a channel that says whether it holds an id and
- * re-sends payloads a graft asked for, and has a tree of its own over the links (KINDS). A large message is announced before it is sent on
- * (DONTWANT, after gossipsub v1.2's IDONTWANT) so that neighbours which are about to send
- * it to us do not.
+ * re-sends payloads a graft asked for, and has a tree of its own over the links (KINDS).
+ * A large message is announced before it is sent on (DONTWANT, after gossipsub v1.2's
+ * IDONTWANT) so that neighbours which are about to send it to us do not.
  *
  * Bounded everywhere, because every peer may lie: announcements queued per lazy peer (the
  * oldest are dropped under pressure: anti-entropy repairs what that costs), ids awaited at
@@ -104,6 +105,16 @@ const MAX_ANNOUNCERS = 4;
 const KINDS = Object.values(BroadcastKind);
 const MAX_UNWANTED_PER_PEER = 256;
 
+/** One kind's tree over the linked peers. */
+interface KindTree {
+  eager: Set<string>;
+  lazy: Set<string>;
+  /** Duplicates in a row per eager peer. */
+  dups: Map<string, number>;
+  /** Per peer: when this node last grafted from it, and how many copies its answer may still bring (see duplicate()). */
+  grafted: Map<string, { at: number; copies: number }>;
+}
+
 export class BroadcastTree {
   readonly metrics: TreeMetrics = emptyTreeMetrics();
   readonly #env: Env;
@@ -112,11 +123,12 @@ export class BroadcastTree {
   readonly #channels = new Map<BroadcastKind, TreeChannel>();
   /** Linked peers; each kind of broadcast has a tree of its own over them (see KINDS). */
   readonly #linked = new Set<string>();
-  readonly #eager = KINDS.map(() => new Set<string>());
-  readonly #lazy = KINDS.map(() => new Set<string>());
-  readonly #dups = KINDS.map(() => new Map<string, number>());
-  /** Per kind and peer: when this node last grafted from it, and how many copies its answer may still bring (see duplicate()). */
-  readonly #grafted = KINDS.map(() => new Map<string, { at: number; copies: number }>());
+  readonly #trees: KindTree[] = KINDS.map(() => ({
+    eager: new Set(),
+    lazy: new Set(),
+    dups: new Map(),
+    grafted: new Map(),
+  }));
   /** Per lazy peer: kind → ids to announce at the next flush (by key: a peer's own announcement withdraws one). */
   readonly #queued = new Map<string, Map<BroadcastKind, Map<string, Uint8Array>>>();
   readonly #queuedCount = new Map<string, number>();
@@ -164,10 +176,10 @@ export class BroadcastTree {
   linkUp(peer: string): void {
     this.#out.run(() => {
       this.#linked.add(peer);
-      for (const k of KINDS) {
-        this.#lazy[k]!.delete(peer);
-        this.#eager[k]!.add(peer);
-        this.#dups[k]!.delete(peer);
+      for (const t of this.#trees) {
+        t.lazy.delete(peer);
+        t.eager.add(peer);
+        t.dups.delete(peer);
       }
       // Plumtree repairs through announcements on links that existed as a message passed; a
       // peer that was changing links then (evicted, replaced, redialled: seed sweep, a node
@@ -200,11 +212,11 @@ export class BroadcastTree {
 
   linkDown(peer: string): void {
     this.#linked.delete(peer);
-    for (const k of KINDS) {
-      this.#eager[k]!.delete(peer);
-      this.#lazy[k]!.delete(peer);
-      this.#dups[k]!.delete(peer);
-      this.#grafted[k]!.delete(peer);
+    for (const t of this.#trees) {
+      t.eager.delete(peer);
+      t.lazy.delete(peer);
+      t.dups.delete(peer);
+      t.grafted.delete(peer);
     }
     this.#queued.delete(peer);
     this.#queuedCount.delete(peer);
@@ -212,12 +224,13 @@ export class BroadcastTree {
   }
 
   isEager(peer: string, kind: BroadcastKind): boolean {
-    return this.#eager[kind]!.has(peer);
+    return this.#trees[kind]!.eager.has(peer);
   }
 
   /** Current eager and lazy neighbours (for metrics and tests). */
   shape(kind: BroadcastKind): { eager: string[]; lazy: string[] } {
-    return { eager: [...this.#eager[kind]!], lazy: [...this.#lazy[kind]!] };
+    const t = this.#trees[kind]!;
+    return { eager: [...t.eager], lazy: [...t.lazy] };
   }
 
   /**
@@ -228,8 +241,9 @@ export class BroadcastTree {
   delivered(kind: BroadcastKind, from: string | undefined, count = 1): void {
     this.metrics.delivered[kind] += count;
     if (from === undefined) return;
-    this.#dups[kind]!.set(from, 0);
-    if (this.#lazy[kind]!.delete(from)) this.#eager[kind]!.add(from);
+    const t = this.#trees[kind]!;
+    t.dups.set(from, 0);
+    if (t.lazy.delete(from)) t.eager.add(from);
   }
 
   /**
@@ -246,7 +260,8 @@ export class BroadcastTree {
       this.#missing.delete(key);
       this.delivered(kind, edge ? from : undefined);
       const targets: string[] = [];
-      for (const p of this.#eager[kind]!) {
+      const tree = this.#trees[kind]!;
+      for (const p of tree.eager) {
         if (p === from) continue;
         if (this.#unwanted.get(p)?.has(key)) continue;
         targets.push(p);
@@ -256,8 +271,7 @@ export class BroadcastTree {
           this.#out.push({ to: p, msg: { type: 'dontwant', k: kind, ids: packIds([id]) } });
       }
       // Not to those that announced it to us: they have it.
-      for (const p of this.#lazy[kind]!)
-        if (p !== from && !announced?.includes(p)) this.#announce(p, kind, id);
+      for (const p of tree.lazy) if (p !== from && !announced?.includes(p)) this.#announce(p, kind, id, key);
       return targets;
     });
   }
@@ -272,9 +286,10 @@ export class BroadcastTree {
    */
   announceLate(kind: BroadcastKind, id: Uint8Array, from: string | undefined): void {
     this.#out.run(() => {
-      this.#missing.delete(idKey(kind, id));
+      const key = idKey(kind, id);
+      this.#missing.delete(key);
       this.delivered(kind, undefined);
-      for (const p of this.#eager[kind]!) if (p !== from) this.#announce(p, kind, id);
+      for (const p of this.#trees[kind]!.eager) if (p !== from) this.#announce(p, kind, id, key);
     });
   }
 
@@ -284,7 +299,7 @@ export class BroadcastTree {
    */
   announce(peer: string, kind: BroadcastKind, ids: readonly Uint8Array[]): void {
     this.#out.run(() => {
-      if (!this.#lazy[kind]!.has(peer)) return;
+      if (!this.#trees[kind]!.lazy.has(peer)) return;
       for (const id of ids) this.#announce(peer, kind, id);
     });
   }
@@ -300,28 +315,28 @@ export class BroadcastTree {
       // A peer this node holds lazy sent copies in full: it holds the link eager (its end
       // turned eager on a first delivery of ours, which ours did not), and would go on sending
       // a copy of everything. Prune its end too.
-      if (this.#lazy[kind]!.has(from)) {
+      const t = this.#trees[kind]!;
+      if (t.lazy.has(from)) {
         this.metrics.prunesSent++;
         this.#out.push({ to: from, msg: { type: 'prune', k: kind } });
         return;
       }
-      const dups = this.#dups[kind]!;
-      if (!this.#eager[kind]!.has(from)) return;
+      if (!t.eager.has(from)) return;
       // The answer to a graft (as many messages as were asked, within graftAfterMs) prunes
       // nothing: some of what it brings came meanwhile another way (both parts of a cut tree
       // graft the same messages at many nodes), and the graft made the link a tree edge.
       // Counted, those copies pruned it again at once and the tree never re-formed.
-      const g = this.#grafted[kind]!.get(from);
+      const g = t.grafted.get(from);
       if (g && g.copies > 0 && this.#env.clock.now() - g.at < this.#o.graftAfterMs) {
         g.copies -= Math.min(count, g.copies);
         return;
       }
-      const n = (dups.get(from) ?? 0) + 1;
-      dups.set(from, n);
+      const n = (t.dups.get(from) ?? 0) + 1;
+      t.dups.set(from, n);
       if (n < this.#o.pruneAfter) return;
-      this.#eager[kind]!.delete(from);
-      this.#lazy[kind]!.add(from);
-      dups.delete(from);
+      t.eager.delete(from);
+      t.lazy.add(from);
+      t.dups.delete(from);
       this.metrics.prunesSent++;
       this.#out.push({ to: from, msg: { type: 'prune', k: kind } });
     });
@@ -361,15 +376,15 @@ export class BroadcastTree {
     const fresh: string[] = [];
     const queued = this.#queued.get(from)?.get(kind);
     for (const id of ids) {
-      const key = idKey(kind, id);
       if (channel.has(id)) {
         // It has it: an announcement of it still queued for it would be wasted.
-        if (queued?.delete(key)) {
+        if (queued && queued.size > 0 && queued.delete(idKey(kind, id))) {
           this.#queuedCount.set(from, this.#queuedCount.get(from)! - 1);
           this.metrics.announcementsWithdrawn++;
         }
         continue;
       }
+      const key = idKey(kind, id);
       const m = this.#missing.get(key);
       if (m) {
         if (m.announcers.length < MAX_ANNOUNCERS && !m.announcers.includes(from)) m.announcers.push(from);
@@ -420,9 +435,10 @@ export class BroadcastTree {
       for (const [peer, kinds] of byPeer) {
         for (const [kind, ids] of kinds) {
           // The graft makes the link an edge of this kind's tree again (Plumtree's repair).
-          if (this.#lazy[kind]!.delete(peer)) this.#eager[kind]!.add(peer);
-          this.#dups[kind]!.delete(peer);
-          this.#grafted[kind]!.set(peer, { at: this.#env.clock.now(), copies: ids.length });
+          const t = this.#trees[kind]!;
+          if (t.lazy.delete(peer)) t.eager.add(peer);
+          t.dups.delete(peer);
+          t.grafted.set(peer, { at: this.#env.clock.now(), copies: ids.length });
           for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME) {
             const part = ids.slice(i, i + MAX_IDS_PER_FRAME);
             this.metrics.graftsSent += part.length;
@@ -442,8 +458,9 @@ export class BroadcastTree {
       this.metrics.ignored++;
       return;
     }
-    if (this.#lazy[kind]!.delete(from)) this.#eager[kind]!.add(from);
-    this.#dups[kind]!.delete(from);
+    const t = this.#trees[kind]!;
+    if (t.lazy.delete(from)) t.eager.add(from);
+    t.dups.delete(from);
     if (!this.#graftQuota.take(from, ids.length)) {
       this.metrics.graftsRefused += ids.length;
       return;
@@ -458,8 +475,10 @@ export class BroadcastTree {
       this.metrics.ignored++;
       return;
     }
-    for (const k of kind === undefined ? KINDS : [kind as BroadcastKind])
-      if (this.#eager[k]!.delete(from)) this.#lazy[k]!.add(from);
+    for (const k of kind === undefined ? KINDS : [kind as BroadcastKind]) {
+      const t = this.#trees[k]!;
+      if (t.eager.delete(from)) t.lazy.add(from);
+    }
   }
 
   #onDontWant(from: string, kind: BroadcastKind, packed: Uint8Array): void {
@@ -476,10 +495,9 @@ export class BroadcastTree {
     }
   }
 
-  #announce(peer: string, kind: BroadcastKind, id: Uint8Array): void {
+  #announce(peer: string, kind: BroadcastKind, id: Uint8Array, key = idKey(kind, id)): void {
     const list = valueIn(this.#queued, peer, kind, () => new Map<string, Uint8Array>());
     const kinds = this.#queued.get(peer)!;
-    const key = idKey(kind, id);
     if (list.has(key)) return;
     list.set(key, id);
     const count = (this.#queuedCount.get(peer) ?? 0) + 1;

@@ -12,7 +12,7 @@ import {
   type BroadcastMetrics,
   broadcastMetrics,
   emptyTreeMetrics,
-  type TreeShapes,
+  type TreeLinks,
 } from '../broadcast/metrics.ts';
 import type { MeshConsensus } from '../consensus/mesh.ts';
 import type { NodeIdentity } from '../identity/node-identity.ts';
@@ -245,7 +245,7 @@ export class MeshNode {
    * entries, application broadcasts): `eager` ones carry it in full (tree edges), `lazy` ones
    * only announce it. For diagnostics: which links the trees use.
    */
-  treeLinks(): Record<'claims' | 'entries' | 'app', { eager: string[]; lazy: string[] }> {
+  treeLinks(): TreeLinks {
     const tree = this.#run?.tree;
     const shape = (k: BroadcastKind) => tree?.shape(k) ?? { eager: [], lazy: [] };
     return {
@@ -284,7 +284,7 @@ export class MeshNode {
       localHealth: run?.membership.localHealth ?? 0,
       messaging: { ...(run?.messenger?.metrics ?? emptyMessagingMetrics()) },
       state: run?.replica?.metrics() ?? emptyStateMetrics(),
-      broadcast: broadcastMetrics(run?.tree.metrics ?? emptyTreeMetrics(), treeShapes(this.treeLinks()), {
+      broadcast: broadcastMetrics(run?.tree.metrics ?? emptyTreeMetrics(), this.treeLinks(), {
         applied: run?.membership.metrics.claimsApplied ?? 0,
         ignored: run?.membership.metrics.claimsIgnored ?? 0,
       }),
@@ -507,10 +507,4 @@ function settled<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
-}
-
-/** How many links each kind's tree holds eager and lazy. */
-function treeShapes(links: ReturnType<MeshNode['treeLinks']>): TreeShapes {
-  const count = (l: { eager: string[]; lazy: string[] }) => ({ eager: l.eager.length, lazy: l.lazy.length });
-  return { claims: count(links.claims), entries: count(links.entries), app: count(links.app) };
 }

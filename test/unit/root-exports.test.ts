@@ -113,6 +113,7 @@ const TYPES = [
   'TimerWindow',
   'Transport',
   'TransportErrorCode',
+  'TreeLinks',
   'TreeMetrics',
   'TreeOptions',
   'WebStorageArea',
