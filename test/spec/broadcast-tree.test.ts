@@ -125,6 +125,18 @@ describe('eager push and lazy push', () => {
     expect(tree.metrics.announcementsWithdrawn).toBe(1);
   });
 
+  it("a peer's announcement withdraws only what was queued for that peer", () => {
+    // A hostile peer announcing every id it can guess makes this node tell it less, nobody else.
+    const { tree, scheduler, held, frames } = setup(['a', 'b', 'c'], { announceIntervalMs: 200 });
+    tree.onMessage('b', { type: 'prune' });
+    tree.onMessage('c', { type: 'prune' });
+    tree.spread(App, id(1), 'a');
+    held.add(toHex(id(1)));
+    tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    scheduler.runFor(200);
+    expect(frames()).toEqual([{ to: 'c', type: 'ihave', ids: [toHex(id(1))] }]);
+  });
+
   it('a message queued twice for one peer is announced once, and takes one place in its queue', () => {
     const { tree, scheduler, frames } = setup(['a', 'b'], { maxQueuedAnnouncements: 2 });
     tree.onMessage('b', { type: 'prune' });
