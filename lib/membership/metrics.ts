@@ -59,6 +59,11 @@ export interface MembershipMetrics {
   refutationsDeferred: number;
   /** Members checked (dialled) after ghostTimeoutMs without a sign of being reachable. */
   membersChecked: number;
+  /**
+   * Members checked (dialled) a few seconds after a link to them closed gracefully, because
+   * every link they were known to have was gone (see Membership.memberToCheck).
+   */
+  unlinkedChecked: number;
   /** Members reaped here dialled because another member still passed on their alive claim (see Membership.memberToCheck). */
   reapedRevisited: number;
   /** Checked members suspected because the check brought no sign of them. */
@@ -97,5 +102,6 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     membersChecked: 0,
     reapedRevisited: 0,
     ghostsSuspected: 0,
+    unlinkedChecked: 0,
   };
 }

@@ -160,6 +160,13 @@ const CHECK_EVERY_FRACTION = 1 / 6;
 const CHECK_TIMEOUT_FRACTION = 1 / 4;
 const NEIGHBOURS_DEBOUNCE_MS = 500;
 /**
+ * A member whose link closed gracefully is looked at again this long after (see #nextUnlinked):
+ * time for it to have dialled another link and for the neighbours' link reports to tell.
+ */
+const UNLINKED_GRACE_MS = 3_000;
+/** Graceful closes remembered for that look at once (oldest forgotten). */
+const UNLINKED_LIMIT = 64;
+/**
  * Exchanges, with different neighbours, that a node which had no link starts to catch up
  * (see Membership.linkUp): its first neighbour may have been cut off as long as it was (in a
  * mass join, stragglers link to each other first) and know no more.
@@ -220,6 +227,11 @@ export class Membership {
   readonly #revisits = new Map<string, { reapedAt: number; due: boolean; exchanged: boolean }>();
   /** Per member reaped here: the reap (reapedAt) at which an accusation of it was passed on (see #passOnReaped). */
   readonly #passedOnReaped = new Map<string, number>();
+  /**
+   * By member: when a link to it last closed gracefully here, and the link set it had
+   * reported over that link (see #nextUnlinked). Oldest first.
+   */
+  readonly #closedGently = new Map<string, { at: number; theirs: ReadonlySet<string> | undefined }>();
   #nextCheckAt = 0;
   #self: Claim;
   #meta: Record<string, string>;
@@ -331,6 +343,7 @@ export class Membership {
         this.#waitingTimer,
       ];
       for (const t of timers) if (t !== undefined) this.#env.scheduler.cancelTimer(t);
+      this.#closedGently.clear();
       this.#reapTimer =
         this.#neighboursTimer =
         this.#refuteTimer =
@@ -511,6 +524,15 @@ export class Membership {
     this.#out.run(() => {
       if (!this.#links.delete(nodeId)) return;
       this.vouch(nodeId);
+      if (!unexpected && this.#running && !this.#leaving) {
+        const at = this.#env.clock.now();
+        setBounded(
+          this.#closedGently,
+          nodeId,
+          { at, theirs: this.#prober.neighbours.get(nodeId) },
+          UNLINKED_LIMIT,
+        );
+      }
       this.#prober.linkDown(nodeId);
       this.#pushPull.forget(nodeId);
       this.#neighboursChanged();
@@ -530,11 +552,23 @@ export class Membership {
    * link). Without this a member nobody alive links to waits for the ghost check.
    */
   checkUnlinked(nodeId: string): void {
+    this.#out.run(() => this.#checkUnlinked(nodeId));
+  }
+
+  /**
+   * Input: a dial to `nodeId` failed. If memberToCheck asked for it, the member is checked
+   * as after a lost link (checkUnlinked) rather than at the end of the check's timeout.
+   */
+  checkDialFailed(nodeId: string): void {
     this.#out.run(() => {
-      if (!this.#running || this.#leaving || this.#links.has(nodeId)) return;
-      const i = this.#table.ids.lookup(nodeId);
-      if (i !== undefined && this.#table.state(i) === StateCode.Active) this.#prober.checkLost(nodeId);
+      if (this.#check?.nodeId === nodeId) this.#checkUnlinked(nodeId);
     });
+  }
+
+  #checkUnlinked(nodeId: string): void {
+    if (!this.#running || this.#leaving || this.#links.has(nodeId)) return;
+    const i = this.#table.ids.lookup(nodeId);
+    if (i !== undefined && this.#table.state(i) === StateCode.Active) this.#prober.checkLost(nodeId);
   }
 
   /** What a witness-relayed ack (seq, target, nonce) would do to this node's probes (see Prober.ackFor). */
@@ -767,7 +801,9 @@ export class Membership {
    * member is suspected through the normal path (so a live one refutes). At most one check
    * at a time, one per ghostTimeoutMs / 6, at random among the candidates: a fixed cost per
    * node, whatever the cluster size, and one an attacker cannot steer. A member reaped here
-   * that others still pass on as alive is dialled first, once per reap (#nextRevisit).
+   * that others still pass on as alive is dialled first, once per reap (#nextRevisit); then a
+   * member whose link here closed gracefully and that may have no link left (#nextUnlinked),
+   * once per close.
    */
   memberToCheck(): MemberAddress | undefined {
     return this.#out.run(() => {
@@ -776,7 +812,13 @@ export class Membership {
       if (this.#table.state(this.#selfIndex) !== StateCode.Active) return undefined;
       const ghost = this.config.ghostTimeoutMs;
       const revisit = this.#nextRevisit(ghost * CHECK_TIMEOUT_FRACTION);
-      if (revisit || now < this.#nextCheckAt) return revisit;
+      if (revisit) return revisit;
+      const unlinked = this.#nextUnlinked(now);
+      if (unlinked !== undefined) {
+        this.metrics.unlinkedChecked++;
+        return this.#checkMember(unlinked, now);
+      }
+      if (now < this.#nextCheckAt) return undefined;
       this.#nextCheckAt = now + ghost * CHECK_EVERY_FRACTION;
       const reported = [...this.#prober.neighbours.values()];
       let pick: number | undefined;
@@ -788,23 +830,67 @@ export class Membership {
         else if (now - this.#table.vouchedAt(i) >= ghost && this.#env.random.int(++seen) === 0) pick = i;
       }
       if (pick === undefined) return undefined;
-      const alive = this.#table.aliveClaim(pick)!;
-      const check = {
-        nodeId: alive.subject,
-        startedAt: now,
-        timer: this.#env.scheduler.setTimer(ghost * CHECK_TIMEOUT_FRACTION, () => {
-          this.#check = undefined;
-          const i = this.#table.ids.lookup(check.nodeId);
-          if (i === undefined || this.#table.state(i) !== StateCode.Active) return;
-          if (this.#table.vouchedAt(i) >= check.startedAt) return;
-          this.metrics.ghostsSuspected++;
-          this.#suspect(check.nodeId);
-        }),
-      };
-      this.#check = check;
       this.metrics.membersChecked++;
-      return { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
+      return this.#checkMember(pick, now);
     });
+  }
+
+  /** Starts the check of member `i` (see memberToCheck): the address to dial it at. */
+  #checkMember(i: number, now: number): MemberAddress {
+    const alive = this.#table.aliveClaim(i)!;
+    const check = {
+      nodeId: alive.subject,
+      startedAt: now,
+      timer: this.#env.scheduler.setTimer(this.config.ghostTimeoutMs * CHECK_TIMEOUT_FRACTION, () => {
+        this.#check = undefined;
+        const i = this.#table.ids.lookup(check.nodeId);
+        if (i === undefined || this.#table.state(i) !== StateCode.Active) return;
+        if (this.#table.vouchedAt(i) >= check.startedAt) return;
+        this.metrics.ghostsSuspected++;
+        this.#suspect(check.nodeId);
+      }),
+    };
+    this.#check = check;
+    return { nodeId: alive.subject, addrs: alive.addrs, incarnation: alive.incarnation };
+  }
+
+  /**
+   * A member whose link here closed gracefully UNLINKED_GRACE_MS ago and that may have been
+   * left with no link at all (#fewLinksLeft), not linked here again, no handshake since. A
+   * graceful close is no sign of failure, so nothing probes such a member: had it crashed
+   * before dialling another link (found by the seed sweep, seed 8: a node crashed 117 ms
+   * after churn closed both its links, each end unaware of the other's close), only the ghost
+   * check would find it, a minute or more later. If it is alive, the dial gives it a link.
+   */
+  #nextUnlinked(now: number): number | undefined {
+    for (const [id, closed] of this.#closedGently) {
+      if (now - closed.at < UNLINKED_GRACE_MS) return undefined;
+      this.#closedGently.delete(id);
+      const i = this.#table.ids.lookup(id);
+      if (i === undefined || this.#table.state(i) !== StateCode.Active || this.#links.has(id)) continue;
+      if (this.#table.vouchedAt(i) <= closed.at && this.#fewLinksLeft(id, closed.theirs)) return i;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether member `id`, whose last link report here was `theirs`, may have no link left: no
+   * neighbour reports one to it, and of the links it reported, the ones to neighbours are
+   * gone (their reports lack it), the ones to members no longer reachable are gone, and at
+   * most one is to a node this node cannot see. Members keep minLinks links, so in a cluster
+   * of any size this holds only for a member whose last links are closing.
+   */
+  #fewLinksLeft(id: string, theirs: ReadonlySet<string> | undefined): boolean {
+    if (theirs === undefined) return false;
+    const reports = this.#prober.neighbours;
+    for (const report of reports.values()) if (report.has(id)) return false;
+    let unseen = 0;
+    for (const other of theirs) {
+      const i = this.#table.ids.lookup(other);
+      if (other === this.selfId || i === undefined || !isReachable(this.#table.state(i))) continue;
+      if (!reports.has(other) && ++unseen > 1) return false;
+    }
+    return true;
   }
 
   /**

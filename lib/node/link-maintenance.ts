@@ -122,7 +122,8 @@ export class LinkMaintenance {
       this.#refused.add(address);
       this.#o.failed(error, `dialling ${address}: refused by the runtime`);
     }
-    this.#o.links.dialEnded(address, true);
+    const member = this.#o.links.dialEnded(address, true);
+    if (member !== undefined) this.#core?.checkDialFailed(member);
     // A tab that does not answer where it was heard (it closed before this node linked to
     // it) gets checked at once, not only by the ghost check a minute later.
     const nearby = this.#o.links.nearbyNodeOf(address);

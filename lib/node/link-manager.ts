@@ -495,13 +495,14 @@ export class LinkManager {
     link.drained().then(close, close);
   }
 
-  /** Transport event: a dial ended (link or failure). */
-  dialEnded(address: string, failed: boolean): void {
+  /** Transport event: a dial ended (link or failure). The member it dialled, if it was a member. */
+  dialEnded(address: string, failed: boolean): string | undefined {
     const endpoint = endpointOf(address);
     const advert = this.#pending.get(endpoint)?.advert;
     this.#pending.delete(endpoint);
     if (failed) this.#backoff.failed(endpoint, this.#o.env.clock.now(), advert);
     else this.#backoff.succeeded(endpoint);
+    return advert?.nodeId;
   }
 
   /** Closes the link to `nodeId` on purpose (the peer is told it is no failure). */
