@@ -6,21 +6,26 @@
  */
 
 import { idKey } from './ids.ts';
+import type { BroadcastKind } from './metrics.ts';
 import type { TreeChannel } from './tree.ts';
 
 export class HeldMessages<M> implements TreeChannel {
   readonly #held = new Map<string, { id: Uint8Array; msg: M; at: number }>();
+  readonly #kind: BroadcastKind;
   readonly #max: number;
   readonly #maxAgeMs: number;
   readonly #now: () => number;
   readonly #send: (peer: string, msg: M) => void;
 
   constructor(opts: {
+    /** The kind of broadcast held (its ids' keys: idKey). */
+    kind: BroadcastKind;
     max: number;
     maxAgeMs: number;
     now: () => number;
     send: (peer: string, msg: M) => void;
   }) {
+    this.#kind = opts.kind;
     this.#max = opts.max;
     this.#maxAgeMs = opts.maxAgeMs;
     this.#now = opts.now;
@@ -28,19 +33,19 @@ export class HeldMessages<M> implements TreeChannel {
   }
 
   hold(id: Uint8Array, msg: M): void {
-    const key = idKey(0, id);
+    const key = idKey(this.#kind, id);
     this.#held.delete(key);
     this.#held.set(key, { id, msg, at: this.#now() });
     if (this.#held.size > this.#max) this.#held.delete(this.#held.keys().next().value!);
   }
 
-  has(id: Uint8Array): boolean {
-    return this.#get(id) !== undefined;
+  has(key: string): boolean {
+    return this.#get(key) !== undefined;
   }
 
   resend(peer: string, ids: Uint8Array[]): void {
     for (const id of ids) {
-      const msg = this.#get(id);
+      const msg = this.#get(idKey(this.#kind, id));
       if (msg !== undefined) this.#send(peer, msg);
     }
   }
@@ -53,8 +58,7 @@ export class HeldMessages<M> implements TreeChannel {
     return max > 0 ? ids.slice(-max).reverse() : [];
   }
 
-  #get(id: Uint8Array): M | undefined {
-    const key = idKey(0, id);
+  #get(key: string): M | undefined {
     const h = this.#held.get(key);
     if (!h) return undefined;
     if (this.#now() - h.at > this.#maxAgeMs) {

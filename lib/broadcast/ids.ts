@@ -34,5 +34,21 @@ export function unpackIds(packed: Uint8Array): Uint8Array[] | undefined {
  */
 export function idKey(kind: number, id: Uint8Array): string {
   if (id.length !== ID_BYTES) return String.fromCharCode(kind) + bytesKey(id);
-  return String.fromCharCode(kind, id[0]!, id[1]!, id[2]!, id[3]!, id[4]!, id[5]!, id[6]!, id[7]!);
+  return idKeyAt(kind, id, 0);
+}
+
+/** idKey of the id at byte `at` of a packed list (at + ID_BYTES ≤ its length). */
+export function idKeyAt(kind: number, packed: Uint8Array, at: number): string {
+  const p = packed;
+  return String.fromCharCode(
+    kind,
+    p[at]!,
+    p[at + 1]!,
+    p[at + 2]!,
+    p[at + 3]!,
+    p[at + 4]!,
+    p[at + 5]!,
+    p[at + 6]!,
+    p[at + 7]!,
+  );
 }

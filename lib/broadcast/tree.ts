@@ -30,7 +30,7 @@ import type { Env } from '../time/types.ts';
 import { Outbox } from '../util/outbox.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
 import type { MessageOf } from '../wire/messages.ts';
-import { idKey, packIds, unpackIds } from './ids.ts';
+import { ID_BYTES, idKey, idKeyAt, packIds, unpackIds } from './ids.ts';
 import { BroadcastKind, emptyTreeMetrics, type TreeMetrics } from './metrics.ts';
 
 export interface TreeOptions {
@@ -63,8 +63,8 @@ export interface TreeOptions {
 
 /** One kind of broadcast, as the tree sees it. */
 export interface TreeChannel {
-  /** Whether this node already holds the message with this id. */
-  has(id: Uint8Array): boolean;
+  /** Whether this node already holds the message whose id has this key (idKey(kind, id)). */
+  has(key: string): boolean;
   /** Sends the messages with these ids (those it still holds) to `peer`, which grafted them. */
   resend(peer: string, ids: Uint8Array[]): void;
   /** Ids of messages delivered within the last `withinMs`, newest first, at most `max`. */
@@ -367,24 +367,25 @@ export class BroadcastTree {
 
   #onIHave(from: string, kind: BroadcastKind, packed: Uint8Array): void {
     const channel = this.#channels.get(kind);
-    const ids = unpackIds(packed);
-    if (!channel || !ids) {
+    if (!channel || packed.length % ID_BYTES !== 0) {
       this.metrics.ignored++;
       return;
     }
-    this.metrics.announcementsReceived += ids.length;
+    this.metrics.announcementsReceived += packed.length / ID_BYTES;
     const fresh: string[] = [];
     const queued = this.#queued.get(from)?.get(kind);
-    for (const id of ids) {
-      if (channel.has(id)) {
+    // Keys straight from the packed list: every node reads every message's id from each lazy
+    // link, and an array per id was most of what a large simulated join left to collect.
+    for (let at = 0; at < packed.length; at += ID_BYTES) {
+      const key = idKeyAt(kind, packed, at);
+      if (channel.has(key)) {
         // It has it: an announcement of it still queued for it would be wasted.
-        if (queued && queued.size > 0 && queued.delete(idKey(kind, id))) {
+        if (queued && queued.size > 0 && queued.delete(key)) {
           this.#queuedCount.set(from, this.#queuedCount.get(from)! - 1);
           this.metrics.announcementsWithdrawn++;
         }
         continue;
       }
-      const key = idKey(kind, id);
       const m = this.#missing.get(key);
       if (m) {
         if (m.announcers.length < MAX_ANNOUNCERS && !m.announcers.includes(from)) m.announcers.push(from);
@@ -394,7 +395,7 @@ export class BroadcastTree {
         this.metrics.missingDropped++;
         continue;
       }
-      this.#missing.set(key, { kind, id, announcers: [from], next: 0 });
+      this.#missing.set(key, { kind, id: packed.slice(at, at + ID_BYTES), announcers: [from], next: 0 });
       fresh.push(key);
     }
     // Drawn from graftAfterMs to 1.5 times it: the nodes of a part cut off from the tree hear
@@ -415,7 +416,7 @@ export class BroadcastTree {
         const m = this.#missing.get(key);
         if (!m) continue;
         const channel = this.#channels.get(m.kind);
-        if (!channel || channel.has(m.id)) {
+        if (!channel || channel.has(key)) {
           this.#missing.delete(key);
           continue;
         }

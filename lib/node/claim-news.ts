@@ -63,6 +63,7 @@ export class ClaimNews {
     this.#send = send;
     this.#env = env;
     this.#held = new HeldMessages({
+      kind: BroadcastKind.Claim,
       max: HELD,
       maxAgeMs: HELD_MS,
       now: () => env.clock.now(),

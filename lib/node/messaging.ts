@@ -261,6 +261,7 @@ export class Messenger {
     this.#epoch = host.epoch;
     this.#nextId = host.env.random.int(0x7fffffff);
     this.#held = new HeldMessages({
+      kind: BroadcastKind.App,
       max: HELD_BROADCASTS,
       maxAgeMs: HELD_BROADCAST_MS,
       now,

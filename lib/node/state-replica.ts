@@ -258,7 +258,7 @@ export class StateReplica {
       this.#out.push({ type: 'changed', entry, from });
     });
     host.tree.channel(BroadcastKind.Entry, {
-      has: (id) => this.#recent.has(idKey(BroadcastKind.Entry, id)),
+      has: (key) => this.#recent.has(key),
       resend: (peer, ids) => this.#resend(peer, ids),
     });
     const rate = this.#o.writesPerOriginPerSecond;

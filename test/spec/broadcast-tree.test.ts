@@ -3,7 +3,7 @@
 // (Leitão, Pereira, Rodrigues 2007, §3: eagerPushPeers, lazyPushPeers, IHAVE, GRAFT, PRUNE).
 import { describe, expect, it } from 'vitest';
 import { HeldMessages } from '../../lib/broadcast/held.ts';
-import { messageId, packIds, unpackIds } from '../../lib/broadcast/ids.ts';
+import { idKey, messageId, packIds, unpackIds } from '../../lib/broadcast/ids.ts';
 import { BroadcastKind } from '../../lib/broadcast/metrics.ts';
 import { BroadcastTree, type TreeMessage, type TreeOptions } from '../../lib/broadcast/tree.ts';
 import { SeededRandom } from '../../lib/time/random.ts';
@@ -21,7 +21,7 @@ function setup(peers: string[], opts: TreeOptions = {}, seed = 1) {
   const held = new Set<string>();
   const resent: Array<{ peer: string; ids: string[] }> = [];
   tree.channel(App, {
-    has: (i) => held.has(toHex(i)),
+    has: (key) => held.has(key),
     resend: (peer, ids) => resent.push({ peer, ids: ids.map(toHex) }),
   });
   for (const p of peers) tree.linkUp(p);
@@ -115,8 +115,8 @@ describe('eager push and lazy push', () => {
     tree.onMessage('b', { type: 'prune' });
     tree.spread(App, id(1), 'a');
     tree.spread(App, id(2), 'a');
-    held.add(toHex(id(1)));
-    held.add(toHex(id(2)));
+    held.add(idKey(App, id(1)));
+    held.add(idKey(App, id(2)));
     scheduler.runFor(100);
     tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(2), id(3)]) });
     scheduler.runFor(100);
@@ -131,7 +131,7 @@ describe('eager push and lazy push', () => {
     tree.onMessage('b', { type: 'prune' });
     tree.onMessage('c', { type: 'prune' });
     tree.spread(App, id(1), 'a');
-    held.add(toHex(id(1)));
+    held.add(idKey(App, id(1)));
     tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
     scheduler.runFor(200);
     expect(frames()).toEqual([{ to: 'c', type: 'ihave', ids: [toHex(id(1))] }]);
@@ -164,7 +164,7 @@ describe('eager push and lazy push', () => {
       else tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(9)]) });
       scheduler.runFor(150);
       expect(tree.isEager('b', App)).toBe(true);
-      held.add(toHex(id(9)));
+      held.add(idKey(App, id(9)));
       scheduler.runFor(50);
       expect(frames().filter((f) => f.type === 'ihave')).toEqual([
         { to: 'b', type: 'ihave', ids: [toHex(id(1))] },
@@ -274,7 +274,7 @@ describe('GRAFT: an announced message that the tree does not bring is asked for'
 
   it('what this node holds already is not awaited', () => {
     const { tree, scheduler, held, frames } = setup(['a', 'b']);
-    held.add(toHex(id(1)));
+    held.add(idKey(App, id(1)));
     tree.onMessage('b', { type: 'ihave', k: App, ids: packIds([id(1)]) });
     scheduler.runFor(5_000);
     expect(frames()).toEqual([]);
@@ -406,6 +406,7 @@ describe('held messages answer grafts while they are fresh', () => {
     const clock = new VirtualClock(scheduler);
     const sent: string[] = [];
     const held = new HeldMessages<string>({
+      kind: App,
       max: 2,
       maxAgeMs: 1_000,
       now: () => clock.now(),
@@ -414,11 +415,11 @@ describe('held messages answer grafts while they are fresh', () => {
     held.hold(id(1), 'one');
     held.hold(id(2), 'two');
     held.hold(id(3), 'three');
-    expect([held.has(id(1)), held.has(id(2)), held.has(id(3))]).toEqual([false, true, true]);
+    expect([1, 2, 3].map((k) => held.has(idKey(App, id(k))))).toEqual([false, true, true]);
     held.resend('p', [id(1), id(2)]);
     expect(sent).toEqual(['p:two']);
     scheduler.runFor(1_001);
-    expect(held.has(id(3))).toBe(false);
+    expect(held.has(idKey(App, id(3)))).toBe(false);
   });
 });
 
@@ -429,6 +430,7 @@ describe('a new link hears of recent messages', () => {
     const sent: Array<{ to: string; msg: TreeMessage }> = [];
     const tree = new BroadcastTree({ env, send: (to, msg) => sent.push({ to, msg }) }, opts);
     const held = new HeldMessages<string>({
+      kind: App,
       max: 100,
       maxAgeMs: 60_000,
       now: () => env.clock.now(),
@@ -495,7 +497,7 @@ describe('a new link hears of recent messages', () => {
     expect(quiet.announced('b')).toEqual([]);
 
     const { tree, scheduler, held, frames } = setup(['x'], { graftAfterMs: 500 });
-    held.add(toHex(id(1)));
+    held.add(idKey(App, id(1)));
     tree.onMessage('x', { type: 'ihave', k: App, ids: packIds([id(1), id(2)]) });
     scheduler.runFor(750);
     expect(frames()).toEqual([{ to: 'x', type: 'graft', ids: [toHex(id(2))] }]);
