@@ -231,6 +231,30 @@ describe('Disseminator: gossip and push-pull timing', () => {
     expect(at[1]).toBeLessThan(20_000);
   });
 
+  it('a periodic exchange within half an interval after a follow-up is skipped (that was a full exchange too)', () => {
+    let skipped = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      // The same seed draws the same periodic instants with or without a join: the run
+      // without one shows them.
+      const digestTimes = (join: boolean) => {
+        const { ctx, d } = setup({ members: 3, links: 8, seed });
+        d.start();
+        if (join) d.afterJoin();
+        ctx.scheduler.runFor(60_000);
+        return ctx.ofType('digest').map((s) => s.at);
+      };
+      const periodic = digestTimes(false);
+      expect(periodic).toHaveLength(2);
+      const withJoin = digestTimes(true);
+      const followUps = withJoin.filter((t) => !periodic.includes(t));
+      expect(followUps).toHaveLength(2);
+      const kept = periodic.filter((p) => !followUps.some((f) => p >= f && p - f < 15_000));
+      skipped += periodic.length - kept.length;
+      expect(withJoin).toEqual([...followUps, ...kept].sort((a, b) => a - b));
+    }
+    expect(skipped).toBeGreaterThan(3);
+  });
+
   it('stopping ends gossip and exchanges', () => {
     const { ctx, d } = setup({ members: 3, links: 3 });
     d.start();
