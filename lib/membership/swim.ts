@@ -225,7 +225,7 @@ export class Membership {
    * it already started an exchange (see linkUp). Once each per reap.
    */
   readonly #revisits = new Map<string, { reapedAt: number; due: boolean; exchanged: boolean }>();
-  /** Per member reaped here: the reap (reapedAt) at which an accusation of it was passed on (see #passOnReaped). */
+  /** Per member reaped here and accuser (keyed subject + signer): the reap (reapedAt) at which that accuser's accusation of it was passed on (see #passOnReaped). */
   readonly #passedOnReaped = new Map<string, number>();
   /**
    * By member: when a link to it last closed gracefully here, and the link set it had
@@ -1272,15 +1272,19 @@ export class Membership {
    * accusation of a member reaped here goes on along the tree, weightless, and to the
    * member if linked: only at the incarnation it was reaped at (a higher one is nobody's to
    * claim but the member's), only as received from a peer, only signed by a node this one
-   * knew as a member, and once per reap.
+   * knew as a member, and once per reap and signer: once per reap only, an accusation passed
+   * on while the member was cut off anyway used up the reap, and a later one that mattered
+   * (another accuser's, after the heal) stalled here; the accused never refuted and a node
+   * that weighed it declared it while they could reach each other (soak seed 10,436).
    */
   #passOnReaped(c: Claim, from: string | undefined): boolean {
     const r = this.#reaped.get(c.subject);
     if (r === undefined || from === undefined || from === c.subject || c.incarnation !== r.incarnation)
       return false;
     if (!this.#unknown(c.subject) || !this.#knewAsMember(c.signer)) return false;
-    if (this.#passedOnReaped.get(c.subject) === r.reapedAt) return false;
-    setBounded(this.#passedOnReaped, c.subject, r.reapedAt, this.config.recentlyReapedLimit);
+    const key = c.subject + c.signer;
+    if (this.#passedOnReaped.get(key) === r.reapedAt) return false;
+    setBounded(this.#passedOnReaped, key, r.reapedAt, this.config.recentlyReapedLimit);
     this.metrics.accusationsPassedOn++;
     if (this.#links.has(c.subject)) this.#send(c.subject, 'stream', { type: 'gossip', g: [c.wire] });
     return true;

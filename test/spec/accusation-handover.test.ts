@@ -232,7 +232,7 @@ describe('an accusation weighed only elsewhere still reaches the accused', () =>
     expect(u.m.metrics.accusationsPassedOn).toBe(0);
   });
 
-  it('a node that reaped the accused passes an accusation at the reaped incarnation on, once per reap, and to the accused if linked', () => {
+  it('a node that reaped the accused passes an accusation at the reaped incarnation on, once per reap and accuser, and to the accused if linked', () => {
     // Soak seed 3163: after a 22 s partition, the nodes of one side had reaped a member of
     // the other, which a node of that other side then suspected on an old declaration; every
     // path from it to the accused ran through nodes that had reaped the accused.
@@ -258,6 +258,20 @@ describe('an accusation weighed only elsewhere still reaches the accused', () =>
     );
     expect(news(t.events)).toHaveLength(1);
     expect(t.m.stateOf(accused.nodeId)).toBeUndefined();
+    // Once per reap and signer: another accuser's still goes on, once (soak seed 10,436: one
+    // passed on while the accused was cut off used up the reap, and another accuser's after
+    // the heal stalled here; the accused never heard it, and a live member was declared).
+    const other = (kind: 'suspect' | 'unreachable') =>
+      signClaim(bystander, kind, { incarnation: INC, subject: accused.nodeId });
+    t.m.applyClaims([other('suspect')], accuser.nodeId);
+    expect(news(t.events)).toHaveLength(2);
+    expect(toAccused(t.sent)).toEqual([
+      ['unreachable', true, INC],
+      ['suspect', false, INC],
+    ]);
+    t.m.applyClaims([other('unreachable')], accuser.nodeId);
+    expect(news(t.events)).toHaveLength(2);
+    expect(t.m.metrics.accusationsPassedOn).toBe(2);
   });
 
   it("an accuser's repeat after the accused refuted it goes along the tree and to the accused", () => {
