@@ -231,16 +231,16 @@ describe('Disseminator: gossip and push-pull timing', () => {
     expect(at[1]).toBeLessThan(20_000);
   });
 
-  it('a periodic exchange within half an interval after a follow-up is skipped (that was a full exchange too)', () => {
+  it('where the interval is scaled, a periodic exchange within half an interval after a follow-up is skipped (that was a full exchange too)', () => {
     let skipped = 0;
     for (let seed = 1; seed <= 40; seed++) {
       // The same seed draws the same periodic instants with or without a join: the run
-      // without one shows them.
-      const digestTimes = (join: boolean) => {
-        const { ctx, d } = setup({ members: 3, links: 8, seed });
+      // without one shows them. 40 members: the interval is 60 s.
+      const digestTimes = (join: boolean, members = 40) => {
+        const { ctx, d } = setup({ members, links: 8, seed });
         d.start();
         if (join) d.afterJoin();
-        ctx.scheduler.runFor(60_000);
+        ctx.scheduler.runFor(120_000);
         return ctx.ofType('digest').map((s) => s.at);
       };
       const periodic = digestTimes(false);
@@ -248,9 +248,11 @@ describe('Disseminator: gossip and push-pull timing', () => {
       const withJoin = digestTimes(true);
       const followUps = withJoin.filter((t) => !periodic.includes(t));
       expect(followUps).toHaveLength(2);
-      const kept = periodic.filter((p) => !followUps.some((f) => p >= f && p - f < 15_000));
+      const kept = periodic.filter((p) => !followUps.some((f) => p >= f && p - f < 30_000));
       skipped += periodic.length - kept.length;
       expect(withJoin).toEqual([...followUps, ...kept].sort((a, b) => a - b));
+      // 32 members or fewer (the interval unscaled): none skipped.
+      expect(digestTimes(true, 32)).toHaveLength(2 + digestTimes(false, 32).length);
     }
     expect(skipped).toBeGreaterThan(3);
   });
