@@ -37,9 +37,8 @@ export function idKey(kind: number, id: Uint8Array): string {
   return idKeyAt(kind, id, 0);
 }
 
-/** idKey of the id at byte `at` of a packed list (at + ID_BYTES ≤ its length). */
-export function idKeyAt(kind: number, packed: Uint8Array, at: number): string {
-  const p = packed;
+/** idKey of the id at byte `at` of a packed list `p` (at + ID_BYTES ≤ its length). */
+export function idKeyAt(kind: number, p: Uint8Array, at: number): string {
   return String.fromCharCode(
     kind,
     p[at]!,
