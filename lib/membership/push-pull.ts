@@ -324,6 +324,12 @@ export class PushPull {
     this.#told.forget(peer);
   }
 
+  /** The node stopped (a freeze): what it is sent meanwhile is dropped, so no exchange in flight can finish. */
+  abandon(): void {
+    for (const map of [this.#answering, this.#asking, this.#welcomes] as Array<Map<string, Exchange>>)
+      for (const [peer, ex] of map) this.#close(map, peer, ex);
+  }
+
   /** Claims arrived (already verified and applied by the caller). */
   onClaims(from: string, msg: MessageOf<'claims'>): void {
     if (msg.reply && msg.seq === WELCOME_SEQ) {

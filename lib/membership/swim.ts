@@ -232,6 +232,13 @@ export class Membership {
    * reported over that link (see #nextUnlinked). Oldest first.
    */
   readonly #closedGently = new Map<string, { at: number; theirs: ReadonlySet<string> | undefined }>();
+  /**
+   * Members unknown here that a member declared down (or that said goodbye), with the
+   * highest such incarnation and when it was heard (see #declaredDown). Oldest first.
+   */
+  readonly #heardDown = new Map<string, { incarnation: number; at: number }>();
+  /** Members whose link closed unexpectedly while this node was stopped (frozen): checked as it starts again (#resumeLinks). */
+  readonly #lostWhileStopped = new Set<string>();
   #nextCheckAt = 0;
   #self: Claim;
   #meta: Record<string, string>;
@@ -325,7 +332,33 @@ export class Membership {
         const accusation = this.#table.accusation(i);
         if (this.#table.state(i) === StateCode.Suspect && accusation) this.#startSuspicion(i, accusation);
       }
+      this.#resumeLinks();
     });
+  }
+
+  /**
+   * Links held when the node starts again (an unfreeze; a first start has none): whatever
+   * was sent over them meanwhile was dropped, the accusations handed over at link-up
+   * (#tellAccused) included, both ways. Soak seed 9,774: node 0, frozen, took links from
+   * three members it had declared and that had declared it; each end told the other while
+   * 0 dropped and sent nothing, so no one refuted, each end reaped the other over a live
+   * link and refused the other's alive claim as a zombie's for reapAfterMs. So it catches up
+   * as a node that was cut off does (its own accusation comes back in the exchange, and it
+   * refutes) and tells each linked member it holds down, which refutes in turn. A link that
+   * closed unexpectedly meanwhile is checked now, as it would have been then (linkDown).
+   */
+  #resumeLinks(): void {
+    for (const id of this.#lostWhileStopped) {
+      const i = this.#table.ids.lookup(id);
+      if (i !== undefined && !this.#links.has(id) && this.#table.state(i) === StateCode.Active)
+        this.#prober.checkLost(id);
+    }
+    this.#lostWhileStopped.clear();
+    const first = this.#links.values().next();
+    if (first.done) return;
+    for (const id of this.#links) this.#tellAccused(id);
+    this.#catchUpLeft = CATCH_UP_EXCHANGES;
+    this.#catchUp(first.value);
   }
 
   stop(): void {
@@ -333,6 +366,7 @@ export class Membership {
       this.#running = false;
       this.#prober.stop();
       this.#dissem.stop();
+      this.#pushPull.abandon();
       for (const s of this.#suspicions.values()) s.cancel();
       this.#suspicions.clear();
       const timers = [
@@ -538,6 +572,8 @@ export class Membership {
       this.#neighboursChanged();
       const other = this.#links.values().next();
       if (this.#catchUpLeft > 0 && !other.done) this.#catchUp(other.value);
+      if (unexpected && !this.#running && this.#lostWhileStopped.size < UNLINKED_LIMIT)
+        this.#lostWhileStopped.add(nodeId);
       if (!unexpected || !this.#running || this.#leaving) return;
       const i = this.#table.ids.lookup(nodeId);
       // Only a member still believed Active needs a check (a Suspect one is being decided).
@@ -647,7 +683,7 @@ export class Membership {
       const introduces = c.kind === 'alive' && this.#unknown(c.subject);
       if (introduces && (from !== undefined || this.#reaped.has(c.subject))) {
         down ??= this.#declaredDownIn(claims);
-        if ((down.get(c.subject) ?? -1) >= c.incarnation) {
+        if ((down.get(c.subject) ?? -1) >= c.incarnation || this.#declaredDown(c, from)) {
           this.metrics.claimsIgnored++;
           continue;
         }
@@ -694,6 +730,34 @@ export class Membership {
       if (c.kind === 'unreachable' || c.kind === 'leave')
         down.set(c.subject, Math.max(c.incarnation, down.get(c.subject) ?? -1));
     return down;
+  }
+
+  /**
+   * Whether a member unknown here was declared down, at `c`'s incarnation or above, in an
+   * earlier batch within reapAfterMs (#declaredDownIn looks in this one). A peer's claims of
+   * a member can come apart (pages, news resent one by one): soak seed 11,116, a node that
+   * restarted took a member dead for 40 s back from its alive claim alone, the declaration
+   * having come a moment before and been dropped (the member unknown then), and held it and
+   * its state entries until its own ghost check, two minutes on. The member itself, over its
+   * own link, still comes back (as #zombie lets it).
+   */
+  #declaredDown(c: Claim, from: string | undefined): boolean {
+    const heard = this.#heardDown.get(c.subject);
+    if (heard === undefined || from === c.subject || heard.incarnation < c.incarnation) return false;
+    return this.#env.clock.now() - heard.at < this.config.reapAfterMs;
+  }
+
+  /** An unknown member declared down (by a member here) or gone: remembered for #declaredDown. */
+  #noteDown(c: Claim): void {
+    if (c.kind === 'unreachable' && !this.#isAccuser(c.signer)) return;
+    const held = this.#heardDown.get(c.subject);
+    if (held !== undefined && held.incarnation > c.incarnation) return;
+    setBounded(
+      this.#heardDown,
+      c.subject,
+      { incarnation: c.incarnation, at: this.#env.clock.now() },
+      this.config.recentlyReapedLimit,
+    );
   }
 
   /** Whether `nodeId` is no member (never seen, or forgotten): its alive claim would introduce it. */
@@ -1059,7 +1123,10 @@ export class Membership {
       return 'ignored';
     }
     if (current === StateCode.Unknown) {
-      if (c.kind === 'leave') this.#waiting.drop(c.subject, c.incarnation);
+      if (c.kind === 'leave') {
+        this.#waiting.drop(c.subject, c.incarnation);
+        this.#noteDown(c);
+      }
       if (c.kind !== 'alive' || this.#zombie(c, from)) return 'ignored';
       if (t.size >= this.config.maxMembers) {
         this.metrics.membersRefused++;
@@ -1162,7 +1229,10 @@ export class Membership {
     const t = this.#table;
     const i = t.ids.lookup(c.subject);
     const current = i === undefined ? StateCode.Unknown : t.state(i);
-    if (current === StateCode.Unknown) return this.#passOnReaped(c, from) ? 'passed' : 'ignored';
+    if (current === StateCode.Unknown) {
+      if (c.kind === 'unreachable') this.#noteDown(c);
+      return this.#passOnReaped(c, from) ? 'passed' : 'ignored';
+    }
     if (current !== StateCode.Active && current !== StateCode.Suspect) return 'ignored';
     const held = t.incarnation(i!);
     if (c.incarnation < held) {
@@ -1446,7 +1516,20 @@ export class Membership {
   /** A probe failed: accuse the target (signed by us) and spread it. */
   #suspect(target: string): void {
     const i = this.#table.ids.lookup(target);
-    if (i === undefined || this.#table.state(i) !== StateCode.Active) return;
+    if (i === undefined) return;
+    const state = this.#table.state(i);
+    // A suspicion that reached us first from another accuser is confirmed by our own failed
+    // check, as Lifeguard counts it: a node thawed after the others' declarations went out
+    // hears one of them, and with one accuser waited the longest timeout (soak seed 14,555).
+    if (state === StateCode.Suspect && this.#suspicions.get(i)?.accusers.has(this.selfId) === false) {
+      const c = signClaim(this.#signer, 'suspect', {
+        incarnation: this.#table.incarnation(i),
+        subject: target,
+      });
+      this.applyClaims([c]);
+      return;
+    }
+    if (state !== StateCode.Active) return;
     const incarnation = this.#table.incarnation(i);
     this.metrics.suspicions++;
     this.#event({ type: 'suspected', nodeId: target, incarnation });

@@ -217,6 +217,46 @@ describe('a member reaped here', () => {
     expect(t.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
   });
 
+  it('nor when the declaration and the alive claim come apart, within the reap time (pages, news resent one by one)', () => {
+    // Soak seed 11,116: a restarted node was sent a dead member's declaration, then its alive
+    // claim alone; the declaration was dropped (the member unknown then), the alive claim
+    // taken, and the member and its state entries held until the node's own ghost check.
+    const ghost = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(33));
+    const REAP_MS = 20_000;
+    const t = node(false, REAP_MS);
+    const alive = signClaim(ghost, 'alive', { incarnation: INC });
+    t.m.applyClaims(
+      [signClaim(accuser, 'unreachable', { incarnation: INC, subject: ghost.nodeId })],
+      bystander.nodeId,
+    );
+    t.m.applyClaims([alive], bystander.nodeId);
+    expect(t.m.stateOf(ghost.nodeId)).toBeUndefined();
+    // Alive above the declaration (it refuted), it is taken.
+    const refuted = node(false, REAP_MS);
+    refuted.m.applyClaims([signClaim(accuser, 'unreachable', { incarnation: INC, subject: ghost.nodeId })]);
+    refuted.m.applyClaims([signClaim(ghost, 'alive', { incarnation: INC + 1 })], bystander.nodeId);
+    expect(refuted.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
+    // The member itself, over its own link, comes back (as a reaped one does).
+    const own = node(false, REAP_MS);
+    own.m.applyClaims([signClaim(accuser, 'unreachable', { incarnation: INC, subject: ghost.nodeId })]);
+    own.m.applyClaims([alive], ghost.nodeId);
+    expect(own.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
+    // A goodbye counts as a declaration; one signed by a stranger does not (its keys cost nothing).
+    const left = node(false, REAP_MS);
+    left.m.applyClaims([signClaim(ghost, 'leave', { incarnation: INC })], bystander.nodeId);
+    left.m.applyClaims([alive], bystander.nodeId);
+    expect(left.m.stateOf(ghost.nodeId)).toBeUndefined();
+    const stranger = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(34));
+    const forged = node(false, REAP_MS);
+    forged.m.applyClaims([signClaim(stranger, 'unreachable', { incarnation: INC, subject: ghost.nodeId })]);
+    forged.m.applyClaims([alive], bystander.nodeId);
+    expect(forged.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
+    // After the reap time every node has dropped the member; its alive claim alone counts again.
+    t.scheduler.runFor(REAP_MS);
+    t.m.applyClaims([alive], bystander.nodeId);
+    expect(t.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
+  });
+
   it('is dialled once if a member passes on its alive claim within the zombie window, and its own claim brings it back over the link', () => {
     // Seed sweep, seed 3290: a node cut off alone declared and reaped two members nobody else
     // had declared, refused their alive claims from its neighbours after the heal for the
