@@ -1521,12 +1521,12 @@ export class Membership {
     // A suspicion that reached us first from another accuser is confirmed by our own failed
     // check, as Lifeguard counts it: a node thawed after the others' declarations went out
     // hears one of them, and with one accuser waited the longest timeout (soak seed 14,555).
-    if (state === StateCode.Suspect && this.#suspicions.get(i)?.accusers.has(this.selfId) === false) {
-      const c = signClaim(this.#signer, 'suspect', {
-        incarnation: this.#table.incarnation(i),
-        subject: target,
-      });
-      this.applyClaims([c]);
+    // For our own timer only: signed and gossiped, every prober of a suspect would add a
+    // claim cluster-wide (+12 % bytes in a 200-node run with 5 crashes) for no earlier
+    // detection, the others having their own evidence.
+    if (state === StateCode.Suspect) {
+      const s = this.#suspicions.get(i);
+      if (s && s.confirmations < this.config.indirectWitnesses) s.confirm(this.selfId);
       return;
     }
     if (state !== StateCode.Active) return;
