@@ -233,8 +233,8 @@ export class Membership {
    */
   readonly #closedGently = new Map<string, { at: number; theirs: ReadonlySet<string> | undefined }>();
   /**
-   * Members unknown here that a member declared down (or that said goodbye), with the
-   * highest such incarnation and when it was heard (see #declaredDown). Oldest first.
+   * By member unknown here and peer (keyed subject + peer): the highest incarnation at which
+   * that peer described it as declared down or gone, and when (see #declaredDown). Oldest first.
    */
   readonly #heardDown = new Map<string, { incarnation: number; at: number }>();
   /** Members whose link closed unexpectedly while this node was stopped (frozen): checked as it starts again (#resumeLinks). */
@@ -733,28 +733,32 @@ export class Membership {
   }
 
   /**
-   * Whether a member unknown here was declared down, at `c`'s incarnation or above, in an
-   * earlier batch within reapAfterMs (#declaredDownIn looks in this one). A peer's claims of
-   * a member can come apart (pages, news resent one by one): soak seed 11,116, a node that
-   * restarted took a member dead for 40 s back from its alive claim alone, the declaration
-   * having come a moment before and been dropped (the member unknown then), and held it and
-   * its state entries until its own ghost check, two minutes on. The member itself, over its
-   * own link, still comes back (as #zombie lets it).
+   * Whether peer `from` described a member unknown here as declared down, at `c`'s
+   * incarnation or above, in an earlier batch within reapAfterMs (#declaredDownIn looks in
+   * this one). A peer's claims of a member can come apart (pages, news resent one by one):
+   * soak seed 11,116, a node that restarted took a member dead for 40 s back from its alive
+   * claim alone, the declaration having come from the same peer a moment before and been
+   * dropped (the member unknown then), and held it and its state entries until its own ghost
+   * check, two minutes on. Per peer, as the batch rule is: remembered for any peer, one
+   * hostile member's declarations would keep a newcomer it raced out of its neighbours' views
+   * for reapAfterMs.
    */
   #declaredDown(c: Claim, from: string | undefined): boolean {
-    const heard = this.#heardDown.get(c.subject);
-    if (heard === undefined || from === c.subject || heard.incarnation < c.incarnation) return false;
+    if (from === undefined) return false;
+    const heard = this.#heardDown.get(c.subject + from);
+    if (heard === undefined || heard.incarnation < c.incarnation) return false;
     return this.#env.clock.now() - heard.at < this.config.reapAfterMs;
   }
 
-  /** An unknown member declared down (by a member here) or gone: remembered for #declaredDown. */
-  #noteDown(c: Claim): void {
-    if (c.kind === 'unreachable' && !this.#isAccuser(c.signer)) return;
-    const held = this.#heardDown.get(c.subject);
+  /** A member unknown here that peer `from` described as declared down or gone: remembered for #declaredDown. */
+  #noteDown(c: Claim, from: string | undefined): void {
+    if (from === undefined) return;
+    const key = c.subject + from;
+    const held = this.#heardDown.get(key);
     if (held !== undefined && held.incarnation > c.incarnation) return;
     setBounded(
       this.#heardDown,
-      c.subject,
+      key,
       { incarnation: c.incarnation, at: this.#env.clock.now() },
       this.config.recentlyReapedLimit,
     );
@@ -1125,7 +1129,7 @@ export class Membership {
     if (current === StateCode.Unknown) {
       if (c.kind === 'leave') {
         this.#waiting.drop(c.subject, c.incarnation);
-        this.#noteDown(c);
+        this.#noteDown(c, from);
       }
       if (c.kind !== 'alive' || this.#zombie(c, from)) return 'ignored';
       if (t.size >= this.config.maxMembers) {
@@ -1230,7 +1234,7 @@ export class Membership {
     const i = t.ids.lookup(c.subject);
     const current = i === undefined ? StateCode.Unknown : t.state(i);
     if (current === StateCode.Unknown) {
-      if (c.kind === 'unreachable') this.#noteDown(c);
+      if (c.kind === 'unreachable') this.#noteDown(c, from);
       return this.#passOnReaped(c, from) ? 'passed' : 'ignored';
     }
     if (current !== StateCode.Active && current !== StateCode.Suspect) return 'ignored';
