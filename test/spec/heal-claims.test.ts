@@ -236,6 +236,15 @@ describe('a member reaped here', () => {
     refuted.m.applyClaims([signClaim(accuser, 'unreachable', { incarnation: INC, subject: ghost.nodeId })]);
     refuted.m.applyClaims([signClaim(ghost, 'alive', { incarnation: INC + 1 })], bystander.nodeId);
     expect(refuted.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
+    // A lower incarnation heard later does not lower what that peer said.
+    const lower = node(false, REAP_MS);
+    for (const incarnation of [INC + 1, INC])
+      lower.m.applyClaims(
+        [signClaim(accuser, 'unreachable', { incarnation, subject: ghost.nodeId })],
+        bystander.nodeId,
+      );
+    lower.m.applyClaims([signClaim(ghost, 'alive', { incarnation: INC + 1 })], bystander.nodeId);
+    expect(lower.m.stateOf(ghost.nodeId)).toBeUndefined();
     // A goodbye counts as a declaration.
     const left = node(false, REAP_MS);
     left.m.applyClaims([signClaim(ghost, 'leave', { incarnation: INC })], bystander.nodeId);
