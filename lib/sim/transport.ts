@@ -9,6 +9,7 @@ import type {
   TransportContext,
   TransportEvents,
 } from '../transport/types.ts';
+import { toHex } from '../util/bytes.ts';
 import type { SimChannelEnd } from './channel.ts';
 import type { SimHost } from './host.ts';
 import type { SimNetwork } from './network.ts';
@@ -70,10 +71,15 @@ export class SimTransport implements Transport {
     for (const end of [...this.#ends]) end.close('transport closed');
   }
 
-  /** Who this transport's node is (what a trusted simulated link vouches for). */
+  /**
+   * Who this transport's node is (what a trusted simulated link vouches for): what its
+   * handshake would state, its run included (a restarted node's new link must replace the old
+   * one at its peers as over a real handshake: without it, soak seed 18,285 kept a link to the
+   * dead process and took the new one for a duplicate).
+   */
   get peerInfo(): PeerInfo {
-    const id = this.#ctx!.identity;
-    return { nodeId: id.nodeId, publicKey: id.publicKey };
+    const { identity: id, boot } = this.#ctx!;
+    return { nodeId: id.nodeId, publicKey: id.publicKey, ...(boot ? { boot: toHex(boot) } : {}) };
   }
 
   /** Network callback (trusted mode): an accepted connection whose peer the network vouches for. */
