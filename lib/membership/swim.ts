@@ -1517,7 +1517,7 @@ export class Membership {
     this.#emitState(i, StateCode.Suspect);
   }
 
-  /** A probe failed: accuse the target (signed by us) and spread it. */
+  /** A probe or check failed: accuse the target (signed by us) and spread it, or confirm a suspicion held. */
   #suspect(target: string): void {
     const i = this.#table.ids.lookup(target);
     if (i === undefined) return;

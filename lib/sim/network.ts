@@ -36,8 +36,9 @@ export interface SimNetworkOptions {
   epochMs?: number;
   /**
    * 'handshake' (default) runs the real signed handshake on every link. 'trusted' lets the
-   * simulator vouch for both ends instead (same delay, no signatures): for runs with tens of
-   * thousands of links, where handshake crypto would dominate. Claims stay signed either way.
+   * simulator vouch for both ends instead (same delay, no signatures; the same peer and run id
+   * a handshake states): for runs with tens of thousands of links, where handshake crypto
+   * would dominate. Claims stay signed either way.
    */
   linkAuth?: 'handshake' | 'trusted';
 }
