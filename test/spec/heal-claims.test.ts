@@ -266,6 +266,27 @@ describe('a member reaped here', () => {
     expect(t.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
   });
 
+  it('a flood of such declarations is remembered up to recentlyReapedLimit pairs, the oldest forgotten', () => {
+    // The cheapest hostile use: a peer declaring members nobody holds. Memory stays at 256
+    // pairs (the default), and what falls out brings back only the slow case above.
+    const t = node();
+    const ghosts = Array.from({ length: 257 }, (_, k) => {
+      const b = new Uint8Array(32);
+      new DataView(b.buffer).setUint32(0, 1_000 + k);
+      return NodeIdentity.fromSecretKey(b);
+    });
+    t.m.applyClaims(
+      ghosts.map((g) => signClaim(accuser, 'unreachable', { incarnation: INC, subject: g.nodeId })),
+      bystander.nodeId,
+    );
+    const alive = (g: NodeIdentity) => signClaim(g, 'alive', { incarnation: INC });
+    // The first was forgotten; the second and the last are still remembered.
+    t.m.applyClaims([alive(ghosts[0]!), alive(ghosts[1]!), alive(ghosts[256]!)], bystander.nodeId);
+    expect(t.m.stateOf(ghosts[0]!.nodeId)).toBe(NodeState.Active);
+    expect(t.m.stateOf(ghosts[1]!.nodeId)).toBeUndefined();
+    expect(t.m.stateOf(ghosts[256]!.nodeId)).toBeUndefined();
+  });
+
   it('is dialled once if a member passes on its alive claim within the zombie window, and its own claim brings it back over the link', () => {
     // Seed sweep, seed 3290: a node cut off alone declared and reaped two members nobody else
     // had declared, refused their alive claims from its neighbours after the heal for the

@@ -20,7 +20,8 @@ const [accused, accuser, bystander] = [40, 41, 42].map((k) =>
   NodeIdentity.fromSecretKey(new Uint8Array(32).fill(k)),
 ) as [NodeIdentity, NodeIdentity, NodeIdentity];
 
-function node(linkAccused = true) {
+/** A started node (not yet joined) and what it sends. */
+function started() {
   const scheduler = new VirtualScheduler();
   const sent: Array<{ to: string; msg: Message }> = [];
   const m = new Membership({
@@ -32,11 +33,17 @@ function node(linkAccused = true) {
     heartbeat: { suspectTimeoutMs: SUSPECT_MS, dynamicSuspicion: { maxMultiplier: 4 } },
   });
   m.start();
-  m.bootstrap();
-  m.applyClaims([accused, accuser, bystander].map((id) => signClaim(id, 'alive', { incarnation: INC })));
-  if (linkAccused) m.linkUp(accused.nodeId);
-  m.linkUp(bystander.nodeId);
   return { m, sent, scheduler };
+}
+
+/** A node that knows the three members and is linked to the bystander (and the accused). */
+function node(linkAccused = true) {
+  const t = started();
+  t.m.bootstrap();
+  t.m.applyClaims([accused, accuser, bystander].map((id) => signClaim(id, 'alive', { incarnation: INC })));
+  if (linkAccused) t.m.linkUp(accused.nodeId);
+  t.m.linkUp(bystander.nodeId);
+  return t;
 }
 
 const declaration = () => signClaim(accuser, 'unreachable', { incarnation: INC, subject: accused.nodeId });
@@ -60,17 +67,7 @@ describe('a node that starts again after a freeze', () => {
   });
 
   it('a first start, with no link yet, sends nothing of the kind', () => {
-    const scheduler = new VirtualScheduler();
-    const sent: Message[] = [];
-    const m = new Membership({
-      signer: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(3)),
-      env: { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(3) },
-      send: (_to, _cls, msg) => sent.push(msg),
-      event: () => {},
-      incarnation: INC,
-    });
-    m.start();
-    expect(sent).toEqual([]);
+    expect(started().sent).toEqual([]);
   });
 
   it('checks a member whose link closed unexpectedly while it was stopped, and suspects it if no witness reaches it', () => {
