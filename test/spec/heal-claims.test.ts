@@ -252,14 +252,15 @@ describe('a member reaped here', () => {
     expect(left.m.stateOf(ghost.nodeId)).toBeUndefined();
     // Per peer, as in one batch: another peer that describes it alive is taken (remembered
     // for every peer, one hostile member's declarations would keep a newcomer it raced out
-    // of its neighbours' views for the reap time).
+    // of its neighbours' views for the reap time). The declaration is weighed then, as
+    // evidence: the member is Suspect, and may refute (heal-catch-up.test.ts).
     const other = node(false, REAP_MS);
     other.m.applyClaims(
       [signClaim(accuser, 'unreachable', { incarnation: INC, subject: ghost.nodeId })],
       accuser.nodeId,
     );
     other.m.applyClaims([alive], bystander.nodeId);
-    expect(other.m.stateOf(ghost.nodeId)).toBe(NodeState.Active);
+    expect(other.m.stateOf(ghost.nodeId)).toBe(NodeState.Suspect);
     // After the reap time every node has dropped the member; its alive claim alone counts again.
     t.scheduler.runFor(REAP_MS);
     t.m.applyClaims([alive], bystander.nodeId);
