@@ -704,7 +704,10 @@ export class Membership {
       } else if (outcome === 'changed') {
         applied++;
         this.metrics.claimsApplied++;
-        if (introduces) (admitted ??= []).push(c.subject);
+        if (introduces) {
+          admitted ??= [];
+          admitted.push(c.subject);
+        }
         if (!relay) continue;
         if (this.#treeNews) news.push(c);
         if (!introduces || !this.#treeNews) this.#dissem.queue.push(c, from);
