@@ -239,7 +239,7 @@ export class Membership {
   readonly #heardDown = new Map<string, { incarnation: number; at: number; declaration?: Claim }>();
   /** Members whose link closed unexpectedly while this node was stopped (frozen): checked as it starts again (#resumeLinks). */
   readonly #lostWhileStopped = new Set<string>();
-  /** Members taken back from Suspect or Unreachable while not linked here, and when (see #returnedLinkUp). Oldest first. */
+  /** Members taken back from Suspect or Unreachable while not linked here, and when (see #askReturned). Oldest first. */
   readonly #returned = new Map<string, number>();
   #nextCheckAt = 0;
   #self: Claim;
@@ -534,7 +534,7 @@ export class Membership {
    * CATCH_UP_EXCHANGES exchanges it started have completed. Without this, a mass join's
    * stragglers caught up only at their follow-up exchange, 3-6 s later. A member that comes
    * back from across a partition this node did not spend alone is asked as well
-   * (#returnedLinkUp). `exchanging`: the owner starts an exchange over this link itself
+   * (#askReturned). `exchanging`: the owner starts an exchange over this link itself
    * (exchangeWith), which counts.
    */
   linkUp(nodeId: string, exchanging = false): void {
@@ -548,8 +548,7 @@ export class Membership {
       this.#neighboursChanged();
       // A member reaped here, now linked: its own alive claim brings it back (see #zombie).
       if (!exchanging && this.#exchangeWithReaped(nodeId)) this.#pushPull.start(nodeId, false);
-      else if (!exchanging && this.#returnedLinkUp(nodeId)) this.#pushPull.start(nodeId, false);
-      else if (this.#catchUpLeft > 0 && !exchanging) this.#catchUp(nodeId);
+      else if (!exchanging && !this.#askReturned(nodeId) && this.#catchUpLeft > 0) this.#catchUp(nodeId);
       this.#tellAccused(nodeId);
     });
   }
@@ -1639,27 +1638,37 @@ export class Membership {
     if (this.config.lifeguard) this.#health.apply(1);
     if (this.#reissue(this.incarnation + 1))
       this.#event({ type: 'refuted', incarnation: this.incarnation, by });
+    this.#askReturned();
   }
 
   /**
-   * Whether the link to `nodeId` that just came up is the first since this node took it back
-   * from Suspect or Unreachable while not linked to it, within pushPullIntervalMs (a periodic
-   * exchange would have come by then). It was cut off from this node, and each side missed
-   * the news the other's side gossiped meanwhile; a node that kept some links through the
-   * partition (its side had more than one node) does not catch up as an isolated one does.
-   * Soak seed 26,562: nodes 0 and 6, cut off together, held a crashed member at the
-   * incarnation it had before refuting, took its later declaration only at a periodic
-   * exchange 10 s after the heal, declared it again 10 s after that, and dropped its state
-   * entries 20 s after every other replica. Once per return, whatever else this node is
-   * exchanging: an exchange it started before the heal may wait for an answer from across the
-   * partition until it expires. Costs one digest per member returned and linked; a 200-node
-   * partition and heal (`sim --partition`) sends 0.04 % more bytes.
+   * Catches up with a member taken back from Suspect or Unreachable while not linked here
+   * (#returned), once it is linked, if this node was itself doubted lately (it refuted within
+   * pushPullIntervalMs): a node alone catches up at its first link (linkUp), but one whose
+   * side of a partition had other nodes kept links, and missed what the other side gossiped
+   * meanwhile until a periodic exchange. Soak seed 26,562: nodes 0 and 6, cut off together,
+   * held a crashed member at the incarnation it had before refuting, took its later
+   * declaration only at a periodic exchange 10 s after the heal, declared it again 10 s after
+   * that, and dropped its state entries 20 s after every other replica. Both signs are
+   * needed: a member that restarted comes back too, and its neighbours, who missed nothing,
+   * would each send it a digest (at 200 nodes, 2.7 times the bytes it receives in its first
+   * 10 s); a node doubted by others with no one back has no one to ask. Called as such a
+   * member links up (`linked`) and as this node refutes (any linked one); one exchange per
+   * return, within pushPullIntervalMs of it (a periodic exchange would have come by then).
    */
-  #returnedLinkUp(nodeId: string): boolean {
-    const at = this.#returned.get(nodeId);
-    if (at === undefined) return false;
-    this.#returned.delete(nodeId);
-    return this.#env.clock.now() - at < this.config.pushPullIntervalMs;
+  #askReturned(linked?: string): boolean {
+    const now = this.#env.clock.now();
+    const window = this.config.pushPullIntervalMs;
+    if (now - this.#lastRefuteAt >= window || !this.#running || this.#leaving) return false;
+    for (const [id, at] of this.#returned) {
+      if (now - at >= window) this.#returned.delete(id);
+      else if ((linked === undefined || id === linked) && this.#links.has(id)) {
+        this.#returned.delete(id);
+        this.#pushPull.start(id, false);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Catching up (see linkUp): asks `peer` unless an exchange this node started is under way. */

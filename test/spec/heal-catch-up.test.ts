@@ -22,12 +22,14 @@ const [member, accuser, bystander, other] = [50, 51, 52, 53].map((k) =>
   NodeIdentity.fromSecretKey(new Uint8Array(32).fill(k)),
 ) as [NodeIdentity, NodeIdentity, NodeIdentity, NodeIdentity];
 
+const self = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(4));
+
 /** A joined node that knows `known` and is linked to the bystander. */
 function node(known: NodeIdentity[]) {
   const scheduler = new VirtualScheduler();
   const sent: Array<{ to: string; msg: Message }> = [];
   const m = new Membership({
-    signer: NodeIdentity.fromSecretKey(new Uint8Array(32).fill(4)),
+    signer: self,
     env: { clock: new VirtualClock(scheduler), scheduler, random: new SeededRandom(4) },
     send: (to, _cls, msg) => sent.push({ to, msg }),
     event: () => {},
@@ -62,14 +64,37 @@ describe('a member taken back from Unreachable while not linked here', () => {
     return t;
   }
 
-  it('gets a digest when its link comes up: each side missed what the other gossiped', () => {
+  /** Another member suspected this node (it could not reach it either): it refutes. */
+  function doubted(t: ReturnType<typeof node>, incarnation = INC) {
+    const before = t.m.incarnation;
+    t.m.applyClaims([signClaim(accuser, 'suspect', { incarnation, subject: self.nodeId })], bystander.nodeId);
+    expect(t.m.incarnation).toBe(before + 1);
+  }
+
+  it('gets a digest when its link comes up if this node was doubted too: each side missed what the other gossiped', () => {
     const t = returned();
+    doubted(t);
     t.m.linkUp(member.nodeId);
     expect(digestsTo(t, member.nodeId)).toHaveLength(1);
   });
 
+  it('or as this node refutes, if its link came up first', () => {
+    const t = returned();
+    t.m.linkUp(member.nodeId);
+    expect(digestsTo(t, member.nodeId)).toEqual([]);
+    doubted(t);
+    expect(digestsTo(t, member.nodeId)).toHaveLength(1);
+  });
+
+  it('gets none if this node was not doubted (a member back from a restart: its neighbours missed nothing)', () => {
+    const t = returned();
+    t.m.linkUp(member.nodeId);
+    expect(digestsTo(t, member.nodeId)).toEqual([]);
+  });
+
   it('once per return: a second link to it, or a member never doubted, starts nothing', () => {
     const t = returned();
+    doubted(t);
     t.m.linkUp(member.nodeId);
     t.m.linkDown(member.nodeId);
     t.m.linkUp(member.nodeId);
@@ -78,11 +103,22 @@ describe('a member taken back from Unreachable while not linked here', () => {
     expect(digestsTo(t, other.nodeId)).toEqual([]);
   });
 
-  it('not once a periodic exchange would have come (pushPullIntervalMs after the return)', () => {
-    const t = returned();
-    t.scheduler.runFor(PUSH_PULL_MS);
-    t.m.linkUp(member.nodeId);
-    expect(digestsTo(t, member.nodeId)).toEqual([]);
+  it('not once a periodic exchange would have come (pushPullIntervalMs after the return, or after the refutation)', () => {
+    const late = returned();
+    late.scheduler.runFor(PUSH_PULL_MS);
+    doubted(late);
+    late.m.linkUp(member.nodeId);
+    expect(digestsTo(late, member.nodeId)).toEqual([]);
+
+    const early = node([member, accuser, bystander, other]);
+    doubted(early);
+    early.m.applyClaims([declaration()], bystander.nodeId);
+    early.scheduler.runFor(SUSPECT_MS * 4);
+    early.m.applyClaims([signClaim(member, 'alive', { incarnation: INC + 1 })], bystander.nodeId);
+    expect(early.m.stateOf(member.nodeId)).toBe(NodeState.Active);
+    early.scheduler.runFor(PUSH_PULL_MS - SUSPECT_MS * 4);
+    early.m.linkUp(member.nodeId);
+    expect(digestsTo(early, member.nodeId)).toEqual([]);
   });
 });
 
