@@ -33,8 +33,12 @@ import type { SweepScenario } from './sweep-scenario.ts';
 export function detectionBoundMs(nodes: number, hb: HeartbeatConfig, linkTimeoutMs: number): number {
   const period = hb.probeIntervalMs * (1 + (hb.lifeguard ? hb.maxLocalHealth : 0));
   const gossip = hb.retransmitMult * Math.ceil(Math.log2(nodes + 1)) * hb.gossipIntervalMs;
-  const suspicion = hb.suspectTimeoutMs * (hb.dynamicSuspicion ? hb.dynamicSuspicion.maxMultiplier : 1);
-  return linkTimeoutMs + period + gossip + suspicion;
+  return linkTimeoutMs + period + gossip + longestSuspicionMs(hb);
+}
+
+/** A suspicion's longest run: suspectTimeoutMs, times Lifeguard's maxMultiplier with dynamic suspicion. */
+export function longestSuspicionMs(hb: HeartbeatConfig): number {
+  return hb.suspectTimeoutMs * (hb.dynamicSuspicion ? hb.dynamicSuspicion.maxMultiplier : 1);
 }
 
 /**

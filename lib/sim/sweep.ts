@@ -8,7 +8,7 @@
 
 import { NodeIdentity } from '../identity/node-identity.ts';
 import type { SignatureVerifier } from '../identity/verifier.ts';
-import { heartbeatConfig } from '../membership/config.ts';
+import { type HeartbeatConfig, heartbeatConfig } from '../membership/config.ts';
 import type { StateEntry } from '../state/entry.ts';
 import { ProcessStatus, ServiceHealth } from '../state/values.ts';
 import { SeededRandom } from '../time/random.ts';
@@ -16,7 +16,7 @@ import { equalBytes, toHex } from '../util/bytes.ts';
 import { sha256 } from '../util/sha256.ts';
 import { SimCluster } from './cluster.ts';
 import { holds } from './state-workload.ts';
-import { SweepChecker, type SweepStats } from './sweep-invariants.ts';
+import { longestSuspicionMs, SweepChecker, type SweepStats } from './sweep-invariants.ts';
 import { SWEEP_SEEDS, type SweepEvent, type SweepScenario } from './sweep-scenario.ts';
 
 export interface SweepOptions {
@@ -57,11 +57,18 @@ const ANTI_ENTROPY_MS = 10_000;
 /**
  * How long after the last repair replicas may still differ: a dead member's entries go when
  * each node reaps it, reapAfterMs after that node saw it Unreachable (checked every
- * min(reapAfterMs / 4, 10 s)); a node that learns of the death late — a restarted one, at
- * its join — drops them that much later. Then an anti-entropy round.
+ * min(reapAfterMs / 4, 10 s)); a node that learns of the death late drops them that much
+ * later. The latest learn it over a link to the side that declared it: a node cut off for
+ * longer than the link timeout has none, and redials one lost member per reconnect
+ * interval. A declaration it takes is evidence, not a verdict: its own suspicion runs, up to
+ * the longest. Then an anti-entropy round. (Soak seed 12,334: two nodes cut off together
+ * with a member that crashed there, linked to the other side 8.2 s after the heal, took its
+ * declaration 0.1 s later, declared it 10 s after that and reaped it 60 s on, at the next reap
+ * check: replicas equal 85 s after the heal, past the 80 s without the redial and the suspicion.)
  */
-function settleMs(reapAfterMs: number): number {
-  return Math.max(SETTLE_MS, reapAfterMs + Math.min(reapAfterMs / 4, 10_000) + ANTI_ENTROPY_MS);
+function settleMs(hb: HeartbeatConfig): number {
+  const reap = hb.reapAfterMs + Math.min(hb.reapAfterMs / 4, 10_000);
+  return Math.max(SETTLE_MS, hb.reconnectIntervalMs + longestSuspicionMs(hb) + reap + ANTI_ENTROPY_MS);
 }
 const BROADCAST_WAIT_MS = 5_000;
 const TYPES = ['worker', 'indexer', 'gateway'] as const;
@@ -122,7 +129,7 @@ export async function runSweep(s: SweepScenario, opts: SweepOptions = {}): Promi
   // Repaired: convergence (membership, replicas, one mesh); then the crashes not judged yet.
   const repairedAt = Math.max(cluster.now, s.faultsEndMs);
   let convergedAt: number | undefined;
-  const settle = settleMs(hb.reapAfterMs);
+  const settle = settleMs(hb);
   while (cluster.now < repairedAt + settle) {
     cluster.net.runUntil(nextSample);
     check.sample(writes.count);
