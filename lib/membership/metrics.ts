@@ -42,6 +42,8 @@ export interface MembershipMetrics {
   accusationsIgnored: number;
   /** Accusations older than the incarnation held, answered to the neighbour that passed them on with our claims of the member (see Membership.#answerStale). */
   staleAccusationsAnswered: number;
+  /** Alive claims of a member reaped here, passed on by a neighbour, answered with the declaration it was reaped on (see Membership.#answerZombie). */
+  zombiesAnswered: number;
   /** Ignored accusations handed to the accused over our link to it (see Membership.#handOver). */
   accusationsHandedOver: number;
   /** Accusations not weighed here passed on along the broadcast tree, weightless (see Membership). */
@@ -95,6 +97,7 @@ export function emptyMembershipMetrics(): MembershipMetrics {
     accusationsHandedOver: 0,
     accusationsPassedOn: 0,
     staleAccusationsAnswered: 0,
+    zombiesAnswered: 0,
     incarnationJumpsRefused: 0,
     membersRefused: 0,
     membersWaited: 0,

@@ -200,7 +200,8 @@ export class Membership {
   readonly #links = new Set<string>();
   readonly #suspicions = new Map<number, SuspicionTimer>();
   readonly #down = new Set<number>();
-  readonly #reaped = new Map<string, RecentlyReaped>();
+  /** With the declaration or goodbye it was reaped on, for a peer that still passes it on (#zombie). */
+  readonly #reaped = new Map<string, RecentlyReaped & { declaration: Claim | undefined }>();
   readonly #twinsSeen = new Set<string>();
   readonly #newcomers: NewcomerQuota;
   readonly #waiting = new WaitingNewcomers();
@@ -871,7 +872,12 @@ export class Membership {
   }
 
   recentlyReaped(): RecentlyReaped[] {
-    return [...this.#reaped.values()];
+    return [...this.#reaped.values()].map(({ nodeId, addrs, incarnation, reapedAt }) => ({
+      nodeId,
+      addrs,
+      incarnation,
+      reapedAt,
+    }));
   }
 
   /** The link set a neighbour reported (undefined: not told yet). */
@@ -1118,7 +1124,28 @@ export class Membership {
     if (this.#env.clock.now() - r.reapedAt >= this.config.reapAfterMs) return false;
     if (this.#revisits.get(c.subject)?.reapedAt !== r.reapedAt)
       this.#noteReaped(c.subject, { reapedAt: r.reapedAt, due: true, exchanged: false });
+    this.#answerZombie(c.subject, r.incarnation, r.declaration, from);
     return true;
+  }
+
+  /**
+   * A neighbour passed on the alive claim of a member reaped here: it never heard the member
+   * declared (it was cut off meanwhile), and will keep passing it on, and hand it back to
+   * every node whose zombie window has run out. It gets the declaration (or goodbye) the
+   * member was reaped on, to weigh as evidence: once per peer, member and incarnation
+   * (#staleAnswered), as a stale accusation is answered. Soak seed 36,808: a node alone in a
+   * partition while a member crashed held it Active past the heal; its neighbours, which had
+   * reaped it 19 s after declaring it, refused its alive claim without a word, took it back
+   * when their zombie windows ran out, and the dead member was Active everywhere again until
+   * a ghost check, a minute on.
+   */
+  #answerZombie(subject: string, incarnation: number, declaration: Claim | undefined, from: string): void {
+    if (declaration === undefined || !this.#links.has(from)) return;
+    const key = `${from}:${subject}`;
+    if (this.#staleAnswered.get(key) === incarnation) return;
+    setBounded(this.#staleAnswered, key, incarnation, STALE_ANSWERS_KEPT);
+    this.metrics.zombiesAnswered++;
+    this.#send(from, 'stream', { type: 'gossip', g: [declaration.wire] });
   }
 
   /**
@@ -1700,11 +1727,12 @@ export class Membership {
       const id = this.#table.ids.idOf(i);
       const addrs = this.#table.aliveClaim(i)?.addrs ?? [];
       const incarnation = this.#table.incarnation(i);
+      const declaration = this.#table.accusation(i);
       this.#forget(i, id);
       setBounded(
         this.#reaped,
         id,
-        { nodeId: id, addrs, incarnation, reapedAt: now },
+        { nodeId: id, addrs, incarnation, reapedAt: now, declaration },
         this.config.recentlyReapedLimit,
       );
       this.#event({ type: 'reaped', nodeId: id });

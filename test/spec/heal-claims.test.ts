@@ -7,7 +7,7 @@
 // accused's neighbours, who hand it over.
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
-import { signClaim } from '../../lib/membership/claims.ts';
+import { interpretClaim, signClaim } from '../../lib/membership/claims.ts';
 import { HeldAccusations } from '../../lib/membership/held-accusations.ts';
 import { NodeState } from '../../lib/membership/node-state.ts';
 import { Membership, type MembershipEvent } from '../../lib/membership/swim.ts';
@@ -286,6 +286,40 @@ describe('a member reaped here', () => {
     expect(t.m.stateOf(ghosts[0]!.nodeId)).toBe(NodeState.Active);
     expect(t.m.stateOf(ghosts[1]!.nodeId)).toBeUndefined();
     expect(t.m.stateOf(ghosts[256]!.nodeId)).toBeUndefined();
+  });
+
+  it('within the zombie window, a linked neighbour that passes on its alive claim is sent the declaration it was reaped on, once', () => {
+    // Soak seed 36,808: a node alone in a partition while a member crashed held it Active
+    // past the heal; its neighbours, which had reaped it, refused its alive claim without a
+    // word, took it back when their windows ran out, and the dead member was Active
+    // everywhere again until a ghost check a minute on.
+    const t = node(false, REAP_MS);
+    const declared = signClaim(bystander, 'unreachable', { incarnation: INC, subject: accused.nodeId });
+    t.m.applyClaims([declared]);
+    t.scheduler.runFor(SUSPECT_MS * 3);
+    while (t.m.stateOf(accused.nodeId) !== undefined) t.scheduler.runFor(500);
+    t.m.linkUp(bystander.nodeId);
+    t.sent.splice(0);
+    const stale = signClaim(accused, 'alive', { incarnation: INC });
+    const told = () =>
+      t.sent
+        .filter((s) => s.to === bystander.nodeId && s.msg.type === 'gossip')
+        .flatMap((s) => (s.msg.type === 'gossip' ? s.msg.g.map(interpretClaim) : []))
+        .map((c) => [c.kind, c.subject, c.incarnation]);
+    t.m.applyClaims([stale], bystander.nodeId);
+    t.m.applyClaims([stale], bystander.nodeId);
+    expect(t.m.stateOf(accused.nodeId)).toBeUndefined();
+    // Our own declaration (the one held when it was reaped), once however often it is passed on.
+    expect(told()).toEqual([['unreachable', accused.nodeId, INC]]);
+    expect(t.m.metrics.zombiesAnswered).toBe(1);
+    // A peer not linked here is not answered (nothing to send it over); nor after the window.
+    t.m.applyClaims([stale], accuser.nodeId);
+    expect(t.sent.filter((s) => s.to === accuser.nodeId && s.msg.type === 'gossip')).toEqual([]);
+    t.scheduler.runFor(REAP_MS);
+    t.m.linkUp(accuser.nodeId);
+    t.m.applyClaims([stale], accuser.nodeId);
+    expect(t.sent.filter((s) => s.to === accuser.nodeId && s.msg.type === 'gossip')).toEqual([]);
+    expect(t.m.metrics.zombiesAnswered).toBe(1);
   });
 
   it('is dialled once if a member passes on its alive claim within the zombie window, and its own claim brings it back over the link', () => {
