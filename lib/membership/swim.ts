@@ -1133,19 +1133,15 @@ export class Membership {
    * declared (it was cut off meanwhile), and will keep passing it on, and hand it back to
    * every node whose zombie window has run out. It gets the declaration (or goodbye) the
    * member was reaped on, to weigh as evidence: once per peer, member and incarnation
-   * (#staleAnswered), as a stale accusation is answered. Soak seed 36,808: a node alone in a
+   * (#answerOnce), as a stale accusation is answered. Soak seed 36,808: a node alone in a
    * partition while a member crashed held it Active past the heal; its neighbours, which had
    * reaped it 19 s after declaring it, refused its alive claim without a word, took it back
    * when their zombie windows ran out, and the dead member was Active everywhere again until
    * a ghost check, a minute on.
    */
   #answerZombie(subject: string, incarnation: number, declaration: Claim | undefined, from: string): void {
-    if (declaration === undefined || !this.#links.has(from)) return;
-    const key = `${from}:${subject}`;
-    if (this.#staleAnswered.get(key) === incarnation) return;
-    setBounded(this.#staleAnswered, key, incarnation, STALE_ANSWERS_KEPT);
-    this.metrics.zombiesAnswered++;
-    this.#send(from, 'stream', { type: 'gossip', g: [declaration.wire] });
+    if (declaration && this.#answerOnce(from, subject, incarnation, [declaration]))
+      this.metrics.zombiesAnswered++;
   }
 
   /**
@@ -1443,13 +1439,24 @@ export class Membership {
    * their neighbours, who held the refutation, dropped the old declaration without a word.
    */
   #answerStale(i: number, from: string | undefined): void {
-    if (from === undefined || !this.#links.has(from) || from === this.#table.ids.idOf(i)) return;
-    const key = `${from}:${this.#table.ids.idOf(i)}`;
-    const incarnation = this.#table.incarnation(i);
-    if (this.#staleAnswered.get(key) === incarnation) return;
+    const subject = this.#table.ids.idOf(i);
+    if (from === undefined || from === subject) return;
+    if (this.#answerOnce(from, subject, this.#table.incarnation(i), this.#claimsOf(i)))
+      this.metrics.staleAccusationsAnswered++;
+  }
+
+  /**
+   * Sends linked neighbour `from` what this node holds of `subject` at `incarnation`, unless
+   * it was sent that already (#staleAnswered, bounded): a neighbour that repeats a stale
+   * claim gets one small message, not one per copy. Whether it was sent.
+   */
+  #answerOnce(from: string, subject: string, incarnation: number, claims: readonly Claim[]): boolean {
+    if (claims.length === 0 || !this.#links.has(from)) return false;
+    const key = `${from}:${subject}`;
+    if (this.#staleAnswered.get(key) === incarnation) return false;
     setBounded(this.#staleAnswered, key, incarnation, STALE_ANSWERS_KEPT);
-    this.metrics.staleAccusationsAnswered++;
-    this.#send(from, 'stream', { type: 'gossip', g: this.#claimsOf(i).map((c) => c.wire) });
+    this.#send(from, 'stream', { type: 'gossip', g: claims.map((c) => c.wire) });
+    return true;
   }
 
   /** Whether `nodeId` is a member this node holds Unreachable. */
