@@ -25,6 +25,8 @@ export interface PullResult {
   readonly roundTrips: number;
   /** Set when the pull proved the chain forked (the log is then marked forked). */
   readonly forked?: ForkProof;
+  /** Set when `stop` ended the pull before it reached the responder's head. */
+  readonly stopped?: true;
 }
 
 export interface PullOptions {
@@ -34,6 +36,11 @@ export interface PullOptions {
   readonly maxRoundTrips?: number;
   /** Sync requests in flight at once (1: one answer per round trip). Default 4. */
   readonly window?: number;
+  /**
+   * Asked before each request: once it returns true the pull sends nothing more, applies the
+   * answers already asked for, and returns `stopped` (pulling again resumes after them).
+   */
+  readonly stop?: () => boolean;
 }
 
 type Settled = { ok: true; res: ChainSyncResponse } | { ok: false; error: unknown };
@@ -66,6 +73,11 @@ export async function pullChain(
   /** Where the next range request starts. */
   let next = 0;
 
+  let stopped = false;
+  const stopping = (): boolean => {
+    stopped ||= opts.stop?.() ?? false;
+    return stopped;
+  };
   const send = (req: ChainSyncRequest): Slot => {
     roundTrips++;
     const answer = ask(req).then(
@@ -78,7 +90,7 @@ export async function pullChain(
   const checked = (maxEntries?: number): Slot => send(log.syncRequest(maxEntries));
   const fill = () => {
     next = Math.max(next, log.length);
-    while (queue.length < window && chunk > 0 && next < target && roundTrips < maxTrips) {
+    while (queue.length < window && chunk > 0 && next < target && roundTrips < maxTrips && !stopping()) {
       const max = Math.min(chunk, target - next);
       queue.push(send({ chainId: log.chainId, afterSequence: next - 1, afterHash: null, maxEntries: max }));
       next += max;
@@ -88,6 +100,7 @@ export async function pullChain(
   for (;;) {
     if (queue.length === 0) {
       if (roundTrips >= maxTrips) return { appended, roundTrips };
+      if (stopping()) return { appended, roundTrips, stopped: true };
       queue.push(checked());
     }
     const slot = queue[0]!;
@@ -100,6 +113,7 @@ export async function pullChain(
     if (slot.start > log.length) {
       // An earlier answer came short: fetch the gap first; this answer waits its turn.
       if (roundTrips >= maxTrips) return { appended, roundTrips };
+      if (stopping()) return { appended, roundTrips, stopped: true };
       queue.unshift(checked(slot.start - log.length));
       continue;
     }

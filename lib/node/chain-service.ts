@@ -9,31 +9,31 @@
  */
 import { ChainLog } from '../chain/chain-log.ts';
 import {
-  decodeForkProof,
   decodeSyncRequest,
   decodeSyncResponse,
-  encodeForkProof,
   encodeSyncRequest,
   encodeSyncResponse,
 } from '../chain/codec.ts';
 import { ChainError } from '../chain/errors.ts';
-import { type ForkProof, verifyForkProof } from '../chain/fork.ts';
+import type { ForkProof } from '../chain/fork.ts';
 import { pullChain } from '../chain/pull.ts';
 import { type ChainStorage, MemoryChainStorage } from '../chain/storage.ts';
 import type { ChainSyncRequest } from '../chain/sync.ts';
 import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { ServiceAdvertisement } from '../state/service-registry.ts';
-import { type ServiceFields, ServiceHealth } from '../state/values.ts';
-import type { Env } from '../time/types.ts';
-import { concatBytes, equalBytes, fromHex, toHex } from '../util/bytes.ts';
+import { ServiceHealth } from '../state/values.ts';
+import { setBounded } from '../util/bounded-map.ts';
+import { toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
-import type { AppMessage, Responder } from './messaging.ts';
+import type { ChainEvents, ChainNode } from './chain-node.ts';
+import { ForkProofs } from './chain-proofs.ts';
 import { atLeast, positive } from './option-checks.ts';
 
+export type { ChainEvents, ChainNode } from './chain-node.ts';
+export { CHAIN_FORK_GET_TOPIC, CHAIN_FORK_TOPIC } from './chain-proofs.ts';
+
 export const CHAIN_SYNC_TOPIC = 'weftmesh.chain.sync';
-export const CHAIN_FORK_TOPIC = 'weftmesh.chain.fork';
-export const CHAIN_FORK_GET_TOPIC = 'weftmesh.chain.fork-get';
 /** Entries per sync answer are cut to about this many bytes (messages carry at most 48 KiB; a proof and a head add < 3 KiB). */
 const ANSWER_BYTES = 40 * 1024;
 
@@ -60,26 +60,6 @@ export interface ChainsOptions {
   pullRate?: number;
 }
 
-export type ChainEvents = {
-  /** A chain was proven forked (by this node, or by a proof another node sent). */
-  fork: { chainId: string; proof: ForkProof; from: string | undefined };
-  /** Entries pulled into a hosted chain. */
-  synced: { chainId: string; appended: number; from: string };
-  /** A pull failed (a peer's bad answer, a dropped request). */
-  'sync-error': { chainId: string; from: string; error: unknown };
-};
-
-/** The part of a MeshNode the chain host uses (its public API). */
-export interface ChainNode {
-  readonly env: Env;
-  request(to: string, topic: string, data: Uint8Array, timeoutMs?: number): Promise<Uint8Array>;
-  respond(topic: string, responder: Responder): () => void;
-  broadcast(topic: string, data: Uint8Array): void;
-  subscribe(topic: string, handler: (msg: AppMessage) => void): () => void;
-  advertiseService(serviceName: string, fields: ServiceFields): unknown;
-  readonly services: { resolveAll(serviceName: string): ServiceAdvertisement[]; names(): string[] };
-}
-
 export interface ChainService {
   readonly options: Readonly<ChainsOptions>;
   /** The node's chain host, built at its construction. @internal */
@@ -97,29 +77,33 @@ export function chains(options: ChainsOptions = {}): ChainService {
 }
 
 const serviceName = (chainId: string) => `chain.${chainId}`;
-const FORK_PREFIX = 'chain-fork.';
-const proofKey = (chainId: string, author: Uint8Array) => `${chainId}/${toHex(author)}`;
+/**
+ * A pull gives its peer this long, then looks at what the peer delivered: a peer that answers
+ * (slowly, or an entry at a time) cannot hold a chain's pulls for longer.
+ */
+const PULL_SLICE_MS = 10_000;
+/** Below this many answer bytes a second over a slice, the peer is passed over while others advertise the chain. */
+const SLOW_PEER_BYTES_PER_S = 32 * 1024;
+/** How long a slow peer is passed over (for that chain). */
+const SLOW_PEER_MS = 5 * 60_000;
+/** (chain, peer) pairs remembered as slow. */
+const SLOW_PEERS = 1_024;
 
 /** The chains a node hosts, and what it knows of forks. */
 export class ChainHost {
   readonly #node: ChainNode;
   readonly #verifier: SignatureVerifier;
   readonly #intervalMs: number;
-  readonly #maxProofs: number;
   readonly #window: number;
   readonly #pace: RateLimiter;
   readonly #pauseMs: number;
   readonly #storage: ChainStorage;
   readonly #logs = new Map<string, ChainLog>();
-  /**
-   * Fork proofs by chain id and author key (`<id>/<key hex>`), in arrival order. Keyed by the
-   * author too: an impostor's valid-looking proof under its own key for someone's chain id
-   * must not stand in for (or block) a real one.
-   */
-  readonly #proofs = new Map<string, ForkProof>();
+  readonly #proofs: ForkProofs;
   readonly #pulling = new Set<string>();
   readonly #advertised = new Map<string, string>();
-  readonly #fetching = new Set<string>();
+  /** Until when a peer is passed over for a chain's pulls (`<chain id>/<node id>`), oldest first. */
+  readonly #slow = new Map<string, number>();
   readonly #events = new Emitter<ChainEvents>();
   #timer: number | undefined;
   #closed = false;
@@ -129,22 +113,17 @@ export class ChainHost {
     this.#node = node;
     this.#verifier = options.verifier ?? fastVerifier;
     this.#intervalMs = options.pullIntervalMs ?? 1_000;
-    this.#maxProofs = options.maxProofs ?? 1_024;
     this.#window = options.pullWindow ?? 16;
     const rate = options.pullRate ?? 150;
     this.#pace = new RateLimiter(rate, rate * 4, () => node.env.clock.now());
     this.#pauseMs = Math.max(1, 1000 / rate);
     this.#storage = options.storage ?? new MemoryChainStorage();
     node.respond(CHAIN_SYNC_TOPIC, (data) => this.#serve(data));
-    node.respond(CHAIN_FORK_GET_TOPIC, (data) => {
-      const proof =
-        data.length === 64
-          ? this.#proofs.get(`${toHex(data.subarray(0, 32))}/${toHex(data.subarray(32))}`)
-          : this.#proofFor(toHex(data));
-      if (!proof) throw new ChainError('unknown-chain', 'no fork proof for that chain');
-      return encodeForkProof(proof);
+    this.#proofs = new ForkProofs(node, this.#logs, {
+      verifier: this.#verifier,
+      maxProofs: options.maxProofs ?? 1_024,
+      onFork: (e) => this.#events.emit('fork', e),
     });
-    node.subscribe(CHAIN_FORK_TOPIC, (msg) => void this.#receiveProof(msg.data, msg.from));
     this.#schedule();
   }
 
@@ -155,7 +134,7 @@ export class ChainHost {
   /** Hosts a log (the node's own chain or a replica): advertised, served, kept in sync. */
   host(log: ChainLog): ChainLog {
     this.#logs.set(log.chainId, log);
-    const proof = this.#proofs.get(proofKey(log.chainId, log.author));
+    const proof = this.#proofs.hosted(log);
     if (proof) log.markForked(proof);
     return log;
   }
@@ -173,21 +152,28 @@ export class ChainHost {
     return this.#logs.get(chainId);
   }
 
-  /** Chain ids this node holds a valid fork proof for. */
+  /** Ids of the hosted chains proven forked (by a proof under the chain's author key). */
   forked(): string[] {
-    return [...new Set([...this.#proofs.values()].map((p) => p.chainId))].filter((id) => this.#proofFor(id));
+    return [...this.#logs.values()].filter((log) => this.#proofs.hosted(log)).map((log) => log.chainId);
   }
 
-  /** The proof that a chain is forked: for a hosted chain, one under its author's key. */
-  forkProof(chainId: string): ForkProof | undefined {
-    return this.#proofFor(chainId);
+  /**
+   * The proof that `chainId` forked under `author`'s key (default: the hosted chain's author;
+   * for a chain not hosted here, `author` is needed: this node does not know whose it is).
+   */
+  forkProof(chainId: string, author?: Uint8Array): ForkProof | undefined {
+    const key = author ?? this.#logs.get(chainId)?.author;
+    return key && this.#proofs.get(chainId, key);
   }
 
-  #proofFor(chainId: string): ForkProof | undefined {
-    const log = this.#logs.get(chainId);
-    if (log) return this.#proofs.get(proofKey(chainId, log.author));
-    for (const p of this.#proofs.values()) if (p.chainId === chainId) return p;
-    return undefined;
+  /**
+   * Every valid proof held, for hosted chains and others. A chain id does not name its author
+   * (it is a hash of the author's key and the chain's name), so a proof for a chain not hosted
+   * here shows only that the key it names signed two inconsistent heads under that id:
+   * check `proof.author` is the author you expect.
+   */
+  forkProofs(): ForkProof[] {
+    return this.#proofs.all();
   }
 
   /** Stops pulling (the node closes). */
@@ -209,34 +195,7 @@ export class ChainHost {
       this.#advertise(log);
       this.#syncWithPeers(log);
     }
-    this.#spreadProofs();
-  }
-
-  /** Advertises every proof held, and fetches those others advertise (how a node cut off during the broadcast gets them). */
-  #spreadProofs(): void {
-    try {
-      for (const { chainId } of this.#proofs.values()) {
-        if (this.#advertised.get(FORK_PREFIX + chainId)) continue;
-        this.#node.advertiseService(FORK_PREFIX + chainId, {
-          endpoint: '',
-          health: ServiceHealth.Healthy,
-          metadata: {},
-        });
-        this.#advertised.set(FORK_PREFIX + chainId, '1');
-      }
-      for (const name of this.#node.services.names()) {
-        const chainId = name.slice(FORK_PREFIX.length);
-        if (!name.startsWith(FORK_PREFIX) || this.#proofFor(chainId) || this.#fetching.has(chainId)) continue;
-        const ads = this.#node.services.resolveAll(name);
-        if (ads.length === 0) continue;
-        this.#fetching.add(chainId);
-        void this.#fetchProof(chainId, ads[this.#node.env.random.int(ads.length)]!.nodeId).finally(() =>
-          this.#fetching.delete(chainId),
-        );
-      }
-    } catch {
-      // Not started yet (or closed): the next tick does it.
-    }
+    this.#proofs.spread();
   }
 
   /** The head in the gossip state, when it changed. */
@@ -277,22 +236,49 @@ export class ChainHost {
       log.noteRemoteSize(n);
     }
     if (candidates.length === 0 || log.forkProof) return;
-    const peer = candidates[this.#node.env.random.int(candidates.length)]!;
+    const now = this.#node.env.clock.now();
+    const quick = candidates.filter((id) => now >= (this.#slow.get(`${log.chainId}/${id}`) ?? -Infinity));
+    const from = quick.length > 0 ? quick : candidates;
+    const peer = from[this.#node.env.random.int(from.length)]!;
     this.#pulling.add(log.chainId);
     void this.#pull(log, peer).finally(() => this.#pulling.delete(log.chainId));
   }
 
+  /**
+   * Pulls from `peer` in slices of PULL_SLICE_MS: after a slice that did not finish, a peer that
+   * delivered at least SLOW_PEER_BYTES_PER_S goes on; a slower one is passed over for this
+   * chain while others advertise it (a hostile replica answering an entry at a time, just
+   * before each request would time out, would otherwise hold the chain's pulls for hours).
+   */
   async #pull(log: ChainLog, peer: string): Promise<void> {
+    const clock = this.#node.env.clock;
+    let bytes = 0;
     const ask = async (req: ChainSyncRequest) => {
       await this.#paced(peer);
-      return decodeSyncResponse(await this.#node.request(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req)));
+      const answer = await this.#node.request(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req));
+      bytes += answer.length;
+      return decodeSyncResponse(answer);
     };
     try {
-      const r = await pullChain(log, ask, { verifier: this.#verifier, window: this.#window });
-      if (r.appended > 0)
-        this.#events.emit('synced', { chainId: log.chainId, appended: r.appended, from: peer });
-      if (r.forked) this.#adopt(r.forked, undefined, true);
-      this.#advertise(log);
+      for (;;) {
+        const start = clock.now();
+        bytes = 0;
+        const r = await pullChain(log, ask, {
+          verifier: this.#verifier,
+          window: this.#window,
+          stop: () => clock.now() - start >= PULL_SLICE_MS,
+        });
+        if (r.appended > 0)
+          this.#events.emit('synced', { chainId: log.chainId, appended: r.appended, from: peer });
+        if (r.forked) this.#proofs.adopt(r.forked, undefined, true);
+        this.#advertise(log);
+        if (!r.stopped || this.#closed) return;
+        const seconds = Math.max(1, clock.now() - start) / 1000;
+        if (bytes / seconds < SLOW_PEER_BYTES_PER_S) {
+          setBounded(this.#slow, `${log.chainId}/${peer}`, clock.now() + SLOW_PEER_MS, SLOW_PEERS);
+          return;
+        }
+      }
     } catch (error) {
       if (this.#closed) return; // the node closed under the pull: nothing to report
       this.#events.emit('sync-error', { chainId: log.chainId, from: peer, error });
@@ -312,50 +298,5 @@ export class ChainHost {
     const log = this.#logs.get(req.chainId);
     if (!log) throw new ChainError('unknown-chain', `chain ${req.chainId.slice(0, 8)} not hosted here`);
     return encodeSyncResponse(log.serveSync(req, { maxBytes: ANSWER_BYTES }));
-  }
-
-  async #fetchProof(chainId: string, peer: string): Promise<void> {
-    try {
-      // For a hosted chain, ask for a proof under its author's key (not just any).
-      const author = this.#logs.get(chainId)?.author;
-      const ask = author ? concatBytes(fromHex(chainId), author) : fromHex(chainId);
-      await this.#receiveProof(await this.#node.request(peer, CHAIN_FORK_GET_TOPIC, ask), peer);
-    } catch {
-      // The peer no longer has it or is gone: another advertiser will do.
-    }
-  }
-
-  async #receiveProof(bytes: Uint8Array, from: string): Promise<void> {
-    let proof: ForkProof;
-    try {
-      proof = decodeForkProof(bytes);
-    } catch {
-      return; // hostile or broken: dropped
-    }
-    if (this.#proofs.has(proofKey(proof.chainId, proof.author))) return;
-    const log = this.#logs.get(proof.chainId);
-    if (log && !equalBytes(log.author, proof.author)) return; // someone else's key: proves nothing here
-    if (!(await verifyForkProof(proof, this.#verifier))) return;
-    this.#adopt(proof, from, false);
-  }
-
-  #adopt(proof: ForkProof, from: string | undefined, found: boolean): void {
-    const key = proofKey(proof.chainId, proof.author);
-    if (this.#proofs.has(key)) return;
-    if (this.#proofs.size >= this.#maxProofs) {
-      const oldest = [...this.#proofs].find(([, p]) => !this.#logs.has(p.chainId))?.[0];
-      if (oldest !== undefined) this.#proofs.delete(oldest);
-    }
-    this.#proofs.set(key, proof);
-    const log = this.#logs.get(proof.chainId);
-    if (log && equalBytes(log.author, proof.author)) log.markForked(proof);
-    if (found) {
-      try {
-        this.#node.broadcast(CHAIN_FORK_TOPIC, encodeForkProof(proof));
-      } catch {
-        // not running: peers fetch it from the advertisement
-      }
-    }
-    this.#events.emit('fork', { chainId: proof.chainId, proof, from });
   }
 }

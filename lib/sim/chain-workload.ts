@@ -129,14 +129,16 @@ export class ChainWorkload {
         const copy = c.nodes[i]!.node.chains.get(log.chainId);
         if (copy && !(await copy.verifyIntegrity())) invalid++;
       }
-    const forked = this.#o.fork ? this.#logs[0]?.chainId : undefined;
+    const forked = this.#o.fork ? this.#logs[0] : undefined;
     return {
       chains: this.#o.chains,
       entries: this.#o.entries,
       syncedAtMs: this.#syncedAt === undefined ? null : Math.round(this.#syncedAt),
       bytesPerNodePerSec: Math.round(bytes / Math.max(1, live.length) / seconds),
       forksDetectedBy:
-        forked === undefined ? 0 : live.filter((i) => c.nodes[i]!.node.chains.forkProof(forked)).length,
+        forked === undefined
+          ? 0
+          : live.filter((i) => c.nodes[i]!.node.chains.forkProof(forked.chainId, forked.author)).length,
       invalidAccepted: invalid,
     };
   }

@@ -202,4 +202,35 @@ describe('pipelined chain pulls', () => {
       expect(w.peak).toBe(0);
     }
   });
+  it('stop: once it says so nothing more is asked, what was asked is applied, and pulling again resumes after it', async () => {
+    const log = await authorChain(2000, { serve: { maxEntries: 50 } });
+    const follower = await replicaOf(log);
+    const w = asyncWire(log);
+    let asked = 0;
+    const first = await pullChain(
+      follower,
+      (req) => {
+        asked++;
+        return w.ask(req);
+      },
+      {
+        verifier: strictVerifier,
+        window: 4,
+        stop: () => asked >= 10,
+      },
+    );
+    expect(first.stopped).toBe(true);
+    expect(first.roundTrips).toBe(10);
+    // Every answer asked for was applied: 10 requests of 50 entries.
+    expect(follower.length).toBe(500);
+    expect(first.appended).toBe(500);
+    const rest = await pull(follower, w.ask, 4);
+    expect(rest.stopped).toBeUndefined();
+    expect(rest.appended).toBe(1500);
+    await sameAs(follower, log);
+    // Nothing fetched twice: after the first 10, each request starts where the last ended.
+    const starts = w.requests.slice(10).map((r) => r.afterSequence);
+    expect(starts[0]).toBe(499);
+    expect(new Set(starts).size).toBe(starts.length);
+  });
 });

@@ -127,7 +127,7 @@ describe('chains on MeshNodes (simulated network)', () => {
         wall: 1,
         counter: 0,
       });
-    c.nodes[6]!.node.broadcast(
+    c.nodes[1]!.node.broadcast(
       CHAIN_FORK_TOPIC,
       encodeForkProof(forkProofFromHeads(impostor.publicKey, head(1), head(2))!),
     );
@@ -135,13 +135,23 @@ describe('chains on MeshNodes (simulated network)', () => {
     for (const i of [0, 1, 2]) expect(c.nodes[i]!.node.chains.get(log.chainId)!.forkProof).toBeUndefined();
     for (const i of [0, 1, 2]) expect(c.nodes[i]!.node.chains.forked()).toEqual([]);
 
+    // Node 6 hosts nothing of the chain: it keeps the impostor's proof under the impostor's key
+    // (it cannot tell whose chain this is), which names no author it would be asked about.
+    expect(c.nodes[6]!.node.chains.forkProofs().map((p) => p.author)).toEqual([impostor.publicKey]);
+    expect(c.nodes[6]!.node.chains.forkProof(log.chainId)).toBeUndefined();
+    expect(c.nodes[6]!.node.chains.forkProof(log.chainId, author.publicKey)).toBeUndefined();
+
     c.heal();
-    const everyone = () => c.nodes.every((n) => n.node.chains.forkProof(log.chainId) !== undefined);
+    const proven = (n: SimCluster['nodes'][number]) => n.node.chains.forkProof(log.chainId, author.publicKey);
+    const everyone = () => c.nodes.every((n) => proven(n) !== undefined);
     const took = await settleUntil(c, everyone, 60_000);
     expect(everyone()).toBe(true);
     expect(took).toBeLessThan(60_000);
-    for (const n of c.nodes)
-      expect(await verifyForkProof(n.node.chains.forkProof(log.chainId)!, strictVerifier)).toBe(true);
+    for (const n of c.nodes) expect(await verifyForkProof(proven(n)!, strictVerifier)).toBe(true);
+    // The impostor's proof held at node 6 did not keep the author's from it; hosts report the fork.
+    expect(c.nodes[6]!.node.chains.forkProofs()).toHaveLength(2);
+    for (const i of [0, 1, 2, 3, 4, 5]) expect(c.nodes[i]!.node.chains.forked()).toEqual([log.chainId]);
+    expect(c.nodes[6]!.node.chains.forked()).toEqual([]);
     // Nothing invalid was accepted: every hosted copy is one valid branch, now closed.
     const hosted = c.nodes.map((n) => n.node.chains.get(log.chainId)).filter((l) => l !== undefined);
     expect(hosted.length).toBe(6);
