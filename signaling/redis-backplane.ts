@@ -196,13 +196,17 @@ export class RedisBackplane implements Backplane {
   ): Promise<JoinVerdict> {
     const r = this.#room(room);
     const before = r.local.get(id);
-    // Counted against its source unless this is the same node again from the same source.
+    // Counted against its source unless this is the same node again from the same source
+    // (then its rate still is: a rejoin costs the room an announcement as a join does).
     const counted = source !== undefined && before?.source !== source;
+    // The same node from another source: the old one's count goes once this one is in.
+    const moved = counted && before?.source !== undefined ? before.source : undefined;
     r.local.set(id, { addrs, source });
     r.remote.delete(id); // local now (it may have moved here): the room still has it
     await r.ready;
     if (this.#state !== 'up' || !this.#caps) {
       if (counted) this.#countSource(source, 1);
+      if (moved !== undefined) this.#countSource(moved, -1);
       return { ok: true }; // registered when Redis is back
     }
     const caps = this.#caps;
@@ -236,6 +240,7 @@ export class RedisBackplane implements Backplane {
               ...(addrs.length ? { a: addrs } : {}),
             }),
             counted ? '1' : '0',
+            source === undefined ? '0' : '1',
           ],
         }),
       );
@@ -244,10 +249,12 @@ export class RedisBackplane implements Backplane {
       this.#failed(`join: ${(e as Error).message}`);
       this.#reregister = true;
       if (counted) this.#countSource(source, 1);
+      if (moved !== undefined) this.#countSource(moved, -1);
       return { ok: true };
     }
     if (verdict === 'ok') {
       if (counted) this.#countSource(source, 1);
+      if (moved !== undefined) this.#uncount(moved);
       return { ok: true };
     }
     if (before) r.local.set(id, before);
@@ -399,6 +406,12 @@ export class RedisBackplane implements Backplane {
     else this.#sources.delete(source);
   }
 
+  /** One connection fewer from `source` here, and in Redis (a miss is rewritten at the next re-registration). */
+  #uncount(source: string): void {
+    this.#countSource(source, -1);
+    this.#main.hIncrBy(this.#key('src', keySafe(source)), this.instance, -1).catch(() => {});
+  }
+
   /**
    * Reads the room's hash and merges it into the mirror: adds what events did not bring
    * (missed while subscribing or reconnecting) and, with `remove`, drops mirrored peers the
@@ -476,9 +489,7 @@ export class RedisBackplane implements Backplane {
     const local = r.local.get(e.n);
     if (local) {
       // The node joined again elsewhere: that connection is the newer one.
-      this.#countSource(local.source, -1);
-      if (local.source !== undefined)
-        this.#main.hIncrBy(this.#key('src', keySafe(local.source)), this.instance, -1).catch(() => {});
+      if (local.source !== undefined) this.#uncount(local.source);
       r.remote.set(e.n, { instance: e.i, addrs: e.a, seq });
       r.local.delete(e.n);
       this.#sink?.replaced(name, e.n);

@@ -23,12 +23,13 @@ end
 /**
  * KEYS: room hash, rooms, instances, source hash, join counter.
  * ARGV: id, entry, instance, room, maxPeersPerRoom, maxRooms, maxPerSource, joinsPerSecond,
- * ttlMs, room channel, join event, counted ('1': count against the source).
+ * ttlMs, room channel, join event, counted ('1': count against the source), rated ('1':
+ * count against the source's joins per second).
  * Returns 'ok' or the refusal's error code.
  */
 export const JOIN = `${NOW}
 local counted = ARGV[12] == '1'
-if counted then
+if ARGV[13] == '1' then
   local n = redis.call('INCR', KEYS[5])
   if n == 1 then redis.call('PEXPIRE', KEYS[5], 1000) end
   if n > tonumber(ARGV[8]) then return 'rate-limited' end

@@ -18,6 +18,7 @@ import { nodeIdOf } from '../lib/identity/node-identity.ts';
 import { Domain } from '../lib/identity/signed.ts';
 import { fastVerifier, type SignatureVerifier, whenVerified } from '../lib/identity/verifier.ts';
 import { ConnectionGate, sourceKey } from '../lib/util/connection-gate.ts';
+import { RateLimiter } from '../lib/util/rate-limit.ts';
 import type { Backplane, JoinVerdict } from './backplane.ts';
 import {
   fromBase64Url,
@@ -55,7 +56,9 @@ export interface SignalingLimits {
   maxConnectionsPerSource: number;
   /**
    * A client with this many bytes still unsent gets no more signals (the sender is told
-   * `target-busy`): a peer that does not read cannot make the server buffer without bound.
+   * `target-busy`); one with more than twice this is closed (`slow-client` in the stats'
+   * rejections) when the server has something of its own to send it (a reply, a room's
+   * announcement): a peer that does not read cannot make the server buffer without bound.
    * Default 1 MiB.
    */
   maxBufferedBytes: number;
@@ -64,8 +67,10 @@ export interface SignalingLimits {
   /** A connection must join within this, or it is closed (`not-joined`). Default 5,000. */
   joinTimeoutMs: number;
   /**
-   * With a backplane only: joins per second from one source, counted across all instances
-   * (a single instance has no such limit). Default 50.
+   * Joins per second from one source (`rate-limited`), checked before the join's signature:
+   * each join costs a signature check, a token check in token rooms, and an announcement to
+   * everyone in the room. With a backplane it is also counted across all instances, same-key
+   * rejoins included. Default 50.
    */
   joinsPerSecondPerSource: number;
 }
@@ -178,6 +183,8 @@ export class SignalingServer {
   readonly #newAdmission: (room: string) => Admission;
   readonly #backplane: Backplane | undefined;
   readonly #verifier: SignatureVerifier;
+  /** Joins per source (before any signature is checked). */
+  readonly #joins: RateLimiter;
   readonly #stats = { framesIn: 0, framesForwarded: 0, rejected: {} as Record<string, number> };
 
   constructor(opts: SignalingServerOptions = {}) {
@@ -195,6 +202,8 @@ export class SignalingServer {
     this.#newAdmission = (room) => new Admission(policyOf(room), room, wallNow);
     this.#backplane = opts.backplane;
     this.#verifier = opts.verifier ?? fastVerifier;
+    const joinRate = this.limits.joinsPerSecondPerSource;
+    this.#joins = new RateLimiter(joinRate, joinRate, this.#now);
     this.#clients = new ConnectionGate<Client>(this.limits, (displaced) =>
       this.#reject(
         displaced,
@@ -275,9 +284,17 @@ export class SignalingServer {
     this.#stats.rejected[code] = (this.#stats.rejected[code] ?? 0) + 1;
   }
 
-  /** Sends a message the server made (it always serialises); a socket that throws is broken. */
+  /**
+   * Sends a message the server made (it always serialises); a socket that throws is broken,
+   * and one that has not read twice maxBufferedBytes is closed rather than sent more.
+   */
   #send(client: Client, msg: ServerMessage): void {
     if (client.closed) return;
+    if (client.socket.bufferedAmount() > 2 * this.limits.maxBufferedBytes) {
+      this.#count('slow-client');
+      this.#drop(client, CLOSE_POLICY, 'slow-client');
+      return;
+    }
     try {
       client.socket.send(JSON.stringify(msg));
     } catch {
@@ -422,6 +439,10 @@ export class SignalingServer {
   ): void {
     if (client.id || client.joining) {
       this.#error(client, 'already-joined', 'this connection already joined');
+      return;
+    }
+    if (!this.#joins.take(client.source ?? '')) {
+      this.#reject(client, 'rate-limited', 'too many joins from this address', CLOSE_POLICY);
       return;
     }
     const key = fromBase64Url(msg.key, 32);

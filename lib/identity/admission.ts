@@ -14,7 +14,7 @@
 import { copyBytes, equalBytes, toHex } from '../util/bytes.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { WireError } from '../wire/errors.ts';
-import { verifyStrict } from './ed25519.ts';
+import { verifySync } from './native-ed25519.ts';
 import type { NodeIdentity } from './node-identity.ts';
 import { signingInput } from './signed.ts';
 
@@ -60,7 +60,7 @@ function readToken(token: Uint8Array, adminKey: Uint8Array): TokenBody | string 
   const len = new DataView(token.buffer, token.byteOffset, token.byteLength).getUint16(0);
   if (2 + len + 64 !== token.length) return 'malformed token';
   const body = token.subarray(2, 2 + len);
-  if (!verifyStrict(adminKey, signingInput(TOKEN_DOMAIN, body), token.subarray(2 + len)))
+  if (!verifySync(adminKey, signingInput(TOKEN_DOMAIN, body), token.subarray(2 + len)))
     return 'token not signed by the cluster admin';
   try {
     const v = decodeCbor(body, { maxDepth: 2, maxItems: 8 }) as Record<string, unknown>;

@@ -14,7 +14,7 @@
 
 import { bytesKey, concatBytes, copyBytes, equalBytes, fromHex } from '../util/bytes.ts';
 import { nodeBuiltin } from '../util/node-builtin.ts';
-import { passesPrechecks } from './ed25519.ts';
+import { passesPrechecks, verifyStrict } from './ed25519.ts';
 import { MIXED_ORDER_PROBE, PKCS8_PREFIX, PROBE_KEY, PROBE_SEED, PROBE_SIG } from './webcrypto.ts';
 
 /** The part of node:crypto used here (KeyObjects stay opaque). */
@@ -110,4 +110,14 @@ export function nativeVerify(publicKey: Uint8Array, message: Uint8Array, signatu
     publicKeys.set(id, key);
   }
   return c.verify(null, message, key, signature);
+}
+
+/**
+ * Strict verification, synchronous: through node:crypto where it is available (the same
+ * answers, ~20× faster), else in JavaScript (verifyStrict).
+ */
+export function verifySync(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  return nativeEd25519Available()
+    ? nativeVerify(publicKey, message, signature)
+    : verifyStrict(publicKey, message, signature);
 }

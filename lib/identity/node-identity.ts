@@ -2,7 +2,13 @@ import { bytesKey, copyBytes, toHex } from '../util/bytes.ts';
 import { CodedError } from '../util/coded-error.ts';
 import { shake256 } from '../util/shake256.ts';
 import { type ExpandedKey, expandSeed, randomSeed, signExpanded, verifyStrict } from './ed25519.ts';
-import { type NativeSigner, nativeEd25519Available, nativeSigner, nativeVerify } from './native-ed25519.ts';
+import {
+  type NativeSigner,
+  nativeEd25519Available,
+  nativeSigner,
+  nativeVerify,
+  verifySync,
+} from './native-ed25519.ts';
 import type { Signer } from './signer.ts';
 import { webCryptoAvailable, webCryptoSign, webCryptoSigningKey, webCryptoVerify } from './webcrypto.ts';
 
@@ -89,9 +95,9 @@ export class NodeIdentity implements Signer {
     return NodeIdentity.verify(this.publicKey, data, signature);
   }
 
-  /** Strict verification (see ed25519.ts for the rule), synchronous. */
+  /** Strict verification (see ed25519.ts for the rule), synchronous: through node:crypto where the runtime has it. */
   static verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-    return verifyStrict(publicKey, data, signature);
+    return verifySync(publicKey, data, signature);
   }
 
   /** Same answer as verify(), via WebCrypto when the runtime has it. */

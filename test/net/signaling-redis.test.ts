@@ -33,13 +33,19 @@ afterEach(async () => {
 
 let prefixes = 0;
 /** `n` instances on one Redis prefix of their own (tests do not see each other's keys). */
-async function instances(n: number, limits: Record<string, number> = {}, logs: string[] = []) {
+async function instances(
+  n: number,
+  limits: Record<string, number> = {},
+  logs: string[] = [],
+  sourceHeader?: string,
+) {
   const prefix = `t${process.pid}-${prefixes++}`;
   const started: RunningSignalingServer[] = [];
   for (let i = 0; i < n; i++) {
     const s = await startSignalingServer({
       port: 0,
       limits,
+      ...(sourceHeader ? { sourceHeader } : {}),
       redis: { url: redis.url, prefix, heartbeatMs: 200, instanceTtlMs: 600, reconcileMs: 2_000 },
       log: (line) => logs.push(`${i}: ${line}`),
     });
@@ -59,8 +65,13 @@ async function health(s: RunningSignalingServer): Promise<Record<string, unknown
 }
 
 /** A raw client that joins `room` as a fresh identity; resolves once it has an answer. */
-async function joinRaw(url: string, room: string, identity = NodeIdentity.generate()) {
-  const c = await rawClient(url);
+async function joinRaw(
+  url: string,
+  room: string,
+  identity = NodeIdentity.generate(),
+  headers?: Record<string, string>,
+) {
+  const c = await rawClient(url, headers);
   cleanups.push(() => c.ws.terminate());
   const { nonce } = (await c.next('challenge')) as { nonce: string };
   const sig = identity.sign(signingInput(Domain.SignalJoin, joinTranscript(room, fromBase64Url(nonce, 32)!)));
@@ -189,6 +200,38 @@ describe('signaling instances sharing Redis', () => {
     const refused = answers.filter((a) => a.t === 'error');
     expect(refused.length).toBeGreaterThan(0);
     expect(refused.every((a) => a.code === 'rate-limited')).toBe(true);
+  });
+
+  it('one key joining from address A, then B, then A…: each move frees its old address’s count; same-key rejoins count against the join rate', async () => {
+    const { prefix, list } = await instances(1, { maxConnectionsPerSource: 2 }, [], 'x-src');
+    const url = list[0]!.url;
+    const from = (ip: string) => ({ 'x-src': ip });
+    const [A, B] = ['192.0.2.1', '192.0.2.2'];
+    const moving = NodeIdentity.generate();
+    for (const ip of [A, B, A, B])
+      expect((await joinRaw(url, 'm', moving, from(ip))).answer.t).toBe('joined');
+    // Before: each move left its old address counted (A at 2 here, so the next was source-full).
+    expect((await joinRaw(url, 'm', NodeIdentity.generate(), from(A))).answer.t).toBe('joined');
+    const redisClient = createClient({ url: redis.url });
+    await redisClient.connect();
+    cleanups.push(() => redisClient.quit());
+    const counts = async (ip: string) =>
+      Object.values(await redisClient.hGetAll(`${prefix}:src:${ip}`)).reduce((a, v) => a + Number(v), 0);
+    expect(await counts(A)).toBe(1);
+    expect(await counts(B)).toBe(1);
+
+    // Nodes rejoining with their keys again and again from one address count against its
+    // joins per second across instances, as new joins do: two keys, one on each instance,
+    // each instance's own limit (3 a second) never reached.
+    const rate = await instances(2, { joinsPerSecondPerSource: 3 }, [], 'x-src');
+    const keys = [NodeIdentity.generate(), NodeIdentity.generate()];
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const a = (await joinRaw(rate.list[i % 2]!.url, 'again', keys[i % 2], from(A))).answer;
+      answers.push(a.t === 'joined' ? 'joined' : String(a.code));
+    }
+    expect(answers.filter((a) => a === 'joined').length).toBeLessThanOrEqual(3);
+    expect(answers.filter((a) => a !== 'joined').every((a) => a === 'rate-limited')).toBe(true);
   });
 
   it('hostile input through one instance, or written into Redis, is dropped and counted; the other instances serve on', async () => {

@@ -29,8 +29,8 @@ export interface RawClient {
 }
 
 /** A bare WebSocket client that records every JSON frame it receives. */
-export async function rawClient(url: string): Promise<RawClient> {
-  const ws = new WebSocket(url);
+export async function rawClient(url: string, headers?: Record<string, string>): Promise<RawClient> {
+  const ws = new WebSocket(url, headers ? { headers } : {});
   const c: RawClient = {
     ws,
     messages: [],
