@@ -11,6 +11,12 @@
  */
 /** Safe with every WebRTC stack; the chunk size when the peer's limit is not known. */
 export const CHUNK_BYTES = 16 * 1024;
+/**
+ * What a MORE piece counts against the cap at least: no sender makes pieces that small
+ * (chunks are at least CHUNK_BYTES), and a flood of tiny or empty pieces would otherwise hold
+ * a part each in memory while counting nothing.
+ */
+export const MIN_PIECE_CHARGE = 1024;
 const WHOLE = 0;
 const MORE = 1;
 const LAST = 2;
@@ -51,6 +57,8 @@ export class Reassembler {
   readonly #max: number;
   #parts: Uint8Array[] = [];
   #size = 0;
+  /** What the parts count against the cap (MORE pieces at least MIN_PIECE_CHARGE each). */
+  #charged = 0;
 
   constructor(maxMessageBytes: number) {
     this.#max = maxMessageBytes;
@@ -69,7 +77,8 @@ export class Reassembler {
     }
     if (flag !== MORE && flag !== LAST) throw new ChunkError('bad-flag', `bad chunk flag ${flag}`);
     this.#size += piece.length;
-    if (this.#size > this.#max) throw new ChunkError('too-large', `message over ${this.#max} bytes`);
+    this.#charged += flag === MORE ? Math.max(piece.length, MIN_PIECE_CHARGE) : piece.length;
+    if (this.#charged > this.#max) throw new ChunkError('too-large', `message over ${this.#max} bytes`);
     this.#parts.push(piece);
     if (flag === MORE) return undefined;
     const out = new Uint8Array(this.#size);
@@ -80,6 +89,7 @@ export class Reassembler {
     }
     this.#parts = [];
     this.#size = 0;
+    this.#charged = 0;
     return out;
   }
 }

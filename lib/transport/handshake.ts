@@ -120,8 +120,9 @@ export function runHandshake(
   const fail = (code: HandshakeErrorCode, why: string, tell = true): void => {
     if (state === 'finished') return;
     if (tell) raw.send('stream', encodeMessage({ type: 'refuse', reason: `${code}: ${why}`.slice(0, 200) }));
-    raw.close(code);
+    // Finished first: closing fires the channel's close handler, whose 'closed' would win.
     finish(new HandshakeError(code, why));
+    raw.close(code);
   };
   const send = (msg: Message): void => raw.send('stream', encodeMessage(msg));
   const sign = (roleByte: number): Uint8Array =>

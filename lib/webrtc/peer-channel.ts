@@ -28,7 +28,7 @@
  * 'open') makes send() throw: that datagram is dropped, and the channel closes.
  */
 import type { Scheduler, TimerId } from '../time/types.ts';
-import { CHUNK_BYTES, ChunkError, chunk, Reassembler } from '../transport/chunks.ts';
+import { CHUNK_BYTES, ChunkError, chunk, MIN_PIECE_CHARGE, Reassembler } from '../transport/chunks.ts';
 import { closedError, DrainWaiters } from '../transport/drain.ts';
 import type { ChannelBinding, DeliveryClass, RawChannel, RawChannelHandlers } from '../transport/types.ts';
 import { plainBytes, utf8 } from '../util/bytes.ts';
@@ -198,14 +198,16 @@ export class PeerChannel implements RawChannel {
     const run = turns ? (event: () => void) => turns.run(event) : (event: () => void) => event();
     peer.on('data', (data: Uint8Array) => {
       const c = plainBytes(data);
-      // A peer sending faster than this thread takes its turns may not fill memory.
-      this.#arrived += c.length;
+      // A peer sending faster than this thread takes its turns may not fill memory (a chunk
+      // queued counts at least MIN_PIECE_CHARGE: tiny ones hold a turn each).
+      const charge = Math.max(c.length, MIN_PIECE_CHARGE);
+      this.#arrived += charge;
       if (this.#arrived > this.#limits.maxQueuedBytes) {
         this.close('receive backlog over the limit (peer floods)');
         return;
       }
       run(() => {
-        this.#arrived -= c.length;
+        this.#arrived -= charge;
         this.#onChunk(c);
       });
     });

@@ -22,6 +22,7 @@ import type {
   TransportEvents,
 } from '../transport/types.ts';
 import { fromUtf8, toHex, utf8 } from '../util/bytes.ts';
+import { RateLimiter } from '../util/rate-limit.ts';
 import { InboundTurns } from './inbound-turns.ts';
 import { BROWSER_HIGH_WATER_MARK, PeerChannel, type PeerChannelLimits } from './peer-channel.ts';
 import { type PeerSignal, SimplePeerAdapter, type WebRtcImplementation } from './simple-peer-adapter.ts';
@@ -74,6 +75,8 @@ interface Early {
   sid: string;
   data: PeerSignal;
   at: number;
+  /** Its size as JSON: what it counts against EARLY_BYTES. */
+  bytes: number;
 }
 
 type SignalMessage = { k: 'dial-me'; sid: string } | { k: 'sig'; sid: string; d: PeerSignal };
@@ -92,6 +95,16 @@ const MAX_SIGNAL_BYTES = 32 * 1024;
 /** Early signals kept per peer, and for how long. */
 const EARLY_LIMIT = 32;
 const EARLY_TTL_MS = 10_000;
+/** Early signals kept from all peers together, in JSON bytes (a signal may be ~64 KiB, this a candidate's ~200 B or an answer's ~5 KiB). */
+const EARLY_BYTES = 512 * 1024;
+/**
+ * Sessions a peer may start here (an offer with a fresh session id, or a `dial-me`): 3 at
+ * once, then one every 5 s. Each costs a peer connection, and browsers allow a few hundred
+ * per page's lifetime (peerConnectionBudget): one key may not spend them. Honest redials back
+ * off from 1 s, doubling.
+ */
+const PEER_STARTS_PER_S = 0.2;
+const PEER_STARTS_BURST = 3;
 
 function parseSignal(v: unknown): SignalMessage | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
@@ -115,11 +128,21 @@ export class WebRtcTransport implements Transport {
   readonly #awaiting = new Map<string, { address: string; timer: number }>();
   readonly #links = new Set<Link>();
   readonly #early = new Map<string, Early[]>();
+  /** Sessions each peer started here (see PEER_STARTS_PER_S). */
+  readonly #starts = new RateLimiter(PEER_STARTS_PER_S, PEER_STARTS_BURST, () => this.#now());
   readonly #unsubscribe: Array<() => void> = [];
   #created = 0;
   #closed = false;
   /** Counters for diagnostics and benchmarks. */
-  readonly stats = { created: 0, connected: 0, failed: 0, relayedSignals: 0, serverSignals: 0 };
+  /** Counters, and `earlySignalBytes`: signals held for sessions not started yet (at most 512 KiB). */
+  readonly stats = {
+    created: 0,
+    connected: 0,
+    failed: 0,
+    relayedSignals: 0,
+    serverSignals: 0,
+    earlySignalBytes: 0,
+  };
 
   constructor(opts: WebRtcTransportOptions = {}) {
     this.#o = opts;
@@ -254,7 +277,8 @@ export class WebRtcTransport implements Transport {
     const self = ctx.identity.nodeId;
     const session = this.#sessions.get(from);
     if (msg.k === 'dial-me') {
-      if (self < from && !session) this.#startSession(from, msg.sid, undefined, path);
+      if (self < from && !session && this.#starts.take(from))
+        this.#startSession(from, msg.sid, undefined, path);
       return;
     }
     if (session?.sid === msg.sid) {
@@ -267,12 +291,13 @@ export class WebRtcTransport implements Transport {
     }
     // A new offer from the (lower-id) peer: a fresh attempt replaces any older one, and
     // takes over its dial (else the dial would never end, blocking redials of the peer).
+    if (!this.#starts.take(from)) return;
     if (session) this.#endSession(session, 'superseded by a new offer', false);
     const s = this.#startSession(from, msg.sid, session?.dialed, path);
     if (!s) return;
     this.#signal(s, msg.d);
     const early = this.#early.get(from);
-    this.#early.delete(from);
+    this.#dropEarly(from);
     const now = this.#now();
     for (const e of early ?? []) if (e.sid === msg.sid && now - e.at < EARLY_TTL_MS) this.#signal(s, e.data);
   }
@@ -291,15 +316,32 @@ export class WebRtcTransport implements Transport {
     return performance.now();
   }
 
-  /** Keeps a signal that overtook its offer (bounded, short-lived). */
+  /**
+   * Keeps a signal that overtook its offer (bounded, short-lived): at most EARLY_LIMIT per
+   * peer, 256 peers and EARLY_BYTES in all, the peers heard from longest ago dropped first.
+   */
   #keepEarly(from: string, sid: string, data: PeerSignal): void {
-    if (!this.#early.has(from) && this.#early.size >= 256)
-      this.#early.delete(this.#early.keys().next().value!);
+    const bytes = JSON.stringify(data).length;
+    if (bytes > EARLY_BYTES / 16) return;
     const list = this.#early.get(from) ?? [];
+    this.#dropEarly(from);
     const now = this.#now();
     const fresh = list.filter((e) => now - e.at < EARLY_TTL_MS).slice(-(EARLY_LIMIT - 1));
-    fresh.push({ sid, data, at: now });
+    fresh.push({ sid, data, at: now, bytes });
+    let size = fresh.reduce((n, e) => n + e.bytes, 0);
+    while (size > EARLY_BYTES) size -= fresh.shift()!.bytes;
+    while (
+      this.#early.size > 0 &&
+      (this.#early.size >= 256 || this.stats.earlySignalBytes + size > EARLY_BYTES)
+    )
+      this.#dropEarly(this.#early.keys().next().value!);
     this.#early.set(from, fresh);
+    this.stats.earlySignalBytes += size;
+  }
+
+  #dropEarly(from: string): void {
+    for (const e of this.#early.get(from) ?? []) this.stats.earlySignalBytes -= e.bytes;
+    this.#early.delete(from);
   }
 
   #startSession(peerId: string, sid: string, dialed: string | undefined, path: Path): Session | undefined {

@@ -57,6 +57,8 @@ export class WsChannel implements RawChannel {
   #poll: TimerId | undefined;
   #handlers: RawChannelHandlers | undefined;
   #closed = false;
+  /** Called once when the channel is gone (either side closed it, or the socket failed). */
+  onGone: (() => void) | undefined;
 
   constructor(ws: StandardWebSocket, scheduler: Scheduler, limits: Partial<WsChannelLimits> = {}) {
     this.#ws = ws;
@@ -137,6 +139,7 @@ export class WsChannel implements RawChannel {
   #gone(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.onGone?.();
     if (this.#poll !== undefined) this.#scheduler.cancelTimer(this.#poll);
     this.#poll = undefined;
     this.#waiters.fail(reason);

@@ -56,7 +56,15 @@ export async function listenWebSocketDeno(opts: {
       const entry: { socket?: StandardWebSocket } = {};
       if (gate.open(entry, info.remoteAddr.hostname) !== 'ok')
         return new Response('too many connections\n', { status: 503, headers: { connection: 'close' } });
-      const { socket, response } = deno.upgradeWebSocket(req);
+      let upgraded: { socket: StandardWebSocket; response: Response };
+      try {
+        upgraded = deno.upgradeWebSocket(req);
+      } catch {
+        // Not a valid upgrade (no key, no Connection: upgrade): its place in the gate is freed.
+        gate.close(entry);
+        return new Response('bad websocket upgrade\n', { status: 400, headers: { connection: 'close' } });
+      }
+      const { socket, response } = upgraded;
       entry.socket = socket;
       open.set(socket, entry);
       socket.onopen = () => {

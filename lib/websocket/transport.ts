@@ -15,7 +15,15 @@ import type {
 } from '../transport/types.ts';
 import { type StandardWebSocket, WsChannel, type WsChannelLimits } from './channel.ts';
 
-export type StandardWebSocketConstructor = new (url: string) => StandardWebSocket;
+/**
+ * A WebSocket class. Dials pass `ws`'s options as the third argument (frames up to the
+ * channel's limit, no permessage-deflate); standard WebSockets ignore it.
+ */
+export type StandardWebSocketConstructor = new (
+  url: string,
+  protocols?: undefined,
+  options?: { maxPayload: number; perMessageDeflate: false },
+) => StandardWebSocket;
 
 /** Accepts incoming WebSockets (see node.ts and deno.ts). */
 export interface WebSocketListener {
@@ -89,7 +97,9 @@ export class WebSocketTransport implements Transport {
     }
     let ws: StandardWebSocket;
     try {
-      ws = new Ctor(address);
+      // `ws` would otherwise take frames of 100 MiB, compressed, from a peer not yet authenticated.
+      const maxPayload = (this.#o.channel?.maxMessageBytes ?? 1 << 20) + 1;
+      ws = new Ctor(address, undefined, { maxPayload, perMessageDeflate: false });
     } catch (e) {
       this.#events!.dialFailed(address, e as Error);
       return;
@@ -134,6 +144,7 @@ export class WebSocketTransport implements Transport {
     linked?: () => void,
   ): void {
     this.#channels.add(channel);
+    channel.onGone = () => this.#channels.delete(channel);
     const handshake =
       opts.expectNodeId === undefined
         ? { transport: this.name }

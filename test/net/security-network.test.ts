@@ -239,6 +239,34 @@ describe('WebSocket listener under hostile clients', () => {
   });
 });
 
+describe('WebSocket dials to a hostile endpoint', () => {
+  it('a frame over the channel limit, or a compressed one, is refused by the dialling socket before any of it is kept', async () => {
+    const { WebSocketServer } = await import('ws');
+    // A server that offers permessage-deflate and sends 2 MiB of zeros (a few KB compressed) at once.
+    const hostile = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true });
+    cleanups.push(() => new Promise<void>((r) => hostile.close(() => r())));
+    await new Promise((r) => hostile.once('listening', r));
+    const closes: number[] = [];
+    const extensions: string[] = [];
+    hostile.on('connection', (ws, req) => {
+      extensions.push(req.headers['sec-websocket-extensions'] ?? '');
+      ws.on('close', (code) => closes.push(code));
+      ws.send(new Uint8Array(2 << 20));
+    });
+    const port = (hostile.address() as { port: number }).port;
+    const transport = new WebSocketTransport({ WebSocket: NodeWebSocket });
+    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'sec', transport });
+    cleanups.push(() => node.close());
+    await node.start();
+    node.on('error', () => {});
+    transport.connect(`ws://127.0.0.1:${port}`);
+    await waitFor(() => closes.length === 1, 5_000, 'the dialling socket to close');
+    // 1009: message too big (ws's maxPayload), and no deflate was asked for.
+    expect(closes).toEqual([1009]);
+    expect(extensions).toEqual(['']);
+  });
+});
+
 describe('what the caps and checks count', () => {
   it('one source is an IPv4 address (mapped or not) or an IPv6 /64', () => {
     expect(sourceKey('::ffff:203.0.113.7')).toBe('203.0.113.7');

@@ -40,14 +40,17 @@ function handshake(
     bindings?: [{ local: Uint8Array; remote: Uint8Array }, { local: Uint8Array; remote: Uint8Array }];
     acceptorExtra?: Partial<HandshakeConfig>;
     dialerExtra?: Partial<HandshakeConfig>;
+    closeTellsSelf?: boolean;
   } = {},
 ) {
   const s = new VirtualScheduler();
   const dialer = opts.dialer ?? NodeIdentity.generate();
   const acceptor = opts.acceptor ?? NodeIdentity.generate();
-  const pairOpts = opts.bindings
-    ? { tamper: opts.tamper, bindingA: opts.bindings[0], bindingB: opts.bindings[1] }
-    : { tamper: opts.tamper };
+  const pairOpts = {
+    tamper: opts.tamper,
+    closeTellsSelf: opts.closeTellsSelf === true,
+    ...(opts.bindings ? { bindingA: opts.bindings[0], bindingB: opts.bindings[1] } : {}),
+  };
   const [a, b] = rawPair(s, pairOpts as Parameters<typeof rawPair>[1]);
   const out: { dialer?: Outcome; acceptor?: Outcome } = {};
   const dialOpts = opts.expectNodeId
@@ -117,6 +120,15 @@ export const handshakeCases: Suite = {
     failedWith(out.acceptor, 'wrong-cluster');
     failedWith(out.dialer, 'refused');
     assert.match(out.dialer!.error!.message, /wrong-cluster/);
+  },
+
+  'the refusal keeps its code when closing the channel tells the handshake at once (WebSocket, WebRTC)'() {
+    const { out } = handshake({ dialerCluster: 'other', closeTellsSelf: true });
+    failedWith(out.acceptor, 'wrong-cluster');
+    failedWith(out.dialer, 'refused');
+    const silent = handshake({ closeTellsSelf: true, tamper: () => null });
+    failedWith(silent.out.dialer, 'timeout');
+    failedWith(silent.out.acceptor, 'timeout');
   },
 
   'a node id that does not match the key is refused'() {

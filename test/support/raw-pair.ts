@@ -20,6 +20,8 @@ class PairEnd implements RawChannel {
     readonly binding: ChannelBinding,
     private readonly scheduler: VirtualScheduler,
     private readonly tamper: Tamper,
+    /** Closing tells this end's own handler at once, as WebSocket and WebRTC channels do. */
+    private readonly closeTellsSelf = false,
   ) {}
   drained(): Promise<void> {
     return this.closed ? Promise.reject(new Error('closed')) : Promise.resolve();
@@ -39,6 +41,7 @@ class PairEnd implements RawChannel {
   close(reason = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.closeTellsSelf) this.handlers?.close(reason);
     this.scheduler.setTimer(1, () => {
       if (this.other.closed) return;
       this.other.closed = true;
@@ -49,12 +52,17 @@ class PairEnd implements RawChannel {
 
 export function rawPair(
   scheduler: VirtualScheduler,
-  opts: { bindingA?: ChannelBinding; bindingB?: ChannelBinding; tamper?: Tamper } = {},
+  opts: {
+    bindingA?: ChannelBinding;
+    bindingB?: ChannelBinding;
+    tamper?: Tamper;
+    closeTellsSelf?: boolean;
+  } = {},
 ): [PairEnd, PairEnd] {
   const none = { local: new Uint8Array(0), remote: new Uint8Array(0) };
   const tamper = opts.tamper ?? ((_side, f) => f);
-  const a = new PairEnd('a', opts.bindingA ?? none, scheduler, tamper);
-  const b = new PairEnd('b', opts.bindingB ?? none, scheduler, tamper);
+  const a = new PairEnd('a', opts.bindingA ?? none, scheduler, tamper, opts.closeTellsSelf);
+  const b = new PairEnd('b', opts.bindingB ?? none, scheduler, tamper, opts.closeTellsSelf);
   a.other = b;
   b.other = a;
   return [a, b];

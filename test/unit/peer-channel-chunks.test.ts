@@ -2,7 +2,7 @@
 // RFC 8841, parsed as the peer input it is) and that receivers reassemble chunks of any size.
 import { describe, expect, it } from 'vitest';
 import { VirtualScheduler } from '../../lib/time/virtual.ts';
-import { CHUNK_BYTES, chunk } from '../../lib/transport/chunks.ts';
+import { CHUNK_BYTES, chunk, MIN_PIECE_CHARGE } from '../../lib/transport/chunks.ts';
 import {
   MAX_CHUNK_BYTES,
   PeerChannel,
@@ -152,5 +152,23 @@ describe('PeerChannel stream chunks', () => {
     expect(r.frames).toEqual([]);
     expect(r.closed).toHaveLength(1);
     expect(r.closed[0]).toMatch(/^bad chunk: message over/);
+  });
+  it('tiny or empty pieces count at least MIN_PIECE_CHARGE each: a flood of them closes the channel, a message of the cap still arrives', () => {
+    const r = fakePeer(sdpWith(undefined));
+    const more = Uint8Array.of(1); // an empty MORE piece: no sender makes one
+    let sent = 0;
+    while (r.closed.length === 0 && sent < 10_000) {
+      r.receive(more);
+      sent++;
+    }
+    // Before, each empty piece was kept and counted nothing: 10,000 of them, and no end.
+    expect(r.closed[0]).toMatch(/^bad chunk: message over/);
+    expect(sent).toBe((1 << 20) / MIN_PIECE_CHARGE + 1);
+    // Every honest chunking of a message at the cap: its last piece is short, and counts as it is.
+    const whole = fakePeer(sdpWith(undefined));
+    for (const size of [CHUNK_BYTES, 40_000, MAX_CHUNK_BYTES])
+      for (const c of chunk(pattern(1 << 20), size)) whole.receive(c);
+    expect(whole.frames.map((f) => f.length)).toEqual([1 << 20, 1 << 20, 1 << 20]);
+    expect(whole.closed).toEqual([]);
   });
 });

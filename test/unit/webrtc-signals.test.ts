@@ -1,0 +1,70 @@
+// What one peer's signals can make a WebRTC transport do. Signals that arrive before their
+// session (a candidate overtaking its offer) are held for a moment, within bounds however
+// many peers send and however large their signals; and each peer starts few sessions (each a
+// peer connection, of which a browser page gets a few hundred in its lifetime).
+import { describe, expect, it } from 'vitest';
+import { NodeIdentity } from '../../lib/identity/node-identity.ts';
+import { MeshNode } from '../../lib/node/mesh-node.ts';
+import { type SignalingPath, WebRtcTransport } from '../../lib/webrtc/transport.ts';
+
+function fakeSignaling(): SignalingPath & { deliver(from: string, data: unknown): void } {
+  let handler: ((e: { from: string; data: unknown }) => void) | undefined;
+  return {
+    send: () => true,
+    on: (_type, fn) => {
+      handler = fn;
+      return () => {
+        handler = undefined;
+      };
+    },
+    deliver: (from, data) => handler?.({ from, data }),
+  };
+}
+
+const idOf = (i: number) => i.toString(16).padStart(32, 'f');
+/** A candidate-shaped signal of about `bytes` bytes as JSON. */
+const candidate = (sid: string, bytes: number) => ({
+  k: 'sig',
+  sid,
+  d: { type: 'candidate', candidate: { candidate: 'x'.repeat(bytes), sdpMid: '0' } },
+});
+
+describe('early WebRTC signals', () => {
+  it('many peers sending large early signals hold at most 512 KiB; oversized ones are not kept', async () => {
+    const signaling = fakeSignaling();
+    const transport = new WebRtcTransport({ signaling });
+    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'early', transport });
+    await node.start();
+    // 256 peers × 32 signals of ~30 KB: ~250 MB if kept whole (60 KB ones: ~500 MB).
+    for (let p = 0; p < 256; p++)
+      for (let k = 0; k < 32; k++) signaling.deliver(idOf(p), candidate(`s${p}`, 30_000));
+    expect(transport.stats.earlySignalBytes).toBeGreaterThan(0);
+    expect(transport.stats.earlySignalBytes).toBeLessThanOrEqual(512 * 1024);
+    // One larger than a sixteenth of the budget is never kept.
+    const before = transport.stats.earlySignalBytes;
+    signaling.deliver(idOf(999), candidate('big', 40_000));
+    expect(transport.stats.earlySignalBytes).toBe(before);
+    // Small ones, the usual kind, from many peers: kept, within the bound.
+    for (let p = 1000; p < 1200; p++) signaling.deliver(idOf(p), candidate(`c${p}`, 200));
+    expect(transport.stats.earlySignalBytes).toBeLessThanOrEqual(512 * 1024);
+    node.close();
+  });
+  it('one peer starts at most 3 sessions at once, then one every 5 s, by offers or by dial-me', async () => {
+    const signaling = fakeSignaling();
+    const transport = new WebRtcTransport({ signaling });
+    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'starts', transport });
+    // Node 20 has no RTCPeerConnection: every session started is an error event here.
+    const errors: unknown[] = [];
+    node.on('error', (e) => errors.push(e));
+    await node.start();
+    const offer = (sid: string) => ({ k: 'sig', sid, d: { type: 'offer', sdp: 'v=0\r\n' } });
+    for (let i = 0; i < 10; i++) signaling.deliver('0'.repeat(32), offer(`o${i}`));
+    expect(errors).toHaveLength(3);
+    for (let i = 0; i < 10; i++) signaling.deliver('f'.repeat(32), { k: 'dial-me', sid: `d${i}` });
+    expect(errors).toHaveLength(6);
+    // Another peer has its own.
+    signaling.deliver(`${'0'.repeat(31)}1`, offer('x'));
+    expect(errors).toHaveLength(7);
+    node.close();
+  });
+});
