@@ -70,6 +70,14 @@ export interface MeshConsensusOptions {
 }
 
 const RAFT = 'weftmesh/raft';
+/**
+ * Appends and snapshot chunks carry about this much (a mesh message carries MAX_APP_BYTES,
+ * 48 KiB): larger ones were dropped by messaging, and a follower never caught up once the
+ * state outgrew one message.
+ */
+const RAFT_PIECE_BYTES = 32 * 1024;
+/** A command as stored (its JSON) must fit one append. */
+export const MAX_COMMAND_BYTES = RAFT_PIECE_BYTES;
 const PROPOSE = 'weftmesh/raft/propose';
 const READ = 'weftmesh/raft/read';
 const GROUP = 'weftmesh/raft/group';
@@ -154,6 +162,10 @@ export class MeshConsensus {
 
   #newCore(): RaftCore {
     return new RaftCore({
+      // Every Raft message travels as one mesh message (at most MAX_APP_BYTES): appends and
+      // snapshot chunks are cut to fit, and a command must fit in one (see propose()).
+      maxAppendBytes: RAFT_PIECE_BYTES,
+      snapshotChunkBytes: RAFT_PIECE_BYTES,
       ...this.#raftOptions,
       id: this.#m.nodeId,
       storage: this.#storage,
@@ -269,6 +281,14 @@ export class MeshConsensus {
   /** Applies a command once committed (forwarded to the leader from other nodes). */
   propose(cmd: KvCommand): Promise<KvResult> {
     if (this.#broken) return Promise.reject(this.#broken);
+    const size = encodeKvCommand(cmd).length;
+    if (size > MAX_COMMAND_BYTES)
+      return Promise.reject(
+        new ConsensusError(
+          'invalid-argument',
+          `a command of ${size} bytes (as stored: JSON) is over ${MAX_COMMAND_BYTES}: Raft messages travel as mesh messages`,
+        ),
+      );
     if (this.#checkFrozen()) return Promise.reject(frozenError());
     if (this.#core.role !== 'Leader') return this.#forward(PROPOSE, encodeCbor(cmd)) as Promise<KvResult>;
     return this.#wait((w) => {

@@ -9,7 +9,12 @@ export {
   type KvResult,
   KvStateMachine,
 } from './kv.ts';
-export { type ConsensusMessenger, MeshConsensus, type MeshConsensusOptions } from './mesh.ts';
+export {
+  type ConsensusMessenger,
+  MAX_COMMAND_BYTES,
+  MeshConsensus,
+  type MeshConsensusOptions,
+} from './mesh.ts';
 export {
   type ConsensusMessage,
   type ConsensusMessageType,

@@ -62,6 +62,45 @@ describe('consensus() as a MeshNode service', () => {
     expect(closed.consensus.status()).toEqual(before);
   });
 
+  it('a state larger than a mesh message reaches a voter paused meanwhile (snapshot and appends in pieces); a command over 32 KiB is refused', async () => {
+    const c = await SimCluster.create({
+      nodes: 3,
+      seed: 16,
+      identities,
+      network: { linkAuth: 'trusted' },
+      nodeOptions: () => ({ consensus: consensus({ voters, tickMs: 50, compactEvery: 20 }) }),
+    });
+    runUntil(c, () => converged(c), 30_000);
+    await settle(c, 3_000);
+    const nodes = c.nodes.map((x) => x.node);
+    const leader = nodes.findIndex((n) => n.consensus.status().role === 'Leader');
+    const lagging = [0, 1, 2].find((i) => i !== leader)!;
+    // Frozen (its Raft paused) while the state grows: it then needs a snapshot, ~60 KB.
+    nodes[lagging]!.freeze();
+    // 60 keys of 1 KB (~60 KB of state, compacted every 20 entries), then one 30 KB value.
+    const value = 'v'.repeat(1_000);
+    for (let k = 0; k < 60; k++) {
+      const put = nodes[leader]!.consensus.propose({ op: 'put', key: `k${k}`, value });
+      await settle(c, 200);
+      expect(await put).toMatchObject({ ok: true });
+    }
+    const big = nodes[leader]!.consensus.propose({ op: 'put', key: 'big', value: 'b'.repeat(30_000) });
+    await settle(c, 500);
+    expect(await big).toMatchObject({ ok: true });
+    nodes[lagging]!.unfreeze();
+    await settle(c, 15_000);
+    const kv = nodes[lagging]!.consensus.kv;
+    expect(kv.get('k59')).toBe(value);
+    expect(kv.get('big')).toBe('b'.repeat(30_000));
+    // A command that cannot travel in one message is refused at once, wherever it is proposed.
+    for (const n of nodes) {
+      const e = await n.consensus
+        .propose({ op: 'put', key: 'huge', value: 'h'.repeat(40_000) })
+        .catch((x) => x);
+      expect(e).toMatchObject({ name: 'ConsensusError', code: 'invalid-argument' });
+    }
+  });
+
   it('node.consensus is no-consensus on a node built without it, not-started before start()', async () => {
     const c = await SimCluster.create({ nodes: 1, seed: 16, network: { linkAuth: 'trusted' } });
     const without = refusal(() => c.nodes[0]!.node.consensus);
