@@ -100,6 +100,35 @@ function keyIn(data: Uint8Array): string {
 
 type Answer = { ok: true; value: unknown } | { ok: false; code: ConsensusErrorCode; hint: string };
 
+/** Codes a leader may refuse a forwarded call with. */
+const REFUSALS: ReadonlySet<string> = new Set<ConsensusErrorCode>([
+  'not-leader',
+  'timeout',
+  'superseded',
+  'transferring',
+  'overloaded',
+  'config-change-pending',
+  'storage-failed',
+  'storage-lost',
+  'invalid-argument',
+]);
+
+/** A forwarded call's answer as the peer sent it, or undefined for anything else. */
+function readAnswer(reply: Uint8Array): Answer | undefined {
+  let a: unknown;
+  try {
+    a = decodeCbor(reply, LIMITS);
+  } catch {
+    return undefined;
+  }
+  if (typeof a !== 'object' || a === null) return undefined;
+  const m = a as Record<string, unknown>;
+  if (m.ok === true) return { ok: true, value: m.value };
+  if (m.ok === false && typeof m.code === 'string' && REFUSALS.has(m.code) && typeof m.hint === 'string')
+    return { ok: false, code: m.code as ConsensusErrorCode, hint: m.hint };
+  return undefined;
+}
+
 interface Waiter {
   resolve(v: unknown): void;
   reject(e: ConsensusError): void;
@@ -367,7 +396,9 @@ export class MeshConsensus {
       this.#hint = undefined;
       throw new ConsensusError('timeout', `no answer from the leader ${leader}`, { cause: e });
     }
-    const a = decodeCbor(reply, LIMITS) as Answer;
+    const a = readAnswer(reply);
+    if (!a)
+      throw new ConsensusError('timeout', `an answer from ${leader} that is none: the outcome is unknown`);
     if (a.ok) return a.value;
     if (a.code === 'not-leader')
       this.#hint = a.hint === '' ? undefined : { id: a.hint, at: this.#env.clock.now() };
