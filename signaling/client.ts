@@ -271,8 +271,11 @@ export class SignalingClient {
         for (const [id, addrs] of this.#peers) this.#events.emit('peer-joined', { id, addrs });
         return;
       case 'peer-joined': {
-        if (msg.id === this.#o.identity.nodeId || this.#peers.has(msg.id)) return;
+        if (msg.id === this.#o.identity.nodeId) return;
         const addrs = msg.addrs ?? [];
+        // Known already: a reconnect. Told again only if it advertises other addresses now.
+        const known = this.#peers.get(msg.id);
+        if (known && known.length === addrs.length && known.every((a, i) => a === addrs[i])) return;
         this.#peers.set(msg.id, addrs);
         this.#events.emit('peer-joined', { id: msg.id, addrs });
         return;

@@ -67,4 +67,18 @@ describe('SignalingClient and the peers of its room', () => {
     for (const bad of ['B'.repeat(32), 'b'.repeat(31), 7, null, { id: B }])
       expect(err(bad)).toEqual({ t: 'error', code: 'x', message: 'm' });
   });
+  it('a peer announced again (it reconnected) is reported again only with other addresses', () => {
+    const t = joined([]);
+    const joins: unknown[] = [];
+    t.client.on('peer-joined', (e) => joins.push(e));
+    t.socket.deliver({ t: 'peer-joined', id: B, addrs: ['ws://127.0.0.1:1'] });
+    t.socket.deliver({ t: 'peer-joined', id: B, addrs: ['ws://127.0.0.1:1'] });
+    t.socket.deliver({ t: 'peer-joined', id: B, addrs: ['ws://127.0.0.1:2'] });
+    expect(joins).toEqual([
+      { id: B, addrs: ['ws://127.0.0.1:1'] },
+      { id: B, addrs: ['ws://127.0.0.1:2'] },
+    ]);
+    expect(t.client.peers()).toContain(B);
+    t.client.close();
+  });
 });
