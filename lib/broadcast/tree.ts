@@ -90,7 +90,16 @@ interface Missing {
   /** Peers that announced it, in order; the next to ask is at `next`. */
   announcers: string[];
   next: number;
+  /** The peer whose share of maxMissing it counts against (its first announcer). */
+  by: string;
 }
+
+/**
+ * A peer's announcements may hold at most 1 / MISSING_SHARE of the ids awaited: one that
+ * announces ids it never sends (each given up a graft later) would otherwise keep the table
+ * full, and every honest announcement would be dropped.
+ */
+const MISSING_SHARE = 4;
 
 /** Most ids in one announcement or graft frame (the wire allows this many). */
 export const MAX_IDS_PER_FRAME = 512;
@@ -133,6 +142,8 @@ export class BroadcastTree {
   readonly #queued = new Map<string, Map<BroadcastKind, Map<string, Uint8Array>>>();
   readonly #queuedCount = new Map<string, number>();
   readonly #missing = new Map<string, Missing>();
+  /** Missing ids by the peer that announced each first: a share of maxMissing each. */
+  readonly #missingBy = new Map<string, number>();
   /** Per peer: ids it said it does not want (FIFO, bounded). */
   readonly #unwanted = new Map<string, Set<string>>();
   readonly #graftQuota: RateLimiter;
@@ -171,6 +182,7 @@ export class BroadcastTree {
     if (this.#flushTimer !== undefined) this.#env.scheduler.cancelTimer(this.#flushTimer);
     this.#flushTimer = undefined;
     this.#missing.clear();
+    this.#missingBy.clear();
   }
 
   linkUp(peer: string): void {
@@ -256,8 +268,7 @@ export class BroadcastTree {
   spread(kind: BroadcastKind, id: Uint8Array, from?: string, bytes = 0, edge = true): string[] {
     return this.#out.run(() => {
       const key = idKey(kind, id);
-      const announced = this.#missing.get(key)?.announcers;
-      this.#missing.delete(key);
+      const announced = this.#forgetMissing(key)?.announcers;
       this.delivered(kind, edge ? from : undefined);
       const targets: string[] = [];
       const tree = this.#trees[kind]!;
@@ -287,7 +298,7 @@ export class BroadcastTree {
   announceLate(kind: BroadcastKind, id: Uint8Array, from: string | undefined): void {
     this.#out.run(() => {
       const key = idKey(kind, id);
-      this.#missing.delete(key);
+      this.#forgetMissing(key);
       this.delivered(kind, undefined);
       for (const p of this.#trees[kind]!.eager) if (p !== from) this.#announce(p, kind, id, key);
     });
@@ -391,11 +402,19 @@ export class BroadcastTree {
         if (m.announcers.length < MAX_ANNOUNCERS && !m.announcers.includes(from)) m.announcers.push(from);
         continue;
       }
-      if (this.#missing.size >= this.#o.maxMissing) {
+      const mine = this.#missingBy.get(from) ?? 0;
+      if (this.#missing.size >= this.#o.maxMissing || mine >= this.#o.maxMissing / MISSING_SHARE) {
         this.metrics.missingDropped++;
         continue;
       }
-      this.#missing.set(key, { kind, id: packed.slice(at, at + ID_BYTES), announcers: [from], next: 0 });
+      this.#missingBy.set(from, mine + 1);
+      this.#missing.set(key, {
+        kind,
+        id: packed.slice(at, at + ID_BYTES),
+        announcers: [from],
+        next: 0,
+        by: from,
+      });
       fresh.push(key);
     }
     // Drawn from graftAfterMs to 1.5 times it: the nodes of a part cut off from the tree hear
@@ -403,6 +422,17 @@ export class BroadcastTree {
     // made as many eager links across the cut (copies, then prunes that cut the tree again).
     // The first to graft pushes them on inside its part, and the others need not.
     if (fresh.length > 0) this.#graftLater(fresh, this.#o.graftAfterMs * (1 + this.#env.random.next() / 2));
+  }
+
+  /** No longer awaited: out of the table, and off its announcer's share. */
+  #forgetMissing(key: string): Missing | undefined {
+    const m = this.#missing.get(key);
+    if (!m) return undefined;
+    this.#missing.delete(key);
+    const n = (this.#missingBy.get(m.by) ?? 1) - 1;
+    if (n > 0) this.#missingBy.set(m.by, n);
+    else this.#missingBy.delete(m.by);
+    return m;
   }
 
   /** Asks for those of `keys` still missing, each from its next announcer; again later if that fails. */
@@ -417,7 +447,7 @@ export class BroadcastTree {
         if (!m) continue;
         const channel = this.#channels.get(m.kind);
         if (!channel || channel.has(key)) {
-          this.#missing.delete(key);
+          this.#forgetMissing(key);
           continue;
         }
         let peer: string | undefined;
@@ -426,7 +456,7 @@ export class BroadcastTree {
           if (this.#linked.has(p)) peer = p;
         }
         if (peer === undefined) {
-          this.#missing.delete(key); // nobody left to ask: anti-entropy's to repair
+          this.#forgetMissing(key); // nobody left to ask: anti-entropy's to repair
           this.metrics.missingDropped++;
           continue;
         }

@@ -12,6 +12,7 @@ import { BroadcastKind } from '../broadcast/metrics.ts';
 import type { BroadcastTree } from '../broadcast/tree.ts';
 import type { Claim } from '../membership/claims.ts';
 import type { Env, TimerId } from '../time/types.ts';
+import { RateLimiter } from '../util/rate-limit.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import type { MessageOf } from '../wire/messages.ts';
 
@@ -27,6 +28,12 @@ const HELD_MS = 60_000;
  * each).
  */
 const GATHER_MS = 20;
+/**
+ * Bytes of held claims one link's grafts may have re-sent a second (burst ×4): grafts are
+ * limited in ids, and a claim is up to ~1.1 KB, so asking for the same ones over and over
+ * would otherwise stream ~0.5 MB/s for 4 KB/s of grafts. A join burst's repair asks far less.
+ */
+const GRAFT_BYTES_PER_SECOND = 64 * 1024;
 /** Links remembered with their last news time before the idle ones are forgotten. */
 const GATHER_PEERS = 256;
 
@@ -55,6 +62,9 @@ export class ClaimNews {
   readonly #send: (to: string, msg: MessageOf<'news'>) => void;
   readonly #env: Env;
   readonly #gathering = new Map<string, Gathering>();
+  readonly #graftBytes: RateLimiter;
+  /** Held claims a graft asked for that its link's byte budget did not cover. */
+  graftsThrottled = 0;
   /** The peer whose `news` frame is being applied (news from it came along the tree). */
   #arriving: string | undefined;
 
@@ -62,12 +72,19 @@ export class ClaimNews {
     this.#tree = tree;
     this.#send = send;
     this.#env = env;
+    this.#graftBytes = new RateLimiter(GRAFT_BYTES_PER_SECOND, GRAFT_BYTES_PER_SECOND * 4, () =>
+      env.clock.now(),
+    );
     this.#held = new HeldMessages({
       kind: BroadcastKind.Claim,
       max: HELD,
       maxAgeMs: HELD_MS,
       now: () => env.clock.now(),
-      send: (peer, wire) => send(peer, { type: 'news', g: [wire] }),
+      send: (peer, wire) => {
+        if (this.#graftBytes.take(peer, wire.b.length + wire.s.length))
+          send(peer, { type: 'news', g: [wire] });
+        else this.graftsThrottled++;
+      },
     });
     tree.channel(BroadcastKind.Claim, this.#held);
   }

@@ -407,10 +407,12 @@ export class Messenger {
         if (!this.#admit(origin, msg.epoch, msg.seq)) return;
         this.metrics.broadcastsReceived++;
         const id = broadcastId(msg);
+        // The ttl is not signed (relays lower it), so it cannot stop a broadcast: a relay that
+        // set it to 0 would cut the tree below this node. The replay window stops copies.
         const next = { ...msg, ttl: Math.max(0, msg.ttl - 1) };
         this.#held.hold(id, next);
         const targets = tree.spread(BroadcastKind.App, id, via, msg.data.length);
-        if (msg.ttl > 0) for (const peer of targets) if (peer !== origin) this.#write(peer, next);
+        for (const peer of targets) if (peer !== origin) this.#write(peer, next);
         this.#out.push({
           from: origin,
           topic: msg.topic,

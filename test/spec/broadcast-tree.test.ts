@@ -375,11 +375,35 @@ describe('hostile and excessive input is bounded', () => {
   });
 
   it('ids awaited at once are bounded', () => {
-    const { tree, scheduler, frames } = setup(['a'], { maxMissing: 3 });
+    const { tree, scheduler, frames } = setup(['a'], { maxMissing: 12 });
     tree.onMessage('a', { type: 'ihave', k: App, ids: packIds([1, 2, 3, 4, 5].map(id)) });
     expect(tree.metrics.missingDropped).toBe(2);
     scheduler.runFor(750);
     expect(frames()).toEqual([{ to: 'a', type: 'graft', ids: [1, 2, 3].map((i) => toHex(id(i))) }]);
+  });
+  it('one peer’s announcements hold at most a quarter of the ids awaited: a liar’s cannot crowd out the others’', () => {
+    const { tree, scheduler, frames } = setup(['liar', 'honest'], { maxMissing: 8 });
+    const lies = Array.from({ length: 10 }, (_, i) => id(100 + i));
+    tree.onMessage('liar', { type: 'ihave', k: App, ids: packIds(lies) });
+    expect(tree.metrics.missingDropped).toBe(8);
+    tree.onMessage('honest', { type: 'ihave', k: App, ids: packIds([id(1)]) });
+    expect(tree.metrics.missingDropped).toBe(8);
+    scheduler.runFor(750);
+    const grafts = frames().filter((f) => f.type === 'graft');
+    expect(grafts).toEqual([
+      { to: 'liar', type: 'graft', ids: lies.slice(0, 2).map(toHex) },
+      { to: 'honest', type: 'graft', ids: [toHex(id(1))] },
+    ]);
+    // Given up (nobody sends them: the liar's two and the honest one), the liar's share is free again.
+    scheduler.runFor(2_000);
+    expect(tree.metrics.missingDropped).toBe(8 + 3);
+    frames();
+    tree.onMessage('liar', { type: 'ihave', k: App, ids: packIds([id(120)]) });
+    expect(tree.metrics.missingDropped).toBe(8 + 3);
+    scheduler.runFor(750);
+    expect(frames().filter((f) => f.type === 'graft')).toEqual([
+      { to: 'liar', type: 'graft', ids: [toHex(id(120))] },
+    ]);
   });
 });
 

@@ -47,6 +47,32 @@ describe('claims kept, not pushed', () => {
     expect(answer[0]!.msg.type === 'news' && answer[0]!.msg.g).toEqual([declaration().wire]);
   });
 
+  it('grafts for the same held claims over and over re-send at most 64 KiB a second (burst ×4) to the asking link', () => {
+    const t = setup();
+    // A large claim (~1 KB: addresses and metadata), as a member can make its own.
+    const big = signClaim(me, 'alive', {
+      incarnation: 3,
+      addrs: ['a', 'b', 'c'].map((x) => `ws://${x.repeat(200)}.example:1`),
+      meta: { note: 'n'.repeat(200) },
+    });
+    t.news.keep([big]);
+    t.tree.linkUp('b');
+    const ihave = t.sent.find((s) => s.to === 'b' && s.msg.type === 'ihave');
+    const ids = ihave?.msg.type === 'ihave' ? ihave.msg.ids : new Uint8Array();
+    const size = big.wire.b.length + big.wire.s.length;
+    expect(size).toBeGreaterThan(800);
+    t.sent.splice(0);
+    // 4,000 grafts for the one claim in one second (within the tree's graft quota of ids).
+    for (let i = 0; i < 4_000; i++) {
+      t.tree.onMessage('b', { type: 'graft', k: 0, ids });
+      if (i % 4 === 3) t.scheduler.runFor(1);
+    }
+    const resent = t.sent.filter((s) => s.to === 'b' && s.msg.type === 'news').length;
+    expect(resent * size).toBeLessThanOrEqual(5 * 64 * 1024 + size);
+    expect(resent).toBeGreaterThan(100);
+    expect(t.news.graftsThrottled).toBe(4_000 - resent - t.tree.metrics.graftsRefused);
+  });
+
   it('past the recent window, a new link hears nothing of them', () => {
     const t = setup();
     t.news.keep([declaration()]);

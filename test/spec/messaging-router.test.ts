@@ -325,10 +325,14 @@ describe('Messaging: broadcasts', () => {
     expect(t.delivered).toHaveLength(1);
   });
 
-  it('a broadcast whose hop limit is spent is delivered but not passed on', () => {
+  it('a broadcast whose ttl a relay set to 0 is still passed on: the ttl is not signed, and the replay window stops copies', () => {
     const t = setup();
     t.m.onBroadcast(a.nodeId, broadcast(origin, { ttl: 0 }));
     expect(t.delivered).toHaveLength(1);
+    const got = t.out();
+    expect([...got.keys()].sort()).toEqual([b.nodeId, c.nodeId].sort());
+    expect((got.get(b.nodeId)![0] as MessageOf<'broadcast'>).ttl).toBe(0);
+    t.m.onBroadcast(b.nodeId, broadcast(origin, { ttl: 0 }));
     expect(t.out().size).toBe(0);
   });
 

@@ -130,7 +130,7 @@ describe('identity, config, storage, proofs, clocks', () => {
   });
 
   it('ChunkError (a peer’s malformed chunks, closing the link): empty-chunk, bad-flag, unexpected-whole, too-large', () => {
-    const r = new Reassembler(8);
+    const r = new Reassembler(4096);
     const codes = [
       () => r.push(new Uint8Array(0)),
       () => r.push(Uint8Array.of(9, 1)),
