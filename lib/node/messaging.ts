@@ -74,7 +74,7 @@ export interface AppMessage {
 export interface MessagingOptions {
   /** Largest payload. Default 48 KiB (a message fits one 64 KiB frame). */
   maxMessageBytes?: number;
-  /** Hops a relayed or broadcast message may travel. Default 16. */
+  /** Hops a relayed message may travel (a broadcast reaches every node, each forwarding it once). Default 16. */
   maxHops?: number;
   /** Default for request(). Default 10,000 ms. */
   requestTimeoutMs?: number;
