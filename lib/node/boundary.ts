@@ -251,9 +251,18 @@ export class FrameBoundary {
     return wires.map((w) => this.#o.claims.verify(w, admit));
   }
 
-  /** The verified claims within their signers' rate quota; the rest count as rejected. */
+  /**
+   * The verified claims within their signers' rate quota; the rest count as rejected. An alive
+   * claim at or below the incarnation held for its member changes nothing and costs no quota:
+   * anyone can replay a member's claims, and they must not use up what its refutation needs.
+   */
   #screen(claims: Array<Claim | null>): Claim[] {
-    const good = claims.filter((c): c is Claim => c !== null && this.#o.claimQuota.take(c.signer));
+    const membership = this.#cores?.membership;
+    const stale = (c: Claim) =>
+      c.kind === 'alive' && c.incarnation <= (membership?.member(c.subject)?.incarnation ?? -1);
+    const good = claims.filter(
+      (c): c is Claim => c !== null && (stale(c) || this.#o.claimQuota.take(c.signer)),
+    );
     this.traffic.claimsRejected += claims.length - good.length;
     return good;
   }

@@ -525,10 +525,13 @@ export class Messenger {
     Promise.resolve()
       .then(() => responder(msg.data, from))
       .then(
-        (data) =>
-          data.length > this.#o.maxMessageBytes
-            ? reply(KIND_ERR, utf8('reply too large'))
-            : reply(KIND_RES, data),
+        // A JavaScript responder may return anything: what is not bytes is its error, not ours.
+        (data: unknown) =>
+          !(data instanceof Uint8Array)
+            ? reply(KIND_ERR, utf8('the responder returned no bytes'))
+            : data.length > this.#o.maxMessageBytes
+              ? reply(KIND_ERR, utf8('reply too large'))
+              : reply(KIND_RES, data),
         (e) => reply(KIND_ERR, utf8(String((e as Error)?.message ?? e).slice(0, 500))),
       );
   }

@@ -250,7 +250,9 @@ export class StateReplica {
     this.#antiEntropy = new AntiEntropy(this.state, {
       send: (peer, msg) => this.#send(peer, msg),
       repairing: (peer, subtrees, entries) => this.#out.push({ type: 'repairing', peer, subtrees, entries }),
-      spend: (peer, bytes) => this.#answers.take(peer, bytes),
+      // A bucket larger than the burst costs the whole burst (when the budget is full): else it
+      // could never be answered, and the buckets after it in each frame would wait behind it.
+      spend: (peer, bytes) => this.#answers.take(peer, Math.min(bytes, answerRate * 8)),
     });
     this.state.onChange((entry, from) => {
       this.#remember(entry);
@@ -346,14 +348,24 @@ export class StateReplica {
         const rewrite: StateEntry[] = [];
         for (const e of entries) {
           // Checked again: the wall clock may have stepped back while verification ran.
-          if (e === null || !this.#hlc.acceptable(e.ts)) this.#counters.rejected++;
-          else if (!this.#quota.take(e.origin)) this.#counters.throttled++;
-          else if (e.origin !== self) {
+          if (e === null || !this.#hlc.acceptable(e.ts)) {
+            this.#counters.rejected++;
+            continue;
+          }
+          const held = this.state.get(e.table, e.origin, e.key);
+          // Only what would change the state costs its origin quota: copies of entries held, or
+          // older ones (below the origin's low-water mark too), replayed by anyone, must not
+          // starve the origin's real writes.
+          const news = held ? lwwWins(e, held) : e.ts.wall >= this.state.lowWaterMark(e.origin);
+          if (news && !this.#quota.take(e.origin)) {
+            this.#counters.throttled++;
+            continue;
+          }
+          if (e.origin !== self) {
             this.#hlc.receive(e.ts);
             good.push(e);
           } else {
             this.#hlc.passOwn(e.ts);
-            const held = this.state.get(e.table, e.origin, e.key);
             if (held && this.#written.has(held) && lwwWins(e, held)) rewrite.push(held);
             else good.push(e);
           }

@@ -77,9 +77,12 @@ export class AntiEntropy {
     const descend: number[] = [];
     const exchange: number[] = [];
     const entries: StateEntry[] = [];
+    /** Indices answered in this frame: one repeated is answered once (no amplification). */
+    const seen = new Set<number>();
     for (let n = 0; n < msg.idx.length / 4; n++) {
       const i = idx.getUint32(n * 4);
-      if (i >= FANOUT ** level) continue;
+      if (i >= FANOUT ** level || seen.has(i)) continue;
+      seen.add(i);
       const theirs = msg.h.subarray(n * 32, n * 32 + 32);
       const action = compareTreeRoots({ level, hash: tree.node(level, i) }, { level, hash: theirs });
       if (action.kind === 'in-sync') continue;

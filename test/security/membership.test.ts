@@ -171,6 +171,32 @@ describe('finding 2: accusations are evidence, counted per member accuser', () =
     for (const n of [0, 1, 3]) expect(c.viewOf(n, 2)).toBe(NodeState.Active);
   });
 
+  it("a replay of a member's current alive claim costs its signer's quota nothing: the member's next claim is still taken", async () => {
+    const c = await cluster({
+      nodes: 4,
+      maxLinks: 8,
+      minLinks: 8,
+      nodeOptions: () => ({ claimsPerSignerPerSecond: 5 }),
+    });
+    runUntil(c, () => converged(c), 30_000);
+    const { peer } = hostileMember(c, 1);
+    answerPings(peer);
+    const target = c.nodes[2]!;
+    // Copies of the target's own current claim: 130 a second for 3 s, 26 times its quota.
+    const copy = target.node.claims()[0]!;
+    const replay = () => {
+      const frame = encodeMessage({ type: 'gossip', g: Array.from({ length: 13 }, () => copy) });
+      for (const l of peer.links) l.send(frame);
+      c.runFor(100);
+    };
+    for (let t = 0; t < 30; t++) replay();
+    const rejectedBefore = c.nodes[1]!.node.metrics().claimsRejected;
+    target.node.setMeta({ role: 'after' });
+    for (let t = 0; t < 20; t++) replay();
+    expect(c.nodes[1]!.node.member(target.identity.nodeId)?.meta.role).toBe('after');
+    expect(c.nodes[1]!.node.metrics().claimsRejected).toBe(rejectedBefore);
+  });
+
   it('finding 2: one accuser repeating accusations raises the incarnation at most once per interval, and never makes the node Unreachable', async () => {
     const c = await cluster({ nodes: 4, maxLinks: 8, minLinks: 8 });
     runUntil(c, () => converged(c), 30_000);

@@ -146,6 +146,70 @@ describe('hostile peers against the replicated state', () => {
     for (const n of c.nodes) expect(n.node.stateEntry('s', real.identity.nodeId, 'after')).toBeDefined();
   });
 
+  it('a tree frame naming one subtree many times is answered once', async () => {
+    const c = await cluster({ nodes: 1 });
+    runUntil(c, () => c.nodes[0]!.node.state === 'Active', 10_000);
+    for (let i = 0; i < 200; i++) c.nodes[0]!.node.advertiseProcess(`p${i}`, worker(i));
+    const { peer, send } = member(c, 0);
+    const once = (count: number, seq: number) => {
+      const idx = new Uint8Array(count * 4); // index 0, `count` times
+      const mark = peer.received.length;
+      send({ type: 'tree', seq, level: 1, idx, h: new Uint8Array(count * 32), count: 0 });
+      c.runFor(500);
+      return antiEntropyBytes(peer, mark);
+    };
+    const single = once(1, 1);
+    expect(single).toBeGreaterThan(0);
+    // Before, 1,536 copies of the index drew ~12× the frame's size back.
+    expect(once(1536, 2)).toBeLessThanOrEqual(single * 1.1);
+  });
+
+  it('a subtree larger than the anti-entropy burst is still repaired (it costs the whole burst)', async () => {
+    const rate = 2048; // bytes a second, burst 16 KiB: less than the 8 entries of ~3 KB below
+    const c = await cluster({
+      nodes: 2,
+      ...fullMesh,
+      nodeOptions: () => ({ ...ownVerifier, state: replicatedState({ antiEntropyBytesPerSecond: rate }) }),
+    });
+    runUntil(c, () => converged(c), 30_000);
+    c.partition([[0], [1]]);
+    for (let i = 0; i < 7; i++) c.nodes[1]!.node.advertiseService(`big-${i}`, decodeService(bulky(i)));
+    // Long enough that a link coming up is not told of them as recent: anti-entropy's to repair.
+    c.runFor(60_000);
+    c.heal();
+    const origin = c.nodes[1]!.identity.nodeId;
+    const all = () =>
+      Array.from({ length: 7 }, (_, i) => c.nodes[0]!.node.stateEntry('s', origin, `big-${i}`));
+    runUntil(c, () => all().every((e) => e !== undefined), 120_000);
+    expect(all().every((e) => e !== undefined)).toBe(true);
+  });
+
+  it("a replay of an origin's entries costs its quota nothing: its real updates still reach the replica", async () => {
+    const c = await cluster({
+      nodes: 3,
+      ...fullMesh,
+      nodeOptions: () => ({ ...ownVerifier, state: replicatedState({ writesPerOriginPerSecond: 5 }) }),
+    });
+    runUntil(c, () => converged(c), 30_000);
+    const { send } = member(c, 0);
+    const victim = c.nodes[1]!;
+    const origin = victim.identity.nodeId;
+    victim.node.advertiseService('svc', { endpoint: 'sim://v/0', health: 'Healthy', metadata: {} });
+    runUntil(c, () => c.nodes[0]!.node.stateEntry('s', origin, 'svc') !== undefined, 5_000);
+    const copy = c.nodes[0]!.node.stateEntry('s', origin, 'svc')!;
+    // 100 copies a second (20 times the origin's quota) while it updates once a second.
+    for (let second = 1; second <= 10; second++) {
+      victim.node.advertiseService('svc', { endpoint: `sim://v/${second}`, health: 'Healthy', metadata: {} });
+      for (let k = 0; k < 10; k++) {
+        for (const msg of deltas(Array.from({ length: 10 }, () => copy))) send(msg);
+        c.runFor(100);
+      }
+      const held = c.nodes[0]!.node.stateEntry('s', origin, 'svc')!;
+      expect(decodeService(held.value!).endpoint).toBe(`sim://v/${second}`);
+    }
+    expect(c.nodes[0]!.node.metrics().state.throttled).toBe(0);
+  });
+
   it('finding 10: entries stamped near the skew bound do not drag the HLC past the drift bound', async () => {
     const c = await cluster({ nodes: 2, ...fullMesh, nodeOptions: () => ownVerifier });
     runUntil(c, () => converged(c), 30_000);
