@@ -416,6 +416,35 @@ describe('Messaging: requests', () => {
     );
   });
 
+  it('a responder (JavaScript) that returns no bytes is answered with an error, not an unhandled rejection', async () => {
+    const t = setup();
+    t.handlers.respond('t', (() => undefined) as unknown as () => Uint8Array);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      t.m.onApp(a.nodeId, {
+        type: 'app',
+        to: fromHex(me.nodeId),
+        from: fromHex(a.nodeId),
+        id: 9,
+        kind: 1,
+        topic: 't',
+        data: utf8('x'),
+        ttl: 16,
+      });
+      for (let i = 0; i < 4; i++) await flush();
+      await new Promise((r) => setTimeout(r, 10));
+      const replies = t.out().get(a.nodeId) as Array<MessageOf<'app'>>;
+      expect(replies.map((r) => [r.kind, new TextDecoder().decode(r.data)])).toEqual([
+        [3, 'the responder returned no bytes'],
+      ]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a send over a link that is not congested is on the link when send() returns, before the caller’s turn goes on', () => {
     const t = setup({ options: { highWaterMark: 100 } });
     const link = t.links.get(a.nodeId)!;
