@@ -253,13 +253,27 @@ export class BroadcastChannelTransport implements Transport {
       c.onmessage = (ev) => this.#onMessage(ev.data, true);
     }
     this.#pairs.set(peer, c);
-    if (this.#pairs.size > (this.#o.maxPairChannels ?? 64)) {
-      const [oldest, old] = this.#pairs.entries().next().value!;
-      this.#pairs.delete(oldest);
+    if (this.#pairs.size > (this.#o.maxPairChannels ?? 64)) this.#evictPair(peer);
+    return c;
+  }
+
+  /**
+   * Closes the least recently used pair channel of a peer with no authenticated link and no
+   * dial of ours: opens forged by other scripts of the origin (each opening a pair channel)
+   * must not close the channels live links run on. Past the cap only while every channel
+   * carries one (links are bounded by the node's own limits).
+   */
+  #evictPair(keep: string): void {
+    const busy = new Set<string>([keep]);
+    for (const e of this.#links.values()) if (!e.accepting) busy.add(e.peer);
+    for (const d of this.#dials.values()) busy.add(d.peer);
+    for (const [peer, old] of this.#pairs) {
+      if (busy.has(peer)) continue;
+      this.#pairs.delete(peer);
       old.onmessage = null;
       old.close();
+      return;
     }
-    return c;
   }
 
   /** Posts a link frame on the pair channel: one channel object per peer keeps its frames in order. */

@@ -393,6 +393,26 @@ describe('BroadcastChannel transport', () => {
     expect(high.links.map((l) => l.peer.nodeId)).toEqual([low.id]);
   });
 
+  it('forged opens from many ids do not close the pair channel a live link runs on', () => {
+    const { a, b, hub, run } = linkedPair(1, { maxPairChannels: 4, maxPendingAccepts: 64 });
+    expect(b.links).toHaveLength(1);
+    for (let i = 0; i < 20; i++) {
+      const from = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(40 + i)).nodeId;
+      hub.inject(
+        'weftmesh/c',
+        linkFrame(
+          linkHeader(fromHex(from), new Uint8Array(8), b.id, new Uint8Array(16).fill(i + 1)),
+          Kind.Open,
+        ),
+      );
+    }
+    run();
+    a.links[0]!.send(utf8('still here'));
+    run();
+    expect(b.got).toContainEqual(['stream', 'still here']);
+    expect(b.closes).toEqual([]);
+  });
+
   it('opens beyond maxPendingAccepts are dropped as busy', () => {
     const w = world();
     const b = w.context({ maxPendingAccepts: 2 });
