@@ -271,6 +271,13 @@ export class StateReplica {
 
   start(): void {
     const { env } = this.#h;
+    // This node's own entries older than a tombstone's lifetime are either refreshed copies it
+    // wrote again since (own values are re-signed every half lifetime) or deleted ones whose
+    // tombstones were collected: after a restart, with nothing of its state kept, one of the
+    // latter replayed to it must not be taken back (and re-signed, resurrected everywhere).
+    const self = this.#h.identity.nodeId;
+    const floor = Math.floor(env.clock.wallNow()) - this.#o.tombstoneLifetimeMs;
+    if (floor > this.state.lowWaterMark(self)) this.state.setLowWaterMark(self, floor);
     this.#flushes = {};
     this.#gossipSoon();
     this.#every(this.#o.antiEntropyIntervalMs, () => {

@@ -210,6 +210,34 @@ describe('hostile peers against the replicated state', () => {
     expect(c.nodes[0]!.node.metrics().state.throttled).toBe(0);
   });
 
+  it('a restarted node does not take back (and re-sign) its own entry whose tombstone was collected', async () => {
+    const lifetime = 20_000;
+    const c = await cluster({
+      nodes: 3,
+      ...fullMesh,
+      nodeOptions: () => ({ ...ownVerifier, state: replicatedState({ tombstoneLifetimeMs: lifetime }) }),
+    });
+    runUntil(c, () => converged(c), 30_000);
+    const victim = c.nodes[1]!;
+    const origin = victim.identity.nodeId;
+    victim.node.advertiseService('gone', { endpoint: 'sim://old', health: 'Healthy', metadata: {} });
+    runUntil(c, () => c.nodes[0]!.node.stateEntry('s', origin, 'gone') !== undefined, 5_000);
+    const old = c.nodes[0]!.node.stateEntry('s', origin, 'gone')!;
+    victim.node.withdrawService('gone');
+    // Past the lifetime and a collection: the tombstone is gone everywhere.
+    c.runFor(lifetime * 2);
+    for (const n of c.nodes) expect(n.node.stateEntry('s', origin, 'gone')).toBeUndefined();
+    c.crash(1, { reset: true });
+    c.runFor(5_000);
+    await c.restart(1);
+    runUntil(c, () => converged(c), 30_000);
+    // A member replays the old entry to the restarted node.
+    const { send } = member(c, 1);
+    for (const msg of deltas([old])) send(msg);
+    c.runFor(lifetime);
+    for (const n of c.nodes) expect(n.node.stateEntry('s', origin, 'gone')).toBeUndefined();
+  });
+
   it('finding 10: entries stamped near the skew bound do not drag the HLC past the drift bound', async () => {
     const c = await cluster({ nodes: 2, ...fullMesh, nodeOptions: () => ownVerifier });
     runUntil(c, () => converged(c), 30_000);
