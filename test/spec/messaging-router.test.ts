@@ -125,6 +125,17 @@ function broadcast(
   return { type: 'broadcast', ...body, ttl: f.ttl ?? 16, sig };
 }
 
+/** A request from neighbour `a` to this node on `topic`. */
+const requestFromA = (topic: string): MessageOf<'app'> => ({
+  type: 'app',
+  to: fromHex(me.nodeId),
+  from: fromHex(a.nodeId),
+  id: 9,
+  kind: 1,
+  topic,
+  data: utf8('x'),
+  ttl: 16,
+});
 describe('Messaging: routes', () => {
   it('messaging routes via the link, else a neighbour that reported a link, else nowhere for unknown ids', async () => {
     const t = setup();
@@ -392,19 +403,8 @@ describe('Messaging: requests', () => {
   it('a request is answered by the topic’s responder, or with an error when there is none', async () => {
     const t = setup();
     t.handlers.respond('t', (data) => utf8(`echo ${new TextDecoder().decode(data)}`));
-    const ask = (topic: string) =>
-      t.m.onApp(a.nodeId, {
-        type: 'app',
-        to: fromHex(me.nodeId),
-        from: fromHex(a.nodeId),
-        id: 9,
-        kind: 1,
-        topic,
-        data: utf8('x'),
-        ttl: 16,
-      });
-    ask('t');
-    ask('other');
+    t.m.onApp(a.nodeId, requestFromA('t'));
+    t.m.onApp(a.nodeId, requestFromA('other'));
     await flush();
     await flush();
     const replies = t.out().get(a.nodeId) as Array<MessageOf<'app'>>;
@@ -423,16 +423,7 @@ describe('Messaging: requests', () => {
     const onUnhandled = (e: unknown) => unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
     try {
-      t.m.onApp(a.nodeId, {
-        type: 'app',
-        to: fromHex(me.nodeId),
-        from: fromHex(a.nodeId),
-        id: 9,
-        kind: 1,
-        topic: 't',
-        data: utf8('x'),
-        ttl: 16,
-      });
+      t.m.onApp(a.nodeId, requestFromA('t'));
       for (let i = 0; i < 4; i++) await flush();
       await new Promise((r) => setTimeout(r, 10));
       const replies = t.out().get(a.nodeId) as Array<MessageOf<'app'>>;

@@ -6,26 +6,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { MeshNode } from '../../lib/node/mesh-node.ts';
 import { Emitter } from '../../lib/util/emitter.ts';
-import {
-  type SignalingPath,
-  type WebRtcImplementation,
-  WebRtcTransport,
-} from '../../lib/webrtc/transport.ts';
-
-/** A signaling path the test feeds signals into. */
-function fakeSignaling(): SignalingPath & { deliver(from: string, data: unknown): void } {
-  let handler: ((e: { from: string; data: unknown }) => void) | undefined;
-  return {
-    send: () => true,
-    on: (_type, fn) => {
-      handler = fn;
-      return () => {
-        handler = undefined;
-      };
-    },
-    deliver: (from, data) => handler?.({ from, data }),
-  };
-}
+import { type WebRtcImplementation, WebRtcTransport } from '../../lib/webrtc/transport.ts';
+import { fakeSignaling } from '../support/fake-signaling.ts';
 
 /** Node 20 has no RTCPeerConnection: simple-peer's constructor throws unless given a `wrtc`. */
 async function nodeWithoutWebRtc(wrtc?: WebRtcImplementation) {

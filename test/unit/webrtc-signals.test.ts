@@ -5,21 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { MeshNode } from '../../lib/node/mesh-node.ts';
-import { type SignalingPath, WebRtcTransport } from '../../lib/webrtc/transport.ts';
-
-function fakeSignaling(): SignalingPath & { deliver(from: string, data: unknown): void } {
-  let handler: ((e: { from: string; data: unknown }) => void) | undefined;
-  return {
-    send: () => true,
-    on: (_type, fn) => {
-      handler = fn;
-      return () => {
-        handler = undefined;
-      };
-    },
-    deliver: (from, data) => handler?.({ from, data }),
-  };
-}
+import { WebRtcTransport } from '../../lib/webrtc/transport.ts';
+import { fakeSignaling } from '../support/fake-signaling.ts';
 
 const idOf = (i: number) => i.toString(16).padStart(32, 'f');
 /** A candidate-shaped signal of about `bytes` bytes as JSON. */
