@@ -19,6 +19,7 @@ const OURS = '^(lib|signaling|cli|browser-demo|test|bench|scripts)/';
  */
 const NODE_ONLY = [
   '^lib/storage/file\\.ts$',
+  '^lib/util/durable-file\\.ts$',
   '^lib/chain/file-storage\\.ts$',
   '^lib/consensus/file-storage\\.ts$',
   '^lib/webrtc/node\\.ts$',

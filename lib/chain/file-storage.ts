@@ -15,6 +15,7 @@
  */
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDir } from '../util/durable-file.ts';
 import type { ChainEntry } from './entry.ts';
 import { ChainError } from './errors.ts';
 import { checkRecord, encodeRecord, readRecord } from './record.ts';
@@ -186,14 +187,4 @@ function listOf<T>(map: Map<string, T[]>, key: string): T[] {
   const list = map.get(key) ?? [];
   map.set(key, list);
   return list;
-}
-
-/** Makes a new file's directory entry durable. */
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
 }

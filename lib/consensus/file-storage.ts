@@ -18,6 +18,7 @@
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { concatBytes } from '../util/bytes.ts';
+import { syncDir, writeAll } from '../util/durable-file.ts';
 import { sha256 } from '../util/sha256.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { ConsensusError } from './errors.ts';
@@ -74,17 +75,6 @@ export class FileConsensusStorage extends MirroredConsensusStorage {
     try {
       const buf = new Uint8Array(await fh.readFile());
       const mem = new MemoryConsensusStorage();
-      if (buf.length === 0) {
-        // A new store: its first configuration is on disk before anything else.
-        if (voters.length > 0) {
-          const b: Body = { t: 'b', voters };
-          mem.bootstrap(voters);
-          await writeAll(fh, encodeRecord(b));
-          await fh.datasync();
-        }
-        await syncDir(dir);
-        return new FileConsensusStorage(dir, fh, mem, 0);
-      }
       let offset = 0;
       for (;;) {
         const body = readRecord(buf, offset);
@@ -94,6 +84,17 @@ export class FileConsensusStorage extends MirroredConsensusStorage {
       if (offset < buf.length) {
         await fh.truncate(offset);
         await fh.sync();
+      }
+      if (offset === 0) {
+        // A new store (or one whose first record a crash left torn: nothing was acknowledged):
+        // its first configuration is on disk before anything else.
+        if (voters.length > 0) {
+          const b: Body = { t: 'b', voters };
+          mem.bootstrap(voters);
+          await writeAll(fh, encodeRecord(b));
+          await fh.datasync();
+        }
+        await syncDir(dir);
       }
       return new FileConsensusStorage(dir, fh, mem, buf.length - offset);
     } catch (e) {
@@ -235,19 +236,4 @@ function entriesOf(v: unknown): Entry[] | undefined {
     out.push(e);
   }
   return out;
-}
-
-async function writeAll(fh: FileHandle, buf: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < buf.length) written += (await fh.write(buf, written, buf.length - written)).bytesWritten;
-}
-
-/** Makes a new or renamed file's directory entry durable. */
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
 }

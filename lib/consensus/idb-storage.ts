@@ -17,7 +17,7 @@ import {
   parseSnapshot,
   type StorageChange,
 } from './mirrored-storage.ts';
-import { type HardState, MemoryConsensusStorage } from './storage.ts';
+import { type HardState, isPristine, MemoryConsensusStorage } from './storage.ts';
 
 const ENTRIES = 'entries';
 const META = 'meta';
@@ -106,7 +106,9 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
         hardRaw === undefined ? undefined : parseHardState(decodeCbor(hardRaw as Uint8Array, LIMITS));
       if (hard) mem.setHardState(hard);
       const store = new IndexedDbConsensusStorage(db, mem);
-      if (snap === undefined && voters.length > 0) {
+      // Voters found only a store that holds nothing yet (one opened before without them has a
+      // term or entries: they are ignored then, as the file store does).
+      if (voters.length > 0 && isPristine(mem)) {
         store.bootstrap(voters);
         await store.flush();
       }

@@ -107,6 +107,22 @@ describe('FileConsensusStorage', () => {
     expect(continued.entries).toHaveLength(3);
   });
 
+  it('a crash while the first record was written leaves a new store: the voters given at the next open are its first configuration', async () => {
+    const dir = await tempDir();
+    const s = await FileConsensusStorage.open(dir, ['a', 'b', 'c']);
+    await s.close();
+    const size = (await stat(join(dir, 'raft.log'))).size;
+    await truncate(join(dir, 'raft.log'), size - 3); // the founding record, torn
+    const again = await FileConsensusStorage.open(dir, ['a', 'b', 'c']);
+    expect(again.recovery.truncatedBytes).toBe(size - 3);
+    expect(again.snapshot().voters).toEqual(['a', 'b', 'c']);
+    await again.close();
+    // And it is on disk: a later open without voters finds them.
+    const later = await FileConsensusStorage.open(dir);
+    expect(later.snapshot().voters).toEqual(['a', 'b', 'c']);
+    await later.close();
+  });
+
   it('simulated MeshNodes on file storages keep acknowledged writes and a linearizable history across crashes and restarts', async () => {
     const identities = [1, 2, 3].map((i) => NodeIdentity.fromSecretKey(new Uint8Array(32).fill(40 + i)));
     const voters = identities.map((x) => x.nodeId);

@@ -10,9 +10,9 @@ const api = {
   /** Index and term of the last acknowledged flush. */
   acked: { index: 0, term: 0 },
   /** Opens the store: what it holds (every entry's index, term and text after the snapshot), or the code it was refused with. */
-  async open() {
+  async open(voters: string[] = ['a', 'b', 'c']) {
     try {
-      store = await IndexedDbConsensusStorage.open('raft-test', ['a', 'b', 'c']);
+      store = await IndexedDbConsensusStorage.open('raft-test', voters);
     } catch (e) {
       return { refused: (e as { code?: string }).code ?? String(e) };
     }
@@ -42,6 +42,12 @@ const api = {
       r.onsuccess = ok;
       r.onerror = () => fail(r.error);
     });
+  },
+  /** Records a term (as a node the leader adds does when it first hears of one), then closes. */
+  async termAndClose(term: number): Promise<void> {
+    store!.setHardState({ term, vote: '', commit: 0 });
+    await store!.flush();
+    await store!.close();
   },
   /** What a node told `storage-lost` does before it rejoins. */
   reset: () => IndexedDbConsensusStorage.reset('raft-test'),

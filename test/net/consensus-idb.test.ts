@@ -26,7 +26,8 @@ type Opened = {
 };
 type Api = {
   raftTest: {
-    open(): Promise<Opened | { refused: string }>;
+    open(voters?: string[]): Promise<Opened | { refused: string }>;
+    termAndClose(term: number): Promise<void>;
     run(): Promise<void>;
     acked: { index: number; term: number };
     dropDatabase(): Promise<void>;
@@ -114,6 +115,22 @@ describe('IndexedDbConsensusStorage in Chromium', () => {
       const fresh = await open(again.page);
       expect(fresh).toMatchObject({ hard: { term: 0, commit: 0 }, snapshot: { voters: ['a', 'b', 'c'] } });
       await again.kill();
+    } finally {
+      await rm(profile, { recursive: true, force: true });
+    }
+  }, 120_000);
+  it('a store opened first without voters (a node the leader adds) opens again with voters given: they are ignored, as the file store does', async () => {
+    const profile = await mkdtemp(join(tmpdir(), 'weftmesh-raft-profile-'));
+    try {
+      const { page, kill } = await rig.start(profile);
+      await page.waitForFunction(() => 'raftTest' in window);
+      expect(await page.evaluate(() => (window as unknown as Api).raftTest.open([]))).toMatchObject({
+        snapshot: { voters: [] },
+      });
+      await page.evaluate(() => (window as unknown as Api).raftTest.termAndClose(3));
+      const again = await page.evaluate(() => (window as unknown as Api).raftTest.open(['a', 'b', 'c']));
+      expect(again).toMatchObject({ hard: { term: 3 }, snapshot: { voters: [] } });
+      await kill();
     } finally {
       await rm(profile, { recursive: true, force: true });
     }

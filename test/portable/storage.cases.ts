@@ -66,4 +66,17 @@ export const storageCases: Suite = {
       await rm(dir, { recursive: true, force: true });
     }
   },
+
+  async 'file storage: writes to one key take effect in the order they were made, however long each takes'() {
+    const dir = await mkdtemp(join(tmpdir(), 'weftmesh-storage-'));
+    try {
+      const s = new FileStorage(dir);
+      // A large value then a small one, neither awaited first: the small one must win.
+      const writes = [s.set('hlc', new Uint8Array(4 << 20).fill(7)), s.set('hlc', Uint8Array.of(1, 2, 3))];
+      await Promise.all(writes);
+      assert.deepEqual(await s.get('hlc'), Uint8Array.of(1, 2, 3));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
 };
