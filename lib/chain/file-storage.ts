@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { syncDir } from '../util/durable-file.ts';
 import type { ChainEntry } from './entry.ts';
 import { ChainError } from './errors.ts';
-import { checkRecord, encodeRecord, readRecord } from './record.ts';
+import { checkRecord, encodeRecord, MAX_RECORD_BODY, RECORD_HEADER, readRecord } from './record.ts';
 import { type ChainStorage, checkNext, type StoredChain } from './storage.ts';
 import type { SignedTreeHead } from './tree-head.ts';
 
@@ -27,6 +27,9 @@ interface Pending {
   readonly bytes: Uint8Array;
   readonly done: (error?: Error) => void;
 }
+
+/** Bytes read at once while open() checks the file. */
+const SCAN_WINDOW = 16 << 20;
 
 /** What open() found: bytes dropped from a torn or damaged tail. */
 export interface FileChainStorageRecovery {
@@ -53,30 +56,52 @@ export class FileChainStorage implements ChainStorage {
     this.recovery = { truncatedBytes };
   }
 
-  /** Opens (creating if needed) the store in `dir`, checking every record and truncating a torn tail. */
-  static async open(dir: string): Promise<FileChainStorage> {
+  /**
+   * Opens (creating if needed) the store in `dir`, checking every record and truncating a torn
+   * tail. The file is read a window at a time (`scanWindowBytes`, default 16 MiB; a record
+   * larger than the window is read whole), so its size is not bounded by what one read can hold.
+   */
+  static async open(dir: string, opts: { scanWindowBytes?: number } = {}): Promise<FileChainStorage> {
     let fh: FileHandle | undefined;
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const path = join(dir, 'chains.log');
       fh = await open(path, 'a+', 0o600);
-      const buf = new Uint8Array(await fh.readFile());
-      if (buf.length === 0) await syncDir(dir);
+      const size = (await fh.stat()).size;
+      if (size === 0) await syncDir(dir);
+      const windowBytes = opts.scanWindowBytes ?? SCAN_WINDOW;
+      const file = fh;
+      const read = async (at: number, bytes: number) => {
+        const b = new Uint8Array(Math.min(bytes, size - at));
+        const { bytesRead } = await file.read(b, 0, b.length, at);
+        return b.subarray(0, bytesRead);
+      };
       const index = new Map<string, Array<[number, number]>>();
       const next = new Map<string, number>();
       let offset = 0;
+      let base = 0;
+      let buf = await read(0, windowBytes);
       for (;;) {
-        const r = checkRecord(buf, offset);
+        let r = checkRecord(buf, offset - base);
+        if (!r && base + buf.length < size) {
+          // The window may end inside this record: read on from it, the whole record if larger.
+          base = offset;
+          buf = await read(offset, windowBytes);
+          const len = buf.length >= RECORD_HEADER ? new DataView(buf.buffer, buf.byteOffset).getUint32(0) : 0;
+          if (RECORD_HEADER + len > buf.length && len <= MAX_RECORD_BODY)
+            buf = await read(offset, RECORD_HEADER + len);
+          r = checkRecord(buf, 0);
+        }
         if (!r || r.first !== (next.get(r.chainId) ?? 0)) break;
         listOf(index, r.chainId).push([offset, r.size]);
         next.set(r.chainId, r.first + r.count);
         offset += r.size;
       }
-      if (offset < buf.length) {
+      if (offset < size) {
         await fh.truncate(offset);
         await fh.sync();
       }
-      const store = new FileChainStorage(fh, offset, buf.length - offset);
+      const store = new FileChainStorage(fh, offset, size - offset);
       for (const [k, v] of index) store.#index.set(k, v);
       for (const [k, v] of next) store.#next.set(k, v);
       return store;

@@ -2,7 +2,7 @@
 // acknowledged after fdatasync, and crash safety — a child killed while appending, the file
 // cut at random points, its last record corrupted: at most unacknowledged entries are lost,
 // and what opens is always a valid chain that its author continues without forking.
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,46 @@ describe('FileChainStorage', () => {
       expect(log.treeHead()).toEqual(logs[i]!.treeHead());
       expect(await log.verifyIntegrity()).toBe(true);
     }
+    await again.close();
+  });
+
+  it('open reads the file a window at a time: records across window ends, and larger than a window, are all found', async () => {
+    const dir = freshDir();
+    const store = await FileChainStorage.open(dir);
+    const logs = await Promise.all(Array.from({ length: 5 }, (_, i) => authorOn(store, `w${i}`)));
+    for (let round = 0; round < 4; round++)
+      await Promise.all(
+        logs.map((log, i) =>
+          log.appendBatch(Array.from({ length: i + round + 1 }, (_, j) => `${j}`.repeat(40))),
+        ),
+      );
+    await store.close();
+    for (const scanWindowBytes of [64, 1_000, 16 << 20]) {
+      const again = await FileChainStorage.open(dir, { scanWindowBytes });
+      expect(again.recovery.truncatedBytes).toBe(0);
+      expect(again.chains().sort()).toEqual(logs.map((l) => l.chainId).sort());
+      for (let i = 0; i < 5; i++) {
+        const log = await authorOn(again, `w${i}`, false);
+        expect(log.head()).toEqual(logs[i]!.head());
+      }
+      await again.close();
+    }
+  });
+
+  it('a file over 2 GiB opens (it was read whole, which Node refuses past 2 GiB): a sparse tail of zeros is cut', async () => {
+    const dir = freshDir();
+    const store = await FileChainStorage.open(dir);
+    const log = await authorOn(store);
+    await log.appendBatch([1, 2, 3]);
+    await store.close();
+    const path = join(dir, 'chains.log');
+    const end = (await stat(path)).size;
+    await truncate(path, 2 ** 31 + 4096);
+    const again = await FileChainStorage.open(dir);
+    expect(again.recovery.truncatedBytes).toBe(2 ** 31 + 4096 - end);
+    expect((await stat(path)).size).toBe(end);
+    const reopened = await authorOn(again, 'feed', false);
+    expect(reopened.length).toBe(3);
     await again.close();
   });
 
