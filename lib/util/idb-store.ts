@@ -61,9 +61,15 @@ export async function writeStoreMark(mark: string, id: string): Promise<void> {
  */
 export async function identifyStore(db: IDBDatabase, meta: string, mark: string): Promise<string> {
   const id = toHex(crypto.getRandomValues(new Uint8Array(16)));
-  await request(
-    db.transaction(meta, 'readwrite', { durability: 'strict' }).objectStore(meta).put(id, 'store'),
-  );
+  const tx = db.transaction(meta, 'readwrite', { durability: 'strict' });
+  tx.objectStore(meta).put(id, 'store');
+  // Committed (the transaction's complete, not the put's success) before the mark is written:
+  // a mark whose id never reached the disk would report a sound store lost.
+  await new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
+  });
   await writeStoreMark(mark, id);
   return id;
 }
