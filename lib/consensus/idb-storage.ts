@@ -153,11 +153,13 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
     if (ops.length === 0 && !hard && !snapshot) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const fail = (e: unknown) => reject(e instanceof Error ? e : new Error(String(e)));
+      let tx: IDBTransaction | undefined;
       try {
-        const tx = this.#db.transaction([ENTRIES, META], 'readwrite', { durability: 'strict' });
-        tx.oncomplete = () => resolve();
-        tx.onabort = () => fail(tx.error);
-        const entries = tx.objectStore(ENTRIES);
+        tx = this.#db.transaction([ENTRIES, META], 'readwrite', { durability: 'strict' });
+        const t = tx;
+        t.oncomplete = () => resolve();
+        t.onabort = () => fail(t.error);
+        const entries = t.objectStore(ENTRIES);
         for (const op of ops) {
           if (op.t === 'cut') entries.delete(IDBKeyRange.upperBound(op.upTo));
           else {
@@ -165,10 +167,16 @@ export class IndexedDbConsensusStorage extends MirroredConsensusStorage {
             for (const e of op.entries) entries.put(encodeCbor(e), e.index);
           }
         }
-        const meta = tx.objectStore(META);
+        const meta = t.objectStore(META);
         if (snapshot) meta.put(encodeCbor(snapshot), 'snapshot');
         if (hard) meta.put(encodeCbor(hard), 'hard');
       } catch (e) {
+        // Nothing of a flush that failed half-way may commit (a cut without its snapshot).
+        try {
+          tx?.abort();
+        } catch {
+          // already finished or aborted
+        }
         fail(e);
       }
     });
