@@ -204,11 +204,16 @@ export class RedisBackplane implements Backplane {
     r.local.set(id, { addrs, source });
     r.remote.delete(id); // local now (it may have moved here): the room still has it
     await r.ready;
-    if (this.#state !== 'up' || !this.#caps) {
+    /** The join is in: its source counted; the source it moved from not (in Redis too when Redis took it). */
+    const admitted = (inRedis: boolean): JoinVerdict => {
       if (counted) this.#countSource(source, 1);
-      if (moved !== undefined) this.#countSource(moved, -1);
-      return { ok: true }; // registered when Redis is back
-    }
+      if (moved !== undefined) {
+        if (inRedis) this.#uncount(moved);
+        else this.#countSource(moved, -1); // Redis's counts are rewritten at the re-registration
+      }
+      return { ok: true };
+    };
+    if (this.#state !== 'up' || !this.#caps) return admitted(false); // registered when Redis is back
     const caps = this.#caps;
     let verdict: unknown;
     try {
@@ -248,15 +253,9 @@ export class RedisBackplane implements Backplane {
       // Unknown whether it was registered: the next heartbeat registers everything again.
       this.#failed(`join: ${(e as Error).message}`);
       this.#reregister = true;
-      if (counted) this.#countSource(source, 1);
-      if (moved !== undefined) this.#countSource(moved, -1);
-      return { ok: true };
+      return admitted(false);
     }
-    if (verdict === 'ok') {
-      if (counted) this.#countSource(source, 1);
-      if (moved !== undefined) this.#uncount(moved);
-      return { ok: true };
-    }
+    if (verdict === 'ok') return admitted(true);
     if (before) r.local.set(id, before);
     else this.#dropLocal(room, r, id);
     const code: SignalingErrorCode =

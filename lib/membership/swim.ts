@@ -820,6 +820,14 @@ export class Membership {
     return i === undefined || this.#table.state(i) === StateCode.Unknown ? undefined : this.#info(i);
   }
 
+  /** The incarnation held for a member (no object built: the boundary asks for every claim). */
+  incarnationOf(nodeId: string): number | undefined {
+    const i = this.#table.ids.lookup(nodeId);
+    return i === undefined || this.#table.state(i) === StateCode.Unknown
+      ? undefined
+      : this.#table.incarnation(i);
+  }
+
   stateOf(nodeId: string): NodeState | undefined {
     const i = this.#table.ids.lookup(nodeId);
     const s = i === undefined ? StateCode.Unknown : this.#table.state(i);

@@ -259,7 +259,7 @@ export class FrameBoundary {
   #screen(claims: Array<Claim | null>): Claim[] {
     const membership = this.#cores?.membership;
     const stale = (c: Claim) =>
-      c.kind === 'alive' && c.incarnation <= (membership?.member(c.subject)?.incarnation ?? -1);
+      c.kind === 'alive' && c.incarnation <= (membership?.incarnationOf(c.subject) ?? -1);
     const good = claims.filter(
       (c): c is Claim => c !== null && (stale(c) || this.#o.claimQuota.take(c.signer)),
     );

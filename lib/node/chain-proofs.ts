@@ -57,10 +57,7 @@ export class ForkProofs {
     this.#onFork = opts.onFork;
     node.respond(CHAIN_FORK_GET_TOPIC, (data) => {
       // Asked by chain id and author key: a proof under another key proves nothing to the asker.
-      const proof =
-        data.length === 64
-          ? this.#proofs.get(`${toHex(data.subarray(0, 32))}/${toHex(data.subarray(32))}`)
-          : undefined;
+      const proof = data.length === 64 ? this.get(toHex(data.subarray(0, 32)), data.subarray(32)) : undefined;
       if (!proof) throw new ChainError('unknown-chain', 'no fork proof for that chain and author');
       return encodeForkProof(proof);
     });
@@ -100,47 +97,46 @@ export class ForkProofs {
         });
         this.#advertised.add(name);
       }
-      const names = this.#node.services.names().filter((n) => n.startsWith(FORK_PREFIX));
-      // Pairs never asked first, then those whose minute is up: an advertiser's silent names
-      // cannot keep the rest waiting.
-      for (const again of [false, true])
-        for (const name of names) {
-          if (this.#fetching.size >= PROOF_FETCHES) return;
-          const chainId = name.slice(FORK_PREFIX.length);
-          if (isChainId(chainId)) this.#fetchAdvertised(chainId, name, again);
-        }
+      this.#fetchAdvertised();
     } catch {
       // Not started yet (or closed): the next tick does it.
     }
   }
 
   /**
-   * Fetches one proof advertised under `name` that this node lacks, from an advertiser with
-   * no fetch of ours in flight (one slot each) that was not asked for it (`again`: not within
-   * the last minute).
+   * Fetches advertised proofs this node lacks: at most PROOF_FETCHES at once and one from each
+   * advertiser, each (proof, advertiser) pair at most once a minute, pairs never asked first
+   * (an advertiser's silent names cannot keep the rest waiting).
    */
-  #fetchAdvertised(chainId: string, name: string, again: boolean): void {
+  #fetchAdvertised(): void {
+    if (this.#fetching.size >= PROOF_FETCHES) return;
     const now = this.#node.env.clock.now();
-    const hosted = this.#logs.get(chainId);
+    const fresh: Array<{ key: string; peer: string }> = [];
+    const again: Array<{ key: string; peer: string }> = [];
+    for (const name of this.#node.services.names()) {
+      const chainId = name.slice(FORK_PREFIX.length);
+      if (!name.startsWith(FORK_PREFIX) || !isChainId(chainId)) continue;
+      const hosted = this.#logs.get(chainId);
+      for (const ad of this.#node.services.resolveAll(name)) {
+        const author = ad.metadata.a;
+        if (author === undefined || !AUTHOR_HEX.test(author)) continue;
+        // For a hosted chain only its author's proof means anything here.
+        if (hosted && toHex(hosted.author) !== author) continue;
+        const key = `${chainId}/${author}`; // proofKey's form, from the advertised hex
+        if (this.#proofs.has(key) || this.#fetching.has(key)) continue;
+        const until = this.#tried.get(`${key}@${ad.nodeId}`);
+        if (until === undefined) fresh.push({ key, peer: ad.nodeId });
+        else if (now >= until) again.push({ key, peer: ad.nodeId });
+      }
+    }
     const busy = new Set(this.#fetching.values());
-    for (const ad of this.#node.services.resolveAll(name)) {
-      const author = ad.metadata.a;
-      if (author === undefined || !AUTHOR_HEX.test(author) || busy.has(ad.nodeId)) continue;
-      // For a hosted chain only its author's proof means anything here.
-      if (hosted && toHex(hosted.author) !== author) continue;
-      const key = `${chainId}/${author}`;
-      const tried = `${key}@${ad.nodeId}`;
-      const until = this.#tried.get(tried);
-      if (
-        this.#proofs.has(key) ||
-        this.#fetching.has(key) ||
-        (until !== undefined && (!again || now < until))
-      )
-        continue;
-      setBounded(this.#tried, tried, now + PROOF_RETRY_MS, PROOF_TRIES);
-      this.#fetching.set(key, ad.nodeId);
-      void this.#fetchProof(fromHex(chainId + author), ad.nodeId).finally(() => this.#fetching.delete(key));
-      return;
+    for (const { key, peer } of [...fresh, ...again]) {
+      if (this.#fetching.size >= PROOF_FETCHES) return;
+      if (busy.has(peer) || this.#fetching.has(key)) continue;
+      busy.add(peer);
+      setBounded(this.#tried, `${key}@${peer}`, now + PROOF_RETRY_MS, PROOF_TRIES);
+      this.#fetching.set(key, peer);
+      void this.#fetchProof(fromHex(key.replace('/', '')), peer).finally(() => this.#fetching.delete(key));
     }
   }
 

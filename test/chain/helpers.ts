@@ -8,7 +8,9 @@ import {
   encodeSyncRequest,
   encodeSyncResponse,
 } from '../../lib/chain/codec.ts';
+import { type ForkProof, forkProofFromHeads } from '../../lib/chain/fork.ts';
 import type { ChainSyncRequest, ChainSyncResponse } from '../../lib/chain/sync.ts';
+import { signTreeHead } from '../../lib/chain/tree-head.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
 import type { Clock } from '../../lib/time/types.ts';
@@ -74,4 +76,11 @@ export function wire(
     },
   };
   return w;
+}
+
+/** A valid proof that `signer` signed two inconsistent heads of size 1 for `chainId` (roots filled with `fill`, `fill` + 1). */
+export function inconsistentHeads(signer: NodeIdentity, chainId: string, fill = 1): ForkProof {
+  const head = (f: number) =>
+    signTreeHead(signer, { chainId, size: 1, root: new Uint8Array(32).fill(f), wall: 1, counter: 0 });
+  return forkProofFromHeads(signer.publicKey, head(fill), head(fill + 1))!;
 }

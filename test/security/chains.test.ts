@@ -5,8 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ChainLog } from '../../lib/chain/chain-log.ts';
 import { decodeSyncRequest, encodeForkProof, encodeSyncResponse } from '../../lib/chain/codec.ts';
 import { chainIdOf } from '../../lib/chain/entry.ts';
-import { type ForkProof, forkProofFromHeads } from '../../lib/chain/fork.ts';
-import { signTreeHead } from '../../lib/chain/tree-head.ts';
+import type { ForkProof } from '../../lib/chain/fork.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
 import {
@@ -18,18 +17,14 @@ import {
 import { SimCluster } from '../../lib/sim/mod.ts';
 import { ServiceHealth } from '../../lib/state/values.ts';
 import { toHex } from '../../lib/util/bytes.ts';
+import { inconsistentHeads } from '../chain/helpers.ts';
 import { converged, runUntil } from '../sim/helpers.ts';
 
 const attacker = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(66));
 const author = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(21));
 
 /** A valid proof that `key` forked a chain of its own named `name`. */
-function proofFor(key: NodeIdentity, name: string): ForkProof {
-  const chainId = chainIdOf(key.publicKey, name);
-  const head = (fill: number) =>
-    signTreeHead(key, { chainId, size: 1, root: new Uint8Array(32).fill(fill), wall: 1, counter: 0 });
-  return forkProofFromHeads(key.publicKey, head(1), head(2))!;
-}
+const proofFor = (key: NodeIdentity, name: string) => inconsistentHeads(key, chainIdOf(key.publicKey, name));
 
 /** Nodes in `hosts` run the chain service; the others only messaging (a hostile peer needs nothing more). */
 async function mesh(n: number, maxProofs?: number, hosts = [0, 2]): Promise<SimCluster> {
@@ -95,24 +90,16 @@ describe('the chain service against hostile peers', () => {
     });
     await log.append('x');
     const host = c.nodes[0]!.node.chains;
-    const impostor = (fill: number) =>
-      signTreeHead(attacker, {
-        chainId: log.chainId,
-        size: 1,
-        root: new Uint8Array(32).fill(fill),
-        wall: 1,
-        counter: 0,
-      });
     const send = (proof: ForkProof) => c.nodes[1]!.node.broadcast(CHAIN_FORK_TOPIC, encodeForkProof(proof));
     // Before the chain is hosted here its impostor's proof is as good as any other's.
-    send(forkProofFromHeads(attacker.publicKey, impostor(1), impostor(2))!);
+    send(inconsistentHeads(attacker, log.chainId, 1));
     await settleFor(c, 1_000);
     expect(host.forkProofs().map((p) => p.chainId)).toEqual([log.chainId]);
     host.host(log);
     // Hosted now: it proves nothing about the chain, and a second one is refused outright.
     expect(host.forked()).toEqual([]);
     expect(log.forkProof).toBeUndefined();
-    send(forkProofFromHeads(attacker.publicKey, impostor(3), impostor(4))!);
+    send(inconsistentHeads(attacker, log.chainId, 3));
     await settleFor(c, 1_000);
     expect(host.forkProofs()).toHaveLength(1);
     // Two unrelated proofs with room for two: the impostor's goes first, then the oldest.
@@ -184,6 +171,27 @@ describe('the chain service against hostile peers', () => {
     expect(askedHonest.sort()).toEqual(real.map((p) => p.chainId).sort());
     // A proof under another key than a hosted chain's author's proves nothing here: not asked.
     expect(asked).not.toContain(hosted.chainId);
+  });
+
+  it('a silent advertiser of one proof is asked for it once a minute, not at every tick', async () => {
+    const c = await mesh(3, undefined, [0]);
+    const hostile = c.nodes[1]!.node;
+    let asked = 0;
+    hostile.respond(CHAIN_FORK_GET_TOPIC, () => {
+      asked++;
+      return new Promise<Uint8Array>((_, reject) =>
+        hostile.env.scheduler.setTimer(9_500, () => reject(new Error('late'))),
+      );
+    });
+    hostile.advertiseService(`chain-fork.${chainIdOf(attacker.publicKey, 'one')}`, {
+      endpoint: '',
+      health: ServiceHealth.Healthy,
+      metadata: { a: toHex(attacker.publicKey) },
+    });
+    await settleFor(c, 59_000);
+    expect(asked).toBe(1);
+    await settleFor(c, 62_000);
+    expect(asked).toBe(3);
   });
 
   it('silent fork advertisers: at most 4 fetches in flight however many advertise', async () => {

@@ -5,14 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { ChainLog } from '../../lib/chain/chain-log.ts';
 import { encodeForkProof } from '../../lib/chain/codec.ts';
-import { forkProofFromHeads, verifyForkProof } from '../../lib/chain/fork.ts';
+import { verifyForkProof } from '../../lib/chain/fork.ts';
 import { MemoryChainStorage } from '../../lib/chain/storage.ts';
-import { signTreeHead } from '../../lib/chain/tree-head.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
 import { CHAIN_FORK_TOPIC, chains } from '../../lib/node/chain-service.ts';
 import { messaging } from '../../lib/node/messaging-service.ts';
 import { runScenario, SimCluster } from '../../lib/sim/mod.ts';
+import { inconsistentHeads } from '../chain/helpers.ts';
 import { converged, runUntil } from './helpers.ts';
 
 /** Runs in small steps, letting promise continuations (pulls) run between them, until `done`. */
@@ -119,18 +119,7 @@ describe('chains on MeshNodes (simulated network)', () => {
     // An impostor's proof: two inconsistent heads for this chain id, validly signed — by
     // another key. Nodes hosting the chain know its author and ignore it.
     const impostor = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(99));
-    const head = (root: number) =>
-      signTreeHead(impostor, {
-        chainId: log.chainId,
-        size: 1,
-        root: new Uint8Array(32).fill(root),
-        wall: 1,
-        counter: 0,
-      });
-    c.nodes[1]!.node.broadcast(
-      CHAIN_FORK_TOPIC,
-      encodeForkProof(forkProofFromHeads(impostor.publicKey, head(1), head(2))!),
-    );
+    c.nodes[1]!.node.broadcast(CHAIN_FORK_TOPIC, encodeForkProof(inconsistentHeads(impostor, log.chainId)));
     await settleUntil(c, () => false, 3_000);
     for (const i of [0, 1, 2]) expect(c.nodes[i]!.node.chains.get(log.chainId)!.forkProof).toBeUndefined();
     for (const i of [0, 1, 2]) expect(c.nodes[i]!.node.chains.forked()).toEqual([]);
