@@ -57,6 +57,7 @@ export {
   type MessagingOptions,
   type Responder,
 } from './node/messaging.ts';
+export type { PartStream, RequestStreamOptions, StreamResponder } from './node/answer-stream.ts';
 export { type MessagingService, messaging } from './node/messaging-service.ts';
 export type { MeshNodeOptions } from './node/options.ts';
 export { hashRing, type RingService } from './node/ring-service.ts';

@@ -30,6 +30,7 @@ import { toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import type { StateTable } from '../wire/entries.ts';
+import { PartStream, type RequestStreamOptions, type StreamResponder } from './answer-stream.ts';
 import type { Traffic } from './boundary.ts';
 import type { ChainHost } from './chain-service.ts';
 import { MeshNodeError } from './errors.ts';
@@ -364,6 +365,30 @@ export class MeshNode {
   /** Answers requests on `topic` (one responder per topic); may be called before start(). */
   respond(topic: string, responder: Responder): () => void {
     return this.#topics().respond(topic, responder);
+  }
+
+  /**
+   * Sends a request answered in up to `maxParts` messages (default 16, at most 64), each up
+   * to messaging's maxMessageBytes: for bulk transfers, one request per many answers. Read the
+   * parts in order with `for await`; `timeoutMs` bounds the wait for each part; an error (no
+   * route, timeout, the responder's) ends the iteration after the parts that came before it.
+   * The node asked answers with `respondStream` (a plain `respond` answers with one part).
+   */
+  requestStream(to: string, topic: string, data: Uint8Array, opts?: RequestStreamOptions): PartStream {
+    try {
+      return this.#messenger().requestStream(to, topic, data, opts);
+    } catch (error) {
+      return PartStream.failed(error as Error);
+    }
+  }
+
+  /**
+   * Answers requestStream()s on `topic`: `responder` yields the parts (sync or async), at most
+   * the count asked (passed to it); each is sent once the link has room. It also answers plain
+   * request()s, with its first part. One responder per topic; may be called before start().
+   */
+  respondStream(topic: string, responder: StreamResponder): () => void {
+    return this.#topics().respondStream(topic, responder);
   }
 
   /** Sends `data` on `topic` to every node (flooded over the links, signed). */

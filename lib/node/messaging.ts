@@ -28,38 +28,27 @@ import { type MaybePromise, type SignatureVerifier, whenVerified } from '../iden
 import type { Env } from '../time/types.ts';
 import type { Link, MeshRelay } from '../transport/types.ts';
 import { fromHex, fromUtf8, toHex, utf8 } from '../util/bytes.ts';
-import { CodedError } from '../util/coded-error.ts';
 import { Emitter } from '../util/emitter.ts';
 import { Outbox } from '../util/outbox.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
 import { encodeMessage, type WireLimits } from '../wire/codec.ts';
 import { MAX_APP_BYTES, type MessageOf } from '../wire/messages.ts';
+import {
+  checkParts,
+  DEFAULT_PARTS,
+  iterate,
+  OPEN_STREAMS_PER_ORIGIN,
+  PartStream,
+  type RequestStreamOptions,
+  readStreamRequest,
+  type StreamResponder,
+  streamRequestData,
+} from './answer-stream.ts';
 import { appPayload, broadcastPayload } from './message-signing.ts';
+import { MessagingError } from './messaging-errors.ts';
 import { OriginWindows } from './origin-windows.ts';
 
-/** Why send(), request() or broadcast() failed (`MessagingError.code`). */
-export type MessagingErrorCode =
-  /** No link to the node, no neighbour linked to it, and it is not a reachable member (or the link closed while send waited). */
-  | 'no-route'
-  /** The payload is over maxMessageBytes. */
-  | 'too-large'
-  /** The link stayed congested for sendTimeoutMs, or too many requests are in flight. */
-  | 'backpressure'
-  /** No reply within the request timeout. */
-  | 'timeout'
-  /** The responder threw, had no responder for the topic, or its reply was too large (the message says which). */
-  | 'remote-error'
-  /** The node was closed. */
-  | 'closed'
-  /** A topic outside 1..64 characters of [A-Za-z0-9._/-]. */
-  | 'bad-topic';
-
-export class MessagingError extends CodedError<MessagingErrorCode> {
-  override name = 'MessagingError';
-  constructor(code: MessagingErrorCode, message: string) {
-    super(code, `${code}: ${message}`);
-  }
-}
+export { MessagingError, type MessagingErrorCode } from './messaging-errors.ts';
 
 export interface AppMessage {
   from: string;
@@ -130,6 +119,10 @@ const KIND_MSG = 0;
 const KIND_REQ = 1;
 const KIND_RES = 2;
 const KIND_ERR = 3;
+/** A part of a streamed answer, more to follow (the last one is a KIND_RES). */
+const KIND_PART = 4;
+/** A request for a streamed answer: its data starts with the part count (answer-stream.ts). */
+const KIND_SREQ = 5;
 const TOPIC = /^[A-Za-z0-9._/-]{1,64}$/;
 const PENDING_LIMIT = 4096;
 /** Broadcasts held for grafts: how many, and how long (a graft comes within seconds). */
@@ -147,6 +140,8 @@ interface Pending {
   resolve(data: Uint8Array): void;
   reject(e: Error): void;
   timer: number;
+  /** A streamed answer: where its parts go, how many more it may take, how long to wait for each. */
+  stream?: { parts: PartStream; left: number; timeoutMs: number };
 }
 
 export interface MessagingMetrics {
@@ -193,7 +188,7 @@ export type Responder = (data: Uint8Array, from: string) => Uint8Array | Promise
  */
 export class TopicHandlers {
   readonly topics = new Emitter<Record<string, AppMessage>>({ warnUnheardErrors: false });
-  readonly #responders = new Map<string, Responder>();
+  readonly #responders = new Map<string, Responder | { stream: StreamResponder }>();
 
   /** Messages on `topic`, sent to this node or broadcast. */
   subscribe(topic: string, handler: (msg: AppMessage) => void): () => void {
@@ -210,7 +205,20 @@ export class TopicHandlers {
     };
   }
 
-  responder(topic: string): Responder | undefined {
+  /**
+   * Answers requestStream()s on `topic` in up to the asked number of parts, and plain
+   * request()s with its first part. One responder per topic (of either kind).
+   */
+  respondStream(topic: string, responder: StreamResponder): () => void {
+    checkTopic(topic);
+    const entry = { stream: responder };
+    this.#responders.set(topic, entry);
+    return () => {
+      if (this.#responders.get(topic) === entry) this.#responders.delete(topic);
+    };
+  }
+
+  responder(topic: string): Responder | { stream: StreamResponder } | undefined {
     return this.#responders.get(topic);
   }
 }
@@ -238,6 +246,8 @@ export class Messenger {
   #nextId: number;
   #epoch: number;
   #seq = 0;
+  /** Streamed answers being sent, per origin (answer-stream.ts: beyond a cap, one part each). */
+  readonly #streaming = new Map<string, number>();
   #closed = false;
 
   constructor(host: MessengerHost, opts: MessagingOptions = {}, handlers = new TopicHandlers()) {
@@ -296,17 +306,61 @@ export class Messenger {
       return Promise.reject(new MessagingError('backpressure', 'too many requests in flight'));
     const id = this.#id();
     return new Promise<Uint8Array>((resolve, reject) => {
-      const timer = this.#h.env.scheduler.setTimer(timeoutMs, () => {
-        this.#pending.delete(id);
-        reject(new MessagingError('timeout', `no reply from ${to} on ${topic} within ${timeoutMs} ms`));
-      });
-      this.#pending.set(id, { to, resolve, reject, timer });
+      this.#pending.set(id, { to, resolve, reject, timer: this.#timeout(id, to, topic, timeoutMs) });
       this.#route(to, KIND_REQ, id, topic, data).catch((e) => {
-        this.#h.env.scheduler.cancelTimer(timer);
-        this.#pending.delete(id);
+        this.#settle(id);
         reject(e);
       });
     });
+  }
+
+  /** The timer that fails request `id` after `ms` without a reply (or, streamed, without its next part). */
+  #timeout(id: number, to: string, topic: string, ms: number): number {
+    return this.#h.env.scheduler.setTimer(ms, () => {
+      const p = this.#pending.get(id);
+      this.#pending.delete(id);
+      p?.reject(new MessagingError('timeout', `no reply from ${to} on ${topic} within ${ms} ms`));
+    });
+  }
+
+  /** Forgets request `id` (answered, failed, or its stream no longer read). */
+  #settle(id: number): Pending | undefined {
+    const p = this.#pending.get(id);
+    if (!p) return undefined;
+    this.#pending.delete(id);
+    this.#h.env.scheduler.cancelTimer(p.timer);
+    return p;
+  }
+
+  /**
+   * Sends a request answered in up to `maxParts` parts (answer-stream.ts), read in order as
+   * they arrive; `timeoutMs` bounds the wait for each part. Errors (this request's, the
+   * responder's) come out of the iteration, after the parts that arrived before them.
+   */
+  requestStream(to: string, topic: string, data: Uint8Array, opts: RequestStreamOptions = {}): PartStream {
+    checkTopic(topic);
+    const maxParts = opts.maxParts ?? DEFAULT_PARTS;
+    checkParts(maxParts);
+    const wire = streamRequestData(maxParts, data);
+    this.#checkSize(wire);
+    if (this.#pending.size >= PENDING_LIMIT)
+      return PartStream.failed(new MessagingError('backpressure', 'too many requests in flight'));
+    const id = this.#id();
+    const timeoutMs = opts.timeoutMs ?? this.#o.requestTimeoutMs;
+    const parts = new PartStream(() => this.#settle(id));
+    const p: Pending = {
+      to,
+      resolve: (last) => parts.push(last, true),
+      reject: (e) => parts.fail(e),
+      timer: this.#timeout(id, to, topic, timeoutMs),
+      stream: { parts, left: maxParts, timeoutMs },
+    };
+    this.#pending.set(id, p);
+    this.#route(to, KIND_SREQ, id, topic, wire).catch((e) => {
+      this.#settle(id);
+      parts.fail(e);
+    });
+    return parts;
   }
 
   /** Sends to every node of the cluster (those reachable through the mesh). */
@@ -355,8 +409,8 @@ export class Messenger {
         return;
       }
       if (from === via && to === self) {
-        // Direct: the link authenticated the sender, who pays.
-        if (!this.#quota.take(via)) this.#drop('throttled');
+        // Direct: the link authenticated the sender, who pays (but for parts asked of it).
+        if (!this.#asked(from, msg) && !this.#quota.take(via)) this.#drop('throttled');
         else this.#deliver(from, msg, false);
         return;
       }
@@ -373,7 +427,7 @@ export class Messenger {
       const key = this.#screen(via, from, msg.key, epoch, seq);
       if (!key) return;
       this.#verify(key, Domain.App, appPayload({ ...msg, epoch, seq }), sig, () => {
-        if (!this.#admit(from, epoch, seq)) return;
+        if (!this.#admit(from, epoch, seq, to === self && this.#asked(from, msg))) return;
         if (to === self) {
           this.#deliver(from, msg, from !== via);
           return;
@@ -467,15 +521,26 @@ export class Messenger {
     );
   }
 
-  /** A verified message: new from its origin (else a copy), and within the origin's quota. */
-  #admit(origin: string, epoch: number, seq: number): boolean {
+  /** A verified message: new from its origin (else a copy), and within the origin's quota (unless `free`). */
+  #admit(origin: string, epoch: number, seq: number, free = false): boolean {
     if (!this.#windows.accept(origin, epoch, seq)) {
       this.metrics.duplicates++;
       return false;
     }
-    if (this.#quota.take(origin)) return true;
+    if (free || this.#quota.take(origin)) return true;
     this.#drop('throttled');
     return false;
+  }
+
+  /**
+   * A part of a streamed answer this node asked `from` for, with parts left to take: free of
+   * the origin's quota (the ask bounded it). Anything else pays, and a part nobody asked for
+   * is then dropped (#deliver).
+   */
+  #asked(from: string, msg: MessageOf<'app'>): boolean {
+    if (msg.kind !== KIND_PART) return false;
+    const p = this.#pending.get(msg.id);
+    return p?.to === from && p.stream !== undefined && p.stream.left > 1;
   }
 
   #drop(reason: DropReason): undefined {
@@ -486,22 +551,25 @@ export class Messenger {
 
   #deliver(from: string, msg: MessageOf<'app'>, relayed: boolean): void {
     if (this.#closed) return;
-    if (msg.kind === KIND_RES || msg.kind === KIND_ERR) {
+    if (msg.kind === KIND_RES || msg.kind === KIND_ERR || msg.kind === KIND_PART) {
       const p = this.#pending.get(msg.id);
-      if (!p || p.to !== from) {
-        // Late (timed out), or not from the node asked: it settles nothing.
+      if (!p || p.to !== from || (msg.kind === KIND_PART && !p.stream)) {
+        // Late (timed out), not from the node asked, or a part of a plain answer: it settles nothing.
         this.#drop(undefined);
         return;
       }
       this.metrics.received++;
-      this.#pending.delete(msg.id);
-      this.#h.env.scheduler.cancelTimer(p.timer);
+      if (msg.kind === KIND_PART) {
+        this.#part(msg.id, p, msg.data);
+        return;
+      }
+      this.#settle(msg.id);
       if (msg.kind === KIND_RES) p.resolve(msg.data);
       else p.reject(new MessagingError('remote-error', fromUtf8Safe(msg.data)));
       return;
     }
     this.metrics.received++;
-    if (msg.kind === KIND_REQ) {
+    if (msg.kind === KIND_REQ || msg.kind === KIND_SREQ) {
       this.#answer(from, msg);
       return;
     }
@@ -518,22 +586,99 @@ export class Messenger {
     const responder = this.#handlers.responder(msg.topic);
     const reply = (kind: number, data: Uint8Array) =>
       this.#route(from, kind, msg.id, msg.topic, data).catch(() => {});
+    const streamed = msg.kind === KIND_SREQ ? readStreamRequest(msg.data) : undefined;
+    if (msg.kind === KIND_SREQ && !streamed) {
+      void reply(KIND_ERR, utf8('malformed stream request'));
+      return;
+    }
+    const data = streamed?.data ?? msg.data;
     if (!responder) {
       void reply(KIND_ERR, utf8(`no responder for ${msg.topic}`));
       return;
     }
+    if (typeof responder !== 'function') {
+      void this.#stream(from, msg, responder.stream, data, streamed?.maxParts ?? 1, reply);
+      return;
+    }
     Promise.resolve()
-      .then(() => responder(msg.data, from))
+      .then(() => responder(data, from))
       .then(
-        // A JavaScript responder may return anything: what is not bytes is its error, not ours.
-        (data: unknown) =>
-          !(data instanceof Uint8Array)
-            ? reply(KIND_ERR, utf8('the responder returned no bytes'))
-            : data.length > this.#o.maxMessageBytes
-              ? reply(KIND_ERR, utf8('reply too large'))
-              : reply(KIND_RES, data),
-        (e) => reply(KIND_ERR, utf8(String((e as Error)?.message ?? e).slice(0, 500))),
-      );
+        (part: unknown) => reply(KIND_RES, this.#answerBytes(part)),
+        (e) => reply(KIND_ERR, errorText(e)),
+      )
+      .catch((e) => reply(KIND_ERR, errorText(e)));
+  }
+
+  /**
+   * Sends a streamed answer part by part, each once the link drained (#route), the last as
+   * the reply; at most `maxParts`, or one while the origin has OPEN_STREAMS_PER_ORIGIN open.
+   * A part is sent only once the next one is known, so the last goes out as the reply.
+   */
+  async #stream(
+    from: string,
+    msg: MessageOf<'app'>,
+    responder: StreamResponder,
+    data: Uint8Array,
+    maxParts: number,
+    reply: (kind: number, data: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    const open = this.#streaming.get(from) ?? 0;
+    const grant = open < OPEN_STREAMS_PER_ORIGIN ? maxParts : 1;
+    this.#streaming.set(from, open + 1);
+    let it: AsyncIterator<Uint8Array> | Iterator<Uint8Array> | undefined;
+    try {
+      it = iterate(responder(data, from, grant));
+      let cur = await it.next();
+      if (cur.done) throw new Error('the responder returned no parts');
+      for (let sent = 1; ; sent++) {
+        const part = this.#answerBytes(cur.value);
+        let next: IteratorResult<Uint8Array> | undefined;
+        try {
+          next = sent < grant ? await it.next() : undefined;
+        } catch (e) {
+          // The responder failed after yielding this part: it goes out, then the error.
+          await this.#route(from, KIND_PART, msg.id, msg.topic, part);
+          throw e;
+        }
+        if (!next || next.done) return void (await reply(KIND_RES, part));
+        await this.#route(from, KIND_PART, msg.id, msg.topic, part);
+        cur = next;
+      }
+    } catch (e) {
+      await reply(KIND_ERR, errorText(e));
+    } finally {
+      try {
+        void Promise.resolve(it?.return?.()).catch(() => {});
+      } catch {
+        // A generator that throws as it closes: the answer is over either way.
+      }
+      const left = (this.#streaming.get(from) ?? 1) - 1;
+      if (left > 0) this.#streaming.set(from, left);
+      else this.#streaming.delete(from);
+    }
+  }
+
+  /** What a responder gave as one answer (or part), checked: bytes within maxMessageBytes. */
+  #answerBytes(part: unknown): Uint8Array {
+    // A JavaScript responder may return anything: what is not bytes is its error, not ours.
+    if (!(part instanceof Uint8Array)) throw new Error('the responder returned no bytes');
+    if (part.length > this.#o.maxMessageBytes) throw new Error('reply too large');
+    return part;
+  }
+
+  /** A part of a streamed answer from the node asked: taken while the count asked allows. */
+  #part(id: number, p: Pending, data: Uint8Array): void {
+    const stream = p.stream!;
+    if (stream.left <= 1) {
+      // The last part asked for must come as the reply: one more is a responder out of bounds.
+      this.#settle(id);
+      p.reject(new MessagingError('remote-error', 'more parts than asked for'));
+      return;
+    }
+    stream.left--;
+    this.#h.env.scheduler.cancelTimer(p.timer);
+    p.timer = this.#timeout(id, p.to, 'a streamed answer', stream.timeoutMs);
+    stream.parts.push(data, false);
   }
 
   async #route(to: string, kind: number, id: number, topic: string, data: Uint8Array): Promise<void> {
@@ -643,6 +788,11 @@ export class Messenger {
       throw new MessagingError('too-large', `${data.length} bytes > ${this.#o.maxMessageBytes}`);
     }
   }
+}
+
+/** An error's message as a reply's text (bounded). */
+function errorText(e: unknown): Uint8Array {
+  return utf8(String((e as Error)?.message ?? e).slice(0, 500));
 }
 
 function fromUtf8Safe(b: Uint8Array): string {

@@ -152,7 +152,7 @@ export const registry = {
         to: nodeIdField,
         from: nodeIdField,
         id: u32,
-        kind: uint(3),
+        kind: uint(5),
         topic: topicField,
         data: bytes(0, MAX_APP_BYTES),
         ttl: uint(16),
