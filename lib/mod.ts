@@ -45,6 +45,7 @@ export {
   verifyInclusion,
 } from './merkle/log-tree.ts';
 export { compareTreeRoots, type NodeSummary, PrefixTree, type SyncAction } from './merkle/prefix-tree.ts';
+export type { PartStream, RequestStreamOptions, StreamResponder } from './node/answer-stream.ts';
 export type { DialPolicy } from './node/dial-policy.ts';
 export { MeshNodeError, type MeshNodeErrorCode } from './node/errors.ts';
 export type { MemberStateChange, MeshEvents } from './node/events.ts';
@@ -57,7 +58,6 @@ export {
   type MessagingOptions,
   type Responder,
 } from './node/messaging.ts';
-export type { PartStream, RequestStreamOptions, StreamResponder } from './node/answer-stream.ts';
 export { type MessagingService, messaging } from './node/messaging-service.ts';
 export type { MeshNodeOptions } from './node/options.ts';
 export { hashRing, type RingService } from './node/ring-service.ts';
