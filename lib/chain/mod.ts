@@ -41,7 +41,7 @@ export {
   verifyForkProof,
 } from './fork.ts';
 export { IndexedDbChainStorage } from './idb-storage.ts';
-export { type PullOptions, type PullResult, pullChain } from './pull.ts';
+export { type ChainAsk, type PullOptions, type PullResult, pullChain } from './pull.ts';
 export { type ChainStorage, MemoryChainStorage, type StoredChain } from './storage.ts';
 export {
   type ChainSyncRequest,
@@ -49,6 +49,7 @@ export {
   DEFAULT_SERVE_LIMITS,
   type ProvenHash,
   type ServeLimits,
+  serveParts,
 } from './sync.ts';
 export {
   type SignedTreeHead,

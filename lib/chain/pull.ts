@@ -9,8 +9,13 @@
  * up to `window` range requests are in flight at once, each for the entries after the
  * previous one's expected end. Answers are applied in request order, each verified as any
  * answer (links, hashes, consistency with the signed head), so a range answered out of place
- * is refused (`gap`), and at most `window` answers wait in memory. How far to pull comes
- * from the signed heads, never from an answer's `hasMore`.
+ * is refused (`gap`), and at most `window` answers (× `parts`, streamed) wait in memory. How
+ * far to pull comes from the signed heads, never from an answer's `hasMore`.
+ *
+ * Streamed (`parts` > 1, `ask` returning an async iterable): each range request asks for
+ * `parts` answers' worth of entries, and the responder sends them as consecutive answers, each
+ * checked as above: one request per `parts` answers, which is what bounds a pull over a link
+ * whose sends are costly or a peer whose request quota is the limit.
  */
 import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { ChainLog } from './chain-log.ts';
@@ -34,8 +39,13 @@ export interface PullOptions {
   readonly verifier?: SignatureVerifier;
   /** Stop after this many requests (a responder that always has more cannot hold the loop). Default 100,000. */
   readonly maxRoundTrips?: number;
-  /** Sync requests in flight at once (1: one answer per round trip). Default 4. */
+  /** Sync requests in flight at once (1: one request per round trip). Default 4. */
   readonly window?: number;
+  /**
+   * Answers each range request may bring, when `ask` answers in parts (an async iterable):
+   * such a request asks for this many answers' worth of entries. Default 1.
+   */
+  readonly parts?: number;
   /**
    * Asked before each request: once it returns true the pull sends nothing more, applies the
    * answers already asked for, and returns `stopped` (pulling again resumes after them).
@@ -43,32 +53,74 @@ export interface PullOptions {
   readonly stop?: () => boolean;
 }
 
-type Settled = { ok: true; res: ChainSyncResponse } | { ok: false; error: unknown };
+/** One answer read: a part, the error that ended its request, or (res undefined) the end of a streamed answer. */
+type Settled = { ok: true; res: ChainSyncResponse | undefined } | { ok: false; error: unknown };
 
-/** One request sent: where its entries start, how many it asked for, its answer to come. */
+/**
+ * Asks one request: answered once (a promise), or in parts (an async iterable of answers, each
+ * for the entries after the one before, at most `parts` of them: MeshNode.requestStream).
+ */
+export type ChainAsk = (
+  request: ChainSyncRequest,
+  parts: number,
+) => Promise<ChainSyncResponse> | AsyncIterable<ChainSyncResponse>;
+
+/** One request sent: where its next answer's entries start, how many it may still bring, its answers to come. */
 interface Slot {
-  readonly start: number;
-  readonly max: number;
-  readonly answer: Promise<Settled>;
+  start: number;
+  max: number;
+  /** Answers it may still bring. */
+  answers: number;
+  next(): Promise<Settled>;
+  /** An answer read that waits for a gap before it to be filled. */
+  held?: Settled;
 }
 
-/** Pulls `log` up to the responder's head through `ask` (one request, one answer each). */
-export async function pullChain(
-  log: ChainLog,
-  ask: (request: ChainSyncRequest) => Promise<ChainSyncResponse>,
-  opts: PullOptions = {},
-): Promise<PullResult> {
+const END: Settled = { ok: true, res: undefined };
+
+const streamed = (
+  answer: Promise<ChainSyncResponse> | AsyncIterable<ChainSyncResponse>,
+): answer is AsyncIterable<ChainSyncResponse> =>
+  typeof (answer as AsyncIterable<ChainSyncResponse>)[Symbol.asyncIterator] === 'function';
+
+/** The answers to one request, read in order; an answer once is an answer of one part. */
+function answersOf(
+  answer: Promise<ChainSyncResponse> | AsyncIterable<ChainSyncResponse>,
+): () => Promise<Settled> {
+  const failed = (error: unknown): Settled => ({ ok: false, error });
+  if (streamed(answer)) {
+    const it = answer[Symbol.asyncIterator]();
+    return () => it.next().then((r): Settled => (r.done ? END : { ok: true, res: r.value }), failed);
+  }
+  // Settled at once, so that an answer never read (the pull ended first) is no unhandled rejection.
+  const once = Promise.resolve(answer as Promise<ChainSyncResponse>).then(
+    (res): Settled => ({ ok: true, res }),
+    failed,
+  );
+  let read = false;
+  return () => {
+    if (read) return Promise.resolve(END);
+    read = true;
+    return once;
+  };
+}
+
+/** Pulls `log` up to the responder's head through `ask`. */
+export async function pullChain(log: ChainLog, ask: ChainAsk, opts: PullOptions = {}): Promise<PullResult> {
   const maxTrips = opts.maxRoundTrips ?? 100_000;
   const window = opts.window ?? 4;
+  const parts = opts.parts ?? 1;
   if (!Number.isInteger(window) || window < 1)
     throw new ChainError('invalid-argument', 'window must be an integer ≥ 1');
+  if (!Number.isInteger(parts) || parts < 1)
+    throw new ChainError('invalid-argument', 'parts must be an integer ≥ 1');
   let appended = 0;
   let roundTrips = 0;
   /** Requests in flight, in the order their answers are applied. */
   const queue: Slot[] = [];
   /** The size of the largest signed head an applied answer carried: how far to pull. */
   let target = 0;
-  /** Entries per range request: what a byte-cut answer held (the responder's answer size). */
+  /** Entries per answer: what a byte-cut answer held (the responder's answer size). */
   let chunk = 0;
   /** Where the next range request starts. */
   let next = 0;
@@ -80,18 +132,18 @@ export async function pullChain(
   };
   const send = (req: ChainSyncRequest): Slot => {
     roundTrips++;
-    const answer = ask(req).then(
-      (res): Settled => ({ ok: true, res }),
-      (error: unknown): Settled => ({ ok: false, error }),
-    );
-    return { start: req.afterSequence + 1, max: req.maxEntries, answer };
+    const answer = ask(req, parts);
+    const answers = streamed(answer) ? parts : 1;
+    return { start: req.afterSequence + 1, max: req.maxEntries, answers, next: answersOf(answer) };
   };
+  /** Where a request's entries will end, as far as known (its answers left, of `chunk` entries each). */
+  const end = (slot: Slot): number => slot.start + Math.min(slot.max, slot.answers * chunk);
   /** A request at this log's head, its hash checked by the responder. */
   const checked = (maxEntries?: number): Slot => send(log.syncRequest(maxEntries));
   const fill = () => {
-    next = Math.max(next, log.length);
+    next = Math.max(next, log.length, ...queue.map(end));
     while (queue.length < window && chunk > 0 && next < target && roundTrips < maxTrips && !stopping()) {
-      const max = Math.min(chunk, target - next);
+      const max = Math.min(chunk * parts, target - next);
       queue.push(send({ chainId: log.chainId, afterSequence: next - 1, afterHash: null, maxEntries: max }));
       next += max;
     }
@@ -104,23 +156,33 @@ export async function pullChain(
       queue.push(checked());
     }
     const slot = queue[0]!;
-    const settled = await slot.answer;
+    const settled = slot.held ?? (await slot.next());
+    slot.held = undefined;
     if (!settled.ok) throw settled.error; // the answers still in flight settle unread
+    const res = settled.res;
+    if (!res) {
+      queue.shift(); // a streamed answer ended (short: the next request's start shows the gap)
+      fill();
+      continue;
+    }
+    if (res.entries.length > slot.max)
+      throw new ChainError('tampered', `${res.entries.length} entries answered where ${slot.max} were asked`);
     if (slot.start < log.length) {
-      queue.shift(); // overtaken (the log grew meanwhile): nothing in it is new
+      // Overtaken (the log grew meanwhile): nothing in it is new.
+      slot.start += res.entries.length;
+      slot.max -= res.entries.length;
+      slot.answers--;
+      if (slot.max === 0 || slot.answers === 0) queue.shift();
       continue;
     }
     if (slot.start > log.length) {
       // An earlier answer came short: fetch the gap first; this answer waits its turn.
       if (roundTrips >= maxTrips) return { appended, roundTrips };
       if (stopping()) return { appended, roundTrips, stopped: true };
+      slot.held = settled;
       queue.unshift(checked(slot.start - log.length));
       continue;
     }
-    queue.shift();
-    const res = settled.res;
-    if (res.entries.length > slot.max)
-      throw new ChainError('tampered', `${res.entries.length} entries answered where ${slot.max} were asked`);
     const r = await log.applySync(res);
     appended += r.appended;
     if (r.diverged && res.treeHead)
@@ -130,7 +192,12 @@ export async function pullChain(
     if (res.treeHead!.size > target) target = res.treeHead!.size;
     if (r.hasMore && r.appended < slot.max) chunk = r.appended;
     else if (chunk === 0) chunk = slot.max;
-    if (!r.hasMore && queue.length === 0 && log.length >= target) return { appended, roundTrips };
+    slot.start += r.appended;
+    slot.max -= r.appended;
+    slot.answers--;
+    if (!r.hasMore && log.length >= target) return { appended, roundTrips };
+    // All it asked for came (a stream's end is not waited for).
+    if (slot.max === 0 || slot.answers === 0) queue.shift();
     fill();
   }
 }
@@ -139,7 +206,7 @@ export async function pullChain(
 async function proveFork(
   log: ChainLog,
   res: ChainSyncResponse,
-  ask: (request: ChainSyncRequest) => Promise<ChainSyncResponse>,
+  ask: ChainAsk,
   opts: PullOptions,
   tripsSoFar: number,
 ): Promise<{ roundTrips: number; forked: ForkProof }> {
@@ -150,7 +217,7 @@ async function proveFork(
     opts.verifier ?? fastVerifier,
     async (probe) => {
       roundTrips++;
-      const answer = await ask({ ...log.syncRequest(0), probe });
+      const answer = await firstAnswer(ask({ ...log.syncRequest(0), probe }, 1));
       if (answer.chainId !== log.chainId)
         throw new ChainError('unknown-chain', 'a probe answered about another chain');
       return answer;
@@ -162,4 +229,14 @@ async function proveFork(
   if (!proof) throw new ChainError('tampered', 'the responder claimed a divergence it could not prove');
   log.markForked(proof);
   return { roundTrips, forked: proof };
+}
+
+/** The one answer to a probe (asked for one part). */
+async function firstAnswer(
+  answer: Promise<ChainSyncResponse> | AsyncIterable<ChainSyncResponse>,
+): Promise<ChainSyncResponse> {
+  const settled = await answersOf(answer)();
+  if (!settled.ok) throw settled.error;
+  if (!settled.res) throw new ChainError('tampered', 'a probe was answered with nothing');
+  return settled.res;
 }

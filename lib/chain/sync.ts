@@ -113,3 +113,28 @@ export function serve(src: SyncSource, req: ChainSyncRequest, limits: ServeLimit
   }
   return answer(entries, after + 1 + entries.length, false);
 }
+
+/**
+ * The answers to one request in up to `maxParts` parts, each for the entries after the one
+ * before, until the request's maxEntries or the responder's head (a probe, a mismatch or an
+ * empty answer ends it): what a streamed answer carries (MeshNode.respondStream). `serve`
+ * answers one request (ChainLog.serveSync with the responder's limits); a generator, so each
+ * part is read only when the link has room for it.
+ */
+export function* serveParts(
+  serve: (req: ChainSyncRequest) => ChainSyncResponse,
+  req: ChainSyncRequest,
+  maxParts: number,
+): Generator<ChainSyncResponse> {
+  let res = serve(req);
+  yield res;
+  let left = req.maxEntries - res.entries.length;
+  let after = req.afterSequence + res.entries.length;
+  for (let part = 1; part < maxParts && left > 0 && res.hasMore && req.probe === undefined; part++) {
+    res = serve({ chainId: req.chainId, afterSequence: after, afterHash: null, maxEntries: left });
+    if (res.entries.length === 0) return;
+    yield res;
+    left -= res.entries.length;
+    after += res.entries.length;
+  }
+}

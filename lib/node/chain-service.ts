@@ -16,9 +16,9 @@ import {
 } from '../chain/codec.ts';
 import { ChainError } from '../chain/errors.ts';
 import type { ForkProof } from '../chain/fork.ts';
-import { pullChain } from '../chain/pull.ts';
+import { type ChainAsk, pullChain } from '../chain/pull.ts';
 import { type ChainStorage, MemoryChainStorage } from '../chain/storage.ts';
-import type { ChainSyncRequest } from '../chain/sync.ts';
+import { type ChainSyncRequest, serveParts } from '../chain/sync.ts';
 import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { ServiceAdvertisement } from '../state/service-registry.ts';
 import { ServiceHealth } from '../state/values.ts';
@@ -28,7 +28,7 @@ import { Emitter } from '../util/emitter.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
 import type { ChainEvents, ChainNode } from './chain-node.ts';
 import { ForkProofs } from './chain-proofs.ts';
-import { atLeast, positive } from './option-checks.ts';
+import { atLeast, check, positive } from './option-checks.ts';
 
 export type { ChainEvents, ChainNode } from './chain-node.ts';
 export { CHAIN_FORK_GET_TOPIC, CHAIN_FORK_TOPIC } from './chain-proofs.ts';
@@ -47,10 +47,18 @@ export interface ChainsOptions {
   /** Fork proofs kept for chains this node does not host (oldest dropped first). Default 1,024. */
   maxProofs?: number;
   /**
-   * Sync requests in flight at once per pull (each for the entries after the previous one's
-   * end): a catch-up moves about this many answers (~40 KiB each) per round trip. Default 16.
+   * Answers (~40 KiB each) in flight at once per pull, each for the entries after the previous
+   * one's end: what a catch-up moves per round trip, and what waits in memory (~2.6 MiB at
+   * most by default). Default 64.
    */
   pullWindow?: number;
+  /**
+   * Answers one sync request brings from a peer that streams them (MeshNode.requestStream;
+   * every node of this version does, and says so in its chain advertisement): a pull then
+   * keeps ⌈pullWindow / pullParts⌉ requests in flight. 1: one answer per request, as to a
+   * peer that does not stream. Default 16 (at most 16: what a node serves per request).
+   */
+  pullParts?: number;
   /**
    * Sync requests per second to one peer (burst ×4). A peer takes at most
    * `messaging.perOriginRate` messages a second from this node (default 200, burst ×4) and
@@ -71,12 +79,17 @@ export function chains(options: ChainsOptions = {}): ChainService {
   positive(options.pullIntervalMs, 'chains.pullIntervalMs');
   atLeast(options.maxProofs, 1, 'chains.maxProofs');
   atLeast(options.pullWindow, 1, 'chains.pullWindow');
+  atLeast(options.pullParts, 1, 'chains.pullParts');
+  if (options.pullParts !== undefined)
+    check(options.pullParts <= SERVE_PARTS, 'chains.pullParts', `must be at most ${SERVE_PARTS}`);
   positive(options.pullRate, 'chains.pullRate');
   const frozen = Object.freeze({ ...options });
   return { options: frozen, create: (node) => new ChainHost(node, frozen) };
 }
 
 const serviceName = (chainId: string) => `chain.${chainId}`;
+/** Answers served per streamed sync request at most (advertised as `p`). */
+export const SERVE_PARTS = 16;
 /**
  * A pull gives its peer this long, then looks at what the peer delivered: a peer that answers
  * (slowly, or an entry at a time) cannot hold a chain's pulls for longer.
@@ -95,6 +108,7 @@ export class ChainHost {
   readonly #verifier: SignatureVerifier;
   readonly #intervalMs: number;
   readonly #window: number;
+  readonly #parts: number;
   readonly #pace: RateLimiter;
   readonly #pauseMs: number;
   readonly #storage: ChainStorage;
@@ -113,12 +127,13 @@ export class ChainHost {
     this.#node = node;
     this.#verifier = options.verifier ?? fastVerifier;
     this.#intervalMs = options.pullIntervalMs ?? 1_000;
-    this.#window = options.pullWindow ?? 16;
+    this.#window = options.pullWindow ?? 64;
+    this.#parts = options.pullParts ?? SERVE_PARTS;
     const rate = options.pullRate ?? 150;
     this.#pace = new RateLimiter(rate, rate * 4, () => node.env.clock.now());
     this.#pauseMs = Math.max(1, 1000 / rate);
     this.#storage = options.storage ?? new MemoryChainStorage();
-    node.respond(CHAIN_SYNC_TOPIC, (data) => this.#serve(data));
+    node.respondStream(CHAIN_SYNC_TOPIC, (data, _from, maxParts) => this.#serve(data, maxParts));
     this.#proofs = new ForkProofs(node, this.#logs, {
       verifier: this.#verifier,
       maxProofs: options.maxProofs ?? 1_024,
@@ -209,7 +224,7 @@ export class ChainHost {
       this.#node.advertiseService(serviceName(log.chainId), {
         endpoint: '',
         health: ServiceHealth.Healthy,
-        metadata: { n: String(size), h: hash },
+        metadata: { n: String(size), h: hash, p: String(SERVE_PARTS) },
       });
       this.#advertised.set(log.chainId, key);
     } catch {
@@ -228,11 +243,13 @@ export class ChainHost {
     const mine = log.treeHead()?.size ?? 0;
     const myHash = mine > 0 ? toHex(log.get(mine - 1)!.hash) : '';
     const candidates: string[] = [];
+    const streams = new Map<string, number>();
     for (const ad of ads) {
       const n = Number(ad.metadata.n);
       if (!Number.isInteger(n)) continue;
       // Ahead of this log, or another head at its length (a fork to find).
       if (n > mine || (n === mine && n > 0 && ad.metadata.h !== myHash)) candidates.push(ad.nodeId);
+      streams.set(ad.nodeId, advertisedParts(ad.metadata.p));
       log.noteRemoteSize(n);
     }
     if (candidates.length === 0 || log.forkProof) return;
@@ -241,7 +258,8 @@ export class ChainHost {
     const from = quick.length > 0 ? quick : candidates;
     const peer = from[this.#node.env.random.int(from.length)]!;
     this.#pulling.add(log.chainId);
-    void this.#pull(log, peer).finally(() => this.#pulling.delete(log.chainId));
+    const parts = Math.min(this.#parts, streams.get(peer) ?? 1);
+    void this.#pull(log, peer, parts).finally(() => this.#pulling.delete(log.chainId));
   }
 
   /**
@@ -250,14 +268,30 @@ export class ChainHost {
    * chain while others advertise it (a hostile replica answering an entry at a time, just
    * before each request would time out, would otherwise hold the chain's pulls for hours).
    */
-  async #pull(log: ChainLog, peer: string): Promise<void> {
+  async #pull(log: ChainLog, peer: string, parts: number): Promise<void> {
     const clock = this.#node.env.clock;
     let bytes = 0;
-    const ask = async (req: ChainSyncRequest) => {
-      await this.#paced(peer);
-      const answer = await this.#node.request(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req));
-      bytes += answer.length;
-      return decodeSyncResponse(answer);
+    const ask = (req: ChainSyncRequest, n: number): ReturnType<ChainAsk> => {
+      if (n === 1)
+        return this.#paced(peer)
+          .then(() => this.#node.request(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req)))
+          .then((answer) => {
+            bytes += answer.length;
+            return decodeSyncResponse(answer);
+          });
+      // Sent now (not when read), so that the window's requests are all in flight at once.
+      const asked = this.#paced(peer).then(() =>
+        this.#node.requestStream(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req), { maxParts: n }),
+      );
+      asked.catch(() => {}); // read (and rethrown) by the iteration, if it comes
+      return {
+        async *[Symbol.asyncIterator]() {
+          for await (const answer of await asked) {
+            bytes += answer.length;
+            yield decodeSyncResponse(answer);
+          }
+        },
+      };
     };
     try {
       for (;;) {
@@ -265,7 +299,8 @@ export class ChainHost {
         bytes = 0;
         const r = await pullChain(log, ask, {
           verifier: this.#verifier,
-          window: this.#window,
+          window: Math.ceil(this.#window / parts),
+          parts,
           stop: () => clock.now() - start >= PULL_SLICE_MS,
         });
         if (r.appended > 0)
@@ -293,10 +328,18 @@ export class ChainHost {
     }
   }
 
-  #serve(data: Uint8Array): Uint8Array {
+  /** Answers a sync request in up to `maxParts` answers (at most SERVE_PARTS), each read as the link has room. */
+  *#serve(data: Uint8Array, maxParts: number): Generator<Uint8Array> {
     const req = decodeSyncRequest(data);
     const log = this.#logs.get(req.chainId);
     if (!log) throw new ChainError('unknown-chain', `chain ${req.chainId.slice(0, 8)} not hosted here`);
-    return encodeSyncResponse(log.serveSync(req, { maxBytes: ANSWER_BYTES }));
+    const serve = (r: ChainSyncRequest) => log.serveSync(r, { maxBytes: ANSWER_BYTES });
+    for (const res of serveParts(serve, req, Math.min(maxParts, SERVE_PARTS))) yield encodeSyncResponse(res);
   }
+}
+
+/** The answers per request a chain advertisement says its node streams (1: it does not). */
+function advertisedParts(p: string | undefined): number {
+  const n = Number(p);
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, SERVE_PARTS) : 1;
 }

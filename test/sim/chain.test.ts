@@ -150,8 +150,8 @@ describe('chains on MeshNodes (simulated network)', () => {
     }
   });
 
-  it('a long catch-up keeps to pullRate: the serving node throttles none of its requests (at a pace above its perOriginRate it drops some)', async () => {
-    const catchUp = async (pullRate: number) => {
+  it('a long catch-up keeps to pullRate: the serving node throttles none of its requests (at a pace above its perOriginRate it drops some); streamed answers need a sixteenth of the requests', async () => {
+    const catchUp = async (pullRate: number, pullParts = 1) => {
       const c = await SimCluster.create({
         nodes: 2,
         seed: 15,
@@ -159,7 +159,7 @@ describe('chains on MeshNodes (simulated network)', () => {
         nodeOptions: () => ({
           // A tight quota: 10 messages a second per origin, 40 at once.
           messaging: messaging({ perOriginRate: 10 }),
-          chains: chains({ verifier: strictVerifier, pullIntervalMs: 100, pullWindow: 8, pullRate }),
+          chains: chains({ verifier: strictVerifier, pullIntervalMs: 100, pullWindow: 8, pullRate, pullParts }),
         }),
       });
       runUntil(c, () => converged(c), 60_000);
@@ -175,7 +175,8 @@ describe('chains on MeshNodes (simulated network)', () => {
       c.nodes[0]!.node.chains.host(log);
       const follower = await c.nodes[1]!.node.chains.follow(log.chainId, author.publicKey);
       const took = await settleUntil(c, () => follower.length === 6_000, 60_000, 5);
-      return { length: follower.length, took, throttled: c.nodes[0]!.node.metrics().messaging.throttled };
+      const served = c.nodes[0]!.node.metrics().messaging;
+      return { length: follower.length, took, throttled: served.throttled, requests: served.received };
     };
     const paced = await catchUp(8);
     expect(paced.length).toBe(6_000);
@@ -184,6 +185,12 @@ describe('chains on MeshNodes (simulated network)', () => {
     expect(unpaced.throttled).toBeGreaterThan(0);
     // Each dropped request costs a request timeout: the paced catch-up ends first (simulated time).
     expect(paced.took).toBeLessThan(unpaced.took);
+    // Streamed (the default, 16 answers a request): a few requests, within the quota at once.
+    const streamed = await catchUp(8, 16);
+    expect(streamed.length).toBe(6_000);
+    expect(streamed.throttled).toBe(0);
+    expect(streamed.took).toBeLessThan(paced.took / 4);
+    expect(streamed.requests).toBeLessThan(paced.requests / 4);
   });
 
   it('weftmesh sim --chains 2 --entries 150 --fork --partition: synced, the proof at every node, nothing invalid, the same report for the same seed', async () => {

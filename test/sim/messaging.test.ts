@@ -1,6 +1,6 @@
 // Application messaging over a simulated partial mesh: direct, relayed, request/reply, broadcast.
 import { describe, expect, it } from 'vitest';
-import { MessagingError } from '../../lib/node/messaging.ts';
+import { MessagingError } from '../../lib/node/mod.ts';
 import { SimCluster } from '../../lib/sim/mod.ts';
 import { fromHex, utf8 } from '../../lib/util/bytes.ts';
 import { encodeMessage } from '../../lib/wire/mod.ts';
@@ -66,6 +66,44 @@ describe('application messaging in simulation', () => {
     const lost = client.request(server.nodeId, 'echo', utf8('anyone?'), 3_000).catch((e) => e);
     await settle(c, 4_000);
     expect(await lost).toMatchObject({ code: 'timeout' });
+  });
+
+  it('a streamed answer crosses relays part by part; its errors come from the iteration', async () => {
+    const c = await meshOf(30, 4);
+    const [a, b] = farPair(c);
+    const server = c.nodes[b]!.node;
+    server.respondStream('count', function* (data, _from, maxParts) {
+      const asked = new TextDecoder().decode(data);
+      const n = asked === 'fail' ? 2 : Number(asked);
+      for (let i = 0; i < Math.min(n, maxParts); i++) yield utf8(`part ${i}`);
+      if (asked === 'fail') throw new Error('disk gone');
+    });
+    const client = c.nodes[a]!.node;
+    const read = async (data: string, maxParts?: number) => {
+      const got: string[] = [];
+      try {
+        for await (const p of client.requestStream(server.nodeId, 'count', utf8(data), { maxParts }))
+          got.push(new TextDecoder().decode(p));
+      } catch (e) {
+        got.push((e as MessagingError).code);
+      }
+      return got;
+    };
+    const forty = read('40', 40);
+    const fewer = read('3');
+    const failing = read('fail', 8);
+    const capped = read('30', 2);
+    const bad = read('1', 65);
+    await settle(c, 5_000);
+    expect(await forty).toEqual(Array.from({ length: 40 }, (_, i) => `part ${i}`));
+    expect(await fewer).toEqual(['part 0', 'part 1', 'part 2']);
+    expect(await failing).toEqual(['part 0', 'part 1', 'remote-error']);
+    expect(await capped).toEqual(['part 0', 'part 1']);
+    expect(await bad).toEqual(['bad-parts']);
+    // A plain request to a stream responder gets its first part.
+    const plain = client.request(server.nodeId, 'count', utf8('9'));
+    await settle(c, 1_000);
+    expect(new TextDecoder().decode(await plain)).toBe('part 0');
   });
 
   it('a broadcast reaches every node exactly once', async () => {
