@@ -125,6 +125,11 @@ const KIND_PART = 4;
 const KIND_SREQ = 5;
 const TOPIC = /^[A-Za-z0-9._/-]{1,64}$/;
 const PENDING_LIMIT = 4096;
+/**
+ * Requests one origin may have this node answering at once (its responders running, or their
+ * answers waiting for a congested link): what a peer that stops reading can make it hold.
+ */
+const MAX_ANSWERING = 256;
 /** Broadcasts held for grafts: how many, and how long (a graft comes within seconds). */
 const HELD_BROADCASTS = 1024;
 const HELD_BROADCAST_MS = 30_000;
@@ -248,6 +253,8 @@ export class Messenger {
   #seq = 0;
   /** Streamed answers being sent, per origin (answer-stream.ts: beyond a cap, one part each). */
   readonly #streaming = new Map<string, number>();
+  /** Answers (plain or streamed) in progress, per origin: at most MAX_ANSWERING. */
+  readonly #answering = new Map<string, number>();
   #closed = false;
 
   constructor(host: MessengerHost, opts: MessagingOptions = {}, handlers = new TopicHandlers()) {
@@ -596,17 +603,29 @@ export class Messenger {
       void reply(KIND_ERR, utf8(`no responder for ${msg.topic}`));
       return;
     }
-    if (typeof responder !== 'function') {
-      void this.#stream(from, msg, responder.stream, data, streamed?.maxParts ?? 1, reply);
+    // Answers in progress hold their bytes until the link takes them (a peer that stops
+    // reading keeps them waiting up to sendTimeoutMs): bounded per origin, the rest dropped.
+    const answering = this.#answering.get(from) ?? 0;
+    if (answering >= MAX_ANSWERING) {
+      this.#drop('throttled');
       return;
     }
-    Promise.resolve()
-      .then(() => responder(data, from))
-      .then(
-        (part: unknown) => reply(KIND_RES, this.#answerBytes(part)),
-        (e) => reply(KIND_ERR, errorText(e)),
-      )
-      .catch((e) => reply(KIND_ERR, errorText(e)));
+    this.#answering.set(from, answering + 1);
+    const answered =
+      typeof responder !== 'function'
+        ? this.#stream(from, msg, responder.stream, data, streamed?.maxParts ?? 1, reply)
+        : Promise.resolve()
+            .then(() => responder(data, from))
+            .then(
+              (part: unknown) => reply(KIND_RES, this.#answerBytes(part)),
+              (e) => reply(KIND_ERR, errorText(e)),
+            )
+            .catch((e) => reply(KIND_ERR, errorText(e)));
+    void answered.finally(() => {
+      const left = (this.#answering.get(from) ?? 1) - 1;
+      if (left > 0) this.#answering.set(from, left);
+      else this.#answering.delete(from);
+    });
   }
 
   /**

@@ -322,6 +322,30 @@ describe('Messaging: requests', () => {
     );
   });
 
+  it('an origin has at most 256 requests answered at once (their answers held until its link takes them); more are dropped as throttled', async () => {
+    const t = setup({ options: { perOriginRate: 10_000 } });
+    const waiting: Array<() => void> = [];
+    let calls = 0;
+    t.handlers.respond('t', () => {
+      calls++;
+      return new Promise<Uint8Array>((resolve) => waiting.push(() => resolve(utf8('late'))));
+    });
+    for (let id = 1; id <= 300; id++) t.m.onApp(a.nodeId, { ...requestFromA('t'), id });
+    await flush();
+    expect(calls).toBe(256);
+    expect(t.m.metrics.throttled).toBe(44);
+    // Another origin is not held back by this one.
+    t.m.onApp(b.nodeId, { ...requestFromA('t'), from: fromHex(b.nodeId), id: 1 });
+    await flush();
+    expect(calls).toBe(257);
+    for (const done of waiting.splice(0)) done();
+    await flush();
+    await flush();
+    t.m.onApp(a.nodeId, { ...requestFromA('t'), id: 301 });
+    await flush();
+    expect(calls).toBe(258);
+  });
+
   it('a responder (JavaScript) that returns no bytes is answered with an error, not an unhandled rejection', async () => {
     const t = setup();
     t.handlers.respond('t', (() => undefined) as unknown as () => Uint8Array);
