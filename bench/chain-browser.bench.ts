@@ -148,15 +148,20 @@ async function rawLink(p: Pair): Promise<Array<Array<string | number>>> {
 
 export async function chainBrowserBench(): Promise<void> {
   const rig = await pageRig(PAGE, 2);
-  const raised = { chains: { pullRate: 2_000 }, perOriginRate: 4_000 };
-  const wide = { chains: { pullRate: 2_000, pullWindow: 64 }, perOriginRate: 4_000 };
+  const plain = { pullParts: 1 };
+  const wide = { chains: { ...plain, pullRate: 2_000, pullWindow: 64 }, perOriginRate: 4_000 };
   const only = process.env.CHAIN_BROWSER_RUNS?.split(',').map(Number);
   const runs: Run[] = [
-    { label: 'window 16 (default)', entries: 20_000, payload: SMALL, chains: {} },
-    { label: 'window 16, pace 2,000/s (perOriginRate 4,000)', entries: 100_000, payload: SMALL, ...raised },
-    { label: 'window 64, pace 2,000/s', entries: 100_000, payload: SMALL, ...wide },
-    { label: '16 KiB entries, window 16, pace 2,000/s', entries: 4_000, payload: BLOCK, ...raised },
-    { label: '16 KiB entries, window 64, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
+    { label: 'plain requests, 64 in flight, pace 2,000/s', entries: 100_000, payload: SMALL, ...wide },
+    { label: '16 KiB entries, plain, 64 in flight, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
+    {
+      label: 'streamed (defaults: 16 answers a request, 4 in flight)',
+      entries: 20_000,
+      payload: SMALL,
+      chains: {},
+    },
+    { label: 'streamed, defaults', entries: 100_000, payload: SMALL, chains: {} },
+    { label: '16 KiB entries, streamed, defaults', entries: 8_000, payload: BLOCK, chains: {} },
   ];
   try {
     const load = loadavg()[0]!.toFixed(2);

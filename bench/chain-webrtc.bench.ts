@@ -6,8 +6,8 @@
  * (entries/s and payload MB/s, from the first entry pulled to the last), catch-up time from
  * follow() (the head reaching the follower by gossip included), the follower's peak heap
  * growth, and the CPU each side used during the pull (% of one core: which side bounds it);
- * with one request in flight, with the default window, and with the pace raised past the
- * default per-origin message quota. For scale, plain request/answer between the same two
+ * with plain requests (one answer each: one in flight, the window, the pace raised past the
+ * default per-origin message quota) and streamed ones (the default: 16 answers a request). For scale, plain request/answer between the same two
  * processes (what messaging carries over that link with no chain work) and a plain data
  * channel streaming one way (bench/chain-webrtc-link.ts: the link itself, no weftmesh code).
  */
@@ -159,21 +159,43 @@ async function pullOver(url: string, host: Host, run: Run, i: number) {
 export async function chainWebRtcBench(): Promise<void> {
   const server = await startSignalingServer({ port: 0 });
   const host = new Host();
-  const raised = { chains: { pullRate: 2_000 }, perOriginRate: 4_000 };
-  const wide = { chains: { pullRate: 2_000, pullWindow: 64 }, perOriginRate: 4_000 };
+  const plain = { pullParts: 1 };
+  const wide = { chains: { ...plain, pullRate: 2_000, pullWindow: 64 }, perOriginRate: 4_000 };
   const runs: Run[] = [
-    { label: 'one request in flight', entries: 20_000, payload: SMALL, chains: { pullWindow: 1 } },
-    { label: 'window 16 (default)', entries: 20_000, payload: SMALL, chains: {} },
     {
-      label: 'window 16, default pace (150 requests/s after a burst of 600)',
+      label: 'plain requests, one in flight',
+      entries: 20_000,
+      payload: SMALL,
+      chains: { ...plain, pullWindow: 1 },
+    },
+    { label: 'plain requests, 64 in flight', entries: 20_000, payload: SMALL, chains: plain },
+    {
+      label: 'plain requests, 64 in flight, default pace (150 requests/s after a burst of 600)',
       entries: 100_000,
+      payload: SMALL,
+      chains: plain,
+    },
+    {
+      label: 'plain, window 64, pace 2,000/s (perOriginRate 4,000)',
+      entries: 100_000,
+      payload: SMALL,
+      ...wide,
+    },
+    { label: '16 KiB entries, plain, window 64, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
+    {
+      label: 'streamed (defaults: 16 answers a request, 2 in flight)',
+      entries: 20_000,
       payload: SMALL,
       chains: {},
     },
-    { label: 'window 16, pace 2,000/s (perOriginRate 4,000)', entries: 100_000, payload: SMALL, ...raised },
-    { label: '16 KiB entries, window 16, pace 2,000/s', entries: 4_000, payload: BLOCK, ...raised },
-    { label: 'window 64, pace 2,000/s', entries: 100_000, payload: SMALL, ...wide },
-    { label: '16 KiB entries, window 64, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
+    { label: 'streamed, defaults', entries: 100_000, payload: SMALL, chains: {} },
+    { label: '16 KiB entries, streamed, defaults', entries: 8_000, payload: BLOCK, chains: {} },
+    {
+      label: '16 KiB entries, streamed, 8 requests in flight (pullWindow 128)',
+      entries: 8_000,
+      payload: BLOCK,
+      chains: { pullWindow: 128 },
+    },
   ];
   try {
     const rows: Array<Array<string | number>> = [];
