@@ -183,7 +183,7 @@ export async function chainWebRtcBench(): Promise<void> {
     },
     { label: '16 KiB entries, plain, window 64, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
     {
-      label: 'streamed (defaults: 16 answers a request, 2 in flight)',
+      label: 'streamed (defaults: 16 answers a request, 4 in flight)',
       entries: 20_000,
       payload: SMALL,
       chains: {},
@@ -199,9 +199,10 @@ export async function chainWebRtcBench(): Promise<void> {
   ];
   try {
     const rows: Array<Array<string | number>> = [];
-    for (const [i, run] of runs.entries()) rows.push(await pullOver(server.url, host, run, i));
-    const ceiling = await messagingCeiling(server.url, host);
-    const link = await rawCeiling(host);
+    // CHAIN_WEBRTC_RUNS=5,7: only those runs (by index), without the tables for scale.
+    const only = process.env.CHAIN_WEBRTC_RUNS?.split(',').map(Number);
+    for (const [i, run] of runs.entries())
+      if (!only || only.includes(i)) rows.push(await pullOver(server.url, host, run, i));
     table(
       'Chain pull between two MeshNodes over real WebRTC on loopback, one process each (answers ≤ 40 KiB, verification on)',
       [
@@ -216,6 +217,9 @@ export async function chainWebRtcBench(): Promise<void> {
       ],
       rows,
     );
+    if (only) return;
+    const ceiling = await messagingCeiling(server.url, host);
+    const link = await rawCeiling(host);
     table(
       'For scale: MeshNode request/answer alone between the same two processes over WebRTC (no chain work; 16 in flight)',
       ['answer size', 'answers/s', 'MB/s', 'CPU % requester / answerer'],

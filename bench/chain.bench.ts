@@ -112,13 +112,13 @@ export async function chainBench(): Promise<void> {
 }
 
 /** One pull between two MeshNodes over the simulated network (10 ms latency): node 1 follows node 0's chain. */
-async function simPull(entries: number, window: number): Promise<Array<string | number>> {
+async function simPull(entries: number, window: number, parts: number): Promise<Array<string | number>> {
   const c = await SimCluster.create({
     nodes: 2,
     seed: 15,
     network: { linkAuth: 'trusted' },
     nodeOptions: () => ({
-      chains: chains({ verifier: strictVerifier, pullIntervalMs: 100, pullWindow: window }),
+      chains: chains({ verifier: strictVerifier, pullIntervalMs: 100, pullWindow: window, pullParts: parts }),
     }),
   });
   while (c.nodes.some((n) => n.node.links().length === 0)) c.runFor(100);
@@ -148,7 +148,7 @@ async function simPull(entries: number, window: number): Promise<Array<string | 
   const wallMs = performance.now() - wallStart;
   const bytes = c.net.totalTraffic().bytesOut - bytesFirst;
   return [
-    window,
+    `${window} / ${parts}${parts === 1 ? ' (plain)' : ''}`,
     fmt((entries * 1000) / pullMs),
     fmt(bytes / 1e6 / (pullMs / 1000), 2),
     fmt(c.now - simStart),
@@ -156,14 +156,22 @@ async function simPull(entries: number, window: number): Promise<Array<string | 
   ];
 }
 
-/** Pull throughput between two MeshNodes over the simulated network, one request in flight against a window of them. */
+/** Pull throughput between two MeshNodes over the simulated network: plain requests (one answer each) against streamed ones. */
 export async function chainSimBench(entries = 20_000): Promise<void> {
   const rows: Array<Array<string | number>> = [];
-  for (const window of [1, 4, 8, 16]) rows.push(await simPull(entries, window));
+  for (const [window, parts] of [
+    [1, 1],
+    [4, 1],
+    [16, 1],
+    [64, 1],
+    [16, 16],
+    [64, 16],
+  ] as const)
+    rows.push(await simPull(entries, window, parts));
   table(
     `Chain pull between two MeshNodes over the simulated network (${fmt(entries)} × 256 B, 10 ms latency, answers ≤ 40 KiB; rates from the first entry pulled)`,
     [
-      'requests in flight',
+      'answers in flight / per request',
       'entries/s (simulated)',
       'MB/s (simulated)',
       'until synced, from follow() (ms)',

@@ -3,7 +3,7 @@ import type { ForkProof } from '../chain/fork.ts';
 import type { ServiceAdvertisement } from '../state/service-registry.ts';
 import type { ServiceFields } from '../state/values.ts';
 import type { Env } from '../time/types.ts';
-import type { PartStream, RequestStreamOptions, StreamResponder } from './answer-stream.ts';
+import type { RequestStreamOptions, StreamResponder } from './answer-stream.ts';
 import type { AppMessage, Responder } from './messaging.ts';
 
 export type ChainEvents = {
@@ -23,7 +23,12 @@ export interface ChainNode {
   readonly env: Env;
   request(to: string, topic: string, data: Uint8Array, timeoutMs?: number): Promise<Uint8Array>;
   respond(topic: string, responder: Responder): () => void;
-  requestStream(to: string, topic: string, data: Uint8Array, opts?: RequestStreamOptions): PartStream;
+  requestStream(
+    to: string,
+    topic: string,
+    data: Uint8Array,
+    opts?: RequestStreamOptions,
+  ): AsyncIterableIterator<Uint8Array>;
   respondStream(topic: string, responder: StreamResponder): () => void;
   broadcast(topic: string, data: Uint8Array): void;
   subscribe(topic: string, handler: (msg: AppMessage) => void): () => void;

@@ -30,7 +30,7 @@ import { toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import type { WireClaim } from '../wire/claims.ts';
 import type { StateTable } from '../wire/entries.ts';
-import { PartStream, type RequestStreamOptions, type StreamResponder } from './answer-stream.ts';
+import type { RequestStreamOptions, StreamResponder } from './answer-stream.ts';
 import type { Traffic } from './boundary.ts';
 import type { ChainHost } from './chain-service.ts';
 import { MeshNodeError } from './errors.ts';
@@ -374,11 +374,22 @@ export class MeshNode {
    * route, timeout, the responder's) ends the iteration after the parts that came before it.
    * The node asked answers with `respondStream` (a plain `respond` answers with one part).
    */
-  requestStream(to: string, topic: string, data: Uint8Array, opts?: RequestStreamOptions): PartStream {
+  requestStream(
+    to: string,
+    topic: string,
+    data: Uint8Array,
+    opts?: RequestStreamOptions,
+  ): AsyncIterableIterator<Uint8Array> {
     try {
       return this.#messenger().requestStream(to, topic, data, opts);
     } catch (error) {
-      return PartStream.failed(error as Error);
+      // Not running, no messaging, a bad topic or count: the iteration reports it.
+      return {
+        next: () => Promise.reject(error),
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
     }
   }
 

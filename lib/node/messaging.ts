@@ -146,7 +146,7 @@ interface Pending {
   reject(e: Error): void;
   timer: number;
   /** A streamed answer: where its parts go, how many more it may take, how long to wait for each. */
-  stream?: { parts: PartStream; left: number; timeoutMs: number };
+  stream?: { parts: PartStream; left: number; timeoutMs: number; topic: string };
 }
 
 export interface MessagingMetrics {
@@ -360,7 +360,7 @@ export class Messenger {
       resolve: (last) => parts.push(last, true),
       reject: (e) => parts.fail(e),
       timer: this.#timeout(id, to, topic, timeoutMs),
-      stream: { parts, left: maxParts, timeoutMs },
+      stream: { parts, left: maxParts, timeoutMs, topic },
     };
     this.#pending.set(id, p);
     this.#route(to, KIND_SREQ, id, topic, wire).catch((e) => {
@@ -696,7 +696,7 @@ export class Messenger {
     }
     stream.left--;
     this.#h.env.scheduler.cancelTimer(p.timer);
-    p.timer = this.#timeout(id, p.to, 'a streamed answer', stream.timeoutMs);
+    p.timer = this.#timeout(id, p.to, stream.topic, stream.timeoutMs);
     stream.parts.push(data, false);
   }
 

@@ -159,7 +159,13 @@ describe('chains on MeshNodes (simulated network)', () => {
         nodeOptions: () => ({
           // A tight quota: 10 messages a second per origin, 40 at once.
           messaging: messaging({ perOriginRate: 10 }),
-          chains: chains({ verifier: strictVerifier, pullIntervalMs: 100, pullWindow: 8, pullRate, pullParts }),
+          chains: chains({
+            verifier: strictVerifier,
+            pullIntervalMs: 100,
+            pullWindow: 8,
+            pullRate,
+            pullParts,
+          }),
         }),
       });
       runUntil(c, () => converged(c), 60_000);
