@@ -45,7 +45,7 @@ export {
   verifyInclusion,
 } from './merkle/log-tree.ts';
 export { compareTreeRoots, type NodeSummary, PrefixTree, type SyncAction } from './merkle/prefix-tree.ts';
-export type { PartStream, RequestStreamOptions, StreamResponder } from './node/answer-stream.ts';
+export type { RequestStreamOptions, StreamResponder } from './node/answer-stream.ts';
 export type { DialPolicy } from './node/dial-policy.ts';
 export { MeshNodeError, type MeshNodeErrorCode } from './node/errors.ts';
 export type { MemberStateChange, MeshEvents } from './node/events.ts';

@@ -1,4 +1,4 @@
-export type { PartStream, RequestStreamOptions, StreamResponder } from './answer-stream.ts';
+export type { RequestStreamOptions, StreamResponder } from './answer-stream.ts';
 export { DEFAULT_DIAL_POLICY, type DialPolicy } from './dial-policy.ts';
 export { MeshNodeError, type MeshNodeErrorCode } from './errors.ts';
 export type { MemberStateChange, MeshEvents } from './events.ts';

@@ -263,7 +263,8 @@ describe('the chain service against hostile peers', () => {
     expect(follower.length).toBe(3_000);
     expect(caughtUpAt).toBeLessThan(30_000);
     expect(await follower.verifyIntegrity()).toBe(true);
-    expect(hostileAnswers).toBeLessThan(40);
+    // About one window: a peer that does not stream gets pullWindow (64) plain requests in flight.
+    expect(hostileAnswers).toBeLessThan(100);
     // An unforked chain is advertised with its head, and no fork with it.
     expect(ownForkAds(c, 2)).toEqual([]);
     expect(c.nodes[0]!.node.services.names().filter((n) => n.startsWith('chain-fork.'))).toEqual([]);
