@@ -72,6 +72,8 @@ interface Slot {
   /** Answers it may still bring. */
   answers: number;
   next(): Promise<Settled>;
+  /** Stops reading its answers (a stream is told, so the rest is not kept for nobody). */
+  close(): void;
   /** An answer read that waits for a gap before it to be filled. */
   held?: Settled;
 }
@@ -86,11 +88,14 @@ const streamed = (
 /** The answers to one request, read in order; an answer once is an answer of one part. */
 function answersOf(
   answer: Promise<ChainSyncResponse> | AsyncIterable<ChainSyncResponse>,
-): () => Promise<Settled> {
+): Pick<Slot, 'next' | 'close'> {
   const failed = (error: unknown): Settled => ({ ok: false, error });
   if (streamed(answer)) {
     const it = answer[Symbol.asyncIterator]();
-    return () => it.next().then((r): Settled => (r.done ? END : { ok: true, res: r.value }), failed);
+    return {
+      next: () => it.next().then((r): Settled => (r.done ? END : { ok: true, res: r.value }), failed),
+      close: () => void Promise.resolve(it.return?.()).catch(() => {}),
+    };
   }
   // Settled at once, so that an answer never read (the pull ended first) is no unhandled rejection.
   const once = Promise.resolve(answer as Promise<ChainSyncResponse>).then(
@@ -98,10 +103,13 @@ function answersOf(
     failed,
   );
   let read = false;
-  return () => {
-    if (read) return Promise.resolve(END);
-    read = true;
-    return once;
+  return {
+    next: () => {
+      if (read) return Promise.resolve(END);
+      read = true;
+      return once;
+    },
+    close: () => {},
   };
 }
 
@@ -134,7 +142,7 @@ export async function pullChain(log: ChainLog, ask: ChainAsk, opts: PullOptions 
     roundTrips++;
     const answer = ask(req, parts);
     const answers = streamed(answer) ? parts : 1;
-    return { start: req.afterSequence + 1, max: req.maxEntries, answers, next: answersOf(answer) };
+    return { start: req.afterSequence + 1, max: req.maxEntries, answers, ...answersOf(answer) };
   };
   /** Where a request's entries will end, as far as known (its answers left, of `chunk` entries each). */
   const end = (slot: Slot): number => slot.start + Math.min(slot.max, slot.answers * chunk);
@@ -149,56 +157,65 @@ export async function pullChain(log: ChainLog, ask: ChainAsk, opts: PullOptions 
     }
   };
 
-  for (;;) {
-    if (queue.length === 0) {
-      if (roundTrips >= maxTrips) return { appended, roundTrips };
-      if (stopping()) return { appended, roundTrips, stopped: true };
-      queue.push(checked());
-    }
-    const slot = queue[0]!;
-    const settled = slot.held ?? (await slot.next());
-    slot.held = undefined;
-    if (!settled.ok) throw settled.error; // the answers still in flight settle unread
-    const res = settled.res;
-    if (!res) {
-      queue.shift(); // a streamed answer ended (short: the next request's start shows the gap)
-      fill();
-      continue;
-    }
-    if (res.entries.length > slot.max)
-      throw new ChainError('tampered', `${res.entries.length} entries answered where ${slot.max} were asked`);
-    if (slot.start < log.length) {
-      // Overtaken (the log grew meanwhile): nothing in it is new.
-      slot.start += res.entries.length;
-      slot.max -= res.entries.length;
+  // Every way out closes the requests still in flight: a stream not read to its end would
+  // otherwise keep taking parts (each resetting its timeout) for nobody.
+  try {
+    for (;;) {
+      if (queue.length === 0) {
+        if (roundTrips >= maxTrips) return { appended, roundTrips };
+        if (stopping()) return { appended, roundTrips, stopped: true };
+        queue.push(checked());
+      }
+      const slot = queue[0]!;
+      const settled = slot.held ?? (await slot.next());
+      slot.held = undefined;
+      if (!settled.ok) throw settled.error; // the answers still in flight settle unread
+      const res = settled.res;
+      if (!res) {
+        queue.shift()!.close(); // a streamed answer ended (short: the next request's start shows the gap)
+        fill();
+        continue;
+      }
+      if (res.entries.length > slot.max)
+        throw new ChainError(
+          'tampered',
+          `${res.entries.length} entries answered where ${slot.max} were asked`,
+        );
+      if (slot.start < log.length) {
+        // Overtaken (the log grew meanwhile): nothing in it is new.
+        slot.start += res.entries.length;
+        slot.max -= res.entries.length;
+        slot.answers--;
+        if (slot.max === 0 || slot.answers === 0) queue.shift()!.close();
+        continue;
+      }
+      if (slot.start > log.length) {
+        // An earlier answer came short: fetch the gap first; this answer waits its turn.
+        if (roundTrips >= maxTrips) return { appended, roundTrips };
+        if (stopping()) return { appended, roundTrips, stopped: true };
+        slot.held = settled;
+        queue.unshift(checked(slot.start - log.length));
+        continue;
+      }
+      const r = await log.applySync(res);
+      appended += r.appended;
+      if (r.diverged && res.treeHead)
+        return { appended, ...(await proveFork(log, res, ask, opts, roundTrips)) };
+      // Nothing new at its turn: caught up, or a responder that stalls (the next pull tries again).
+      if (r.appended === 0) return { appended, roundTrips };
+      if (res.treeHead!.size > target) target = res.treeHead!.size;
+      if (r.hasMore && r.appended < slot.max) chunk = r.appended;
+      else if (chunk === 0) chunk = slot.max;
+      slot.start += r.appended;
+      slot.max -= r.appended;
       slot.answers--;
-      if (slot.max === 0 || slot.answers === 0) queue.shift();
-      continue;
+      if (!r.hasMore && log.length >= target) return { appended, roundTrips };
+      // All it asked for came (a stream's end is not waited for).
+      if (slot.max === 0 || slot.answers === 0) queue.shift()!.close();
+      fill();
     }
-    if (slot.start > log.length) {
-      // An earlier answer came short: fetch the gap first; this answer waits its turn.
-      if (roundTrips >= maxTrips) return { appended, roundTrips };
-      if (stopping()) return { appended, roundTrips, stopped: true };
-      slot.held = settled;
-      queue.unshift(checked(slot.start - log.length));
-      continue;
-    }
-    const r = await log.applySync(res);
-    appended += r.appended;
-    if (r.diverged && res.treeHead)
-      return { appended, ...(await proveFork(log, res, ask, opts, roundTrips)) };
-    // Nothing new at its turn: caught up, or a responder that stalls (the next pull tries again).
-    if (r.appended === 0) return { appended, roundTrips };
-    if (res.treeHead!.size > target) target = res.treeHead!.size;
-    if (r.hasMore && r.appended < slot.max) chunk = r.appended;
-    else if (chunk === 0) chunk = slot.max;
-    slot.start += r.appended;
-    slot.max -= r.appended;
-    slot.answers--;
-    if (!r.hasMore && log.length >= target) return { appended, roundTrips };
-    // All it asked for came (a stream's end is not waited for).
-    if (slot.max === 0 || slot.answers === 0) queue.shift();
-    fill();
+  } finally {
+    for (const slot of queue.splice(0)) slot.close();
   }
 }
 
@@ -235,7 +252,9 @@ async function proveFork(
 async function firstAnswer(
   answer: Promise<ChainSyncResponse> | AsyncIterable<ChainSyncResponse>,
 ): Promise<ChainSyncResponse> {
-  const settled = await answersOf(answer)();
+  const answers = answersOf(answer);
+  const settled = await answers.next();
+  answers.close();
   if (!settled.ok) throw settled.error;
   if (!settled.res) throw new ChainError('tampered', 'a probe was answered with nothing');
   return settled.res;

@@ -72,8 +72,8 @@ export class PartStream implements AsyncIterableIterator<Uint8Array> {
   readonly #parts: Uint8Array[] = [];
   #ended = false;
   #error: Error | undefined;
-  #waiter: ((r: IteratorResult<Uint8Array>) => void) | undefined;
-  #waiterFail: ((e: Error) => void) | undefined;
+  /** Reads waiting for a part, in the order they were made. */
+  readonly #readers: Array<{ resolve(r: IteratorResult<Uint8Array>): void; reject(e: Error): void }> = [];
   readonly #onReturn: () => void;
 
   constructor(onReturn: () => void = () => {}) {
@@ -96,19 +96,16 @@ export class PartStream implements AsyncIterableIterator<Uint8Array> {
   push(part: Uint8Array, last: boolean): void {
     if (this.settled) return;
     this.#ended = last;
-    const w = this.#take();
-    if (w) w({ done: false, value: part });
+    const reader = this.#readers.shift();
+    if (reader) reader.resolve({ done: false, value: part });
     else this.#parts.push(part);
+    if (last) this.#flush();
   }
 
   fail(error: Error): void {
     if (this.settled) return;
     this.#error = error;
-    if (this.#parts.length === 0 && this.#waiterFail) {
-      const fail = this.#waiterFail;
-      this.#take();
-      fail(error);
-    }
+    this.#flush();
   }
 
   next(): Promise<IteratorResult<Uint8Array>> {
@@ -116,10 +113,7 @@ export class PartStream implements AsyncIterableIterator<Uint8Array> {
     if (part) return Promise.resolve({ done: false, value: part });
     if (this.#error) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve({ done: true, value: undefined });
-    return new Promise((resolve, reject) => {
-      this.#waiter = resolve;
-      this.#waiterFail = reject;
-    });
+    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject }));
   }
 
   return(): Promise<IteratorResult<Uint8Array>> {
@@ -128,7 +122,7 @@ export class PartStream implements AsyncIterableIterator<Uint8Array> {
       this.#ended = true;
       this.#onReturn();
     }
-    this.#take()?.({ done: true, value: undefined });
+    this.#flush();
     return Promise.resolve({ done: true, value: undefined });
   }
 
@@ -136,12 +130,12 @@ export class PartStream implements AsyncIterableIterator<Uint8Array> {
     return this;
   }
 
-  /** The pending reader, if any, removed. */
-  #take(): ((r: IteratorResult<Uint8Array>) => void) | undefined {
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    this.#waiterFail = undefined;
-    return w;
+  /** Once settled: the reads still waiting (no part is buffered then) get the end or the error. */
+  #flush(): void {
+    for (const reader of this.#readers.splice(0)) {
+      if (this.#error) reader.reject(this.#error);
+      else reader.resolve({ done: true, value: undefined });
+    }
   }
 }
 

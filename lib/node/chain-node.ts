@@ -31,6 +31,7 @@ export interface ChainNode {
   ): AsyncIterableIterator<Uint8Array>;
   respondStream(topic: string, responder: StreamResponder): () => void;
   broadcast(topic: string, data: Uint8Array): void;
+  links(): string[];
   subscribe(topic: string, handler: (msg: AppMessage) => void): () => void;
   advertiseService(serviceName: string, fields: ServiceFields): unknown;
   readonly services: { resolveAll(serviceName: string): ServiceAdvertisement[]; names(): string[] };

@@ -18,7 +18,7 @@ import { ChainError } from '../chain/errors.ts';
 import type { ForkProof } from '../chain/fork.ts';
 import { type ChainAsk, pullChain } from '../chain/pull.ts';
 import { type ChainStorage, MemoryChainStorage } from '../chain/storage.ts';
-import { type ChainSyncRequest, serveParts } from '../chain/sync.ts';
+import { type ChainSyncRequest, type ChainSyncResponse, serveParts } from '../chain/sync.ts';
 import { fastVerifier, type SignatureVerifier } from '../identity/verifier.ts';
 import type { ServiceAdvertisement } from '../state/service-registry.ts';
 import { ServiceHealth } from '../state/values.ts';
@@ -258,7 +258,8 @@ export class ChainHost {
     const from = quick.length > 0 ? quick : candidates;
     const peer = from[this.#node.env.random.int(from.length)]!;
     this.#pulling.add(log.chainId);
-    const parts = Math.min(this.#parts, streams.get(peer) ?? 1);
+    // Streamed answers come over a link only (a relayed ask gets one answer per request).
+    const parts = this.#node.links().includes(peer) ? Math.min(this.#parts, streams.get(peer) ?? 1) : 1;
     void this.#pull(log, peer, parts).finally(() => this.#pulling.delete(log.chainId));
   }
 
@@ -284,14 +285,20 @@ export class ChainHost {
         this.#node.requestStream(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req), { maxParts: n }),
       );
       asked.catch(() => {}); // read (and rethrown) by the iteration, if it comes
-      return {
-        async *[Symbol.asyncIterator]() {
-          for await (const answer of await asked) {
-            bytes += answer.length;
-            yield decodeSyncResponse(answer);
-          }
+      const answers: AsyncIterator<ChainSyncResponse> = {
+        next: async () => {
+          const r = await (await asked).next();
+          if (r.done) return r;
+          bytes += r.value.length;
+          return { done: false, value: decodeSyncResponse(r.value) };
+        },
+        // The pull stopped reading: the stream is told (its later parts are not kept).
+        return: async () => {
+          void asked.then((s) => s.return?.()).catch(() => {});
+          return { done: true, value: undefined };
         },
       };
+      return { [Symbol.asyncIterator]: () => answers };
     };
     try {
       for (;;) {

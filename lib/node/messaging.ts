@@ -434,7 +434,7 @@ export class Messenger {
       const key = this.#screen(via, from, msg.key, epoch, seq);
       if (!key) return;
       this.#verify(key, Domain.App, appPayload({ ...msg, epoch, seq }), sig, () => {
-        if (!this.#admit(from, epoch, seq, to === self && this.#asked(from, msg))) return;
+        if (!this.#admit(from, epoch, seq)) return;
         if (to === self) {
           this.#deliver(from, msg, from !== via);
           return;
@@ -540,14 +540,14 @@ export class Messenger {
   }
 
   /**
-   * A part of a streamed answer this node asked `from` for, with parts left to take: free of
-   * the origin's quota (the ask bounded it). Anything else pays, and a part nobody asked for
-   * is then dropped (#deliver).
+   * A part of a streamed answer this node asked `from` for (over their link): free of the
+   * origin's quota, since the ask bounded it (one past the count ends the stream, #part).
+   * Anything else pays, and a part nobody asked for is then dropped (#deliver).
    */
   #asked(from: string, msg: MessageOf<'app'>): boolean {
     if (msg.kind !== KIND_PART) return false;
     const p = this.#pending.get(msg.id);
-    return p?.to === from && p.stream !== undefined && p.stream.left > 1;
+    return p?.to === from && p.stream !== undefined;
   }
 
   #drop(reason: DropReason): undefined {
@@ -560,8 +560,9 @@ export class Messenger {
     if (this.#closed) return;
     if (msg.kind === KIND_RES || msg.kind === KIND_ERR || msg.kind === KIND_PART) {
       const p = this.#pending.get(msg.id);
-      if (!p || p.to !== from || (msg.kind === KIND_PART && !p.stream)) {
-        // Late (timed out), not from the node asked, or a part of a plain answer: it settles nothing.
+      if (!p || p.to !== from || (msg.kind === KIND_PART && (!p.stream || relayed))) {
+        // Late (timed out), not from the node asked, a part of a plain answer, or a part that
+        // was relayed (streams are answered over the link only, in order): it settles nothing.
         this.#drop(undefined);
         return;
       }
@@ -577,7 +578,7 @@ export class Messenger {
     }
     this.metrics.received++;
     if (msg.kind === KIND_REQ || msg.kind === KIND_SREQ) {
-      this.#answer(from, msg);
+      this.#answer(from, msg, relayed);
       return;
     }
     this.#out.push({
@@ -589,7 +590,7 @@ export class Messenger {
     });
   }
 
-  #answer(from: string, msg: MessageOf<'app'>): void {
+  #answer(from: string, msg: MessageOf<'app'>, relayed: boolean): void {
     const responder = this.#handlers.responder(msg.topic);
     const reply = (kind: number, data: Uint8Array) =>
       this.#route(from, kind, msg.id, msg.topic, data).catch(() => {});
@@ -613,7 +614,7 @@ export class Messenger {
     this.#answering.set(from, answering + 1);
     const answered =
       typeof responder !== 'function'
-        ? this.#stream(from, msg, responder.stream, data, streamed?.maxParts ?? 1, reply)
+        ? this.#stream(from, msg, responder.stream, data, relayed ? 1 : (streamed?.maxParts ?? 1), reply)
         : Promise.resolve()
             .then(() => responder(data, from))
             .then(
@@ -631,7 +632,10 @@ export class Messenger {
   /**
    * Sends a streamed answer part by part, each once the link drained (#route), the last as
    * the reply; at most `maxParts`, or one while the origin has OPEN_STREAMS_PER_ORIGIN open.
-   * A part is sent only once the next one is known, so the last goes out as the reply.
+   * A part is sent only once the next one is known, so the last goes out as the reply. Parts
+   * go over the link to the asker only (a relayed ask gets one part): relays have no
+   * back-pressure to wait on, and one ordered link loses no part without closing. A link
+   * that closes mid-answer ends it with an error, never with a reply missing parts.
    */
   async #stream(
     from: string,
@@ -656,10 +660,13 @@ export class Messenger {
           next = sent < grant ? await it.next() : undefined;
         } catch (e) {
           // The responder failed after yielding this part: it goes out, then the error.
+          this.#linked(from);
           await this.#route(from, KIND_PART, msg.id, msg.topic, part);
           throw e;
         }
+        if (sent > 1) this.#linked(from);
         if (!next || next.done) return void (await reply(KIND_RES, part));
+        this.#linked(from);
         await this.#route(from, KIND_PART, msg.id, msg.topic, part);
         cur = next;
       }
@@ -675,6 +682,11 @@ export class Messenger {
       if (left > 0) this.#streaming.set(from, left);
       else this.#streaming.delete(from);
     }
+  }
+
+  /** Throws unless this node has a link to `peer` (what #route then writes goes over it). */
+  #linked(peer: string): void {
+    if (!this.#h.link(peer)) throw new Error('the link to the asker closed mid-answer');
   }
 
   /** What a responder gave as one answer (or part), checked: bytes within maxMessageBytes. */

@@ -15,6 +15,8 @@ interface Streams {
   requests: ChainSyncRequest[];
   /** Parts sent, over all requests. */
   parts: number;
+  /** Per request: whether its stream was read to its end, or closed by the reader. */
+  ends: Array<'read' | 'closed' | undefined>;
 }
 
 /**
@@ -32,11 +34,13 @@ function streams(
   const s: Streams = {
     requests: [],
     parts: 0,
+    ends: [],
     ask(req, parts) {
       const i = s.requests.length;
       s.requests.push(req);
+      s.ends.push(undefined);
       const answers = [...serveParts((r) => responder.serveSync(r), req, parts)];
-      return (async function* () {
+      const gen = (async function* () {
         for (const [k, res] of answers.entries()) {
           await new Promise((r) => setTimeout(r, (i + k) % 3));
           if (opts.fail?.(i, k)) throw new Error('link dropped');
@@ -45,7 +49,17 @@ function streams(
           s.parts++;
           yield part;
         }
+        s.ends[i] ??= 'read';
       })();
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => gen.next(),
+          return: () => {
+            s.ends[i] ??= 'closed';
+            return gen.return(undefined);
+          },
+        }),
+      };
     },
   };
   return s;
@@ -123,6 +137,16 @@ describe('streamed chain pulls', () => {
     expect(follower.length).toBe(2000);
     expect(await follower.verifyIntegrity()).toBe(true);
     expect(r.appended).toBe(2000);
+  });
+
+  it('a pull that fails closes every stream it has not read to its end (their parts are not kept for nobody)', async () => {
+    const log = await authorChain(2000, { serve: { maxEntries: 50 } });
+    const follower = await replicaOf(log);
+    const s = streams(log, { alter: (res, i, k) => (i === 1 && k === 1 ? undefined : res) });
+    expect((await rejection(pull(follower, s, 4, 4))).code).toBe('gap');
+    expect(s.requests.length).toBeGreaterThan(2);
+    expect(s.ends.filter((e) => e === undefined)).toEqual([]);
+    expect(s.ends.filter((e) => e === 'closed').length).toBeGreaterThan(0);
   });
 
   it('a stream that fails midway fails the pull after the parts before it; a later pull resumes there', async () => {

@@ -76,17 +76,28 @@ describe('Messaging: streamed answers, the asking side', () => {
     expect(t.m.metrics.throttled).toBe(7); // 3 tokens were left after the reply took one
   });
 
-  it('a relayed part asked for is free of the quota once its origin’s signature verified', async () => {
-    const t = setup({ options: { perOriginRate: 1 } });
+  it('a relayed part settles nothing: streams are answered over the link only, in order', async () => {
+    const t = setup();
     const parts = t.m.requestStream(origin.nodeId, 't', utf8('q'), { maxParts: 20 });
     await flush();
     const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
-    for (let seq = 1; seq < 20; seq++)
-      t.m.onApp(b.nodeId, relayed(origin, me.nodeId, { kind: KIND.part, id, seq, data: `p${seq}` }));
-    t.m.onApp(b.nodeId, relayed(origin, me.nodeId, { kind: KIND.res, id, seq: 20, data: 'end' }));
+    t.m.onApp(b.nodeId, relayed(origin, me.nodeId, { kind: KIND.part, id, seq: 1, data: 'relayed part' }));
+    t.m.onApp(b.nodeId, relayed(origin, me.nodeId, { kind: KIND.res, id, seq: 2, data: 'one answer' }));
     await settle();
-    expect(await readAll(parts)).toHaveLength(20);
-    expect(t.m.metrics.throttled).toBe(0);
+    expect(await readAll(parts)).toEqual(['one answer']);
+    expect(t.m.metrics.dropped).toBe(1);
+  });
+
+  it('two reads waiting at once both settle: the first with the part, the second with the end', async () => {
+    const t = setup();
+    const parts = t.m.requestStream(a.nodeId, 't', utf8('q'), { maxParts: 4 });
+    await flush();
+    const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
+    const first = parts.next();
+    const second = parts.next();
+    t.m.onApp(a.nodeId, frame(a.nodeId, KIND.res, id, utf8('only')));
+    expect(await first).toEqual({ done: false, value: utf8('only') });
+    expect(await second).toEqual({ done: true, value: undefined });
   });
 
   it('a part past the count asked ends the stream with remote-error, after the parts before it', async () => {
@@ -224,6 +235,47 @@ describe('Messaging: streamed answers, the answering side', () => {
     t.m.onApp(a.nodeId, streamRequest(99, 8));
     await settle();
     expect(asked.at(-1)).toBe(8); // the streams ended: full length again
+  });
+
+  it('a relayed stream request is answered with one part (relays have no back-pressure to wait on)', async () => {
+    const t = setup();
+    const asked: number[] = [];
+    t.handlers.respondStream('t', function* (_d, _f, maxParts) {
+      asked.push(maxParts);
+      for (let i = 0; i < maxParts; i++) yield utf8(`p${i}`);
+    });
+    // A stream request for 8 parts (the count is its data's first byte), relayed by b.
+    t.m.onApp(b.nodeId, relayed(origin, me.nodeId, { kind: KIND.sreq, id: 5, data: '\u0008' }));
+    await settle();
+    expect(asked).toEqual([1]);
+  });
+
+  it('a link that closes mid-answer ends it with an error, never with a reply missing parts', async () => {
+    const t = setup();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    t.handlers.respondStream('t', async function* () {
+      yield utf8('p0');
+      yield utf8('p1');
+      await gate;
+      yield utf8('p2');
+      yield utf8('p3');
+    });
+    t.m.onApp(a.nodeId, streamRequest(7, 4));
+    await settle();
+    expect(sentToA(t)).toEqual([[KIND.part, 'p0']]);
+    t.links.get(a.nodeId)!.close();
+    t.links.delete(a.nodeId);
+    open();
+    await settle();
+    // The asker is still a reachable member: what is left goes through the mesh, as an error.
+    const rest = ([...t.out().values()].flat() as Array<MessageOf<'app'>>).map((m) => [m.kind, text(m.data)]);
+    expect(rest.length).toBeGreaterThan(0);
+    expect(new Set(rest.map(String))).toEqual(
+      new Set([[KIND.err, 'the link to the asker closed mid-answer'].join()]),
+    );
   });
 
   it('a responder that fails mid-answer: the parts it yielded, then its error', async () => {
