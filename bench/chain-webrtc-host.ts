@@ -65,6 +65,10 @@ async function handle(m: HostCmd): Promise<void> {
     case 'respond': {
       const answer = new Uint8Array(m.size);
       node!.node.respond(`ceiling-${m.size}`, () => answer);
+      // The same answers streamed: as many parts as asked, each `size` bytes.
+      node!.node.respondStream(`stream-${m.size}`, function* (_data, _from, parts) {
+        for (let i = 0; i < parts; i++) yield answer;
+      });
       send({ ev: 'responding' });
       return;
     }

@@ -116,6 +116,8 @@ async function pullOver(url: string, host: Host, run: Run, i: number) {
     let cpuAtFirst = { me: 0, host: 0 };
     const errors: string[] = [];
     me.node.chains.on('sync-error', (e) => errors.push(String(e.error)));
+    const pulls: number[] = [];
+    me.node.chains.on('synced', (e) => pulls.push(e.appended));
     await until(
       () => {
         if (firstAt === 0 && follower.length > 0) firstAt = performance.now();
@@ -146,6 +148,7 @@ async function pullOver(url: string, host: Host, run: Run, i: number) {
       fmt(done - started),
       fmt((peakHeap - heapBefore) / 1e6, 1),
       `${fmt((100 * cpu.me) / wall)} / ${fmt((100 * cpu.host) / wall)}`,
+      pulls.length,
       errors.length
         ? `${errors.length}: ${[...new Set(errors)].join('; ')} (links lost: ${me.downs.join(', ') || 'none'})`
         : 0,
@@ -213,6 +216,7 @@ export async function chainWebRtcBench(): Promise<void> {
         'catch-up from follow() (ms)',
         'peak heap growth (MB)',
         'CPU % follower / host',
+        'pulls',
         'pull errors',
       ],
       rows,
@@ -221,8 +225,8 @@ export async function chainWebRtcBench(): Promise<void> {
     const ceiling = await messagingCeiling(server.url, host);
     const link = await rawCeiling(host);
     table(
-      'For scale: MeshNode request/answer alone between the same two processes over WebRTC (no chain work; 16 in flight)',
-      ['answer size', 'answers/s', 'MB/s', 'CPU % requester / answerer'],
+      'For scale: MeshNode request/answer alone between the same two processes over WebRTC (no chain work)',
+      ['answers', 'answers/s', 'MB/s', 'CPU % requester / answerer'],
       ceiling,
     );
     table(
@@ -277,33 +281,60 @@ async function rawCeiling(host: Host): Promise<Array<Array<string | number>>> {
   }
 }
 
-/** Requests of 100 bytes answered with `size` bytes, 16 in flight: what messaging itself carries. */
+/**
+ * Requests of 100 bytes answered with `size` bytes, 16 in flight, and the same answers
+ * streamed (16 parts a request, 4 requests in flight): what messaging itself carries.
+ */
 async function messagingCeiling(url: string, host: Host): Promise<Array<Array<string | number>>> {
   const { me, other } = await pairUp(url, host, 'ceiling', { chains: {}, perOriginRate: 100_000 });
   try {
     const rows: Array<Array<string | number>> = [];
-    for (const size of [1024, 40 * 1024]) {
-      await host.request({ cmd: 'respond', size }, 'responding');
-      const n = size > 4096 ? 2_000 : 5_000;
-      let sent = 0;
+    const measure = async (label: string, size: number, n: number, run: () => Promise<void>) => {
       const cpu0 = { me: cpuMs(), host: await host.cpuMs() };
       const started = performance.now();
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (sent < n) {
-            sent++;
-            await me.node.request(other, `ceiling-${size}`, new Uint8Array(100));
-          }
-        }),
-      );
+      await run();
       const ms = performance.now() - started;
       const cpu = { me: cpuMs() - cpu0.me, host: (await host.cpuMs()) - cpu0.host };
       rows.push([
-        fmt(size),
+        label,
         fmt((n * 1000) / ms),
         fmt((n * size) / 1e3 / ms, 1),
         `${fmt((100 * cpu.me) / ms)} / ${fmt((100 * cpu.host) / ms)}`,
       ]);
+    };
+    /** `lanes` loops, each asking until `n` answers were asked for in all (`per` a request). */
+    const lanes = (lanes: number, n: number, per: number, ask: () => Promise<void>) => async () => {
+      let asked = 0;
+      await Promise.all(
+        Array.from({ length: lanes }, async () => {
+          while (asked < n) {
+            asked += per;
+            await ask();
+          }
+        }),
+      );
+    };
+    for (const size of [1024, 40 * 1024]) {
+      await host.request({ cmd: 'respond', size }, 'responding');
+      const n = size > 4096 ? 2_000 : 5_000;
+      await measure(
+        `${fmt(size)}, plain, 16 in flight`,
+        size,
+        n,
+        lanes(16, n, 1, async () => {
+          await me.node.request(other, `ceiling-${size}`, new Uint8Array(100));
+        }),
+      );
+      await measure(
+        `${fmt(size)}, streamed, 4 × 16 parts`,
+        size,
+        n,
+        lanes(4, n, 16, async () => {
+          for await (const _ of me.node.requestStream(other, `stream-${size}`, new Uint8Array(100))) {
+            // each part read as it comes
+          }
+        }),
+      );
     }
     return rows;
   } finally {
