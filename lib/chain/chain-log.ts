@@ -113,6 +113,9 @@ export class ChainLog {
   #remoteSize = 0;
   #needsResync = false;
   #forked: ForkProof | undefined;
+  /** Largest payload append() takes (lowered by whoever must carry the entries: limitPayload). */
+  #maxPayload = MAX_PAYLOAD_BYTES;
+  #maxPayloadWhy = '';
   #lock: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -164,6 +167,23 @@ export class ChainLog {
 
   get length(): number {
     return this.#entries.length;
+  }
+
+  /** Largest payload (CBOR bytes) append() takes: MAX_PAYLOAD_BYTES, unless limitPayload lowered it. */
+  get maxPayloadBytes(): number {
+    return this.#maxPayload;
+  }
+
+  /**
+   * Refuses appends of payloads over `bytes` from now on (`why` goes into the error): for a
+   * carrier of the entries that cannot take larger ones (the chains service's answers carry
+   * at most SERVED_PAYLOAD_BYTES). Only lowers the limit.
+   */
+  limitPayload(bytes: number, why: string): void {
+    if (bytes < this.#maxPayload) {
+      this.#maxPayload = bytes;
+      this.#maxPayloadWhy = why;
+    }
   }
 
   /** Whether this is the author's own chain (it may append). */
@@ -256,8 +276,11 @@ export class ChainLog {
           cause: e,
         });
       }
-      if (bytes.length > MAX_PAYLOAD_BYTES)
-        throw new ChainError('invalid-argument', `payload of ${bytes.length} bytes > ${MAX_PAYLOAD_BYTES}`);
+      if (bytes.length > this.#maxPayload)
+        throw new ChainError(
+          'invalid-argument',
+          `payload of ${bytes.length} bytes > ${this.#maxPayload}${this.#maxPayloadWhy && `: ${this.#maxPayloadWhy}`}`,
+        );
       return bytes;
     });
     return this.#exclusive(async () => {

@@ -26,6 +26,7 @@ import { setBounded } from '../util/bounded-map.ts';
 import { toHex } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
+import { MAX_APP_BYTES } from '../wire/messages.ts';
 import type { ChainEvents, ChainNode } from './chain-node.ts';
 import { ForkProofs } from './chain-proofs.ts';
 import { atLeast, check, positive } from './option-checks.ts';
@@ -36,6 +37,12 @@ export { CHAIN_FORK_GET_TOPIC, CHAIN_FORK_TOPIC } from './chain-proofs.ts';
 export const CHAIN_SYNC_TOPIC = 'weftmesh.chain.sync';
 /** Entries per sync answer are cut to about this many bytes (messages carry at most 48 KiB; a proof and a head add < 3 KiB). */
 const ANSWER_BYTES = 40 * 1024;
+/**
+ * Largest entry payload the service can serve: an answer carries at least one entry, and all
+ * of it must fit one message (48 KiB) with the answer's head, signed tree head and proof
+ * (< 1.6 KiB for any chain of fewer than 2³² entries). A hosted log refuses larger appends.
+ */
+export const SERVED_PAYLOAD_BYTES = MAX_APP_BYTES - 2 * 1024;
 
 export interface ChainsOptions {
   /** Checks tree heads and fork proofs. Default: WebCrypto where present, else pure JavaScript. */
@@ -148,6 +155,10 @@ export class ChainHost {
 
   /** Hosts a log (the node's own chain or a replica): advertised, served, kept in sync. */
   host(log: ChainLog): ChainLog {
+    log.limitPayload(
+      SERVED_PAYLOAD_BYTES,
+      `the chains service serves entries of at most ${SERVED_PAYLOAD_BYTES} payload bytes (one message each)`,
+    );
     this.#logs.set(log.chainId, log);
     const proof = this.#proofs.hosted(log);
     if (proof) log.markForked(proof);

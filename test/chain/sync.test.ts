@@ -9,6 +9,8 @@ import { ChainError } from '../../lib/chain/errors.ts';
 import { pullChain } from '../../lib/chain/pull.ts';
 import type { ChainSyncResponse } from '../../lib/chain/sync.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
+import { SERVED_PAYLOAD_BYTES } from '../../lib/node/chain-service.ts';
+import { MAX_APP_BYTES } from '../../lib/wire/messages.ts';
 import { authorChain, replicaOf, wire } from './helpers.ts';
 
 const pull = (log: ChainLog, ask: (r: never) => Promise<ChainSyncResponse>) =>
@@ -223,5 +225,38 @@ describe('chain sync', () => {
     for (const junk of [new Uint8Array(0), Uint8Array.of(0x80), Uint8Array.of(0x84, 0, 0, 0, 0)])
       expect(() => decodeSyncRequest(junk)).toThrow(ChainError);
     expect(() => decodeSyncResponse(good.subarray(0, good.length - 1))).toThrow(ChainError);
+  });
+});
+
+describe('the largest answer the chains service sends', () => {
+  it('one entry of SERVED_PAYLOAD_BYTES, the longest kind, a chain near 2³² entries: within one message', () => {
+    const hash = () => new Uint8Array(32).fill(0xee);
+    const last = 0xffffffff - 1;
+    const entry: ChainEntry = {
+      sequence: last - 1,
+      prev: hash(),
+      wall: Number.MAX_SAFE_INTEGER,
+      counter: 0xffffffff,
+      kind: 'k'.repeat(32),
+      payload: new Uint8Array(SERVED_PAYLOAD_BYTES - 3), // 3 bytes of CBOR head: SERVED_PAYLOAD_BYTES in all
+      hash: hash(),
+    };
+    const answer: ChainSyncResponse = {
+      chainId: 'c'.repeat(64),
+      entries: [entry],
+      hasMore: true,
+      head: { sequence: last, hash: hash() },
+      treeHead: {
+        chainId: 'c'.repeat(64),
+        size: last + 1,
+        root: hash(),
+        wall: Number.MAX_SAFE_INTEGER,
+        counter: 0xffffffff,
+        signature: new Uint8Array(64).fill(0xee),
+      },
+      consistency: Array.from({ length: 33 }, hash), // ⌈log₂ n⌉ + 1 for n < 2³²
+      mismatch: false,
+    };
+    expect(encodeSyncResponse(answer).length).toBeLessThanOrEqual(MAX_APP_BYTES);
   });
 });

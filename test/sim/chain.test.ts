@@ -5,13 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { ChainLog } from '../../lib/chain/chain-log.ts';
 import { encodeForkProof } from '../../lib/chain/codec.ts';
+import { MAX_PAYLOAD_BYTES } from '../../lib/chain/entry.ts';
 import { verifyForkProof } from '../../lib/chain/fork.ts';
 import { MemoryChainStorage } from '../../lib/chain/storage.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
-import { CHAIN_FORK_TOPIC, chains } from '../../lib/node/chain-service.ts';
+import { CHAIN_FORK_TOPIC, chains, SERVED_PAYLOAD_BYTES } from '../../lib/node/chain-service.ts';
 import { messaging } from '../../lib/node/messaging-service.ts';
 import { runScenario, SimCluster } from '../../lib/sim/mod.ts';
+import { encodeCbor } from '../../lib/wire/cbor.ts';
 import { inconsistentHeads } from '../chain/helpers.ts';
 import { converged, runUntil } from './helpers.ts';
 
@@ -197,6 +199,43 @@ describe('chains on MeshNodes (simulated network)', () => {
     expect(streamed.throttled).toBe(0);
     expect(streamed.took).toBeLessThan(paced.took / 4);
     expect(streamed.requests).toBeLessThan(paced.requests / 4);
+  });
+
+  it('a hosted log refuses payloads over what one answer carries; entries of that size replicate (an unhosted log takes 64 KiB)', async () => {
+    const c = await mesh(2);
+    const log = await ChainLog.open({
+      identity: author,
+      name: 'big',
+      create: true,
+      verifier: strictVerifier,
+    });
+    const kind = 'k'.repeat(32); // the longest kind: the largest entry header
+    const payload = (cborBytes: number) => new Uint8Array(cborBytes - 3); // a byte string's CBOR head: 3 bytes here
+    expect(encodeCbor(payload(SERVED_PAYLOAD_BYTES)).length).toBe(SERVED_PAYLOAD_BYTES);
+    await log.append(payload(MAX_PAYLOAD_BYTES), kind);
+    c.nodes[0]!.node.chains.host(log);
+    expect(log.maxPayloadBytes).toBe(SERVED_PAYLOAD_BYTES);
+    await expect(log.append(payload(SERVED_PAYLOAD_BYTES + 1), kind)).rejects.toMatchObject({
+      code: 'invalid-argument',
+      message: expect.stringContaining('the chains service serves entries of at most'),
+    });
+    expect(log.length).toBe(1);
+    // The 64 KiB entry appended before hosting cannot be served (nothing after it either): a
+    // fresh chain of entries at the limit does replicate.
+    const served = await ChainLog.open({
+      identity: author,
+      name: 'at-limit',
+      create: true,
+      verifier: strictVerifier,
+    });
+    c.nodes[0]!.node.chains.host(served);
+    for (let i = 0; i < 3; i++) await served.append(payload(SERVED_PAYLOAD_BYTES), kind);
+    const follower = await c.nodes[1]!.node.chains.follow(served.chainId, author.publicKey);
+    const errors: unknown[] = [];
+    c.nodes[1]!.node.chains.on('sync-error', (e) => errors.push(e.error));
+    await settleUntil(c, () => follower.length === 3, 20_000);
+    expect(follower.length).toBe(3);
+    expect(errors).toEqual([]);
   });
 
   it('weftmesh sim --chains 2 --entries 150 --fork --partition: synced, the proof at every node, nothing invalid, the same report for the same seed', async () => {
