@@ -13,7 +13,7 @@
 import { loadavg } from 'node:os';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { type PageRig, pageRig } from '../test/support/page-rig.ts';
-import { BLOCK, type Run, SMALL } from './chain-webrtc.bench.ts';
+import { BLOCK, type Run, SMALL, STREAMED_RUNS } from './chain-webrtc.bench.ts';
 import { fmt, table } from './harness.ts';
 import { reexecInLoopbackNamespace } from './netns.ts';
 
@@ -154,14 +154,7 @@ export async function chainBrowserBench(): Promise<void> {
   const runs: Run[] = [
     { label: 'plain requests, 64 in flight, pace 2,000/s', entries: 100_000, payload: SMALL, ...wide },
     { label: '16 KiB entries, plain, 64 in flight, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
-    {
-      label: 'streamed (defaults: 16 answers a request, 4 in flight)',
-      entries: 20_000,
-      payload: SMALL,
-      chains: {},
-    },
-    { label: 'streamed, defaults', entries: 100_000, payload: SMALL, chains: {} },
-    { label: '16 KiB entries, streamed, defaults', entries: 8_000, payload: BLOCK, chains: {} },
+    ...STREAMED_RUNS,
   ];
   try {
     const load = loadavg()[0]!.toFixed(2);

@@ -39,6 +39,18 @@ export interface Run {
   perOriginRate?: number;
 }
 
+/** The streamed pulls with the defaults (16 answers a request, 4 requests in flight): this bench's and chain-browser's. */
+export const STREAMED_RUNS: Run[] = [
+  {
+    label: 'streamed (defaults: 16 answers a request, 4 in flight)',
+    entries: 20_000,
+    payload: SMALL,
+    chains: {},
+  },
+  { label: 'streamed, defaults', entries: 100_000, payload: SMALL, chains: {} },
+  { label: '16 KiB entries, streamed, defaults', entries: 8_000, payload: BLOCK, chains: {} },
+];
+
 /** The child process that serves: commands out, events back. */
 class Host extends BenchChild {
   constructor() {
@@ -185,14 +197,7 @@ export async function chainWebRtcBench(): Promise<void> {
       ...wide,
     },
     { label: '16 KiB entries, plain, window 64, pace 2,000/s', entries: 4_000, payload: BLOCK, ...wide },
-    {
-      label: 'streamed (defaults: 16 answers a request, 4 in flight)',
-      entries: 20_000,
-      payload: SMALL,
-      chains: {},
-    },
-    { label: 'streamed, defaults', entries: 100_000, payload: SMALL, chains: {} },
-    { label: '16 KiB entries, streamed, defaults', entries: 8_000, payload: BLOCK, chains: {} },
+    ...STREAMED_RUNS,
     {
       label: '16 KiB entries, streamed, 8 requests in flight (pullWindow 128)',
       entries: 8_000,

@@ -8,6 +8,7 @@ import {
   encodeSyncRequest,
   encodeSyncResponse,
 } from '../../lib/chain/codec.ts';
+import type { ChainError } from '../../lib/chain/errors.ts';
 import { type ForkProof, forkProofFromHeads } from '../../lib/chain/fork.ts';
 import type { ChainSyncRequest, ChainSyncResponse } from '../../lib/chain/sync.ts';
 import { signTreeHead } from '../../lib/chain/tree-head.ts';
@@ -83,4 +84,14 @@ export function inconsistentHeads(signer: NodeIdentity, chainId: string, fill = 
   const head = (f: number) =>
     signTreeHead(signer, { chainId, size: 1, root: new Uint8Array(32).fill(f), wall: 1, counter: 0 });
   return forkProofFromHeads(signer.publicKey, head(fill), head(fill + 1))!;
+}
+
+/** The ChainError `p` rejects with (throws if it fulfils). */
+export async function rejection(p: Promise<unknown>): Promise<ChainError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as ChainError;
+  }
+  throw new Error('expected a rejection');
 }

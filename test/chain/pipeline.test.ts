@@ -10,7 +10,7 @@ import type { ChainSyncRequest, ChainSyncResponse } from '../../lib/chain/sync.t
 import { strictVerifier } from '../../lib/identity/verifier.ts';
 import { ConfigError } from '../../lib/membership/config.ts';
 import { chains } from '../../lib/node/chain-service.ts';
-import { authorChain, replicaOf, wire } from './helpers.ts';
+import { authorChain, rejection, replicaOf, wire } from './helpers.ts';
 
 interface Async {
   ask(req: ChainSyncRequest): Promise<ChainSyncResponse>;
@@ -48,15 +48,6 @@ function asyncWire(
 
 const pull = (log: ChainLog, ask: Async['ask'], window = 4, maxRoundTrips?: number) =>
   pullChain(log, ask, { verifier: strictVerifier, window, ...(maxRoundTrips ? { maxRoundTrips } : {}) });
-
-async function rejection(p: Promise<unknown>): Promise<ChainError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ChainError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function sameAs(follower: ChainLog, log: ChainLog): Promise<void> {
   expect(follower.length).toBe(log.length);

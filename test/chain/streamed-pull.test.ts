@@ -8,7 +8,7 @@ import type { ChainError } from '../../lib/chain/errors.ts';
 import { pullChain } from '../../lib/chain/pull.ts';
 import { type ChainSyncRequest, type ChainSyncResponse, serveParts } from '../../lib/chain/sync.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
-import { authorChain, replicaOf } from './helpers.ts';
+import { authorChain, rejection, replicaOf } from './helpers.ts';
 
 interface Streams {
   ask(req: ChainSyncRequest, parts: number): AsyncIterable<ChainSyncResponse>;
@@ -67,15 +67,6 @@ function streams(
 
 const pull = (log: ChainLog, s: Streams, parts: number, window = 2) =>
   pullChain(log, (req, n) => s.ask(req, n), { verifier: strictVerifier, window, parts });
-
-async function rejection(p: Promise<unknown>): Promise<ChainError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ChainError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('streamed chain pulls', () => {
   it('each range request brings `parts` answers: the same entries for a tenth of the requests', async () => {

@@ -11,19 +11,10 @@ import type { ChainSyncResponse } from '../../lib/chain/sync.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';
 import { SERVED_PAYLOAD_BYTES } from '../../lib/node/chain-service.ts';
 import { MAX_APP_BYTES } from '../../lib/wire/messages.ts';
-import { authorChain, replicaOf, wire } from './helpers.ts';
+import { authorChain, rejection, replicaOf, wire } from './helpers.ts';
 
 const pull = (log: ChainLog, ask: (r: never) => Promise<ChainSyncResponse>) =>
   pullChain(log, ask as never, { verifier: strictVerifier });
-
-async function rejection(p: Promise<unknown>): Promise<ChainError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ChainError;
-  }
-  throw new Error('expected a rejection');
-}
 
 function sameChain(a: ChainLog, b: ChainLog): void {
   expect(a.length).toBe(b.length);
