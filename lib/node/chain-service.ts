@@ -254,13 +254,11 @@ export class ChainHost {
     const mine = log.treeHead()?.size ?? 0;
     const myHash = mine > 0 ? toHex(log.get(mine - 1)!.hash) : '';
     const candidates: string[] = [];
-    const streams = new Map<string, number>();
     for (const ad of ads) {
       const n = Number(ad.metadata.n);
       if (!Number.isInteger(n)) continue;
       // Ahead of this log, or another head at its length (a fork to find).
       if (n > mine || (n === mine && n > 0 && ad.metadata.h !== myHash)) candidates.push(ad.nodeId);
-      streams.set(ad.nodeId, advertisedParts(ad.metadata.p));
       log.noteRemoteSize(n);
     }
     if (candidates.length === 0 || log.forkProof) return;
@@ -270,7 +268,8 @@ export class ChainHost {
     const peer = from[this.#node.env.random.int(from.length)]!;
     this.#pulling.add(log.chainId);
     // Streamed answers come over a link only (a relayed ask gets one answer per request).
-    const parts = this.#node.links().includes(peer) ? Math.min(this.#parts, streams.get(peer) ?? 1) : 1;
+    const streams = this.#node.links().includes(peer) && ads.find((ad) => ad.nodeId === peer)?.metadata.p;
+    const parts = streams ? Math.min(this.#parts, advertisedParts(streams)) : 1;
     void this.#pull(log, peer, parts).finally(() => this.#pulling.delete(log.chainId));
   }
 
@@ -283,14 +282,15 @@ export class ChainHost {
   async #pull(log: ChainLog, peer: string, parts: number): Promise<void> {
     const clock = this.#node.env.clock;
     let bytes = 0;
+    const decode = (answer: Uint8Array) => {
+      bytes += answer.length;
+      return decodeSyncResponse(answer);
+    };
     const ask = (req: ChainSyncRequest, n: number): ReturnType<ChainAsk> => {
       if (n === 1)
         return this.#paced(peer)
           .then(() => this.#node.request(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req)))
-          .then((answer) => {
-            bytes += answer.length;
-            return decodeSyncResponse(answer);
-          });
+          .then(decode);
       // Sent now (not when read), so that the window's requests are all in flight at once.
       const asked = this.#paced(peer).then(() =>
         this.#node.requestStream(peer, CHAIN_SYNC_TOPIC, encodeSyncRequest(req), { maxParts: n }),
@@ -299,9 +299,7 @@ export class ChainHost {
       const answers: AsyncIterator<ChainSyncResponse> = {
         next: async () => {
           const r = await (await asked).next();
-          if (r.done) return r;
-          bytes += r.value.length;
-          return { done: false, value: decodeSyncResponse(r.value) };
+          return r.done ? r : { done: false, value: decode(r.value) };
         },
         // The pull stopped reading: the stream is told (its later parts are not kept).
         return: async () => {
@@ -357,7 +355,7 @@ export class ChainHost {
 }
 
 /** The answers per request a chain advertisement says its node streams (1: it does not). */
-function advertisedParts(p: string | undefined): number {
+function advertisedParts(p: string): number {
   const n = Number(p);
   return Number.isInteger(n) && n >= 1 ? Math.min(n, SERVE_PARTS) : 1;
 }

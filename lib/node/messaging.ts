@@ -528,13 +528,13 @@ export class Messenger {
     );
   }
 
-  /** A verified message: new from its origin (else a copy), and within the origin's quota (unless `free`). */
-  #admit(origin: string, epoch: number, seq: number, free = false): boolean {
+  /** A verified message: new from its origin (else a copy), and within the origin's quota. */
+  #admit(origin: string, epoch: number, seq: number): boolean {
     if (!this.#windows.accept(origin, epoch, seq)) {
       this.metrics.duplicates++;
       return false;
     }
-    if (free || this.#quota.take(origin)) return true;
+    if (this.#quota.take(origin)) return true;
     this.#drop('throttled');
     return false;
   }
@@ -611,22 +611,18 @@ export class Messenger {
       this.#drop('throttled');
       return;
     }
-    this.#answering.set(from, answering + 1);
+    count(this.#answering, from, 1);
     const answered =
       typeof responder !== 'function'
         ? this.#stream(from, msg, responder.stream, data, relayed ? 1 : (streamed?.maxParts ?? 1), reply)
         : Promise.resolve()
             .then(() => responder(data, from))
+            .then((part: unknown) => this.#answerBytes(part))
             .then(
-              (part: unknown) => reply(KIND_RES, this.#answerBytes(part)),
+              (bytes) => reply(KIND_RES, bytes),
               (e) => reply(KIND_ERR, errorText(e)),
-            )
-            .catch((e) => reply(KIND_ERR, errorText(e)));
-    void answered.finally(() => {
-      const left = (this.#answering.get(from) ?? 1) - 1;
-      if (left > 0) this.#answering.set(from, left);
-      else this.#answering.delete(from);
-    });
+            );
+    void answered.finally(() => count(this.#answering, from, -1));
   }
 
   /**
@@ -645,9 +641,16 @@ export class Messenger {
     maxParts: number,
     reply: (kind: number, data: Uint8Array) => Promise<void>,
   ): Promise<void> {
-    const open = this.#streaming.get(from) ?? 0;
-    const grant = open < OPEN_STREAMS_PER_ORIGIN ? maxParts : 1;
-    this.#streaming.set(from, open + 1);
+    const grant = (this.#streaming.get(from) ?? 0) < OPEN_STREAMS_PER_ORIGIN ? maxParts : 1;
+    count(this.#streaming, from, 1);
+    // Parts go over the link only: #route would relay them if the link had gone.
+    const linked = () => {
+      if (!this.#h.link(from)) throw new Error('the link to the asker closed mid-answer');
+    };
+    const sendPart = (part: Uint8Array) => {
+      linked();
+      return this.#route(from, KIND_PART, msg.id, msg.topic, part);
+    };
     let it: AsyncIterator<Uint8Array> | Iterator<Uint8Array> | undefined;
     try {
       it = iterate(responder(data, from, grant));
@@ -660,15 +663,17 @@ export class Messenger {
           next = sent < grant ? await it.next() : undefined;
         } catch (e) {
           // The responder failed after yielding this part: it goes out, then the error.
-          this.#linked(from);
-          await this.#route(from, KIND_PART, msg.id, msg.topic, part);
+          await sendPart(part);
           throw e;
         }
-        if (sent > 1) this.#linked(from);
-        if (!next || next.done) return void (await reply(KIND_RES, part));
-        this.#linked(from);
-        await this.#route(from, KIND_PART, msg.id, msg.topic, part);
-        cur = next;
+        if (next && !next.done) {
+          await sendPart(part);
+          cur = next;
+          continue;
+        }
+        // The last part, as the reply: over the link too once parts went before it.
+        if (sent > 1) linked();
+        return void (await reply(KIND_RES, part));
       }
     } catch (e) {
       await reply(KIND_ERR, errorText(e));
@@ -678,15 +683,8 @@ export class Messenger {
       } catch {
         // A generator that throws as it closes: the answer is over either way.
       }
-      const left = (this.#streaming.get(from) ?? 1) - 1;
-      if (left > 0) this.#streaming.set(from, left);
-      else this.#streaming.delete(from);
+      count(this.#streaming, from, -1);
     }
-  }
-
-  /** Throws unless this node has a link to `peer` (what #route then writes goes over it). */
-  #linked(peer: string): void {
-    if (!this.#h.link(peer)) throw new Error('the link to the asker closed mid-answer');
   }
 
   /** What a responder gave as one answer (or part), checked: bytes within maxMessageBytes. */
@@ -819,6 +817,13 @@ export class Messenger {
       throw new MessagingError('too-large', `${data.length} bytes > ${this.#o.maxMessageBytes}`);
     }
   }
+}
+
+/** Adds `by` to `key`'s count (a count of 0 is no entry). */
+function count(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
 /** An error's message as a reply's text (bounded). */

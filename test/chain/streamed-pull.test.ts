@@ -4,7 +4,6 @@
 // the replica nor keep the pull going; an honest one needs a fraction of the requests.
 import { describe, expect, it } from 'vitest';
 import type { ChainLog } from '../../lib/chain/chain-log.ts';
-import type { ChainError } from '../../lib/chain/errors.ts';
 import { pullChain } from '../../lib/chain/pull.ts';
 import { type ChainSyncRequest, type ChainSyncResponse, serveParts } from '../../lib/chain/sync.ts';
 import { strictVerifier } from '../../lib/identity/verifier.ts';

@@ -3,7 +3,7 @@
 // charged, and what a responder out of bounds gets.
 
 import { describe, expect, it } from 'vitest';
-import { OPEN_STREAMS_PER_ORIGIN } from '../../lib/node/answer-stream.ts';
+import { OPEN_STREAMS_PER_ORIGIN, type RequestStreamOptions } from '../../lib/node/answer-stream.ts';
 import { fromHex, utf8 } from '../../lib/util/bytes.ts';
 import type { MessageOf } from '../../lib/wire/messages.ts';
 import { a, b, flush, me, origin, relayed, setup } from '../support/messenger-rig.ts';
@@ -26,6 +26,15 @@ const frame = (from: string, kind: number, id: number, data: Uint8Array): Messag
 /** A stream request from neighbour `a` asking for `parts` parts. */
 const streamRequest = (id: number, parts: number, body = 'x') =>
   frame(a.nodeId, KIND.sreq, id, new Uint8Array([parts, ...utf8(body)]));
+
+/** A stream request this node sent (to `to`, default neighbour `a`): its parts, and the id its answers carry. */
+async function ask(t: ReturnType<typeof setup>, opts: RequestStreamOptions, to = a) {
+  const parts = t.m.requestStream(to.nodeId, 't', utf8('q'), opts);
+  await flush();
+  // Sent over the link to `a`, or flooded to every neighbour (a among them) for a member further off.
+  const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
+  return { parts, id };
+}
 
 /** Everything read from a stream: its parts' text, then the error code that ended it (if any). */
 async function readAll(parts: AsyncIterable<Uint8Array>): Promise<string[]> {
@@ -62,9 +71,7 @@ describe('Messaging: streamed answers, the asking side', () => {
 
   it('parts asked for cost nothing of the answerer’s quota; a part nobody asked for pays and is dropped', async () => {
     const t = setup({ options: { perOriginRate: 1 } }); // a burst of 4, then one a second
-    const parts = t.m.requestStream(a.nodeId, 't', utf8('q'), { maxParts: 40 });
-    await flush();
-    const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
+    const { parts, id } = await ask(t, { maxParts: 40 });
     for (let i = 0; i < 39; i++) t.m.onApp(a.nodeId, frame(a.nodeId, KIND.part, id, utf8(`p${i}`)));
     t.m.onApp(a.nodeId, frame(a.nodeId, KIND.res, id, utf8('last')));
     const got = await readAll(parts);
@@ -78,9 +85,7 @@ describe('Messaging: streamed answers, the asking side', () => {
 
   it('a relayed part settles nothing: streams are answered over the link only, in order', async () => {
     const t = setup();
-    const parts = t.m.requestStream(origin.nodeId, 't', utf8('q'), { maxParts: 20 });
-    await flush();
-    const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
+    const { parts, id } = await ask(t, { maxParts: 20 }, origin);
     t.m.onApp(b.nodeId, relayed(origin, me.nodeId, { kind: KIND.part, id, seq: 1, data: 'relayed part' }));
     t.m.onApp(b.nodeId, relayed(origin, me.nodeId, { kind: KIND.res, id, seq: 2, data: 'one answer' }));
     await settle();
@@ -90,9 +95,7 @@ describe('Messaging: streamed answers, the asking side', () => {
 
   it('two reads waiting at once both settle: the first with the part, the second with the end', async () => {
     const t = setup();
-    const parts = t.m.requestStream(a.nodeId, 't', utf8('q'), { maxParts: 4 });
-    await flush();
-    const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
+    const { parts, id } = await ask(t, { maxParts: 4 });
     const first = parts.next();
     const second = parts.next();
     t.m.onApp(a.nodeId, frame(a.nodeId, KIND.res, id, utf8('only')));
@@ -102,9 +105,7 @@ describe('Messaging: streamed answers, the asking side', () => {
 
   it('a part past the count asked ends the stream with remote-error, after the parts before it', async () => {
     const t = setup();
-    const parts = t.m.requestStream(a.nodeId, 't', utf8('q'), { maxParts: 2 });
-    await flush();
-    const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
+    const { parts, id } = await ask(t, { maxParts: 2 });
     t.m.onApp(a.nodeId, frame(a.nodeId, KIND.part, id, utf8('p0')));
     t.m.onApp(a.nodeId, frame(a.nodeId, KIND.part, id, utf8('p1')));
     t.m.onApp(a.nodeId, frame(a.nodeId, KIND.res, id, utf8('late')));
@@ -131,9 +132,7 @@ describe('Messaging: streamed answers, the asking side', () => {
 
   it('the timeout bounds the wait for each part, not the whole answer', async () => {
     const t = setup();
-    const parts = t.m.requestStream(a.nodeId, 't', utf8('q'), { maxParts: 8, timeoutMs: 100 });
-    await flush();
-    const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
+    const { parts, id } = await ask(t, { maxParts: 8, timeoutMs: 100 });
     for (let i = 0; i < 4; i++) {
       t.scheduler.runFor(90);
       t.m.onApp(a.nodeId, frame(a.nodeId, KIND.part, id, utf8(`p${i}`)));
@@ -155,9 +154,7 @@ describe('Messaging: streamed answers, the asking side', () => {
 
   it('a reader that stops early forgets the stream: later parts are dropped', async () => {
     const t = setup();
-    const parts = t.m.requestStream(a.nodeId, 't', utf8('q'), { maxParts: 8 });
-    await flush();
-    const id = (t.out().get(a.nodeId)![0] as MessageOf<'app'>).id;
+    const { parts, id } = await ask(t, { maxParts: 8 });
     t.m.onApp(a.nodeId, frame(a.nodeId, KIND.part, id, utf8('p0')));
     for await (const p of parts) {
       expect(text(p)).toBe('p0');
