@@ -1,4 +1,6 @@
 /** Tiny benchmark harness: runs a function for a while, reports operations per second. */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 export interface Rate {
   name: string;
@@ -45,4 +47,28 @@ export function table(title: string, header: string[], rows: Array<Array<string 
 
 export function rateRows(rates: Rate[]): Array<Array<string | number>> {
   return rates.map((r) => [r.name, r.opsPerSec, r.ops]);
+}
+
+/**
+ * The whole machine's CPU use from here on (Linux /proc/stat): `busy()` is the share of all
+ * cores busy since the call, in % of one core (200 = both cores of a 2-core machine), so
+ * a bench can tell a run bound by its own code from one bound by the machine.
+ */
+export function machineCpu(): { busy(): number } {
+  const read = () => {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const n = fields.map(Number);
+    // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { total, idle: n[3]! + n[4]! };
+  };
+  const start = read();
+  const cores = availableParallelism();
+  return {
+    busy() {
+      const now = read();
+      const total = now.total - start.total;
+      return total > 0 ? (100 * cores * (total - (now.idle - start.idle))) / total : 0;
+    },
+  };
 }

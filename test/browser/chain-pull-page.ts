@@ -94,6 +94,29 @@ const opened = (ch: RTCDataChannel) => {
     return n;
   },
   progress: () => ({ ...progress, length: follower?.length ?? 0, errors: [...errors] }),
+  /** Answers `stream-SIZE` requests with as many parts as asked, each `size` bytes (messaging alone). */
+  respondParts(size: number): void {
+    const part = new Uint8Array(size);
+    node.respondStream(`stream-${size}`, function* (_data, _from, parts) {
+      for (let i = 0; i < parts; i++) yield part;
+    });
+  },
+  /** Asks `other` for `n` parts of `size` bytes, 4 streamed requests of 16 in flight: ms taken. */
+  async askParts(other: string, size: number, n: number): Promise<number> {
+    let asked = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (asked < n) {
+          asked += 16;
+          for await (const _ of node.requestStream(other, `stream-${size}`, new Uint8Array(100))) {
+            // each part read as it comes
+          }
+        }
+      }),
+    );
+    return performance.now() - started;
+  },
   async rawOffer(): Promise<string> {
     const pc = new RTCPeerConnection({ iceServers: [] });
     raw = { pc, channel: opened(pc.createDataChannel('raw')) };
