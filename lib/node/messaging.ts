@@ -145,8 +145,12 @@ interface Pending {
   resolve(data: Uint8Array): void;
   reject(e: Error): void;
   timer: number;
-  /** A streamed answer: where its parts go, how many more it may take, how long to wait for each. */
-  stream?: { parts: PartStream; left: number; timeoutMs: number; topic: string };
+  /**
+   * A streamed answer: where its parts go, how many more it may take, how long to wait for
+   * each, and when the last one came (the timer, once due, waits on from there: one timer a
+   * stream, not one set and cancelled per part).
+   */
+  stream?: { parts: PartStream; left: number; timeoutMs: number; topic: string; lastAt: number };
 }
 
 export interface MessagingMetrics {
@@ -321,12 +325,22 @@ export class Messenger {
     });
   }
 
-  /** The timer that fails request `id` after `ms` without a reply (or, streamed, without its next part). */
-  #timeout(id: number, to: string, topic: string, ms: number): number {
-    return this.#h.env.scheduler.setTimer(ms, () => {
+  /**
+   * The timer that fails request `id` after `ms` without a reply (or, streamed, without its
+   * next part); `wait`: what is left of `ms` when it is set again after a part.
+   */
+  #timeout(id: number, to: string, topic: string, ms: number, wait = ms): number {
+    return this.#h.env.scheduler.setTimer(wait, () => {
       const p = this.#pending.get(id);
+      if (!p) return;
+      // A part came since the timer was set: the wait starts again from it.
+      const since = p.stream && this.#h.env.clock.now() - p.stream.lastAt;
+      if (since !== undefined && since < ms) {
+        p.timer = this.#timeout(id, to, topic, ms, ms - since);
+        return;
+      }
       this.#pending.delete(id);
-      p?.reject(new MessagingError('timeout', `no reply from ${to} on ${topic} within ${ms} ms`));
+      p.reject(new MessagingError('timeout', `no reply from ${to} on ${topic} within ${ms} ms`));
     });
   }
 
@@ -360,7 +374,7 @@ export class Messenger {
       resolve: (last) => parts.push(last, true),
       reject: (e) => parts.fail(e),
       timer: this.#timeout(id, to, topic, timeoutMs),
-      stream: { parts, left: maxParts, timeoutMs, topic },
+      stream: { parts, left: maxParts, timeoutMs, topic, lastAt: this.#h.env.clock.now() },
     };
     this.#pending.set(id, p);
     this.#route(to, KIND_SREQ, id, topic, wire).catch((e) => {
@@ -705,8 +719,7 @@ export class Messenger {
       return;
     }
     stream.left--;
-    this.#h.env.scheduler.cancelTimer(p.timer);
-    p.timer = this.#timeout(id, p.to, stream.topic, stream.timeoutMs);
+    stream.lastAt = this.#h.env.clock.now();
     stream.parts.push(data, false);
   }
 
