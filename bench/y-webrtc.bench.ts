@@ -17,7 +17,8 @@
  *    per peer connection.
  *
  * Settings (env): Y_PARTS (tabs,node,idle), Y_TAB_RUNS (20), Y_NODE_RUNS (10), Y_RTC_RUNS (5),
- * Y_IDLE_TABS (4,8,16), Y_IDLE_S (30).
+ * Y_IDLE_TABS (4,8,16), Y_IDLE_S (30), Y_HEAP_SNAPSHOT (a path prefix: heap snapshots of each
+ * idle cluster's first tab).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -38,6 +39,8 @@ const RTC_RUNS = Number(process.env.Y_RTC_RUNS ?? 5);
 const IDLE_TABS = (process.env.Y_IDLE_TABS ?? '4,8,16').split(',').map(Number);
 const IDLE_S = Number(process.env.Y_IDLE_S ?? 30);
 const DIR = new URL('../artifacts/bench-y', import.meta.url).pathname;
+/** Y_HEAP_SNAPSHOT=prefix: a heap snapshot of each idle cluster's first tab (prefix-LIB-N.heapsnapshot). */
+const HEAP_SNAPSHOT = process.env.Y_HEAP_SNAPSHOT;
 const PEER = new URL('./y-webrtc-peer.mjs', import.meta.url).pathname;
 const PHASES = new URL('./rtc-phases.mjs', import.meta.url).pathname;
 const Y_SERVER = new URL('../node_modules/y-webrtc/bin/server.js', import.meta.url).pathname;
@@ -451,8 +454,18 @@ interface Idle {
   channelsPerPc: number;
 }
 
+/** Writes a heap snapshot of the session's page to `path`. */
+async function snapshot(s: CDPSession, path: string): Promise<void> {
+  const chunks: string[] = [];
+  const onChunk = (e: { chunk: string }) => chunks.push(e.chunk);
+  s.on('HeapProfiler.addHeapSnapshotChunk', onChunk);
+  await s.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  s.off('HeapProfiler.addHeapSnapshotChunk', onChunk);
+  await writeFile(path, chunks.join(''));
+}
+
 /** Forms `c` (already formed), then watches it idle for IDLE_S seconds. */
-async function idleOf(c: Cluster, root: number, started: Promise<void>): Promise<Idle> {
+async function idleOf(c: Cluster, lib: Lib, root: number, started: Promise<void>): Promise<Idle> {
   const sessions = await Promise.all(c.pages.map((p) => c.context.newCDPSession(p)));
   for (const s of sessions) await s.send('Performance.enable');
   await started;
@@ -469,6 +482,7 @@ async function idleOf(c: Cluster, root: number, started: Promise<void>): Promise
     const { usedSize } = (await s.send('Runtime.getHeapUsage')) as { usedSize: number };
     heap.push(usedSize / 2 ** 20);
   }
+  if (HEAP_SNAPSHOT) await snapshot(sessions[0]!, `${HEAP_SNAPSHOT}-${lib}-${c.pages.length}.heapsnapshot`);
   const per = (f: (i: number) => number) => c.pages.map((_, i) => f(i));
   const pcs = v1.reduce((a, v) => a + v.peerConnections, 0);
   return {
@@ -519,7 +533,10 @@ async function tabClusters(weftSignal: string, ySignal: string): Promise<void> {
       const y = await formTabs(yBrowser, origins, 'y-webrtc', yQuery(`yi${n}`), n, 60_000);
       // Both idle at once (one start), each measured on its own browser's processes.
       const go = sleep(5_000); // settle: first gossip rounds, y-webrtc's sync answers
-      const [wi, yi] = await Promise.all([idleOf(w, wRoot, go), idleOf(y, yRoot, go)]);
+      const [wi, yi] = await Promise.all([
+        idleOf(w, 'weftmesh', wRoot, go),
+        idleOf(y, 'y-webrtc', yRoot, go),
+      ]);
       await w.context.close();
       await y.context.close();
       const med = (xs: number[], d = 1) => fmt(p50(xs), d);
