@@ -10,7 +10,14 @@
  * under that mark it is `lost`, and an author's log does not `create` a chain on it (that
  * would be a second chain under the same id).
  */
-import { deleteStore, identifyStore, readStoreMark, request, writeStoreMark } from '../util/idb-store.ts';
+import {
+  deleteStore,
+  identifyStore,
+  newStoreId,
+  readStoreMark,
+  request,
+  writeStoreMark,
+} from '../util/idb-store.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { type ChainEntry, entryFields, MAX_SEQUENCE, readEntry } from './entry.ts';
 import { ChainError } from './errors.ts';
@@ -122,20 +129,23 @@ export class IndexedDbChainStorage implements ChainStorage {
   }
 
   async append(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead): Promise<void> {
-    await this.#write(chainId, entries, head);
-    if (this.#id !== undefined) return;
-    try {
-      await this.#identify();
-    } catch (e) {
-      throw failed('append', e);
-    }
+    // The first append also gives the store its id, in the same transaction: both or neither
+    // (a separate write that failed after the entries' would report stored entries as not
+    // stored, and every later append would then fail with `gap`).
+    const id = this.#id === undefined ? newStoreId() : undefined;
+    await this.#write(chainId, entries, head, id);
+    if (id === undefined) return;
+    this.#id = id;
+    this.#lost = false;
+    await writeStoreMark(markOf(this.#name), id);
   }
 
-  #write(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead): Promise<void> {
+  #write(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead, id?: string): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
         this.#check();
-        const tx = this.#db.transaction([ENTRIES, HEADS], 'readwrite', { durability: 'strict' });
+        const scope = id === undefined ? [ENTRIES, HEADS] : [ENTRIES, HEADS, META];
+        const tx = this.#db.transaction(scope, 'readwrite', { durability: 'strict' });
         const store = tx.objectStore(ENTRIES);
         let refused: ChainError | undefined;
         tx.oncomplete = () => resolve();
@@ -152,8 +162,16 @@ export class IndexedDbChainStorage implements ChainStorage {
             tx.abort();
             return;
           }
-          for (const e of entries) store.put(encodeCbor(entryFields(e)), [chainId, e.sequence]);
-          if (head) tx.objectStore(HEADS).put(encodeCbor(treeHeadFields(head)), chainId);
+          try {
+            for (const e of entries) store.put(encodeCbor(entryFields(e)), [chainId, e.sequence]);
+            if (head) tx.objectStore(HEADS).put(encodeCbor(treeHeadFields(head)), chainId);
+            if (id !== undefined) tx.objectStore(META).put(id, 'store');
+          } catch (e) {
+            // A put refused at once (quota, a closing database): none of the append is kept,
+            // and the error says why (a throw from here would abort it as an "uncaught exception").
+            refused = failed('append', e);
+            tx.abort();
+          }
         };
       } catch (e) {
         reject(failed('append', e));

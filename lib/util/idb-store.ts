@@ -55,12 +55,17 @@ export async function writeStoreMark(mark: string, id: string): Promise<void> {
   }
 }
 
+/** A fresh store id (what the `meta` object store and the mark hold). */
+export function newStoreId(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(16)));
+}
+
 /**
  * Gives the store in `db` a new id (durably, in its `meta` object store) and then its mark: a
  * crash in between leaves a store with an id and no mark, which its next open marks.
  */
 export async function identifyStore(db: IDBDatabase, meta: string, mark: string): Promise<string> {
-  const id = toHex(crypto.getRandomValues(new Uint8Array(16)));
+  const id = newStoreId();
   const tx = db.transaction(meta, 'readwrite', { durability: 'strict' });
   tx.objectStore(meta).put(id, 'store');
   // Committed (the transaction's complete, not the put's success) before the mark is written:

@@ -39,6 +39,32 @@ const api = {
     log = undefined;
     await IndexedDbChainStorage.reset();
   },
+  /**
+   * A new store whose first append meets a fault (the write of the store's id throws): that
+   * append must fail whole, so that the next one is taken at the same sequence and both a
+   * reopened log and the store agree on what was stored.
+   */
+  async faultOnFirstAppend(): Promise<{ error: string; length: number; reopened: number; lost: boolean }> {
+    await api.reset();
+    await api.open(true);
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+      if (key === 'store') throw new DOMException('injected fault', 'QuotaExceededError');
+      return put.call(this, value, key);
+    };
+    let error = '';
+    try {
+      await log!.append(new Uint8Array([1]));
+    } catch (e) {
+      error = (e as Error).message;
+    } finally {
+      IDBObjectStore.prototype.put = put;
+    }
+    await log!.append(new Uint8Array([2]));
+    const length = log!.length;
+    const reopened = await api.open();
+    return { error, length, reopened: reopened.length, lost: reopened.lost };
+  },
   /** Appends until the page dies. */
   async run(): Promise<void> {
     for (let i = 0; ; i++) {

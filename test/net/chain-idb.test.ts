@@ -26,6 +26,7 @@ type Api = {
     open(create?: boolean): Promise<Opened>;
     run(): Promise<void>;
     reset(): Promise<void>;
+    faultOnFirstAppend(): Promise<{ error: string; length: number; reopened: number; lost: boolean }>;
     acked: number;
   };
 };
@@ -87,6 +88,20 @@ describe('IndexedDbChainStorage in Chromium', () => {
       await rm(profile, { recursive: true, force: true });
     }
   }, 240_000);
+
+  it("a new store's first append that fails (its id's write refused) stores nothing: the next append is taken at the same sequence", async () => {
+    const profile = await mkdtemp(join(tmpdir(), 'weftmesh-chain-profile-'));
+    try {
+      const { page, kill } = await rig.start(profile);
+      await page.waitForFunction(() => 'chainTest' in window);
+      const r = await page.evaluate(() => (window as unknown as Api).chainTest.faultOnFirstAppend());
+      expect(r.error).toMatch(/injected fault/);
+      expect(r).toMatchObject({ length: 1, reopened: 1, lost: false });
+      await kill();
+    } finally {
+      await rm(profile, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('a database Chromium finds corrupt after a kill is deleted by Chromium: the store says it is lost, and the author refuses to append (needs-resync) even with create, until reset', async () => {
     const profile = await mkdtemp(join(tmpdir(), 'weftmesh-chain-profile-'));
