@@ -43,6 +43,8 @@ export class IndexedDbChainStorage implements ChainStorage {
   /** The store's id once it holds chains (then also in its mark). */
   #id: string | undefined;
   #lost: boolean;
+  /** An append carrying the store's new id is in progress. */
+  #idInFlight = false;
   #closed = false;
 
   private constructor(db: IDBDatabase, name: string, id: string | undefined, lost: boolean) {
@@ -131,9 +133,16 @@ export class IndexedDbChainStorage implements ChainStorage {
   async append(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead): Promise<void> {
     // The first append also gives the store its id, in the same transaction: both or neither
     // (a separate write that failed after the entries' would report stored entries as not
-    // stored, and every later append would then fail with `gap`).
-    const id = this.#id === undefined ? newStoreId() : undefined;
-    await this.#write(chainId, entries, head, id);
+    // stored, and every later append would then fail with `gap`). One append at a time carries
+    // an id: two at once (two chains) would each write one, and the mark could end up holding
+    // the id the store does not, which the next open would take for a lost store.
+    const id = this.#id === undefined && !this.#idInFlight ? newStoreId() : undefined;
+    if (id !== undefined) this.#idInFlight = true;
+    try {
+      await this.#write(chainId, entries, head, id);
+    } finally {
+      if (id !== undefined) this.#idInFlight = false;
+    }
     if (id === undefined) return;
     this.#id = id;
     this.#lost = false;

@@ -65,6 +65,27 @@ const api = {
     const reopened = await api.open();
     return { error, length, reopened: reopened.length, lost: reopened.lost };
   },
+  /**
+   * Two chains' first appends at once on a new store (one carries the store's id): after
+   * reopening, the store is not lost and holds both.
+   */
+  async concurrentFirstAppends(): Promise<{ lost: boolean; lengths: number[] }> {
+    await api.reset();
+    const identity = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(5));
+    const open = (storage: IndexedDbChainStorage, name: string, create: boolean) =>
+      ChainLog.open({ identity, name, storage, create });
+    const first = await IndexedDbChainStorage.open();
+    const logs = await Promise.all(['a', 'b'].map((name) => open(first, name, true)));
+    await Promise.all(logs.map((l, i) => l.append(new Uint8Array([i]))));
+    await first.close();
+    const again = await IndexedDbChainStorage.open();
+    const lengths = await Promise.all(
+      ['a', 'b'].map(async (name) => (await open(again, name, false)).length),
+    );
+    const lost = again.lost;
+    await again.close();
+    return { lost, lengths };
+  },
   /** Appends until the page dies. */
   async run(): Promise<void> {
     for (let i = 0; ; i++) {

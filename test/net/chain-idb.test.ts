@@ -27,6 +27,7 @@ type Api = {
     run(): Promise<void>;
     reset(): Promise<void>;
     faultOnFirstAppend(): Promise<{ error: string; length: number; reopened: number; lost: boolean }>;
+    concurrentFirstAppends(): Promise<{ lost: boolean; lengths: number[] }>;
     acked: number;
   };
 };
@@ -89,7 +90,7 @@ describe('IndexedDbChainStorage in Chromium', () => {
     }
   }, 240_000);
 
-  it("a new store's first append that fails (its id's write refused) stores nothing: the next append is taken at the same sequence", async () => {
+  it("a new store's first append that fails (its id's write refused) stores nothing: the next append is taken at the same sequence; first appends of two chains at once leave one id", async () => {
     const profile = await mkdtemp(join(tmpdir(), 'weftmesh-chain-profile-'));
     try {
       const { page, kill } = await rig.start(profile);
@@ -97,6 +98,14 @@ describe('IndexedDbChainStorage in Chromium', () => {
       const r = await page.evaluate(() => (window as unknown as Api).chainTest.faultOnFirstAppend());
       expect(r.error).toMatch(/injected fault/);
       expect(r).toMatchObject({ length: 1, reopened: 1, lost: false });
+      // Two chains' first appends at once: one id for the store, its mark the same.
+      for (let i = 0; i < 5; i++)
+        expect(
+          await page.evaluate(() => (window as unknown as Api).chainTest.concurrentFirstAppends()),
+        ).toEqual({
+          lost: false,
+          lengths: [1, 1],
+        });
       await kill();
     } finally {
       await rm(profile, { recursive: true, force: true });
