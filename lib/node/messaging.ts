@@ -453,7 +453,7 @@ export class Messenger {
           this.#deliver(from, msg, from !== via);
           return;
         }
-        const hops = this.#nextHops(to, [via, from]);
+        const hops = this.#nextHops(to, [via, from], seq);
         if (hops.length === 0) {
           this.#drop('unroutable');
           return;
@@ -750,9 +750,9 @@ export class Messenger {
       this.#write(to, msg);
       return;
     }
-    const hops = this.#nextHops(to, []);
-    if (hops.length === 0) throw new MessagingError('no-route', `no known route to ${to}`);
     const seq = this.#nextSeq();
+    const hops = this.#nextHops(to, [], seq.seq);
+    if (hops.length === 0) throw new MessagingError('no-route', `no known route to ${to}`);
     const sig = this.#h.identity.sign(signingInput(Domain.App, appPayload({ ...msg, ...seq })));
     const signed: MessageOf<'app'> = { ...msg, ...seq, key: this.#h.identity.publicKey, sig };
     this.metrics.sent++;
@@ -762,13 +762,16 @@ export class Messenger {
   /**
    * Next hops for `to`, never one of `except`: its link; else a neighbour linked to it; else,
    * for a reachable member, every neighbour (a flood, bounded by the hop limit and by the
-   * windows at each node); else none.
+   * windows at each node); else none. Neighbours' link reports are unverified, so where
+   * several say they link to `to`, the message's number (`seq`, signed by its origin) picks
+   * one in turn: a peer that lists itself as the bridge to everyone and drops what it gets
+   * takes its share of the messages, not all of them (its peers' retries go other ways).
    */
-  #nextHops(to: string, except: readonly string[]): string[] {
+  #nextHops(to: string, except: readonly string[], seq = 0): string[] {
     if (this.#h.link(to)) return except.includes(to) ? [] : [to];
     const peers = this.#h.peers().filter((p) => !except.includes(p));
-    const bridge = peers.find((p) => this.#h.neighboursOf(p)?.has(to));
-    if (bridge) return [bridge];
+    const bridges = peers.filter((p) => this.#h.neighboursOf(p)?.has(to));
+    if (bridges.length > 0) return [bridges[seq % bridges.length]!];
     return this.#h.isReachable(to) ? peers : [];
   }
 

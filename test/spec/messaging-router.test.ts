@@ -74,6 +74,32 @@ describe('Messaging: routes', () => {
     expect(t.m.relay.reaches(identity(99).nodeId)).toBe(false);
   });
 
+  it('where several neighbours report a link to the target, messages take them in turn: a liar listing itself as the bridge to everyone gets its share, not all', async () => {
+    const t = setup();
+    // `a` lies (it says it links to everyone, and would drop what it gets); `b` and `c` tell the truth.
+    t.neighbours.set(a.nodeId, new Set([target.nodeId, origin.nodeId, identity(50).nodeId]));
+    t.neighbours.set(b.nodeId, new Set([target.nodeId]));
+    t.neighbours.set(c.nodeId, new Set([target.nodeId]));
+    const via = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      await t.m.send(target.nodeId, 't', utf8(`m${i}`));
+      const out = t.out();
+      expect(out.size).toBe(1); // one bridge a message, not a flood
+      for (const k of out.keys()) via.set(k, (via.get(k) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(via)).toEqual({ [a.nodeId]: 10, [b.nodeId]: 10, [c.nodeId]: 10 });
+    // A relay spreads what it passes on the same way, by the origin's number.
+    const r = setup({ linked: [a, b, c] });
+    r.neighbours.set(b.nodeId, new Set([target.nodeId]));
+    r.neighbours.set(c.nodeId, new Set([target.nodeId]));
+    const relayedVia = new Set<string>();
+    for (let seq = 1; seq <= 4; seq++) {
+      r.m.onApp(a.nodeId, relayed(origin, target.nodeId, { seq }));
+      for (const k of r.out().keys()) relayedVia.add(k);
+    }
+    expect([...relayedVia].sort()).toEqual([b.nodeId, c.nodeId].sort());
+  });
+
   it('a reachable member with no known link is reached by flooding every neighbour', async () => {
     const t = setup();
     await t.m.send(target.nodeId, 't', utf8('flood'));
