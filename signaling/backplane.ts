@@ -56,6 +56,12 @@ export interface BackplaneHealth {
   routedIn: number;
   /** Frames from the backplane dropped as malformed or out of place, by reason. */
   dropped: Record<string, number>;
+  /**
+   * Room listings read from the backplane (up to maxPeersPerRoom entries each): a room new
+   * here once a join in it is admitted (a refused one reads nothing), then at reconciliations
+   * and recoveries.
+   */
+  roomReads: number;
 }
 
 export interface Backplane {

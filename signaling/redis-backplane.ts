@@ -78,7 +78,10 @@ interface RoomState {
    */
   early: Map<string, Array<{ to: string; data: unknown; at: number }>>;
   subscribed: boolean;
-  /** Subscribed and read once (or failed to: then it is read on reconnection). */
+  /**
+   * Subscribed and read once (or failed to: then it is read on reconnection); started by the
+   * first join in the room that is admitted (or taken while the backplane is down).
+   */
   ready: Promise<void> | undefined;
   listener: (message: string) => void;
 }
@@ -124,7 +127,7 @@ export class RedisBackplane implements Backplane {
   /** Local peers that left while their leave could not reach Redis ("room id"): removed on recovery. Bounded. */
   readonly #leftWhileDown = new Set<string>();
   readonly #onInstance = (message: string) => this.#onInstanceFrame(message);
-  readonly #counts = { routedOut: 0, routedIn: 0, dropped: {} as Record<string, number> };
+  readonly #counts = { routedOut: 0, routedIn: 0, dropped: {} as Record<string, number>, roomReads: 0 };
 
   constructor(opts: RedisBackplaneOptions) {
     this.#o = {
@@ -181,6 +184,7 @@ export class RedisBackplane implements Backplane {
       routedOut: this.#counts.routedOut,
       routedIn: this.#counts.routedIn,
       dropped: { ...this.#counts.dropped },
+      roomReads: this.#counts.roomReads,
     };
   }
 
@@ -203,7 +207,10 @@ export class RedisBackplane implements Backplane {
     const moved = counted && before?.source !== undefined ? before.source : undefined;
     r.local.set(id, { addrs, source });
     r.remote.delete(id); // local now (it may have moved here): the room still has it
-    await r.ready;
+    // A room new here is subscribed to and read (its whole listing) only once a join in it is
+    // admitted: a join its caps refuse costs one script, not a read of up to maxPeersPerRoom
+    // entries (a hostile source joining a full room over and over did that many reads).
+    if (r.ready) await r.ready;
     /** The join is in: its source counted; the source it moved from not (in Redis too when Redis took it). */
     const admitted = (inRedis: boolean): JoinVerdict => {
       if (counted) this.#countSource(source, 1);
@@ -213,7 +220,10 @@ export class RedisBackplane implements Backplane {
       }
       return { ok: true };
     };
-    if (this.#state !== 'up' || !this.#caps) return admitted(false); // registered when Redis is back
+    if (this.#state !== 'up' || !this.#caps) {
+      await this.#ready(room, r);
+      return admitted(false); // registered when Redis is back
+    }
     const caps = this.#caps;
     let verdict: unknown;
     try {
@@ -253,9 +263,13 @@ export class RedisBackplane implements Backplane {
       // Unknown whether it was registered: the next heartbeat registers everything again.
       this.#failed(`join: ${(e as Error).message}`);
       this.#reregister = true;
+      await this.#ready(room, r);
       return admitted(false);
     }
-    if (verdict === 'ok') return admitted(true);
+    if (verdict === 'ok') {
+      await this.#ready(room, r);
+      return admitted(true);
+    }
     if (before) r.local.set(id, before);
     else this.#dropLocal(room, r, id);
     const code: SignalingErrorCode =
@@ -362,7 +376,7 @@ export class RedisBackplane implements Backplane {
   // ── rooms ─────────────────────────────────────────────────────────────────────────
 
   #room(name: string): RoomState {
-    let r = this.#rooms.get(name);
+    const r = this.#rooms.get(name);
     if (r) return r;
     const state: RoomState = {
       local: new Map(),
@@ -374,10 +388,14 @@ export class RedisBackplane implements Backplane {
       ready: undefined,
       listener: (message) => this.#onRoomEvent(name, message),
     };
-    r = state;
-    this.#rooms.set(name, r);
-    r.ready = this.#subscribe(name, r).then(() => this.#read(name, state, false));
-    return r;
+    this.#rooms.set(name, state);
+    return state;
+  }
+
+  /** Subscribes to room `name` and reads it, once (join() waits for it before it answers). */
+  #ready(name: string, r: RoomState): Promise<void> {
+    r.ready ??= this.#subscribe(name, r).then(() => this.#read(name, r, false));
+    return r.ready;
   }
 
   async #subscribe(name: string, r: RoomState): Promise<void> {
@@ -420,6 +438,7 @@ export class RedisBackplane implements Backplane {
     if (!this.#main.isReady || !this.#caps) return;
     const start = ++this.#seq;
     r.reads++;
+    this.#counts.roomReads++;
     try {
       const reply = (await this.#command(
         this.#main.eval(READ, {

@@ -202,6 +202,26 @@ describe('signaling instances sharing Redis', () => {
     expect(refused.every((a) => a.code === 'rate-limited')).toBe(true);
   });
 
+  it('a join the room cap refuses on an instance new to the room reads nothing of the room (a hostile source repeating it cost a read of the listing each time)', async () => {
+    const sized = await instances(3, { maxPeersPerRoom: 3 });
+    const [fresh, one, two] = sized.list as [
+      RunningSignalingServer,
+      RunningSignalingServer,
+      RunningSignalingServer,
+    ];
+    for (const s of [one, one, two]) expect((await joinRaw(s.url, 'full')).answer.t).toBe('joined');
+    const reads = () => fresh.server.stats().backplane!.roomReads;
+    const before = reads();
+    for (let i = 0; i < 10; i++)
+      expect((await joinRaw(fresh.url, 'full')).answer).toMatchObject({ t: 'error', code: 'room-full' });
+    // None per refusal (a reconciliation meanwhile reads the rooms this instance holds: at most a couple).
+    expect(reads() - before).toBeLessThanOrEqual(3);
+    // Admitted once there is room: the room is then read.
+    const other = await joinRaw(fresh.url, 'open');
+    expect(other.answer.t).toBe('joined');
+    expect(reads()).toBeGreaterThan(before);
+  });
+
   it('one key joining from address A, then B, then A…: each move frees its old address’s count; same-key rejoins count against the join rate', async () => {
     const { prefix, list } = await instances(1, { maxConnectionsPerSource: 2 }, [], 'x-src');
     const url = list[0]!.url;

@@ -41,6 +41,7 @@ class FakeBackplane implements Backplane {
       routedOut: 0,
       routedIn: 0,
       dropped: {},
+      roomReads: 0,
     };
   }
   async close(): Promise<void> {}
