@@ -27,6 +27,7 @@ import { Domain, signingInput } from '../identity/signed.ts';
 import { type MaybePromise, type SignatureVerifier, whenVerified } from '../identity/verifier.ts';
 import type { Env } from '../time/types.ts';
 import type { Link, MeshRelay } from '../transport/types.ts';
+import { setBounded } from '../util/bounded-map.ts';
 import { fromHex, fromUtf8, toHex, utf8 } from '../util/bytes.ts';
 import { Emitter } from '../util/emitter.ts';
 import { Outbox } from '../util/outbox.ts';
@@ -138,6 +139,8 @@ const GRAFT_BYTES_PER_SECOND = 256 * 1024;
 /** A broadcast's bytes besides its data (origin, key, signature, topic, counters). */
 const BROADCAST_OVERHEAD = 200;
 const U32_MAX = 0xffffffff;
+/** Targets whose route a timeout turned (#detour), remembered at most. */
+const MAX_DETOURS = 1024;
 
 interface Pending {
   /** The node asked: only its reply settles the request. */
@@ -245,6 +248,8 @@ export class Messenger {
   readonly #out: Outbox<AppMessage>;
   readonly #pending = new Map<number, Pending>();
   readonly #windows: OriginWindows;
+  /** Per target, how often a timeout turned its route to the next bridge (#nextHops). */
+  readonly #detours = new Map<string, number>();
   readonly #quota: RateLimiter;
   readonly #linkQuota: RateLimiter;
   /** Broadcasts delivered lately, for neighbours that graft them. */
@@ -340,6 +345,7 @@ export class Messenger {
         return;
       }
       this.#pending.delete(id);
+      this.#detour(to);
       p.reject(new MessagingError('timeout', `no reply from ${to} on ${topic} within ${ms} ms`));
     });
   }
@@ -453,7 +459,7 @@ export class Messenger {
           this.#deliver(from, msg, from !== via);
           return;
         }
-        const hops = this.#nextHops(to, [via, from], seq);
+        const hops = this.#nextHops(to, [via, from]);
         if (hops.length === 0) {
           this.#drop('unroutable');
           return;
@@ -750,9 +756,9 @@ export class Messenger {
       this.#write(to, msg);
       return;
     }
-    const seq = this.#nextSeq();
-    const hops = this.#nextHops(to, [], seq.seq);
+    const hops = this.#nextHops(to, []);
     if (hops.length === 0) throw new MessagingError('no-route', `no known route to ${to}`);
+    const seq = this.#nextSeq();
     const sig = this.#h.identity.sign(signingInput(Domain.App, appPayload({ ...msg, ...seq })));
     const signed: MessageOf<'app'> = { ...msg, ...seq, key: this.#h.identity.publicKey, sig };
     this.metrics.sent++;
@@ -762,17 +768,29 @@ export class Messenger {
   /**
    * Next hops for `to`, never one of `except`: its link; else a neighbour linked to it; else,
    * for a reachable member, every neighbour (a flood, bounded by the hop limit and by the
-   * windows at each node); else none. Neighbours' link reports are unverified, so where
-   * several say they link to `to`, the message's number (`seq`, signed by its origin) picks
-   * one in turn: a peer that lists itself as the bridge to everyone and drops what it gets
-   * takes its share of the messages, not all of them (its peers' retries go other ways).
+   * windows at each node); else none.
+   *
+   * Neighbours' link reports are unverified: a peer can list itself as the bridge to everyone
+   * and drop what it gets. Where several say they link to `to`, one is kept for `to` (messages
+   * to one node take one path, in order), picked by `to`'s id rather than by link order, and
+   * a request to `to` that times out turns it to the next (#detour): a liar holds a share of
+   * the targets, and a target's requests find their way round it after one timeout.
    */
-  #nextHops(to: string, except: readonly string[], seq = 0): string[] {
+  #nextHops(to: string, except: readonly string[]): string[] {
     if (this.#h.link(to)) return except.includes(to) ? [] : [to];
     const peers = this.#h.peers().filter((p) => !except.includes(p));
     const bridges = peers.filter((p) => this.#h.neighboursOf(p)?.has(to));
-    if (bridges.length > 0) return [bridges[seq % bridges.length]!];
+    if (bridges.length > 0) {
+      const turn = Number.parseInt(to.slice(0, 8), 16) + (this.#detours.get(to) ?? 0);
+      return [bridges[turn % bridges.length]!];
+    }
     return this.#h.isReachable(to) ? peers : [];
+  }
+
+  /** A request to `to` went unanswered: with no link to it, its route turns to the next bridge. */
+  #detour(to: string): void {
+    if (this.#h.link(to)) return;
+    setBounded(this.#detours, to, (this.#detours.get(to) ?? 0) + 1, MAX_DETOURS);
   }
 
   #hasRoute(to: string): boolean {
