@@ -43,8 +43,8 @@ export class IndexedDbChainStorage implements ChainStorage {
   /** The store's id once it holds chains (then also in its mark). */
   #id: string | undefined;
   #lost: boolean;
-  /** An append carrying the store's new id is in progress. */
-  #idInFlight = false;
+  /** The append carrying the store's new id, and its mark, while in progress. */
+  #identifying: Promise<void> | undefined;
   #closed = false;
 
   private constructor(db: IDBDatabase, name: string, id: string | undefined, lost: boolean) {
@@ -131,22 +131,26 @@ export class IndexedDbChainStorage implements ChainStorage {
   }
 
   async append(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead): Promise<void> {
-    // The first append also gives the store its id, in the same transaction: both or neither
-    // (a separate write that failed after the entries' would report stored entries as not
-    // stored, and every later append would then fail with `gap`). One append at a time carries
-    // an id: two at once (two chains) would each write one, and the mark could end up holding
-    // the id the store does not, which the next open would take for a lost store.
-    const id = this.#id === undefined && !this.#idInFlight ? newStoreId() : undefined;
-    if (id !== undefined) this.#idInFlight = true;
+    // Until the store has an id, appends go one at a time: the first carries the id in its
+    // own transaction (both or neither: a separate write that failed after the entries' would
+    // report stored entries as not stored, and every later append would fail with `gap`) and
+    // writes the mark once it committed; the others wait for all of that (an append
+    // acknowledged before the mark exists would be lost unnoticed with the database), and one
+    // carries the id itself if that append failed.
+    while (this.#id === undefined && this.#identifying) await this.#identifying.catch(() => {});
+    if (this.#id !== undefined) return this.#write(chainId, entries, head);
+    const id = newStoreId();
+    const carrying = this.#write(chainId, entries, head, id).then(async () => {
+      this.#id = id;
+      this.#lost = false;
+      await writeStoreMark(markOf(this.#name), id);
+    });
+    this.#identifying = carrying;
     try {
-      await this.#write(chainId, entries, head, id);
+      await carrying;
     } finally {
-      if (id !== undefined) this.#idInFlight = false;
+      if (this.#identifying === carrying) this.#identifying = undefined;
     }
-    if (id === undefined) return;
-    this.#id = id;
-    this.#lost = false;
-    await writeStoreMark(markOf(this.#name), id);
   }
 
   #write(chainId: string, entries: readonly ChainEntry[], head?: SignedTreeHead, id?: string): Promise<void> {

@@ -4,6 +4,7 @@ import { ChainLog } from '../../lib/chain/chain-log.ts';
 import { IndexedDbChainStorage } from '../../lib/chain/idb-storage.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { toHex } from '../../lib/util/bytes.ts';
+import { readStoreMark } from '../../lib/util/idb-store.ts';
 
 let log: ChainLog | undefined;
 const api = {
@@ -66,17 +67,24 @@ const api = {
     return { error, length, reopened: reopened.length, lost: reopened.lost };
   },
   /**
-   * Two chains' first appends at once on a new store (one carries the store's id): after
-   * reopening, the store is not lost and holds both.
+   * Two chains' first appends at once on a new store (one carries the store's id): the mark
+   * as each was acknowledged, the mark at the end, and after reopening whether the store is
+   * lost and what it holds.
    */
-  async concurrentFirstAppends(): Promise<{ lost: boolean; lengths: number[] }> {
+  async concurrentFirstAppends(): Promise<{
+    lost: boolean;
+    lengths: number[];
+    marksAtAck: unknown[];
+    mark: unknown;
+  }> {
     await api.reset();
     const identity = NodeIdentity.fromSecretKey(new Uint8Array(32).fill(5));
     const open = (storage: IndexedDbChainStorage, name: string, create: boolean) =>
       ChainLog.open({ identity, name, storage, create });
+    const mark = () => readStoreMark('weftmesh-chain-store.weftmesh-chains');
     const first = await IndexedDbChainStorage.open();
     const logs = await Promise.all(['a', 'b'].map((name) => open(first, name, true)));
-    await Promise.all(logs.map((l, i) => l.append(new Uint8Array([i]))));
+    const marksAtAck = await Promise.all(logs.map((l, i) => l.append(new Uint8Array([i])).then(mark)));
     await first.close();
     const again = await IndexedDbChainStorage.open();
     const lengths = await Promise.all(
@@ -84,7 +92,7 @@ const api = {
     );
     const lost = again.lost;
     await again.close();
-    return { lost, lengths };
+    return { lost, lengths, marksAtAck, mark: await mark() };
   },
   /** Appends until the page dies. */
   async run(): Promise<void> {

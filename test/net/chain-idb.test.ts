@@ -27,7 +27,12 @@ type Api = {
     run(): Promise<void>;
     reset(): Promise<void>;
     faultOnFirstAppend(): Promise<{ error: string; length: number; reopened: number; lost: boolean }>;
-    concurrentFirstAppends(): Promise<{ lost: boolean; lengths: number[] }>;
+    concurrentFirstAppends(): Promise<{
+      lost: boolean;
+      lengths: number[];
+      marksAtAck: unknown[];
+      mark: unknown;
+    }>;
     acked: number;
   };
 };
@@ -90,7 +95,7 @@ describe('IndexedDbChainStorage in Chromium', () => {
     }
   }, 240_000);
 
-  it("a new store's first append that fails (its id's write refused) stores nothing: the next append is taken at the same sequence; first appends of two chains at once leave one id", async () => {
+  it("a new store's first append that fails (its id's write refused) stores nothing: the next append is taken at the same sequence; first appends of two chains at once are acknowledged only once the store's mark is written", async () => {
     const profile = await mkdtemp(join(tmpdir(), 'weftmesh-chain-profile-'));
     try {
       const { page, kill } = await rig.start(profile);
@@ -98,14 +103,14 @@ describe('IndexedDbChainStorage in Chromium', () => {
       const r = await page.evaluate(() => (window as unknown as Api).chainTest.faultOnFirstAppend());
       expect(r.error).toMatch(/injected fault/);
       expect(r).toMatchObject({ length: 1, reopened: 1, lost: false });
-      // Two chains' first appends at once: one id for the store, its mark the same.
-      for (let i = 0; i < 5; i++)
-        expect(
-          await page.evaluate(() => (window as unknown as Api).chainTest.concurrentFirstAppends()),
-        ).toEqual({
-          lost: false,
-          lengths: [1, 1],
-        });
+      // Two chains' first appends at once: each acknowledged only once the store's mark is
+      // written (an append acknowledged before would be lost unnoticed with the database);
+      // reopened, the store is not lost and holds both.
+      for (let i = 0; i < 5; i++) {
+        const c = await page.evaluate(() => (window as unknown as Api).chainTest.concurrentFirstAppends());
+        expect(c.mark).toMatch(/^[0-9a-f]{32}$/);
+        expect(c).toEqual({ lost: false, lengths: [1, 1], marksAtAck: [c.mark, c.mark], mark: c.mark });
+      }
       await kill();
     } finally {
       await rm(profile, { recursive: true, force: true });
