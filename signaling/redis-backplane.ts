@@ -78,6 +78,8 @@ interface RoomState {
    */
   early: Map<string, Array<{ to: string; data: unknown; at: number }>>;
   subscribed: boolean;
+  /** The first subscription to the room, under way or done (later ones: #resubscribe). */
+  subscription: Promise<void> | undefined;
   /**
    * Subscribed and read once (or failed to: then it is read on reconnection); started by the
    * first join in the room that is admitted (or taken while the backplane is down).
@@ -207,10 +209,13 @@ export class RedisBackplane implements Backplane {
     const moved = counted && before?.source !== undefined ? before.source : undefined;
     r.local.set(id, { addrs, source });
     r.remote.delete(id); // local now (it may have moved here): the room still has it
-    // A room new here is subscribed to and read (its whole listing) only once a join in it is
-    // admitted: a join its caps refuse costs one script, not a read of up to maxPeersPerRoom
-    // entries (a hostile source joining a full room over and over did that many reads).
+    // A room new here is subscribed to before the script runs (no event of the room after it
+    // is missed: a rejoin elsewhere must reach this instance), but read (its whole listing)
+    // only once a join in it is admitted: a join its caps refuse costs a subscription and one
+    // script, not a read of up to maxPeersPerRoom entries (a hostile source joining a full
+    // room over and over did that many reads).
     if (r.ready) await r.ready;
+    else await this.#subscribed(room, r);
     /** The join is in: its source counted; the source it moved from not (in Redis too when Redis took it). */
     const admitted = (inRedis: boolean): JoinVerdict => {
       if (counted) this.#countSource(source, 1);
@@ -385,6 +390,7 @@ export class RedisBackplane implements Backplane {
       reads: 0,
       early: new Map(),
       subscribed: false,
+      subscription: undefined,
       ready: undefined,
       listener: (message) => this.#onRoomEvent(name, message),
     };
@@ -392,9 +398,15 @@ export class RedisBackplane implements Backplane {
     return state;
   }
 
+  /** Subscribes to room `name`, once (joins to it share the one subscription). */
+  #subscribed(name: string, r: RoomState): Promise<void> {
+    r.subscription ??= this.#subscribe(name, r);
+    return r.subscription;
+  }
+
   /** Subscribes to room `name` and reads it, once (join() waits for it before it answers). */
   #ready(name: string, r: RoomState): Promise<void> {
-    r.ready ??= this.#subscribe(name, r).then(() => this.#read(name, r, false));
+    r.ready ??= this.#subscribed(name, r).then(() => this.#read(name, r, false));
     return r.ready;
   }
 
