@@ -412,7 +412,13 @@ export class Messenger {
       this.#route(to, KIND_MSG, this.#id(), topic, payload).catch(() => {});
       return true;
     },
-    subscribe: (topic, handler) => this.#handlers.topics.on(topic, (m) => handler(m.from, m.data)),
+    // Point-to-point messages only: a transport's control message is for the node it names,
+    // and a member's broadcast on the topic would reach every node's transport at once (a
+    // `dial-me` broadcast made every node of the mesh start a peer connection).
+    subscribe: (topic, handler) =>
+      this.#handlers.topics.on(topic, (m) => {
+        if (!m.broadcast) handler(m.from, m.data);
+      }),
   };
 
   close(): void {

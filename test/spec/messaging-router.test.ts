@@ -272,6 +272,17 @@ describe('Messaging: broadcasts', () => {
     expect(t.delivered).toHaveLength(1);
   });
 
+  it('a transport control topic (relay.subscribe) takes messages sent to this node, never a broadcast: one member could otherwise reach every node’s transport at once', () => {
+    const t = setup({ linked: [a, b, c, origin] });
+    const control: string[] = [];
+    t.m.relay.subscribe('t', (from) => control.push(from));
+    t.m.onBroadcast(a.nodeId, broadcast(origin));
+    expect(t.delivered.map((d) => d.broadcast)).toEqual([true]); // the application still gets it
+    expect(control).toEqual([]);
+    t.m.onApp(a.nodeId, relayed(origin, me.nodeId, { seq: 2 }));
+    expect(control).toEqual([origin.nodeId]);
+  });
+
   it('a broadcast whose ttl a relay set to 0 is still passed on: the ttl is not signed, and the replay window stops copies', () => {
     const t = setup();
     t.m.onBroadcast(a.nodeId, broadcast(origin, { ttl: 0 }));
