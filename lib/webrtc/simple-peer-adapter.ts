@@ -28,7 +28,12 @@ export interface WebRtcImplementation {
 export interface PeerSignal {
   readonly type?: string;
   readonly sdp?: string;
-  readonly candidate?: { readonly candidate?: string };
+  readonly candidate?: {
+    readonly candidate?: string;
+    readonly sdpMLineIndex?: number;
+    readonly sdpMid?: string;
+    readonly usernameFragment?: string;
+  };
 }
 
 export interface PeerOptions {

@@ -21,6 +21,7 @@ import type {
   TransportContext,
   TransportEvents,
 } from '../transport/types.ts';
+import { setBounded } from '../util/bounded-map.ts';
 import { fromUtf8, toHex, utf8 } from '../util/bytes.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
 import { InboundTurns } from './inbound-turns.ts';
@@ -47,7 +48,10 @@ export interface WebRtcTransportOptions {
   connectTimeoutMs?: number;
   /** Peer connections open at once. Default 64. */
   maxPeerConnections?: number;
-  /** Peer connections ever created (Chromium allows ~500 per tab lifetime). Default unlimited. */
+  /**
+   * Peer connections ever created (Chromium allows ~500 per tab lifetime). Default unlimited.
+   * When set, one peer may start at most an eighth of it here (at least 2).
+   */
   peerConnectionBudget?: number;
   /**
    * Stream and datagram channel limits (PeerChannelLimits). Over a browser's own WebRTC the
@@ -68,6 +72,8 @@ interface Session {
   connected: boolean;
   /** Every signal of a session takes one path, so offer and candidates cannot overtake each other. */
   path: Path;
+  /** Remote candidates handed to it (at most MAX_CANDIDATES). */
+  candidates: number;
 }
 
 /** Signals for a session not created yet (a candidate that overtook its offer). */
@@ -95,25 +101,71 @@ const MAX_SIGNAL_BYTES = 32 * 1024;
 /** Early signals kept per peer, and for how long. */
 const EARLY_LIMIT = 32;
 const EARLY_TTL_MS = 10_000;
-/** Early signals kept from all peers together, in JSON bytes (a signal may be ~64 KiB, this a candidate's ~200 B or an answer's ~5 KiB). */
+/** Early signals kept from all peers together, in JSON bytes (a signal may be ~32 KiB, a candidate's ~200 B, an answer's ~5 KiB). */
 const EARLY_BYTES = 512 * 1024;
 /**
  * Sessions a peer may start here (an offer with a fresh session id, or a `dial-me`): 3 at
  * once, then one every 5 s. Each costs a peer connection, and browsers allow a few hundred
- * per page's lifetime (peerConnectionBudget): one key may not spend them. Honest redials back
- * off from 1 s, doubling.
+ * per page's lifetime (peerConnectionBudget; one key's share of it: PEER_SHARE). Honest
+ * redials back off from 1 s, doubling.
  */
 const PEER_STARTS_PER_S = 0.2;
 const PEER_STARTS_BURST = 3;
+/**
+ * With a finite peerConnectionBudget, the share of it one peer may start here over the
+ * transport's life (the rate above bounds how fast, this how much): an eighth, at least 2.
+ */
+const PEER_SHARE = 1 / 8;
+/** …but never fewer than this many. */
+const PEER_SHARE_MIN = 2;
+/** Peers whose starts are remembered for PEER_SHARE (the oldest forgotten first). */
+const PEER_SHARES_KEPT = 4096;
+/** Longest ICE candidate line taken (real ones are ~100–300 characters). */
+const MAX_CANDIDATE_CHARS = 1024;
+/** Remote candidates one session takes (a few per network interface of the peer). */
+const MAX_CANDIDATES = 32;
+
+/**
+ * A peer's signal rebuilt from the fields simple-peer reads: an offer or an answer, or one
+ * ICE candidate, each within bounds; anything else (renegotiations and transceiver requests,
+ * which weftmesh never sends: data channels only) is refused. Nothing of the peer's JSON is
+ * kept but these strings and numbers.
+ */
+function parsePeerSignal(v: unknown): PeerSignal | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const d = v as Record<string, unknown>;
+  if (
+    (d.type === 'offer' || d.type === 'answer') &&
+    typeof d.sdp === 'string' &&
+    d.sdp.length <= MAX_SIGNAL_BYTES
+  )
+    return { type: d.type, sdp: d.sdp };
+  if (d.type !== 'candidate' || typeof d.candidate !== 'object' || d.candidate === null) return undefined;
+  const c = d.candidate as Record<string, unknown>;
+  if (typeof c.candidate !== 'string' || c.candidate.length > MAX_CANDIDATE_CHARS) return undefined;
+  const index = c.sdpMLineIndex;
+  const mid = c.sdpMid;
+  const ufrag = c.usernameFragment;
+  return {
+    type: 'candidate',
+    candidate: {
+      candidate: c.candidate,
+      ...(Number.isInteger(index) && (index as number) >= 0 && (index as number) < 65_536
+        ? { sdpMLineIndex: index as number }
+        : {}),
+      ...(typeof mid === 'string' && mid.length <= 64 ? { sdpMid: mid } : {}),
+      ...(typeof ufrag === 'string' && ufrag.length <= 256 ? { usernameFragment: ufrag } : {}),
+    },
+  };
+}
 
 function parseSignal(v: unknown): SignalMessage | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const m = v as Record<string, unknown>;
   if (typeof m.sid !== 'string' || m.sid.length > 64) return undefined;
   if (m.k === 'dial-me') return { k: 'dial-me', sid: m.sid };
-  if (m.k === 'sig' && typeof m.d === 'object' && m.d !== null)
-    return { k: 'sig', sid: m.sid, d: m.d as PeerSignal };
-  return undefined;
+  const d = m.k === 'sig' ? parsePeerSignal(m.d) : undefined;
+  return d && { k: 'sig', sid: m.sid, d };
 }
 
 export class WebRtcTransport implements Transport {
@@ -130,6 +182,8 @@ export class WebRtcTransport implements Transport {
   readonly #early = new Map<string, Early[]>();
   /** Sessions each peer started here (see PEER_STARTS_PER_S). */
   readonly #starts = new RateLimiter(PEER_STARTS_PER_S, PEER_STARTS_BURST, () => this.#now());
+  /** Sessions each peer started here, for PEER_SHARE (only with a finite peerConnectionBudget). */
+  readonly #startedBy = new Map<string, number>();
   readonly #unsubscribe: Array<() => void> = [];
   #created = 0;
   #closed = false;
@@ -142,6 +196,8 @@ export class WebRtcTransport implements Transport {
     relayedSignals: 0,
     serverSignals: 0,
     earlySignalBytes: 0,
+    /** Peer signals refused: malformed, of a kind weftmesh never sends, or candidates over MAX_CANDIDATES a session. */
+    signalsRefused: 0,
   };
 
   constructor(opts: WebRtcTransportOptions = {}) {
@@ -174,10 +230,15 @@ export class WebRtcTransport implements Transport {
     if (ctx.relay) {
       this.#unsubscribe.push(
         ctx.relay.subscribe(RELAY_TOPIC, (from, payload) => {
+          if (payload.length > MAX_SIGNAL_BYTES) {
+            this.stats.signalsRefused++;
+            return;
+          }
           let data: unknown;
           try {
             data = JSON.parse(fromUtf8(payload));
           } catch {
+            this.stats.signalsRefused++;
             return;
           }
           this.#onSignal(from, data, 'mesh');
@@ -273,12 +334,14 @@ export class WebRtcTransport implements Transport {
     const ctx = this.#ctx;
     if (!ctx || this.#closed || !NODE_ID.test(from) || from === ctx.identity.nodeId) return;
     const msg = parseSignal(raw);
-    if (!msg) return;
+    if (!msg) {
+      this.stats.signalsRefused++;
+      return;
+    }
     const self = ctx.identity.nodeId;
     const session = this.#sessions.get(from);
     if (msg.k === 'dial-me') {
-      if (self < from && !session && this.#starts.take(from))
-        this.#startSession(from, msg.sid, undefined, path);
+      if (self < from && !session && this.#mayStart(from)) this.#startSession(from, msg.sid, undefined, path);
       return;
     }
     if (session?.sid === msg.sid) {
@@ -291,7 +354,7 @@ export class WebRtcTransport implements Transport {
     }
     // A new offer from the (lower-id) peer: a fresh attempt replaces any older one, and
     // takes over its dial (else the dial would never end, blocking redials of the peer).
-    if (!this.#starts.take(from)) return;
+    if (!this.#mayStart(from)) return;
     if (session) this.#endSession(session, 'superseded by a new offer', false);
     const s = this.#startSession(from, msg.sid, session?.dialed, path);
     if (!s) return;
@@ -302,9 +365,27 @@ export class WebRtcTransport implements Transport {
     for (const e of early ?? []) if (e.sid === msg.sid && now - e.at < EARLY_TTL_MS) this.#signal(s, e.data);
   }
 
+  /**
+   * Whether `from` may start one more session here: within the rate (PEER_STARTS_PER_S) and,
+   * with a finite peerConnectionBudget, within its share of it (PEER_SHARE), counted.
+   */
+  #mayStart(from: string): boolean {
+    const budget = this.#o.peerConnectionBudget;
+    const finite = budget !== undefined && Number.isFinite(budget);
+    const started = this.#startedBy.get(from) ?? 0;
+    if (finite && started >= Math.max(PEER_SHARE_MIN, Math.floor(budget * PEER_SHARE))) return false;
+    if (!this.#starts.take(from)) return false;
+    if (finite) setBounded(this.#startedBy, from, started + 1, PEER_SHARES_KEPT);
+    return true;
+  }
+
   /** Hands a peer's signal to its session; one simple-peer rejects (malformed) ends the attempt. */
   #signal(session: Session, data: PeerSignal): void {
     if (this.#sessions.get(session.peerId) !== session) return;
+    if (data.type === 'candidate' && ++session.candidates > MAX_CANDIDATES) {
+      this.stats.signalsRefused++;
+      return;
+    }
     try {
       session.peer.signal(data);
     } catch (e) {
@@ -370,7 +451,7 @@ export class WebRtcTransport implements Transport {
     const timer = ctx.scheduler.setTimer(this.#timeout(), () => {
       if (!session.connected) this.#endSession(session, 'connect timed out', true, 'timeout');
     });
-    const session: Session = { peerId, sid, peer, timer, dialed, connected: false, path };
+    const session: Session = { peerId, sid, peer, timer, dialed, connected: false, path, candidates: 0 };
     this.#sessions.set(peerId, session);
     const filter = this.#o.candidateFilter;
     peer.on('signal', (d) => {

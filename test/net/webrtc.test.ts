@@ -1,10 +1,21 @@
 // Node ↔ Node over real WebRTC (@roamhq/wrtc) through a real signaling server, on loopback.
 import { afterEach, describe, expect, it } from 'vitest';
+import { NodeIdentity } from '../../lib/identity/node-identity.ts';
 import { DEFAULT_HEARTBEAT } from '../../lib/membership/config.ts';
+import { MeshNode } from '../../lib/node/mesh-node.ts';
+import { loadWrtc } from '../../lib/webrtc/node.ts';
+import { WebRtcTransport } from '../../lib/webrtc/transport.ts';
 import { type RunningSignalingServer, startSignalingServer } from '../../signaling/node.ts';
+import { fakeSignaling } from '../support/fake-signaling.ts';
 import { waitFor } from '../support/net.ts';
 import { type Child, cli, killAll } from '../support/processes.ts';
-import { convergenceReport, fullyConverged, type RtcNode, rtcNode } from '../support/webrtc-node.ts';
+import {
+  convergenceReport,
+  fullyConverged,
+  loopbackOnly,
+  type RtcNode,
+  rtcNode,
+} from '../support/webrtc-node.ts';
 
 let server: RunningSignalingServer | undefined;
 const nodes: RtcNode[] = [];
@@ -33,6 +44,40 @@ async function whoIs(n: RtcNode, peer: string, ms: number): Promise<string> {
 function stateSeen(c: Child, nodeId: string, state: string): number {
   return c.json.findIndex((e) => e.event === 'state' && e.nodeId === nodeId && e.state === state);
 }
+
+describe('WebRTC signals into a live session', () => {
+  it('a session takes at most 32 remote ICE candidates; the rest are refused and counted', async () => {
+    const signaling = fakeSignaling();
+    const transport = new WebRtcTransport({
+      signaling,
+      wrtc: await loadWrtc(),
+      candidateFilter: loopbackOnly,
+    });
+    const identity = NodeIdentity.generate();
+    const node = new MeshNode({ identity, cluster: 'candidates', transport });
+    await node.start();
+    try {
+      // A peer with a higher id asks this node to make the offer: a live session (an
+      // RTCPeerConnection) that then gets 40 candidates, never an answer.
+      const peer = 'f'.repeat(32);
+      expect(identity.nodeId < peer).toBe(true);
+      signaling.deliver(peer, { k: 'dial-me', sid: 's1' });
+      expect(transport.stats.created).toBe(1);
+      for (let i = 0; i < 40; i++)
+        signaling.deliver(peer, {
+          k: 'sig',
+          sid: 's1',
+          d: {
+            type: 'candidate',
+            candidate: { candidate: `candidate:${i} 1 udp 1 127.0.0.1 ${9000 + i} typ host`, sdpMid: '0' },
+          },
+        });
+      expect(transport.stats.signalsRefused).toBe(8);
+    } finally {
+      node.close();
+    }
+  });
+});
 
 describe('WebRTC mesh', () => {
   it('five nodes converge through the signaling server; links carry the handshake and membership', async () => {

@@ -9,11 +9,17 @@ import { WebRtcTransport } from '../../lib/webrtc/transport.ts';
 import { fakeSignaling } from '../support/fake-signaling.ts';
 
 const idOf = (i: number) => i.toString(16).padStart(32, 'f');
-/** A candidate-shaped signal of about `bytes` bytes as JSON. */
+/** A candidate signal of about `bytes` bytes as JSON. */
 const candidate = (sid: string, bytes: number) => ({
   k: 'sig',
   sid,
   d: { type: 'candidate', candidate: { candidate: 'x'.repeat(bytes), sdpMid: '0' } },
+});
+/** An answer of about `bytes` bytes as JSON (answers and candidates may overtake their offer). */
+const answer = (sid: string, bytes: number) => ({
+  k: 'sig',
+  sid,
+  d: { type: 'answer', sdp: 'x'.repeat(bytes) },
 });
 
 describe('early WebRTC signals', () => {
@@ -22,20 +28,74 @@ describe('early WebRTC signals', () => {
     const transport = new WebRtcTransport({ signaling });
     const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'early', transport });
     await node.start();
-    // 256 peers × 32 signals of ~30 KB: ~250 MB if kept whole (60 KB ones: ~500 MB).
+    // 256 peers × 32 signals of ~30 KB: ~250 MB if kept whole.
     for (let p = 0; p < 256; p++)
-      for (let k = 0; k < 32; k++) signaling.deliver(idOf(p), candidate(`s${p}`, 30_000));
+      for (let k = 0; k < 32; k++) signaling.deliver(idOf(p), answer(`s${p}`, 30_000));
     expect(transport.stats.earlySignalBytes).toBeGreaterThan(0);
     expect(transport.stats.earlySignalBytes).toBeLessThanOrEqual(512 * 1024);
     // One larger than a sixteenth of the budget is never kept.
     const before = transport.stats.earlySignalBytes;
-    signaling.deliver(idOf(999), candidate('big', 40_000));
+    signaling.deliver(idOf(999), answer('big', 32_760));
     expect(transport.stats.earlySignalBytes).toBe(before);
     // Small ones, the usual kind, from many peers: kept, within the bound.
     for (let p = 1000; p < 1200; p++) signaling.deliver(idOf(p), candidate(`c${p}`, 200));
     expect(transport.stats.earlySignalBytes).toBeLessThanOrEqual(512 * 1024);
     node.close();
   });
+  it('only offers, answers and single ICE candidates within bounds are taken; anything else is refused and counted, never kept', async () => {
+    const signaling = fakeSignaling();
+    const transport = new WebRtcTransport({ signaling });
+    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'shapes', transport });
+    await node.start();
+    let deep: unknown = 'x';
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const refused = [
+      { k: 'sig', sid: 'r', d: { type: 'renegotiate', renegotiate: true } },
+      { k: 'sig', sid: 't', d: { type: 'transceiverRequest', transceiverRequest: { kind: 'audio' } } },
+      candidate('long', 2_000), // no ICE candidate line is 2,000 characters
+      { k: 'sig', sid: 'n', d: { type: 'candidate', candidate: deep } },
+      { k: 'sig', sid: 'o', d: { type: 'answer', sdp: 7 } },
+      { k: 'sig', sid: 'p', d: deep },
+      { k: 'nope', sid: 'q' },
+    ];
+    for (const [i, r] of refused.entries()) signaling.deliver(idOf(i), r);
+    expect(transport.stats.signalsRefused).toBe(refused.length);
+    expect(transport.stats.earlySignalBytes).toBe(0);
+    // What is taken is rebuilt from the fields simple-peer reads: extra fields are not kept.
+    signaling.deliver(idOf(50), {
+      k: 'sig',
+      sid: 'c',
+      d: {
+        type: 'candidate',
+        candidate: {
+          candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host',
+          sdpMid: '0',
+          junk: 'y'.repeat(20_000),
+        },
+      },
+    });
+    expect(transport.stats.signalsRefused).toBe(refused.length);
+    expect(transport.stats.earlySignalBytes).toBeGreaterThan(0);
+    expect(transport.stats.earlySignalBytes).toBeLessThan(200);
+    node.close();
+  });
+
+  it('with a finite peerConnectionBudget one peer starts at most an eighth of it here (at least 2), however long it waits', async () => {
+    const signaling = fakeSignaling();
+    const transport = new WebRtcTransport({ signaling, peerConnectionBudget: 16 });
+    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'share', transport });
+    const errors: unknown[] = [];
+    node.on('error', (e) => errors.push(e));
+    await node.start();
+    const offer = (sid: string) => ({ k: 'sig', sid, d: { type: 'offer', sdp: 'v=0\r\n' } });
+    // Within the rate (3 at once), but 2 is its share of 16.
+    for (let i = 0; i < 3; i++) signaling.deliver('0'.repeat(32), offer(`o${i}`));
+    expect(errors).toHaveLength(2);
+    signaling.deliver(`${'0'.repeat(31)}1`, offer('x'));
+    expect(errors).toHaveLength(3);
+    node.close();
+  });
+
   it('one peer starts at most 3 sessions at once, then one every 5 s, by offers or by dial-me', async () => {
     const signaling = fakeSignaling();
     const transport = new WebRtcTransport({ signaling });
