@@ -302,8 +302,13 @@ export class LinkManager {
       else this.#retire(existing);
     } else if (this.#links.size >= this.#o.policy.maxLinks) {
       const slots = Math.max(MIN_TRANSIENT, this.#o.policy.maxLinks);
-      if (this.#o.isNewcomer(id) && this.#transient.size < slots && !this.#servedLately(id)) transient = true;
-      else if (!this.#evictForRoom()) {
+      const newcomer = this.#o.isNewcomer(id);
+      if (newcomer && this.#transient.size < slots && !this.#servedLately(id)) transient = true;
+      // Only a member may take a member's place: a key this node does not know as a member
+      // (any key, free to make under open admission) gets a transient link or none. Evicting
+      // for newcomers let a few dozen throwaway keys take every link of a node, one
+      // neighbour at a time, and cut it off from the cluster.
+      else if (newcomer || !this.#evictForRoom()) {
         // The peer may have taken the link up already (its end finished first) and be sending.
         this.#letGo(link, 'link budget full');
         this.#takeUntilGoodbye(link);

@@ -191,6 +191,26 @@ describe('LinkManager: staying within min/max links', () => {
     expect(t.up.map(([id]) => id)).toEqual([high(1), high(2)]);
   });
 
+  it('keys that are not members never take a member’s link: with the transient slots full, a newcomer is refused, not given room', () => {
+    const t = setup({ maxLinks: 2, minLinks: 1 });
+    t.accept(high(1));
+    t.accept(high(2));
+    t.scheduler.runFor(1_000);
+    t.degree.set(high(1), 9).set(high(2), 9); // both neighbours have links to spare
+    // 60 throwaway keys: 16 get transient slots (MIN_TRANSIENT), the rest are refused.
+    for (let k = 10; k < 70; k++) {
+      t.newcomers.add(high(k));
+      t.accept(high(k));
+    }
+    expect(t.unlinks).toHaveLength(60 - 16);
+    expect(t.links.peers().sort()).toEqual([high(1), high(2)].sort());
+    expect(t.down).toEqual([]);
+    // A member (known here) still gets room where a neighbour has links to spare.
+    t.accept(high(3));
+    expect(t.links.peers()).toContain(high(3));
+    expect(t.down.map(([, reason]) => reason)).toEqual(['evicted']);
+  });
+
   it('a link younger than a second is not evicted', () => {
     const t = setup({ maxLinks: 1, minLinks: 1 });
     t.accept(high(1));
