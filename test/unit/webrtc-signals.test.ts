@@ -22,12 +22,22 @@ const answer = (sid: string, bytes: number) => ({
   d: { type: 'answer', sdp: 'x'.repeat(bytes) },
 });
 
+/** A started node whose WebRTC transport takes signals fed by the test; `errors`: its error events. */
+async function started(cluster: string, opts: { peerConnectionBudget?: number } = {}) {
+  const signaling = fakeSignaling();
+  const transport = new WebRtcTransport({ signaling, ...opts });
+  const node = new MeshNode({ identity: NodeIdentity.generate(), cluster, transport });
+  // Node 20 has no RTCPeerConnection: every session started is an error event here.
+  const errors: unknown[] = [];
+  node.on('error', (e) => errors.push(e));
+  await node.start();
+  return { signaling, transport, node, errors };
+}
+const offer = (sid: string) => ({ k: 'sig', sid, d: { type: 'offer', sdp: 'v=0\r\n' } });
+
 describe('early WebRTC signals', () => {
   it('many peers sending large early signals hold at most 512 KiB; oversized ones are not kept', async () => {
-    const signaling = fakeSignaling();
-    const transport = new WebRtcTransport({ signaling });
-    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'early', transport });
-    await node.start();
+    const { signaling, transport, node } = await started('early');
     // 256 peers × 32 signals of ~30 KB: ~250 MB if kept whole.
     for (let p = 0; p < 256; p++)
       for (let k = 0; k < 32; k++) signaling.deliver(idOf(p), answer(`s${p}`, 30_000));
@@ -43,10 +53,7 @@ describe('early WebRTC signals', () => {
     node.close();
   });
   it('only offers, answers and single ICE candidates within bounds are taken; anything else is refused and counted, never kept', async () => {
-    const signaling = fakeSignaling();
-    const transport = new WebRtcTransport({ signaling });
-    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'shapes', transport });
-    await node.start();
+    const { signaling, transport, node } = await started('shapes');
     let deep: unknown = 'x';
     for (let i = 0; i < 20_000; i++) deep = [deep];
     const refused = [
@@ -81,13 +88,7 @@ describe('early WebRTC signals', () => {
   });
 
   it('with a finite peerConnectionBudget one peer starts at most an eighth of it here (at least 2), however long it waits', async () => {
-    const signaling = fakeSignaling();
-    const transport = new WebRtcTransport({ signaling, peerConnectionBudget: 16 });
-    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'share', transport });
-    const errors: unknown[] = [];
-    node.on('error', (e) => errors.push(e));
-    await node.start();
-    const offer = (sid: string) => ({ k: 'sig', sid, d: { type: 'offer', sdp: 'v=0\r\n' } });
+    const { signaling, node, errors } = await started('share', { peerConnectionBudget: 16 });
     // Within the rate (3 at once), but 2 is its share of 16.
     for (let i = 0; i < 3; i++) signaling.deliver('0'.repeat(32), offer(`o${i}`));
     expect(errors).toHaveLength(2);
@@ -97,14 +98,7 @@ describe('early WebRTC signals', () => {
   });
 
   it('one peer starts at most 3 sessions at once, then one every 5 s, by offers or by dial-me', async () => {
-    const signaling = fakeSignaling();
-    const transport = new WebRtcTransport({ signaling });
-    const node = new MeshNode({ identity: NodeIdentity.generate(), cluster: 'starts', transport });
-    // Node 20 has no RTCPeerConnection: every session started is an error event here.
-    const errors: unknown[] = [];
-    node.on('error', (e) => errors.push(e));
-    await node.start();
-    const offer = (sid: string) => ({ k: 'sig', sid, d: { type: 'offer', sdp: 'v=0\r\n' } });
+    const { signaling, node, errors } = await started('starts');
     for (let i = 0; i < 10; i++) signaling.deliver('0'.repeat(32), offer(`o${i}`));
     expect(errors).toHaveLength(3);
     for (let i = 0; i < 10; i++) signaling.deliver('f'.repeat(32), { k: 'dial-me', sid: `d${i}` });
