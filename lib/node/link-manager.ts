@@ -341,8 +341,10 @@ export class LinkManager {
       this.#retiring.delete(link);
       if (this.get(id) !== link) return;
       const expected = this.#byeFrom.has(link);
+      // Transient still? It may have been kept as a regular link since (#transientExpired).
+      const regular = this.#links.get(id) === link;
       this.#forget(id);
-      if (!transient) this.#o.onDown(id, reason, expected);
+      if (regular) this.#o.onDown(id, reason, expected);
     };
     // What the link held for us (frames the peer sent as soon as its end was up, even its
     // close) arrives as the handlers are set: it waits until the link is up here, or it would
@@ -356,9 +358,7 @@ export class LinkManager {
       close: (reason) => (held ? held.push(() => close(reason)) : close(reason)),
     });
     if (transient) {
-      this.#o.env.scheduler.setTimer(TRANSIENT_TTL_MS, () => {
-        if (this.#transient.get(id) === link) this.release(id);
-      });
+      this.#o.env.scheduler.setTimer(TRANSIENT_TTL_MS, () => this.#transientExpired(id, link));
     }
     if (!existing) this.#o.onUp(link, transient);
     const early = held;
@@ -367,6 +367,29 @@ export class LinkManager {
     const letGo = this.#accepting.get(link);
     this.#accepting.delete(link);
     if (letGo) this.unlinked(link);
+  }
+
+  /**
+   * A transient link served no join exchange in its time. If its peer has become a reachable
+   * member meanwhile, it stays as a regular link, as the member would get one dialling now:
+   * in a free slot, or in place of a neighbour that has links to spare. Such a peer is a member
+   * this node held down when it dialled (back from a freeze or a partition, its refutation not
+   * here yet); its end took the link as a regular one and may have let a neighbour go for it.
+   * Closing it left that node short of links with nothing to refill them: the seed sweep's
+   * seed 92,640 lost both links between two halves of a sparse mesh so, and a crash declared
+   * in one half reached the other 30 s later, by the ghost check. Otherwise it is let go.
+   */
+  #transientExpired(id: string, link: Link): void {
+    if (this.#transient.get(id) !== link) return;
+    const member = !this.#closed && !this.#o.isNewcomer(id);
+    if (!member || (this.#links.size >= this.#o.policy.maxLinks && !this.#evictForRoom())) {
+      this.release(id);
+      return;
+    }
+    this.#transient.delete(id);
+    this.#links.set(id, link);
+    this.#since.set(id, this.#o.env.clock.now());
+    this.#o.onUp(link, false);
   }
 
   /** Lets a transient link go once its exchange is done. */

@@ -253,6 +253,48 @@ describe('LinkManager: staying within min/max links', () => {
     // Transient links are not members' links: no link-down for them.
     expect(t.down).toEqual([]);
   });
+
+  it('a transient link whose peer became a member meanwhile (back from down) stays as a regular link after 5 s, in place of a neighbour with links to spare', () => {
+    const t = setup({ maxLinks: 2, minLinks: 1 });
+    t.accept(high(1));
+    t.accept(high(2));
+    t.scheduler.runFor(1_000);
+    // high(3) is held down here when it dials; high(4) stays unknown.
+    t.newcomers.add(high(3)).add(high(4));
+    const back = t.accept(high(3));
+    t.accept(high(4));
+    expect(t.links.isTransient(high(3))).toBe(true);
+    t.newcomers.delete(high(3)); // its refutation arrived
+    t.degree.set(high(1), 1).set(high(2), 3); // only high(2) has links to spare
+    t.scheduler.runFor(5_000);
+    expect(t.links.isTransient(high(3))).toBe(false);
+    expect(t.links.get(high(3))).toBe(back);
+    expect(t.links.peers().sort()).toEqual([high(1), high(3)].sort());
+    expect(t.up.slice(2)).toEqual([
+      [high(3), true],
+      [high(4), true],
+      [high(3), false],
+    ]);
+    expect(t.down).toEqual([[high(2), 'evicted', true]]);
+    // The newcomer's link is let go as before; the kept one's close is a member's link-down.
+    expect(t.unlinks).toEqual([high(2), high(4)]);
+    back.close('connection reset');
+    expect(t.down.at(-1)).toEqual([high(3), 'connection reset', false]);
+  });
+
+  it('a transient link whose peer became a member is still let go after 5 s when no neighbour has links to spare', () => {
+    const t = setup({ maxLinks: 1, minLinks: 1 });
+    t.accept(high(1));
+    t.scheduler.runFor(1_000);
+    t.newcomers.add(high(2));
+    t.accept(high(2));
+    t.newcomers.delete(high(2));
+    t.degree.set(high(1), 1);
+    t.scheduler.runFor(5_000);
+    expect(t.unlinks).toEqual([high(2)]);
+    expect(t.links.peers()).toEqual([high(1)]);
+    expect(t.down).toEqual([]);
+  });
 });
 
 describe('LinkManager: one link per peer, closes and idleness', () => {
