@@ -5,7 +5,10 @@
  * one at a time, exponential backoff with jitter after each failure, and after
  * `maxFailures` failures in a row an endpoint taken from claims is given up until a fresher
  * claim of a member that advertised it names it again, or `cooldownMs` passed. A dial that
- * completes its handshake clears the endpoint's record.
+ * completes its handshake clears the endpoint's record. An endpoint that answers as another
+ * node than the claim named is no failure of the endpoint (a member can advertise an honest
+ * node's address): the claim's member is not dialled there again until a fresher claim of
+ * it names it, `backoffMaxMs` after the last time at the soonest.
  */
 import type { Random } from '../time/types.ts';
 
@@ -74,6 +77,11 @@ export class DialBackoff {
   readonly #policy: DialPolicy;
   readonly #random: Random;
   readonly #records = new Map<string, Record>();
+  /**
+   * Per endpoint and member (keyed endpoint + node id): the claim whose address there was
+   * answered by another node, at which incarnation and when (see misdirected). Oldest first.
+   */
+  readonly #misdirected = new Map<string, { incarnation: number; at: number }>();
 
   constructor(policy: DialPolicy, random: Random) {
     this.#policy = policy;
@@ -85,6 +93,9 @@ export class DialBackoff {
    * claim: only those are ever given up. Consumes a fresher claim's reprieve.
    */
   allows(endpoint: string, now: number, advert?: Advert): boolean {
+    const wrong = advert && this.#misdirected.get(`${endpoint} ${advert.nodeId}`);
+    if (wrong && (advert.incarnation <= wrong.incarnation || now < wrong.at + this.#policy.backoffMaxMs))
+      return false;
     const r = this.#records.get(endpoint);
     if (!r) return true;
     const p = this.#policy;
@@ -102,6 +113,19 @@ export class DialBackoff {
 
   succeeded(endpoint: string): void {
     this.#records.delete(endpoint);
+  }
+
+  /**
+   * A dial of `endpoint` reached another node than `advert` named: the endpoint answered, so
+   * its record is cleared like a success's; the claim is what was wrong.
+   */
+  misdirected(endpoint: string, now: number, advert?: Advert): void {
+    this.#records.delete(endpoint);
+    if (!advert) return;
+    const key = `${endpoint} ${advert.nodeId}`;
+    this.#misdirected.delete(key);
+    this.#misdirected.set(key, { incarnation: advert.incarnation, at: now });
+    if (this.#misdirected.size > ENDPOINT_LIMIT) this.#misdirected.delete(this.#misdirected.keys().next().value!);
   }
 
   failed(endpoint: string, now: number, advert?: Advert): void {

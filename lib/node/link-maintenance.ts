@@ -9,6 +9,7 @@ import type { Admission } from '../identity/admission.ts';
 import { NodeState } from '../membership/node-state.ts';
 import type { Membership } from '../membership/swim.ts';
 import type { Env, TimerId } from '../time/types.ts';
+import { HandshakeError } from '../transport/handshake.ts';
 import { endpointOf } from './dial-policy.ts';
 import type { DialTarget, LinkManager } from './link-manager.ts';
 
@@ -122,7 +123,10 @@ export class LinkMaintenance {
       this.#refused.add(address);
       this.#o.failed(error, `dialling ${address}: refused by the runtime`);
     }
-    const member = this.#o.links.dialEnded(address, true);
+    // The address answered as another node: the claim that named it lied or is stale, the
+    // endpoint did nothing wrong (it may be an honest node's, advertised by a hostile member).
+    const misdirected = error instanceof HandshakeError && error.code === 'unexpected-peer';
+    const member = this.#o.links.dialEnded(address, misdirected ? 'misdirected' : 'failed');
     if (member !== undefined) this.#core?.checkDialFailed(member);
     // A tab that does not answer where it was heard (it closed before this node linked to
     // it) gets checked at once, not only by the ghost check a minute later.

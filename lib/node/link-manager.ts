@@ -523,12 +523,17 @@ export class LinkManager {
     link.drained().then(close, close);
   }
 
-  /** Transport event: a dial ended (link or failure). The member it dialled, if it was a member. */
-  dialEnded(address: string, failed: boolean): string | undefined {
+  /**
+   * Transport event: a dial ended: linked, failed, or `misdirected` (the address answered as
+   * another node than the one expected there). The member it dialled, if it was a member.
+   */
+  dialEnded(address: string, outcome: 'linked' | 'failed' | 'misdirected'): string | undefined {
     const endpoint = endpointOf(address);
     const advert = this.#pending.get(endpoint)?.advert;
     this.#pending.delete(endpoint);
-    if (failed) this.#backoff.failed(endpoint, this.#o.env.clock.now(), advert);
+    const now = this.#o.env.clock.now();
+    if (outcome === 'failed') this.#backoff.failed(endpoint, now, advert);
+    else if (outcome === 'misdirected') this.#backoff.misdirected(endpoint, now, advert);
     else this.#backoff.succeeded(endpoint);
     return advert?.nodeId;
   }

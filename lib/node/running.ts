@@ -189,7 +189,7 @@ export class RunningNode {
   /** A transport completed a handshake (`dialed`: the address this node dialled, if it did). */
   #accept(link: Link, dialed: string | undefined): void {
     const { links } = this.#p;
-    if (dialed !== undefined) links.dialEnded(dialed, false);
+    if (dialed !== undefined) links.dialEnded(dialed, 'linked');
     // A completed handshake proves the peer reachable (see Membership.memberToCheck).
     const id = link.peer.nodeId;
     this.membership.vouch(id);

@@ -3,11 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { signClaim } from '../../lib/membership/claims.ts';
-import { DEFAULT_DIAL_POLICY, endpointOf } from '../../lib/node/dial-policy.ts';
+import { DEFAULT_DIAL_POLICY, DialBackoff, endpointOf } from '../../lib/node/dial-policy.ts';
 import { LinkManager } from '../../lib/node/link-manager.ts';
 import type { SimChannelEnd } from '../../lib/sim/channel.ts';
 import { SimNetwork } from '../../lib/sim/network.ts';
 import type { SimTransport } from '../../lib/sim/transport.ts';
+import { SeededRandom } from '../../lib/time/random.ts';
 import type { Transport } from '../../lib/transport/types.ts';
 import { encodeMessage } from '../../lib/wire/mod.ts';
 import { cluster, converged, runUntil } from '../sim/helpers.ts';
@@ -90,6 +91,59 @@ describe('dialling addresses taken from claims', () => {
     expect(retried).toBeLessThanOrEqual(3); // one attempt per node, then silent again
   });
 
+  it('a member advertising an honest node’s address and dropping its link does not stop dials to that node: a dial answered by another node is charged to the claim, not to the address', async () => {
+    const c = await cluster({ nodes: 3, maxLinks: 8, minLinks: 8 });
+    runUntil(c, () => converged(c), 30_000);
+    const [zero, , honest] = c.nodes;
+    // Who dials the honest node, and when.
+    const dials: Array<{ from: string; at: number }> = [];
+    const listener = honest!.host.listener!;
+    const accept = listener.accept.bind(listener);
+    listener.accept = (end) => {
+      dials.push({ from: end.peer.host.address, at: c.net.now });
+      accept(end);
+    };
+    const fromZero = () => dials.filter((d) => d.from === zero!.host.address).map((d) => d.at);
+    // Mallory, a member whose claims advertise the honest node's address, links to node 0 and
+    // drops the link without a goodbye: node 0 redials it there, and the honest node answers.
+    // Six rounds, a fresher claim each (it was suspected meanwhile), 70 s apart.
+    const mallory = NodeIdentity.generate();
+    for (let round = 1; round <= 6; round++) {
+      const peer = startPeer(c.net, c.net.addHost(), 'sim', mallory);
+      peer.transport.connect(zero!.host.url);
+      c.runFor(1_000);
+      const claim = signClaim(mallory, 'alive', { incarnation: round, addrs: [honest!.host.url] });
+      peer.links[0]!.send(encodeMessage({ type: 'gossip', g: [claim.wire] }));
+      c.runFor(1_000);
+      c.net.resetConnections(peer.host, zero!.host);
+      c.runFor(68_000);
+    }
+    // Node 0 did dial the honest node for mallory (so the test exercises the misdirected dials)...
+    expect(fromZero().length).toBeGreaterThanOrEqual(DEFAULT_DIAL_POLICY.maxFailures);
+    // ...and still dials it for itself: its link to node 0 breaks, node 0 redials at once.
+    const before = fromZero().length;
+    expect(c.net.resetConnections(zero!.host, honest!.host)).toBeGreaterThan(0);
+    c.runFor(3_000);
+    expect(fromZero().length).toBeGreaterThan(before);
+    runUntil(c, () => converged(c), 30_000);
+    expect(converged(c)).toBe(true);
+  });
+
+  it('a claim whose address answered as another node is not dialled there again until a fresher claim, a minute later at the soonest; the address stays open to other claims', () => {
+    const backoff = new DialBackoff(DEFAULT_DIAL_POLICY, new SeededRandom(1));
+    const liar = { nodeId: 'a'.repeat(32), incarnation: 3 };
+    const owner = { nodeId: 'b'.repeat(32), incarnation: 1 };
+    for (let k = 0; k < 2 * DEFAULT_DIAL_POLICY.maxFailures; k++) backoff.misdirected('h:1', 0, liar);
+    expect(backoff.allows('h:1', 0, owner)).toBe(true);
+    expect(backoff.allows('h:1', 10 * 60_000, liar)).toBe(false);
+    const fresher = { ...liar, incarnation: 4 };
+    expect(backoff.allows('h:1', 59_999, fresher)).toBe(false);
+    expect(backoff.allows('h:1', 60_000, fresher)).toBe(true);
+    // Failures of the endpoint itself still count as before.
+    for (let k = 0; k < DEFAULT_DIAL_POLICY.maxFailures; k++) backoff.failed('h:1', 0, owner);
+    expect(backoff.allows('h:1', 5 * 60_000, owner)).toBe(false);
+  });
+
   it('URLs that differ only in path, query, case or default port share one endpoint and one backoff', () => {
     expect(endpointOf('ws://Victim.example:80/a?x=1')).toBe(endpointOf('wss://victim.example:80/b'));
     expect(endpointOf('ws://victim.example/')).toBe(endpointOf('ws://victim.example:80'));
@@ -128,7 +182,7 @@ describe('dialling addresses taken from claims', () => {
     expect(links.dialMember(ghost(1, 'ws://victim.example/a'))).toBe(true);
     // In flight: a variant of the same endpoint waits.
     expect(links.dialMember(ghost(2, 'ws://VICTIM.example:80/b'))).toBe(false);
-    links.dialEnded('ws://victim.example/a', true);
+    links.dialEnded('ws://victim.example/a', 'failed');
     // Backing off: variants are refused too.
     expect(links.dialMember(ghost(3, 'ws://victim.example/c?d'))).toBe(false);
     expect(dialled).toEqual(['ws://victim.example/a']);

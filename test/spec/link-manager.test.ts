@@ -97,7 +97,7 @@ describe('LinkManager: staying within min/max links', () => {
     t.links.fill(candidates);
     expect(t.dialled).toHaveLength(3);
     // One dial fails: the deficit is one, and the failed endpoint is backing off.
-    t.links.dialEnded(t.dialled[0]!, true);
+    t.links.dialEnded(t.dialled[0]!, 'failed');
     expect(t.links.wantsMore()).toBe(true);
     t.links.fill(candidates);
     expect(t.dialled).toHaveLength(4);
@@ -621,7 +621,7 @@ describe('LinkManager: dialling', () => {
     expect(t.links.dialMember(ghost)).toBe(true);
     expect(t.links.dialMember(ghost)).toBe(false);
     for (let k = 1; k <= maxFailures; k++) {
-      t.links.dialEnded('fake:1', true);
+      t.links.dialEnded('fake:1', 'failed');
       if (k < maxFailures) {
         expect(t.links.dialMember(ghost)).toBe(false);
         t.scheduler.runFor(1.5 * backoffMaxMs);
@@ -633,7 +633,7 @@ describe('LinkManager: dialling', () => {
     expect(t.links.dialMember(ghost)).toBe(false);
     // A fresher claim of the member that advertised it allows one more attempt.
     expect(t.links.dialMember({ ...ghost, incarnation: 2 })).toBe(true);
-    t.links.dialEnded('fake:1', true);
+    t.links.dialEnded('fake:1', 'failed');
     t.scheduler.runFor(2 * backoffMaxMs);
     expect(t.links.dialMember({ ...ghost, incarnation: 2 })).toBe(false);
     t.scheduler.runFor(cooldownMs);
@@ -644,11 +644,11 @@ describe('LinkManager: dialling', () => {
     const t = setup();
     for (let k = 0; k < 10; k++) {
       expect(t.links.dial('fake:seed')).toBe(true);
-      t.links.dialEnded('fake:seed', true);
+      t.links.dialEnded('fake:seed', 'failed');
       t.scheduler.runFor(2 * DEFAULT_DIAL_POLICY.backoffMaxMs);
     }
     expect(t.links.dial('fake:seed')).toBe(true);
-    t.links.dialEnded('fake:seed', true);
+    t.links.dialEnded('fake:seed', 'failed');
     expect(t.links.dial('fake:seed')).toBe(false);
     expect(t.links.dial('fake:seed', undefined, true)).toBe(true);
   });
@@ -669,7 +669,7 @@ describe('LinkManager: dialling', () => {
     t.links.fill([t.target(1), t.target(2)]);
     expect(t.dialled).toEqual(['fake:1', 'fake:2']);
     // A late end of the expired dial changes nothing.
-    t.links.dialEnded('fake:1', false);
+    t.links.dialEnded('fake:1', 'linked');
     expect(t.links.pendingDials).toBe(1);
   });
 
@@ -678,14 +678,14 @@ describe('LinkManager: dialling', () => {
     const m = t.target(1);
     for (let k = 0; k < 3; k++) {
       expect(t.links.dialMember(m)).toBe(true);
-      t.links.dialEnded('fake:1', true);
+      t.links.dialEnded('fake:1', 'failed');
       t.scheduler.runFor(2 * DEFAULT_DIAL_POLICY.backoffMaxMs);
     }
     t.links.dialMember(m);
-    t.links.dialEnded('fake:1', false);
+    t.links.dialEnded('fake:1', 'linked');
     // The next failure is a first one again: its backoff is the base (×1.5 at most), not 2³ times it.
     t.links.dialMember(m);
-    t.links.dialEnded('fake:1', true);
+    t.links.dialEnded('fake:1', 'failed');
     t.scheduler.runFor(1.5 * DEFAULT_DIAL_POLICY.backoffBaseMs);
     expect(t.links.dialMember(m)).toBe(true);
   });
