@@ -11,6 +11,7 @@
  * it names it, `backoffMaxMs` after the last time at the soonest.
  */
 import type { Random } from '../time/types.ts';
+import { setBounded } from '../util/bounded-map.ts';
 
 export interface DialPolicy {
   /** First wait after a failed dial; it doubles with each failure in a row (×0.5–1.5 jitter). Default 1,000 ms. */
@@ -122,10 +123,8 @@ export class DialBackoff {
   misdirected(endpoint: string, now: number, advert?: Advert): void {
     this.#records.delete(endpoint);
     if (!advert) return;
-    const key = `${endpoint} ${advert.nodeId}`;
-    this.#misdirected.delete(key);
-    this.#misdirected.set(key, { incarnation: advert.incarnation, at: now });
-    if (this.#misdirected.size > ENDPOINT_LIMIT) this.#misdirected.delete(this.#misdirected.keys().next().value!);
+    const at = { incarnation: advert.incarnation, at: now };
+    setBounded(this.#misdirected, `${endpoint} ${advert.nodeId}`, at, ENDPOINT_LIMIT);
   }
 
   failed(endpoint: string, now: number, advert?: Advert): void {
