@@ -22,6 +22,7 @@
  * 8 tabs formed about 60 ms sooner without it (docs/BROADCAST-CHANNEL.md).
  */
 import * as ed from '@noble/ed25519';
+import { setBounded } from '../util/bounded-map.ts';
 import { bytesKey, concatBytes, equalBytes, fromHex } from '../util/bytes.ts';
 import { sha512 } from '../util/sha512-js.ts';
 
@@ -73,8 +74,7 @@ export function acceptablePublicKey(publicKey: Uint8Array): ed.Point | null {
   } catch {
     point = null;
   }
-  if (keyMemo.size >= KEY_MEMO_LIMIT) keyMemo.delete(keyMemo.keys().next().value!);
-  keyMemo.set(key, point);
+  setBounded(keyMemo, key, point, KEY_MEMO_LIMIT);
   return point;
 }
 
@@ -102,7 +102,12 @@ export function passesPrechecks(publicKey: Uint8Array, signature: Uint8Array): b
   return !hasSmallOrderEncoding(signature.subarray(0, 32));
 }
 
-/** Strict RFC 8032 verification (cofactorless), synchronous, pure JavaScript. */
+/**
+ * Strict RFC 8032 verification (cofactorless), synchronous, pure JavaScript. [s]B goes through
+ * multiplyBase, not noble's Point.BASE.multiply, whose first call builds noble's ~1.1 MiB
+ * base-point table (see there): first verification 2.3 ms instead of 17.7, then 1.21 ms
+ * against 1.15 (Node 20, this machine).
+ */
 export function verifyStrict(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (!passesPrechecks(publicKey, signature)) return false;
   const A = acceptablePublicKey(publicKey);
@@ -110,7 +115,7 @@ export function verifyStrict(publicKey: Uint8Array, message: Uint8Array, signatu
   const R = signature.subarray(0, 32);
   const s = scalarLE(signature.subarray(32));
   const k = scalarLE(sha512(concatBytes(R, publicKey, message))) % L;
-  const check = ed.Point.BASE.multiply(s, false).subtract(A.multiply(k, false));
+  const check = multiplyBase(s).subtract(A.multiply(k, false));
   return equalBytes(check.toBytes(), R);
 }
 

@@ -3,7 +3,8 @@
 // inputs are compared across every backend in test/portable/identity.cases.ts.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import * as ed from '@noble/ed25519';
+import { describe, expect, it, vi } from 'vitest';
 import { expandSeed, signExpanded, verifyStrict } from '../../lib/identity/ed25519.ts';
 import { nativeEd25519Available, nativeSigner, nativeVerify } from '../../lib/identity/native-ed25519.ts';
 import { NodeIdentity } from '../../lib/identity/node-identity.ts';
@@ -54,6 +55,35 @@ describe('Ed25519 through node:crypto', () => {
       expect(signExpanded(js, message)).toEqual(before);
       expect(expandSeed(seed).publicKey).toEqual(nativeSigner(seed)!.publicKey);
       expect(before).toEqual(nativeSigner(seed)!.sign(message));
+    }
+  });
+
+  it('the JavaScript path verifies without noble’s base-point multiplication (whose table holds ~1.1 MiB for good)', () => {
+    const baseMultiplies = vi.fn();
+    const multiply = ed.Point.prototype.multiply;
+    const spy = vi.spyOn(ed.Point.prototype, 'multiply').mockImplementation(function (
+      this: ed.Point,
+      n,
+      safe,
+    ) {
+      if (this.equals(ed.Point.BASE)) baseMultiplies(n);
+      return multiply.call(this, n, safe);
+    });
+    try {
+      const random = new SeededRandom(5);
+      for (let i = 0; i < 8; i++) {
+        const key = expandSeed(random.bytes(32));
+        const message = random.bytes(i * 10);
+        const sig = signExpanded(key, message);
+        expect(verifyStrict(key.publicKey, message, sig)).toBe(true);
+        const bad = Uint8Array.from(sig);
+        bad[40]! ^= 1;
+        expect(verifyStrict(key.publicKey, message, bad)).toBe(false);
+      }
+      expect(spy).toHaveBeenCalled(); // [k]A still goes through noble
+      expect(baseMultiplies).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
     }
   });
 
