@@ -33,6 +33,7 @@ import type {
   TransportContext,
   TransportEvents,
 } from '../transport/types.ts';
+import { setBounded } from '../util/bounded-map.ts';
 import { concatBytes, fromHex, toHex, utf8 } from '../util/bytes.ts';
 import { BroadcastLink, type BroadcastLinkLimits } from './channel.ts';
 import {
@@ -351,10 +352,7 @@ export class BroadcastChannelTransport implements Transport {
    */
   #heard(from: string, instance: string): void {
     const known = this.#peers.get(from);
-    this.#peers.delete(from);
-    this.#peers.set(from, instance);
-    const max = this.#o.maxPeers ?? 1_024;
-    if (this.#peers.size > max) this.#peers.delete(this.#peers.keys().next().value!);
+    setBounded(this.#peers, from, instance, this.#o.maxPeers ?? 1_024);
     if (known === instance) return;
     if (known !== undefined)
       for (const e of [...this.#links.values()])

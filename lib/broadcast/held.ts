@@ -5,6 +5,7 @@
  * node falls back on its next announcer.
  */
 
+import { setBounded } from '../util/bounded-map.ts';
 import { idKey } from './ids.ts';
 import type { BroadcastKind } from './metrics.ts';
 import type { TreeChannel } from './tree.ts';
@@ -34,9 +35,7 @@ export class HeldMessages<M> implements TreeChannel {
 
   hold(id: Uint8Array, msg: M): void {
     const key = idKey(this.#kind, id);
-    this.#held.delete(key);
-    this.#held.set(key, { id, msg, at: this.#now() });
-    if (this.#held.size > this.#max) this.#held.delete(this.#held.keys().next().value!);
+    setBounded(this.#held, key, { id, msg, at: this.#now() }, this.#max);
   }
 
   has(key: string): boolean {

@@ -11,6 +11,8 @@
  * Token layout: 2-byte big-endian body length, CBOR body {c: cluster, k: key, e?: unix s},
  * 64-byte Ed25519 signature (domain weftmesh/member-token/v1) by the admin key.
  */
+
+import { setBounded } from '../util/bounded-map.ts';
 import { copyBytes, equalBytes, toHex } from '../util/bytes.ts';
 import { decodeCbor, encodeCbor } from '../wire/cbor.ts';
 import { WireError } from '../wire/errors.ts';
@@ -133,8 +135,6 @@ export class Admission {
   }
 
   #remember(id: string, body: TokenBody): void {
-    this.#tokens.delete(id);
-    if (this.#tokens.size >= 65_536) this.#tokens.delete(this.#tokens.keys().next().value!);
-    this.#tokens.set(id, body);
+    setBounded(this.#tokens, id, body, 65_536);
   }
 }

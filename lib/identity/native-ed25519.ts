@@ -12,6 +12,7 @@
  * cofactorless equation on a mixed-order key (webcrypto.ts, MIXED_ORDER_PROBE), use the other paths.
  */
 
+import { setBounded } from '../util/bounded-map.ts';
 import { bytesKey, concatBytes, copyBytes, equalBytes, fromHex } from '../util/bytes.ts';
 import { nodeBuiltin } from '../util/node-builtin.ts';
 import { passesPrechecks, verifyStrict } from './ed25519.ts';
@@ -106,8 +107,7 @@ export function nativeVerify(publicKey: Uint8Array, message: Uint8Array, signatu
       // Deno's node:crypto decodes the point here and throws for bytes that are none; OpenSSL waits for verify.
       return false;
     }
-    if (publicKeys.size >= KEY_CACHE_LIMIT) publicKeys.delete(publicKeys.keys().next().value!);
-    publicKeys.set(id, key);
+    setBounded(publicKeys, id, key, KEY_CACHE_LIMIT);
   }
   return c.verify(null, message, key, signature);
 }

@@ -1,3 +1,4 @@
+import { setBounded } from '../util/bounded-map.ts';
 import { bytesKey, copyBytes, toHex } from '../util/bytes.ts';
 import { CodedError } from '../util/coded-error.ts';
 import { shake256 } from '../util/shake256.ts';
@@ -33,8 +34,7 @@ export function nodeIdOf(publicKey: Uint8Array): string {
   let id = nodeIds.get(key);
   if (id === undefined) {
     id = toHex(shake256(publicKey, 16));
-    if (nodeIds.size >= NODE_ID_MEMO) nodeIds.delete(nodeIds.keys().next().value!);
-    nodeIds.set(key, id);
+    setBounded(nodeIds, key, id, NODE_ID_MEMO);
   }
   return id;
 }

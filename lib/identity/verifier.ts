@@ -3,6 +3,8 @@
  * asynchronous (WebCrypto). A bounded memo keyed by the exact bytes means a claim gossiped
  * to a node many times is verified once — and one memo can serve every node of a simulation.
  */
+
+import { setBounded } from '../util/bounded-map.ts';
 import { bytesKey, concatBytes } from '../util/bytes.ts';
 import { sha256 } from '../util/sha256.ts';
 import { verifyStrict } from './ed25519.ts';
@@ -117,8 +119,7 @@ export class CachedVerifier implements SignatureVerifier {
   }
 
   #remember(key: string, ok: boolean): void {
-    if (this.#memo.size >= this.#capacity) this.#memo.delete(this.#memo.keys().next().value!);
-    this.#memo.set(key, ok);
+    setBounded(this.#memo, key, ok, this.#capacity);
   }
 }
 

@@ -3,6 +3,8 @@
  * 10× faster verification than pure JavaScript here (see bench/crypto.bench.ts). Verification
  * still runs the shared pre-checks first, so its answers equal verifyStrict's.
  */
+
+import { setBounded } from '../util/bounded-map.ts';
 import { bytesKey, concatBytes, copyBytes, fromHex } from '../util/bytes.ts';
 import { passesPrechecks } from './ed25519.ts';
 
@@ -72,9 +74,8 @@ function verifyKey(publicKey: Uint8Array): Promise<CryptoKey> {
   const id = bytesKey(publicKey);
   let key = verifyKeys.get(id);
   if (!key) {
-    if (verifyKeys.size >= KEY_CACHE_LIMIT) verifyKeys.delete(verifyKeys.keys().next().value!);
     key = subtle()!.importKey('raw', copyBytes(publicKey) as BufferSource, ALG, false, ['verify']);
-    verifyKeys.set(id, key);
+    setBounded(verifyKeys, id, key, KEY_CACHE_LIMIT);
   }
   return key;
 }

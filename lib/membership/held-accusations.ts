@@ -9,6 +9,8 @@
  * its refutation, which it may do any time. Bounded: a few per signer (the latest per
  * subject), a few signers (the oldest dropped), each for at most `ttlMs`.
  */
+
+import { setBounded } from '../util/bounded-map.ts';
 import type { Claim } from './claims.ts';
 
 const PER_SIGNER = 8;
@@ -39,9 +41,7 @@ export class HeldAccusations {
     }
     const old = held.get(c.subject);
     if (old && old.claim.incarnation > c.incarnation) return;
-    held.delete(c.subject);
-    if (held.size >= PER_SIGNER) held.delete(held.keys().next().value!);
-    held.set(c.subject, { claim: c, until: this.#now() + this.#ttlMs });
+    setBounded(held, c.subject, { claim: c, until: this.#now() + this.#ttlMs }, PER_SIGNER);
   }
 
   /** The unexpired accusations `signer` made, forgotten here. */

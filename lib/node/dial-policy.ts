@@ -142,12 +142,8 @@ export class DialBackoff {
     r.wait *= 0.5 + this.#random.next();
     if (advert) {
       const known = r.advertisers.get(advert.nodeId) ?? -1;
-      r.advertisers.delete(advert.nodeId);
-      r.advertisers.set(advert.nodeId, Math.max(known, advert.incarnation));
-      if (r.advertisers.size > ADVERTISER_LIMIT) r.advertisers.delete(r.advertisers.keys().next().value!);
+      setBounded(r.advertisers, advert.nodeId, Math.max(known, advert.incarnation), ADVERTISER_LIMIT);
     }
-    this.#records.delete(endpoint);
-    this.#records.set(endpoint, r);
-    if (this.#records.size > ENDPOINT_LIMIT) this.#records.delete(this.#records.keys().next().value!);
+    setBounded(this.#records, endpoint, r, ENDPOINT_LIMIT);
   }
 }

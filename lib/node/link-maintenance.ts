@@ -10,6 +10,7 @@ import { NodeState } from '../membership/node-state.ts';
 import type { Membership } from '../membership/swim.ts';
 import type { Env, TimerId } from '../time/types.ts';
 import { HandshakeError } from '../transport/handshake.ts';
+import { setBounded } from '../util/bounded-map.ts';
 import { endpointOf } from './dial-policy.ts';
 import type { DialTarget, LinkManager } from './link-manager.ts';
 
@@ -190,9 +191,7 @@ export class LinkMaintenance {
       return;
     }
     if (links.get(nodeId) || core.isReachable(nodeId)) return;
-    this.#nearby.delete(nodeId);
-    this.#nearby.set(nodeId, address);
-    if (this.#nearby.size > NEARBY_LIMIT) this.#nearby.delete(this.#nearby.keys().next().value!);
+    setBounded(this.#nearby, nodeId, address, NEARBY_LIMIT);
     if (core.selfState === NodeState.Joining) this.#joinThroughNearby(core);
   }
 

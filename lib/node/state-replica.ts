@@ -37,6 +37,7 @@ import {
 } from '../state/values.ts';
 import { HybridLogicalClock } from '../time/hlc.ts';
 import type { Env, TimerId } from '../time/types.ts';
+import { setBounded } from '../util/bounded-map.ts';
 import { Outbox } from '../util/outbox.ts';
 import { RateLimiter } from '../util/rate-limit.ts';
 import type { WireClaim } from '../wire/claims.ts';
@@ -503,9 +504,7 @@ export class StateReplica {
 
   #remember(e: StateEntry): void {
     const key = idKey(BroadcastKind.Entry, versionId(e));
-    this.#recent.delete(key);
-    this.#recent.set(key, e.id);
-    if (this.#recent.size > RECENT_VERSIONS) this.#recent.delete(this.#recent.keys().next().value!);
+    setBounded(this.#recent, key, e.id, RECENT_VERSIONS);
   }
 
   /**

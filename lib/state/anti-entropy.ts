@@ -15,6 +15,7 @@
  * (`spend`); what does not fit is left for a later session.
  */
 import { BUCKETS, compareTreeRoots, DEPTH, FANOUT } from '../merkle/prefix-tree.ts';
+import { setBounded } from '../util/bounded-map.ts';
 import type { MessageOf } from '../wire/messages.ts';
 import type { StateEntry } from './entry.ts';
 import type { CrdtGossipState } from './gossip-state.ts';
@@ -117,9 +118,7 @@ export class AntiEntropy {
     const key = `${peer}:${seq}:${level}:${index}`;
     const echoes = this.#echoes.get(key) ?? 0;
     if (echoes >= MAX_ECHOES) return false;
-    this.#echoes.delete(key);
-    this.#echoes.set(key, echoes + 1);
-    if (this.#echoes.size > ECHO_MEMORY) this.#echoes.delete(this.#echoes.keys().next().value!);
+    setBounded(this.#echoes, key, echoes + 1, ECHO_MEMORY);
     return true;
   }
 
