@@ -58,8 +58,7 @@ export class SeededRandom implements Random {
   }
 
   int(n: number): number {
-    if (!(n > 0)) throw new RangeError('Random.int needs n > 0');
-    return Math.floor(this.next() * n);
+    return below(this.next(), n);
   }
 
   bytes(n: number): Uint8Array {
@@ -79,25 +78,35 @@ export class SeededRandom implements Random {
   }
 }
 
+/** An integer in [0, n) from a draw in [0, 1). */
+function below(draw: number, n: number): number {
+  if (!(n > 0)) throw new RangeError('Random.int needs n > 0');
+  return Math.floor(draw * n);
+}
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-/** Production randomness: a PRNG seeded from the CSPRNG for choices; bytes straight from the CSPRNG. */
+/**
+ * Production randomness, all from the CSPRNG: choices too (probe order, witnesses, eviction
+ * victims, backoff jitter), so no peer can predict them from what it observes, as it could
+ * a seeded PRNG's. Words are drawn 64 at a time (one getRandomValues call per 64 choices).
+ */
 export class CryptoRandom implements Random {
-  readonly #prng: SeededRandom;
-
-  constructor() {
-    const w = crypto.getRandomValues(new Uint32Array(2));
-    this.#prng = new SeededRandom(w[0]! * 2 ** 21 + (w[1]! >>> 11));
-  }
+  readonly #words = new Uint32Array(64);
+  #used = 64;
 
   next(): number {
-    return this.#prng.next();
+    if (this.#used === 64) {
+      crypto.getRandomValues(this.#words);
+      this.#used = 0;
+    }
+    return this.#words[this.#used++]! / 2 ** 32;
   }
 
   int(n: number): number {
-    return this.#prng.int(n);
+    return below(this.next(), n);
   }
 
   bytes(n: number): Uint8Array {

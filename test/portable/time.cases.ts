@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {
+  CryptoRandom,
   compareHlc,
   HLC_MAX_COUNTER,
   HlcSkewError,
@@ -128,6 +129,22 @@ export const timeCases: Suite = {
     assert.throws(() => r.int(0), RangeError);
     const items = [1, 2, 3, 4, 5, 6, 7, 8];
     assert.deepEqual([...shuffle(items.slice(), new SeededRandom(1))].sort(), items);
+  },
+
+  'crypto random: every draw from the CSPRNG, in range, across its 64-word refills; forks draw their own'() {
+    const r = new CryptoRandom();
+    const draws = Array.from({ length: 6_400 }, () => r.next());
+    for (const d of draws) assert.ok(d >= 0 && d < 1, `in [0, 1): ${d}`);
+    // 6,400 words: a repeat is a buffer handed out twice (chance otherwise ~5e-3 for one pair).
+    assert.ok(new Set(draws).size >= 6_390, `distinct: ${new Set(draws).size}`);
+    const counts = new Array(6).fill(0);
+    for (let i = 0; i < 60_000; i++) counts[r.int(6)]++;
+    for (const c of counts) assert.ok(c > 9_000 && c < 11_000, `roughly uniform: ${counts}`);
+    assert.throws(() => r.int(0), RangeError);
+    const fork = r.fork();
+    const mine = Array.from({ length: 64 }, () => r.next());
+    assert.ok(Array.from({ length: 64 }, () => fork.next()).every((d) => !mine.includes(d)));
+    assert.equal(r.bytes(100).length, 100);
   },
 
   'HLC: strictly increasing, follows wall time, total order by (wall, counter, node)'() {
