@@ -28,6 +28,14 @@ export interface DialPolicy {
   maxFailures: number;
   /** How long a given-up endpoint stays given up; then it gets one attempt. Default 600,000 ms. */
   cooldownMs: number;
+  /**
+   * Dials a minute (as many at once) of addresses taken from claims that reach a host (ws://,
+   * wss://; not node-named ones such as `webrtc:<id>`) at endpoints no handshake completed
+   * with here. A member can advertise any address, and a wildcard DNS name gives one host
+   * endless endpoints, each with its own backoff: this bounds the connection attempts a
+   * cluster can be steered to send a third party, per node. Default 60.
+   */
+  newEndpointsPerMinute: number;
 }
 
 export const DEFAULT_DIAL_POLICY: Readonly<DialPolicy> = Object.freeze({
@@ -35,6 +43,7 @@ export const DEFAULT_DIAL_POLICY: Readonly<DialPolicy> = Object.freeze({
   backoffMaxMs: 60_000,
   maxFailures: 5,
   cooldownMs: 600_000,
+  newEndpointsPerMinute: 60,
 });
 
 /** Endpoints remembered (bounded; the least recently failed is forgotten first). */
@@ -83,17 +92,43 @@ export class DialBackoff {
    * answered by another node, at which incarnation and when (see misdirected). Oldest first.
    */
   readonly #misdirected = new Map<string, { incarnation: number; at: number }>();
+  /** Endpoints a handshake completed with (oldest first): dials to them spend no new-endpoint budget. */
+  readonly #proven = new Map<string, true>();
+  /** Dials to new endpoints still allowed now (newEndpointsPerMinute), as of `at`. */
+  readonly #budget: { tokens: number; at: number };
 
   constructor(policy: DialPolicy, random: Random) {
     this.#policy = policy;
     this.#random = random;
+    this.#budget = { tokens: policy.newEndpointsPerMinute, at: Number.NEGATIVE_INFINITY };
   }
 
   /**
    * Whether `endpoint` may be dialled at `now`. `advert` is set for addresses taken from a
-   * claim: only those are ever given up. Consumes a fresher claim's reprieve.
+   * claim: only those are ever given up, and those that reach a host (`host`) at an endpoint
+   * no handshake completed with spend the new-endpoint budget. Consumes a fresher claim's
+   * reprieve.
    */
-  allows(endpoint: string, now: number, advert?: Advert): boolean {
+  allows(endpoint: string, now: number, advert?: Advert, host = false): boolean {
+    const budgeted = advert !== undefined && host && !this.#proven.has(endpoint);
+    if (budgeted && this.#refill(now) < 1) return false;
+    if (!this.#recordAllows(endpoint, now, advert)) return false;
+    if (budgeted) this.#budget.tokens--;
+    return true;
+  }
+
+  /** The new-endpoint budget refilled to `now`: the dials it allows. */
+  #refill(now: number): number {
+    const b = this.#budget;
+    const perMinute = this.#policy.newEndpointsPerMinute;
+    if (now > b.at) {
+      b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) / 60_000) * perMinute);
+      b.at = now;
+    }
+    return b.tokens;
+  }
+
+  #recordAllows(endpoint: string, now: number, advert: Advert | undefined): boolean {
     const wrong = advert && this.#misdirected.get(`${endpoint} ${advert.nodeId}`);
     if (wrong && (advert.incarnation <= wrong.incarnation || now < wrong.at + this.#policy.backoffMaxMs))
       return false;
@@ -114,6 +149,7 @@ export class DialBackoff {
 
   succeeded(endpoint: string): void {
     this.#records.delete(endpoint);
+    setBounded(this.#proven, endpoint, true, ENDPOINT_LIMIT);
   }
 
   /**
@@ -121,7 +157,7 @@ export class DialBackoff {
    * its record is cleared like a success's; the claim is what was wrong.
    */
   misdirected(endpoint: string, now: number, advert?: Advert): void {
-    this.#records.delete(endpoint);
+    this.succeeded(endpoint);
     if (!advert) return;
     const at = { incarnation: advert.incarnation, at: now };
     setBounded(this.#misdirected, `${endpoint} ${advert.nodeId}`, at, ENDPOINT_LIMIT);

@@ -193,7 +193,10 @@ export class LinkManager {
     const transport = this.#o.transports.find((t) => t.canDial(address));
     if (!transport) return false;
     const claimed = advert === 'eager' ? undefined : advert;
-    if (advert !== 'eager' && !this.#backoff.allows(endpoint, this.#o.env.clock.now(), claimed)) return false;
+    // An address that names a node (webrtc:<id>) reaches it through the mesh, not a host.
+    const host = this.#nodeIdOf(address) === undefined;
+    if (advert !== 'eager' && !this.#backoff.allows(endpoint, this.#o.env.clock.now(), claimed, host))
+      return false;
     this.#pending.set(endpoint, { advert: claimed, at: this.#o.env.clock.now() });
     transport.connect(address, expectNodeId === undefined ? {} : { expectNodeId });
     return true;

@@ -180,6 +180,7 @@ export function checkMeshNodeOptions(o: MeshNodeOptions): MeshNodeOptions {
   positive(o.dialing?.backoffMaxMs, 'dialing.backoffMaxMs');
   atLeast(o.dialing?.maxFailures, 1, 'dialing.maxFailures');
   positive(o.dialing?.cooldownMs, 'dialing.cooldownMs');
+  positive(o.dialing?.newEndpointsPerMinute, 'dialing.newEndpointsPerMinute');
   positive(o.claimsPerSignerPerSecond, 'claimsPerSignerPerSecond');
   positive(o.handshakeTimeoutMs, 'handshakeTimeoutMs');
   positive(o.strandedAfterMs, 'strandedAfterMs');

@@ -3,8 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { NodeIdentity } from '../../lib/identity/mod.ts';
 import { signClaim } from '../../lib/membership/claims.ts';
+import { ConfigError } from '../../lib/membership/config.ts';
 import { DEFAULT_DIAL_POLICY, DialBackoff, endpointOf } from '../../lib/node/dial-policy.ts';
 import { LinkManager } from '../../lib/node/link-manager.ts';
+import { checkMeshNodeOptions } from '../../lib/node/options.ts';
 import type { SimChannelEnd } from '../../lib/sim/channel.ts';
 import { SimNetwork } from '../../lib/sim/network.ts';
 import type { SimTransport } from '../../lib/sim/transport.ts';
@@ -63,6 +65,78 @@ describe('dialling addresses taken from claims', () => {
         );
     }
     expect(converged(c)).toBe(true);
+  });
+
+  it('claims naming endless endpoints (one host under many names) get at most newEndpointsPerMinute dials a minute from a node, not five each', async () => {
+    // A node short of links dials about one a second here (272 in 4 minutes without a
+    // budget); a budget of 10 a minute shows it holds.
+    const budget = 10;
+    const c = await cluster({
+      nodes: 3,
+      maxLinks: 8,
+      minLinks: 8,
+      nodeOptions: () => ({ dialing: { newEndpointsPerMinute: budget } }),
+    });
+    runUntil(c, () => converged(c), 30_000);
+    // 300 ghosts, each advertising its own dead end: as a wildcard DNS name gives one host.
+    const hosts = Array.from({ length: 300 }, (_, k) => deadEnd(c.net, `alias-${k}`));
+    const mallory = startPeer(c.net, c.net.addHost(), 'sim');
+    mallory.transport.connect(c.nodes[0]!.host.url);
+    c.runFor(1_000);
+    const ghosts = Array.from({ length: 300 }, (_, k) =>
+      signClaim(NodeIdentity.generate(), 'alive', { incarnation: 1, addrs: [`mem:alias-${k}`] }),
+    );
+    for (let k = 0; k < ghosts.length; k += 30)
+      mallory.links[0]!.send(
+        encodeMessage({ type: 'gossip', g: ghosts.slice(k, k + 30).map((g) => g.wire) }),
+      );
+    const start = c.net.now;
+    const minutes = 4;
+    c.runFor(minutes * 60_000);
+    const perNode = byDialer(hosts.flat().filter((d) => d.at >= start));
+    expect(perNode.size).toBe(3); // every node took the claims and dialled
+    for (const [, times] of perNode) {
+      expect(times.length).toBeGreaterThan(budget); // the budget refills
+      expect(times.length).toBeLessThanOrEqual(budget * (minutes + 1));
+      // No minute holds more than the budget plus a minute's refill.
+      for (const t of times)
+        expect(times.filter((u) => u >= t && u < t + 60_000).length).toBeLessThanOrEqual(2 * budget);
+    }
+    expect(converged(c)).toBe(true);
+  });
+
+  it('the new-endpoint budget: spent by claim addresses that reach a host at endpoints never linked, refilled by the minute; seeds, node-named addresses and proven endpoints spend none', () => {
+    const backoff = new DialBackoff(
+      { ...DEFAULT_DIAL_POLICY, newEndpointsPerMinute: 3 },
+      new SeededRandom(1),
+    );
+    const advert = { nodeId: 'a'.repeat(32), incarnation: 1 };
+    backoff.succeeded('proven:80');
+    for (let k = 0; k < 3; k++) expect(backoff.allows(`h${k}:80`, 0, advert, true)).toBe(true);
+    expect(backoff.allows('h3:80', 0, advert, true)).toBe(false);
+    expect(backoff.allows('h3:80', 0, undefined, true)).toBe(true); // a seed or connect()
+    expect(backoff.allows('webrtc:00', 0, advert, false)).toBe(true); // through the mesh
+    expect(backoff.allows('proven:80', 0, advert, true)).toBe(true);
+    expect(backoff.allows('h3:80', 19_000, advert, true)).toBe(false);
+    expect(backoff.allows('h3:80', 21_000, advert, true)).toBe(true); // a third of a minute: one more
+    expect(backoff.allows('h4:80', 21_000, advert, true)).toBe(false);
+    // A node's option, checked like the others.
+    const options = {
+      identity: NodeIdentity.generate(),
+      cluster: 'c',
+      transport: new SimNetwork({ seed: 2 }).addHost().transport(),
+    };
+    for (const bad of [0, -1, Number.NaN]) {
+      const e = (() => {
+        try {
+          checkMeshNodeOptions({ ...options, dialing: { newEndpointsPerMinute: bad } });
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).option).toBe('dialing.newEndpointsPerMinute');
+    }
   });
 
   it('a given-up address is tried again when its member advertises it in a fresher claim', async () => {
