@@ -29,11 +29,12 @@ export interface DialPolicy {
   /** How long a given-up endpoint stays given up; then it gets one attempt. Default 600,000 ms. */
   cooldownMs: number;
   /**
-   * Dials a minute (as many at once) of addresses taken from claims that reach a host (ws://,
-   * wss://; not node-named ones such as `webrtc:<id>`) at endpoints no handshake completed
-   * with here. A member can advertise any address, and a wildcard DNS name gives one host
-   * endless endpoints, each with its own backoff: this bounds the connection attempts a
-   * cluster can be steered to send a third party, per node. Default 60.
+   * Dials a minute of addresses taken from claims that reach a host (ws://, wss://; not
+   * node-named ones such as `webrtc:<id>`) at endpoints no handshake completed with here; as
+   * many at once, or maxLinks if that is more (a full mesh dials every member as it forms). A
+   * member can advertise any address, and a wildcard DNS name gives one host endless
+   * endpoints, each with its own backoff: this bounds the connection attempts a cluster can
+   * be steered to send a third party, per node. Default 60.
    */
   newEndpointsPerMinute: number;
 }
@@ -94,13 +95,15 @@ export class DialBackoff {
   readonly #misdirected = new Map<string, { incarnation: number; at: number }>();
   /** Endpoints a handshake completed with (oldest first): dials to them spend no new-endpoint budget. */
   readonly #proven = new Map<string, true>();
-  /** Dials to new endpoints still allowed now (newEndpointsPerMinute), as of `at`. */
-  readonly #budget: { tokens: number; at: number };
+  /** Dials to new endpoints still allowed now (newEndpointsPerMinute, up to `burst`), as of `at`. */
+  readonly #budget: { tokens: number; at: number; burst: number };
 
-  constructor(policy: DialPolicy, random: Random) {
+  /** `maxLinks`: the node's link cap (the new-endpoint budget allows at least that many at once). */
+  constructor(policy: DialPolicy, random: Random, maxLinks = 0) {
     this.#policy = policy;
     this.#random = random;
-    this.#budget = { tokens: policy.newEndpointsPerMinute, at: Number.NEGATIVE_INFINITY };
+    const burst = Math.max(policy.newEndpointsPerMinute, maxLinks);
+    this.#budget = { tokens: burst, at: Number.NEGATIVE_INFINITY, burst };
   }
 
   /**
@@ -120,9 +123,8 @@ export class DialBackoff {
   /** The new-endpoint budget refilled to `now`: the dials it allows. */
   #refill(now: number): number {
     const b = this.#budget;
-    const perMinute = this.#policy.newEndpointsPerMinute;
     if (now > b.at) {
-      b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) / 60_000) * perMinute);
+      b.tokens = Math.min(b.burst, b.tokens + ((now - b.at) / 60_000) * this.#policy.newEndpointsPerMinute);
       b.at = now;
     }
     return b.tokens;

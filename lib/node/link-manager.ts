@@ -131,7 +131,7 @@ export class LinkManager {
 
   constructor(opts: LinkManagerOptions) {
     this.#o = opts;
-    this.#backoff = new DialBackoff(opts.dialing, opts.env.random);
+    this.#backoff = new DialBackoff(opts.dialing, opts.env.random, opts.policy.maxLinks);
   }
 
   get size(): number {

@@ -120,6 +120,14 @@ describe('dialling addresses taken from claims', () => {
     expect(backoff.allows('h3:80', 19_000, advert, true)).toBe(false);
     expect(backoff.allows('h3:80', 21_000, advert, true)).toBe(true); // a third of a minute: one more
     expect(backoff.allows('h4:80', 21_000, advert, true)).toBe(false);
+    // A full mesh dials every member as it forms: as many at once as the node's link cap.
+    const mesh = new DialBackoff(
+      { ...DEFAULT_DIAL_POLICY, newEndpointsPerMinute: 3 },
+      new SeededRandom(1),
+      200,
+    );
+    for (let k = 0; k < 200; k++) expect(mesh.allows(`m${k}:80`, 0, advert, true)).toBe(true);
+    expect(mesh.allows('m200:80', 0, advert, true)).toBe(false);
     // A node's option, checked like the others.
     const options = {
       identity: NodeIdentity.generate(),
