@@ -403,7 +403,12 @@ export class BroadcastChannelTransport implements Transport {
       if (dialed !== undefined)
         this.#events!.dialFailed(
           dialed,
-          error ?? new HandshakeError('unexpected-peer', `the link opened as ${from} proved another node`),
+          error ??
+            new HandshakeError(
+              'unexpected-peer',
+              `the link opened as ${from} proved another node`,
+              authenticated?.peer.nodeId,
+            ),
         );
     });
   }

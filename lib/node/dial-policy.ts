@@ -6,9 +6,10 @@
  * `maxFailures` failures in a row an endpoint taken from claims is given up until a fresher
  * claim of a member that advertised it names it again, or `cooldownMs` passed. A dial that
  * completes its handshake clears the endpoint's record. An endpoint that answers as another
- * node than the claim named is no failure of the endpoint (a member can advertise an honest
- * node's address): the claim's member is not dialled there again until a fresher claim of
- * it names it, `backoffMaxMs` after the last time at the soonest.
+ * node than the claim named (its signature verified) is no failure of the endpoint — a member
+ * can advertise an honest node's address — so the node that answered keeps being dialled
+ * there for its own claims, and other claims naming the endpoint wait `backoffMaxMs`: one
+ * such dial per endpoint per wait, however many members advertise it.
  */
 import type { Random } from '../time/types.ts';
 import { setBounded } from '../util/bounded-map.ts';
@@ -88,12 +89,13 @@ export class DialBackoff {
   readonly #policy: DialPolicy;
   readonly #random: Random;
   readonly #records = new Map<string, Record>();
+  /** Per endpoint: the node that answered there when another was expected, and when (see misdirected). Oldest first. */
+  readonly #misdirected = new Map<string, { owner: string | undefined; at: number }>();
   /**
-   * Per endpoint and member (keyed endpoint + node id): the claim whose address there was
-   * answered by another node, at which incarnation and when (see misdirected). Oldest first.
+   * Endpoints a handshake completed with since their last failure (oldest first): dials to
+   * them spend no new-endpoint budget. A name can point elsewhere later (DNS), so a failure
+   * takes the endpoint out: each completed handshake buys at most one free failed dial.
    */
-  readonly #misdirected = new Map<string, { incarnation: number; at: number }>();
-  /** Endpoints a handshake completed with (oldest first): dials to them spend no new-endpoint budget. */
   readonly #proven = new Map<string, true>();
   /** Dials to new endpoints still allowed now (newEndpointsPerMinute, up to `burst`), as of `at`. */
   readonly #budget: { tokens: number; at: number; burst: number };
@@ -131,9 +133,8 @@ export class DialBackoff {
   }
 
   #recordAllows(endpoint: string, now: number, advert: Advert | undefined): boolean {
-    const wrong = advert && this.#misdirected.get(`${endpoint} ${advert.nodeId}`);
-    if (wrong && (advert.incarnation <= wrong.incarnation || now < wrong.at + this.#policy.backoffMaxMs))
-      return false;
+    const wrong = advert && this.#misdirected.get(endpoint);
+    if (wrong && advert.nodeId !== wrong.owner && now < wrong.at + this.#policy.backoffMaxMs) return false;
     const r = this.#records.get(endpoint);
     if (!r) return true;
     const p = this.#policy;
@@ -155,17 +156,16 @@ export class DialBackoff {
   }
 
   /**
-   * A dial of `endpoint` reached another node than `advert` named: the endpoint answered, so
-   * its record is cleared like a success's; the claim is what was wrong.
+   * A dial of `endpoint` reached `owner` (verified), not the node the claim named: no failure
+   * of the endpoint, so its record is left as it was, and no proof of it either. Claims of
+   * other nodes naming it wait backoffMaxMs (see allows).
    */
-  misdirected(endpoint: string, now: number, advert?: Advert): void {
-    this.succeeded(endpoint);
-    if (!advert) return;
-    const at = { incarnation: advert.incarnation, at: now };
-    setBounded(this.#misdirected, `${endpoint} ${advert.nodeId}`, at, ENDPOINT_LIMIT);
+  misdirected(endpoint: string, now: number, owner: string | undefined): void {
+    setBounded(this.#misdirected, endpoint, { owner, at: now }, ENDPOINT_LIMIT);
   }
 
   failed(endpoint: string, now: number, advert?: Advert): void {
+    this.#proven.delete(endpoint);
     const r = this.#records.get(endpoint) ?? {
       failures: 0,
       lastFailure: now,

@@ -134,7 +134,7 @@ export class SimTransport implements Transport {
           if (this.active)
             this.#events!.dialFailed(
               address,
-              new HandshakeError('unexpected-peer', 'trusted link to another node'),
+              new HandshakeError('unexpected-peer', 'trusted link to another node', peer.nodeId),
             );
           return;
         }

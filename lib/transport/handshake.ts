@@ -49,9 +49,12 @@ export type HandshakeErrorCode =
 export class HandshakeError extends Error {
   override name = 'HandshakeError';
   readonly code: HandshakeErrorCode;
-  constructor(code: HandshakeErrorCode, message: string) {
+  /** `unexpected-peer` at the dialler: the node that answered, its transcript signature verified. */
+  readonly peer: string | undefined;
+  constructor(code: HandshakeErrorCode, message: string, peer?: string) {
     super(`${code}: ${message}`);
     this.code = code;
+    this.peer = peer;
   }
 }
 
@@ -110,6 +113,13 @@ export function runHandshake(
   let peer: PeerInfo | undefined;
   let script: Uint8Array | undefined;
   let timer: TimerId | undefined;
+  /**
+   * The dialler found another node than it expected: refused once that node's signature
+   * verifies (onHelloAuth), so the error names a node that did answer. Dial policy charges
+   * such a dial to the claim that named the address, not to the address; an unsigned frame
+   * must not pass for another node's answer.
+   */
+  let unexpected: string | undefined;
 
   const finish = (error: HandshakeError | null, link?: Link): void => {
     if (state === 'finished') return;
@@ -117,11 +127,11 @@ export function runHandshake(
     if (timer !== undefined) cfg.scheduler.cancelTimer(timer);
     done(error, link);
   };
-  const fail = (code: HandshakeErrorCode, why: string, tell = true): void => {
+  const fail = (code: HandshakeErrorCode, why: string, tell = true, answered?: string): void => {
     if (state === 'finished') return;
     if (tell) raw.send('stream', encodeMessage({ type: 'refuse', reason: `${code}: ${why}`.slice(0, 200) }));
     // Finished first: closing fires the channel's close handler, whose 'closed' would win.
-    finish(new HandshakeError(code, why));
+    finish(new HandshakeError(code, why, answered));
     raw.close(code);
   };
   const send = (msg: Message): void => raw.send('stream', encodeMessage(msg));
@@ -139,12 +149,13 @@ export function runHandshake(
     let refusal: [HandshakeErrorCode, string] | undefined;
     if (nodeIdOf(key) !== claimed) refusal = ['node-id-mismatch', 'node id does not match public key'];
     else if (equalBytes(key, me.publicKey)) refusal = ['self', 'connected to itself'];
-    else if (opts.expectNodeId !== undefined && claimed !== opts.expectNodeId) {
-      refusal = ['unexpected-peer', `expected ${opts.expectNodeId}, got ${claimed}`];
-    } else {
+    else {
       peer = { nodeId: claimed, publicKey: key, ...(boot ? { boot: toHex(boot) } : {}) };
-      const reason = cfg.admit?.(peer, token);
-      if (reason !== undefined) refusal = ['not-admitted', reason];
+      if (opts.expectNodeId === undefined || claimed === opts.expectNodeId) {
+        const reason = cfg.admit?.(peer, token);
+        if (reason !== undefined) refusal = ['not-admitted', reason];
+      } else if (role === 'dialer') unexpected = claimed;
+      else refusal = ['unexpected-peer', `expected ${opts.expectNodeId}, got ${claimed}`];
     }
     if (refusal) fail(...refusal);
     return refusal === undefined;
@@ -208,6 +219,10 @@ export function runHandshake(
       binding.remote,
     );
     verifyPeer(msg.sig, ROLE_ACCEPTOR, () => {
+      if (unexpected !== undefined) {
+        fail('unexpected-peer', `expected ${opts.expectNodeId}, got ${unexpected}`, true, unexpected);
+        return;
+      }
       send({ type: 'auth', sig: sign(ROLE_DIALER) });
       state = 'ready';
     });

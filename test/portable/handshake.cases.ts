@@ -137,10 +137,26 @@ export const handshakeCases: Suite = {
     failedWith(out.acceptor, 'node-id-mismatch');
   },
 
-  'an impostor with its own key cannot pose as an expected node id'() {
+  'an impostor with its own key cannot pose as an expected node id; the error names the node that answered'() {
     const expected = NodeIdentity.generate();
-    const { out } = handshake({ expectNodeId: expected.nodeId });
+    const { out, acceptor } = handshake({ expectNodeId: expected.nodeId });
     failedWith(out.dialer, 'unexpected-peer');
+    assert.equal((out.dialer!.error as HandshakeError).peer, acceptor.nodeId);
+  },
+
+  'another node’s answer counts only once its signature verifies: an unsigned one is a bad signature, not an unexpected peer'() {
+    const expected = NodeIdentity.generate();
+    const stranger = NodeIdentity.generate();
+    const { out } = handshake({
+      expectNodeId: expected.nodeId,
+      tamper: rewrite('hello-auth', (m) => {
+        m.node = fromHex(stranger.nodeId);
+        m.key = stranger.publicKey;
+        m.sig = new Uint8Array(64);
+      }),
+    });
+    failedWith(out.dialer, 'bad-signature');
+    assert.equal((out.dialer!.error as HandshakeError).peer, undefined);
   },
 
   'a forged transcript signature is refused'() {

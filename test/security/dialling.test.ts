@@ -211,19 +211,75 @@ describe('dialling addresses taken from claims', () => {
     expect(converged(c)).toBe(true);
   });
 
-  it('a claim whose address answered as another node is not dialled there again until a fresher claim, a minute later at the soonest; the address stays open to other claims', () => {
+  it('members advertising an honest node’s address get it one such dial per node a minute, however many they are', async () => {
+    const c = await cluster({ nodes: 12, maxLinks: 8, minLinks: 3 });
+    runUntil(c, () => converged(c), 60_000);
+    const honest = c.nodes[1]!;
+    const dials: Array<{ from: string; at: number }> = [];
+    const listener = honest.host.listener!;
+    const accept = listener.accept.bind(listener);
+    listener.accept = (end) => {
+      dials.push({ from: end.peer.host.address, at: c.net.now });
+      accept(end);
+    };
+    // 100 members whose claims name the honest node's address, refreshed every minute (the
+    // ghost check suspects them) by a peer linked to node 0.
+    const sybils = Array.from({ length: 100 }, () => NodeIdentity.generate());
+    const mallory = startPeer(c.net, c.net.addHost(), 'sim');
+    mallory.transport.connect(c.nodes[0]!.host.url);
+    c.runFor(1_000);
+    const start = c.net.now;
+    const minutes = 10;
+    for (let round = 1; round <= minutes; round++) {
+      const g = sybils.map(
+        (k) => signClaim(k, 'alive', { incarnation: round, addrs: [honest.host.url] }).wire,
+      );
+      for (let i = 0; i < g.length; i += 10)
+        mallory.links.at(-1)?.send(encodeMessage({ type: 'gossip', g: g.slice(i, i + 10) }));
+      c.runFor(60_000);
+    }
+    const perNode = byDialer(dials.filter((d) => d.at >= start));
+    expect(perNode.size).toBeGreaterThanOrEqual(10); // the claims arrived and were tried
+    // One a minute, and a spare for the node's own dials to it (about 45 each before).
+    for (const [, times] of perNode) expect(times.length).toBeLessThanOrEqual(minutes + 2);
+    runUntil(c, () => converged(c), 30_000);
+    expect(converged(c)).toBe(true);
+  }, 60_000);
+
+  it('an address that answered as another node: its own node’s claims still dial it, other claims wait a minute there however many name it; nothing is charged to it or proven', () => {
     const backoff = new DialBackoff(DEFAULT_DIAL_POLICY, new SeededRandom(1));
-    const liar = { nodeId: 'a'.repeat(32), incarnation: 3 };
     const owner = { nodeId: 'b'.repeat(32), incarnation: 1 };
-    for (let k = 0; k < 2 * DEFAULT_DIAL_POLICY.maxFailures; k++) backoff.misdirected('h:1', 0, liar);
+    const liars = Array.from({ length: 50 }, (_, k) => ({
+      nodeId: k.toString(16).padStart(32, 'a'),
+      incarnation: 1,
+    }));
+    backoff.misdirected('h:1', 0, owner.nodeId);
     expect(backoff.allows('h:1', 0, owner)).toBe(true);
-    expect(backoff.allows('h:1', 10 * 60_000, liar)).toBe(false);
-    const fresher = { ...liar, incarnation: 4 };
-    expect(backoff.allows('h:1', 59_999, fresher)).toBe(false);
-    expect(backoff.allows('h:1', 60_000, fresher)).toBe(true);
+    for (const liar of liars) expect(backoff.allows('h:1', 59_999, liar)).toBe(false);
+    expect(backoff.allows('h:1', 60_000, liars[0])).toBe(true);
+    // Not proven: a claim's dial there still spends the new-endpoint budget.
+    const tight = new DialBackoff({ ...DEFAULT_DIAL_POLICY, newEndpointsPerMinute: 1 }, new SeededRandom(1));
+    tight.misdirected('h:1', 0, owner.nodeId);
+    expect(tight.allows('h:1', 0, owner, true)).toBe(true);
+    tight.succeeded('x:1');
+    expect(tight.allows('h:1', 0, owner, true)).toBe(false);
     // Failures of the endpoint itself still count as before.
     for (let k = 0; k < DEFAULT_DIAL_POLICY.maxFailures; k++) backoff.failed('h:1', 0, owner);
     expect(backoff.allows('h:1', 5 * 60_000, owner)).toBe(false);
+  });
+
+  it('a proven endpoint loses its proof at its next failure: each completed handshake buys at most one dial outside the budget', () => {
+    const backoff = new DialBackoff(
+      { ...DEFAULT_DIAL_POLICY, newEndpointsPerMinute: 1 },
+      new SeededRandom(1),
+    );
+    const advert = { nodeId: 'a'.repeat(32), incarnation: 1 };
+    expect(backoff.allows('spent:1', 0, advert, true)).toBe(true); // the budget's one
+    backoff.succeeded('named:1');
+    expect(backoff.allows('named:1', 0, advert, true)).toBe(true);
+    backoff.failed('named:1', 0, advert); // the name points elsewhere now
+    expect(backoff.allows('named:1', 120_000, advert, true)).toBe(true); // refilled: the budget's
+    expect(backoff.allows('other:1', 120_000, advert, true)).toBe(false);
   });
 
   it('URLs that differ only in path, query, case or default port share one endpoint and one backoff', () => {
