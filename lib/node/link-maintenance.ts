@@ -127,7 +127,9 @@ export class LinkMaintenance {
     // The address answered as another node: the claim that named it lied or is stale, the
     // endpoint did nothing wrong (it may be an honest node's, advertised by a hostile member).
     const misdirected = error instanceof HandshakeError && error.code === 'unexpected-peer';
-    const member = this.#o.links.dialEnded(address, misdirected ? 'misdirected' : 'failed');
+    const member = misdirected
+      ? this.#o.links.dialEnded(address, 'misdirected', error.peer)
+      : this.#o.links.dialEnded(address, 'failed');
     if (member !== undefined) this.#core?.checkDialFailed(member);
     // A tab that does not answer where it was heard (it closed before this node linked to
     // it) gets checked at once, not only by the ghost check a minute later.
@@ -250,6 +252,7 @@ export class LinkMaintenance {
     const { links } = this.#o;
     if (core.selfState === NodeState.Left) return;
     if (links.wantsMore()) links.fill(core.addressesIn(NodeState.Active));
+    else this.#leaveClosedPart(core);
     links.checkIdle();
     this.#checkReachability(core);
     this.#checkStranded(core);
@@ -264,6 +267,31 @@ export class LinkMaintenance {
       this.#lastHeal = now;
       this.#heal(core);
     }
+  }
+
+  /**
+   * This node's neighbours report links to nobody but one another and this node, each at
+   * least its minLinks: together they are a part of the mesh cut off from the rest, and none
+   * dials. (Neighbours still short of links will dial: the star around a seed that nodes
+   * joining at once form for a moment is no such part.) An eviction elsewhere leaves such parts (the seed sweep's seed 93,602: a full node
+   * evicted the one link from three nodes linked among themselves to the other seven, and
+   * a broadcast never reached them). It dials an Active member outside, one dial at a time. In
+   * a mesh that is whole some neighbour links further, so this costs a look at the
+   * neighbours' reports a round; larger parts cut off are left to the ghost check
+   * (Membership.memberToCheck). Reports are a neighbour's word: a liar can buy one dial a round.
+   */
+  #leaveClosedPart(core: Membership): void {
+    const { links, env } = this.#o;
+    const peers = links.peers();
+    if (peers.length === 0 || links.pendingDials > 0) return;
+    const part = new Set([core.selfId, ...peers]);
+    for (const peer of peers) {
+      const theirs = core.neighboursOf(peer);
+      if (theirs === undefined || theirs.size < links.minLinks) return;
+      for (const id of theirs) if (!part.has(id)) return;
+    }
+    const outside = core.addressesIn(NodeState.Active).filter((m) => !part.has(m.nodeId));
+    if (outside.length > 0) links.dialMember(outside[env.random.int(outside.length)]!);
   }
 
   /** Dials one remembered nearby node that is still neither linked nor a reachable member. */

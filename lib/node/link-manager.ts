@@ -138,6 +138,11 @@ export class LinkManager {
     return this.#links.size;
   }
 
+  /** The links the node dials until it has (LinkPolicy.minLinks). */
+  get minLinks(): number {
+    return this.#o.policy.minLinks;
+  }
+
   /** Dials taken as failed because their transport never ended them (DIAL_STUCK_MS). */
   get dialsStuck(): number {
     return this.#stuck;
@@ -528,15 +533,20 @@ export class LinkManager {
 
   /**
    * Transport event: a dial ended: linked, failed, or `misdirected` (the address answered as
-   * another node than the one expected there). The member it dialled, if it was a member.
+   * `answered`, another node than the one expected there). The member it dialled, if it was
+   * a member.
    */
-  dialEnded(address: string, outcome: 'linked' | 'failed' | 'misdirected'): string | undefined {
+  dialEnded(
+    address: string,
+    outcome: 'linked' | 'failed' | 'misdirected',
+    answered?: string,
+  ): string | undefined {
     const endpoint = endpointOf(address);
     const advert = this.#pending.get(endpoint)?.advert;
     this.#pending.delete(endpoint);
     const now = this.#o.env.clock.now();
     if (outcome === 'failed') this.#backoff.failed(endpoint, now, advert);
-    else if (outcome === 'misdirected') this.#backoff.misdirected(endpoint, now, advert);
+    else if (outcome === 'misdirected') this.#backoff.misdirected(endpoint, now, answered);
     else this.#backoff.succeeded(endpoint);
     return advert?.nodeId;
   }
