@@ -90,7 +90,7 @@ export class DialBackoff {
   readonly #random: Random;
   readonly #records = new Map<string, Record>();
   /** Per endpoint: the node that answered there when another was expected, and when (see misdirected). Oldest first. */
-  readonly #misdirected = new Map<string, { owner: string | undefined; at: number }>();
+  readonly #misdirected = new Map<string, { owner: string; at: number }>();
   /**
    * Endpoints a handshake completed with since their last failure (oldest first): dials to
    * them spend no new-endpoint budget. A name can point elsewhere later (DNS), so a failure
@@ -110,14 +110,14 @@ export class DialBackoff {
 
   /**
    * Whether `endpoint` may be dialled at `now`. `advert` is set for addresses taken from a
-   * claim: only those are ever given up, and those that reach a host (`host`) at an endpoint
-   * no handshake completed with spend the new-endpoint budget. Consumes a fresher claim's
-   * reprieve.
+   * claim: only those are ever given up, and those that reach a host (not `named`: the node
+   * an address such as `webrtc:<id>` names) at an endpoint no handshake completed with spend
+   * the new-endpoint budget. Consumes a fresher claim's reprieve.
    */
-  allows(endpoint: string, now: number, advert?: Advert, host = false): boolean {
-    const budgeted = advert !== undefined && host && !this.#proven.has(endpoint);
+  allows(endpoint: string, now: number, advert?: Advert, named?: string): boolean {
+    const budgeted = advert !== undefined && named === undefined && !this.#proven.has(endpoint);
     if (budgeted && this.#refill(now) < 1) return false;
-    if (!this.#recordAllows(endpoint, now, advert)) return false;
+    if (!this.#recordAllows(endpoint, now, advert, named)) return false;
     if (budgeted) this.#budget.tokens--;
     return true;
   }
@@ -132,9 +132,16 @@ export class DialBackoff {
     return b.tokens;
   }
 
-  #recordAllows(endpoint: string, now: number, advert: Advert | undefined): boolean {
+  #recordAllows(
+    endpoint: string,
+    now: number,
+    advert: Advert | undefined,
+    named: string | undefined,
+  ): boolean {
     const wrong = advert && this.#misdirected.get(endpoint);
-    if (wrong && advert.nodeId !== wrong.owner && now < wrong.at + this.#policy.backoffMaxMs) return false;
+    // An address that names a node (webrtc:<id>) is never closed to that node's own claims.
+    const own = advert?.nodeId === wrong?.owner || advert?.nodeId === named;
+    if (wrong && !own && now < wrong.at + this.#policy.backoffMaxMs) return false;
     const r = this.#records.get(endpoint);
     if (!r) return true;
     const p = this.#policy;
@@ -157,10 +164,12 @@ export class DialBackoff {
 
   /**
    * A dial of `endpoint` reached `owner` (verified), not the node the claim named: no failure
-   * of the endpoint, so its record is left as it was, and no proof of it either. Claims of
-   * other nodes naming it wait backoffMaxMs (see allows).
+   * of the endpoint, so its failure record is left as it was; but no proof either, and an
+   * earlier one ends (a name proven once must not take dials that reach another node
+   * outside the budget). Claims of other nodes naming it wait backoffMaxMs (see allows).
    */
-  misdirected(endpoint: string, now: number, owner: string | undefined): void {
+  misdirected(endpoint: string, now: number, owner: string): void {
+    this.#proven.delete(endpoint);
     setBounded(this.#misdirected, endpoint, { owner, at: now }, ENDPOINT_LIMIT);
   }
 

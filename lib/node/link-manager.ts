@@ -199,8 +199,8 @@ export class LinkManager {
     if (!transport) return false;
     const claimed = advert === 'eager' ? undefined : advert;
     // An address that names a node (webrtc:<id>) reaches it through the mesh, not a host.
-    const host = this.#nodeIdOf(address) === undefined;
-    if (advert !== 'eager' && !this.#backoff.allows(endpoint, this.#o.env.clock.now(), claimed, host))
+    const named = this.#nodeIdOf(address);
+    if (advert !== 'eager' && !this.#backoff.allows(endpoint, this.#o.env.clock.now(), claimed, named))
       return false;
     this.#pending.set(endpoint, { advert: claimed, at: this.#o.env.clock.now() });
     transport.connect(address, expectNodeId === undefined ? {} : { expectNodeId });
@@ -533,8 +533,9 @@ export class LinkManager {
 
   /**
    * Transport event: a dial ended: linked, failed, or `misdirected` (the address answered as
-   * `answered`, another node than the one expected there). The member it dialled, if it was
-   * a member.
+   * `answered`, another node than the one expected there, its signature verified; without
+   * `answered` nothing proves who answered, and it counts as failed). The member it dialled,
+   * if it was a member.
    */
   dialEnded(
     address: string,
@@ -545,9 +546,10 @@ export class LinkManager {
     const advert = this.#pending.get(endpoint)?.advert;
     this.#pending.delete(endpoint);
     const now = this.#o.env.clock.now();
-    if (outcome === 'failed') this.#backoff.failed(endpoint, now, advert);
-    else if (outcome === 'misdirected') this.#backoff.misdirected(endpoint, now, answered);
-    else this.#backoff.succeeded(endpoint);
+    if (outcome === 'linked') this.#backoff.succeeded(endpoint);
+    else if (outcome === 'misdirected' && answered !== undefined)
+      this.#backoff.misdirected(endpoint, now, answered);
+    else this.#backoff.failed(endpoint, now, advert);
     return advert?.nodeId;
   }
 

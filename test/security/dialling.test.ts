@@ -112,22 +112,22 @@ describe('dialling addresses taken from claims', () => {
     );
     const advert = { nodeId: 'a'.repeat(32), incarnation: 1 };
     backoff.succeeded('proven:80');
-    for (let k = 0; k < 3; k++) expect(backoff.allows(`h${k}:80`, 0, advert, true)).toBe(true);
-    expect(backoff.allows('h3:80', 0, advert, true)).toBe(false);
-    expect(backoff.allows('h3:80', 0, undefined, true)).toBe(true); // a seed or connect()
-    expect(backoff.allows('webrtc:00', 0, advert, false)).toBe(true); // through the mesh
-    expect(backoff.allows('proven:80', 0, advert, true)).toBe(true);
-    expect(backoff.allows('h3:80', 19_000, advert, true)).toBe(false);
-    expect(backoff.allows('h3:80', 21_000, advert, true)).toBe(true); // a third of a minute: one more
-    expect(backoff.allows('h4:80', 21_000, advert, true)).toBe(false);
+    for (let k = 0; k < 3; k++) expect(backoff.allows(`h${k}:80`, 0, advert)).toBe(true);
+    expect(backoff.allows('h3:80', 0, advert)).toBe(false);
+    expect(backoff.allows('h3:80', 0)).toBe(true); // a seed or connect()
+    expect(backoff.allows('webrtc:00', 0, advert, '00')).toBe(true); // through the mesh
+    expect(backoff.allows('proven:80', 0, advert)).toBe(true);
+    expect(backoff.allows('h3:80', 19_000, advert)).toBe(false);
+    expect(backoff.allows('h3:80', 21_000, advert)).toBe(true); // a third of a minute: one more
+    expect(backoff.allows('h4:80', 21_000, advert)).toBe(false);
     // A full mesh dials every member as it forms: as many at once as the node's link cap.
     const mesh = new DialBackoff(
       { ...DEFAULT_DIAL_POLICY, newEndpointsPerMinute: 3 },
       new SeededRandom(1),
       200,
     );
-    for (let k = 0; k < 200; k++) expect(mesh.allows(`m${k}:80`, 0, advert, true)).toBe(true);
-    expect(mesh.allows('m200:80', 0, advert, true)).toBe(false);
+    for (let k = 0; k < 200; k++) expect(mesh.allows(`m${k}:80`, 0, advert)).toBe(true);
+    expect(mesh.allows('m200:80', 0, advert)).toBe(false);
     // A node's option, checked like the others.
     const options = {
       identity: NodeIdentity.generate(),
@@ -257,12 +257,17 @@ describe('dialling addresses taken from claims', () => {
     expect(backoff.allows('h:1', 0, owner)).toBe(true);
     for (const liar of liars) expect(backoff.allows('h:1', 59_999, liar)).toBe(false);
     expect(backoff.allows('h:1', 60_000, liars[0])).toBe(true);
-    // Not proven: a claim's dial there still spends the new-endpoint budget.
+    // No proof, and an earlier one ends: claims' dials there spend the new-endpoint budget.
     const tight = new DialBackoff({ ...DEFAULT_DIAL_POLICY, newEndpointsPerMinute: 1 }, new SeededRandom(1));
+    tight.succeeded('h:1');
     tight.misdirected('h:1', 0, owner.nodeId);
-    expect(tight.allows('h:1', 0, owner, true)).toBe(true);
-    tight.succeeded('x:1');
-    expect(tight.allows('h:1', 0, owner, true)).toBe(false);
+    expect(tight.allows('h:1', 0, owner)).toBe(true);
+    expect(tight.allows('h:1', 0, owner)).toBe(false);
+    // An address naming a node (webrtc:<id>) stays open to that node's own claims.
+    const named = 'c'.repeat(32);
+    backoff.misdirected(`webrtc:${named}`, 0, owner.nodeId);
+    expect(backoff.allows(`webrtc:${named}`, 0, { nodeId: named, incarnation: 1 }, named)).toBe(true);
+    expect(backoff.allows(`webrtc:${named}`, 0, liars[1], named)).toBe(false);
     // Failures of the endpoint itself still count as before.
     for (let k = 0; k < DEFAULT_DIAL_POLICY.maxFailures; k++) backoff.failed('h:1', 0, owner);
     expect(backoff.allows('h:1', 5 * 60_000, owner)).toBe(false);
@@ -274,12 +279,12 @@ describe('dialling addresses taken from claims', () => {
       new SeededRandom(1),
     );
     const advert = { nodeId: 'a'.repeat(32), incarnation: 1 };
-    expect(backoff.allows('spent:1', 0, advert, true)).toBe(true); // the budget's one
+    expect(backoff.allows('spent:1', 0, advert)).toBe(true); // the budget's one
     backoff.succeeded('named:1');
-    expect(backoff.allows('named:1', 0, advert, true)).toBe(true);
+    expect(backoff.allows('named:1', 0, advert)).toBe(true);
     backoff.failed('named:1', 0, advert); // the name points elsewhere now
-    expect(backoff.allows('named:1', 120_000, advert, true)).toBe(true); // refilled: the budget's
-    expect(backoff.allows('other:1', 120_000, advert, true)).toBe(false);
+    expect(backoff.allows('named:1', 120_000, advert)).toBe(true); // refilled: the budget's
+    expect(backoff.allows('other:1', 120_000, advert)).toBe(false);
   });
 
   it('URLs that differ only in path, query, case or default port share one endpoint and one backoff', () => {

@@ -673,6 +673,25 @@ describe('LinkManager: dialling', () => {
     expect(t.links.pendingDials).toBe(1);
   });
 
+  it('a dial answered by another node counts as the address’s failure unless that node is named (its signature verified)', () => {
+    const t = setup();
+    const m = t.target(1);
+    for (let k = 0; k < DEFAULT_DIAL_POLICY.maxFailures; k++) {
+      expect(t.links.dialMember(m)).toBe(true);
+      t.links.dialEnded('fake:1', 'misdirected', high(9));
+      t.scheduler.runFor(2 * DEFAULT_DIAL_POLICY.backoffMaxMs);
+    }
+    // Answered by another node every time: nothing charged, the address is not given up.
+    expect(t.links.dialMember(m)).toBe(true);
+    const other = t.target(2);
+    for (let k = 0; k < DEFAULT_DIAL_POLICY.maxFailures; k++) {
+      expect(t.links.dialMember(other)).toBe(true);
+      t.links.dialEnded('fake:2', 'misdirected'); // nobody proven: a failure
+      t.scheduler.runFor(2 * DEFAULT_DIAL_POLICY.backoffMaxMs);
+    }
+    expect(t.links.dialMember(other)).toBe(false); // given up, as after failures
+  });
+
   it('a completed handshake clears the endpoint’s failures', () => {
     const t = setup();
     const m = t.target(1);
