@@ -92,9 +92,10 @@ export class DialBackoff {
   /** Per endpoint: the node that answered there when another was expected, and when (see misdirected). Oldest first. */
   readonly #misdirected = new Map<string, { owner: string; at: number }>();
   /**
-   * Endpoints a handshake completed with since their last failure (oldest first): dials to
-   * them spend no new-endpoint budget. A name can point elsewhere later (DNS), so a failure
-   * takes the endpoint out: each completed handshake buys at most one free failed dial.
+   * Endpoints a handshake completed with since their last failed or misdirected dial (oldest
+   * first): dials to them spend no new-endpoint budget. A name can point elsewhere later
+   * (DNS), so each completed handshake buys at most one free dial that reaches nobody or
+   * somebody else.
    */
   readonly #proven = new Map<string, true>();
   /** Dials to new endpoints still allowed now (newEndpointsPerMinute, up to `burst`), as of `at`. */

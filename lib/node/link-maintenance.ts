@@ -126,10 +126,10 @@ export class LinkMaintenance {
     }
     // The address answered as another node: the claim that named it lied or is stale, the
     // endpoint did nothing wrong (it may be an honest node's, advertised by a hostile member).
-    const misdirected = error instanceof HandshakeError && error.code === 'unexpected-peer';
-    const member = misdirected
-      ? this.#o.links.dialEnded(address, 'misdirected', error.peer)
-      : this.#o.links.dialEnded(address, 'failed');
+    const member =
+      error instanceof HandshakeError && error.code === 'unexpected-peer'
+        ? this.#o.links.dialEnded(address, 'misdirected', error.peer)
+        : this.#o.links.dialEnded(address, 'failed');
     if (member !== undefined) this.#core?.checkDialFailed(member);
     // A tab that does not answer where it was heard (it closed before this node linked to
     // it) gets checked at once, not only by the ghost check a minute later.
@@ -272,13 +272,14 @@ export class LinkMaintenance {
   /**
    * This node's neighbours report links to nobody but one another and this node, each at
    * least its minLinks: together they are a part of the mesh cut off from the rest, and none
-   * dials. (Neighbours still short of links will dial: the star around a seed that nodes
-   * joining at once form for a moment is no such part.) An eviction elsewhere leaves such parts (the seed sweep's seed 93,602: a full node
-   * evicted the one link from three nodes linked among themselves to the other seven, and
-   * a broadcast never reached them). It dials an Active member outside, one dial at a time. In
-   * a mesh that is whole some neighbour links further, so this costs a look at the
-   * neighbours' reports a round; larger parts cut off are left to the ghost check
-   * (Membership.memberToCheck). Reports are a neighbour's word: a liar can buy one dial a round.
+   * dials. (Neighbours still short of links will dial: the star that nodes joining at once
+   * form around a seed for a moment is no such part.) An eviction elsewhere leaves such parts
+   * (the seed sweep's seed 93,602: a full node evicted the one link from three nodes linked
+   * among themselves to the other seven, and a broadcast never reached them). It dials an
+   * Active member outside, one dial at a time. In a mesh that is whole some neighbour links
+   * further, so this costs a look at the neighbours' reports a round; larger parts cut off
+   * are left to the ghost check (Membership.memberToCheck). Reports are a neighbour's word: a
+   * liar can buy one dial a round.
    */
   #leaveClosedPart(core: Membership): void {
     const { links, env } = this.#o;

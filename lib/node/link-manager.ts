@@ -316,7 +316,7 @@ export class LinkManager {
       // (any key, free to make under open admission) gets a transient link or none. Evicting
       // for newcomers let a few dozen throwaway keys take every link of a node, one
       // neighbour at a time, and cut it off from the cluster.
-      else if (newcomer || !this.#evictForRoom()) {
+      else if (newcomer || !this.#roomForMember()) {
         // The peer may have taken the link up already (its end finished first) and be sending.
         this.#letGo(link, 'link budget full');
         this.#takeUntilGoodbye(link);
@@ -390,7 +390,7 @@ export class LinkManager {
   #transientExpired(id: string, link: Link): void {
     if (this.#transient.get(id) !== link) return;
     const member = !this.#closed && !this.#o.isNewcomer(id);
-    if (!member || (this.#links.size >= this.#o.policy.maxLinks && !this.#evictForRoom())) {
+    if (!member || !this.#roomForMember()) {
       this.release(id);
       return;
     }
@@ -567,6 +567,11 @@ export class LinkManager {
     this.#closed = true;
     for (const link of [...this.#links.values(), ...this.#transient.values()]) link.close(reason);
     for (const close of [...this.#retiring.values()]) close();
+  }
+
+  /** Whether a member's link fits: a free slot, or one made by letting a neighbour go (#evictForRoom). */
+  #roomForMember(): boolean {
+    return this.#links.size < this.#o.policy.maxLinks || this.#evictForRoom();
   }
 
   /** Drops a random link (older than a second) to a neighbour that keeps more than minLinks. */

@@ -115,9 +115,9 @@ export function runHandshake(
   let timer: TimerId | undefined;
   /**
    * The dialler found another node than it expected: refused once that node's signature
-   * verifies (onHelloAuth), so the error names a node that did answer. Dial policy charges
-   * such a dial to the claim that named the address, not to the address; an unsigned frame
-   * must not pass for another node's answer.
+   * verifies (onHelloAuth), so the error names a node that did answer. Dial policy does not
+   * charge such a dial to the address (it may be an honest node's, named by a liar's claim),
+   * so an unsigned frame must not pass for another node's answer.
    */
   let unexpected: string | undefined;
 
